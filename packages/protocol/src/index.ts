@@ -1,0 +1,17 @@
+/**
+ * `@pocketshell/protocol`: the wire protocol shared by the host, the relay
+ * and the web client — encodings, identities, transcripts, HPKE sealing,
+ * SAS, replay protection, message types and parsers, error codes. No Node
+ * APIs; nothing runs on import.
+ */
+export * from './bytes.ts';
+export * from './envelope.ts';
+export * from './errors.ts';
+export * from './hpke.ts';
+export * from './identity.ts';
+export * from './inner.ts';
+export * from './messages.ts';
+export * from './replay.ts';
+export * from './sas.ts';
+export * from './schema.ts';
+export * from './transcript.ts';

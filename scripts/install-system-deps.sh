@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian packages PocketShell's tests and benchmarks need, only
+# when missing (idempotent, quiet). Safe to run again and again; needs root or
+# sudo only when something is actually missing.
+set -euo pipefail
+
+# command-or-file → Debian package
+need=(
+  "tmux:tmux"
+  "screen:screen"
+  "turnserver:coturn"
+  "sshd:/usr/sbin/sshd:openssh-server"
+  "ssh:openssh-client"
+  "chromium:chromium"
+)
+
+missing=()
+for entry in "${need[@]}"; do
+  IFS=: read -r cmd a b <<<"$entry"
+  pkg=${b:-$a}
+  path=${b:+$a}
+  if [[ -n "$path" ]]; then
+    [[ -x "$path" ]] || missing+=("$pkg")
+  else
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "install-system-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-system-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian enables and starts these services on install; the tests run their own.
+for svc in coturn ssh; do
+  if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+done
+echo "install-system-deps: done" >&2

@@ -43,8 +43,8 @@ describe('RFC 7748 X25519', () => {
     }
   });
   test('§5.2 iterated 1 and 1000 times', () => {
-    let k = fromHex(x.rfc7748_5_2_iterated.initial);
-    let u = k.slice();
+    let k: Uint8Array = fromHex(x.rfc7748_5_2_iterated.initial);
+    let u: Uint8Array = k.slice();
     for (let i = 1; i <= 1000; i++) {
       const next = x25519.scalarMult(k, u);
       u = k;

@@ -1,0 +1,2 @@
+/** @pocketshell/client public surface. */
+export {};

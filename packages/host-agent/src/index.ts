@@ -1,0 +1,2 @@
+/** @pocketshell/host-agent public surface. */
+export {};

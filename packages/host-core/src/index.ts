@@ -1,0 +1,2 @@
+/** @pocketshell/host-core public surface. */
+export {};

@@ -1,0 +1,2 @@
+/** @pocketshell/relay public surface. */
+export {};

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   limit_reached: 'A configured limit was reached.',
   not_found: 'No such object.',
   unsupported: 'Not supported by this peer.',
+  unavailable: 'The relay or the peer cannot be reached right now.',
+  timeout: 'No answer in time.',
   internal: 'Internal error.',
 } as const;
 

@@ -5,12 +5,16 @@
  * APIs; nothing runs on import.
  */
 export * from './bytes.ts';
+export * from './emitter.ts';
 export * from './envelope.ts';
 export * from './errors.ts';
+export * from './frames.ts';
 export * from './hpke.ts';
 export * from './identity.ts';
 export * from './inner.ts';
 export * from './messages.ts';
+export * from './pairing.ts';
+export * from './relay-client.ts';
 export * from './replay.ts';
 export * from './sas.ts';
 export * from './schema.ts';

@@ -42,6 +42,8 @@ export interface AuthMessage {
   ts: number;
   sig: string;
   enroll?: string;
+  /** The id the client claims; when present the relay refuses it unless it is the key's id. */
+  id?: PartyId;
 }
 export interface PairCreateMessage {
   t: 'pair.create';
@@ -269,6 +271,8 @@ export function parseClientMessage(value: unknown): ClientMessage {
       };
       const enroll = optional(o, 'enroll', (x, k) => string(x, k, 128, ENROLL_RE));
       if (enroll !== undefined) m.enroll = enroll;
+      const id = optional(o, 'id', (x, k) => partyId(x, k));
+      if (id !== undefined) m.id = id;
       return m;
     }
     case 'pair.create':

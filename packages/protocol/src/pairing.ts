@@ -1,0 +1,222 @@
+/**
+ * Pairing (PROTOCOL.md §4) as pure functions shared by the host, the Node
+ * client and the web client: the QR URL, the device's sealed request, the
+ * host's checks and its sealed acceptance, and the device's checks of that.
+ * Every check throws a coded `ProtocolError`; the SAS digits come out of the
+ * same values both sides verified.
+ */
+import { b64u, equalBytes, fromB64u, fromUtf8, utf8 } from './bytes.ts';
+import { type Envelope, openEnvelope, sealEnvelope } from './envelope.ts';
+import { ProtocolError } from './errors.ts';
+import {
+  type DeviceId,
+  deviceIdOf,
+  type HostId,
+  hostIdOf,
+  type KeyPair,
+  sign,
+  verifyOrThrow,
+} from './identity.ts';
+import { type Grant, pairAcceptTranscript, pairRequestTranscript, parseInner } from './inner.ts';
+import type { PairAcceptedMessage, PairRequestMessage } from './messages.ts';
+import { checkClock } from './replay.ts';
+import { sasDigits } from './sas.ts';
+
+/** Pairing URL version in the fragment. */
+export const PAIR_URL_VERSION = '1';
+/** Claims live this long on the relay, in seconds. */
+export const CLAIM_TTL_S = 300;
+
+/** What a pairing QR code carries. */
+export interface PairLink {
+  /** The relay's web client URL (origin + path, no fragment). */
+  webUrl: string;
+  claim: Uint8Array;
+  hostPub: Uint8Array;
+}
+
+/** `<web-url>/#/pair/1/<claim>/<host_pub>`: the fragment never reaches a server. */
+export function buildPairUrl(link: PairLink): string {
+  const base = link.webUrl.replace(/#.*$/, '').replace(/\/+$/, '');
+  return `${base}/#/pair/${PAIR_URL_VERSION}/${b64u(link.claim)}/${b64u(link.hostPub)}`;
+}
+
+/** Parses a pairing URL; `bad_message` when it is not one. */
+export function parsePairUrl(url: string): PairLink {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (cause) {
+    throw new ProtocolError('bad_message', 'not a URL', { cause });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new ProtocolError('bad_message', 'pairing URL must be http(s)');
+  const m = /^#\/pair\/([0-9]+)\/([A-Za-z0-9_-]+)\/([A-Za-z0-9_-]+)$/.exec(u.hash);
+  if (!m) throw new ProtocolError('bad_message', 'not a pairing URL');
+  if (m[1] !== PAIR_URL_VERSION) throw new ProtocolError('unsupported', `pairing URL version ${m[1]}`);
+  const claim = fromB64u(m[2]!);
+  const hostPub = fromB64u(m[3]!);
+  if (claim.length !== 16 || hostPub.length !== 32)
+    throw new ProtocolError('bad_message', 'bad claim or key length');
+  u.hash = '';
+  return { webUrl: u.toString().replace(/\/+$/, ''), claim, hostPub };
+}
+
+/** The relay WebSocket URL for a web URL: same origin, path `/ws`. */
+export function relayWsUrl(webUrl: string): string {
+  const u = new URL(webUrl);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.pathname = '/ws';
+  u.search = '';
+  u.hash = '';
+  return u.toString();
+}
+
+/** Device side: the `pair.redeem` fields for a scanned link. */
+export function makePairRequest(input: { link: PairLink; device: KeyPair; name: string; now: number }): {
+  claim: string;
+  host: HostId;
+  env: Envelope;
+} {
+  const { link, device, name, now } = input;
+  const hostId = hostIdOf(link.hostPub);
+  const sig = sign(pairRequestTranscript(link.hostPub, device.publicKey, link.claim, now), device.secretKey);
+  const env = sealEnvelope({
+    kind: 'pair.request',
+    plaintext: utf8(JSON.stringify({ name, ts: now, sig: b64u(sig) })),
+    senderId: deviceIdOf(device.publicKey),
+    senderSecret: device.secretKey,
+    recipientId: hostId,
+    recipientPublic: link.hostPub,
+    ts: now,
+  });
+  return { claim: b64u(link.claim), host: hostId, env };
+}
+
+/** What the host learns from a verified pairing request. */
+export interface VerifiedPairRequest {
+  deviceId: DeviceId;
+  devicePub: Uint8Array;
+  name: string;
+  /** The six digits the person compares. */
+  sas: string;
+}
+
+function openJsonBody(envelope: Envelope, open: Parameters<typeof openEnvelope>[0]): unknown {
+  const text = fromUtf8(openEnvelope({ ...open, envelope }));
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new ProtocolError('bad_message', 'envelope body is not JSON', { cause });
+  }
+}
+
+/**
+ * Host side: checks a forwarded `pair.request` for the claim it created —
+ * the id matches the key, the envelope opens from that key, the device's
+ * signature over (host, device, claim, ts) holds, and ts is in the window.
+ */
+export function openPairRequest(input: {
+  host: KeyPair;
+  claim: Uint8Array;
+  message: PairRequestMessage;
+  now: number;
+}): VerifiedPairRequest {
+  const { host, claim, message, now } = input;
+  const devicePub = fromB64u(message.pub);
+  if (devicePub.length !== 32 || deviceIdOf(devicePub) !== message.from) {
+    throw new ProtocolError('bad_key', 'device id does not match its key');
+  }
+  if (message.env.kind !== 'pair.request')
+    throw new ProtocolError('bad_message', 'expected a pair.request envelope');
+  checkClock(message.env.ts, now);
+  const body = parseInner(
+    'pair.request',
+    openJsonBody(message.env, {
+      envelope: message.env,
+      senderId: message.from,
+      senderPublic: devicePub,
+      recipientId: hostIdOf(host.publicKey),
+      recipientSecret: host.secretKey,
+    }),
+  );
+  checkClock(body.ts, now);
+  verifyOrThrow(
+    fromB64u(body.sig),
+    pairRequestTranscript(host.publicKey, devicePub, claim, body.ts),
+    devicePub,
+    'pairing request signature',
+  );
+  return {
+    deviceId: message.from,
+    devicePub,
+    name: body.name,
+    sas: sasDigits(host.publicKey, devicePub, claim),
+  };
+}
+
+/** Host side: the sealed `pair.accept` envelope for a confirmed device. */
+export function makePairAccept(input: {
+  host: KeyPair;
+  devicePub: Uint8Array;
+  claim: Uint8Array;
+  hostName: string;
+  grants: readonly Grant[];
+  now: number;
+}): Envelope {
+  const { host, devicePub, claim } = input;
+  const sig = sign(pairAcceptTranscript(host.publicKey, devicePub, claim), host.secretKey);
+  return sealEnvelope({
+    kind: 'pair.accept',
+    plaintext: utf8(JSON.stringify({ host_name: input.hostName, grants: input.grants, sig: b64u(sig) })),
+    senderId: hostIdOf(host.publicKey),
+    senderSecret: host.secretKey,
+    recipientId: deviceIdOf(devicePub),
+    recipientPublic: devicePub,
+    ts: input.now,
+  });
+}
+
+/** What the device learns from a verified acceptance. */
+export interface VerifiedPairAccept {
+  hostId: HostId;
+  hostName: string;
+  grants: Grant[];
+}
+
+/**
+ * Device side: checks `pair.accepted` against the host key pinned from the
+ * QR code (never the relay's word), the envelope, and the host's signature.
+ */
+export function openPairAccept(input: {
+  device: KeyPair;
+  link: PairLink;
+  message: PairAcceptedMessage;
+  now: number;
+}): VerifiedPairAccept {
+  const { device, link, message, now } = input;
+  const hostPub = fromB64u(message.pub);
+  if (!equalBytes(hostPub, link.hostPub) || hostIdOf(link.hostPub) !== message.from) {
+    throw new ProtocolError('bad_key', 'the accepting host is not the one in the QR code');
+  }
+  if (message.env.kind !== 'pair.accept')
+    throw new ProtocolError('bad_message', 'expected a pair.accept envelope');
+  checkClock(message.env.ts, now);
+  const body = parseInner(
+    'pair.accept',
+    openJsonBody(message.env, {
+      envelope: message.env,
+      senderId: message.from,
+      senderPublic: link.hostPub,
+      recipientId: deviceIdOf(device.publicKey),
+      recipientSecret: device.secretKey,
+    }),
+  );
+  verifyOrThrow(
+    fromB64u(body.sig),
+    pairAcceptTranscript(link.hostPub, device.publicKey, link.claim),
+    link.hostPub,
+    'pairing acceptance signature',
+  );
+  return { hostId: message.from, hostName: body.host_name, grants: body.grants };
+}

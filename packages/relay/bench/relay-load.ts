@@ -1,0 +1,324 @@
+/**
+ * Relay load benchmark (`npm run bench:relay`): spawns a real relay on
+ * 127.0.0.1:0, opens N authenticated WebSocket clients (N/2 hosts, N/2
+ * devices), pairs them in couples through the real pairing exchange, then
+ * measures routing two ways for S seconds each: throughput with every
+ * couple ping-ponging one envelope (closed loop), and latency at a fixed
+ * offered rate (open loop). Reports connections held, the relay's RSS per
+ * connection, routed messages per second and p50/p99 routing latency
+ * (send → deliver, measured in this process). Loopback only; bounded in
+ * connection count and time. Options: `--connections N` (repeatable;
+ * default 1000 and 5000), `--seconds S` (default 10), `--rate R` (open-loop
+ * messages/s, default 2000), `--write-docs` to replace the relay section of
+ * docs/benchmarks.md with the results.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { b64u, type Envelope, generateKeyPair, randomBytes } from '@pocketshell/protocol';
+import { pairClients, RawClient, startRelay } from '../src/testing.ts';
+
+const MAX_CONNECTIONS = 20_000;
+const SETUP_TIMEOUT_MS = 300_000;
+const PAIR_CONCURRENCY = 32;
+const AUTH_CONCURRENCY = 64;
+const CT_BYTES = 256;
+
+interface Result {
+  connections: number;
+  held: number;
+  authSeconds: number;
+  authPerSecond: number;
+  pairSeconds: number;
+  rssBaseMiB: number;
+  rssHeldMiB: number;
+  rssPerConnectionKiB: number;
+  /** Closed loop: one message in flight per couple. */
+  routedPerSecond: number;
+  saturatedP50ms: number;
+  saturatedP99ms: number;
+  /** Open loop at a fixed offered rate. */
+  offeredPerSecond: number;
+  deliveredPerSecond: number;
+  p50ms: number;
+  p99ms: number;
+  seconds: number;
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+  return kb ? Number(kb[1]) * 1024 : Number.NaN;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function envelope(): Envelope {
+  return {
+    kind: 'relay-data',
+    mid: b64u(randomBytes(16)),
+    ts: Math.floor(Date.now() / 1000),
+    enc: b64u(randomBytes(32)),
+    ct: b64u(randomBytes(CT_BYTES)),
+  };
+}
+
+/** Runs `task(i)` for i in [0, n) with `concurrency` at a time. */
+async function pool(n: number, concurrency: number, deadline: number, task: (i: number) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      if (Date.now() > deadline) throw new Error('setup took too long');
+      await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function run(connections: number, seconds: number, rate: number): Promise<Result> {
+  const couples = Math.floor(connections / 2);
+  const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
+  const config = join(dir, 'relay.json');
+  const wide = { burst: 1_000_000, perSecond: 1_000_000 };
+  writeFileSync(
+    config,
+    JSON.stringify({
+      limits: {
+        // every bench client comes from 127.0.0.1: lift the per-IP buckets (and the per-identity send bucket) so
+        // the bench measures routing, not the limiter
+        rates: {
+          connect: { ip: wide },
+          auth: { ip: wide },
+          'pair.create': { ip: wide, identity: wide },
+          'pair.redeem': { ip: wide },
+          send: { ip: wide, identity: wide },
+        },
+        maxConnections: MAX_CONNECTIONS + 100,
+      },
+    }),
+  );
+  const relay = await startRelay({
+    dataDir: join(dir, 'data'),
+    args: ['--config', config, '--log-level', 'warn'],
+  }).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
+  const clients: RawClient[] = [];
+  try {
+    const pid = relay.pid!;
+    const rssBase = rssBytes(pid);
+    const deadline = Date.now() + SETUP_TIMEOUT_MS;
+
+    // 1. connect + authenticate everyone (keys made beforehand, so this times the handshake and the relay's verify)
+    const keys = Array.from({ length: couples * 2 }, () => generateKeyPair());
+    const authStart = performance.now();
+    await pool(couples * 2, AUTH_CONCURRENCY, deadline, async (i) => {
+      clients[i] = await RawClient.connect(relay.wsUrl, {
+        role: i % 2 === 0 ? 'host' : 'device',
+        keyPair: keys[i]!,
+      });
+    });
+    const authSeconds = (performance.now() - authStart) / 1000;
+
+    // 2. pair them in couples through the real exchange
+    const pairStart = performance.now();
+    const pairs: { host: RawClient; device: RawClient }[] = [];
+    await pool(couples, PAIR_CONCURRENCY, deadline, async (c) => {
+      const host = clients[2 * c]!;
+      const device = clients[2 * c + 1]!;
+      await pairClients(relay.wsUrl, { host, device, hostKey: keys[2 * c]!, deviceKey: keys[2 * c + 1]! });
+      pairs.push({ host, device });
+    });
+    const pairSeconds = (performance.now() - pairStart) / 1000;
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    const held = Number(/^pocketshell_relay_connections (\d+)$/m.exec(metrics)?.[1] ?? Number.NaN);
+    const rssHeld = rssBytes(pid);
+
+    const body = envelope();
+    const wire = pairs.map(({ host, device }) => ({
+      host,
+      device,
+      toHost: JSON.stringify({ t: 'send', to: host.id, env: body }),
+      toDevice: JSON.stringify({ t: 'send', to: device.id, env: body }),
+    }));
+    for (const { host, device } of pairs) {
+      host.ws.removeAllListeners('message');
+      device.ws.removeAllListeners('message');
+    }
+
+    // 3. throughput: closed loop, one message in flight per couple, device → host → device → …
+    const saturated = new Float64Array(4_000_000);
+    let count = 0;
+    let routed = 0;
+    let measuring = true;
+    for (const { host, device, toHost, toDevice } of wire) {
+      let sentAt = 0;
+      const bounce = (from: RawClient, reply: string) => () => {
+        if (!measuring) return;
+        const now = performance.now();
+        if (count < saturated.length) saturated[count++] = now - sentAt;
+        routed += 1;
+        sentAt = now;
+        from.ws.send(reply);
+      };
+      host.ws.on('message', bounce(host, toDevice));
+      device.ws.on('message', bounce(device, toHost));
+      sentAt = performance.now();
+      device.ws.send(toHost);
+    }
+    const loadStart = performance.now();
+    await sleep(seconds * 1000);
+    measuring = false;
+    const loadElapsed = (performance.now() - loadStart) / 1000;
+    const rssLoaded = rssBytes(pid);
+    const satSorted = saturated.slice(0, count).sort();
+    await sleep(1000); // let the last in-flight messages drain
+
+    // 4. latency: open loop at a fixed offered rate, devices → hosts, per-couple FIFO of send times
+    for (const { host, device } of wire) {
+      host.ws.removeAllListeners('message');
+      device.ws.removeAllListeners('message');
+    }
+    const sentTimes = wire.map(() => [] as number[]);
+    const open = new Float64Array(Math.ceil(rate * seconds * 1.2) + 1000);
+    let delivered = 0;
+    wire.forEach(({ host }, i) => {
+      host.ws.on('message', () => {
+        const t0 = sentTimes[i]!.shift();
+        if (t0 !== undefined && delivered < open.length) open[delivered++] = performance.now() - t0;
+      });
+    });
+    const tickMs = 10;
+    const perTick = rate / (1000 / tickMs);
+    let credit = 0;
+    let cursor = 0;
+    let offered = 0;
+    const openStart = performance.now();
+    const timer = setInterval(() => {
+      credit += perTick;
+      while (credit >= 1) {
+        credit -= 1;
+        const i = cursor++ % wire.length;
+        sentTimes[i]!.push(performance.now());
+        wire[i]!.device.ws.send(wire[i]!.toHost);
+        offered += 1;
+      }
+    }, tickMs);
+    await sleep(seconds * 1000);
+    clearInterval(timer);
+    const openElapsed = (performance.now() - openStart) / 1000;
+    await sleep(1000);
+    const openSorted = open.slice(0, delivered).sort();
+
+    return {
+      connections,
+      held,
+      authSeconds,
+      authPerSecond: (couples * 2) / authSeconds,
+      pairSeconds,
+      rssBaseMiB: rssBase / 2 ** 20,
+      rssHeldMiB: Math.max(rssHeld, rssLoaded) / 2 ** 20,
+      rssPerConnectionKiB: (rssHeld - rssBase) / held / 1024,
+      routedPerSecond: routed / loadElapsed,
+      saturatedP50ms: quantile(satSorted, 0.5),
+      saturatedP99ms: quantile(satSorted, 0.99),
+      offeredPerSecond: offered / openElapsed,
+      deliveredPerSecond: delivered / openElapsed,
+      p50ms: quantile(openSorted, 0.5),
+      p99ms: quantile(openSorted, 0.99),
+      seconds,
+    };
+  } finally {
+    for (const c of clients) c?.ws.terminate();
+    await relay.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fdLimit(): string {
+  try {
+    return /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return `${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
+}
+
+function markdown(results: Result[], seconds: number, rate: number): string {
+  const f = (n: number, d = 0) => n.toFixed(d);
+  const rows = results.map(
+    (r) =>
+      `| ${r.connections} | ${r.held} | ${f(r.authSeconds, 1)} s (${f(r.authPerSecond)}/s) | ${f(r.pairSeconds, 1)} s | ${f(r.rssBaseMiB)} → ${f(r.rssHeldMiB)} MiB | ${f(r.rssPerConnectionKiB, 1)} KiB | ${f(r.routedPerSecond)} (p50 ${f(r.saturatedP50ms, 1)} ms, p99 ${f(r.saturatedP99ms, 1)} ms) | ${f(r.deliveredPerSecond)} | ${f(r.p50ms, 2)} ms | ${f(r.p99ms, 2)} ms |`,
+  );
+  return [
+    '## Relay (`npm run bench:relay`)',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}. Relay and clients run on the same machine over loopback and share its cores; other work on the machine shows up in the numbers.`,
+    '',
+    `Each run spawns a relay and authenticates N WebSocket clients (N/2 hosts, N/2 devices, ${AUTH_CONCURRENCY} handshakes at a time, keys made beforehand). It then pairs the clients in couples through the real pairing exchange, with real sealed envelopes, ${PAIR_CONCURRENCY} pairings at a time.`,
+    '',
+    '- **Throughput** (closed loop): every couple ping-pongs one envelope with a ' +
+      `${CT_BYTES}-byte ciphertext for ${seconds} s, so N/2 messages are always in flight. Latency under saturation is mostly queueing (Little's law).`,
+    `- **Latency** (open loop): devices send ${rate} envelopes/s in total, spread over all couples, for ${seconds} s. Latency is send → deliver as the clients see it, so it includes the bench process's own event loop, which drives all N sockets.`,
+    "- **RSS per connection**: how much the relay's RSS grew from empty to all connections authenticated and paired, divided by the connections held.",
+    `- **File descriptors**: the bench holds N client sockets and the relay N more, so \`ulimit -n\` must be above N + 100 for each process (here: ${fdLimit()}).`,
+    '',
+    '| connections | held | connect + auth | pairing | relay RSS | RSS / connection | saturated msg/s | delivered msg/s at fixed rate | p50 | p99 |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      connections: { type: 'string', multiple: true },
+      seconds: { type: 'string' },
+      rate: { type: 'string' },
+      'write-docs': { type: 'boolean' },
+    },
+  });
+  const counts = (values.connections ?? ['1000', '5000']).map(Number);
+  const seconds = Number(values.seconds ?? '10');
+  const rate = Number(values.rate ?? '2000');
+  if (!(rate > 0 && rate <= 100_000)) throw new Error('--rate: 1..100000');
+  for (const n of counts) {
+    if (!Number.isInteger(n) || n < 2 || n > MAX_CONNECTIONS)
+      throw new Error(`--connections: 2..${MAX_CONNECTIONS}`);
+  }
+  if (!(seconds > 0 && seconds <= 120)) throw new Error('--seconds: 0..120');
+  const results: Result[] = [];
+  for (const n of counts) {
+    process.stderr.write(`relay bench: ${n} connections, ${seconds} s …\n`);
+    const r = await run(n, seconds, rate);
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    results.push(r);
+  }
+  const md = markdown(results, seconds, rate);
+  process.stdout.write(`\n${md}\n`);
+  if (values['write-docs']) {
+    const path = new URL('../../../docs/benchmarks.md', import.meta.url).pathname;
+    const doc = readFileSync(path, 'utf8');
+    const start = '<!-- bench:relay:start -->';
+    const end = '<!-- bench:relay:end -->';
+    const a = doc.indexOf(start);
+    const b = doc.indexOf(end);
+    if (a < 0 || b < a) throw new Error(`${path}: markers not found`);
+    writeFileSync(path, `${doc.slice(0, a + start.length)}\n${md}\n${doc.slice(b)}`);
+    process.stderr.write(`relay bench: wrote ${path}\n`);
+  }
+}
+
+await main();

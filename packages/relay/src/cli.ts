@@ -1,0 +1,195 @@
+/**
+ * `pocketshell-relay`: runs the relay (`pocketshell-relay [serve] [options]`)
+ * or manages enrollment tokens for closed registration
+ * (`pocketshell-relay token create|list|revoke`). Maps errors to exit codes
+ * at this edge: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+ * Logs are JSON lines on stdout; the first `listening` line names the URL.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isLoopback, loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
+import { RelayError } from './errors.ts';
+import { Logger } from './log.ts';
+import { Relay } from './relay.ts';
+import { DATABASE_FILE, SqliteStore } from './sqlite-store.ts';
+import { newToken } from './tokens.ts';
+
+const USAGE = `usage:
+  pocketshell-relay [serve] [--listen HOST:PORT] [--data DIR] [--public-url URL]
+                    [--registration open|token] [--turn-secret S] [--turn-url URL]... [--turn-ttl SECONDS]
+                    [--tls-cert FILE --tls-key FILE] [--trust-proxy] [--web-root DIR]
+                    [--log-level debug|info|warn|error] [--config FILE]
+  pocketshell-relay token create [--label TEXT] [--uses N] [--ttl SECONDS] [--data DIR]
+  pocketshell-relay token list [--data DIR]
+  pocketshell-relay token revoke ID [--data DIR]
+Environment: POCKETSHELL_RELAY_<OPTION> (e.g. POCKETSHELL_RELAY_TURN_SECRET). See docs/relay.md.
+`;
+
+/** The built web client in this monorepo, if any. */
+function bundledWebRoot(): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidate = resolve(here, '..', '..', 'web', 'dist');
+  return existsSync(join(candidate, 'index.html')) ? candidate : undefined;
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function openStore(config: RelayConfig): SqliteStore {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return new SqliteStore(join(config.dataDir, DATABASE_FILE));
+}
+
+/** Pulls `--label/--uses/--ttl` (token options) out of argv, leaving the relay options. */
+function takeTokenOptions(argv: string[]): {
+  rest: string[];
+  label: string;
+  uses: number;
+  ttl: number | null;
+} {
+  const rest: string[] = [];
+  let label = '';
+  let uses = 1;
+  let ttl: number | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=')
+      ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+      : [a, undefined];
+    if (flag === '--label' || flag === '--uses' || flag === '--ttl') {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new RelayError('config_invalid', `${flag} needs a value`);
+      if (flag === '--label') label = v.slice(0, 200);
+      else {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1)
+          throw new RelayError('config_invalid', `${flag}: a positive integer`);
+        if (flag === '--uses') uses = n;
+        else ttl = n;
+      }
+    } else rest.push(a);
+  }
+  return { rest, label, uses, ttl };
+}
+
+async function tokenCommand(argv: string[], out: (s: string) => void): Promise<number> {
+  const { rest, label, uses, ttl } = takeTokenOptions(argv);
+  const { positionals } = parseRelayArgs(rest);
+  const [, sub, arg] = positionals;
+  const config = loadConfig({ argv: rest, env: process.env, readFile: readIfExists, homedir: homedir() });
+  const store = openStore(config);
+  const now = Math.floor(Date.now() / 1000);
+  try {
+    switch (sub) {
+      case 'create': {
+        const { value, record } = newToken({ label, uses, ttlSeconds: ttl, now });
+        await store.createToken(record);
+        out(`${JSON.stringify({ id: record.id, token: value, uses, expiresAt: record.expiresAt })}\n`);
+        return 0;
+      }
+      case 'list':
+        for (const t of await store.listTokens()) out(`${JSON.stringify(t)}\n`);
+        return 0;
+      case 'revoke':
+        if (arg === undefined) throw new RelayError('config_invalid', 'token revoke needs an ID');
+        if (!(await store.revokeToken(arg, now))) throw new RelayError('token_not_found', `no token ${arg}`);
+        out(`${JSON.stringify({ id: arg, revoked: true })}\n`);
+        return 0;
+      default:
+        throw new RelayError('config_invalid', 'token needs create, list or revoke');
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function serve(argv: string[], out: (s: string) => void): Promise<number> {
+  const { positionals } = parseRelayArgs(argv);
+  if (positionals.length > 0) throw new RelayError('config_invalid', `unknown command ${positionals[0]}`);
+  const config = loadConfig({
+    argv,
+    env: process.env,
+    readFile: readIfExists,
+    homedir: homedir(),
+    ...(bundledWebRoot() ? { defaultWebRoot: bundledWebRoot()! } : {}),
+  });
+  const log = new Logger({ level: config.logLevel, write: out });
+  // handlers first: a supervisor may signal as soon as it reads the `listening` line
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  const store = openStore(config);
+  const relay = new Relay(config, { store, log });
+  let url: string;
+  try {
+    ({ url } = await relay.listen());
+  } catch (error) {
+    await relay.close();
+    throw error;
+  }
+  // printed whatever the level: supervisors and tests read the bound URL from it
+  log.log(
+    'info',
+    'listening',
+    {
+      url,
+      registration: config.registration,
+      dataDir: config.dataDir,
+      publicUrl: config.publicUrl,
+      turn: config.turnSecret !== undefined,
+      web: config.webRoot !== undefined,
+    },
+    true,
+  );
+  if (config.registration === 'open' && !isLoopback(config.host)) {
+    log.warn('open registration on a non-loopback address: anyone can register hosts');
+  }
+  const signal = await signalled;
+  log.info('stopping', { signal });
+  try {
+    await relay.close();
+  } catch (error) {
+    log.error('close failed', { error: String((error as Error).message) });
+    return 1;
+  }
+  log.info('stopped');
+  return 0;
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const out = (s: string) => {
+    process.stdout.write(s);
+  };
+  try {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      out(USAGE);
+      return 0;
+    }
+    const first = argv.find((a) => !a.startsWith('-'));
+    if (first === 'token') return await tokenCommand(argv, out);
+    return await serve(
+      argv.filter((a, i) => !(a === 'serve' && i === argv.indexOf('serve'))),
+      out,
+    );
+  } catch (error) {
+    const code =
+      error instanceof RelayError && (error.code === 'config_invalid' || error.code === 'token_not_found')
+        ? 2
+        : 1;
+    process.stderr.write(
+      `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: (error as Error).message, code: (error as RelayError).code ?? 'internal' })}\n`,
+    );
+    if (code === 2) process.stderr.write(USAGE);
+    return code;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Configuration precedence and validation: defaults, config file,
+ * environment, command line; loopback-only open registration by default;
+ * every bad value refused with `config_invalid` naming the setting.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from './config.ts';
+import { DEFAULT_LIMITS } from './limits.ts';
+
+const files = (map: Record<string, string>) => (path: string) => map[path];
+
+describe('loadConfig', () => {
+  it('has safe defaults: loopback, XDG data dir, open registration on loopback only', () => {
+    const c = loadConfig({ argv: [], env: {}, readFile: files({}), homedir: '/home/u' });
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.port, 8080);
+    assert.equal(c.dataDir, '/home/u/.local/share/pocketshell-relay');
+    assert.equal(c.registration, 'open');
+    assert.deepEqual(c.limits, DEFAULT_LIMITS);
+    const pub = loadConfig({
+      argv: ['--listen', '0.0.0.0:443'],
+      env: { XDG_DATA_HOME: '/x' },
+      readFile: files({}),
+      homedir: '/h',
+    });
+    assert.equal(pub.registration, 'token');
+    assert.equal(pub.dataDir, '/x/pocketshell-relay');
+    const v6 = loadConfig({ argv: ['--listen', '[::1]:0'], env: {}, readFile: files({}), homedir: '/h' });
+    assert.equal(v6.host, '::1');
+    assert.equal(v6.registration, 'open');
+  });
+
+  it('layers file < env < argv', () => {
+    const file = JSON.stringify({
+      listen: '127.0.0.1:1',
+      publicUrl: 'https://file.example',
+      turnUrl: ['turn:a.example:3478'],
+      turnSecret: 'file-secret-0123456789',
+      trustProxy: true,
+      limits: { maxConnectionsPerIdentity: 3, rates: { send: { identity: { burst: 9 } } } },
+    });
+    const c = loadConfig({
+      argv: ['--listen', '127.0.0.1:3'],
+      env: {
+        POCKETSHELL_RELAY_CONFIG: '/etc/relay.json',
+        POCKETSHELL_RELAY_LISTEN: '127.0.0.1:2',
+        POCKETSHELL_RELAY_TURN_URL: 'turn:b.example:3478, stun:b.example',
+      },
+      readFile: files({ '/etc/relay.json': file }),
+      homedir: '/h',
+    });
+    assert.equal(c.port, 3);
+    assert.equal(c.publicUrl, 'https://file.example');
+    assert.deepEqual(c.turnUrls, ['turn:b.example:3478', 'stun:b.example']);
+    assert.equal(c.turnSecret, 'file-secret-0123456789');
+    assert.equal(c.trustProxy, true);
+    assert.equal(c.limits.maxConnectionsPerIdentity, 3);
+    assert.deepEqual(c.limits.rates.send.identity, {
+      burst: 9,
+      perSecond: DEFAULT_LIMITS.rates.send.identity.perSecond,
+    });
+  });
+
+  it('reads the default config file from XDG_CONFIG_HOME', () => {
+    const c = loadConfig({
+      argv: [],
+      env: { XDG_CONFIG_HOME: '/cfg' },
+      readFile: files({ '/cfg/pocketshell-relay/relay.json': '{"registration":"token"}' }),
+      homedir: '/h',
+    });
+    assert.equal(c.registration, 'token');
+  });
+
+  it('refuses bad values with config_invalid', () => {
+    const bad: [string[], Record<string, string>, Record<string, string>][] = [
+      [['--listen', 'nope'], {}, {}],
+      [['--listen', '127.0.0.1:70000'], {}, {}],
+      [['--registration', 'maybe'], {}, {}],
+      [['--public-url', 'ftp://x'], {}, {}],
+      [['--turn-url', 'http://x'], {}, {}],
+      [['--turn-secret', 'short'], {}, {}],
+      [['--turn-ttl', '7200'], {}, {}],
+      [['--tls-cert', '/c'], {}, {}],
+      [['--log-level', 'loud'], {}, {}],
+      [['--bogus'], {}, {}],
+      [['--config', '/missing.json'], {}, {}],
+      [['--config', '/c.json'], {}, { '/c.json': '{"nope":1}' }],
+      [['--config', '/c.json'], {}, { '/c.json': '{"limits":{"rates":{"send":{"ip":{"burst":0}}}}}' }],
+      [['--config', '/c.json'], {}, { '/c.json': '{"limits":{"unknown":1}}' }],
+      [['--config', '/c.json'], {}, { '/c.json': 'not json' }],
+    ];
+    for (const [argv, env, map] of bad) {
+      assert.throws(
+        () => loadConfig({ argv, env, readFile: files(map), homedir: '/h' }),
+        { code: 'config_invalid' },
+        argv.join(' '),
+      );
+    }
+  });
+});

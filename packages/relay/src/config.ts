@@ -1,0 +1,254 @@
+/**
+ * Relay configuration: one `RelayConfig` built from, in increasing
+ * precedence, the defaults, a JSON config file, `POCKETSHELL_RELAY_*`
+ * environment variables and command-line options. Pure: argv, env, the
+ * file reader and the home directory are passed in. Validates everything
+ * and throws `RelayError('config_invalid')` naming the setting.
+ */
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { RelayError } from './errors.ts';
+import { DEFAULT_LIMITS, type Limits, mergeLimits } from './limits.ts';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
+
+/** Who may register a new host. */
+export type Registration = 'open' | 'token';
+
+/** Everything the relay process needs to run. */
+export interface RelayConfig {
+  /** Address to listen on. */
+  host: string;
+  /** Port (0: any free port). */
+  port: number;
+  /** Directory holding the database. */
+  dataDir: string;
+  /** Public base URL (`https://relay.example`); the auth challenge's origin comes from it. */
+  publicUrl: string | undefined;
+  registration: Registration;
+  /** Shared secret with coturn (`static-auth-secret`). */
+  turnSecret: string | undefined;
+  /** TURN/STUN URLs handed to clients. */
+  turnUrls: string[];
+  /** Lifetime of TURN credentials, seconds (≤ 3600). */
+  turnTtlSeconds: number;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** Trust `X-Forwarded-Proto` / `X-Forwarded-For` from a reverse proxy. */
+  trustProxy: boolean;
+  /** Directory of the built web client (served when it exists). */
+  webRoot: string | undefined;
+  logLevel: LogLevel;
+  limits: Limits;
+}
+
+/** The option names, shared by argv, env (`POCKETSHELL_RELAY_` + upper snake) and the config file (camelCase). */
+const OPTIONS = {
+  listen: { type: 'string' },
+  data: { type: 'string' },
+  'public-url': { type: 'string' },
+  registration: { type: 'string' },
+  'turn-secret': { type: 'string' },
+  'turn-url': { type: 'string', multiple: true },
+  'turn-ttl': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'trust-proxy': { type: 'boolean' },
+  'web-root': { type: 'string' },
+  'log-level': { type: 'string' },
+  config: { type: 'string' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+type Raw = Partial<Record<OptionName, string | string[] | boolean>>;
+
+/** What `loadConfig` reads from the world. */
+export interface ConfigSources {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  /** Reads a file as UTF-8, or returns undefined when it does not exist. */
+  readFile: (path: string) => string | undefined;
+  homedir: string;
+  /** Web root used when none is configured (the monorepo's built web client). */
+  defaultWebRoot?: string;
+}
+
+function fail(what: string, why: string): never {
+  throw new RelayError('config_invalid', `${what}: ${why}`);
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function envName(name: string): string {
+  return `POCKETSHELL_RELAY_${name.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** Parses argv into raw option values (subcommand positionals are the caller's business). */
+export function parseRelayArgs(argv: string[]): { raw: Raw; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+    return { raw: values as Raw, positionals };
+  } catch (cause) {
+    throw new RelayError('config_invalid', (cause as Error).message, { cause });
+  }
+}
+
+function fromEnv(env: Record<string, string | undefined>): Raw {
+  const raw: Raw = {};
+  for (const name of Object.keys(OPTIONS) as OptionName[]) {
+    const v = env[envName(name)];
+    if (v === undefined || v === '') continue;
+    const spec = OPTIONS[name] as { type: string; multiple?: boolean };
+    if (spec.type === 'boolean') raw[name] = v === '1' || v === 'true' || v === 'yes';
+    else if (spec.multiple)
+      raw[name] = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    else raw[name] = v;
+  }
+  return raw;
+}
+
+function fromFile(text: string, path: string): { raw: Raw; limits: unknown } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new RelayError('config_invalid', `${path}: not JSON`, { cause });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    fail(path, 'expected an object');
+  const raw: Raw = {};
+  let limits: unknown;
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (k === 'limits') {
+      limits = v;
+      continue;
+    }
+    const name = (Object.keys(OPTIONS) as OptionName[]).find((n) => camel(n) === k);
+    if (name === undefined || name === 'config') fail(`${path}: ${k}`, 'unknown setting');
+    const spec = OPTIONS[name] as { type: string; multiple?: boolean };
+    if (
+      spec.type === 'boolean'
+        ? typeof v !== 'boolean'
+        : spec.multiple
+          ? !Array.isArray(v)
+          : typeof v !== 'string'
+    ) {
+      fail(
+        `${path}: ${k}`,
+        `expected ${spec.type === 'boolean' ? 'a boolean' : spec.multiple ? 'an array of strings' : 'a string'}`,
+      );
+    }
+    raw[name] = v as string | string[] | boolean;
+  }
+  return { raw, limits };
+}
+
+/** True for loopback addresses (and `localhost`). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  if (!m) fail('listen', 'expected HOST:PORT (IPv6 as [ADDR]:PORT)');
+  const host = (m[1] ?? m[2])!;
+  const port = Number(m[3]);
+  if (port > 65535) fail('listen', 'port out of range');
+  if (m[1] !== undefined && isIP(host) !== 6) fail('listen', 'bad IPv6 address');
+  return { host, port };
+}
+
+/** Default data directory: `$XDG_DATA_HOME/pocketshell-relay` or `~/.local/share/pocketshell-relay`. */
+export function defaultDataDir(env: Record<string, string | undefined>, homedir: string): string {
+  const base = env.XDG_DATA_HOME || join(homedir, '.local', 'share');
+  return join(base, 'pocketshell-relay');
+}
+
+/** Default config file: `$XDG_CONFIG_HOME/pocketshell-relay/relay.json`. */
+export function defaultConfigFile(env: Record<string, string | undefined>, homedir: string): string {
+  const base = env.XDG_CONFIG_HOME || join(homedir, '.config');
+  return join(base, 'pocketshell-relay', 'relay.json');
+}
+
+/** Builds the configuration from its sources. */
+export function loadConfig(sources: ConfigSources): RelayConfig {
+  const { raw: cli } = parseRelayArgs(sources.argv);
+  const env = fromEnv(sources.env);
+  const explicitFile = (cli.config ?? env.config) as string | undefined;
+  const filePath = explicitFile ?? defaultConfigFile(sources.env, sources.homedir);
+  const text = sources.readFile(filePath);
+  if (text === undefined && explicitFile !== undefined) fail('config', `${explicitFile} does not exist`);
+  const file = text === undefined ? { raw: {} as Raw, limits: undefined } : fromFile(text, filePath);
+  const raw: Raw = { ...file.raw, ...env, ...cli };
+  const str = (n: OptionName) => raw[n] as string | undefined;
+
+  const { host, port } = parseListen(str('listen') ?? '127.0.0.1:8080');
+  const registrationRaw = str('registration') ?? (isLoopback(host) ? 'open' : 'token');
+  if (registrationRaw !== 'open' && registrationRaw !== 'token')
+    fail('registration', 'expected open or token');
+
+  const publicUrl = str('public-url');
+  if (publicUrl !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(publicUrl);
+    } catch {
+      fail('public-url', 'not a URL');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') fail('public-url', 'expected http(s)://');
+  }
+
+  const turnUrls = (raw['turn-url'] as string[] | undefined) ?? [];
+  for (const u of turnUrls) {
+    if (!/^(stun|stuns|turn|turns):[\x21-\x7e]{1,250}$/.test(u))
+      fail('turn-url', `bad URL ${JSON.stringify(u)}`);
+  }
+  const turnSecret = str('turn-secret');
+  if (turnSecret !== undefined && turnSecret.length < 16) fail('turn-secret', 'at least 16 characters');
+  const turnTtlSeconds = Number(str('turn-ttl') ?? '3600');
+  if (!Number.isInteger(turnTtlSeconds) || turnTtlSeconds < 60 || turnTtlSeconds > 3600) {
+    fail('turn-ttl', 'an integer between 60 and 3600 seconds');
+  }
+
+  const tlsCert = str('tls-cert');
+  const tlsKey = str('tls-key');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) fail('tls-cert/tls-key', 'give both or neither');
+
+  const logLevel = str('log-level') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    fail('log-level', `one of ${LOG_LEVELS.join(', ')}`);
+
+  let limits: Limits;
+  try {
+    limits = mergeLimits(DEFAULT_LIMITS, file.limits);
+  } catch (cause) {
+    throw new RelayError('config_invalid', (cause as Error).message, { cause });
+  }
+
+  return {
+    host,
+    port,
+    dataDir: str('data') ?? defaultDataDir(sources.env, sources.homedir),
+    publicUrl,
+    registration: registrationRaw,
+    turnSecret,
+    turnUrls,
+    turnTtlSeconds,
+    tlsCert,
+    tlsKey,
+    trustProxy: raw['trust-proxy'] === true,
+    webRoot: str('web-root') ?? sources.defaultWebRoot,
+    logLevel: logLevel as LogLevel,
+    limits,
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The relay's abuse limits: every number in one place, with defaults, and
+ * `RateLimiter`, which holds a per-IP and a per-identity `BucketSet` for
+ * each limited action (connect, auth, pair.create, pair.redeem, send).
+ * Operators override any number through the config file's `limits` object.
+ */
+import { type BucketRate, BucketSet } from './token-bucket.ts';
+
+/** Actions that are rate limited. */
+export const LIMITED_ACTIONS = ['connect', 'auth', 'pair.create', 'pair.redeem', 'send'] as const;
+/** One limited action. */
+export type LimitedAction = (typeof LIMITED_ACTIONS)[number];
+
+/** Per-IP and per-identity rates of one action. */
+export interface ActionLimit {
+  ip: BucketRate;
+  identity: BucketRate;
+}
+
+/** Every limit the relay enforces. */
+export interface Limits {
+  rates: Record<LimitedAction, ActionLimit>;
+  /** WebSocket frames beyond this are cut by the socket layer (close 1009); between the protocol's 64 KiB and this the relay answers `bad_message`. */
+  maxFrameBytes: number;
+  /** Authenticated connections one identity may hold at once. */
+  maxConnectionsPerIdentity: number;
+  /** Open WebSocket connections in all (authenticated or not). */
+  maxConnections: number;
+  /** Live (unexpired) claims one host may hold. */
+  maxClaimsPerHost: number;
+  /** Wrong redeems against a host after which its live claims die. */
+  maxClaimAttempts: number;
+  /** Claim lifetime, seconds. */
+  claimTtlSeconds: number;
+  /** How long after a redeem the host may accept or reject, seconds. */
+  pendingTtlSeconds: number;
+  /** Seconds a client has to authenticate after the challenge. */
+  authTimeoutSeconds: number;
+  /** Seconds between WebSocket pings. */
+  pingIntervalSeconds: number;
+  /** Seconds of silence (no frame, no pong) after which a connection is dropped. */
+  idleTimeoutSeconds: number;
+  /** Keys one bucket set holds before it fails closed. */
+  maxBucketKeys: number;
+}
+
+/** The defaults (docs/relay.md lists them). */
+export const DEFAULT_LIMITS: Limits = {
+  rates: {
+    connect: { ip: { burst: 60, perSecond: 2 }, identity: { burst: 60, perSecond: 2 } },
+    auth: { ip: { burst: 60, perSecond: 2 }, identity: { burst: 20, perSecond: 0.5 } },
+    'pair.create': { ip: { burst: 30, perSecond: 0.5 }, identity: { burst: 10, perSecond: 0.1 } },
+    'pair.redeem': { ip: { burst: 30, perSecond: 0.5 }, identity: { burst: 10, perSecond: 0.1 } },
+    send: { ip: { burst: 2000, perSecond: 1000 }, identity: { burst: 400, perSecond: 200 } },
+  },
+  maxFrameBytes: 80 * 1024,
+  maxConnectionsPerIdentity: 8,
+  maxConnections: 20_000,
+  maxClaimsPerHost: 8,
+  maxClaimAttempts: 5,
+  claimTtlSeconds: 300,
+  pendingTtlSeconds: 300,
+  authTimeoutSeconds: 10,
+  pingIntervalSeconds: 25,
+  idleTimeoutSeconds: 60,
+  maxBucketKeys: 100_000,
+};
+
+/** Per-IP and per-identity buckets for every limited action. */
+export class RateLimiter {
+  readonly #ip = new Map<LimitedAction, BucketSet>();
+  readonly #identity = new Map<LimitedAction, BucketSet>();
+
+  constructor(limits: Limits, now: () => number = Date.now) {
+    for (const action of LIMITED_ACTIONS) {
+      const r = limits.rates[action];
+      this.#ip.set(action, new BucketSet(r.ip, { maxKeys: limits.maxBucketKeys, now }));
+      this.#identity.set(action, new BucketSet(r.identity, { maxKeys: limits.maxBucketKeys, now }));
+    }
+  }
+
+  /** Takes a token from the IP's bucket and, when given, the identity's; false when either is empty. */
+  take(action: LimitedAction, ip: string, identity?: string): boolean {
+    if (!this.#ip.get(action)!.take(ip)) return false;
+    if (identity !== undefined && !this.#identity.get(action)!.take(identity)) return false;
+    return true;
+  }
+
+  /** Takes a token from the identity's bucket only (when the IP's was taken earlier). */
+  takeIdentity(action: LimitedAction, identity: string): boolean {
+    return this.#identity.get(action)!.take(identity);
+  }
+
+  /** Drops refilled buckets (called periodically). */
+  sweep(): void {
+    for (const set of [...this.#ip.values(), ...this.#identity.values()]) set.sweep();
+  }
+}
+
+/** Merges a partial override (from a config file) onto `base`, refusing unknown keys and bad numbers. */
+export function mergeLimits(base: Limits, override: unknown): Limits {
+  if (override === undefined) return base;
+  if (typeof override !== 'object' || override === null || Array.isArray(override)) {
+    throw new TypeError('limits: expected an object');
+  }
+  const out: Limits = structuredClone(base);
+  for (const [k, v] of Object.entries(override as Record<string, unknown>)) {
+    if (k === 'rates') {
+      if (typeof v !== 'object' || v === null) throw new TypeError('limits.rates: expected an object');
+      for (const [action, rv] of Object.entries(v as Record<string, unknown>)) {
+        if (!(LIMITED_ACTIONS as readonly string[]).includes(action)) {
+          throw new TypeError(`limits.rates.${action}: unknown action`);
+        }
+        const target = out.rates[action as LimitedAction];
+        for (const [scope, sv] of Object.entries((rv ?? {}) as Record<string, unknown>)) {
+          if (scope !== 'ip' && scope !== 'identity')
+            throw new TypeError(`limits.rates.${action}.${scope}: unknown`);
+          const s = (sv ?? {}) as Record<string, unknown>;
+          const burst = s.burst ?? target[scope].burst;
+          const perSecond = s.perSecond ?? target[scope].perSecond;
+          if (
+            typeof burst !== 'number' ||
+            !(burst >= 1) ||
+            typeof perSecond !== 'number' ||
+            !(perSecond > 0)
+          ) {
+            throw new TypeError(`limits.rates.${action}.${scope}: burst >= 1 and perSecond > 0`);
+          }
+          target[scope] = { burst, perSecond };
+        }
+      }
+    } else if (k in base) {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+        throw new TypeError(`limits.${k}: expected a positive number`);
+      (out as unknown as Record<string, number>)[k] = v;
+    } else {
+      throw new TypeError(`limits.${k}: unknown limit`);
+    }
+  }
+  return out;
+}

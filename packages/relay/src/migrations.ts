@@ -1,0 +1,75 @@
+/**
+ * Versioned schema migrations, applied in order inside a transaction each
+ * and recorded in `schema_migrations`. The SQL is kept portable between
+ * SQLite and PostgreSQL: standard types (TEXT, INTEGER, BIGINT), integer
+ * Unix-second timestamps, no AUTOINCREMENT, no SQLite-only syntax. Never
+ * edit a shipped migration; add the next one.
+ */
+
+/** One schema step. */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    statements: [
+      `CREATE TABLE hosts (
+        id TEXT PRIMARY KEY,
+        pub TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        enrolled_with TEXT NULL
+      )`,
+      `CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        pub TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE pairings (
+        host_id TEXT NOT NULL REFERENCES hosts (id),
+        device_id TEXT NOT NULL REFERENCES devices (id),
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (host_id, device_id)
+      )`,
+      'CREATE INDEX pairings_device ON pairings (device_id)',
+      `CREATE TABLE claims (
+        hash TEXT PRIMARY KEY,
+        host_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL
+      )`,
+      'CREATE INDEX claims_host ON claims (host_id)',
+      `CREATE TABLE pending_pairings (
+        host_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (host_id, device_id)
+      )`,
+      `CREATE TABLE enrollment_tokens (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NULL,
+        uses_left INTEGER NOT NULL,
+        revoked_at BIGINT NULL
+      )`,
+      `CREATE TABLE push_subscriptions (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        endpoint TEXT NOT NULL,
+        p256dh TEXT NOT NULL,
+        auth TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        UNIQUE (device_id, endpoint)
+      )`,
+    ],
+  },
+];

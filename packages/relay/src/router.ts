@@ -1,0 +1,221 @@
+/**
+ * What the relay does with each message from an authenticated connection
+ * (PROTOCOL.md §3–§4): pairing (create, redeem, accept, reject, revoke),
+ * routing sealed envelopes between parties with a live pairing, presence,
+ * and TURN credentials. Envelopes pass through untouched and unread.
+ * Refusals are `error {rid, code}` on the sender's connection.
+ */
+import {
+  b64u,
+  type ClientMessage,
+  type DeviceId,
+  fromB64u,
+  type HostId,
+  type PartyId,
+  type PresenceMessage,
+  ProtocolError,
+  roleOfId,
+  type ServerMessage,
+} from '@pocketshell/protocol';
+import type { Connection } from './connection.ts';
+import type { Hub } from './hub.ts';
+import type { Limits, RateLimiter } from './limits.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { RelayStore } from './store.ts';
+import { secretHash } from './tokens.ts';
+import { turnCredentials } from './turn.ts';
+
+/** Bytes queued on a receiving socket beyond which the relay stops delivering to it. */
+export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/** What the router needs. */
+export interface RouterDeps {
+  store: RelayStore;
+  hub: Hub<Connection>;
+  limiter: RateLimiter;
+  limits: Limits;
+  metrics: Metrics;
+  log: Logger;
+  /** Unix seconds. */
+  now: () => number;
+  random: (n: number) => Uint8Array;
+  turn: { secret: string | undefined; urls: string[]; ttl: number };
+}
+
+/** Routes messages of `ready` connections. */
+export class Router {
+  readonly #d: RouterDeps;
+
+  constructor(deps: RouterDeps) {
+    this.#d = deps;
+  }
+
+  /** Sends to every connection of `id`; the number of sockets reached. */
+  #toAll(id: PartyId, message: ServerMessage): number {
+    let n = 0;
+    for (const c of this.#d.hub.connectionsOf(id)) if (c.send(message)) n += 1;
+    return n;
+  }
+
+  /** Handles one parsed message; throws `ProtocolError` to refuse it. */
+  async handle(conn: Connection, m: ClientMessage): Promise<void> {
+    switch (m.t) {
+      case 'auth':
+        throw new ProtocolError('bad_message', 'already authenticated');
+      case 'send':
+        return this.#send(conn, m.to, m);
+      case 'pair.create':
+        return this.#create(conn, m.rid);
+      case 'pair.redeem':
+        return this.#redeem(conn, m);
+      case 'pair.accept':
+        return this.#accept(conn, m);
+      case 'pair.reject':
+        return this.#reject(conn, m.rid, m.to);
+      case 'pair.revoke':
+        return this.#revoke(conn, m.rid, m.peer);
+      case 'turn.credentials':
+        return this.#turn(conn, m.rid);
+      default: {
+        const never: never = m;
+        throw new ProtocolError('bad_message', `unhandled ${(never as { t: string }).t}`);
+      }
+    }
+  }
+
+  #only(conn: Connection, role: 'host' | 'device', what: string): void {
+    if (conn.role !== role) throw new ProtocolError('bad_message', `${what} is for ${role}s`);
+  }
+
+  /** The (host, device) pair of two parties, or `not_paired` when they are not one of each. */
+  #pair(a: PartyId, b: PartyId): { host: HostId; device: DeviceId } {
+    const ra = roleOfId(a);
+    if (ra === roleOfId(b)) throw new ProtocolError('not_paired');
+    return ra === 'host'
+      ? { host: a as HostId, device: b as DeviceId }
+      : { host: b as HostId, device: a as DeviceId };
+  }
+
+  async #send(conn: Connection, to: PartyId, m: Extract<ClientMessage, { t: 'send' }>): Promise<void> {
+    const d = this.#d;
+    if (!d.limiter.take('send', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    const { host, device } = this.#pair(conn.id, to);
+    if (!(await d.store.isPaired(host, device))) throw new ProtocolError('not_paired');
+    const targets = d.hub.connectionsOf(to);
+    if (targets.size === 0) throw new ProtocolError('not_found', 'the peer is offline');
+    const deliver: ServerMessage = { t: 'deliver', from: conn.id, env: m.env };
+    let sent = 0;
+    let full = 0;
+    for (const c of targets) {
+      if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) full += 1;
+      else if (c.send(deliver)) sent += 1;
+    }
+    if (sent === 0 && full > 0) throw new ProtocolError('rate_limited', 'the peer is not keeping up');
+    if (sent === 0) throw new ProtocolError('not_found', 'the peer is offline');
+    d.metrics.route('deliver');
+  }
+
+  async #create(conn: Connection, rid: string): Promise<void> {
+    const d = this.#d;
+    this.#only(conn, 'host', 'pair.create');
+    if (!d.limiter.take('pair.create', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    const now = d.now();
+    const host = conn.id as HostId;
+    if ((await d.store.countLiveClaims(host, now)) >= d.limits.maxClaimsPerHost) {
+      throw new ProtocolError('limit_reached', 'too many live claims for this host');
+    }
+    const claim = d.random(16);
+    const expires = now + d.limits.claimTtlSeconds;
+    await d.store.createClaim(secretHash(claim), host, expires, now);
+    conn.send({ t: 'pair.created', rid, claim: b64u(claim), expires });
+    d.log.info('claim created', { host, expires });
+  }
+
+  async #redeem(conn: Connection, m: Extract<ClientMessage, { t: 'pair.redeem' }>): Promise<void> {
+    const d = this.#d;
+    this.#only(conn, 'device', 'pair.redeem');
+    if (!d.limiter.take('pair.redeem', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    const now = d.now();
+    const device = conn.id as DeviceId;
+    const outcome = await d.store.redeemClaim(
+      secretHash(fromB64u(m.claim)),
+      m.host,
+      now,
+      d.limits.maxClaimAttempts,
+    );
+    if (!outcome.ok) {
+      d.log.info('claim refused', { host: m.host, device });
+      throw new ProtocolError('claim_invalid');
+    }
+    // only after a valid claim, so a stranger cannot probe whether a host is online
+    if (!d.hub.online(m.host)) throw new ProtocolError('not_found', 'the host is offline');
+    await d.store.addPending(m.host, device, now + d.limits.pendingTtlSeconds);
+    const reached = this.#toAll(m.host, { t: 'pair.request', from: device, pub: conn.pub, env: m.env });
+    if (reached > 0) d.metrics.route('pair.request');
+    conn.send({ t: 'ok', rid: m.rid });
+    d.log.info('claim redeemed', { host: m.host, device });
+  }
+
+  async #accept(conn: Connection, m: Extract<ClientMessage, { t: 'pair.accept' }>): Promise<void> {
+    const d = this.#d;
+    this.#only(conn, 'host', 'pair.accept');
+    const host = conn.id as HostId;
+    if (!(await d.store.acceptPending(host, m.to, d.now()))) throw new ProtocolError('claim_invalid');
+    conn.send({ t: 'ok', rid: m.rid });
+    if (this.#toAll(m.to, { t: 'pair.accepted', from: host, pub: conn.pub, env: m.env }) > 0) {
+      d.metrics.route('pair.accepted');
+    }
+    this.#toAll(m.to, { t: 'presence', host, online: true });
+    d.log.info('paired', { host, device: m.to });
+  }
+
+  async #reject(conn: Connection, rid: string, to: DeviceId): Promise<void> {
+    const d = this.#d;
+    this.#only(conn, 'host', 'pair.reject');
+    const host = conn.id as HostId;
+    if (!(await d.store.takePending(host, to, d.now()))) throw new ProtocolError('claim_invalid');
+    conn.send({ t: 'ok', rid });
+    if (this.#toAll(to, { t: 'pair.rejected', from: host }) > 0) d.metrics.route('pair.rejected');
+    d.log.info('pairing rejected', { host, device: to });
+  }
+
+  async #revoke(conn: Connection, rid: string, peer: PartyId): Promise<void> {
+    const d = this.#d;
+    const { host, device } = this.#pair(conn.id, peer);
+    if (!(await d.store.removePairing(host, device))) throw new ProtocolError('not_paired');
+    conn.send({ t: 'ok', rid });
+    if (this.#toAll(peer, { t: 'pair.revoked', from: conn.id }) > 0) d.metrics.route('pair.revoked');
+    d.log.info('pairing revoked', { host, device, by: conn.role });
+  }
+
+  async #turn(conn: Connection, rid: string): Promise<void> {
+    const d = this.#d;
+    if (d.turn.secret === undefined || d.turn.urls.length === 0) {
+      throw new ProtocolError('unsupported', 'this relay has no TURN server configured');
+    }
+    const c = turnCredentials({
+      secret: d.turn.secret,
+      id: conn.id,
+      now: d.now(),
+      ttl: d.turn.ttl,
+      urls: d.turn.urls,
+    });
+    conn.send({ t: 'turn', rid, ...c });
+  }
+
+  /** After a device authenticates: the presence of each host it is paired with. */
+  async presenceFor(conn: Connection): Promise<void> {
+    for (const host of await this.#d.store.hostsOf(conn.id as DeviceId)) {
+      conn.send({ t: 'presence', host, online: this.#d.hub.online(host) });
+    }
+  }
+
+  /** A host came online or went offline: tell its paired devices that are online. */
+  async announce(host: HostId, online: boolean): Promise<void> {
+    const message: PresenceMessage = { t: 'presence', host, online };
+    for (const device of await this.#d.store.devicesOf(host)) {
+      if (this.#d.hub.online(device)) this.#toAll(device, message);
+    }
+  }
+}

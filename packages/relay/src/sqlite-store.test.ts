@@ -1,0 +1,131 @@
+/**
+ * `SqliteStore` on a real database file: migrations (idempotent, refusing a
+ * newer schema), claims (single use, attempts, expiry), pending redeems,
+ * pairings, tokens and push subscriptions.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { MIGRATIONS } from './migrations.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+const H = `h_${'a'.repeat(26)}` as const;
+const H2 = `h_${'b'.repeat(26)}` as const;
+const D = `d_${'c'.repeat(26)}` as const;
+
+describe('SqliteStore', () => {
+  let dir: string;
+  let store: SqliteStore;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'relay-store-'));
+    store = new SqliteStore(join(dir, 'db.sqlite'));
+  });
+  after(async () => {
+    await store.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('migrates once and refuses a schema newer than it knows', async () => {
+    assert.equal(store.schemaVersion, MIGRATIONS.at(-1)!.version);
+    const again = new SqliteStore(join(dir, 'db.sqlite'));
+    assert.equal(again.schemaVersion, MIGRATIONS.at(-1)!.version);
+    await again.close();
+    assert.throws(() => new SqliteStore(join(dir, 'db.sqlite'), []), { code: 'store_failed' });
+  });
+
+  it('burns a claim once, counts wrong attempts against the host, forgets expired ones', async () => {
+    await store.touchHost(H, 'pubH', 100);
+    await store.createClaim('c1', H, 400, 100);
+    assert.equal(await store.countLiveClaims(H, 100), 1);
+    assert.deepEqual(await store.redeemClaim('c1', H2, 101, 5), { ok: false }, 'wrong host');
+    assert.deepEqual(await store.redeemClaim('c1', H, 102, 5), { ok: true });
+    assert.deepEqual(await store.redeemClaim('c1', H, 103, 5), { ok: false }, 'single use');
+
+    await store.createClaim('c2', H, 400, 100);
+    for (let i = 0; i < 4; i++) assert.deepEqual(await store.redeemClaim(`x${i}`, H, 110, 5), { ok: false });
+    await store.createClaim('c3', H, 400, 100);
+    assert.deepEqual(await store.redeemClaim('x9', H, 111, 5), { ok: false });
+    assert.deepEqual(
+      await store.redeemClaim('c2', H, 112, 5),
+      { ok: false },
+      'c2 died after five wrong attempts',
+    );
+    assert.deepEqual(await store.redeemClaim('c3', H, 113, 5), { ok: true }, 'c3 had one');
+
+    await store.createClaim('c4', H, 200, 100);
+    assert.deepEqual(await store.redeemClaim('c4', H, 200, 5), { ok: false }, 'expired at expires_at');
+  });
+
+  it('records a pairing only from a live pending redeem', async () => {
+    await store.touchDevice(D, 'pubD', 100);
+    assert.equal(await store.acceptPending(H, D, 100), false);
+    await store.addPending(H, D, 150);
+    assert.equal(await store.acceptPending(H, D, 150), false, 'expired');
+    await store.addPending(H, D, 300);
+    assert.equal(await store.acceptPending(H, D, 200), true);
+    assert.equal(await store.acceptPending(H, D, 200), false, 'consumed');
+    assert.equal(await store.isPaired(H, D), true);
+    assert.deepEqual(await store.hostsOf(D), [H]);
+    assert.deepEqual(await store.devicesOf(H), [D]);
+    assert.equal(await store.publicKeyOf(D), 'pubD');
+    assert.equal(await store.removePairing(H, D), true);
+    assert.equal(await store.removePairing(H, D), false);
+    assert.equal(await store.isPaired(H, D), false);
+  });
+
+  it('enrolls with live tokens only', async () => {
+    await store.createToken({
+      id: 't1',
+      hash: 'hash1',
+      label: 'one',
+      createdAt: 100,
+      expiresAt: 1000,
+      uses: 1,
+    });
+    assert.equal(await store.enrollHost(H2, 'pub2', 'nohash', 100), false);
+    assert.equal(await store.enrollHost(H2, 'pub2', 'hash1', 1000), false, 'expired');
+    assert.equal(await store.hasHost(H2), false);
+    assert.equal(await store.enrollHost(H2, 'pub2', 'hash1', 500), true);
+    assert.equal(await store.hasHost(H2), true);
+    assert.equal(await store.enrollHost(`h_${'z'.repeat(26)}`, 'p', 'hash1', 500), false, 'used up');
+    await store.createToken({ id: 't2', hash: 'hash2', label: '', createdAt: 100, expiresAt: null, uses: 5 });
+    assert.equal(await store.revokeToken('t2', 600), true);
+    assert.equal(await store.revokeToken('nope', 600), false);
+    assert.equal(await store.enrollHost(`h_${'y'.repeat(26)}`, 'p', 'hash2', 700), false, 'revoked');
+    const listed = await store.listTokens();
+    assert.deepEqual(
+      listed.map((t) => [t.id, t.usesLeft, t.revokedAt]),
+      [
+        ['t1', 0, null],
+        ['t2', 5, 600],
+      ],
+    );
+  });
+
+  it('keeps push subscriptions per device', async () => {
+    await store.addPushSubscription({
+      id: 'p1',
+      deviceId: D,
+      endpoint: 'https://push.example/1',
+      p256dh: 'k',
+      auth: 'a',
+      createdAt: 1,
+    });
+    await store.addPushSubscription({
+      id: 'p2',
+      deviceId: D,
+      endpoint: 'https://push.example/1',
+      p256dh: 'k2',
+      auth: 'a2',
+      createdAt: 2,
+    });
+    const subs = await store.pushSubscriptionsOf(D);
+    assert.equal(subs.length, 1);
+    assert.equal(subs[0]!.p256dh, 'k2');
+    await store.ping();
+    await store.purgeExpired(10_000);
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * `RelayStore`: everything the relay keeps, behind one asynchronous
+ * interface, so the embedded SQLite store and a later PostgreSQL one are
+ * interchangeable. Secrets never reach it in clear: claims and enrollment
+ * tokens are stored as SHA-256 hashes. Times are integer Unix seconds.
+ */
+import type { DeviceId, HostId, PartyId } from '@pocketshell/protocol';
+
+/** An enrollment token as listed (never its value or hash). */
+export interface TokenRecord {
+  id: string;
+  label: string;
+  createdAt: number;
+  expiresAt: number | null;
+  usesLeft: number;
+  revokedAt: number | null;
+}
+
+/** A new enrollment token. */
+export interface NewToken {
+  id: string;
+  hash: string;
+  label: string;
+  createdAt: number;
+  expiresAt: number | null;
+  uses: number;
+}
+
+/** How a redeem went. */
+export type RedeemOutcome = { ok: true } | { ok: false };
+
+/** A push subscription (Web Push; used by a later issue). */
+export interface PushSubscriptionRecord {
+  id: string;
+  deviceId: DeviceId;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+  createdAt: number;
+}
+
+/** The relay's storage. Every method is atomic. */
+export interface RelayStore {
+  /** True when a host with this id is registered. */
+  hasHost(id: HostId): Promise<boolean>;
+  /** Registers a host or refreshes its `last_seen`. */
+  touchHost(id: HostId, pub: string, now: number): Promise<void>;
+  /**
+   * Registers a new host with an enrollment token in one transaction: the
+   * token (by hash) must be live; one use is taken. False when it is not.
+   */
+  enrollHost(id: HostId, pub: string, tokenHash: string, now: number): Promise<boolean>;
+  /** Registers a device or refreshes its `last_seen`. */
+  touchDevice(id: DeviceId, pub: string, now: number): Promise<void>;
+  /** The stored public key of a party, if registered. */
+  publicKeyOf(id: PartyId): Promise<string | undefined>;
+
+  /** Live claims of a host. */
+  countLiveClaims(host: HostId, now: number): Promise<number>;
+  /** Stores a claim hash. */
+  createClaim(hash: string, host: HostId, expiresAt: number, now: number): Promise<void>;
+  /**
+   * Burns the claim `hash` if it is live, belongs to `host` and has fewer
+   * than `maxAttempts` wrong attempts. Otherwise counts a wrong attempt
+   * against `host`'s live claims (and the claim itself, if it exists), and
+   * deletes those that reached `maxAttempts`.
+   */
+  redeemClaim(hash: string, host: HostId, now: number, maxAttempts: number): Promise<RedeemOutcome>;
+
+  /** Remembers that `host` may accept or reject `device` until `expiresAt`. */
+  addPending(host: HostId, device: DeviceId, expiresAt: number): Promise<void>;
+  /** Consumes a live pending redeem; true when there was one. */
+  takePending(host: HostId, device: DeviceId, now: number): Promise<boolean>;
+
+  /** Consumes a live pending redeem and records the pairing, in one transaction; false without one. */
+  acceptPending(host: HostId, device: DeviceId, now: number): Promise<boolean>;
+  /** True when the two are paired. */
+  isPaired(host: HostId, device: DeviceId): Promise<boolean>;
+  /** Removes a pairing; true when there was one. */
+  removePairing(host: HostId, device: DeviceId): Promise<boolean>;
+  /** The hosts a device is paired with. */
+  hostsOf(device: DeviceId): Promise<HostId[]>;
+  /** The devices a host is paired with. */
+  devicesOf(host: HostId): Promise<DeviceId[]>;
+
+  createToken(token: NewToken): Promise<void>;
+  listTokens(): Promise<TokenRecord[]>;
+  /** Revokes a token; false when there is no such token. */
+  revokeToken(id: string, now: number): Promise<boolean>;
+
+  addPushSubscription(sub: PushSubscriptionRecord): Promise<void>;
+  pushSubscriptionsOf(device: DeviceId): Promise<PushSubscriptionRecord[]>;
+
+  /** Deletes expired claims and pending redeems. */
+  purgeExpired(now: number): Promise<void>;
+  /** Cheap liveness probe. */
+  ping(): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}

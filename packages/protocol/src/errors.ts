@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   replay: 'The message was already seen.',
   bad_signature: 'A signature did not verify.',
   bad_key: 'A key is malformed or of low order.',
+  fingerprint_mismatch: 'The DTLS certificate presented is not the one the signed SDP names.',
   decrypt_failed: 'A sealed envelope failed to open.',
   grant_missing: 'The device does not hold the grant this needs.',
   registration_closed: 'This relay needs an enrollment token to register a new host.',

@@ -1,0 +1,189 @@
+/**
+ * The session manager: starts sessions (the login shell, or a tmux/screen
+ * client), finds them again by id for the `term:<id>` channel labels, lists
+ * them, enforces the session limit, forgets them when their program exits,
+ * and kills them all on `close()`. Everything it touches is injected: the
+ * PTY backend, the command runner, the environment, clock and randomness.
+ */
+import { b64u, ProtocolError, randomBytes } from '@pocketshell/protocol';
+import { HostError } from '../errors.ts';
+import type { PtyBackend } from './backend.ts';
+import { type Command, loginShell, sessionCwd, sessionEnv } from './login-shell.ts';
+import {
+  attachCommand,
+  type CommandRunner,
+  execRunner,
+  listScreenSessions,
+  listTmuxSessions,
+  type MultiplexerOptions,
+  validSessionName,
+} from './multiplexers.ts';
+import { Session, type SessionInfo, type SessionKind, type SessionTuning } from './session.ts';
+
+/** Sessions one host runs at once, by default. */
+export const DEFAULT_SESSION_LIMIT = 16;
+
+/** Options of a `SessionManager`. */
+export interface SessionManagerOptions {
+  readonly backend: PtyBackend;
+  /** Most live sessions (default 16); one more is refused with `limit_reached`. */
+  readonly limit?: number;
+  readonly tuning?: Partial<SessionTuning>;
+  /** The daemon's environment (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The program for new sessions (default: the login shell). */
+  readonly shell?: Command;
+  /** Where new sessions start (default `$HOME`). */
+  readonly cwd?: string;
+  readonly run?: CommandRunner;
+  readonly multiplexers?: MultiplexerOptions;
+  /** Milliseconds since the epoch. */
+  readonly clock?: () => number;
+  readonly random?: (n: number) => Uint8Array;
+}
+
+/** Size of a new session. */
+export interface OpenOptions {
+  readonly cols?: number;
+  readonly rows?: number;
+}
+
+/** Multiplexer sessions found on this machine. */
+export interface Discovered {
+  readonly tmux: string[];
+  readonly screen: string[];
+}
+
+const ID_RE = /^[A-Za-z0-9_-]{12}$/;
+
+export class SessionManager {
+  readonly #opts: SessionManagerOptions;
+  readonly #limit: number;
+  readonly #sessions = new Map<string, Session>();
+  readonly #run: CommandRunner;
+  readonly #random: (n: number) => Uint8Array;
+  readonly #clock: () => number;
+  #closed = false;
+
+  constructor(opts: SessionManagerOptions) {
+    this.#opts = opts;
+    this.#limit = opts.limit ?? DEFAULT_SESSION_LIMIT;
+    this.#run = opts.run ?? execRunner();
+    this.#random = opts.random ?? randomBytes;
+    this.#clock = opts.clock ?? Date.now;
+  }
+
+  /** Live sessions. */
+  list(): SessionInfo[] {
+    return [...this.#sessions.values()].filter((s) => s.state !== 'EXITED').map((s) => s.info());
+  }
+
+  /** A live session by id, or undefined. */
+  get(id: string): Session | undefined {
+    const s = this.#sessions.get(id);
+    return s && s.state !== 'EXITED' ? s : undefined;
+  }
+
+  /** A new session running the login shell. */
+  create(opts: OpenOptions = {}): Session {
+    const cmd = this.#opts.shell ?? loginShell(this.#opts.env ?? process.env);
+    return this.#spawn(this.#newId(), 'shell', cmd, opts);
+  }
+
+  /**
+   * What a `term:<target>` channel opens: `new` → a new shell session; one of
+   * our ids → that session; `tmux:<name>` / `screen:<name>` → the live
+   * session attached to it, else a new one attaching it. An unknown id is
+   * `not_found`; a malformed target is `bad_message`.
+   */
+  open(target: string, opts: OpenOptions = {}): Session {
+    if (target === 'new') return this.create(opts);
+    const existing = this.#sessions.get(target);
+    if (existing && existing.state !== 'EXITED') return existing;
+    const colon = target.indexOf(':');
+    if (colon > 0) {
+      const kind = target.slice(0, colon);
+      const name = target.slice(colon + 1);
+      if ((kind === 'tmux' || kind === 'screen') && validSessionName(name)) {
+        return this.#spawn(target, kind, attachCommand(kind, name, this.#opts.multiplexers), opts);
+      }
+      throw new ProtocolError(
+        'bad_message',
+        'terminal target must be new, a session id, tmux:<name> or screen:<name>',
+      );
+    }
+    if (ID_RE.test(target)) throw new ProtocolError('not_found', `no session ${target}`);
+    throw new ProtocolError(
+      'bad_message',
+      'terminal target must be new, a session id, tmux:<name> or screen:<name>',
+    );
+  }
+
+  /** tmux and screen sessions on this machine. */
+  async discover(): Promise<Discovered> {
+    const [tmux, screen] = await Promise.all([
+      listTmuxSessions(this.#run, this.#opts.multiplexers),
+      listScreenSessions(this.#run),
+    ]);
+    return { tmux, screen };
+  }
+
+  /** Kills every session and waits for them to exit. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#sessions.values()].map((s) => s.close()));
+  }
+
+  #newId(): string {
+    for (;;) {
+      const id = b64u(this.#random(9));
+      if (!this.#sessions.has(id)) return id;
+    }
+  }
+
+  #spawn(id: string, kind: SessionKind, cmd: Command, opts: OpenOptions): Session {
+    if (this.#closed) throw new HostError('closed', 'the session manager is closed');
+    const live = [...this.#sessions.values()].filter((s) => s.state !== 'EXITED').length;
+    if (live >= this.#limit) {
+      throw new ProtocolError('limit_reached', `at most ${this.#limit} sessions at once`);
+    }
+    const cols = opts.cols ?? 80;
+    const rows = opts.rows ?? 24;
+    if (
+      !Number.isInteger(cols) ||
+      !Number.isInteger(rows) ||
+      cols < 1 ||
+      rows < 1 ||
+      cols > 1000 ||
+      rows > 1000
+    ) {
+      throw new ProtocolError('bad_message', `bad terminal size ${cols}x${rows}`);
+    }
+    const env = this.#opts.env ?? process.env;
+    let handle: ReturnType<PtyBackend['spawn']>;
+    try {
+      handle = this.#opts.backend.spawn(cmd.file, cmd.args, {
+        cols,
+        rows,
+        cwd: this.#opts.cwd ?? sessionCwd(env),
+        env: sessionEnv(env),
+      });
+    } catch (cause) {
+      throw new HostError('spawn_failed', `could not start ${cmd.file}`, { cause });
+    }
+    const session = new Session({
+      id,
+      kind,
+      handle,
+      cols,
+      rows,
+      createdAt: this.#clock(),
+      ...(this.#opts.tuning ? { tuning: this.#opts.tuning } : {}),
+    });
+    this.#sessions.set(id, session);
+    session.onExit(() => {
+      if (this.#sessions.get(id) === session) this.#sessions.delete(id);
+    });
+    return session;
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * A terminal session: one program on one PTY, mirrored into a headless
+ * terminal, watched by any number of attachments, and outliving them all
+ * (DETACHED) until its program exits. Output offsets count raw PTY bytes;
+ * every attachment starts with `attached` + a snapshot exactly at its offset
+ * and then gets every later byte once. Flow control: the PTY is paused while
+ * any attachment has more than `window` bytes unacknowledged (and while a
+ * snapshot is being taken), and resumed when all are back under half the
+ * window. The lifecycle is an explicit state machine.
+ */
+import { encodeControl } from '@pocketshell/protocol';
+import { HostError } from '../errors.ts';
+import { Attachment, type AttachmentHost, type AttachOptions } from './attachment.ts';
+import type { PtyExit, PtyHandle } from './backend.ts';
+import { ScreenMirror, type Snapshot, safeTitle } from './screen-mirror.ts';
+
+/** Session states, in lifecycle order. RUNNING means at least one attachment. */
+export const SESSION_STATES = ['STARTING', 'RUNNING', 'DETACHED', 'EXITED'] as const;
+/** One session state. */
+export type SessionState = (typeof SESSION_STATES)[number];
+
+const MOVES: Readonly<Record<SessionState, readonly SessionState[]>> = {
+  STARTING: ['RUNNING', 'DETACHED', 'EXITED'],
+  RUNNING: ['RUNNING', 'DETACHED', 'EXITED'],
+  DETACHED: ['RUNNING', 'EXITED'],
+  EXITED: [],
+};
+
+/** What runs in a session. */
+export type SessionKind = 'shell' | 'tmux' | 'screen';
+
+/** A session's public description (for `sessions` listings). */
+export interface SessionInfo {
+  readonly id: string;
+  readonly kind: SessionKind;
+  readonly state: SessionState;
+  readonly attached: number;
+  readonly pid: number;
+  readonly cols: number;
+  readonly rows: number;
+  readonly title: string;
+  readonly offset: number;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly exitCode: number | null;
+}
+
+/** Tunables of a session (defaults in `SESSION_DEFAULTS`). */
+export interface SessionTuning {
+  /** Unacknowledged bytes per attachment before the PTY is paused. */
+  readonly window: number;
+  /** Scrollback lines kept by the mirror. */
+  readonly scrollback: number;
+  /** Largest payload of one data frame. */
+  readonly maxFrameData: number;
+  /** Largest snapshot; scrollback is trimmed to fit. */
+  readonly snapshotMax: number;
+  /** How long `close()` waits after SIGHUP before SIGKILL. */
+  readonly killGraceMs: number;
+}
+
+export const SESSION_DEFAULTS: SessionTuning = {
+  window: 256 * 1024,
+  scrollback: 1000,
+  maxFrameData: 16 * 1024 - 1,
+  snapshotMax: 60 * 1024,
+  killGraceMs: 3000,
+};
+
+/** What `Session` is made from (the manager spawns the handle). */
+export interface SessionInit {
+  readonly id: string;
+  readonly kind: SessionKind;
+  readonly handle: PtyHandle;
+  readonly cols: number;
+  readonly rows: number;
+  readonly createdAt: number;
+  readonly tuning?: Partial<SessionTuning>;
+}
+
+type PauseReason = 'flow' | 'snapshot';
+
+export class Session implements AttachmentHost {
+  readonly id: string;
+  readonly kind: SessionKind;
+  readonly createdAt: number;
+  readonly #handle: PtyHandle;
+  readonly #mirror: ScreenMirror;
+  readonly #tuning: SessionTuning;
+  readonly #attachments = new Set<Attachment>();
+  readonly #pauses = new Set<PauseReason>();
+  readonly #exitListeners: Array<(code: number) => void> = [];
+  readonly exited: Promise<number>;
+  #resolveExited!: (code: number) => void;
+  #state: SessionState = 'STARTING';
+  #cols: number;
+  #rows: number;
+  #title = '';
+  #exitCode: number | null = null;
+  #killTimer: NodeJS.Timeout | undefined;
+  #snapshotsPending = 0;
+  /** True once the exit was fully handled (frames sent, watchers ended). */
+  #finished = false;
+
+  constructor(init: SessionInit) {
+    this.id = init.id;
+    this.kind = init.kind;
+    this.createdAt = init.createdAt;
+    this.#handle = init.handle;
+    this.#cols = init.cols;
+    this.#rows = init.rows;
+    this.#tuning = { ...SESSION_DEFAULTS, ...init.tuning };
+    this.exited = new Promise((resolve) => {
+      this.#resolveExited = resolve;
+    });
+    this.#mirror = new ScreenMirror({
+      cols: init.cols,
+      rows: init.rows,
+      scrollback: this.#tuning.scrollback,
+      snapshotMax: this.#tuning.snapshotMax,
+    });
+    this.#mirror.onTitle((title) => {
+      this.#title = safeTitle(title);
+      this.#broadcast(encodeControl({ t: 'title', title: this.#title }));
+    });
+    this.#mirror.onBell(() => this.#broadcast(encodeControl({ t: 'bell' })));
+    this.#handle.onData((data) => this.#onData(data));
+    this.#handle.onExit((e) => this.#onExit(e));
+    this.#setState('DETACHED');
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** Number of live attachments. */
+  get attached(): number {
+    return this.#attachments.size;
+  }
+
+  get pid(): number {
+    return this.#handle.pid;
+  }
+
+  /** Output bytes read from the PTY so far. */
+  get offset(): number {
+    return this.#mirror.received;
+  }
+
+  /** True while the PTY is not being read. */
+  get paused(): boolean {
+    return this.#pauses.size > 0;
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      kind: this.kind,
+      state: this.#state,
+      attached: this.#attachments.size,
+      pid: this.#handle.pid,
+      cols: this.#cols,
+      rows: this.#rows,
+      title: this.#title,
+      offset: this.#mirror.received,
+      createdAt: this.createdAt,
+      exitCode: this.#exitCode,
+    };
+  }
+
+  /** Called once with the exit code (0..255, 128+n for signal n) when the program ends. */
+  onExit(listener: (code: number) => void): void {
+    if (this.#finished && this.#exitCode !== null) listener(this.#exitCode);
+    else this.#exitListeners.push(listener);
+  }
+
+  /**
+   * Attaches a watcher: it is sent `attached` + a snapshot at the current
+   * offset, then every later byte. Resolves once those two frames were sent.
+   */
+  attach(opts: AttachOptions): Promise<Attachment> {
+    if (this.#state === 'EXITED')
+      return Promise.reject(new HostError('closed', `session ${this.id} has exited`));
+    const attachment = new Attachment(this, opts, this.#tuning.maxFrameData);
+    return new Promise((resolve, reject) => {
+      this.takeSnapshot((snap) => {
+        if (this.#state === 'EXITED') {
+          reject(new HostError('closed', `session ${this.id} has exited`));
+          return;
+        }
+        try {
+          attachment.start(snap);
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        this.#attachments.add(attachment);
+        this.#setState('RUNNING');
+        resolve(attachment);
+      });
+    });
+  }
+
+  /** Writes input to the program (from any attachment, or the host itself). */
+  writeInput(data: Uint8Array | string): void {
+    if (this.#state === 'EXITED') throw new HostError('closed', `session ${this.id} has exited`);
+    this.#handle.write(data);
+  }
+
+  /** Resizes the PTY and the mirror; the latest resize from any attachment wins. */
+  resize(cols: number, rows: number): void {
+    if (this.#state === 'EXITED') return;
+    if (
+      !Number.isInteger(cols) ||
+      !Number.isInteger(rows) ||
+      cols < 1 ||
+      rows < 1 ||
+      cols > 1000 ||
+      rows > 1000
+    ) {
+      throw new RangeError(`bad terminal size ${cols}x${rows}`);
+    }
+    if (cols === this.#cols && rows === this.#rows) return;
+    this.#cols = cols;
+    this.#rows = rows;
+    this.#handle.resize(cols, rows);
+    this.#mirror.resize(cols, rows);
+  }
+
+  /** @internal */
+  resizeFrom(_attachment: Attachment, cols: number, rows: number): void {
+    this.resize(cols, rows);
+  }
+
+  /** @internal re-evaluates flow control after an ack or a resync. */
+  flowChanged(): void {
+    let worst = 0;
+    for (const a of this.#attachments) worst = Math.max(worst, a.unacked);
+    if (worst > this.#tuning.window) this.#pause('flow');
+    else if (worst <= this.#tuning.window / 2) this.#unpause('flow');
+  }
+
+  /**
+   * @internal pauses the PTY, waits until the mirror has parsed every byte
+   * received, and calls `send` with the snapshot at that exact offset, before
+   * any later byte can arrive.
+   */
+  takeSnapshot(send: (snapshot: Snapshot) => void): void {
+    this.#snapshotsPending += 1;
+    this.#pause('snapshot');
+    this.#mirror.whenCaughtUp(() => {
+      this.#snapshotsPending -= 1;
+      if (this.#snapshotsPending === 0) this.#unpause('snapshot');
+      send(this.#mirror.snapshot());
+    });
+  }
+
+  /** @internal */
+  release(attachment: Attachment): void {
+    if (!this.#attachments.delete(attachment)) return;
+    if (this.#state === 'RUNNING') this.#setState(this.#attachments.size > 0 ? 'RUNNING' : 'DETACHED');
+    this.flowChanged();
+  }
+
+  /**
+   * Ends the session: SIGHUP to the program, SIGKILL after the grace period,
+   * and resolves once it has exited. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#state !== 'EXITED' && this.#killTimer === undefined) {
+      this.#handle.resume();
+      this.#handle.kill('SIGHUP');
+      this.#killTimer = setTimeout(() => this.#handle.kill('SIGKILL'), this.#tuning.killGraceMs);
+    }
+    await this.exited;
+  }
+
+  #onData(data: Uint8Array): void {
+    if (this.#state === 'EXITED') return;
+    // Watchers first, mirror second: should the mirror catch up synchronously and a snapshot
+    // be taken inside `write`, that snapshot already counts `data`, and its new watcher must
+    // not be sent `data` again.
+    let over = false;
+    for (const a of [...this.#attachments]) {
+      a.output(data);
+      if (a.unacked > this.#tuning.window) over = true;
+    }
+    if (over) this.#pause('flow');
+    this.#mirror.write(data);
+  }
+
+  #onExit(e: PtyExit): void {
+    const code = e.signal ? Math.min(255, 128 + e.signal) : e.exitCode & 0xff;
+    clearTimeout(this.#killTimer);
+    this.#exitCode = code;
+    this.#setState('EXITED');
+    // Let the mirror finish the last bytes first, so their title and bell frames come before `exit`.
+    // Pending snapshot callbacks run before this one (they see EXITED).
+    this.#mirror.whenCaughtUp(() => {
+      this.#broadcast(encodeControl({ t: 'exit', code }));
+      for (const a of [...this.#attachments]) a.end('exited');
+      this.#mirror.dispose();
+      this.#finished = true;
+      this.#resolveExited(code);
+      for (const listener of this.#exitListeners.splice(0)) listener(code);
+    });
+  }
+
+  #broadcast(frame: Uint8Array): void {
+    for (const a of this.#attachments) a.control(frame);
+  }
+
+  #pause(reason: PauseReason): void {
+    if (this.#pauses.has(reason)) return;
+    if (this.#pauses.size === 0 && this.#state !== 'EXITED') this.#handle.pause();
+    this.#pauses.add(reason);
+  }
+
+  #unpause(reason: PauseReason): void {
+    if (!this.#pauses.delete(reason)) return;
+    if (this.#pauses.size === 0 && this.#state !== 'EXITED') this.#handle.resume();
+  }
+
+  #setState(next: SessionState): void {
+    if (!MOVES[this.#state].includes(next)) {
+      throw new HostError('bad_transition', `session ${this.id}: ${this.#state} → ${next}`);
+    }
+    this.#state = next;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The WebRTC engine interface: the narrow surface the PocketShell protocol
+ * code needs from a WebRTC stack, so werift (today), node-datachannel (later)
+ * and the browser's `RTCPeerConnection` can sit behind the same signaling and
+ * session code. Descriptions are SDP strings, candidates are in the
+ * `RTCIceCandidateInit` form, data channels are reliable and ordered, and the
+ * engine reports the fingerprint of the DTLS certificate the remote actually
+ * presented, so the signed-SDP binding (PROTOCOL.md §6) is checked above it.
+ */
+import type { IceCandidateInit } from '@pocketshell/protocol';
+import type { Events } from './events.ts';
+
+export type { IceCandidateInit };
+
+/** An ICE server as in `RTCIceServer`; always supplied by the caller (never a default). */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** Which side of the offer/answer exchange a peer is. The device offers, the host answers. */
+export type PeerRole = 'offerer' | 'answerer';
+
+/** What `createPeer` needs. */
+export interface PeerOptions {
+  /** ICE servers (STUN/TURN). Pass `[]` for host candidates only. */
+  iceServers: readonly IceServer[];
+  role: PeerRole;
+  /**
+   * When given, only candidates whose IP address passes are signalled,
+   * accepted from the remote, or paired (e.g. `isLoopback` in tests).
+   */
+  localAddressFilter?: (address: string) => boolean;
+}
+
+/** `RTCPeerConnectionState`. */
+export type PeerConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+/** `RTCDataChannelState`. */
+export type DataChannelState = 'connecting' | 'open' | 'closing' | 'closed';
+
+/** Events of a data channel. A message is a `string` (sent as text) or bytes. */
+export interface DataChannelEvents {
+  open: [];
+  message: [data: Uint8Array | string];
+  close: [];
+  bufferedamountlow: [];
+}
+
+/** A reliable, ordered data channel. */
+export interface DataChannel extends Events<DataChannelEvents> {
+  readonly label: string;
+  readonly readyState: DataChannelState;
+  /** Bytes queued by `send` and not yet handed to the transport. */
+  readonly bufferedAmount: number;
+  /** `bufferedamountlow` fires when `bufferedAmount` falls to or below this. */
+  bufferedAmountLowThreshold: number;
+  /**
+   * Queues one message (at most `MAX_MESSAGE_BYTES`); the bytes are copied.
+   * Throws `WebRtcError` `not_open` or `message_too_large`.
+   */
+  send(data: Uint8Array | string): void;
+  /** Closes the channel; idempotent. */
+  close(): void;
+}
+
+/** Events of a peer connection. */
+export interface PeerEvents {
+  /** A local candidate to trickle, or `null` at the end of gathering. */
+  icecandidate: [candidate: IceCandidateInit | null];
+  connectionstatechange: [state: PeerConnectionState];
+  /** A channel the remote opened; it may still be `connecting` (wait for `open` to send). */
+  datachannel: [channel: DataChannel];
+}
+
+/** One peer connection. */
+export interface Peer extends Events<PeerEvents> {
+  readonly role: PeerRole;
+  readonly connectionState: PeerConnectionState;
+  /** Offerer only: a new offer SDP (not yet applied). */
+  createOffer(): Promise<string>;
+  /** Answerer only, after `setRemoteDescription`: a new answer SDP (not yet applied). */
+  createAnswer(): Promise<string>;
+  /**
+   * Applies our own offer or answer and returns the local description as it
+   * now stands (candidates gathered so far, filtered): the SDP to sign and send.
+   */
+  setLocalDescription(sdp: string): Promise<string>;
+  /** Applies the remote's offer (answerer) or answer (offerer). */
+  setRemoteDescription(sdp: string): Promise<void>;
+  /** Adds a remote candidate, or `null` for the remote's end of candidates. */
+  addIceCandidate(candidate: IceCandidateInit | null): Promise<void>;
+  /** Opens a reliable, ordered channel (the offerer opens channels before its offer). */
+  createDataChannel(label: string): DataChannel;
+  /** The sha-256 fingerprint of our DTLS certificate, as in `a=fingerprint` (`AB:CD:…`). */
+  localFingerprint(): string;
+  /**
+   * The sha-256 fingerprint (`AB:CD:…`) of the certificate the remote presented
+   * in the DTLS handshake, or `null` before the handshake. Never read from SDP.
+   */
+  remoteCertificateFingerprint(): string | null;
+  /** Closes the connection and every channel; idempotent. */
+  close(): Promise<void>;
+}
+
+/** A WebRTC stack. */
+export interface WebRtcEngine {
+  /** Engine name for diagnostics (`werift`, …). */
+  readonly name: string;
+  createPeer(options: PeerOptions): Promise<Peer>;
+}
+
+/** Largest data-channel message PocketShell sends: works with every stack (PROTOCOL.md §6). */
+export const MAX_MESSAGE_BYTES = 16 * 1024;
+
+/** Address filter for tests and benchmarks: IPv4 loopback only. */
+export function isLoopback(address: string): boolean {
+  return address === '127.0.0.1';
+}

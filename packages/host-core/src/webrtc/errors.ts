@@ -1,0 +1,32 @@
+/**
+ * `WebRtcError`: the stable codes of the WebRTC layer, for failures that are
+ * not protocol refusals (those stay `ProtocolError` from
+ * `@pocketshell/protocol`). `fingerprint_mismatch` is also what the host puts
+ * in `hangup.reason` when a peer's DTLS certificate is not the one its signed
+ * SDP named. Codes are never renamed, only added.
+ */
+
+/** Codes and their default human messages. */
+export const WEBRTC_ERROR_CODES = {
+  fingerprint_mismatch: 'The DTLS certificate the peer presented is not the one its signed SDP names.',
+  connect_failed: 'The peer connection failed (ICE or DTLS) before it was verified.',
+  peer_closed: 'The peer connection was closed.',
+  not_open: 'The data channel is not open.',
+  message_too_large: 'The data-channel message is larger than the allowed size.',
+  wrong_role: 'This call does not fit the peer role (offerer or answerer).',
+  engine: 'The WebRTC engine refused the operation.',
+} as const;
+
+/** One WebRTC-layer error code. */
+export type WebRtcErrorCode = keyof typeof WEBRTC_ERROR_CODES;
+
+/** An error of the WebRTC layer with a stable code. Never holds a secret. */
+export class WebRtcError extends Error {
+  readonly code: WebRtcErrorCode;
+
+  constructor(code: WebRtcErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? WEBRTC_ERROR_CODES[code], options);
+    this.name = 'WebRtcError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The two ends of one signed WebRTC connection, over any `WebRtcEngine`:
+ * the device opens its channels, signs and sends an offer, and checks the
+ * host's answer; the host verifies the offer against the pinned device key
+ * before it creates any peer, then answers. Both ends bind the remote's DTLS
+ * certificate to the signed fingerprint (`verified`). Transport of the
+ * bodies (sealed envelopes through the relay) is the caller's.
+ */
+import {
+  type AnswerBody,
+  type DeviceId,
+  fromB64u,
+  type HostId,
+  type OfferBody,
+  ProtocolError,
+  type ReplayCache,
+} from '@pocketshell/protocol';
+import { bindRemoteCertificate } from './dtls-binding.ts';
+import type { DataChannel, IceCandidateInit, IceServer, Peer, WebRtcEngine } from './engine.ts';
+import {
+  makeAnswer,
+  makeOffer,
+  type VerifiedAnswer,
+  type VerifiedOffer,
+  verifyAnswer,
+  verifyOffer,
+} from './handshake.ts';
+
+/** What both ends share. */
+export interface PeerSetup {
+  engine: WebRtcEngine;
+  iceServers: readonly IceServer[];
+  localAddressFilter?: (address: string) => boolean;
+  /** Trickled local candidates (`null` at the end), to send as sealed `ice` bodies. */
+  onIceCandidate: (candidate: IceCandidateInit | null) => void;
+  /** Unix seconds. */
+  now: () => number;
+  /** Gives up the connection attempt (closes the peer) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Device side input. */
+export interface OfferInput extends PeerSetup {
+  hostId: HostId;
+  deviceId: DeviceId;
+  deviceSecret: Uint8Array;
+  /** The host's pinned public key. */
+  hostPub: Uint8Array;
+  /** A fresh random connection id. */
+  conn: string;
+  /** Labels of the channels to open (at least one: the offer needs a data section). */
+  channels: readonly string[];
+  /** 16 random bytes (injected in tests). */
+  nonce?: Uint8Array;
+}
+
+/** The device's half-open connection. */
+export interface Offering {
+  peer: Peer;
+  offer: OfferBody;
+  channels: DataChannel[];
+  /**
+   * Verifies the host's answer (throws `ProtocolError` and closes the peer
+   * on refusal; a second answer is refused with `replay` and changes
+   * nothing), applies it, and returns the DTLS binding to await.
+   */
+  acceptAnswer(body: unknown): Promise<{ answer: VerifiedAnswer; verified: Promise<void> }>;
+}
+
+async function closeOnError<T>(peer: Peer, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    await peer.close();
+    throw error;
+  }
+}
+
+function binding(peer: Peer, fingerprint: string, signal: AbortSignal | undefined): Promise<void> {
+  const verified = bindRemoteCertificate(peer, fingerprint, signal ? { signal } : {});
+  // Callers may never await it (e.g. the answer is refused); the peer is closed either way.
+  verified.catch(() => {});
+  return verified;
+}
+
+/** Device side: creates the peer and its channels, and signs the offer. */
+export async function startOffer(input: OfferInput): Promise<Offering> {
+  if (input.channels.length === 0) throw new RangeError('startOffer: open at least one channel');
+  const peer = await input.engine.createPeer({
+    iceServers: input.iceServers,
+    role: 'offerer',
+    ...(input.localAddressFilter ? { localAddressFilter: input.localAddressFilter } : {}),
+  });
+  peer.on('icecandidate', input.onIceCandidate);
+  return closeOnError(peer, async () => {
+    const channels = input.channels.map((label) => peer.createDataChannel(label));
+    const sdp = await peer.setLocalDescription(await peer.createOffer());
+    const offer = makeOffer({
+      sdp,
+      conn: input.conn,
+      hostId: input.hostId,
+      deviceId: input.deviceId,
+      deviceSecret: input.deviceSecret,
+      now: input.now(),
+      ...(input.nonce ? { nonce: input.nonce } : {}),
+    });
+    const offerNonce = fromB64u(offer.nonce);
+    let answered = false;
+    const acceptAnswer = async (body: unknown) => {
+      // A second answer (a replay) is refused without touching the connection.
+      if (answered) throw new ProtocolError('replay', 'this offer was already answered');
+      return closeOnError(peer, async () => {
+        const answer = verifyAnswer(body, {
+          hostPub: input.hostPub,
+          hostId: input.hostId,
+          deviceId: input.deviceId,
+          conn: input.conn,
+          offerNonce,
+          now: input.now(),
+        });
+        answered = true;
+        const verified = binding(peer, answer.fingerprint, input.signal);
+        await peer.setRemoteDescription(answer.sdp);
+        return { answer, verified };
+      });
+    };
+    return { peer, offer, channels, acceptAnswer };
+  });
+}
+
+/** Host side input. */
+export interface AnswerInput extends PeerSetup {
+  hostId: HostId;
+  deviceId: DeviceId;
+  hostSecret: Uint8Array;
+  /** The device's pinned public key (from the trust store). */
+  devicePub: Uint8Array;
+  /** The host's cache of offer nonces. */
+  replay: ReplayCache;
+}
+
+/** The host's answered connection. */
+export interface Answered {
+  peer: Peer;
+  offer: VerifiedOffer;
+  answer: AnswerBody;
+  /** Resolves once the device's DTLS certificate matched its signed offer. */
+  verified: Promise<void>;
+}
+
+/**
+ * Host side: verifies the offer (throwing `ProtocolError` `bad_message`,
+ * `bad_signature`, `clock_skew` or `replay` before any peer exists), then
+ * creates the peer and signs the answer.
+ */
+export async function answerOffer(body: unknown, input: AnswerInput): Promise<Answered> {
+  const offer = verifyOffer(body, {
+    devicePub: input.devicePub,
+    hostId: input.hostId,
+    deviceId: input.deviceId,
+    replay: input.replay,
+    now: input.now(),
+  });
+  const peer = await input.engine.createPeer({
+    iceServers: input.iceServers,
+    role: 'answerer',
+    ...(input.localAddressFilter ? { localAddressFilter: input.localAddressFilter } : {}),
+  });
+  peer.on('icecandidate', input.onIceCandidate);
+  return closeOnError(peer, async () => {
+    const verified = binding(peer, offer.fingerprint, input.signal);
+    await peer.setRemoteDescription(offer.sdp);
+    const sdp = await peer.setLocalDescription(await peer.createAnswer());
+    const answer = makeAnswer({
+      sdp,
+      conn: offer.conn,
+      offerNonce: offer.nonce,
+      hostId: input.hostId,
+      deviceId: input.deviceId,
+      hostSecret: input.hostSecret,
+      now: input.now(),
+    });
+    return { peer, offer, answer, verified };
+  });
+}

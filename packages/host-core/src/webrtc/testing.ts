@@ -1,0 +1,133 @@
+/**
+ * Test support for the WebRTC layer (not for production code): a loopback
+ * werift engine, a spy engine that counts the peers it creates, and small
+ * awaitable helpers over the typed events, so tests wait on events rather
+ * than on sleeps. Everything here talks to 127.0.0.1 only.
+ */
+import type {
+  DataChannel,
+  DataChannelEvents,
+  Peer,
+  PeerConnectionState,
+  PeerOptions,
+  WebRtcEngine,
+} from './engine.ts';
+import { isLoopback } from './engine.ts';
+import { WebRtcError } from './errors.ts';
+import { WeriftEngine } from './werift-engine.ts';
+
+/** A werift engine bound to 127.0.0.1 with no ICE servers. */
+export function loopbackEngine(): WeriftEngine {
+  return new WeriftEngine({ bindAddress: '127.0.0.1' });
+}
+
+/** Peer options for loopback tests. */
+export function loopbackPeerOptions(role: PeerOptions['role']): PeerOptions {
+  return { iceServers: [], role, localAddressFilter: isLoopback };
+}
+
+/** Wraps an engine and records every `createPeer` call. */
+export class SpyEngine implements WebRtcEngine {
+  readonly name: string;
+  readonly peers: Peer[] = [];
+  calls = 0;
+  readonly #inner: WebRtcEngine;
+
+  constructor(inner: WebRtcEngine) {
+    this.#inner = inner;
+    this.name = `spy(${inner.name})`;
+  }
+
+  async createPeer(options: PeerOptions): Promise<Peer> {
+    this.calls++;
+    const peer = await this.#inner.createPeer(options);
+    this.peers.push(peer);
+    return peer;
+  }
+}
+
+/** Resolves when `peer` reaches `state` (now or later); rejects on `failed`/`closed` first. */
+export function waitForState(peer: Peer, state: PeerConnectionState): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (s: PeerConnectionState) => {
+      if (s === state) {
+        off();
+        resolve();
+      } else if (s === 'failed' || s === 'closed') {
+        off();
+        reject(new Error(`peer reached ${s} while waiting for ${state}`));
+      }
+    };
+    const off = peer.on('connectionstatechange', check);
+    check(peer.connectionState);
+  });
+}
+
+/** Resolves when `peer` is `failed`, `closed` or `disconnected`. */
+export function waitForEnd(peer: Peer): Promise<PeerConnectionState> {
+  return new Promise((resolve) => {
+    const check = (s: PeerConnectionState) => {
+      if (s === 'failed' || s === 'closed' || s === 'disconnected') {
+        off();
+        resolve(s);
+      }
+    };
+    const off = peer.on('connectionstatechange', check);
+    check(peer.connectionState);
+  });
+}
+
+/** Resolves with the next remote channel of `peer` (with that `label`, when given). */
+export function nextChannel(peer: Peer, label?: string): Promise<DataChannel> {
+  return new Promise((resolve) => {
+    const off = peer.on('datachannel', (channel) => {
+      if (label !== undefined && channel.label !== label) return;
+      off();
+      resolve(channel);
+    });
+  });
+}
+
+/** Resolves when `channel` emits `event` (immediately for `open` when already open). */
+export function once<E extends keyof DataChannelEvents & string>(
+  channel: DataChannel,
+  event: E,
+): Promise<DataChannelEvents[E]> {
+  if (event === 'open' && channel.readyState === 'open') return Promise.resolve([] as DataChannelEvents[E]);
+  if (event === 'close' && channel.readyState === 'closed')
+    return Promise.resolve([] as DataChannelEvents[E]);
+  return new Promise((resolve) => channel.once(event, (...args) => resolve(args)));
+}
+
+/** Collects the next `n` messages of `channel`. */
+export function messages(channel: DataChannel, n: number): Promise<(Uint8Array | string)[]> {
+  return new Promise((resolve) => {
+    const got: (Uint8Array | string)[] = [];
+    const off = channel.on('message', (data) => {
+      got.push(data);
+      if (got.length === n) {
+        off();
+        resolve(got);
+      }
+    });
+  });
+}
+
+/** Rethrows anything but `peer_closed` (a candidate that arrives after close is fine). */
+export function ignoreClosed(error: unknown): void {
+  if (!(error instanceof WebRtcError && error.code === 'peer_closed')) throw error;
+}
+
+/**
+ * Connects an offerer and an answerer directly (no signatures), trickling
+ * candidates both ways; for engine-level tests.
+ */
+export async function connectDirect(offerer: Peer, answerer: Peer): Promise<void> {
+  offerer.on('icecandidate', (c) => void answerer.addIceCandidate(c).catch(ignoreClosed));
+  answerer.on('icecandidate', (c) => void offerer.addIceCandidate(c).catch(ignoreClosed));
+  const offer = await offerer.setLocalDescription(await offerer.createOffer());
+  await answerer.setRemoteDescription(offer);
+  const answer = await answerer.setLocalDescription(await answerer.createAnswer());
+  await offerer.setRemoteDescription(answer);
+  await Promise.all([waitForState(offerer, 'connected'), waitForState(answerer, 'connected')]);
+}

@@ -1,0 +1,237 @@
+/**
+ * Tests of the werift engine with two real peers in one process, on
+ * 127.0.0.1 only: candidates, channels both ways, buffered-amount events,
+ * certificates, size limits, and a clean close.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { IceCandidateInit, Peer } from './engine.ts';
+import { MAX_MESSAGE_BYTES } from './engine.ts';
+import { WebRtcError } from './errors.ts';
+import { candidateAddress, sdpFingerprint } from './sdp.ts';
+import {
+  connectDirect,
+  loopbackEngine,
+  loopbackPeerOptions,
+  messages,
+  nextChannel,
+  once,
+  waitForEnd,
+} from './testing.ts';
+import { BROWSER_SAFE_SCTP_MTU, WeriftEngine } from './werift-engine.ts';
+
+const engine = loopbackEngine();
+
+async function pair(): Promise<[Peer, Peer]> {
+  return [
+    await engine.createPeer(loopbackPeerOptions('offerer')),
+    await engine.createPeer(loopbackPeerOptions('answerer')),
+  ];
+}
+
+function udpSockets(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+}
+
+describe('WeriftEngine', () => {
+  it('signals only 127.0.0.1 host candidates, in SDP and trickled', async () => {
+    const [a, b] = await pair();
+    const trickled: (IceCandidateInit | null)[] = [];
+    a.on('icecandidate', (c) => trickled.push(c));
+    try {
+      a.createDataChannel('control');
+      const offer = await a.setLocalDescription(await a.createOffer());
+      const lines = offer.split('\r\n').filter((l) => l.startsWith('a=candidate:'));
+      assert.ok(lines.length >= 1, 'the offer carries a candidate');
+      for (const line of lines) {
+        assert.equal(candidateAddress(line), '127.0.0.1');
+        assert.match(line, / typ host/);
+      }
+      assert.ok(trickled.length >= 2, 'candidates and end of candidates are trickled');
+      assert.equal(trickled.at(-1), null);
+      for (const c of trickled.slice(0, -1)) {
+        assert.ok(c);
+        assert.equal(candidateAddress(c.candidate), '127.0.0.1');
+        assert.equal(typeof c.sdpMid, 'string');
+      }
+      // No srflx or relay candidates: no ICE server was contacted.
+      assert.ok(!offer.includes('typ srflx') && !offer.includes('typ relay'));
+      assert.equal(sdpFingerprint(offer), a.localFingerprint());
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('drops refused and malformed remote candidates without error', async () => {
+    const [a, b] = await pair();
+    try {
+      // 192.0.2.1 (TEST-NET-1) would be refused before werift ever sees it.
+      await b.addIceCandidate({
+        candidate: 'candidate:1 1 udp 2116026367 192.0.2.1 9 typ host',
+        sdpMid: '0',
+        sdpMLineIndex: 0,
+      });
+      await b.addIceCandidate({ candidate: 'garbage', sdpMid: '0', sdpMLineIndex: 0 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('connects, carries text and binary both ways, and reports the real remote certificate', async () => {
+    const [a, b] = await pair();
+    try {
+      const channel = a.createDataChannel('control');
+      const remote = nextChannel(b);
+      await connectDirect(a, b);
+      const theirs = await remote;
+      await once(channel, 'open');
+      assert.equal(theirs.label, 'control');
+      assert.equal(theirs.readyState, 'open');
+
+      const toB = messages(theirs, 3);
+      channel.send('hello');
+      channel.send(new Uint8Array([0, 1, 2, 255]));
+      channel.send('é✓');
+      assert.deepEqual(await toB, ['hello', new Uint8Array([0, 1, 2, 255]), 'é✓']);
+
+      const toA = messages(channel, 2);
+      theirs.send(new Uint8Array(MAX_MESSAGE_BYTES).fill(7));
+      theirs.send('back');
+      const [big, text] = await toA;
+      assert.ok(big instanceof Uint8Array);
+      assert.equal(big.length, MAX_MESSAGE_BYTES);
+      assert.ok(big.every((x) => x === 7));
+      assert.equal(text, 'back');
+
+      // Per-peer certificates, and the remote one read from DTLS, not SDP.
+      assert.notEqual(a.localFingerprint(), b.localFingerprint());
+      assert.equal(a.remoteCertificateFingerprint(), b.localFingerprint());
+      assert.equal(b.remoteCertificateFingerprint(), a.localFingerprint());
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('copies sent bytes, and refuses oversized messages and closed channels', async () => {
+    const [a, b] = await pair();
+    try {
+      const channel = a.createDataChannel('x');
+      assert.throws(
+        () => channel.send('early'),
+        (e: unknown) => e instanceof WebRtcError && e.code === 'not_open',
+      );
+      const remote = nextChannel(b);
+      await connectDirect(a, b);
+      const theirs = await remote;
+      await once(channel, 'open');
+      assert.throws(
+        () => channel.send(new Uint8Array(MAX_MESSAGE_BYTES + 1)),
+        (e: unknown) => e instanceof WebRtcError && e.code === 'message_too_large',
+      );
+      assert.throws(
+        () => channel.send('€'.repeat(MAX_MESSAGE_BYTES / 3 + 1)),
+        (e: unknown) => e instanceof WebRtcError && e.code === 'message_too_large',
+      );
+      const got = messages(theirs, 1);
+      const data = new Uint8Array([1, 2, 3]);
+      channel.send(data);
+      data.fill(9);
+      assert.deepEqual(await got, [new Uint8Array([1, 2, 3])]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('tracks bufferedAmount and fires bufferedamountlow', async () => {
+    const [a, b] = await pair();
+    try {
+      const channel = a.createDataChannel('bulk');
+      const remote = nextChannel(b);
+      await connectDirect(a, b);
+      const theirs = await remote;
+      await once(channel, 'open');
+      channel.bufferedAmountLowThreshold = 32 * 1024;
+      assert.equal(channel.bufferedAmountLowThreshold, 32 * 1024);
+      const count = 16;
+      const received = messages(theirs, count);
+      const low = once(channel, 'bufferedamountlow');
+      for (let i = 0; i < count; i++) channel.send(new Uint8Array(MAX_MESSAGE_BYTES).fill(i));
+      assert.equal(channel.bufferedAmount, count * MAX_MESSAGE_BYTES);
+      await low;
+      assert.ok(channel.bufferedAmount <= 32 * 1024);
+      const got = await received;
+      assert.deepEqual(
+        got.map((m) => (m instanceof Uint8Array ? m[0] : -1)),
+        Array.from({ length: count }, (_, i) => i),
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('closes channels and peers cleanly and idempotently, leaving no sockets', async () => {
+    // Sockets of the previous test finish closing on the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    const before = udpSockets();
+    const [a, b] = await pair();
+    const channel = a.createDataChannel('c');
+    assert.ok(udpSockets() === before, 'no socket before the description is set');
+    const remote = nextChannel(b);
+    await connectDirect(a, b);
+    const theirs = await remote;
+    await once(channel, 'open');
+    assert.ok(udpSockets() > before, 'the peers hold ICE sockets');
+
+    const closedHere = once(channel, 'close');
+    const closedThere = once(theirs, 'close');
+    channel.close();
+    channel.close();
+    await Promise.all([closedHere, closedThere]);
+    assert.equal(channel.readyState, 'closed');
+    assert.throws(
+      () => channel.send('late'),
+      (e: unknown) => e instanceof WebRtcError && e.code === 'not_open',
+    );
+
+    const ended = waitForEnd(b);
+    await Promise.all([a.close(), a.close()]);
+    await a.close();
+    assert.equal(a.connectionState, 'closed');
+    await b.close();
+    assert.equal(await ended, 'closed');
+    await assert.rejects(
+      a.createOffer(),
+      (e: unknown) => e instanceof WebRtcError && e.code === 'peer_closed',
+    );
+    // werift closes its sockets without awaiting them; their close callbacks run on the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(udpSockets(), before, 'every ICE socket is closed');
+  });
+
+  it('keeps roles apart', async () => {
+    const [a, b] = await pair();
+    try {
+      await assert.rejects(
+        a.createAnswer(),
+        (e: unknown) => e instanceof WebRtcError && e.code === 'wrong_role',
+      );
+      await assert.rejects(
+        b.createOffer(),
+        (e: unknown) => e instanceof WebRtcError && e.code === 'wrong_role',
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('defaults to the browser-safe SCTP MTU', () => {
+    assert.equal(BROWSER_SAFE_SCTP_MTU, 1191);
+    assert.equal(new WeriftEngine().name, 'werift');
+  });
+});

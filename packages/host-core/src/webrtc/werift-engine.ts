@@ -1,0 +1,328 @@
+/**
+ * The werift implementation of `WebRtcEngine`. It never lets werift fall
+ * back to its default public STUN server (ICE servers always come from the
+ * caller, even `[]`), can pin every ICE socket to one address (127.0.0.1 in
+ * tests and benchmarks), filters candidates both ways through the peer's
+ * address filter, gives each peer its own ECDSA P-256 DTLS certificate, and
+ * reads the remote certificate from werift's DTLS socket after the handshake
+ * so the signed-SDP binding can be checked above it.
+ *
+ * SCTP packet size: the engine sets werift's `sctp.mtu` to 1191 bytes
+ * (`BROWSER_SAFE_SCTP_MTU`): a full SCTP packet plus DTLS 1.2 AES-GCM
+ * overhead (37 bytes), UDP (8) and IPv6 (40) headers stays within the
+ * 1280-byte IPv6 minimum MTU, the size Chromium's SCTP uses too. werift
+ * 0.25 happens to default to the same value; older werift sent larger
+ * packets, which other stacks (and tunnels) dropped, so the engine pins it.
+ */
+import { createHash } from 'node:crypto';
+import {
+  createSelfSignedCertificate,
+  HashAlgorithm,
+  NamedCurveAlgorithm,
+  RTCCertificate,
+  type RTCDataChannel,
+  RTCPeerConnection,
+  type RTCPeerConnectionConfig,
+  SignatureAlgorithm,
+} from 'werift';
+import type {
+  DataChannel,
+  DataChannelEvents,
+  DataChannelState,
+  IceCandidateInit,
+  Peer,
+  PeerConnectionState,
+  PeerEvents,
+  PeerOptions,
+  PeerRole,
+  WebRtcEngine,
+} from './engine.ts';
+import { MAX_MESSAGE_BYTES } from './engine.ts';
+import { WebRtcError } from './errors.ts';
+import { Emitter } from './events.ts';
+import { candidateAddress, filterSdpCandidates, formatFingerprint } from './sdp.ts';
+
+/** SCTP packet size that fits the 1280-byte IPv6 minimum MTU after DTLS, UDP and IP headers. */
+export const BROWSER_SAFE_SCTP_MTU = 1191;
+
+/** Options of the werift engine. */
+export interface WeriftEngineOptions {
+  /**
+   * Bind every ICE socket to this one address and gather only it as a host
+   * candidate (`127.0.0.1` for tests and benchmarks). Default: all interfaces.
+   */
+  bindAddress?: string;
+  /** SCTP packet size in bytes; default `BROWSER_SAFE_SCTP_MTU`. */
+  sctpMtu?: number;
+}
+
+interface Unsubscribable {
+  unSubscribe(): void;
+}
+
+function toBytes(data: string | Buffer): Uint8Array | string {
+  return typeof data === 'string' ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** One werift data channel behind the `DataChannel` interface. */
+class WeriftDataChannel extends Emitter<DataChannelEvents> implements DataChannel {
+  readonly #dc: RTCDataChannel;
+  readonly #subscriptions: Unsubscribable[];
+
+  constructor(dc: RTCDataChannel) {
+    super();
+    this.#dc = dc;
+    this.#subscriptions = [
+      dc.stateChanged.subscribe((state) => {
+        if (state === 'open') this.emit('open');
+        if (state === 'closed') {
+          this.emit('close');
+          this.#release();
+        }
+      }),
+      dc.onMessage.subscribe((data) => this.emit('message', toBytes(data))),
+      dc.bufferedAmountLow.subscribe(() => this.emit('bufferedamountlow')),
+    ];
+  }
+
+  get label(): string {
+    return this.#dc.label;
+  }
+
+  get readyState(): DataChannelState {
+    return this.#dc.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#dc.bufferedAmount;
+  }
+
+  get bufferedAmountLowThreshold(): number {
+    return this.#dc.bufferedAmountLowThreshold;
+  }
+
+  set bufferedAmountLowThreshold(value: number) {
+    this.#dc.bufferedAmountLowThreshold = value;
+  }
+
+  send(data: Uint8Array | string): void {
+    if (this.#dc.readyState !== 'open')
+      throw new WebRtcError('not_open', `channel ${this.label} is not open`);
+    const size = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+    if (size > MAX_MESSAGE_BYTES) {
+      throw new WebRtcError('message_too_large', `message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+    }
+    // werift keeps the buffer queued until SCTP takes it: copy, as browsers do.
+    this.#dc.send(typeof data === 'string' ? data : Buffer.from(data));
+  }
+
+  close(): void {
+    if (this.#dc.readyState === 'closing' || this.#dc.readyState === 'closed') return;
+    this.#dc.close();
+  }
+
+  #release(): void {
+    for (const s of this.#subscriptions) s.unSubscribe();
+    this.#subscriptions.length = 0;
+    // Let listeners of 'close' finish first, then drop every listener.
+    queueMicrotask(() => this.clear());
+  }
+}
+
+/** One werift `RTCPeerConnection` behind the `Peer` interface. */
+class WeriftPeer extends Emitter<PeerEvents> implements Peer {
+  readonly role: PeerRole;
+  readonly #pc: RTCPeerConnection;
+  readonly #certificate: RTCCertificate;
+  readonly #allow: (address: string) => boolean;
+  readonly #subscriptions: Unsubscribable[];
+  #remoteFingerprint: string | null = null;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    pc: RTCPeerConnection,
+    certificate: RTCCertificate,
+    role: PeerRole,
+    allow: (address: string) => boolean,
+  ) {
+    super();
+    this.role = role;
+    this.#pc = pc;
+    this.#certificate = certificate;
+    this.#allow = allow;
+    this.#subscriptions = [
+      pc.onIceCandidate.subscribe((candidate) => {
+        if (!candidate) return this.emit('icecandidate', null);
+        const address = candidateAddress(candidate.candidate);
+        if (address === null || !this.#allow(address)) return;
+        this.emit('icecandidate', {
+          candidate: candidate.candidate,
+          sdpMid: candidate.sdpMid ?? null,
+          sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+        });
+      }),
+      pc.connectionStateChange.subscribe((state) => {
+        if (state === 'connected' || state === 'failed') this.#captureRemoteCertificate();
+        this.emit('connectionstatechange', state);
+      }),
+      pc.onDataChannel.subscribe((dc) => this.emit('datachannel', new WeriftDataChannel(dc))),
+    ];
+  }
+
+  get connectionState(): PeerConnectionState {
+    return this.#pc.connectionState;
+  }
+
+  #expectRole(role: PeerRole, what: string): void {
+    if (this.role !== role) throw new WebRtcError('wrong_role', `${what} is for the ${role}`);
+  }
+
+  async createOffer(): Promise<string> {
+    this.#assertOpen('createOffer');
+    this.#expectRole('offerer', 'createOffer');
+    return (await this.#pc.createOffer()).sdp;
+  }
+
+  async createAnswer(): Promise<string> {
+    this.#assertOpen('createAnswer');
+    this.#expectRole('answerer', 'createAnswer');
+    return (await this.#pc.createAnswer()).sdp;
+  }
+
+  async setLocalDescription(sdp: string): Promise<string> {
+    this.#assertOpen('setLocalDescription');
+    await this.#pc.setLocalDescription({ type: this.role === 'offerer' ? 'offer' : 'answer', sdp });
+    const local = this.#pc.localDescription;
+    if (!local) throw new WebRtcError('engine', 'no local description after setLocalDescription');
+    return filterSdpCandidates(local.sdp, this.#allow);
+  }
+
+  async setRemoteDescription(sdp: string): Promise<void> {
+    this.#assertOpen('setRemoteDescription');
+    const type = this.role === 'offerer' ? 'answer' : 'offer';
+    await this.#pc.setRemoteDescription({ type, sdp: filterSdpCandidates(sdp, this.#allow) });
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closing) throw new WebRtcError('peer_closed', `${what} after close`);
+  }
+
+  async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    this.#assertOpen('addIceCandidate');
+    if (candidate === null) return this.#pc.addIceCandidate(null);
+    const address = candidateAddress(candidate.candidate);
+    if (address === null || !this.#allow(address)) return;
+    const init: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } = {
+      candidate: candidate.candidate,
+    };
+    if (candidate.sdpMid !== null) init.sdpMid = candidate.sdpMid;
+    if (candidate.sdpMLineIndex !== null) init.sdpMLineIndex = candidate.sdpMLineIndex;
+    await this.#pc.addIceCandidate(init);
+  }
+
+  createDataChannel(label: string): DataChannel {
+    this.#assertOpen('createDataChannel');
+    return new WeriftDataChannel(this.#pc.createDataChannel(label, { ordered: true }));
+  }
+
+  localFingerprint(): string {
+    const sha256 = this.#certificate.getFingerprints().find((f) => f.algorithm.toLowerCase() === 'sha-256');
+    if (!sha256) throw new WebRtcError('engine', 'certificate has no sha-256 fingerprint');
+    return sha256.value.toUpperCase();
+  }
+
+  remoteCertificateFingerprint(): string | null {
+    return this.#remoteFingerprint ?? this.#captureRemoteCertificate();
+  }
+
+  #captureRemoteCertificate(): string | null {
+    if (this.#remoteFingerprint !== null) return this.#remoteFingerprint;
+    const dtls = this.#pc.sctpTransport?.dtlsTransport ?? this.#pc.dtlsTransports[0];
+    const der = dtls?.dtls?.remoteCertificate;
+    if (!der) return null;
+    this.#remoteFingerprint = formatFingerprint(createHash('sha256').update(der).digest());
+    return this.#remoteFingerprint;
+  }
+
+  /**
+   * werift's DTLS handshake retransmits a flight in a loop of uncancellable
+   * sleeps (0.5 s, 1 s, … 5.5 s: up to 33 s) that `close()` does not stop,
+   * e.g. when the remote dropped us mid-handshake. Marking every flight as
+   * done makes such a loop end at its next wake-up instead.
+   */
+  #endHandshakeRetransmits(): void {
+    const transports = new Set([...this.#pc.dtlsTransports, this.#pc.sctpTransport?.dtlsTransport]);
+    for (const transport of transports) {
+      if (transport?.dtls) transport.dtls.dtls.flight = Number.MAX_SAFE_INTEGER;
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#captureRemoteCertificate();
+      this.#endHandshakeRetransmits();
+      try {
+        await this.#pc.close();
+      } finally {
+        for (const s of this.#subscriptions) s.unSubscribe();
+        this.#subscriptions.length = 0;
+        if (this.#pc.connectionState !== 'closed') this.emit('connectionstatechange', 'closed');
+        this.clear();
+      }
+    })();
+    return this.#closing;
+  }
+}
+
+async function newCertificate(): Promise<RTCCertificate> {
+  const { certPem, keyPem, signatureHash } = await createSelfSignedCertificate(
+    { signature: SignatureAlgorithm.ecdsa_3, hash: HashAlgorithm.sha256_4 },
+    NamedCurveAlgorithm.secp256r1_23,
+  );
+  return new RTCCertificate(keyPem, certPem, signatureHash);
+}
+
+/** `WebRtcEngine` on werift. */
+export class WeriftEngine implements WebRtcEngine {
+  readonly name = 'werift';
+  readonly #bindAddress: string | undefined;
+  readonly #sctpMtu: number;
+
+  constructor(options: WeriftEngineOptions = {}) {
+    this.#bindAddress = options.bindAddress;
+    this.#sctpMtu = options.sctpMtu ?? BROWSER_SAFE_SCTP_MTU;
+  }
+
+  async createPeer(options: PeerOptions): Promise<Peer> {
+    if (!Array.isArray(options.iceServers)) throw new TypeError('createPeer: iceServers must be an array');
+    const certificate = await newCertificate();
+    const bind = this.#bindAddress;
+    const filter = options.localAddressFilter;
+    // With a bind address, every socket is bound there: any other address would be a lie.
+    const allow =
+      bind === undefined ? filter : (address: string) => address === bind && (filter?.(address) ?? true);
+    const config: RTCPeerConnectionConfig = {
+      // Always explicit: werift's default is a public STUN server.
+      iceServers: options.iceServers.map((s) => ({
+        ...s,
+        urls: Array.isArray(s.urls) ? [...s.urls] : s.urls,
+      })),
+      certificates: [certificate],
+      sctp: { mtu: this.#sctpMtu },
+      iceUseTcp: false,
+    };
+    if (bind !== undefined) {
+      const v6 = bind.includes(':');
+      config.iceUseIpv4 = !v6;
+      config.iceUseIpv6 = v6;
+      config.iceInterfaceAddresses = v6 ? { udp6: bind } : { udp4: bind };
+      config.iceAdditionalHostAddresses = [bind];
+    }
+    if (allow) {
+      config.iceFilterCandidatePair = (pair) =>
+        allow(pair.localCandidate.host) && allow(pair.remoteCandidate.host);
+    }
+    const pc = new RTCPeerConnection(config);
+    return new WeriftPeer(pc, certificate, options.role, allow ?? (() => true));
+  }
+}

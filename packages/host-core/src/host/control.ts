@@ -1,0 +1,70 @@
+/**
+ * The `control` data channel (PROTOCOL.md §6): JSON requests
+ * `{id, method, params}` answered by `{id, result}` or
+ * `{id, error: {code, message}}`. Each request is size-capped and
+ * schema-checked; a handler's `ProtocolError` travels back with its code,
+ * anything else as `internal` without its detail.
+ */
+import { fromUtf8, integer, object, ProtocolError, string } from '@pocketshell/protocol';
+import type { DataChannel } from '../webrtc/engine.ts';
+
+/** Largest control request, in bytes. */
+export const MAX_CONTROL_REQUEST = 16 * 1024;
+
+/** A control method: gets the request's `params` (unchecked), returns a JSON-able result. */
+export type ControlMethod = (params: unknown) => unknown | Promise<unknown>;
+
+/** Parses one control request; `bad_message` when it is not one. */
+export function parseControlRequest(data: Uint8Array | string): {
+  id: number;
+  method: string;
+  params: unknown;
+} {
+  const text = typeof data === 'string' ? data : fromUtf8(data);
+  if (text.length > MAX_CONTROL_REQUEST) throw new ProtocolError('bad_message', 'control request too large');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new ProtocolError('bad_message', 'control request is not JSON', { cause });
+  }
+  const o = object(value, 'request');
+  return {
+    id: integer(o, 'id', 0, 2 ** 31),
+    method: string(o, 'method', 64, /^[a-z][a-z.]*$/),
+    params: o.params,
+  };
+}
+
+/**
+ * Serves `methods` on `channel` until it closes. `onRefusal` hears every
+ * refused request (for the audit log).
+ */
+export function serveControl(
+  channel: DataChannel,
+  methods: Readonly<Record<string, ControlMethod>>,
+  onRefusal: (code: string, method: string) => void = () => {},
+): void {
+  const reply = (message: unknown) => {
+    if (channel.readyState === 'open') channel.send(JSON.stringify(message));
+  };
+  channel.on('message', (data) => {
+    let id = -1;
+    let method = '?';
+    void (async () => {
+      try {
+        const request = parseControlRequest(data);
+        id = request.id;
+        method = request.method;
+        const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
+        if (!handler) throw new ProtocolError('unsupported', `no method ${method}`);
+        reply({ id, result: (await handler(request.params)) ?? null });
+      } catch (error) {
+        const code = error instanceof ProtocolError ? error.code : 'internal';
+        const message = error instanceof ProtocolError ? error.message : 'internal error';
+        onRefusal(code, method);
+        reply({ id, error: { code, message } });
+      }
+    })();
+  });
+}

@@ -1,0 +1,524 @@
+/**
+ * The host agent: one object that holds this machine's identity, trust
+ * store, audit log and PTY sessions, stays connected to the relay, pairs new
+ * devices, and serves each paired device's WebRTC connections — signed
+ * offers checked against the pinned key before anything is created, the
+ * DTLS certificate bound to the signed fingerprint, grants checked per
+ * channel, every refusal audited.
+ */
+import {
+  b64u,
+  buildPairUrl,
+  type DeliverMessage,
+  type DeviceId,
+  deviceIdOf,
+  Emitter,
+  fingerprint,
+  fromB64u,
+  type Grant,
+  type IceCandidateInit,
+  makePairAccept,
+  openJson,
+  openPairRequest,
+  type PairRequestMessage,
+  type PartyId,
+  ProtocolError,
+  parseInner,
+  RelayClient,
+  ReplayCache,
+  type ServerMessage,
+  sealJson,
+  type WebSocketFactory,
+} from '@pocketshell/protocol';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { SessionManager } from '../pty/session-manager.ts';
+import type { HostIdentity } from '../state/identity-store.ts';
+import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
+import type { IceServer, Peer, WebRtcEngine } from '../webrtc/engine.ts';
+import { answerOffer } from '../webrtc/negotiate.ts';
+import { serveControl } from './control.ts';
+import { serveTerminal } from './terminal.ts';
+
+/** Grants a device gets when the pairing does not say. */
+export const DEFAULT_GRANTS: readonly Grant[] = ['shell', 'stats'];
+
+/** What the agent needs; everything is injected. */
+export interface HostAgentOptions {
+  identity: HostIdentity;
+  trust: TrustStore;
+  audit: AuditLog;
+  sessions: SessionManager;
+  engine: WebRtcEngine;
+  /** `ws[s]://…/ws` of the relay. */
+  relayUrl: string;
+  WebSocket: WebSocketFactory;
+  /** Only these local addresses are used for ICE (tests: loopback). */
+  localAddressFilter?: (address: string) => boolean;
+  /** Extra ICE servers besides the relay's TURN (never a public default). */
+  iceServers?: readonly IceServer[];
+  /** Enrollment token for a relay with closed registration. */
+  enroll?: string;
+  /** Unix seconds. */
+  now?: () => number;
+  /** Relay reconnect tuning (tests shorten it). */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** A pairing request waiting for the person's decision. */
+export interface PairingPrompt {
+  deviceId: DeviceId;
+  name: string;
+  /** Six digits to compare with the phone. */
+  sas: string;
+  /** The device key's fingerprint. */
+  fingerprint: string;
+}
+
+/** Events of the agent. */
+export interface HostAgentEvents {
+  [key: string]: unknown;
+  /** Relay connection state changes. */
+  relay: { state: string; reason?: string };
+  /** A device connection reached `connected` (and its certificate matched). */
+  connected: { device: DeviceId; conn: string };
+  /** A device connection ended. */
+  disconnected: { device: DeviceId; conn: string; reason: string };
+  /** Something was refused (also audited). */
+  refused: { code: string; device?: string; what: string };
+}
+
+interface LiveConnection {
+  device: DeviceId;
+  conn: string;
+  peer: Peer;
+}
+
+const ANSWER_TIMEOUT_MS = 30_000;
+
+export class HostAgent extends Emitter<HostAgentEvents> {
+  readonly relay: RelayClient;
+  readonly #o: HostAgentOptions;
+  readonly #now: () => number;
+  /** Envelope ids (mid) seen, per the sealed-envelope rules. */
+  readonly #envelopes = new ReplayCache();
+  /** Offer nonces seen. */
+  readonly #offers = new ReplayCache();
+  readonly #connections = new Map<string, LiveConnection>();
+  /** Candidates that arrived before their offer was answered (bounded). */
+  readonly #earlyIce = new Map<
+    string,
+    { device: DeviceId; candidates: (IceCandidateInit | null)[]; at: number }
+  >();
+  #turn: { servers: IceServer[]; until: number } | undefined;
+  #closed = false;
+
+  constructor(options: HostAgentOptions) {
+    super();
+    this.#o = options;
+    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.relay = new RelayClient({
+      url: options.relayUrl,
+      role: 'host',
+      keyPair: { publicKey: options.identity.publicKey, secretKey: options.identity.secretKey },
+      WebSocket: options.WebSocket,
+      ...(options.enroll !== undefined ? { enroll: options.enroll } : {}),
+      ...(options.minBackoffMs !== undefined ? { minBackoffMs: options.minBackoffMs } : {}),
+      ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
+    });
+    this.relay.on('state', (state) => this.emit('relay', { state }));
+    this.relay.on('disconnected', ({ reason }) => this.emit('relay', { state: 'backoff', reason }));
+    this.relay.on('message', (m) => this.#onRelayMessage(m));
+  }
+
+  get id(): PartyId {
+    return this.#o.identity.id;
+  }
+
+  /** Connects to the relay (and keeps reconnecting). */
+  start(): void {
+    this.relay.start();
+  }
+
+  /** Live device connections. */
+  connections(): { device: DeviceId; conn: string; state: string }[] {
+    return [...this.#connections.values()].map((c) => ({
+      device: c.device,
+      conn: c.conn,
+      state: c.peer.connectionState,
+    }));
+  }
+
+  // ------------------------------------------------------------ pairing
+
+  /**
+   * Runs one pairing: makes a claim, hands the pairing URL to `onUrl`, waits
+   * for a device to redeem it, asks `confirm` (show the SAS), then pins the
+   * device and tells it. Resolves with the pinned device, or rejects with a
+   * coded error (`timeout` when nobody redeems before the claim expires,
+   * `unauthorized` when the person declines).
+   */
+  async pair(options: {
+    webUrl: string;
+    grants?: readonly Grant[];
+    onUrl: (url: string, expires: number) => void;
+    confirm: (prompt: PairingPrompt) => Promise<boolean>;
+  }): Promise<PinnedDevice> {
+    await this.relay.waitReady();
+    const created = await this.relay.request({ t: 'pair.create' });
+    const claim = fromB64u(created.claim);
+    const { identity } = this.#o;
+    options.onUrl(
+      buildPairUrl({ webUrl: options.webUrl, claim, hostPub: identity.publicKey }),
+      created.expires,
+    );
+    const request = await this.#nextPairRequest(Math.max(1, created.expires - this.#now()) * 1000);
+    const verified = (() => {
+      try {
+        return openPairRequest({ host: identity, claim, message: request, now: this.#now() });
+      } catch (error) {
+        this.#refuse(error, request.from, 'pair.request');
+        throw error;
+      }
+    })();
+    const ok = await options.confirm({
+      deviceId: verified.deviceId,
+      name: verified.name,
+      sas: verified.sas,
+      fingerprint: fingerprint(verified.devicePub),
+    });
+    if (!ok) {
+      await this.relay.request({ t: 'pair.reject', to: verified.deviceId }).catch(() => {});
+      this.#refuse(new ProtocolError('unauthorized', 'pairing declined'), verified.deviceId, 'pair.request');
+      throw new ProtocolError('unauthorized', 'pairing declined');
+    }
+    const grants = [...(options.grants ?? DEFAULT_GRANTS)];
+    const pinned = this.#o.trust.pin({ publicKey: verified.devicePub, name: verified.name, grants });
+    const env = makePairAccept({
+      host: identity,
+      devicePub: verified.devicePub,
+      claim,
+      hostName: identity.name,
+      grants,
+      now: this.#now(),
+    });
+    await this.relay.request({ t: 'pair.accept', to: verified.deviceId, env });
+    this.#o.audit.append('pairing', { device: verified.deviceId, name: verified.name, grants });
+    return pinned;
+  }
+
+  #nextPairRequest(timeoutMs: number): Promise<PairRequestMessage> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new ProtocolError('timeout', 'no device redeemed the pairing code in time'));
+      }, timeoutMs);
+      const off = this.relay.on('message', (m) => {
+        if (m.t !== 'pair.request') return;
+        clearTimeout(timer);
+        off();
+        resolve(m);
+      });
+    });
+  }
+
+  /** Forgets a device: unpins it, tells the relay, closes its connections at once. */
+  async revoke(device: DeviceId): Promise<boolean> {
+    const removed = this.#o.trust.revoke(device);
+    this.#closeDevice(device, 'revoked');
+    if (removed) this.#o.audit.append('revocation', { device, by: 'host' });
+    await this.relay.request({ t: 'pair.revoke', peer: device }).catch(() => {});
+    return removed !== null;
+  }
+
+  // ------------------------------------------------------------ relay traffic
+
+  #onRelayMessage(m: ServerMessage): void {
+    if (m.t === 'deliver') this.#onDeliver(m);
+    else if (m.t === 'pair.revoked') {
+      const device = m.from as DeviceId;
+      if (this.#o.trust.revoke(device)) this.#o.audit.append('revocation', { device, by: 'device' });
+      this.#closeDevice(device, 'revoked');
+    }
+  }
+
+  #onDeliver(m: DeliverMessage): void {
+    const status = this.#o.trust.status(m.from);
+    if (status.status !== 'paired') {
+      // An unpaired or revoked sender gets nothing back; the refusal is audited.
+      this.#refuse(
+        new ProtocolError(status.status === 'revoked' ? 'revoked' : 'not_paired'),
+        m.from,
+        m.env.kind,
+      );
+      return;
+    }
+    const device = status.device;
+    let body: unknown;
+    try {
+      body = openJson({
+        envelope: m.env,
+        senderId: device.id,
+        senderPublic: fromB64u(device.pub),
+        recipientId: this.id,
+        recipientSecret: this.#o.identity.secretKey,
+        replay: this.#envelopes,
+      });
+    } catch (error) {
+      this.#refuse(error, device.id, m.env.kind);
+      return;
+    }
+    switch (m.env.kind) {
+      case 'offer':
+        void this.#onOffer(device, body);
+        return;
+      case 'ice':
+        this.#onIce(device, body);
+        return;
+      case 'hangup': {
+        try {
+          const { conn } = parseInner('hangup', body);
+          this.#closeConnection(conn, device.id, 'hangup');
+        } catch (error) {
+          this.#refuse(error, device.id, 'hangup');
+        }
+        return;
+      }
+      default:
+        this.#refuse(new ProtocolError('unsupported', `unknown kind ${m.env.kind}`), device.id, m.env.kind);
+    }
+  }
+
+  #seal(device: PinnedDevice, kind: string, body: unknown): void {
+    try {
+      this.relay.send(
+        device.id,
+        sealJson({
+          kind,
+          body,
+          senderId: this.id,
+          senderSecret: this.#o.identity.secretKey,
+          recipientId: device.id,
+          recipientPublic: fromB64u(device.pub),
+        }),
+      );
+    } catch {
+      // Relay down: signaling for this connection is lost; the device retries.
+    }
+  }
+
+  async #iceServers(): Promise<IceServer[]> {
+    const extra = [...(this.#o.iceServers ?? [])];
+    if (this.#turn && this.#turn.until > this.#now()) return [...extra, ...this.#turn.servers];
+    try {
+      const t = await this.relay.request({ t: 'turn.credentials' });
+      const servers =
+        t.urls.length > 0 ? [{ urls: t.urls, username: t.username, credential: t.credential }] : [];
+      this.#turn = { servers, until: this.#now() + Math.floor(t.ttl / 2) };
+      return [...extra, ...servers];
+    } catch {
+      // No TURN on this relay (or it is unreachable): host candidates only.
+      return extra;
+    }
+  }
+
+  async #onOffer(device: PinnedDevice, body: unknown): Promise<void> {
+    const conn =
+      typeof (body as { conn?: unknown })?.conn === 'string' ? (body as { conn: string }).conn : '?';
+    let answered: Awaited<ReturnType<typeof answerOffer>>;
+    try {
+      answered = await answerOffer(body, {
+        engine: this.#o.engine,
+        iceServers: await this.#iceServers(),
+        ...(this.#o.localAddressFilter ? { localAddressFilter: this.#o.localAddressFilter } : {}),
+        onIceCandidate: (candidate: IceCandidateInit | null) =>
+          this.#seal(device, 'ice', { conn, candidate }),
+        now: this.#now,
+        hostId: this.#o.identity.id,
+        deviceId: device.id,
+        hostSecret: this.#o.identity.secretKey,
+        devicePub: fromB64u(device.pub),
+        replay: this.#offers,
+        signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
+      });
+    } catch (error) {
+      this.#refuse(error, device.id, 'offer');
+      const code = error instanceof ProtocolError ? error.code : 'internal';
+      if (conn !== '?' && /^[A-Za-z0-9_-]{8,32}$/.test(conn))
+        this.#seal(device, 'hangup', { conn, reason: code });
+      return;
+    }
+    const { peer } = answered;
+    const live: LiveConnection = { device: device.id, conn, peer };
+    this.#connections.get(conn)?.peer.close();
+    this.#connections.set(conn, live);
+    const early = this.#earlyIce.get(conn);
+    this.#earlyIce.delete(conn);
+    if (early?.device === device.id) {
+      for (const c of early.candidates) void peer.addIceCandidate(c).catch(() => {});
+    }
+    peer.on('connectionstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') this.#closeConnection(conn, device.id, state);
+    });
+    // Channels wait for the certificate check; none is served before it passes.
+    const ready = answered.verified.then(
+      () => true,
+      (error: unknown) => {
+        this.#refuse(error, device.id, 'dtls');
+        this.#seal(device, 'hangup', { conn, reason: 'fingerprint_mismatch' });
+        this.#closeConnection(conn, device.id, 'certificate mismatch');
+        return false;
+      },
+    );
+    peer.on('datachannel', (channel) => {
+      void ready.then((ok) => {
+        if (ok) this.#onChannel(device.id, channel);
+        else channel.close();
+      });
+    });
+    this.#seal(device, 'answer', answered.answer);
+    if (await ready) {
+      this.#o.trust.touch(device.id);
+      this.#o.audit.append('connection', { device: device.id, conn });
+      this.emit('connected', { device: device.id, conn });
+    }
+  }
+
+  #onIce(device: PinnedDevice, body: unknown): void {
+    try {
+      const { conn, candidate } = parseInner('ice', body);
+      const live = this.#connections.get(conn);
+      if (live) {
+        if (live.device === device.id) void live.peer.addIceCandidate(candidate).catch(() => {});
+        return;
+      }
+      // Trickled ahead of its offer (or while the offer is being checked): hold it briefly.
+      const now = this.#now();
+      for (const [k, v] of this.#earlyIce) if (now - v.at > 60) this.#earlyIce.delete(k);
+      let held = this.#earlyIce.get(conn);
+      if (!held) {
+        if (this.#earlyIce.size >= 64) return;
+        held = { device: device.id, candidates: [], at: now };
+        this.#earlyIce.set(conn, held);
+      }
+      if (held.device === device.id && held.candidates.length < 32) held.candidates.push(candidate);
+    } catch (error) {
+      this.#refuse(error, device.id, 'ice');
+    }
+  }
+
+  #onChannel(deviceId: DeviceId, channel: Parameters<typeof serveControl>[0]): void {
+    // Grants are read at open time, so a revocation or a grant change applies to the next channel.
+    const status = this.#o.trust.status(deviceId);
+    if (status.status !== 'paired') {
+      channel.close();
+      return;
+    }
+    const grants = new Set(status.device.grants);
+    const label = channel.label;
+    if (label === 'control') {
+      serveControl(channel, this.#controlMethods(grants), (code, method) =>
+        this.#refuse(new ProtocolError(code as 'internal'), deviceId, `control ${method}`),
+      );
+      return;
+    }
+    if (label.startsWith('term:')) {
+      if (!grants.has('shell')) {
+        this.#refuse(new ProtocolError('grant_missing', 'shell'), deviceId, label);
+        channel.close();
+        return;
+      }
+      void this.#openTerminal(deviceId, channel, label.slice(5));
+      return;
+    }
+    this.#refuse(new ProtocolError('unsupported', `channel ${label.slice(0, 32)}`), deviceId, 'channel');
+    channel.close();
+  }
+
+  async #openTerminal(deviceId: DeviceId, channel: Parameters<typeof serveControl>[0], target: string) {
+    try {
+      const existing = this.#o.sessions.get(target);
+      const session = this.#o.sessions.open(target);
+      if (!existing) {
+        this.#o.audit.append('session.opened', { session: session.id, device: deviceId, kind: session.kind });
+        session.onExit((code) => this.#o.audit.append('session.closed', { session: session.id, code }));
+      }
+      await serveTerminal(channel, session, (error) => this.#refuse(error, deviceId, 'term frame'));
+    } catch (error) {
+      this.#refuse(error, deviceId, `term:${target.slice(0, 40)}`);
+      channel.close();
+    }
+  }
+
+  #controlMethods(grants: ReadonlySet<Grant>) {
+    const needShell = () => {
+      if (!grants.has('shell')) throw new ProtocolError('grant_missing', 'shell');
+    };
+    const { identity, sessions } = this.#o;
+    return {
+      'host.info': () => ({
+        id: identity.id,
+        name: identity.name,
+        fingerprint: fingerprint(identity.publicKey),
+        platform: process.platform,
+        arch: process.arch,
+        node: process.version,
+      }),
+      'sessions.list': async () => {
+        needShell();
+        const found = await sessions.discover();
+        return {
+          sessions: sessions.list(),
+          tmux: found.tmux,
+          screen: found.screen,
+        };
+      },
+      'sessions.close': async (params: unknown) => {
+        needShell();
+        const id = typeof (params as { id?: unknown })?.id === 'string' ? (params as { id: string }).id : '';
+        const session = sessions.get(id);
+        if (!session) throw new ProtocolError('not_found', 'no such session');
+        await session.close();
+        return { closed: id };
+      },
+    };
+  }
+
+  // ------------------------------------------------------------ bookkeeping
+
+  #refuse(error: unknown, device: string | undefined, what: string): void {
+    const code =
+      error instanceof ProtocolError ? error.code : ((error as { code?: string })?.code ?? 'internal');
+    this.#o.audit.append('refusal', { code: String(code), what, ...(device ? { device } : {}) });
+    this.emit('refused', { code: String(code), what, ...(device ? { device } : {}) });
+  }
+
+  #closeConnection(conn: string, device: DeviceId, reason: string): void {
+    const live = this.#connections.get(conn);
+    if (!live || live.device !== device) return;
+    this.#connections.delete(conn);
+    void live.peer.close();
+    this.emit('disconnected', { device, conn, reason });
+  }
+
+  #closeDevice(device: DeviceId, reason: string): void {
+    for (const c of [...this.#connections.values()])
+      if (c.device === device) this.#closeConnection(c.conn, device, reason);
+  }
+
+  /** Closes every connection and the relay link; sessions are closed by their owner. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.relay.close();
+    await Promise.all([...this.#connections.values()].map((c) => c.peer.close()));
+    this.#connections.clear();
+  }
+}
+
+/** The device id for a public key in base64url (helper for CLI listings). */
+export function deviceIdOfB64(pub: string): DeviceId {
+  return deviceIdOf(fromB64u(pub));
+}
+
+export { b64u };

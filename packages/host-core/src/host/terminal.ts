@@ -1,0 +1,61 @@
+/**
+ * Binds a `term:<target>` data channel to a PTY session: attaches (which
+ * sends `attached` + the screen snapshot), forwards every frame the device
+ * sends to the attachment, and detaches when the channel closes — the
+ * session lives on. When the program exits the attachment sends `exit` and
+ * the channel is closed. Output is bounded by the session's ack window.
+ */
+import { HostError } from '../errors.ts';
+import type { Attachment } from '../pty/attachment.ts';
+import type { Session } from '../pty/session.ts';
+import type { DataChannel } from '../webrtc/engine.ts';
+
+/** Attaches `channel` to `session`; resolves with the attachment once the snapshot was sent. */
+export async function serveTerminal(
+  channel: DataChannel,
+  session: Session,
+  onBadFrame: (error: unknown) => void = () => {},
+): Promise<Attachment> {
+  // Frames that arrive before the attachment exists (a resize sent right after open) wait here.
+  const early: Uint8Array[] = [];
+  let attachment: Attachment | undefined;
+  const offMessage = channel.on('message', (data) => {
+    if (typeof data === 'string') {
+      onBadFrame(new HostError('closed', 'text frame on a terminal channel'));
+      return;
+    }
+    if (!attachment) {
+      early.push(data);
+      return;
+    }
+    try {
+      attachment.receive(data);
+    } catch (error) {
+      onBadFrame(error);
+    }
+  });
+  const offClose = channel.on('close', () => attachment?.detach());
+  try {
+    attachment = await session.attach({
+      send: (frame) => channel.send(frame),
+      onClose: (reason) => {
+        offMessage();
+        offClose();
+        if (reason !== 'detached') channel.close();
+      },
+    });
+  } catch (error) {
+    offMessage();
+    offClose();
+    throw error;
+  }
+  if (channel.readyState !== 'open') attachment.detach();
+  for (const frame of early) {
+    try {
+      attachment.receive(frame);
+    } catch (error) {
+      onBadFrame(error);
+    }
+  }
+  return attachment;
+}

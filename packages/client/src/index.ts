@@ -1,2 +1,7 @@
-/** @pocketshell/client public surface. */
-export {};
+/**
+ * `@pocketshell/client`: the device side in Node — pairing, relay link,
+ * signed WebRTC connections, control calls and terminal channels.
+ */
+export * from './device.ts';
+export * from './device-store.ts';
+export * from './terminal-client.ts';

@@ -1,2 +1,5 @@
-/** @pocketshell/host-agent public surface. */
-export {};
+/** `@pocketshell/host-agent`: the `pocketshell` CLI (bin/pocketshell.js) and its pieces. */
+export { program, run } from './cli.ts';
+export { type RunningDaemon, startDaemon } from './daemon.ts';
+export { LocalClient } from './local-api.ts';
+export { up } from './up.ts';

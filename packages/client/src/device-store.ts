@@ -1,0 +1,120 @@
+/**
+ * This machine as a *device* (for `pocketshell connect`): its own Ed25519
+ * key in the secret store (`device-key`), and the hosts it paired with —
+ * id, pinned key, name, grants and the relay each is reached through — in
+ * `device-hosts.json` (0600, atomic, schema-checked) in the state folder.
+ */
+
+import { join } from 'node:path';
+import {
+  HostError,
+  readJsonFile,
+  type SecretStore,
+  type StatePaths,
+  writeJsonFile,
+} from '@pocketshell/host-core';
+import {
+  array,
+  b64u,
+  fromB64u,
+  GRANTS,
+  type Grant,
+  generateKeyPair,
+  HOST_ID_RE,
+  type HostId,
+  hostIdOf,
+  type KeyPair,
+  object,
+  oneOf,
+  publicKeyOf,
+  string,
+} from '@pocketshell/protocol';
+import type { PairedHost } from './device.ts';
+
+export const DEVICE_KEY_NAME = 'device-key';
+
+/** A host as this device remembers it. */
+export interface KnownHost extends PairedHost {
+  /** `ws[s]://…/ws` of the relay the host was paired through. */
+  relay: string;
+}
+
+interface HostsFile {
+  v: 1;
+  hosts: { id: HostId; pub: string; name: string; grants: Grant[]; relay: string }[];
+}
+
+function parseHosts(value: unknown): HostsFile {
+  const o = object(value, 'device-hosts');
+  if (o.v !== 1) throw new Error('unsupported version (expected v: 1)');
+  return {
+    v: 1,
+    hosts: array(o, 'hosts', 256, (v, f) => {
+      const h = object(v, f);
+      return {
+        id: string(h, 'id', 28, HOST_ID_RE) as HostId,
+        pub: string(h, 'pub', 43),
+        name: string(h, 'name', 64),
+        grants: array(h, 'grants', GRANTS.length, (g, gf) => oneOf({ [gf]: g }, gf, GRANTS)),
+        relay: string(h, 'relay', 256, /^wss?:\/\//),
+      };
+    }),
+  };
+}
+
+export class DeviceStore {
+  readonly #file: string;
+  readonly #secrets: SecretStore;
+
+  constructor(paths: StatePaths, secrets: SecretStore) {
+    this.#file = join(paths.root, 'device-hosts.json');
+    this.#secrets = secrets;
+  }
+
+  /** This device's key pair, made on first use. */
+  async keyPair(): Promise<KeyPair> {
+    const secret = await this.#secrets.get(DEVICE_KEY_NAME);
+    if (secret) {
+      if (secret.length !== 32) throw new HostError('state_corrupt', 'the stored device key is not 32 bytes');
+      return { secretKey: secret, publicKey: publicKeyOf(secret) };
+    }
+    const kp = generateKeyPair();
+    await this.#secrets.set(DEVICE_KEY_NAME, kp.secretKey);
+    return kp;
+  }
+
+  hosts(): KnownHost[] {
+    const file = readJsonFile(this.#file, parseHosts);
+    return (file?.hosts ?? []).map((h) => {
+      const pub = fromB64u(h.pub);
+      if (hostIdOf(pub) !== h.id)
+        throw new HostError('state_corrupt', `${this.#file}: ${h.id} does not match its key`);
+      return { id: h.id, pub, name: h.name, grants: h.grants, relay: h.relay };
+    });
+  }
+
+  /** Adds or replaces a host. */
+  save(host: KnownHost): void {
+    const others = this.hosts().filter((h) => h.id !== host.id);
+    const hosts = [...others, host].map((h) => ({
+      id: h.id,
+      pub: b64u(h.pub),
+      name: h.name,
+      grants: h.grants,
+      relay: h.relay,
+    }));
+    writeJsonFile(this.#file, { v: 1, hosts });
+  }
+
+  /** Finds a host by id, id prefix or name. */
+  find(query: string): KnownHost {
+    const hosts = this.hosts();
+    const matches = hosts.filter(
+      (h) => h.id === query || h.name === query || (query.length >= 4 && h.id.startsWith(query)),
+    );
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0)
+      throw new HostError('identity_missing', `no paired host ${query} (pocketshell device pair <url>)`);
+    throw new HostError('state_corrupt', `${query} matches ${matches.length} hosts; use the full id`);
+  }
+}

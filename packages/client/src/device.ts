@@ -1,0 +1,348 @@
+/**
+ * A device in Node: the same role as the phone's web client, used by the
+ * tests, the benchmarks and `pocketshell connect`. It pairs from a pairing
+ * URL (answering the SAS through a callback), keeps a relay connection, and
+ * opens signed WebRTC connections to its paired hosts, with a `control`
+ * channel and any number of terminal channels on each.
+ */
+
+import {
+  type DataChannel,
+  type IceServer,
+  type Peer,
+  startOffer,
+  type WebRtcEngine,
+} from '@pocketshell/host-core';
+import {
+  type DeliverMessage,
+  type DeviceId,
+  deviceIdOf,
+  fromB64u,
+  type Grant,
+  type HostId,
+  hostIdOf,
+  type IceBody,
+  type KeyPair,
+  makePairRequest,
+  openJson,
+  openPairAccept,
+  ProtocolError,
+  parseInner,
+  parsePairUrl,
+  RelayClient,
+  ReplayCache,
+  randomId,
+  type ServerMessage,
+  sasDigits,
+  sealJson,
+  type WebSocketFactory,
+} from '@pocketshell/protocol';
+import { TerminalClient } from './terminal-client.ts';
+
+/** A host this device is paired with. */
+export interface PairedHost {
+  id: HostId;
+  pub: Uint8Array;
+  name: string;
+  grants: Grant[];
+}
+
+export interface DeviceOptions {
+  keyPair: KeyPair;
+  /** `ws[s]://…/ws` of the relay. */
+  relayUrl: string;
+  WebSocket: WebSocketFactory;
+  engine: WebRtcEngine;
+  localAddressFilter?: (address: string) => boolean;
+  iceServers?: readonly IceServer[];
+  now?: () => number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/** One open connection to a host. */
+export class HostConnection {
+  readonly host: PairedHost;
+  readonly conn: string;
+  readonly peer: Peer;
+  readonly control: DataChannel;
+  #nextId = 1;
+  readonly #calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  readonly #onClose: () => void;
+
+  constructor(host: PairedHost, conn: string, peer: Peer, control: DataChannel, onClose: () => void) {
+    this.host = host;
+    this.conn = conn;
+    this.peer = peer;
+    this.control = control;
+    this.#onClose = onClose;
+    control.on('message', (data) => {
+      const reply = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data)) as {
+        id: number;
+        result?: unknown;
+        error?: { code: string; message: string };
+      };
+      const call = this.#calls.get(reply.id);
+      if (!call) return;
+      this.#calls.delete(reply.id);
+      if (reply.error) {
+        const e = new ProtocolError('internal', reply.error.message);
+        Object.defineProperty(e, 'code', { value: reply.error.code });
+        call.reject(e);
+      } else call.resolve(reply.result);
+    });
+    control.on('close', () => {
+      for (const c of this.#calls.values())
+        c.reject(new ProtocolError('unavailable', 'control channel closed'));
+      this.#calls.clear();
+    });
+  }
+
+  /** Calls a control method. */
+  call<T = unknown>(method: string, params?: unknown): Promise<T> {
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.control.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  /**
+   * Opens a terminal: `new`, one of the host's session ids, `tmux:<name>` or
+   * `screen:<name>`. Resolves once attached (the snapshot follows).
+   */
+  async openTerminal(
+    target = 'new',
+    options: { cols?: number; rows?: number; autoAck?: boolean } = {},
+  ): Promise<TerminalClient> {
+    const channel = this.peer.createDataChannel(`term:${target}`);
+    const term = new TerminalClient(
+      channel,
+      options.autoAck === undefined ? {} : { autoAck: options.autoAck },
+    );
+    await new Promise<void>((resolve, reject) => {
+      if (channel.readyState === 'open') return resolve();
+      channel.once('open', () => resolve());
+      channel.once('close', () => reject(new ProtocolError('unavailable', 'terminal channel refused')));
+    });
+    if (options.cols && options.rows) term.resize(options.cols, options.rows);
+    const closed = term.closed.then(() => {
+      throw new ProtocolError('unavailable', 'terminal channel closed before attaching');
+    });
+    await Promise.race([term.attachedOnce, closed]);
+    return term;
+  }
+
+  /** Closes the connection (sessions live on at the host). */
+  async close(): Promise<void> {
+    this.#onClose();
+    await this.peer.close();
+  }
+}
+
+export class Device {
+  readonly id: DeviceId;
+  readonly relay: RelayClient;
+  readonly #o: DeviceOptions;
+  readonly #now: () => number;
+  readonly #replay = new ReplayCache();
+  readonly #hosts = new Map<HostId, PairedHost>();
+  /** Listeners for signaling per connection id. */
+  readonly #signals = new Map<string, (kind: string, body: unknown) => void>();
+  readonly #open = new Set<HostConnection>();
+
+  constructor(options: DeviceOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.id = deviceIdOf(options.keyPair.publicKey);
+    this.relay = new RelayClient({
+      url: options.relayUrl,
+      role: 'device',
+      keyPair: options.keyPair,
+      WebSocket: options.WebSocket,
+      ...(options.minBackoffMs !== undefined ? { minBackoffMs: options.minBackoffMs } : {}),
+      ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
+    });
+    this.relay.on('message', (m) => this.#onMessage(m));
+  }
+
+  /** Connects to the relay. */
+  start(): void {
+    this.relay.start();
+  }
+
+  /** Adds a host paired earlier (from the device's own store). */
+  addHost(host: PairedHost): void {
+    this.#hosts.set(host.id, host);
+  }
+
+  /** Hosts this device is paired with. */
+  hosts(): PairedHost[] {
+    return [...this.#hosts.values()];
+  }
+
+  /**
+   * Pairs with the host of a pairing URL. `onSas` gets the six digits the
+   * host shows (a person compares them; tests check them). Resolves once the
+   * host accepted.
+   */
+  async pair(url: string, options: { name: string; onSas?: (sas: string) => void; timeoutMs?: number }) {
+    const link = parsePairUrl(url);
+    await this.relay.waitReady();
+    const accepted = new Promise<Extract<ServerMessage, { t: 'pair.accepted' }>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new ProtocolError('timeout', 'the host did not accept in time'));
+      }, options.timeoutMs ?? 120_000);
+      const off = this.relay.on('message', (m) => {
+        if ((m.t === 'pair.accepted' || m.t === 'pair.rejected') && m.from === hostIdOf(link.hostPub)) {
+          clearTimeout(timer);
+          off();
+          if (m.t === 'pair.accepted') resolve(m);
+          else reject(new ProtocolError('unauthorized', 'the host declined the pairing'));
+        }
+      });
+    });
+    accepted.catch(() => {});
+    const redeem = makePairRequest({ link, device: this.#o.keyPair, name: options.name, now: this.#now() });
+    await this.relay.request({ t: 'pair.redeem', ...redeem });
+    options.onSas?.(sasDigits(link.hostPub, this.#o.keyPair.publicKey, link.claim));
+    const message = await accepted;
+    const verified = openPairAccept({ device: this.#o.keyPair, link, message, now: this.#now() });
+    const host: PairedHost = {
+      id: verified.hostId,
+      pub: link.hostPub,
+      name: verified.hostName,
+      grants: verified.grants,
+    };
+    this.#hosts.set(host.id, host);
+    return host;
+  }
+
+  #onMessage(m: ServerMessage): void {
+    if (m.t !== 'deliver') return;
+    this.#onDeliver(m);
+  }
+
+  #onDeliver(m: DeliverMessage): void {
+    const host = this.#hosts.get(m.from as HostId);
+    if (!host) return;
+    let body: unknown;
+    try {
+      body = openJson({
+        envelope: m.env,
+        senderId: host.id,
+        senderPublic: host.pub,
+        recipientId: this.id,
+        recipientSecret: this.#o.keyPair.secretKey,
+        replay: this.#replay,
+      });
+    } catch {
+      return;
+    }
+    const conn = (body as { conn?: unknown })?.conn;
+    if (typeof conn === 'string') this.#signals.get(conn)?.(m.env.kind, body);
+  }
+
+  #seal(host: PairedHost, kind: string, body: unknown): void {
+    this.relay.send(
+      host.id,
+      sealJson({
+        kind,
+        body,
+        senderId: this.id,
+        senderSecret: this.#o.keyPair.secretKey,
+        recipientId: host.id,
+        recipientPublic: host.pub,
+      }),
+    );
+  }
+
+  /** Opens a signed WebRTC connection to a paired host, with its `control` channel open. */
+  async connect(hostId: HostId, options: { timeoutMs?: number } = {}): Promise<HostConnection> {
+    const host = this.#hosts.get(hostId);
+    if (!host) throw new ProtocolError('not_paired', `not paired with ${hostId}`);
+    await this.relay.waitReady();
+    const conn = randomId(12);
+    const signal = AbortSignal.timeout(options.timeoutMs ?? CONNECT_TIMEOUT_MS);
+    const early: IceBody[] = [];
+    let answerBody: ((body: unknown) => void) | undefined;
+    let hangup: ((reason: string) => void) | undefined;
+    const answer = new Promise<unknown>((resolve, reject) => {
+      answerBody = resolve;
+      hangup = (reason) =>
+        reject(Object.assign(new ProtocolError('unavailable', `host hung up: ${reason}`), { reason }));
+      signal.addEventListener('abort', () => reject(new ProtocolError('timeout', 'no answer from the host')));
+    });
+    answer.catch(() => {});
+    let peerRef: Peer | undefined;
+    this.#signals.set(conn, (kind, body) => {
+      if (kind === 'answer') answerBody?.(body);
+      else if (kind === 'hangup') hangup?.(parseInner('hangup', body).reason);
+      else if (kind === 'ice') {
+        const ice = parseInner('ice', body);
+        if (peerRef) void peerRef.addIceCandidate(ice.candidate).catch(() => {});
+        else early.push(ice);
+      }
+    });
+    const cleanup = () => this.#signals.delete(conn);
+    try {
+      const offering = await startOffer({
+        engine: this.#o.engine,
+        iceServers: [...(this.#o.iceServers ?? [])],
+        ...(this.#o.localAddressFilter ? { localAddressFilter: this.#o.localAddressFilter } : {}),
+        onIceCandidate: (candidate) => this.#seal(host, 'ice', { conn, candidate }),
+        now: this.#now,
+        hostId: host.id,
+        deviceId: this.id,
+        deviceSecret: this.#o.keyPair.secretKey,
+        hostPub: host.pub,
+        conn,
+        channels: ['control'],
+        signal,
+      });
+      this.#seal(host, 'offer', offering.offer);
+      const { verified } = await offering.acceptAnswer(await answer);
+      peerRef = offering.peer;
+      for (const ice of early) void offering.peer.addIceCandidate(ice.candidate).catch(() => {});
+      await verified;
+      const control = offering.channels[0]!;
+      if (control.readyState !== 'open') {
+        await new Promise<void>((resolve, reject) => {
+          control.once('open', () => resolve());
+          control.once('close', () => reject(new ProtocolError('unavailable', 'control channel closed')));
+          signal.addEventListener('abort', () =>
+            reject(new ProtocolError('timeout', 'control channel did not open')),
+          );
+        });
+      }
+      offering.peer.on('connectionstatechange', (s) => {
+        if (s === 'closed' || s === 'failed') cleanup();
+      });
+      const connection: HostConnection = new HostConnection(host, conn, offering.peer, control, () => {
+        this.#open.delete(connection);
+        cleanup();
+        try {
+          this.#seal(host, 'hangup', { conn, reason: 'closed' });
+        } catch {
+          // Relay down; the host notices the peer close anyway.
+        }
+      });
+      this.#open.add(connection);
+      return connection;
+    } catch (error) {
+      cleanup();
+      throw error;
+    }
+  }
+
+  /** Closes every connection and the relay link. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#open].map((c) => c.close()));
+    this.relay.close();
+  }
+}
+
+export { fromB64u };

@@ -1,0 +1,403 @@
+/**
+ * `pocketshell`: the host agent's command line. Parses argv (commander),
+ * runs one command, and maps errors to stable exit codes and one-line human
+ * messages (docs/cli.md). Every command takes its state folder from
+ * `POCKETSHELL_HOME` (default `~/.pocketshell`).
+ */
+import { readFileSync } from 'node:fs';
+import {
+  AuditLog,
+  checkNotRoot,
+  IdentityStore,
+  openHost,
+  openSecretStore,
+  type PinnedDevice,
+  type StatePaths,
+  statePaths,
+  TrustStore,
+  verifyAuditLog,
+} from '@pocketshell/host-core';
+import { type DeviceId, GRANTS, type Grant } from '@pocketshell/protocol';
+import { Command, CommanderError, Option } from 'commander';
+import { readConfig, relayUrls, socketPath, writeConfig } from './config.ts';
+import { connect, deviceHosts, devicePair } from './connect.ts';
+import { startDaemon, stopOnSignals } from './daemon.ts';
+import { CliError, EXIT, exitCodeOf } from './exit-codes.ts';
+import { LocalClient } from './local-api.ts';
+import { confirmPairing, showPairingUrl } from './pairing-prompt.ts';
+import { up } from './up.ts';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+function paths(io: Io): StatePaths {
+  return statePaths({ env: io.env });
+}
+
+function allowRoot(flag: boolean | undefined, io: Io): void {
+  checkNotRoot({ allowRoot: flag === true || io.env.POCKETSHELL_ALLOW_ROOT === '1' });
+}
+
+function parseGrants(text: string): Grant[] {
+  const grants = text
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
+  for (const g of grants) {
+    if (!(GRANTS as readonly string[]).includes(g)) {
+      throw new CliError('config_invalid', `unknown grant ${g}; known: ${GRANTS.join(', ')}`);
+    }
+  }
+  return grants as Grant[];
+}
+
+function relayFrom(p: StatePaths, flag: string | undefined): { relay: string; web: string } {
+  if (flag) return relayUrls(flag);
+  const c = readConfig(p);
+  if (!c.relay)
+    throw new CliError(
+      'config_invalid',
+      'no relay configured: pass --relay URL (e.g. https://relay.example)',
+    );
+  return { relay: c.relay, web: c.web ?? relayUrls(c.relay).web };
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+async function daemonClient(p: StatePaths): Promise<LocalClient | null> {
+  return LocalClient.connect(socketPath(p));
+}
+
+/** Builds the program; `run` executes it. */
+export function program(io: Io): Command {
+  const cmd = new Command('pocketshell')
+    .description('PocketShell host agent: your terminal, from your phone, end-to-end encrypted.')
+    .version(VERSION, '-v, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  cmd
+    .command('up')
+    .description('start a local relay and this machine’s agent, and print pairing codes')
+    .option('--listen <host:port>', 'relay address', '127.0.0.1:8080')
+    .option('--lan', 'listen on this machine’s LAN address so a phone on the same network can pair')
+    .option('--data <dir>', 'relay data folder')
+    .option('-y, --yes', 'accept pairing requests without asking (the SAS is still printed)')
+    .option('--allow-root', 'run even as root')
+    .action(
+      async (o: { listen: string; lan?: boolean; data?: string; yes?: boolean; allowRoot?: boolean }) => {
+        allowRoot(o.allowRoot, io);
+        const running = await up({
+          paths: paths(io),
+          listen: o.listen,
+          yes: o.yes === true || io.env.POCKETSHELL_PAIR_YES === '1',
+          version: VERSION,
+          out: io.out,
+          ...(o.lan ? { lan: true } : {}),
+          ...(o.data ? { data: o.data } : {}),
+        });
+        stopOnSignals(running);
+        await new Promise(() => {});
+      },
+    );
+
+  cmd
+    .command('pair')
+    .description('pair a phone: show a QR code, compare the code, pin the device')
+    .option('--relay <url>', 'relay URL (saved for next time)')
+    .option('-y, --yes', 'accept without asking (the SAS is still printed)')
+    .option('--grants <list>', `grants for the device (${GRANTS.join(',')})`, 'shell,stats')
+    .option('--reset', 'wipe this host’s identity and pinned devices first')
+    .option('--allow-root', 'run even as root')
+    .action(
+      async (o: { relay?: string; yes?: boolean; grants: string; reset?: boolean; allowRoot?: boolean }) => {
+        allowRoot(o.allowRoot, io);
+        const p = paths(io);
+        const grants = parseGrants(o.grants);
+        const yes = o.yes === true || io.env.POCKETSHELL_PAIR_YES === '1';
+        const client = await daemonClient(p);
+        if (client && !o.reset) {
+          try {
+            const result = await client.call<{ device: PinnedDevice }>('pair', { grants }, (event, data) => {
+              if (event === 'url') {
+                const d = data as { url: string; expires: number };
+                void showPairingUrl(d.url, d.expires, io.out);
+              } else if (event === 'prompt') {
+                void confirmPairing(data as Parameters<typeof confirmPairing>[0], yes, io.out).then((ok) =>
+                  client.confirm(ok),
+                );
+              }
+            });
+            io.out(
+              `Paired "${result.device.name}" (${result.device.id}). Open PocketShell on the phone to connect.`,
+            );
+          } finally {
+            client.close();
+          }
+          return;
+        }
+        if (client) {
+          client.close();
+          throw new CliError('unavailable', 'stop the daemon before --reset (pocketshell daemon stop)');
+        }
+        if (o.reset) {
+          const secrets = await openSecretStore({ paths: p, env: io.env });
+          await new IdentityStore({ paths: p, secrets }).reset();
+          new TrustStore({ paths: p }).clear();
+          io.out('Identity and pinned devices wiped; a new identity is made now.');
+        }
+        const urls = relayFrom(p, o.relay);
+        const host = await openHost({ paths: p, relayUrl: urls.relay, env: io.env });
+        try {
+          host.agent.start();
+          if (o.relay) writeConfig(p, { relay: urls.relay, web: urls.web });
+          const device = await host.agent.pair({
+            webUrl: urls.web,
+            grants,
+            onUrl: (url, expires) => void showPairingUrl(url, expires, io.out),
+            confirm: (prompt) => confirmPairing(prompt, yes, io.out),
+          });
+          io.out(
+            `Paired "${device.name}" (${device.id}). Next: run \`pocketshell daemon run\` (or \`daemon start\`) so it can connect.`,
+          );
+        } finally {
+          await host.close();
+        }
+      },
+    );
+
+  const daemon = cmd.command('daemon').description('run the agent');
+  daemon
+    .command('run')
+    .description('run in the foreground')
+    .option('--relay <url>', 'relay URL (saved for next time)')
+    .option('--allow-root', 'run even as root')
+    .action(async (o: { relay?: string; allowRoot?: boolean }) => {
+      allowRoot(o.allowRoot, io);
+      const p = paths(io);
+      const urls = relayFrom(p, o.relay);
+      const running = await startDaemon({
+        paths: p,
+        relayUrl: urls.relay,
+        webUrl: urls.web,
+        env: io.env,
+        version: VERSION,
+      });
+      if (o.relay) writeConfig(p, { relay: urls.relay, web: urls.web });
+      io.err(`pocketshell ${VERSION}: host ${running.host.identity.id} running (relay ${urls.relay})`);
+      stopOnSignals(running);
+      await new Promise(() => {});
+    });
+
+  const devices = cmd.command('devices').description('paired devices');
+  devices
+    .command('list')
+    .option('--json', 'machine-readable output')
+    .action((o: { json?: boolean }) => {
+      const trust = new TrustStore({ paths: paths(io) });
+      const list = trust.list();
+      if (o.json) return io.out(JSON.stringify({ devices: list, revoked: trust.revoked() }, null, 2));
+      if (list.length === 0) return io.out('No paired devices. Pair one with `pocketshell pair`.');
+      io.out(
+        table([
+          ['ID', 'NAME', 'GRANTS', 'PAIRED', 'LAST SEEN'],
+          ...list.map((d) => [
+            d.id,
+            d.name,
+            d.grants.join(','),
+            new Date(d.pairedAt * 1000).toISOString(),
+            d.lastSeen ? new Date(d.lastSeen * 1000).toISOString() : '-',
+          ]),
+        ]),
+      );
+    });
+  devices
+    .command('revoke <id>')
+    .description('forget a device now: its connections close and it can no longer connect')
+    .action(async (id: string) => {
+      const p = paths(io);
+      const client = await daemonClient(p);
+      if (client) {
+        try {
+          const r = await client.call<{ revoked: boolean }>('revoke', { device: id });
+          if (!r.revoked) throw new CliError('not_found', `no paired device ${id}`);
+        } finally {
+          client.close();
+        }
+      } else {
+        const trust = new TrustStore({ paths: p });
+        if (!trust.revoke(id as DeviceId)) throw new CliError('not_found', `no paired device ${id}`);
+        const audit = AuditLog.open(p.audit);
+        audit.append('revocation', { device: id, by: 'cli' });
+        audit.close();
+        io.err('The daemon is not running: the relay learns of the revocation when it next starts.');
+      }
+      io.out(`Revoked ${id}.`);
+    });
+
+  cmd
+    .command('sessions')
+    .description('terminal sessions of the running daemon, and tmux/screen sessions')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const client = await daemonClient(paths(io));
+      if (!client) throw new CliError('not_running', 'the daemon is not running (pocketshell daemon run)');
+      try {
+        const r = await client.call<{
+          sessions: { id: string; kind: string; state: string; attached: number; title: string }[];
+          tmux: string[];
+          screen: string[];
+        }>('sessions');
+        if (o.json) return io.out(JSON.stringify(r, null, 2));
+        io.out(
+          table([
+            ['ID', 'KIND', 'STATE', 'ATTACHED', 'TITLE'],
+            ...r.sessions.map((s) => [s.id, s.kind, s.state, String(s.attached), s.title]),
+            ...r.tmux.map((n) => [`tmux:${n}`, 'tmux', '-', '-', '']),
+            ...r.screen.map((n) => [`screen:${n}`, 'screen', '-', '-', '']),
+          ]),
+        );
+      } finally {
+        client.close();
+      }
+    });
+
+  cmd
+    .command('status')
+    .description('identity, key store, relay connection, devices and sessions')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const p = paths(io);
+      const client = await daemonClient(p);
+      let live: Record<string, unknown> | null = null;
+      if (client) {
+        try {
+          live = await client.call<Record<string, unknown>>('status');
+        } finally {
+          client.close();
+        }
+      }
+      const secrets = await openSecretStore({ paths: p, env: io.env });
+      const identity = await new IdentityStore({ paths: p, secrets }).load();
+      const config = readConfig(p);
+      const status = {
+        version: VERSION,
+        state: p.root,
+        identity: identity ? { id: identity.id, name: identity.name } : null,
+        keystore: { kind: secrets.kind, reason: secrets.reason },
+        relay: config.relay ?? null,
+        devices: new TrustStore({ paths: p }).list().length,
+        daemon: live ? { running: true, ...live } : { running: false },
+      };
+      if (o.json) return io.out(JSON.stringify(status, null, 2));
+      io.out(
+        [
+          `pocketshell ${VERSION}`,
+          `host:      ${identity ? `${identity.name} (${identity.id})` : 'no identity yet (pocketshell pair)'}`,
+          `key store: ${secrets.kind} — ${secrets.reason}`,
+          `relay:     ${config.relay ?? 'not configured'}${live ? ` — ${(live.relay as { state: string }).state}` : ''}`,
+          `devices:   ${status.devices} paired`,
+          `daemon:    ${live ? `running (pid ${live.pid}), ${(live.sessions as unknown[]).length} sessions, ${(live.connections as unknown[]).length} connections, engine ${live.engine}` : 'not running'}`,
+        ].join('\n'),
+      );
+    });
+
+  const deviceCmd = cmd.command('device').description('this machine as a device of another host');
+  deviceCmd
+    .command('pair <url>')
+    .description('pair this machine as a device, from a pairing URL a host printed')
+    .option('--name <name>', 'the name the host will see')
+    .action(async (url: string, o: { name?: string }) => {
+      await devicePair(paths(io), io.env, url, o.name, io.out);
+    });
+  deviceCmd
+    .command('hosts')
+    .description('hosts this machine can connect to')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const hosts = await deviceHosts(paths(io), io.env);
+      if (o.json)
+        return io.out(
+          JSON.stringify(
+            hosts.map((h) => ({ ...h, pub: undefined })),
+            null,
+            2,
+          ),
+        );
+      if (hosts.length === 0) return io.out('No hosts. Pair with one: pocketshell device pair <url>');
+      io.out(
+        table([
+          ['ID', 'NAME', 'GRANTS', 'RELAY'],
+          ...hosts.map((h) => [h.id, h.name, h.grants.join(','), h.relay]),
+        ]),
+      );
+    });
+  cmd
+    .command('connect <host>')
+    .description('open a terminal on a paired host in this tty (Ctrl-] detaches)')
+    .option(
+      '--session <id>',
+      'attach this session (an id, tmux:NAME or screen:NAME) instead of a new one',
+      'new',
+    )
+    .action(async (query: string, o: { session: string }) => {
+      const code = await connect(paths(io), io.env, query, o.session, io.err);
+      if (code !== 0)
+        throw Object.assign(new Error(`remote program exited with ${code}`), {
+          code: 'remote_exit',
+          exit: code,
+        });
+    });
+
+  const audit = cmd.command('audit').description('the audit log');
+  audit
+    .command('verify')
+    .description('check the hash chain; reports the first broken entry')
+    .action(async () => {
+      const r = await verifyAuditLog(paths(io).audit);
+      if (r.ok) return io.out(`audit log OK: ${r.entries} entries, head ${r.head.slice(0, 16)}…`);
+      throw new CliError(
+        'audit_corrupt',
+        `audit log broken at line ${r.line}: ${r.reason} (${r.entries} entries before it verify)`,
+      );
+    });
+
+  cmd.addOption(new Option('--debug', 'print stack traces').hideHelp());
+  return cmd;
+}
+
+/** Runs the CLI; resolves with the exit code (long-running commands never resolve). */
+export async function run(argv: string[], io: Io): Promise<number> {
+  const cmd = program(io);
+  try {
+    await cmd.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const code = (error as { code?: string }).code;
+    const remoteExit = (error as { exit?: unknown }).exit;
+    if (code === 'remote_exit' && typeof remoteExit === 'number') return remoteExit;
+    io.err(`pocketshell: ${(error as Error).message}${code ? ` [${code}]` : ''}`);
+    if (argv.includes('--debug')) io.err(String((error as Error).stack));
+    return exitCodeOf(error);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The host's own settings file (`~/.pocketshell/config.json`, 0600):
+ * which relay it uses and the web URL its pairing QR codes point at.
+ * Schema-checked on read; written atomically.
+ */
+import { join } from 'node:path';
+import { readJsonFile, type StatePaths, writeJsonFile } from '@pocketshell/host-core';
+import { object, optional, string } from '@pocketshell/protocol';
+
+export interface HostConfig {
+  /** `ws[s]://…/ws` */
+  relay?: string;
+  /** `http[s]://…` where the web client is served (pairing URLs). */
+  web?: string;
+}
+
+const WS_RE = /^wss?:\/\/[\x21-\x7e]{1,250}$/;
+const HTTP_RE = /^https?:\/\/[\x21-\x7e]{1,250}$/;
+
+function parse(value: unknown): HostConfig {
+  const o = object(value, 'config');
+  const c: HostConfig = {};
+  const relay = optional(o, 'relay', (x, k) => string(x, k, 256, WS_RE));
+  const web = optional(o, 'web', (x, k) => string(x, k, 256, HTTP_RE));
+  if (relay !== undefined) c.relay = relay;
+  if (web !== undefined) c.web = web;
+  return c;
+}
+
+export function readConfig(paths: StatePaths): HostConfig {
+  return readJsonFile(paths.config, parse) ?? {};
+}
+
+export function writeConfig(paths: StatePaths, config: HostConfig): void {
+  writeJsonFile(paths.config, parse(config));
+}
+
+/** Where the daemon's local API listens. */
+export function socketPath(paths: StatePaths): string {
+  return join(paths.root, 'agent.sock');
+}
+
+/** The relay's WebSocket URL for a relay base URL (`http://h:p` → `ws://h:p/ws`); ws URLs pass through. */
+export function relayUrls(url: string): { relay: string; web: string } {
+  const u = new URL(url);
+  if (u.protocol === 'ws:' || u.protocol === 'wss:') {
+    const web = new URL(url);
+    web.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+    web.pathname = '/';
+    return { relay: url, web: web.origin };
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`not a relay URL: ${url}`);
+  const ws = new URL(url);
+  ws.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  ws.pathname = '/ws';
+  return { relay: ws.toString(), web: u.origin };
+}

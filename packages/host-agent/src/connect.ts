@@ -1,0 +1,118 @@
+/**
+ * `pocketshell device pair <url>` and `pocketshell connect <host>`: this
+ * machine as a device. `connect` opens a signed WebRTC connection to a
+ * paired host and puts its terminal in the local tty — raw mode, resize on
+ * SIGWINCH, Ctrl-] to detach (the session lives on at the host), the
+ * remote program's exit code as ours.
+ */
+
+import { hostname } from 'node:os';
+import { Device, DeviceStore, type KnownHost } from '@pocketshell/client';
+import { engineFromEnv, openSecretStore, type StatePaths } from '@pocketshell/host-core';
+import { parsePairUrl, relayWsUrl, type WebSocketFactory } from '@pocketshell/protocol';
+import { WebSocket } from 'ws';
+
+/** The detach key: Ctrl-] (as telnet). */
+export const DETACH_KEY = 0x1d;
+
+async function openDevice(
+  paths: StatePaths,
+  env: Readonly<Record<string, string | undefined>>,
+  relay: string,
+) {
+  const secrets = await openSecretStore({ paths, env });
+  const store = new DeviceStore(paths, secrets);
+  const device = new Device({
+    keyPair: await store.keyPair(),
+    relayUrl: relay,
+    WebSocket: WebSocket as unknown as WebSocketFactory,
+    engine: engineFromEnv(env),
+  });
+  return { store, device };
+}
+
+/** Pairs this machine as a device with the host of a pairing URL. */
+export async function devicePair(
+  paths: StatePaths,
+  env: Readonly<Record<string, string | undefined>>,
+  url: string,
+  name: string | undefined,
+  out: (line: string) => void,
+): Promise<KnownHost> {
+  const relay = relayWsUrl(parsePairUrl(url).webUrl);
+  const { store, device } = await openDevice(paths, env, relay);
+  device.start();
+  try {
+    const host = await device.pair(url, {
+      name: name ?? `${hostname()} (cli)`,
+      onSas: (sas) => out(`Compare with the host: ${sas.slice(0, 3)} ${sas.slice(3)} — confirm it there.`),
+    });
+    const known: KnownHost = { ...host, relay };
+    store.save(known);
+    out(`Paired with "${host.name}" (${host.id}); grants: ${host.grants.join(', ') || 'none'}.`);
+    return known;
+  } finally {
+    await device.close();
+  }
+}
+
+/** Lists the hosts this machine paired with as a device. */
+export async function deviceHosts(
+  paths: StatePaths,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<KnownHost[]> {
+  const secrets = await openSecretStore({ paths, env });
+  return new DeviceStore(paths, secrets).hosts();
+}
+
+/** Interactive terminal on a paired host; resolves with the exit code to use. */
+export async function connect(
+  paths: StatePaths,
+  env: Readonly<Record<string, string | undefined>>,
+  query: string,
+  session: string,
+  err: (line: string) => void,
+): Promise<number> {
+  const secrets = await openSecretStore({ paths, env });
+  const host = new DeviceStore(paths, secrets).find(query);
+  const { device } = await openDevice(paths, env, host.relay);
+  device.addHost(host);
+  device.start();
+  const stdin = process.stdin;
+  const stdout = process.stdout;
+  try {
+    const conn = await device.connect(host.id);
+    const term = await conn.openTerminal(session, {
+      cols: stdout.columns || 80,
+      rows: stdout.rows || 24,
+    });
+    err(`[connected to ${host.name}, session ${term.session}; Ctrl-] detaches]`);
+    term.on('data', ({ bytes }) => stdout.write(bytes));
+    const onResize = () => term.resize(stdout.columns || 80, stdout.rows || 24);
+    process.on('SIGWINCH', onResize);
+    if (stdin.isTTY) stdin.setRawMode(true);
+    stdin.resume();
+    const code = await new Promise<number>((resolve) => {
+      stdin.on('data', (chunk: Buffer) => {
+        const i = chunk.indexOf(DETACH_KEY);
+        if (i >= 0) {
+          if (i > 0) term.write(chunk.subarray(0, i));
+          resolve(0);
+          return;
+        }
+        term.write(chunk);
+      });
+      stdin.on('end', () => resolve(0));
+      void term.exited.then(resolve);
+      void term.closed.then(() => resolve(term.exitCode ?? 0));
+    });
+    process.off('SIGWINCH', onResize);
+    if (term.exitCode === undefined) err(`\r\n[detached; session ${term.session} lives on]`);
+    await conn.close();
+    return code;
+  } finally {
+    if (stdin.isTTY) stdin.setRawMode(false);
+    stdin.pause();
+    await device.close();
+  }
+}

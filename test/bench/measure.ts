@@ -1,0 +1,139 @@
+/**
+ * Shared measuring for the terminal benchmarks: the same four measurements
+ * run against any byte stream that behaves like a terminal (a local PTY,
+ * `ssh -tt` in a PTY, a PocketShell terminal channel), so the figures sit
+ * side by side. A `Stream` is: write bytes, and subscribe to output bytes.
+ */
+
+export interface Stream {
+  write(data: string): void;
+  onData(listener: (bytes: Uint8Array) => void): () => void;
+}
+
+/** Resolves with the time (ms, performance.now) at which `marker` appears after `since`. */
+export function waitFor(stream: Stream, marker: string, timeoutMs = 60_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let tail = '';
+    const timer = setTimeout(() => {
+      off();
+      reject(
+        new Error(
+          `timed out waiting for ${JSON.stringify(marker)}; tail ${JSON.stringify(tail.slice(-200))}`,
+        ),
+      );
+    }, timeoutMs);
+    const off = stream.onData((bytes) => {
+      tail = (tail + Buffer.from(bytes).toString('latin1')).slice(-4096);
+      if (tail.includes(marker)) {
+        clearTimeout(timer);
+        off();
+        resolve(performance.now());
+      }
+    });
+  });
+}
+
+/** Output throughput: `cat FILE` then a marker; bytes counted from the first output byte. */
+export async function throughput(
+  stream: Stream,
+  file: string,
+): Promise<{ bytes: number; seconds: number; mbps: number }> {
+  let bytes = 0;
+  let first = 0;
+  const off = stream.onData((b) => {
+    if (first === 0) first = performance.now();
+    bytes += b.length;
+  });
+  const done = waitFor(stream, '__TPUT_END__', 180_000);
+  stream.write(`cat ${file}; echo __TPUT_""END__\r`);
+  const end = await done;
+  off();
+  const seconds = (end - first) / 1000;
+  return { bytes, seconds, mbps: bytes / seconds / 1e6 };
+}
+
+/** Waits until no output has arrived for `quietMs`. */
+export function quiet(stream: Stream, quietMs = 200): Promise<void> {
+  return new Promise((resolve) => {
+    let timer = setTimeout(done, quietMs);
+    const off = stream.onData(() => {
+      clearTimeout(timer);
+      timer = setTimeout(done, quietMs);
+    });
+    function done() {
+      off();
+      resolve();
+    }
+  });
+}
+
+/** Keystroke echo round trip: one printable byte, wait for its echo, repeated. */
+export async function echoRtt(
+  stream: Stream,
+  samples = 300,
+): Promise<{ p50: number; p99: number; mean: number }> {
+  const times: number[] = [];
+  await quiet(stream);
+  for (let i = 0; i < samples; i++) {
+    const got = new Promise<number>((resolve) => {
+      const off = stream.onData((bytes) => {
+        if (!bytes.includes(0x78)) return;
+        off();
+        resolve(performance.now());
+      });
+    });
+    const t0 = performance.now();
+    stream.write('x');
+    times.push((await got) - t0);
+    if (i % 50 === 49) {
+      // Clear the line (Ctrl-U) so it never grows long, and let the redraw pass.
+      stream.write('\x15');
+      await quiet(stream, 100);
+    }
+  }
+  stream.write('\x15');
+  await quiet(stream, 100);
+  return summarize(times);
+}
+
+/** Ctrl-C under a `yes` flood: time from sending ^C to the prompt marker. */
+export async function ctrlC(stream: Stream, promptMarker: string, floodMs = 1000): Promise<number> {
+  stream.write('yes\r');
+  await new Promise((r) => setTimeout(r, floodMs));
+  const prompt = waitFor(stream, promptMarker, 120_000);
+  const t0 = performance.now();
+  stream.write('\x03');
+  const t1 = await prompt;
+  await new Promise((r) => setTimeout(r, 300));
+  return t1 - t0;
+}
+
+export function summarize(ms: number[]): { p50: number; p99: number; mean: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return { p50: at(0.5), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+/** RSS (KiB) and total CPU ticks of a process, from /proc. */
+export async function procStats(pid: number): Promise<{ rssKiB: number; cpuTicks: number }> {
+  const { readFileSync } = await import('node:fs');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    rssKiB: Number(/VmRSS:\s*(\d+)/.exec(status)![1]),
+    cpuTicks: Number(fields[11]) + Number(fields[12]),
+  };
+}
+
+/** RSS and CPU% of `pids` summed over an idle `ms` window. */
+export async function idle(pids: number[], ms = 5000): Promise<{ rssMiB: number; cpuPercent: number }> {
+  const a = await Promise.all(pids.map(procStats));
+  await new Promise((r) => setTimeout(r, ms));
+  const b = await Promise.all(pids.map(procStats));
+  const ticks = b.reduce((n, s, i) => n + s.cpuTicks - a[i]!.cpuTicks, 0);
+  return {
+    rssMiB: b.reduce((n, s) => n + s.rssKiB, 0) / 1024,
+    cpuPercent: (ticks / 100 / (ms / 1000)) * 100,
+  };
+}

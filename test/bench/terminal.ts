@@ -1,0 +1,351 @@
+/**
+ * `npm run bench` (terminal part): raw PTY read rate, OpenSSH (`ssh -tt` to
+ * a private sshd on 127.0.0.1, started here) and PocketShell (a real relay
+ * process, a real daemon process, the Node client here) measured side by
+ * side in one run: throughput, keystroke echo round trip, connect to first
+ * byte (cold and warm), Ctrl-C to prompt under `yes`, idle RSS and CPU.
+ * Loopback only. Results go to docs/benchmarks.md between markers.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Device, TerminalClient } from '@pocketshell/client';
+import { nodePtyBackend } from '@pocketshell/host-core';
+import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { loopbackDevice, POCKETSHELL, pocketshell, until } from '../support/cli.ts';
+import { ctrlC, echoRtt, idle, type Stream, throughput, waitFor } from './measure.ts';
+
+const MB = Number(process.env.BENCH_MB ?? 32);
+const work = mkdtempSync(join(tmpdir(), 'pocketshell-bench-'));
+const file = join(work, 'data.txt');
+const PROMPT = '__PR__';
+const env = { TERM: 'xterm-256color', LANG: 'C.UTF-8', HOME: work, SHELL: '/bin/bash' };
+
+function makeFile(): void {
+  const line = `${'0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_'.repeat(1).slice(0, 63)}\n`;
+  writeFileSync(file, line.repeat(Math.ceil((MB * 1e6) / line.length)));
+}
+
+/** A local PTY running `argv`, as a Stream. */
+function ptyStream(argv: string[]) {
+  const pty = nodePtyBackend().spawn(argv[0]!, argv.slice(1), {
+    cols: 120,
+    rows: 40,
+    cwd: work,
+    env: { ...process.env, ...env },
+  });
+  const listeners = new Set<(b: Uint8Array) => void>();
+  pty.onData((d) => {
+    for (const l of [...listeners]) l(d);
+  });
+  const stream: Stream = {
+    write: (s) => pty.write(new TextEncoder().encode(s)),
+    onData: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  return { pty, stream };
+}
+
+function termStream(term: TerminalClient): Stream {
+  return {
+    write: (s) => term.write(s),
+    onData: (l) => term.on('data', ({ bytes, snapshot }) => !snapshot && l(bytes)),
+  };
+}
+
+async function rawPty() {
+  const { pty, stream } = ptyStream(['/bin/bash', '--norc', '--noprofile']);
+  stream.write(`PS1='${PROMPT}'\r`);
+  await waitFor(stream, PROMPT);
+  const r = await throughput(stream, file);
+  const echo = await echoRtt(stream, 200);
+  pty.kill();
+  return { tput: r, echo };
+}
+
+// ---------------------------------------------------------------- OpenSSH
+
+async function startSshd(): Promise<{ proc: ChildProcess; port: number; key: string; dir: string }> {
+  const dir = join(work, 'ssh');
+  mkdirSync(dir, { mode: 0o700 });
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client_key')]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'StrictModes no',
+      'UsePAM no',
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'LogLevel ERROR',
+      'PrintMotd no',
+      'PrintLastLog no',
+      `SetEnv HOME=${work}`,
+    ].join('\n'),
+  );
+  const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d));
+  // Wait until it accepts connections.
+  await until(
+    () => {
+      try {
+        execFileSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
+        return true;
+      } catch {
+        if (proc.exitCode !== null) throw new Error(`sshd exited: ${err}`);
+        return false;
+      }
+    },
+    10_000,
+    50,
+  );
+  return { proc, port, key: join(dir, 'client_key'), dir };
+}
+
+function sshArgs(port: number, key: string): string[] {
+  return [
+    'ssh',
+    '-tt',
+    '-F',
+    '/dev/null',
+    '-i',
+    key,
+    '-p',
+    String(port),
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'LogLevel=ERROR',
+    `${process.env.USER ?? 'root'}@127.0.0.1`,
+    'bash',
+    '--norc',
+    '--noprofile',
+    '-i',
+  ];
+}
+
+async function openssh() {
+  const sshd = await startSshd();
+  try {
+    const connects: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const { pty, stream } = ptyStream(sshArgs(sshd.port, sshd.key));
+      await new Promise<void>((resolve) => {
+        const off = stream.onData(() => {
+          off();
+          resolve();
+        });
+      });
+      connects.push(performance.now() - t0);
+      pty.kill();
+    }
+    const { pty, stream } = ptyStream(sshArgs(sshd.port, sshd.key));
+    stream.write(`PS1='${PROMPT}'\r`);
+    await waitFor(stream, PROMPT);
+    const tput = await throughput(stream, file);
+    const echo = await echoRtt(stream);
+    const ctrl: number[] = [];
+    for (let i = 0; i < 3; i++) ctrl.push(await ctrlC(stream, PROMPT));
+    const sessionPids = execFileSync('pgrep', ['-f', 'sshd: .*@pts'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    const idleStats = await idle([sshd.proc.pid!, ...sessionPids]);
+    pty.kill();
+    return {
+      connectCold: connects[0]!,
+      connectWarm: median(connects.slice(1)),
+      tput,
+      echo,
+      ctrl: median(ctrl),
+      idle: idleStats,
+    };
+  } finally {
+    sshd.proc.kill('SIGTERM');
+  }
+}
+
+// ---------------------------------------------------------------- PocketShell
+
+async function pocketshellBench() {
+  const relay: StartedRelay = await startRelay();
+  const home = join(work, 'ps');
+  const psEnv = {
+    ...env,
+    POCKETSHELL_HOME: join(home, 'state'),
+    POCKETSHELL_KEYSTORE: 'file',
+    POCKETSHELL_ICE_ADDRESS: '127.0.0.1',
+    POCKETSHELL_ALLOW_ROOT: '1',
+  };
+  const daemon = spawn(process.execPath, [POCKETSHELL, 'daemon', 'run', '--relay', relay.url], {
+    env: { ...process.env, ...psEnv },
+    stdio: 'ignore',
+  });
+  let device: Device | undefined;
+  try {
+    await until(
+      async () => {
+        const r = await pocketshell(['status', '--json'], psEnv).catch(() => null);
+        return r?.code === 0 && JSON.parse(r.stdout).daemon.relay?.state === 'ready';
+      },
+      30_000,
+      200,
+    );
+    device = loopbackDevice(relay.wsUrl);
+    const pair = spawn(process.execPath, [POCKETSHELL, 'pair', '--yes', '--grants', 'shell'], {
+      env: { ...process.env, ...psEnv },
+    });
+    let out = '';
+    pair.stdout.on('data', (d: Buffer) => (out += d));
+    await until(() => /http:\/\/\S+#\/pair\/1\/\S+/.test(out), 20_000, 20);
+    const host = await device.pair(/http:\/\/\S+#\/pair\/1\/\S+/.exec(out)![0], { name: 'bench' });
+    await new Promise((r) => pair.on('exit', r));
+
+    const connectOnce = async () => {
+      const t0 = performance.now();
+      const conn = await device!.connect(host.id);
+      const term = await conn.openTerminal('new', { cols: 120, rows: 40 });
+      await new Promise<void>((resolve) => {
+        const off = term.on('data', ({ snapshot }) => {
+          if (snapshot) return;
+          off();
+          resolve();
+        });
+      });
+      return { ms: performance.now() - t0, conn, term };
+    };
+    const cold = await connectOnce();
+    await cold.conn.close();
+    const warm: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await connectOnce();
+      warm.push(c.ms);
+      await c.conn.close();
+    }
+    const { conn, term } = await connectOnce();
+    const stream = termStream(term);
+    stream.write(`PS1='${PROMPT}'\r`);
+    await waitFor(stream, PROMPT);
+    const tput = await throughput(stream, file);
+    const echo = await echoRtt(stream);
+    const ctrl: number[] = [];
+    for (let i = 0; i < 3; i++) ctrl.push(await ctrlC(stream, PROMPT));
+    const idleStats = await idle([daemon.pid!]);
+    await conn.close();
+    return {
+      connectCold: cold.ms,
+      connectWarm: median(warm),
+      tput,
+      echo,
+      ctrl: median(ctrl),
+      idle: idleStats,
+    };
+  } finally {
+    await device?.close();
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    await relay.stop();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+
+function writeSection(markdown: string): void {
+  const path = new URL('../../docs/benchmarks.md', import.meta.url);
+  let doc = '';
+  try {
+    doc = readFileSync(path, 'utf8');
+  } catch {
+    doc = '# Benchmarks\n';
+  }
+  const start = '<!-- bench:terminal:start -->';
+  const end = '<!-- bench:terminal:end -->';
+  const block = `${start}\n${markdown.trim()}\n${end}`;
+  doc = doc.includes(start)
+    ? doc.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block)
+    : `${doc.trimEnd()}\n\n${block}\n`;
+  writeFileSync(path, doc);
+}
+
+async function main() {
+  makeFile();
+  console.error(`terminal bench: ${MB} MB file, ${cpus().length} cores`);
+  const raw = await rawPty();
+  console.error('raw PTY', raw);
+  const ssh = await openssh();
+  console.error('OpenSSH', ssh);
+  const ps = await pocketshellBench();
+  console.error('PocketShell', ps);
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
+  const rows = [
+    [
+      'terminal output throughput (`cat` of a text file)',
+      `${f1(raw.tput.mbps)} MB/s`,
+      `${f1(ssh.tput.mbps)} MB/s (${f2(ssh.tput.mbps / raw.tput.mbps)}×)`,
+      `${f1(ps.tput.mbps)} MB/s (${f2(ps.tput.mbps / raw.tput.mbps)}×)`,
+    ],
+    [
+      'keystroke echo round trip p50 / p99',
+      `${f2(raw.echo.p50)} / ${f2(raw.echo.p99)} ms`,
+      `${f2(ssh.echo.p50)} / ${f2(ssh.echo.p99)} ms`,
+      `${f2(ps.echo.p50)} / ${f2(ps.echo.p99)} ms`,
+    ],
+    ['connect to first shell byte, cold', '–', `${f1(ssh.connectCold)} ms`, `${f1(ps.connectCold)} ms`],
+    [
+      'connect to first shell byte, warm (median of 4)',
+      '–',
+      `${f1(ssh.connectWarm)} ms`,
+      `${f1(ps.connectWarm)} ms`,
+    ],
+    ['Ctrl-C to prompt under `yes` (median of 3)', '–', `${f1(ssh.ctrl)} ms`, `${f1(ps.ctrl)} ms`],
+    [
+      'idle server RSS / CPU (5 s, one idle session)',
+      '–',
+      `${f1(ssh.idle.rssMiB)} MiB / ${f2(ssh.idle.cpuPercent)} %`,
+      `${f1(ps.idle.rssMiB)} MiB / ${f2(ps.idle.cpuPercent)} %`,
+    ],
+  ];
+  const md = `## Terminal (\`npm run bench\`)
+
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on loopback, in one run: the raw PTY (bash in a local PTY), OpenSSH (\`ssh -tt\` in a local PTY to a private \`sshd\` on 127.0.0.1, ed25519 keys), and PocketShell (a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process with the werift engine, and the Node client in the bench process, over a WebRTC data channel). Throughput is a \`cat\` of a ${MB} MB text file as the client receives it; echo is one printable key to bash's readline echo; connect is from starting the client to the shell's first output byte (for OpenSSH: TCP, key exchange, auth and session; for PocketShell: signed offer/answer through the relay, ICE, DTLS, data channel, PTY); idle counts sshd's listener and session processes, and the whole PocketShell daemon.
+
+| measure | raw PTY | OpenSSH | PocketShell |
+|---|---:|---:|---:|
+${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
+`;
+  writeSection(md);
+  console.log(md);
+}
+
+try {
+  await main();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,116 @@
+/**
+ * Helpers for end-to-end tests that drive the real `pocketshell` command:
+ * run it to completion, start it as a long-lived process, read lines from
+ * its output, and a Node device wired for loopback.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Device, type TerminalClient } from '@pocketshell/client';
+import { isLoopback, WeriftEngine } from '@pocketshell/host-core';
+import { generateKeyPair, type KeyPair, type WebSocketFactory } from '@pocketshell/protocol';
+import { WebSocket } from 'ws';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const POCKETSHELL = fileURLToPath(
+  new URL('../../packages/host-agent/bin/pocketshell.js', import.meta.url),
+);
+
+/** Runs `pocketshell args…` to completion. */
+export function pocketshell(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [POCKETSHELL, ...args], {
+      env: { ...process.env, ...env },
+      stdio: 'pipe',
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`pocketshell ${args.join(' ')} timed out; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Resolves with the first match of `re` in a growing stream of output. */
+export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out waiting for ${re}; output so far: ${text.slice(-500)}`));
+    }, timeoutMs);
+    const onData = (d: Buffer) => {
+      text += d.toString();
+      const m = re.exec(text);
+      if (m) {
+        cleanup();
+        resolve(m);
+      }
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+  });
+}
+
+/** A Node device on loopback with short reconnect backoff. */
+export function loopbackDevice(relayWsUrl: string, keyPair: KeyPair = generateKeyPair()): Device {
+  const device = new Device({
+    keyPair,
+    relayUrl: relayWsUrl,
+    WebSocket: WebSocket as unknown as WebSocketFactory,
+    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+    localAddressFilter: isLoopback,
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+  });
+  device.start();
+  return device;
+}
+
+/** Collects a terminal's live output as text until `pattern` appears. */
+export function waitForText(term: TerminalClient, pattern: RegExp, ms = 20_000): Promise<string> {
+  let text = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for ${pattern}; got ${JSON.stringify(text.slice(-300))}`));
+    }, ms);
+    const off = term.on('data', ({ bytes }) => {
+      text += new TextDecoder().decode(bytes);
+      if (pattern.test(text)) {
+        clearTimeout(timer);
+        off();
+        resolve(text);
+      }
+    });
+  });
+}
+
+/** Polls `fn` until it returns true. */
+export async function until(
+  fn: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+  stepMs = 100,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new Error('condition not met in time');
+}

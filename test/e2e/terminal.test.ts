@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Device, type HostConnection, type PairedHost, type TerminalClient } from '@pocketshell/client';
+import type { Device, HostConnection, PairedHost, TerminalClient } from '@pocketshell/client';
 import { isLoopback, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
-import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
+import { generateKeyPair } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import xterm from '@xterm/headless';
-import { WebSocket } from 'ws';
+import { loopbackDevice, waitForText } from '../support/cli.ts';
 
 let relay: StartedRelay;
 let host: OpenedHost;
@@ -23,38 +23,12 @@ let paired: PairedHost;
 const devices: Device[] = [];
 
 function newDevice(keyPair = generateKeyPair()): Device {
-  const d = new Device({
-    keyPair,
-    relayUrl: relay.wsUrl,
-    WebSocket: WebSocket as unknown as WebSocketFactory,
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopback,
-    minBackoffMs: 50,
-    maxBackoffMs: 500,
-  });
+  const d = loopbackDevice(relay.wsUrl, keyPair);
   devices.push(d);
-  d.start();
   return d;
 }
 
-/** Collects terminal output as text until `pattern` appears. */
-function waitFor(term: TerminalClient, pattern: RegExp, ms = 20_000): Promise<string> {
-  let text = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${pattern}; got ${JSON.stringify(text.slice(-300))}`));
-    }, ms);
-    const off = term.on('data', ({ bytes }) => {
-      text += new TextDecoder().decode(bytes);
-      if (pattern.test(text)) {
-        clearTimeout(timer);
-        off();
-        resolve(text);
-      }
-    });
-  });
-}
+const waitFor = waitForText;
 
 before(async () => {
   relay = await startRelay();

@@ -104,12 +104,10 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   readonly #envelopes = new ReplayCache();
   /** Offer nonces seen. */
   readonly #offers = new ReplayCache();
+  /** Live connections by `connKey(device, conn)`: one device can never touch another's. */
   readonly #connections = new Map<string, LiveConnection>();
   /** Candidates that arrived before their offer was answered (bounded). */
-  readonly #earlyIce = new Map<
-    string,
-    { device: DeviceId; candidates: (IceCandidateInit | null)[]; at: number }
-  >();
+  readonly #earlyIce = new Map<string, { candidates: (IceCandidateInit | null)[]; at: number }>();
   #turn: { servers: IceServer[]; until: number } | undefined;
   #closed = false;
 
@@ -350,11 +348,12 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     }
     const { peer } = answered;
     const live: LiveConnection = { device: device.id, conn, peer };
-    this.#connections.get(conn)?.peer.close();
-    this.#connections.set(conn, live);
-    const early = this.#earlyIce.get(conn);
-    this.#earlyIce.delete(conn);
-    if (early?.device === device.id) {
+    const key = connKey(device.id, conn);
+    this.#connections.get(key)?.peer.close();
+    this.#connections.set(key, live);
+    const early = this.#earlyIce.get(key);
+    this.#earlyIce.delete(key);
+    if (early) {
       for (const c of early.candidates) void peer.addIceCandidate(c).catch(() => {});
     }
     peer.on('connectionstatechange', (state) => {
@@ -387,21 +386,22 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   #onIce(device: PinnedDevice, body: unknown): void {
     try {
       const { conn, candidate } = parseInner('ice', body);
-      const live = this.#connections.get(conn);
+      const key = connKey(device.id, conn);
+      const live = this.#connections.get(key);
       if (live) {
-        if (live.device === device.id) void live.peer.addIceCandidate(candidate).catch(() => {});
+        void live.peer.addIceCandidate(candidate).catch(() => {});
         return;
       }
       // Trickled ahead of its offer (or while the offer is being checked): hold it briefly.
       const now = this.#now();
       for (const [k, v] of this.#earlyIce) if (now - v.at > 60) this.#earlyIce.delete(k);
-      let held = this.#earlyIce.get(conn);
+      let held = this.#earlyIce.get(key);
       if (!held) {
         if (this.#earlyIce.size >= 64) return;
-        held = { device: device.id, candidates: [], at: now };
-        this.#earlyIce.set(conn, held);
+        held = { candidates: [], at: now };
+        this.#earlyIce.set(key, held);
       }
-      if (held.device === device.id && held.candidates.length < 32) held.candidates.push(candidate);
+      if (held.candidates.length < 32) held.candidates.push(candidate);
     } catch (error) {
       this.#refuse(error, device.id, 'ice');
     }
@@ -494,9 +494,10 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   }
 
   #closeConnection(conn: string, device: DeviceId, reason: string): void {
-    const live = this.#connections.get(conn);
-    if (!live || live.device !== device) return;
-    this.#connections.delete(conn);
+    const key = connKey(device, conn);
+    const live = this.#connections.get(key);
+    if (!live) return;
+    this.#connections.delete(key);
     void live.peer.close();
     this.emit('disconnected', { device, conn, reason });
   }
@@ -514,6 +515,10 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     await Promise.all([...this.#connections.values()].map((c) => c.peer.close()));
     this.#connections.clear();
   }
+}
+
+function connKey(device: DeviceId, conn: string): string {
+  return `${device}/${conn}`;
 }
 
 /** The device id for a public key in base64url (helper for CLI listings). */

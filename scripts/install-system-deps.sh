@@ -40,6 +40,15 @@ fi
 
 echo "install-system-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Keep the packages' own services (sshd on :22, coturn) from starting: the tests run private instances.
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  own_policy=1
+fi
+trap 'if [[ -n $own_policy ]]; then $sudo rm -f "$policy"; fi' EXIT
 $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian enables and starts these services on install; the tests run their own.

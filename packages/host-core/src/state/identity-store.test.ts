@@ -93,4 +93,23 @@ describe('host identity', () => {
         isHostError(err, 'state_insecure') && /readable by group or others.*chmod 600/.test(err.message),
     );
   });
+
+  test('creation in progress elsewhere reads as "none yet", and concurrent creators agree on one identity', async () => {
+    // A creator has stored the key but not yet written identity.json.
+    await secrets.set(HOST_KEY_NAME, new Uint8Array(32).fill(7));
+    fs.writeFileSync(`${paths.identity}.creating`, '1', { mode: 0o600 });
+    assert.equal(await make().load(), null);
+    // Without the marker the same state is an error, never a silent new key.
+    fs.rmSync(`${paths.identity}.creating`);
+    await assert.rejects(make().load(), (e: unknown) => isHostError(e, 'state_corrupt'));
+    await secrets.delete(HOST_KEY_NAME);
+    const [a, b, c] = await Promise.all([
+      make().loadOrCreate(),
+      make().loadOrCreate(),
+      make().loadOrCreate(),
+    ]);
+    assert.equal(a.id, b.id);
+    assert.equal(b.id, c.id);
+    assert.equal(fs.existsSync(`${paths.identity}.creating`), false);
+  });
 });

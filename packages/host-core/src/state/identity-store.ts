@@ -5,6 +5,7 @@
  * public file whose secret has gone missing, or whose key does not match its
  * id, is an error, never a silent new identity: devices have pinned this key.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import {
   b64u,
@@ -105,6 +106,8 @@ export class IdentityStore {
     const file = readJsonFile(this.#paths.identity, parseIdentityFile);
     const secret = await this.#secrets.get(HOST_KEY_NAME);
     if (file === null) {
+      // Another process is between writing the key and writing identity.json: not there yet.
+      if (secret !== null && creationInProgress(this.#creating)) return null;
       if (secret !== null) {
         throw new HostError(
           'state_corrupt',
@@ -134,6 +137,23 @@ export class IdentityStore {
   async loadOrCreate(): Promise<HostIdentity> {
     const existing = await this.load();
     if (existing) return existing;
+    // One creator at a time; a marker older than a minute is from a crashed creator.
+    if (!claimCreation(this.#creating)) {
+      for (let i = 0; i < 100 && creationInProgress(this.#creating); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const made = await this.load();
+      if (made) return made;
+      fs.rmSync(this.#creating, { force: true });
+      claimCreation(this.#creating);
+    }
+    try {
+      return await this.#create();
+    } finally {
+      fs.rmSync(this.#creating, { force: true });
+    }
+  }
+
+  async #create(): Promise<HostIdentity> {
     const kp = generateKeyPair(this.#random(32));
     const name = checkName(this.#hostname() || 'host');
     const file: IdentityFile = {
@@ -146,6 +166,10 @@ export class IdentityStore {
     await this.#secrets.set(HOST_KEY_NAME, kp.secretKey);
     writeJsonFile(this.#paths.identity, file);
     return { id: file.id, publicKey: kp.publicKey, secretKey: kp.secretKey, name, createdAt: file.createdAt };
+  }
+
+  get #creating(): string {
+    return `${this.#paths.identity}.creating`;
   }
 
   /** Renames the host; throws `identity_missing` when there is no identity. */
@@ -173,4 +197,21 @@ export class IdentityStore {
     await this.#secrets.delete(HOST_KEY_NAME);
     removePrivateFile(this.#paths.identity);
   }
+}
+
+/** Marks identity creation as ours (exclusive create); false when someone else holds it. */
+function claimCreation(marker: string): boolean {
+  try {
+    fs.writeFileSync(marker, String(process.pid), { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new HostError('state_io', `${marker}: cannot create`, { cause: error, path: marker });
+  }
+}
+
+/** True while a creation marker younger than a minute exists. */
+function creationInProgress(marker: string): boolean {
+  const st = fs.statSync(marker, { throwIfNoEntry: false });
+  return st !== undefined && Date.now() - st.mtimeMs < 60_000;
 }

@@ -24,6 +24,7 @@ import {
   type IceBody,
   type KeyPair,
   makePairRequest,
+  object,
   openJson,
   openPairAccept,
   ProtocolError,
@@ -79,17 +80,20 @@ export class HostConnection {
     this.control = control;
     this.#onClose = onClose;
     control.on('message', (data) => {
-      const reply = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data)) as {
-        id: number;
-        result?: unknown;
-        error?: { code: string; message: string };
-      };
-      const call = this.#calls.get(reply.id);
+      let reply: { id?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } };
+      try {
+        reply = object(
+          JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data)),
+        ) as typeof reply;
+      } catch {
+        return; // A malformed reply is dropped; its call times out with the channel.
+      }
+      const call = typeof reply.id === 'number' ? this.#calls.get(reply.id) : undefined;
       if (!call) return;
-      this.#calls.delete(reply.id);
+      this.#calls.delete(reply.id as number);
       if (reply.error) {
-        const e = new ProtocolError('internal', reply.error.message);
-        Object.defineProperty(e, 'code', { value: reply.error.code });
+        const e = new ProtocolError('internal', String(reply.error.message ?? 'error').slice(0, 512));
+        Object.defineProperty(e, 'code', { value: String(reply.error.code ?? 'internal').slice(0, 48) });
         call.reject(e);
       } else call.resolve(reply.result);
     });

@@ -71,7 +71,14 @@ export class TerminalClient extends Emitter<TerminalEvents> {
   }
 
   #onFrame(data: Uint8Array | string): void {
-    const frame = parseHostFrame(typeof data === 'string' ? utf8(data) : data);
+    let frame: ReturnType<typeof parseHostFrame>;
+    try {
+      frame = parseHostFrame(typeof data === 'string' ? utf8(data) : data);
+    } catch {
+      // A host that sends garbage loses this channel, not the device.
+      this.channel.close();
+      return;
+    }
     if (frame.type === 'data') {
       if (this.#snapshotLeft > 0) {
         if (frame.data.length > this.#snapshotLeft)

@@ -12,6 +12,8 @@ need=(
   "sshd:/usr/sbin/sshd:openssh-server"
   "ssh:openssh-client"
   "chromium:chromium"
+  "systemd-analyze:systemd"
+  "dpkg-deb:dpkg"
 )
 
 missing=()

@@ -4,7 +4,7 @@
  * messages (docs/cli.md). Every command takes its state folder from
  * `POCKETSHELL_HOME` (default `~/.pocketshell`).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import {
   AuditLog,
   checkNotRoot,
@@ -22,9 +22,18 @@ import { Command, CommanderError, Option } from 'commander';
 import { readConfig, relayUrls, socketPath, writeConfig } from './config.ts';
 import { connect, deviceHosts, devicePair } from './connect.ts';
 import { startDaemon, stopOnSignals } from './daemon.ts';
+import { doctor, formatDoctor } from './doctor.ts';
 import { CliError, EXIT, exitCodeOf } from './exit-codes.ts';
 import { LocalClient } from './local-api.ts';
 import { confirmPairing, showPairingUrl } from './pairing-prompt.ts';
+import {
+  daemonReport,
+  formatReport,
+  serviceBackend,
+  serviceSpec,
+  startService,
+  stopService,
+} from './service/index.ts';
 import { up } from './up.ts';
 
 const VERSION = (
@@ -204,6 +213,110 @@ export function program(io: Io): Command {
       io.err(`pocketshell ${VERSION}: host ${running.host.identity.id} running (relay ${urls.relay})`);
       stopOnSignals(running);
       await new Promise(() => {});
+    });
+
+  const backendFor = (p: StatePaths, linger?: boolean) =>
+    serviceBackend({ paths: p, env: io.env, note: io.err, ...(linger ? { linger: true } : {}) });
+  const specFor = (p: StatePaths, o: { harden?: boolean; allowRoot?: boolean }) =>
+    serviceSpec({
+      paths: p,
+      env: io.env,
+      entry: process.argv[1] ?? '',
+      hardened: o.harden !== false,
+      ...(o.allowRoot ? { allowRoot: true } : {}),
+    });
+  const say = (s: { running: boolean; pid?: number; detail: string }) =>
+    io.out(
+      `pocketshell daemon: ${s.running ? 'running' : 'not running'}${s.pid ? ` (pid ${s.pid})` : ''} — ${s.detail}`,
+    );
+  daemon
+    .command('start')
+    .description('run as a service (systemd --user, launchd, or a detached process) now and from now on')
+    .option('--relay <url>', 'relay URL (saved for next time)')
+    .option('--linger', 'systemd: keep running without a login session (loginctl enable-linger)')
+    .option('--no-harden', 'systemd: no sandboxing (sudo and the shared /tmp work in phone shells)')
+    .option('--allow-root', 'run even as root')
+    .action(async (o: { relay?: string; linger?: boolean; harden?: boolean; allowRoot?: boolean }) => {
+      allowRoot(o.allowRoot, io);
+      const p = paths(io);
+      const urls = relayFrom(p, o.relay);
+      mkdirSync(p.root, { recursive: true, mode: 0o700 });
+      if (o.relay) writeConfig(p, { relay: urls.relay, web: urls.web });
+      say(await startService(await backendFor(p, o.linger), specFor(p, o), p));
+    });
+  daemon
+    .command('stop')
+    .description('stop the daemon, and keep it stopped (also one started with `daemon run`)')
+    .action(async () => {
+      const p = paths(io);
+      say(await stopService(await backendFor(p), p));
+    });
+  daemon
+    .command('restart')
+    .description('restart the service (rewrites the unit or plist)')
+    .option('--no-harden', 'systemd: no sandboxing')
+    .option('--allow-root', 'run even as root')
+    .action(async (o: { harden?: boolean; allowRoot?: boolean }) => {
+      allowRoot(o.allowRoot, io);
+      const p = paths(io);
+      relayFrom(p, undefined);
+      const backend = await backendFor(p);
+      await stopService(backend, p);
+      say(await startService(backend, specFor(p, o), p));
+    });
+  daemon
+    .command('status')
+    .description(
+      'service state, relay connection, devices, sessions, key store, version (exit 3 when stopped)',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const p = paths(io);
+      const report = await daemonReport(await backendFor(p), p);
+      io.out(o.json ? JSON.stringify({ version: VERSION, ...report }, null, 2) : formatReport(report));
+      if (!report.service.running && !report.daemon) throw new CliError('not_running', 'not running');
+    });
+  daemon
+    .command('logs')
+    .description('the daemon’s log (the journal under systemd)')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('-n, --lines <n>', 'how many recent lines', '100')
+    .action(async (o: { follow?: boolean; lines: string }) => {
+      const lines = Number(o.lines);
+      if (!Number.isSafeInteger(lines) || lines < 0)
+        throw new CliError('config_invalid', '--lines takes a count');
+      const p = paths(io);
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        await (await backendFor(p)).logs({
+          lines,
+          follow: o.follow === true,
+          write: (t) => process.stdout.write(t),
+          signal: abort.signal,
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+
+  cmd
+    .command('doctor')
+    .description('check this machine: Node, key store, state permissions, relay, ICE, tmux/screen, service')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const p = paths(io);
+      const report = await doctor({
+        paths: p,
+        env: io.env,
+        version: VERSION,
+        service: () => backendFor(p),
+      });
+      io.out(o.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
+      if (!report.ok) throw new CliError('unavailable', 'some checks failed');
     });
 
   const devices = cmd.command('devices').description('paired devices');

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// The `pocketshell` command of the npm package: checks the Node version, finds the
+// platform package that carries this machine's native parts (@pocketshell/<platform>),
+// makes them resolvable for the bundled CLI, and runs it. Plain JavaScript on purpose:
+// it must give a clear message on any Node, before anything else can fail.
+import { createRequire, enableCompileCache, registerHooks } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const MIN = [22, 18];
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < MIN[0] || (major === MIN[0] && minor < MIN[1])) {
+  process.stderr.write(`pocketshell needs Node ${MIN.join('.')} or newer; this is ${process.version}.\n`);
+  process.exit(1);
+}
+
+/** This machine's platform package name, e.g. linux-x64-gnu. */
+function target() {
+  const { platform, arch } = process;
+  if (platform === 'linux') {
+    const glibc = process.report?.getReport?.().header?.glibcVersionRuntime;
+    return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`;
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
+
+const SUPPORTED = __SUPPORTED__;
+const NATIVE = new Set(__NATIVE__);
+const name = `@pocketshell/${target()}`;
+const require = createRequire(import.meta.url);
+let platformDir;
+try {
+  platformDir = dirname(require.resolve(`${name}/package.json`));
+} catch {
+  const known = SUPPORTED.includes(target());
+  process.stderr.write(
+    known
+      ? `pocketshell: the platform package ${name} is missing.\n` +
+          'npm skips optional dependencies when told to (--omit=optional, --no-optional) or when one failed to download.\n' +
+          'Reinstall with: npm install -g pocketshell (optional dependencies on).\n'
+      : `pocketshell: no prebuilt package for this platform (${target()}).\n` +
+          `Prebuilt: ${SUPPORTED.join(', ')}.\n` +
+          'Run from source instead: see docs/install.md ("From source").\n',
+  );
+  process.exit(1);
+}
+
+// The bundle loads node-pty, @napi-rs/keyring and node-datachannel by name: resolve those
+// names inside the platform package.
+const fromPlatform = createRequire(join(platformDir, 'lib', 'index.js'));
+let resolving = false;
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    const bare = specifier.startsWith('@')
+      ? specifier.split('/').slice(0, 2).join('/')
+      : specifier.split('/')[0];
+    if (resolving || !NATIVE.has(bare)) return nextResolve(specifier, context);
+    resolving = true;
+    try {
+      return {
+        url: pathToFileURL(fromPlatform.resolve(specifier)).href,
+        format: 'commonjs',
+        shortCircuit: true,
+      };
+    } finally {
+      resolving = false;
+    }
+  },
+});
+
+// V8's code cache for the bundle: a warm start parses nothing (in the OS temp dir).
+enableCompileCache?.();
+await import('../dist/__BUNDLE__');

@@ -10,10 +10,18 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Device, TerminalClient } from '@pocketshell/client';
-import { nodePtyBackend } from '@pocketshell/host-core';
+import { Device, type TerminalClient } from '@pocketshell/client';
+import {
+  type EngineName,
+  isLoopback,
+  NodeDataChannelEngine,
+  nodePtyBackend,
+  WeriftEngine,
+} from '@pocketshell/host-core';
+import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDevice, POCKETSHELL, pocketshell, until } from '../support/cli.ts';
+import { WebSocket } from 'ws';
+import { POCKETSHELL, pocketshell, until } from '../support/cli.ts';
 import { ctrlC, echoRtt, idle, type Stream, throughput, waitFor } from './measure.ts';
 
 const MB = Number(process.env.BENCH_MB ?? 32);
@@ -188,11 +196,30 @@ async function openssh() {
 
 // ---------------------------------------------------------------- PocketShell
 
-async function pocketshellBench() {
+/** A Node device on loopback whose WebRTC engine is `engine` (the daemon runs the same one). */
+function benchDevice(relayWsUrl: string, engine: EngineName): Device {
+  const device = new Device({
+    keyPair: generateKeyPair(),
+    relayUrl: relayWsUrl,
+    WebSocket: WebSocket as unknown as WebSocketFactory,
+    engine:
+      engine === 'werift'
+        ? new WeriftEngine({ bindAddress: '127.0.0.1' })
+        : new NodeDataChannelEngine({ bindAddress: '127.0.0.1' }),
+    localAddressFilter: isLoopback,
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+  });
+  device.start();
+  return device;
+}
+
+async function pocketshellBench(engine: EngineName) {
   const relay: StartedRelay = await startRelay();
-  const home = join(work, 'ps');
+  const home = join(work, `ps-${engine}`);
   const psEnv = {
     ...env,
+    POCKETSHELL_ENGINE: engine,
     POCKETSHELL_HOME: join(home, 'state'),
     POCKETSHELL_KEYSTORE: 'file',
     POCKETSHELL_ICE_ADDRESS: '127.0.0.1',
@@ -212,7 +239,7 @@ async function pocketshellBench() {
       30_000,
       200,
     );
-    device = loopbackDevice(relay.wsUrl);
+    device = benchDevice(relay.wsUrl, engine);
     const pair = spawn(process.execPath, [POCKETSHELL, 'pair', '--yes', '--grants', 'shell'], {
       env: { ...process.env, ...psEnv },
     });
@@ -301,43 +328,59 @@ async function main() {
   console.error('raw PTY', raw);
   const ssh = await openssh();
   console.error('OpenSSH', ssh);
-  const ps = await pocketshellBench();
-  console.error('PocketShell', ps);
+  const engines: EngineName[] = ['werift', 'node-datachannel'];
+  const ps: Record<string, Awaited<ReturnType<typeof pocketshellBench>>> = {};
+  for (const engine of engines) {
+    ps[engine] = await pocketshellBench(engine);
+    console.error(`PocketShell (${engine})`, ps[engine]);
+  }
+  const each = (cell: (r: Awaited<ReturnType<typeof pocketshellBench>>) => string) =>
+    engines.map((e) => cell(ps[e]!));
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
   const rows = [
     [
       'terminal output throughput (`cat` of a text file)',
       `${f1(raw.tput.mbps)} MB/s`,
       `${f1(ssh.tput.mbps)} MB/s (${f2(ssh.tput.mbps / raw.tput.mbps)}×)`,
-      `${f1(ps.tput.mbps)} MB/s (${f2(ps.tput.mbps / raw.tput.mbps)}×)`,
+      ...each((r) => `${f1(r.tput.mbps)} MB/s (${f2(r.tput.mbps / raw.tput.mbps)}×)`),
     ],
     [
       'keystroke echo round trip p50 / p99',
       `${f2(raw.echo.p50)} / ${f2(raw.echo.p99)} ms`,
       `${f2(ssh.echo.p50)} / ${f2(ssh.echo.p99)} ms`,
-      `${f2(ps.echo.p50)} / ${f2(ps.echo.p99)} ms`,
+      ...each((r) => `${f2(r.echo.p50)} / ${f2(r.echo.p99)} ms`),
     ],
-    ['connect to first shell byte, cold', '–', `${f1(ssh.connectCold)} ms`, `${f1(ps.connectCold)} ms`],
+    [
+      'connect to first shell byte, cold',
+      '–',
+      `${f1(ssh.connectCold)} ms`,
+      ...each((r) => `${f1(r.connectCold)} ms`),
+    ],
     [
       'connect to first shell byte, warm (median of 4)',
       '–',
       `${f1(ssh.connectWarm)} ms`,
-      `${f1(ps.connectWarm)} ms`,
+      ...each((r) => `${f1(r.connectWarm)} ms`),
     ],
-    ['Ctrl-C to prompt under `yes` (median of 3)', '–', `${f1(ssh.ctrl)} ms`, `${f1(ps.ctrl)} ms`],
+    [
+      'Ctrl-C to prompt under `yes` (median of 3)',
+      '–',
+      `${f1(ssh.ctrl)} ms`,
+      ...each((r) => `${f1(r.ctrl)} ms`),
+    ],
     [
       'idle server RSS / CPU (5 s, one idle session)',
       '–',
       `${f1(ssh.idle.rssMiB)} MiB / ${f2(ssh.idle.cpuPercent)} %`,
-      `${f1(ps.idle.rssMiB)} MiB / ${f2(ps.idle.cpuPercent)} %`,
+      ...each((r) => `${f1(r.idle.rssMiB)} MiB / ${f2(r.idle.cpuPercent)} %`),
     ],
   ];
   const md = `## Terminal (\`npm run bench\`)
 
-Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on loopback, in one run: the raw PTY (bash in a local PTY), OpenSSH (\`ssh -tt\` in a local PTY to a private \`sshd\` on 127.0.0.1, ed25519 keys), and PocketShell (a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process with the werift engine, and the Node client in the bench process, over a WebRTC data channel). Throughput is a \`cat\` of a ${MB} MB text file as the client receives it; echo is one printable key to bash's readline echo; connect is from starting the client to the shell's first output byte (for OpenSSH: TCP, key exchange, auth and session; for PocketShell: signed offer/answer through the relay, ICE, DTLS, data channel, PTY); idle counts sshd's listener and session processes, and the whole PocketShell daemon.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on loopback, in one run: the raw PTY (bash in a local PTY), OpenSSH (\`ssh -tt\` in a local PTY to a private \`sshd\` on 127.0.0.1, ed25519 keys), and PocketShell (a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process, and the Node client in the bench process, over a WebRTC data channel), once per WebRTC engine (daemon and client on the same engine, \`POCKETSHELL_ENGINE\`). Throughput is a \`cat\` of a ${MB} MB text file as the client receives it; echo is one printable key to bash's readline echo; connect is from starting the client to the shell's first output byte (for OpenSSH: TCP, key exchange, auth and session; for PocketShell: signed offer/answer through the relay, ICE, DTLS, data channel, PTY); idle counts sshd's listener and session processes, and the whole PocketShell daemon.
 
-| measure | raw PTY | OpenSSH | PocketShell |
-|---|---:|---:|---:|
+| measure | raw PTY | OpenSSH | ${engines.map((e) => `PocketShell (${e})`).join(' | ')} |
+|---|---:|---:|${engines.map(() => '---:').join('|')}|
 ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 `;
   writeSection(md);

@@ -58,7 +58,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         pid: process.pid,
         relay: { url: options.relayUrl, state: agent.relay.state },
         keystore: { kind: host.secrets.kind, reason: host.secrets.reason },
-        engine: 'werift',
+        engine: host.engine.name,
         devices: host.trust.list().length,
         connections: agent.connections(),
         sessions: host.sessions.list(),

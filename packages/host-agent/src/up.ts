@@ -11,6 +11,7 @@ import { homedir, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { StatePaths } from '@pocketshell/host-core';
 import {
+  bundledWebRoot,
   DATABASE_FILE,
   defaultDataDir,
   Logger,
@@ -42,6 +43,12 @@ export function lanAddress(): string | undefined {
   return undefined;
 }
 
+/** The monorepo's built web client as the relay's default web root, like `pocketshell-relay`. */
+function webRootDefault(): { defaultWebRoot?: string } {
+  const root = bundledWebRoot();
+  return root ? { defaultWebRoot: root } : {};
+}
+
 export interface RunningUp {
   relayUrl: string;
   webUrl: string;
@@ -69,6 +76,7 @@ export async function up(options: UpOptions): Promise<RunningUp> {
       }
     },
     homedir: homedir(),
+    ...webRootDefault(),
   });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = new SqliteStore(join(config.dataDir, DATABASE_FILE));

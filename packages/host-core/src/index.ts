@@ -18,5 +18,6 @@ export * from './webrtc/errors.ts';
 export * from './webrtc/events.ts';
 export * from './webrtc/handshake.ts';
 export * from './webrtc/negotiate.ts';
+export * from './webrtc/node-datachannel-engine.ts';
 export * from './webrtc/sdp.ts';
 export * from './webrtc/werift-engine.ts';

@@ -18,4 +18,5 @@ export * from './relay-client.ts';
 export * from './replay.ts';
 export * from './sas.ts';
 export * from './schema.ts';
+export * from './sdp-handshake.ts';
 export * from './transcript.ts';

@@ -5,11 +5,10 @@
  * at this edge: 0 ok, 1 runtime failure, 2 bad usage or configuration.
  * Logs are JSON lines on stdout; the first `listening` line names the URL.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { isLoopback, loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
+import { join } from 'node:path';
+import { bundledWebRoot, isLoopback, loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
 import { RelayError } from './errors.ts';
 import { Logger } from './log.ts';
 import { Relay } from './relay.ts';
@@ -27,11 +26,10 @@ const USAGE = `usage:
 Environment: POCKETSHELL_RELAY_<OPTION> (e.g. POCKETSHELL_RELAY_TURN_SECRET). See docs/relay.md.
 `;
 
-/** The built web client in this monorepo, if any. */
-function bundledWebRoot(): string | undefined {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidate = resolve(here, '..', '..', 'web', 'dist');
-  return existsSync(join(candidate, 'index.html')) ? candidate : undefined;
+/** `defaultWebRoot` for `loadConfig` when the monorepo's web client is built. */
+function webRootDefault(): { defaultWebRoot?: string } {
+  const root = bundledWebRoot();
+  return root ? { defaultWebRoot: root } : {};
 }
 
 function readIfExists(path: string): string | undefined {
@@ -119,7 +117,7 @@ async function serve(argv: string[], out: (s: string) => void): Promise<number> 
     env: process.env,
     readFile: readIfExists,
     homedir: homedir(),
-    ...(bundledWebRoot() ? { defaultWebRoot: bundledWebRoot()! } : {}),
+    ...webRootDefault(),
   });
   const log = new Logger({ level: config.logLevel, write: out });
   // handlers first: a supervisor may signal as soon as it reads the `listening` line

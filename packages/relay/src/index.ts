@@ -6,7 +6,14 @@
  * `@pocketshell/relay/testing`.
  */
 export { verifyAuth } from './auth.ts';
-export { defaultDataDir, isLoopback, loadConfig, type Registration, type RelayConfig } from './config.ts';
+export {
+  bundledWebRoot,
+  defaultDataDir,
+  isLoopback,
+  loadConfig,
+  type Registration,
+  type RelayConfig,
+} from './config.ts';
 export { RELAY_ERROR_CODES, RelayError, type RelayErrorCode } from './errors.ts';
 export { DEFAULT_LIMITS, type Limits, RateLimiter } from './limits.ts';
 export { Logger, type LogLevel } from './log.ts';

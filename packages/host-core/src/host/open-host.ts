@@ -15,6 +15,8 @@ import { ensurePrivateDir } from '../state/private-files.ts';
 import { openSecretStore, type SecretStore } from '../state/secret-store.ts';
 import { TrustStore } from '../state/trust-store.ts';
 import type { IceServer, WebRtcEngine } from '../webrtc/engine.ts';
+import { WebRtcError } from '../webrtc/errors.ts';
+import { NodeDataChannelEngine, nodeDataChannelAvailable } from '../webrtc/node-datachannel-engine.ts';
 import { WeriftEngine } from '../webrtc/werift-engine.ts';
 import { HostAgent } from './host-agent.ts';
 
@@ -34,6 +36,8 @@ export interface OpenHostOptions {
 /** An opened host: the agent plus the stores it was built from. */
 export interface OpenedHost {
   agent: HostAgent;
+  /** The WebRTC engine the agent runs (its `name` is what `status` reports). */
+  engine: WebRtcEngine;
   identity: HostIdentity;
   secrets: SecretStore;
   trust: TrustStore;
@@ -55,12 +59,13 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     backend: options.backend ?? nodePtyBackend(),
     ...(options.env ? { env: options.env } : {}),
   });
+  const engine = options.engine ?? engineFromEnv(options.env ?? process.env);
   const agent = new HostAgent({
     identity,
     trust,
     audit,
     sessions,
-    engine: options.engine ?? engineFromEnv(options.env ?? process.env),
+    engine,
     relayUrl: options.relayUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,
     ...(options.localAddressFilter ? { localAddressFilter: options.localAddressFilter } : {}),
@@ -72,6 +77,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
   let closed: Promise<void> | undefined;
   return {
     agent,
+    engine,
     identity,
     secrets,
     trust,
@@ -88,11 +94,37 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
   };
 }
 
+/** The engines `POCKETSHELL_ENGINE` may name. */
+export const ENGINE_NAMES = ['node-datachannel', 'werift'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
 /**
- * The default engine. `POCKETSHELL_ICE_ADDRESS` binds ICE to one local
- * address (tests and benchmarks use 127.0.0.1, so nothing leaves loopback).
+ * The engine this platform runs by default, chosen by measurement
+ * (docs/transport.md): node-datachannel wherever its prebuilt native binary
+ * loads (it moves terminal output several times faster, opens in a few
+ * milliseconds and idles lighter), werift (pure TypeScript) elsewhere.
  */
-export function engineFromEnv(env: Readonly<Record<string, string | undefined>>): WebRtcEngine {
+export function defaultEngineName(available: () => boolean = nodeDataChannelAvailable): EngineName {
+  return available() ? 'node-datachannel' : 'werift';
+}
+
+/**
+ * The engine from the environment. `POCKETSHELL_ENGINE=werift|node-datachannel`
+ * forces one (an unknown name, or node-datachannel where it cannot load,
+ * throws `WebRtcError` `engine`); unset, the platform default.
+ * `POCKETSHELL_ICE_ADDRESS` binds ICE to one local address (tests and
+ * benchmarks use 127.0.0.1, so nothing leaves loopback).
+ */
+export function engineFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  available: () => boolean = nodeDataChannelAvailable,
+): WebRtcEngine {
   const bindAddress = env.POCKETSHELL_ICE_ADDRESS;
-  return new WeriftEngine(bindAddress ? { bindAddress } : {});
+  const wanted = env.POCKETSHELL_ENGINE || defaultEngineName(available);
+  if (wanted === 'werift') return new WeriftEngine(bindAddress ? { bindAddress } : {});
+  if (wanted === 'node-datachannel') {
+    if (!available()) throw new WebRtcError('engine', 'node-datachannel cannot load on this platform');
+    return new NodeDataChannelEngine(bindAddress ? { bindAddress } : {});
+  }
+  throw new WebRtcError('engine', `POCKETSHELL_ENGINE must be one of ${ENGINE_NAMES.join(', ')}`);
 }

@@ -22,6 +22,7 @@ import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { WebSocket } from 'ws';
 import { POCKETSHELL, pocketshell, until } from '../support/cli.ts';
+import { barChart } from './chart.ts';
 import { ctrlC, echoRtt, idle, type Stream, throughput, waitFor } from './measure.ts';
 
 const MB = Number(process.env.BENCH_MB ?? 32);
@@ -225,7 +226,11 @@ async function pocketshellBench(engine: EngineName) {
     POCKETSHELL_ICE_ADDRESS: '127.0.0.1',
     POCKETSHELL_ALLOW_ROOT: '1',
   };
-  const daemon = spawn(process.execPath, [POCKETSHELL, 'daemon', 'run', '--relay', relay.url], {
+  // BENCH_PROFILE=dir writes the daemon's CPU profile there (what bounds a figure).
+  const profile = process.env.BENCH_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+    : [];
+  const daemon = spawn(process.execPath, [...profile, POCKETSHELL, 'daemon', 'run', '--relay', relay.url], {
     env: { ...process.env, ...psEnv },
     stdio: 'ignore',
   });
@@ -328,7 +333,7 @@ async function main() {
   console.error('raw PTY', raw);
   const ssh = await openssh();
   console.error('OpenSSH', ssh);
-  const engines: EngineName[] = ['werift', 'node-datachannel'];
+  const engines = (process.env.BENCH_ENGINES ?? 'werift,node-datachannel').split(',') as EngineName[];
   const ps: Record<string, Awaited<ReturnType<typeof pocketshellBench>>> = {};
   for (const engine of engines) {
     ps[engine] = await pocketshellBench(engine);
@@ -383,7 +388,50 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on l
 |---|---:|---:|${engines.map(() => '---:').join('|')}|
 ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 `;
-  writeSection(md);
+  const labels = ['raw PTY', 'OpenSSH', ...engines.map((e) => `PocketShell (${e})`)];
+  const all = engines.map((e) => ps[e]!);
+  const svg = barChart(labels, [
+    {
+      title: 'terminal output throughput',
+      unit: 'MB/s',
+      lowerIsBetter: false,
+      values: [raw.tput.mbps, ssh.tput.mbps, ...all.map((r) => r.tput.mbps)],
+    },
+    {
+      title: 'keystroke echo p50',
+      unit: 'ms',
+      lowerIsBetter: true,
+      values: [raw.echo.p50, ssh.echo.p50, ...all.map((r) => r.echo.p50)],
+    },
+    {
+      title: 'connect to first byte, cold',
+      unit: 'ms',
+      lowerIsBetter: true,
+      values: [null, ssh.connectCold, ...all.map((r) => r.connectCold)],
+    },
+    {
+      title: 'connect to first byte, warm',
+      unit: 'ms',
+      lowerIsBetter: true,
+      values: [null, ssh.connectWarm, ...all.map((r) => r.connectWarm)],
+    },
+    {
+      title: 'Ctrl-C to prompt under yes',
+      unit: 'ms',
+      lowerIsBetter: true,
+      values: [null, ssh.ctrl, ...all.map((r) => r.ctrl)],
+    },
+    {
+      title: 'idle server RSS',
+      unit: 'MiB',
+      lowerIsBetter: true,
+      values: [null, ssh.idle.rssMiB, ...all.map((r) => r.idle.rssMiB)],
+    },
+  ]);
+  writeFileSync(new URL('../../docs/benchmarks-terminal.svg', import.meta.url), svg);
+  writeSection(`${md}
+![side-by-side figures of this run](benchmarks-terminal.svg)
+`);
   console.log(md);
 }
 

@@ -1,0 +1,101 @@
+/**
+ * The web client's entry: opens the device store (key made on first use),
+ * starts the relay connection of this origin, registers the service worker,
+ * and routes `#/…` fragments to screens. Each screen is a function that
+ * builds its DOM into the root and returns its own teardown.
+ */
+import '@xterm/xterm/css/xterm.css';
+import './style.css';
+import { relayWsUrl } from '@pocketshell/protocol';
+import { DeviceStore } from './store.ts';
+import { fill, h } from './ui.ts';
+import { devicesView } from './views/devices.ts';
+import { hostView } from './views/host.ts';
+import { hostsView } from './views/hosts.ts';
+import { pairView } from './views/pair.ts';
+import { scanView } from './views/scan.ts';
+import { terminalView } from './views/terminal.ts';
+import { WebDevice } from './web-device.ts';
+
+/** What every screen gets. */
+export interface App {
+  root: HTMLElement;
+  store: DeviceStore;
+  device: WebDevice;
+  /** Navigates to a `#/…` route; `replace` keeps it out of history. */
+  go(hash: string, replace?: boolean): void;
+}
+
+type View = (app: App, params: string[]) => (() => void) | undefined;
+
+const ROUTES: [RegExp, View][] = [
+  [/^#\/pair\//, pairView],
+  [/^#\/host\/([^/]+)$/, hostView],
+  [/^#\/t\/([^/]+)\/(.+)$/, terminalView],
+  [/^#\/devices$/, devicesView],
+  [/^#\/scan$/, scanView],
+  [/^(?:#\/?|#\/hosts)?$/, hostsView],
+];
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
+}
+
+async function boot(): Promise<void> {
+  const root = document.getElementById('app');
+  if (!root) return;
+  let store: DeviceStore;
+  try {
+    store = await DeviceStore.open();
+  } catch {
+    fill(root, h('p', { class: 'fatal' }, 'This browser does not allow local storage here (private mode?).'));
+    return;
+  }
+  const keyPair = await store.keyPair();
+  // Served from this machine: the host is here too, so only loopback candidates are offered.
+  const loopbackOnly = isLoopback(location.hostname);
+  const device = new WebDevice({
+    keyPair,
+    store,
+    relayUrl: relayWsUrl(location.href),
+    hosts: await store.hosts(),
+    ...(loopbackOnly ? { allowCandidate: (a: string) => /^127\./.test(a) || a === '::1' } : {}),
+  });
+  device.start();
+  let teardown: (() => void) | undefined;
+  const app: App = {
+    root,
+    store,
+    device,
+    go(hash, replace = false) {
+      if (replace) history.replaceState(null, '', hash);
+      else history.pushState(null, '', hash);
+      route();
+    },
+  };
+  const route = () => {
+    teardown?.();
+    teardown = undefined;
+    for (const t of document.querySelectorAll('.toast')) t.remove();
+    const hash = location.hash;
+    for (const [re, view] of ROUTES) {
+      const m = re.exec(hash);
+      if (m) {
+        teardown = view(
+          app,
+          m.slice(1).map((s) => decodeURIComponent(s)),
+        );
+        return;
+      }
+    }
+    app.go('#/hosts', true);
+  };
+  window.addEventListener('hashchange', route);
+  window.addEventListener('popstate', route);
+  route();
+  if ('serviceWorker' in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register('./sw.js').catch(() => {});
+  }
+}
+
+void boot();

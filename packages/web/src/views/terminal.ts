@@ -1,0 +1,374 @@
+/**
+ * The terminal screen: a full-height xterm.js (WebGL renderer on a real
+ * GPU, xterm's DOM renderer otherwise), the key bar, font size by pinch or buttons,
+ * copy on selection, and the connection's life as an explicit state
+ * machine — connecting → live (peer-to-peer or TURN) → reconnecting (with
+ * backoff; woken by `visibilitychange`, `online`, a network change or the
+ * host coming back) or offline (the relay says the host is gone) → live
+ * again on the same session, whose snapshot redraws the screen. The route
+ * carries the session id, so a reload reattaches the same session.
+ */
+import type { HostId } from '@pocketshell/protocol';
+import { FitAddon } from '@xterm/addon-fit';
+import { WebglAddon } from '@xterm/addon-webgl';
+import { type ITheme, Terminal } from '@xterm/xterm';
+import { KeyBar } from '../keybar.ts';
+import type { App } from '../main.ts';
+import type { TermChannel } from '../term-channel.ts';
+import { h, toast } from '../ui.ts';
+
+export type TermState = 'connecting' | 'p2p' | 'turn' | 'reconnecting' | 'offline' | 'ended';
+
+const LABELS: Record<TermState, string> = {
+  connecting: 'Connecting…',
+  p2p: 'Peer-to-peer',
+  turn: 'TURN relay',
+  reconnecting: 'Reconnecting…',
+  offline: 'Host offline',
+  ended: 'Session ended',
+};
+
+const BACKOFF_MS = [300, 1000, 2000, 4000, 8000, 15_000];
+const MIN_FONT = 9;
+const MAX_FONT = 28;
+
+/**
+ * Whether WebGL runs on a real GPU. Software GL (SwiftShader, llvmpipe) is
+ * slower than xterm's DOM renderer and mis-sizes its canvas on high-DPI
+ * screens, so there the DOM renderer is used.
+ */
+function hardwareWebgl(): boolean {
+  const gl = document.createElement('canvas').getContext('webgl2');
+  if (!gl) return false;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : '';
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return !/swiftshader|llvmpipe|softpipe|software/i.test(renderer);
+}
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function theme(): ITheme {
+  return {
+    background: cssVar('--term-bg'),
+    foreground: cssVar('--term-fg'),
+    cursor: cssVar('--accent'),
+    cursorAccent: cssVar('--term-bg'),
+    selectionBackground: cssVar('--selection'),
+  };
+}
+
+export function terminalView(app: App, [hostId, target]: string[]): () => void {
+  const host = app.device.host(hostId ?? '');
+  if (!host) {
+    app.go('#/hosts', true);
+    return () => {};
+  }
+  let disposed = false;
+  let state: TermState = 'connecting';
+  let sessionTarget = target ?? 'new';
+  let chan: TermChannel | undefined;
+  let attempt = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let attaching = false;
+  const cleanups: (() => void)[] = [];
+  /** Live output taps (the browser benchmark's). */
+  const outputListeners = new Set<(bytes: Uint8Array) => void>();
+
+  const indicator = h('span', { class: 'conn', 'data-testid': 'conn', 'data-state': state }, LABELS[state]);
+  const fontDown = h('button', { class: 'icon-button', type: 'button', 'aria-label': 'Smaller text' }, 'A−');
+  const fontUp = h('button', { class: 'icon-button', type: 'button', 'aria-label': 'Larger text' }, 'A+');
+  const termEl = h('div', { class: 'term', 'data-testid': 'terminal' });
+  const banner = h('div', { class: 'banner', hidden: true });
+  const wrap = h('div', { class: 'term-wrap' }, termEl);
+  const term = new Terminal({
+    fontSize: 14,
+    fontFamily:
+      "ui-monospace, 'SF Mono', Menlo, 'DejaVu Sans Mono', 'Roboto Mono', 'Liberation Mono', monospace",
+    theme: theme(),
+    scrollback: 5000,
+    cursorBlink: false,
+    allowProposedApi: false,
+    macOptionIsMeta: true,
+  });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  const send = (data: string) => chan?.write(data);
+  const keybar = new KeyBar({
+    send,
+    paste: (text) => term.paste(text),
+    modes: () => term.modes,
+  });
+  const screen = h(
+    'div',
+    { class: 'screen term-screen' },
+    h(
+      'header',
+      { class: 'bar' },
+      h('a', { class: 'icon-button', href: `#/host/${host.id}`, 'aria-label': 'Back' }, '‹'),
+      h('h1', {}, host.name),
+      indicator,
+      fontDown,
+      fontUp,
+    ),
+    wrap,
+    banner,
+    keybar.el,
+  );
+  app.root.replaceChildren(screen);
+  document.body.classList.add('term-mode');
+  term.open(termEl);
+  if (hardwareWebgl()) {
+    try {
+      const gl = new WebglAddon();
+      gl.onContextLoss(() => gl.dispose());
+      term.loadAddon(gl);
+    } catch {
+      // WebGL refused after all: xterm keeps its DOM renderer.
+    }
+  }
+
+  const setState = (next: TermState) => {
+    state = next;
+    indicator.dataset.state = next;
+    indicator.textContent = LABELS[next];
+  };
+
+  // ------------------------------------------------------------ layout
+  const refit = () => {
+    if (disposed) return;
+    try {
+      fit.fit();
+    } catch {
+      return;
+    }
+    term.scrollToBottom();
+  };
+  const vv = window.visualViewport;
+  const onViewport = () => {
+    // The soft keyboard shrinks the visual viewport: size the screen to it so the cursor line stays visible.
+    if (vv) document.documentElement.style.setProperty('--app-height', `${Math.round(vv.height)}px`);
+    requestAnimationFrame(refit);
+  };
+  vv?.addEventListener('resize', onViewport);
+  cleanups.push(() => vv?.removeEventListener('resize', onViewport));
+  onViewport();
+  const ro = new ResizeObserver(() => refit());
+  ro.observe(wrap);
+  cleanups.push(() => ro.disconnect());
+  term.onResize(({ cols, rows }) => chan?.resize(cols, rows));
+
+  // ------------------------------------------------------------ font size
+  const setFont = (size: number) => {
+    const next = Math.max(MIN_FONT, Math.min(MAX_FONT, Math.round(size)));
+    if (next === term.options.fontSize) return;
+    term.options.fontSize = next;
+    refit();
+    void app.store.setSetting('fontSize', next);
+  };
+  void app.store.setting<number>('fontSize').then((size) => {
+    if (typeof size === 'number' && !disposed) setFont(size);
+  });
+  fontDown.addEventListener('click', () => setFont((term.options.fontSize ?? 14) - 1));
+  fontUp.addEventListener('click', () => setFont((term.options.fontSize ?? 14) + 1));
+  let pinch: { dist: number; size: number } | undefined;
+  const distance = (t: TouchList) => Math.hypot(t[0]!.clientX - t[1]!.clientX, t[0]!.clientY - t[1]!.clientY);
+  wrap.addEventListener(
+    'touchstart',
+    (e) => {
+      if (e.touches.length === 2) pinch = { dist: distance(e.touches), size: term.options.fontSize ?? 14 };
+    },
+    { passive: true },
+  );
+  wrap.addEventListener(
+    'touchmove',
+    (e) => {
+      if (pinch && e.touches.length === 2) setFont((pinch.size * distance(e.touches)) / pinch.dist);
+    },
+    { passive: true },
+  );
+  wrap.addEventListener('touchend', () => (pinch = undefined));
+
+  // ------------------------------------------------------------ input and copy
+  term.onData((data) => send(keybar.transform(data)));
+  let copyTimer: ReturnType<typeof setTimeout> | undefined;
+  term.onSelectionChange(() => {
+    clearTimeout(copyTimer);
+    copyTimer = setTimeout(() => {
+      const text = term.getSelection();
+      if (!text) return;
+      navigator.clipboard?.writeText(text).then(
+        () => toast('Copied'),
+        () => {},
+      );
+    }, 400);
+  });
+  cleanups.push(() => clearTimeout(copyTimer));
+  const mq = matchMedia('(prefers-color-scheme: dark)');
+  const onScheme = () => (term.options.theme = theme());
+  mq.addEventListener('change', onScheme);
+  cleanups.push(() => mq.removeEventListener('change', onScheme));
+
+  // ------------------------------------------------------------ connection life
+  const showBanner = (text: string | null, action?: { label: string; run: () => void }) => {
+    banner.hidden = text === null;
+    banner.replaceChildren(
+      ...(text === null
+        ? []
+        : [
+            h('span', {}, text),
+            action
+              ? h('button', { class: 'button small', type: 'button', onclick: action.run }, action.label)
+              : '',
+          ]),
+    );
+  };
+
+  const retry = (delayMs?: number) => {
+    clearTimeout(retryTimer);
+    if (disposed || state === 'ended') return;
+    if (app.device.online(host.id as HostId) === false) {
+      setState('offline');
+      return;
+    }
+    if (state !== 'connecting') setState('reconnecting');
+    const wait = delayMs ?? BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!;
+    attempt++;
+    retryTimer = setTimeout(() => void attach(), wait);
+  };
+
+  const attach = async (): Promise<void> => {
+    if (disposed || attaching || state === 'ended') return;
+    attaching = true;
+    try {
+      const link = await app.device.link(host.id);
+      if (disposed) return;
+      let opened: TermChannel;
+      try {
+        opened = await link.openTerminal(sessionTarget, term.cols, term.rows, (c) => {
+          c.on('attached', () => term.reset());
+          c.on('data', ({ bytes, snapshot }) => {
+            term.write(bytes);
+            if (!snapshot) for (const l of outputListeners) l(bytes);
+          });
+          c.on('title', (t) => (document.title = t ? `${t} — PocketShell` : 'PocketShell'));
+          c.on('exit', (code) => {
+            setState('ended');
+            showBanner(`The program ended (exit code ${code}).`, {
+              label: 'New session',
+              run: () => app.go(`#/t/${host.id}/new`, true),
+            });
+          });
+          c.on('close', () => {
+            if (chan !== c || disposed) return;
+            chan = undefined;
+            retry();
+          });
+        });
+      } catch (error) {
+        if (!link.closed && sessionTarget !== 'new') {
+          // The host is there but the session is not (it ended, or the host restarted).
+          term.reset();
+          toast('That session is gone; started a new one.');
+          sessionTarget = 'new';
+          attaching = false;
+          return attach();
+        }
+        throw error;
+      }
+      if (disposed) {
+        opened.close();
+        return;
+      }
+      chan = opened;
+      attempt = 0;
+      sessionTarget = opened.session;
+      history.replaceState(null, '', `#/t/${host.id}/${encodeURIComponent(opened.session)}`);
+      showBanner(null);
+      setState((await link.route()) === 'turn' ? 'turn' : 'p2p');
+      refit();
+      opened.resize(term.cols, term.rows);
+      link.once('close', () => {
+        if (chan === opened) {
+          chan = undefined;
+          retry();
+        }
+      });
+    } catch (error) {
+      if (!disposed) {
+        console.warn(`pocketshell: attaching failed (${(error as Error).message}); retrying`);
+        retry();
+      }
+    } finally {
+      attaching = false;
+    }
+  };
+
+  const wake = () => {
+    if (disposed || state === 'ended' || chan) return;
+    if (document.visibilityState === 'hidden') return;
+    attempt = 0;
+    retry(0);
+  };
+  const onVisibility = () => wake();
+  document.addEventListener('visibilitychange', onVisibility);
+  window.addEventListener('online', wake);
+  const netInfo = (navigator as Navigator & { connection?: EventTarget }).connection;
+  netInfo?.addEventListener('change', wake);
+  cleanups.push(() => {
+    document.removeEventListener('visibilitychange', onVisibility);
+    window.removeEventListener('online', wake);
+    netInfo?.removeEventListener('change', wake);
+  });
+  cleanups.push(
+    app.device.on('presence', (p) => {
+      if (p.host !== host.id) return;
+      if (!p.online) {
+        if (state !== 'ended') setState('offline');
+        clearTimeout(retryTimer);
+      } else if (!chan && state !== 'ended') {
+        setState('reconnecting');
+        attempt = 0;
+        retry(0);
+      }
+    }),
+  );
+
+  // For the browser tests, the benchmark and people debugging: the screen as text, raw input and output.
+  Object.assign(globalThis, {
+    pocketshellTerminal: {
+      lines: () => {
+        const b = term.buffer.active;
+        const out: string[] = [];
+        for (let i = 0; i < b.length; i++) out.push(b.getLine(i)?.translateToString(true) ?? '');
+        return out;
+      },
+      state: () => state,
+      session: () => sessionTarget,
+      fontSize: () => term.options.fontSize,
+      rows: () => term.rows,
+      write: (data: string) => chan?.write(data),
+      onOutput: (listener: (bytes: Uint8Array) => void) => {
+        outputListeners.add(listener);
+        return () => outputListeners.delete(listener);
+      },
+    },
+  });
+
+  void attach();
+  term.focus();
+
+  return () => {
+    disposed = true;
+    clearTimeout(retryTimer);
+    for (const c of cleanups) c();
+    chan?.close();
+    chan = undefined;
+    term.dispose();
+    document.body.classList.remove('term-mode');
+    document.title = 'PocketShell';
+    Object.assign(globalThis, { pocketshellTerminal: undefined });
+  };
+}

@@ -1,0 +1,390 @@
+/**
+ * The device of PROTOCOL.md, in the browser: one relay connection (the
+ * browser's WebSocket), pairing from a QR link, host presence, and signed
+ * WebRTC connections with the browser's own `RTCPeerConnection`.
+ *
+ * DTLS binding: the offer and the answer are signed over their exact SDP
+ * (`makeOffer` / `verifyAnswer` from `@pocketshell/protocol`, the same code
+ * the host runs). The browser itself refuses a DTLS handshake whose
+ * certificate does not hash to the remote description's `a=fingerprint`;
+ * since we apply only an answer whose signature over that very SDP
+ * verified against the pinned host key, the host's certificate is bound to
+ * the host's identity without reading the certificate ourselves.
+ */
+import {
+  type DeliverMessage,
+  type DeviceId,
+  deviceIdOf,
+  Emitter,
+  fromB64u,
+  type HostId,
+  hostIdOf,
+  type IceBody,
+  type KeyPair,
+  makeOffer,
+  makePairRequest,
+  openJson,
+  openPairAccept,
+  type PairLink,
+  ProtocolError,
+  parseInner,
+  RelayClient,
+  type RelayClientState,
+  ReplayCache,
+  randomId,
+  type ServerMessage,
+  sasDigits,
+  sealJson,
+  verifyAnswer,
+  type WebSocketFactory,
+} from '@pocketshell/protocol';
+import { HostLink } from './host-link.ts';
+import type { DeviceStore, PinnedHost } from './store.ts';
+
+export interface WebDeviceEvents {
+  [key: string]: unknown;
+  presence: { host: HostId; online: boolean };
+  relay: RelayClientState;
+  hosts: PinnedHost[];
+}
+
+export interface WebDeviceOptions {
+  keyPair: KeyPair;
+  store: DeviceStore;
+  /** `ws[s]://…/ws`. */
+  relayUrl: string;
+  hosts: PinnedHost[];
+  /** Which local ICE candidates may be sent (by address). */
+  allowCandidate?: (address: string) => boolean;
+  WebSocket?: WebSocketFactory;
+}
+
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/** The connection address of an ICE candidate line, or null. */
+export function candidateAddress(candidate: string): string | null {
+  const fields = candidate.replace(/^a=/, '').trim().split(/\s+/);
+  if (fields.length < 8 || !fields[0]?.startsWith('candidate:') || fields[6] !== 'typ') return null;
+  return fields[4] ?? null;
+}
+
+export class WebDevice extends Emitter<WebDeviceEvents> {
+  readonly id: DeviceId;
+  readonly keyPair: KeyPair;
+  readonly relay: RelayClient;
+  readonly #o: WebDeviceOptions;
+  readonly #replay = new ReplayCache();
+  readonly #hosts = new Map<HostId, PinnedHost>();
+  readonly #online = new Map<HostId, boolean>();
+  readonly #signals = new Map<string, (kind: string, body: unknown) => void>();
+  readonly #links = new Map<HostId, HostLink>();
+  readonly #connecting = new Map<HostId, Promise<HostLink>>();
+
+  constructor(options: WebDeviceOptions) {
+    super();
+    this.#o = options;
+    this.keyPair = options.keyPair;
+    this.id = deviceIdOf(options.keyPair.publicKey);
+    for (const h of options.hosts) this.#hosts.set(h.id, h);
+    this.relay = new RelayClient({
+      url: options.relayUrl,
+      role: 'device',
+      keyPair: options.keyPair,
+      WebSocket: options.WebSocket ?? (WebSocket as unknown as WebSocketFactory),
+      minBackoffMs: 500,
+      maxBackoffMs: 15_000,
+      // The browser answers the relay's pings without telling us: be patient.
+      silenceMs: 10 * 60_000,
+    });
+    this.relay.on('message', (m) => this.#onMessage(m));
+    this.relay.on('state', (s) => {
+      if (s !== 'ready') {
+        for (const id of this.#online.keys()) this.#online.delete(id);
+      }
+      this.emit('relay', s);
+    });
+  }
+
+  start(): void {
+    this.relay.start();
+  }
+
+  hosts(): PinnedHost[] {
+    return [...this.#hosts.values()];
+  }
+
+  host(id: string): PinnedHost | undefined {
+    return this.#hosts.get(id as HostId);
+  }
+
+  /** Presence of a host as the relay last said (undefined: not known yet). */
+  online(id: HostId): boolean | undefined {
+    return this.#online.get(id);
+  }
+
+  /** Redeems a pairing link; `onSas` gets the six digits at once. Resolves once the host accepted. */
+  async pair(
+    link: PairLink,
+    name: string,
+    onSas: (sas: string) => void,
+    signal?: AbortSignal,
+  ): Promise<PinnedHost> {
+    await this.relay.waitReady();
+    const hostId = hostIdOf(link.hostPub);
+    const accepted = new Promise<Extract<ServerMessage, { t: 'pair.accepted' }>>((resolve, reject) => {
+      const off = this.relay.on('message', (m) => {
+        if ((m.t === 'pair.accepted' || m.t === 'pair.rejected') && m.from === hostId) {
+          off();
+          if (m.t === 'pair.accepted') resolve(m);
+          else reject(new ProtocolError('unauthorized', 'the host declined the pairing'));
+        }
+      });
+      signal?.addEventListener('abort', () => {
+        off();
+        reject(new ProtocolError('timeout', 'pairing abandoned'));
+      });
+    });
+    accepted.catch(() => {});
+    const now = Math.floor(Date.now() / 1000);
+    const redeem = makePairRequest({ link, device: this.keyPair, name, now });
+    await this.relay.request({ t: 'pair.redeem', ...redeem });
+    onSas(sasDigits(link.hostPub, this.keyPair.publicKey, link.claim));
+    const message = await accepted;
+    const verified = openPairAccept({
+      device: this.keyPair,
+      link,
+      message,
+      now: Math.floor(Date.now() / 1000),
+    });
+    const pinned = await this.#o.store.pin({
+      id: verified.hostId,
+      pub: link.hostPub,
+      name: verified.hostName,
+      grants: verified.grants,
+      pairedAt: Date.now(),
+    });
+    this.#hosts.set(pinned.id, pinned);
+    this.emit('hosts', this.hosts());
+    return pinned;
+  }
+
+  /** Unpairs a host: tells the relay (best effort) and forgets it. */
+  async unpair(id: HostId): Promise<void> {
+    this.#links.get(id)?.close();
+    try {
+      if (this.relay.state === 'ready') await this.relay.request({ t: 'pair.revoke', peer: id });
+    } catch {
+      // Not paired at the relay any more, or offline: forgetting is what matters.
+    }
+    await this.#o.store.unpin(id);
+    this.#hosts.delete(id);
+    this.#online.delete(id);
+    this.emit('hosts', this.hosts());
+  }
+
+  #onMessage(m: ServerMessage): void {
+    if (m.t === 'presence') {
+      this.#online.set(m.host, m.online);
+      this.emit('presence', { host: m.host, online: m.online });
+      return;
+    }
+    if (m.t === 'pair.revoked') {
+      const host = this.#hosts.get(m.from as HostId);
+      if (host)
+        void this.#o.store.unpin(host.id).then(() => {
+          this.#hosts.delete(host.id);
+          this.emit('hosts', this.hosts());
+        });
+      return;
+    }
+    if (m.t === 'deliver') this.#onDeliver(m);
+  }
+
+  #onDeliver(m: DeliverMessage): void {
+    const host = this.#hosts.get(m.from as HostId);
+    if (!host) return;
+    let body: unknown;
+    try {
+      body = openJson({
+        envelope: m.env,
+        senderId: host.id,
+        senderPublic: host.pub,
+        recipientId: this.id,
+        recipientSecret: this.keyPair.secretKey,
+        replay: this.#replay,
+      });
+    } catch {
+      return;
+    }
+    const conn = (body as { conn?: unknown })?.conn;
+    if (typeof conn === 'string') this.#signals.get(conn)?.(m.env.kind, body);
+  }
+
+  #seal(host: PinnedHost, kind: string, body: unknown): void {
+    this.relay.send(
+      host.id,
+      sealJson({
+        kind,
+        body,
+        senderId: this.id,
+        senderSecret: this.keyPair.secretKey,
+        recipientId: host.id,
+        recipientPublic: host.pub,
+      }),
+    );
+  }
+
+  async #iceServers(): Promise<RTCIceServer[]> {
+    try {
+      const turn = await this.relay.request({ t: 'turn.credentials' });
+      return [{ urls: turn.urls, username: turn.username, credential: turn.credential }];
+    } catch {
+      // No TURN on this relay: host candidates only, never a public STUN default.
+      return [];
+    }
+  }
+
+  /** The live connection to a host, or a new one. */
+  link(hostId: HostId): Promise<HostLink> {
+    const open = this.#links.get(hostId);
+    if (open && !open.closed) return Promise.resolve(open);
+    let pending = this.#connecting.get(hostId);
+    if (!pending) {
+      pending = this.#connect(hostId).finally(() => this.#connecting.delete(hostId));
+      this.#connecting.set(hostId, pending);
+    }
+    return pending;
+  }
+
+  async #connect(hostId: HostId): Promise<HostLink> {
+    const host = this.#hosts.get(hostId);
+    if (!host) throw new ProtocolError('not_paired', `not paired with ${hostId}`);
+    await this.relay.waitReady();
+    const iceServers = await this.#iceServers();
+    const conn = randomId(12);
+    const pc = new RTCPeerConnection({ iceServers });
+    const control = pc.createDataChannel('control');
+    let offered = false;
+    const held: (RTCIceCandidateInit | null)[] = [];
+    const sendIce = (c: RTCIceCandidateInit | null) => {
+      try {
+        this.#seal(host, 'ice', { conn, candidate: c });
+      } catch {
+        // Relay down: the connection attempt times out and is retried.
+      }
+    };
+    pc.addEventListener('icecandidate', (e: RTCPeerConnectionIceEvent) => {
+      let c: RTCIceCandidateInit | null = null;
+      if (e.candidate) {
+        const address = candidateAddress(e.candidate.candidate);
+        if (address === null || !(this.#o.allowCandidate?.(address) ?? true)) return;
+        c = {
+          candidate: e.candidate.candidate,
+          sdpMid: e.candidate.sdpMid,
+          sdpMLineIndex: e.candidate.sdpMLineIndex,
+        };
+      }
+      if (offered) sendIce(c);
+      else held.push(c);
+    });
+    const early: IceBody[] = [];
+    let applied = false;
+    let onAnswer: ((body: unknown) => void) | undefined;
+    let onHangup: ((reason: string) => void) | undefined;
+    const answered = new Promise<unknown>((resolve, reject) => {
+      onAnswer = resolve;
+      onHangup = (reason) => reject(new ProtocolError('unavailable', `host hung up: ${reason}`));
+    });
+    answered.catch(() => {});
+    const offPresence = this.on('presence', (p) => {
+      if (p.host === host.id && !p.online) onHangup?.('host offline');
+    });
+    this.#signals.set(conn, (kind, body) => {
+      try {
+        if (kind === 'answer') onAnswer?.(body);
+        else if (kind === 'hangup') onHangup?.(parseInner('hangup', body).reason);
+        else if (kind === 'ice') {
+          const ice = parseInner('ice', body);
+          if (applied) void pc.addIceCandidate(ice.candidate ?? undefined).catch(() => {});
+          else early.push(ice);
+        }
+      } catch {
+        // Malformed body: ignored, like any forged one.
+      }
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ProtocolError('timeout', 'no connection to the host')),
+        CONNECT_TIMEOUT_MS,
+      );
+    });
+    timeout.catch(() => {});
+    const cleanup = () => this.#signals.delete(conn);
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      const sdp = pc.localDescription?.sdp ?? '';
+      const offer = makeOffer({
+        sdp,
+        conn,
+        hostId: host.id,
+        deviceId: this.id,
+        deviceSecret: this.keyPair.secretKey,
+        now: Math.floor(Date.now() / 1000),
+      });
+      this.#seal(host, 'offer', offer);
+      offered = true;
+      for (const c of held.splice(0)) sendIce(c);
+      const answer = verifyAnswer(await Promise.race([answered, timeout]), {
+        hostPub: host.pub,
+        hostId: host.id,
+        deviceId: this.id,
+        conn,
+        offerNonce: fromB64u(offer.nonce),
+        now: Math.floor(Date.now() / 1000),
+      });
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+      applied = true;
+      for (const ice of early.splice(0)) void pc.addIceCandidate(ice.candidate ?? undefined).catch(() => {});
+      if (control.readyState !== 'open') {
+        await Promise.race([
+          timeout,
+          new Promise<void>((resolve, reject) => {
+            control.addEventListener('open', () => resolve(), { once: true });
+            control.addEventListener(
+              'close',
+              () => reject(new ProtocolError('unavailable', 'control closed')),
+              {
+                once: true,
+              },
+            );
+          }),
+        ]);
+      }
+      const link: HostLink = new HostLink(host, conn, pc, control, () => {
+        cleanup();
+        if (this.#links.get(host.id) === link) this.#links.delete(host.id);
+        try {
+          this.#seal(host, 'hangup', { conn, reason: 'closed' });
+        } catch {
+          // Relay down; the host notices the peer close anyway.
+        }
+      });
+      this.#links.set(host.id, link);
+      return link;
+    } catch (error) {
+      cleanup();
+      pc.close();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      offPresence();
+    }
+  }
+
+  /** Closes every connection and the relay link. Idempotent. */
+  close(): void {
+    for (const link of this.#links.values()) link.close();
+    this.relay.close();
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * What the browser tests and the browser benchmark share: building the web
+ * client (`vite build` into packages/web/dist), a real relay process serving
+ * it, a real in-process host (real PTYs, werift bound to 127.0.0.1), and
+ * Debian's Chromium driven by playwright-core with a phone-sized, touch
+ * emulation and a fresh profile. Everything listens on 127.0.0.1 only.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { isLoopback, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const WEB_DIR = join(ROOT, 'packages', 'web');
+export const WEB_DIST = join(WEB_DIR, 'dist');
+export const SCREENSHOTS = join(ROOT, '.artifacts', 'screenshots');
+export const CHROMIUM = process.env.POCKETSHELL_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Whether this machine can run the browser tests (CI must). */
+export function browserAvailable(): boolean {
+  return existsSync(CHROMIUM);
+}
+
+/** `vite build` of packages/web into packages/web/dist. */
+export async function buildWeb(): Promise<void> {
+  const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+  await promisify(execFile)(process.execPath, [vite, 'build', '--logLevel', 'error'], {
+    cwd: WEB_DIR,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+}
+
+/** A relay process serving the built client. */
+export function startWebRelay(): Promise<StartedRelay> {
+  return startRelay({ args: ['--web-root', WEB_DIST] });
+}
+
+/** An in-process host on its own state folder; `restart` closes it and opens the same identity again. */
+export class TestHost {
+  readonly home: string;
+  readonly relay: StartedRelay;
+  host!: OpenedHost;
+
+  private constructor(relay: StartedRelay) {
+    this.relay = relay;
+    this.home = mkdtempSync(join(tmpdir(), 'pocketshell-browser-host-'));
+  }
+
+  static async start(relay: StartedRelay): Promise<TestHost> {
+    const t = new TestHost(relay);
+    await t.open();
+    return t;
+  }
+
+  async open(): Promise<void> {
+    this.host = await openHost({
+      paths: statePaths({ root: join(this.home, '.pocketshell') }),
+      relayUrl: this.relay.wsUrl,
+      env: {
+        ...process.env,
+        POCKETSHELL_KEYSTORE: 'file',
+        SHELL: '/bin/bash',
+        HOME: this.home,
+        PS1: 'ps1> ',
+        // A predictable prompt: no user rc files.
+        BASH_ENV: '',
+        ENV: '',
+      },
+      engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+      localAddressFilter: isLoopback,
+      iceServers: [],
+      minBackoffMs: 50,
+      maxBackoffMs: 500,
+    });
+    this.host.agent.start();
+  }
+
+  async restart(beforeOpen?: () => Promise<void>): Promise<void> {
+    await this.host.close();
+    await beforeOpen?.();
+    await this.open();
+  }
+
+  async close(): Promise<void> {
+    await this.host?.close();
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+/** A phone: 412×915 CSS px (a 6.3-inch Android phone), touch, device scale 2. */
+export const PHONE = {
+  viewport: { width: 412, height: 915 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  userAgent:
+    'Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
+} as const;
+
+export interface Phone {
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** Chromium with a fresh profile and phone emulation. */
+export async function launchPhone(options: { colorScheme?: 'dark' | 'light' } = {}): Promise<Phone> {
+  const profile = mkdtempSync(join(tmpdir(), 'pocketshell-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--allow-loopback-in-peer-connection',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+    ],
+    ...PHONE,
+    colorScheme: options.colorScheme ?? 'dark',
+    reducedMotion: 'reduce',
+  });
+  context.setDefaultTimeout(30_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+  let closed = false;
+  return {
+    context,
+    page,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Saves a screenshot under .artifacts/screenshots/. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  // Let the terminal paint what it has parsed.
+  await page.evaluate(
+    () => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))),
+  );
+  await page.screenshot({ path });
+  return path;
+}
+
+/** The terminal's buffer as lines (from the page's debug hook). */
+export function terminalLines(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const t = (globalThis as { pocketshellTerminal?: { lines(): string[] } }).pocketshellTerminal;
+    return t ? t.lines() : [];
+  });
+}
+
+/** Waits until a terminal line matches `pattern`; returns all lines. */
+export async function waitForLine(page: Page, pattern: RegExp, timeoutMs = 20_000): Promise<string[]> {
+  await page.waitForFunction(
+    ([source, flags]) => {
+      const t = (globalThis as { pocketshellTerminal?: { lines(): string[] } }).pocketshellTerminal;
+      const re = new RegExp(source as string, flags as string);
+      return t?.lines().some((l) => re.test(l)) ?? false;
+    },
+    [pattern.source, pattern.flags],
+    { timeout: timeoutMs, polling: 50 },
+  );
+  return terminalLines(page);
+}
+
+/** Types into the terminal through its own input (xterm's textarea), as the soft keyboard does. */
+export async function typeInTerminal(page: Page, text: string, enter = true): Promise<void> {
+  await page.locator('.xterm-helper-textarea').focus();
+  await page.keyboard.type(text);
+  if (enter) await page.keyboard.press('Enter');
+}
+
+/** Taps a key of the key bar. */
+export async function tapKey(page: Page, key: string): Promise<void> {
+  await page.locator(`.keybar [data-key="${key}"]`).tap();
+}

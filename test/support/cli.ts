@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Device, type TerminalClient } from '@pocketshell/client';
-import { isLoopback, NodeDataChannelEngine } from '@pocketshell/host-core';
+import { isLoopback, WeriftEngine } from '@pocketshell/host-core';
 import { generateKeyPair, type KeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
 
@@ -73,7 +73,7 @@ export function loopbackDevice(relayWsUrl: string, keyPair: KeyPair = generateKe
     keyPair,
     relayUrl: relayWsUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,
-    engine: new NodeDataChannelEngine({ bindAddress: '127.0.0.1' }),
+    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
     localAddressFilter: isLoopback,
     minBackoffMs: 50,
     maxBackoffMs: 500,

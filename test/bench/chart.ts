@@ -30,7 +30,8 @@ export function barChart(labels: readonly string[], panels: readonly ChartPanel[
   const panelHeight = 28 + labels.length * (barHeight + gap) + 14;
   const height = panels.length * panelHeight + 10;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12" role="img">`,
+    '<title>PocketShell terminal benchmark: raw PTY, OpenSSH and PocketShell side by side</title>',
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
   ];
   panels.forEach((panel, p) => {

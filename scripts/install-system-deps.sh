@@ -14,6 +14,7 @@ need=(
   "chromium:chromium"
   "systemd-analyze:systemd"
   "dpkg-deb:dpkg"
+  "mosh-server:mosh"
 )
 
 missing=()

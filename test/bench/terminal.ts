@@ -4,10 +4,13 @@
  * process, a real daemon process, the Node client here) measured side by
  * side in one run: throughput, keystroke echo round trip, connect to first
  * byte (cold and warm), Ctrl-C to prompt under `yes`, idle RSS and CPU.
- * Loopback only. Results go to docs/benchmarks.md between markers.
+ * Then, per engine, the same rows from the web client in headless Chromium
+ * against its own relay and daemon (test/browser/chromium-bench.ts; skip
+ * with BENCH_CHROMIUM=0). Loopback only. Results go to docs/benchmarks.md
+ * between markers, and a chart to docs/benchmarks-terminal.svg.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Device, type TerminalClient } from '@pocketshell/client';
@@ -21,9 +24,17 @@ import {
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { WebSocket } from 'ws';
+import {
+  browserAvailable,
+  type ChromiumFigures,
+  chromiumTerminalBench,
+  describeFigures,
+} from '../browser/chromium-bench.ts';
+import { buildWeb } from '../browser/harness.ts';
 import { POCKETSHELL, pocketshell, until } from '../support/cli.ts';
 import { barChart } from './chart.ts';
 import { ctrlC, echoRtt, idle, type Stream, throughput, waitFor } from './measure.ts';
+import { sshArgs, startSshd } from './ssh.ts';
 
 const MB = Number(process.env.BENCH_MB ?? 32);
 const work = mkdtempSync(join(tmpdir(), 'pocketshell-bench-'));
@@ -77,83 +88,8 @@ async function rawPty() {
 
 // ---------------------------------------------------------------- OpenSSH
 
-async function startSshd(): Promise<{ proc: ChildProcess; port: number; key: string; dir: string }> {
-  const dir = join(work, 'ssh');
-  mkdirSync(dir, { mode: 0o700 });
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client_key')]);
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  writeFileSync(
-    join(dir, 'sshd_config'),
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${join(dir, 'host_key')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PermitRootLogin prohibit-password',
-      'StrictModes no',
-      'UsePAM no',
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      'LogLevel ERROR',
-      'PrintMotd no',
-      'PrintLastLog no',
-      `SetEnv HOME=${work}`,
-    ].join('\n'),
-  );
-  const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d));
-  // Wait until it accepts connections.
-  await until(
-    () => {
-      try {
-        execFileSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
-        return true;
-      } catch {
-        if (proc.exitCode !== null) throw new Error(`sshd exited: ${err}`);
-        return false;
-      }
-    },
-    10_000,
-    50,
-  );
-  return { proc, port, key: join(dir, 'client_key'), dir };
-}
-
-function sshArgs(port: number, key: string): string[] {
-  return [
-    'ssh',
-    '-tt',
-    '-F',
-    '/dev/null',
-    '-i',
-    key,
-    '-p',
-    String(port),
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'LogLevel=ERROR',
-    `${process.env.USER ?? 'root'}@127.0.0.1`,
-    'bash',
-    '--norc',
-    '--noprofile',
-    '-i',
-  ];
-}
-
 async function openssh() {
-  const sshd = await startSshd();
+  const sshd = await startSshd({ dir: join(work, 'ssh'), home: work });
   try {
     const connects: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -339,93 +275,176 @@ async function main() {
     ps[engine] = await pocketshellBench(engine);
     console.error(`PocketShell (${engine})`, ps[engine]);
   }
+  // The web client in Chromium, per engine, against its own relay and daemon.
+  const cr: Record<string, ChromiumFigures | null> = {};
+  let chromiumVersion = '';
+  if (process.env.BENCH_CHROMIUM === '0') console.error('Chromium columns skipped (BENCH_CHROMIUM=0)');
+  else if (!browserAvailable()) console.error('Chromium columns skipped: no Chromium (POCKETSHELL_CHROMIUM)');
+  else {
+    await buildWeb();
+    for (const engine of engines) {
+      try {
+        cr[engine] = await chromiumTerminalBench({ engine, file, work, env, build: false });
+        chromiumVersion = cr[engine]!.chromium;
+        console.error(`PocketShell (${engine}) → Chromium`, describeFigures(cr[engine]!));
+      } catch (error) {
+        cr[engine] = null;
+        console.error(`PocketShell (${engine}) → Chromium FAILED:`, error);
+      }
+    }
+  }
+  const crEngines = engines.filter((e) => e in cr);
   const each = (cell: (r: Awaited<ReturnType<typeof pocketshellBench>>) => string) =>
     engines.map((e) => cell(ps[e]!));
+  /** Node-client cells, then the Chromium cells ('failed' where that run failed). */
+  const both = (
+    cell: (r: Awaited<ReturnType<typeof pocketshellBench>>) => string,
+    crCell: (r: ChromiumFigures) => string,
+  ) => [...each(cell), ...crEngines.map((e) => (cr[e] ? crCell(cr[e]!) : 'failed'))];
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
   const rows = [
     [
       'terminal output throughput (`cat` of a text file)',
       `${f1(raw.tput.mbps)} MB/s`,
       `${f1(ssh.tput.mbps)} MB/s (${f2(ssh.tput.mbps / raw.tput.mbps)}×)`,
-      ...each((r) => `${f1(r.tput.mbps)} MB/s (${f2(r.tput.mbps / raw.tput.mbps)}×)`),
+      ...both(
+        (r) => `${f1(r.tput.mbps)} MB/s (${f2(r.tput.mbps / raw.tput.mbps)}×)`,
+        (r) => `${f1(r.tput.mbps)} MB/s (${f2(r.tput.mbps / raw.tput.mbps)}×)`,
+      ),
     ],
     [
       'keystroke echo round trip p50 / p99',
       `${f2(raw.echo.p50)} / ${f2(raw.echo.p99)} ms`,
       `${f2(ssh.echo.p50)} / ${f2(ssh.echo.p99)} ms`,
-      ...each((r) => `${f2(r.echo.p50)} / ${f2(r.echo.p99)} ms`),
+      ...both(
+        (r) => `${f2(r.echo.p50)} / ${f2(r.echo.p99)} ms`,
+        (r) => `${f2(r.echo.p50)} / ${f2(r.echo.p99)} ms`,
+      ),
     ],
     [
       'connect to first shell byte, cold',
       '–',
       `${f1(ssh.connectCold)} ms`,
-      ...each((r) => `${f1(r.connectCold)} ms`),
+      ...both(
+        (r) => `${f1(r.connectCold)} ms`,
+        (r) => `${f1(r.connectCold)} ms`,
+      ),
     ],
     [
       'connect to first shell byte, warm (median of 4)',
       '–',
       `${f1(ssh.connectWarm)} ms`,
-      ...each((r) => `${f1(r.connectWarm)} ms`),
+      ...both(
+        (r) => `${f1(r.connectWarm)} ms`,
+        (r) => `${f1(r.connectWarm)} ms`,
+      ),
     ],
     [
       'Ctrl-C to prompt under `yes` (median of 3)',
       '–',
       `${f1(ssh.ctrl)} ms`,
-      ...each((r) => `${f1(r.ctrl)} ms`),
+      ...both(
+        (r) => `${f1(r.ctrl)} ms`,
+        (r) => `${f1(r.ctrl)} ms`,
+      ),
     ],
     [
       'idle server RSS / CPU (5 s, one idle session)',
       '–',
       `${f1(ssh.idle.rssMiB)} MiB / ${f2(ssh.idle.cpuPercent)} %`,
-      ...each((r) => `${f1(r.idle.rssMiB)} MiB / ${f2(r.idle.cpuPercent)} %`),
+      ...both(
+        (r) => `${f1(r.idle.rssMiB)} MiB / ${f2(r.idle.cpuPercent)} %`,
+        (r) => (r.idle ? `${f1(r.idle.rssMiB)} MiB / ${f2(r.idle.cpuPercent)} %` : '–'),
+      ),
     ],
   ];
+  const columns = [
+    ...engines.map((e) => `PocketShell (${e})`),
+    ...crEngines.map((e) => `PocketShell (${e}) → Chromium`),
+  ];
+  const chromiumNote = crEngines.length
+    ? `
+
+The "→ Chromium" columns are the built web client in headless Chromium ${chromiumVersion} (412×915 phone emulation, xterm.js, the browser's own WebRTC) against its own relay process and \`pocketshell daemon run\` process on that engine, measured in the page with \`performance.now()\` on the terminal screen's live output as it comes off the data channel (xterm.js renders it as it goes); the goal for throughput to Chromium is ≥ 0.75× the raw PTY of the same run. Connect there is from the terminal screen starting (\`#/t/<host>/new\`) to the new shell's first output byte: cold is the page's first connection after pairing; warm is after the page left the screen and closed its peer connection (control channel closed, hangup sent, peer connection closed), the relay connection staying up. Idle is the daemon with the page's session open.`
+    : '';
+
   const md = `## Terminal (\`npm run bench\`)
 
-Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on loopback, in one run: the raw PTY (bash in a local PTY), OpenSSH (\`ssh -tt\` in a local PTY to a private \`sshd\` on 127.0.0.1, ed25519 keys), and PocketShell (a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process, and the Node client in the bench process, over a WebRTC data channel), once per WebRTC engine (daemon and client on the same engine, \`POCKETSHELL_ENGINE\`). Throughput is a \`cat\` of a ${MB} MB text file as the client receives it; echo is one printable key to bash's readline echo; connect is from starting the client to the shell's first output byte (for OpenSSH: TCP, key exchange, auth and session; for PocketShell: signed offer/answer through the relay, ICE, DTLS, data channel, PTY); idle counts sshd's listener and session processes, and the whole PocketShell daemon.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on loopback, in one run: the raw PTY (bash in a local PTY), OpenSSH (\`ssh -tt\` in a local PTY to a private \`sshd\` on 127.0.0.1, ed25519 keys), and PocketShell (a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process, and the Node client in the bench process, over a WebRTC data channel), once per WebRTC engine (daemon and client on the same engine, \`POCKETSHELL_ENGINE\`). Throughput is a \`cat\` of a ${MB} MB text file as the client receives it; echo is one printable key to bash's readline echo; connect is from starting the client to the shell's first output byte (for OpenSSH: TCP, key exchange, auth and session; for PocketShell: signed offer/answer through the relay, ICE, DTLS, data channel, PTY); idle counts sshd's listener and session processes, and the whole PocketShell daemon.${chromiumNote}
 
-| measure | raw PTY | OpenSSH | ${engines.map((e) => `PocketShell (${e})`).join(' | ')} |
-|---|---:|---:|${engines.map(() => '---:').join('|')}|
+| measure | raw PTY | OpenSSH | ${columns.join(' | ')} |
+|---|---:|---:|${columns.map(() => '---:').join('|')}|
 ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 `;
-  const labels = ['raw PTY', 'OpenSSH', ...engines.map((e) => `PocketShell (${e})`)];
+  const labels = [
+    'raw PTY',
+    'OpenSSH',
+    ...engines.map((e) => `PocketShell (${e})`),
+    ...crEngines.map((e) => `PS (${e}) → Chromium`),
+  ];
   const all = engines.map((e) => ps[e]!);
+  const inPage = crEngines.map((e) => cr[e] ?? null);
   const svg = barChart(labels, [
     {
       title: 'terminal output throughput',
       unit: 'MB/s',
       lowerIsBetter: false,
-      values: [raw.tput.mbps, ssh.tput.mbps, ...all.map((r) => r.tput.mbps)],
+      values: [
+        raw.tput.mbps,
+        ssh.tput.mbps,
+        ...all.map((r) => r.tput.mbps),
+        ...inPage.map((r) => r?.tput.mbps ?? null),
+      ],
     },
     {
       title: 'keystroke echo p50',
       unit: 'ms',
       lowerIsBetter: true,
-      values: [raw.echo.p50, ssh.echo.p50, ...all.map((r) => r.echo.p50)],
+      values: [
+        raw.echo.p50,
+        ssh.echo.p50,
+        ...all.map((r) => r.echo.p50),
+        ...inPage.map((r) => r?.echo.p50 ?? null),
+      ],
     },
     {
       title: 'connect to first byte, cold',
       unit: 'ms',
       lowerIsBetter: true,
-      values: [null, ssh.connectCold, ...all.map((r) => r.connectCold)],
+      values: [
+        null,
+        ssh.connectCold,
+        ...all.map((r) => r.connectCold),
+        ...inPage.map((r) => r?.connectCold ?? null),
+      ],
     },
     {
       title: 'connect to first byte, warm',
       unit: 'ms',
       lowerIsBetter: true,
-      values: [null, ssh.connectWarm, ...all.map((r) => r.connectWarm)],
+      values: [
+        null,
+        ssh.connectWarm,
+        ...all.map((r) => r.connectWarm),
+        ...inPage.map((r) => r?.connectWarm ?? null),
+      ],
     },
     {
       title: 'Ctrl-C to prompt under yes',
       unit: 'ms',
       lowerIsBetter: true,
-      values: [null, ssh.ctrl, ...all.map((r) => r.ctrl)],
+      values: [null, ssh.ctrl, ...all.map((r) => r.ctrl), ...inPage.map((r) => r?.ctrl ?? null)],
     },
     {
       title: 'idle server RSS',
       unit: 'MiB',
       lowerIsBetter: true,
-      values: [null, ssh.idle.rssMiB, ...all.map((r) => r.idle.rssMiB)],
+      values: [
+        null,
+        ssh.idle.rssMiB,
+        ...all.map((r) => r.idle.rssMiB),
+        ...inPage.map((r) => r?.idle?.rssMiB ?? null),
+      ],
     },
   ]);
   writeFileSync(new URL('../../docs/benchmarks-terminal.svg', import.meta.url), svg);

@@ -10,6 +10,7 @@ import { deviceIdOf, generateKeyPair, hostIdOf, ReplayCache } from '@pocketshell
 import { ChannelWriter } from './channel-writer.ts';
 import { type DataChannel, isLoopback } from './engine.ts';
 import { answerOffer, startOffer } from './negotiate.ts';
+import { NodeDataChannelEngine } from './node-datachannel-engine.ts';
 import { connectDirect, loopbackEngine, loopbackPeerOptions, nextChannel, once } from './testing.ts';
 
 let largestDatagram = 0;
@@ -24,7 +25,10 @@ dgram.Socket.prototype.send = function patched(this: dgram.Socket, ...args: unkn
 const mib = Number(process.argv[2] ?? 32);
 const rounds = Number(process.argv[3] ?? 3);
 const highKiB = Number(process.argv[4] ?? 256);
-const engine = loopbackEngine();
+const engine =
+  process.env.BENCH_ENGINE === 'node-datachannel'
+    ? new NodeDataChannelEngine({ bindAddress: '127.0.0.1' })
+    : loopbackEngine();
 
 function received(channel: DataChannel, total: number): Promise<void> {
   return new Promise((resolve) => {
@@ -61,7 +65,7 @@ for (let round = 0; round < rounds; round++) {
     maxBuffered = Math.max(maxBuffered, channel.bufferedAmount);
   }, 5);
   const t1 = performance.now();
-  await writer.writeAll(payload);
+  await writer.writeAll(payload, Number(process.env.BENCH_CHUNK ?? 16384));
   await done;
   const seconds = (performance.now() - t1) / 1000;
   clearInterval(sampler);

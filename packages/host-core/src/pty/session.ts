@@ -101,6 +101,10 @@ export class Session implements AttachmentHost {
   #snapshotsPending = 0;
   /** True once the exit was fully handled (frames sent, watchers ended). */
   #finished = false;
+  /** PTY reads not yet handed on (coalesced until the event loop's check phase). */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #flushScheduled = false;
 
   constructor(init: SessionInit) {
     this.id = init.id;
@@ -246,6 +250,7 @@ export class Session implements AttachmentHost {
    * any later byte can arrive.
    */
   takeSnapshot(send: (snapshot: Snapshot) => void): void {
+    this.#flush();
     this.#snapshotsPending += 1;
     this.#pause('snapshot');
     this.#mirror.whenCaughtUp(() => {
@@ -275,8 +280,31 @@ export class Session implements AttachmentHost {
     await this.exited;
   }
 
+  /**
+   * PTY output is coalesced: the reads that arrive in one turn of the event
+   * loop (libuv reads a PTY in pieces of a few KiB) are handed on together at
+   * the check phase right after, or as soon as a full frame's worth is
+   * waiting — fewer, fuller frames for the transport, and no added delay
+   * beyond the current turn.
+   */
   #onData(data: Uint8Array): void {
-    if (this.#state === 'EXITED') return;
+    if (this.#state === 'EXITED' || data.length === 0) return;
+    this.#pending.push(data);
+    this.#pendingBytes += data.length;
+    if (this.#pendingBytes >= this.#tuning.maxFrameData) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#pendingBytes === 0) return;
+    const data =
+      this.#pending.length === 1 ? this.#pending[0]! : concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
     // Watchers first, mirror second: should the mirror catch up synchronously and a snapshot
     // be taken inside `write`, that snapshot already counts `data`, and its new watcher must
     // not be sent `data` again.
@@ -292,6 +320,7 @@ export class Session implements AttachmentHost {
   #onExit(e: PtyExit): void {
     const code = e.signal ? Math.min(255, 128 + e.signal) : e.exitCode & 0xff;
     clearTimeout(this.#killTimer);
+    this.#flush();
     this.#exitCode = code;
     this.#setState('EXITED');
     // Let the mirror finish the last bytes first, so their title and bell frames come before `exit`.
@@ -327,4 +356,14 @@ export class Session implements AttachmentHost {
     }
     this.#state = next;
   }
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }

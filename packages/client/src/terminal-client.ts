@@ -35,6 +35,8 @@ export class TerminalClient extends Emitter<TerminalEvents> {
   #session = '';
   #offset = 0;
   #acked = 0;
+  /** A snapshot was consumed since the last ack: ack its offset even if already acked (the host counts each). */
+  #snapshotDone = false;
   /** Snapshot bytes still to come after the latest `attached`. */
   #snapshotLeft = 0;
   #autoAck: boolean;
@@ -85,6 +87,11 @@ export class TerminalClient extends Emitter<TerminalEvents> {
           throw new Error('terminal: snapshot frames overrun their length');
         this.#snapshotLeft -= frame.data.length;
         this.emit('data', { bytes: frame.data, snapshot: true });
+        // A snapshot consumed is acknowledged too: a host in screen-sync mode paces by it.
+        if (this.#snapshotLeft === 0 && this.#autoAck) {
+          this.#snapshotDone = true;
+          this.#queueAck();
+        }
         return;
       }
       this.#offset += frame.data.length;
@@ -97,9 +104,12 @@ export class TerminalClient extends Emitter<TerminalEvents> {
       case 'attached':
         this.#session = c.session;
         this.#offset = c.offset;
-        this.#acked = c.offset;
         this.#snapshotLeft = c.snapshot;
         this.emit('attached', c);
+        if (c.snapshot === 0 && this.#autoAck) {
+          this.#snapshotDone = true;
+          this.#queueAck();
+        }
         return;
       case 'exit':
         this.#exitCode = c.code;
@@ -125,7 +135,9 @@ export class TerminalClient extends Emitter<TerminalEvents> {
 
   /** Acknowledges everything received so far (or up to `offset`). */
   ack(offset = this.#offset): void {
-    if (offset <= this.#acked || this.channel.readyState !== 'open') return;
+    const again = this.#snapshotDone && offset === this.#acked;
+    this.#snapshotDone = false;
+    if ((offset <= this.#acked && !again) || this.channel.readyState !== 'open') return;
     this.#acked = offset;
     this.channel.send(encodeControl({ t: 'ack', offset }));
   }

@@ -33,6 +33,7 @@ export class ScreenMirror {
   #parsed = 0;
   #tail: Uint8Array = new Uint8Array(0);
   #waiters: Array<() => void> = [];
+  #progress: (() => void) | undefined;
   #disposed = false;
   #title = '';
 
@@ -69,6 +70,16 @@ export class ScreenMirror {
     this.#term.onBell(listener);
   }
 
+  /** Bytes received that the parser has not finished yet. */
+  get lag(): number {
+    return this.#received - this.#parsed;
+  }
+
+  /** Called each time the parser finishes a piece (for backpressure on the PTY). */
+  onProgress(listener: () => void): void {
+    this.#progress = listener;
+  }
+
   /** Feeds PTY output to the mirror. */
   write(chunk: Uint8Array): void {
     if (this.#disposed || chunk.length === 0) return;
@@ -78,6 +89,7 @@ export class ScreenMirror {
     this.#term.write(chunk, () => {
       this.#parsed = end;
       this.#wake();
+      this.#progress?.();
     });
   }
 
@@ -98,14 +110,18 @@ export class ScreenMirror {
     else this.#waiters.push(fn);
   }
 
-  /** The screen now; only valid when called from `whenCaughtUp`. */
-  snapshot(): Snapshot {
+  /**
+   * The screen now; only valid when called from `whenCaughtUp`. Scrollback
+   * is trimmed until the snapshot fits `maxBytes` (the screen itself always
+   * goes, whatever its size); `screenOnly` leaves it out.
+   */
+  snapshot(maxBytes = this.#snapshotMax, screenOnly = false): Snapshot {
     if (this.#parsed !== this.#received) throw new Error('snapshot taken before the parser caught up');
     const pending = this.#tail.subarray(this.#tail.length - incompleteTail(this.#tail));
     const encoder = new TextEncoder();
-    let scrollback: number | undefined;
-    let data = encoder.encode(this.#serializer.serialize());
-    while (data.length + pending.length > this.#snapshotMax && scrollback !== 0) {
+    let scrollback: number | undefined = screenOnly ? 0 : undefined;
+    let data = encoder.encode(this.#serializer.serialize(screenOnly ? { scrollback: 0 } : undefined));
+    while (data.length + pending.length > maxBytes && scrollback !== 0) {
       const lines = this.#term.buffer.active.length - this.#term.rows;
       scrollback = scrollback === undefined ? Math.floor(lines / 2) : Math.floor(scrollback / 2);
       data = encoder.encode(this.#serializer.serialize({ scrollback }));

@@ -160,6 +160,64 @@ describe('sessions', () => {
     assert.equal(session.attached, 3);
   });
 
+  test('screen sync: a slow link gets snapshots instead of a backlog, answers Ctrl-C at once, then streams again', async () => {
+    const session = manager.create({ cols: 80, rows: 24 });
+    const rec = new FrameRecorder();
+    // A link of about 100 KB/s with 40 ms round trips: acks come back 40 ms after
+    // a frame, and no sooner than its bytes take at that rate.
+    const RATE = 100; // bytes per millisecond
+    const box: { a?: Attachment; busyUntil: number } = { busyUntil: 0 };
+    const a = await session.attach({
+      send: (frame) => {
+        rec.send(frame);
+        const now = performance.now();
+        box.busyUntil = Math.max(box.busyUntil, now) + frame.length / RATE;
+        const ackAt = rec.offset;
+        setTimeout(() => box.a?.open && ackAt > box.a.acked && box.a.ack(ackAt), box.busyUntil - now + 40);
+      },
+    });
+    box.a = a;
+    a.input(utf8('yes\r'));
+    await rec.until(() => a.pacingInfo().mode === 'sync', 'sync mode', 20_000);
+    // Flooding: the PTY runs free (not paused by this watcher), little is in flight.
+    await new Promise((r) => setTimeout(r, 1000));
+    const info = a.pacingInfo();
+    assert.equal(info.mode, 'sync');
+    assert.ok(info.syncs >= 3, `snapshots sent while flooding: ${info.syncs}`);
+    assert.ok(info.skipped > 1_000_000, `bytes skipped: ${info.skipped}`);
+    assert.ok(info.window <= 64 * 1024, `window follows the link: ${info.window}`);
+    assert.ok(info.rate > 30_000 && info.rate < 300_000, `measured rate ${info.rate} B/s`);
+    assert.equal(session.paused, false);
+    // Ctrl-C: the prompt comes in a snapshot within a few round trips, not after a backlog.
+    const t0 = performance.now();
+    const before = rec.snapshots.length;
+    a.input(Uint8Array.of(3));
+    await rec.until(
+      () =>
+        rec.snapshots.length > before &&
+        /PS\$ $/m.test(
+          Buffer.from(rec.snapshots.at(-1)!)
+            .toString('utf8')
+            .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''),
+        ),
+      'the prompt in a snapshot',
+      5_000,
+    );
+    const ms = performance.now() - t0;
+    assert.ok(ms < 500, `Ctrl-C to prompt took ${ms.toFixed(0)} ms`);
+    // Quiet: streaming again, so a keystroke's echo arrives as live bytes.
+    await rec.until(() => a.pacingInfo().mode === 'stream', 'stream mode', 5_000);
+    a.input(utf8('echo back$((6*7))\r'));
+    await rec.waitFor(/back42/);
+    // The device's screen (last snapshot + live bytes) equals the host's.
+    const last = rec.snapshots.at(-1)!;
+    const rendered = await render([last, rec.live], 80, 24);
+    const host = await new Promise<string>((resolve) =>
+      session.takeSnapshot((snap) => resolve(render([snap.data], 80, 24))),
+    );
+    assert.equal(rendered, await host);
+  });
+
   test('flow control: an attachment that does not ack pauses the PTY; acks or a resync resume it', async () => {
     const window = 32 * 1024;
     manager = makeManager({ tuning: { window } });
@@ -171,7 +229,8 @@ describe('sessions', () => {
         fast.send(fr);
       },
     });
-    const s = await session.attach({ send: slow.send });
+    // Lossless pacing: a slow watcher pauses the PTY (screen sync is tested below).
+    const s = await session.attach({ send: slow.send, pacing: { sync: false } });
     // The fast watcher acks everything it gets; the slow one acks nothing.
     const ackFast = () => f.open && f.sent > f.acked && f.ack(f.sent);
     f.input(utf8('seq 1 200000; echo end$((6*7))\r'));

@@ -10,7 +10,13 @@
  */
 import { encodeControl } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
-import { Attachment, type AttachmentHost, type AttachOptions } from './attachment.ts';
+import {
+  Attachment,
+  type AttachmentHost,
+  type AttachOptions,
+  PACING_DEFAULTS,
+  type SnapshotOptions,
+} from './attachment.ts';
 import type { PtyExit, PtyHandle } from './backend.ts';
 import { ScreenMirror, type Snapshot, safeTitle } from './screen-mirror.ts';
 
@@ -78,7 +84,14 @@ export interface SessionInit {
   readonly tuning?: Partial<SessionTuning>;
 }
 
-type PauseReason = 'flow' | 'snapshot';
+type PauseReason = 'flow' | 'snapshot' | 'mirror';
+
+/**
+ * Most bytes the headless terminal may be behind the PTY before the PTY is
+ * paused (it resumes at half): the mirror's queue stays bounded, and a
+ * snapshot never waits for a long parse.
+ */
+const MIRROR_LAG_MAX = 256 * 1024;
 
 export class Session implements AttachmentHost {
   readonly id: string;
@@ -128,6 +141,9 @@ export class Session implements AttachmentHost {
       this.#broadcast(encodeControl({ t: 'title', title: this.#title }));
     });
     this.#mirror.onBell(() => this.#broadcast(encodeControl({ t: 'bell' })));
+    this.#mirror.onProgress(() => {
+      if (this.#mirror.lag <= MIRROR_LAG_MAX / 2) this.#unpause('mirror');
+    });
     this.#handle.onData((data) => this.#onData(data));
     this.#handle.onExit((e) => this.#onExit(e));
     this.#setState('DETACHED');
@@ -185,7 +201,10 @@ export class Session implements AttachmentHost {
   attach(opts: AttachOptions): Promise<Attachment> {
     if (this.#state === 'EXITED')
       return Promise.reject(new HostError('closed', `session ${this.id} has exited`));
-    const attachment = new Attachment(this, opts, this.#tuning.maxFrameData);
+    const attachment = new Attachment(this, opts, this.#tuning.maxFrameData, {
+      maxWindow: this.#tuning.window,
+      minWindow: Math.min(PACING_DEFAULTS.minWindow, this.#tuning.window),
+    });
     return new Promise((resolve, reject) => {
       this.takeSnapshot((snap) => {
         if (this.#state === 'EXITED') {
@@ -238,10 +257,14 @@ export class Session implements AttachmentHost {
 
   /** @internal re-evaluates flow control after an ack or a resync. */
   flowChanged(): void {
-    let worst = 0;
-    for (const a of this.#attachments) worst = Math.max(worst, a.unacked);
-    if (worst > this.#tuning.window) this.#pause('flow');
-    else if (worst <= this.#tuning.window / 2) this.#unpause('flow');
+    let blocking = false;
+    let drained = true;
+    for (const a of this.#attachments) {
+      if (a.blocking) blocking = true;
+      if (!a.drained) drained = false;
+    }
+    if (blocking) this.#pause('flow');
+    else if (drained) this.#unpause('flow');
   }
 
   /**
@@ -249,14 +272,14 @@ export class Session implements AttachmentHost {
    * received, and calls `send` with the snapshot at that exact offset, before
    * any later byte can arrive.
    */
-  takeSnapshot(send: (snapshot: Snapshot) => void): void {
+  takeSnapshot(send: (snapshot: Snapshot) => void, opts: SnapshotOptions = {}): void {
     this.#flush();
     this.#snapshotsPending += 1;
     this.#pause('snapshot');
     this.#mirror.whenCaughtUp(() => {
       this.#snapshotsPending -= 1;
       if (this.#snapshotsPending === 0) this.#unpause('snapshot');
-      send(this.#mirror.snapshot());
+      send(this.#mirror.snapshot(opts.maxBytes, opts.screenOnly));
     });
   }
 
@@ -301,20 +324,21 @@ export class Session implements AttachmentHost {
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#pendingBytes === 0) return;
-    const data =
-      this.#pending.length === 1 ? this.#pending[0]! : concat(this.#pending, this.#pendingBytes);
+    const data = this.#pending.length === 1 ? this.#pending[0]! : concat(this.#pending, this.#pendingBytes);
     this.#pending = [];
     this.#pendingBytes = 0;
-    // Watchers first, mirror second: should the mirror catch up synchronously and a snapshot
-    // be taken inside `write`, that snapshot already counts `data`, and its new watcher must
-    // not be sent `data` again.
+    // Mirror first: its offset then counts `data`, so a snapshot taken while the watchers
+    // below are handed `data` (a screen-sync frame) waits for the parser and includes it.
+    // The mirror parses asynchronously, so no snapshot completes inside this loop, and a
+    // watcher attached later starts after `data`.
+    this.#mirror.write(data);
     let over = false;
     for (const a of [...this.#attachments]) {
       a.output(data);
-      if (a.unacked > this.#tuning.window) over = true;
+      if (a.blocking) over = true;
     }
     if (over) this.#pause('flow');
-    this.#mirror.write(data);
+    if (this.#mirror.lag > MIRROR_LAG_MAX) this.#pause('mirror');
   }
 
   #onExit(e: PtyExit): void {

@@ -20,6 +20,9 @@ export class FrameRecorder {
   /** All live output ever received (across resyncs). */
   allLive: Buffer = Buffer.alloc(0);
   frames = 0;
+  /** The output offset a device would acknowledge now (snapshots count once complete). */
+  offset = 0;
+  #attachedAt = 0;
   /** Snapshot bytes still to come after the latest `attached`. */
   #snapshotLeft = 0;
   #snapshotParts: Uint8Array[] = [];
@@ -33,15 +36,23 @@ export class FrameRecorder {
       if (f.control.t === 'attached') {
         this.#snapshotLeft = f.control.snapshot;
         this.#snapshotParts = [];
+        this.#attachedAt = f.control.offset;
         this.live = Buffer.alloc(0);
-        if (this.#snapshotLeft === 0) this.snapshots.push(new Uint8Array(0));
+        if (this.#snapshotLeft === 0) {
+          this.snapshots.push(new Uint8Array(0));
+          this.offset = this.#attachedAt;
+        }
       }
     } else if (this.#snapshotLeft > 0) {
       if (f.data.length > this.#snapshotLeft) throw new Error('snapshot frames overrun the announced length');
       this.#snapshotParts.push(f.data.slice());
       this.#snapshotLeft -= f.data.length;
-      if (this.#snapshotLeft === 0) this.snapshots.push(Buffer.concat(this.#snapshotParts));
+      if (this.#snapshotLeft === 0) {
+        this.snapshots.push(Buffer.concat(this.#snapshotParts));
+        this.offset = this.#attachedAt;
+      }
     } else {
+      this.offset += f.data.length;
       this.live = Buffer.concat([this.live, f.data]);
       this.allLive = Buffer.concat([this.allLive, f.data]);
     }

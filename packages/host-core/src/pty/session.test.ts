@@ -198,6 +198,7 @@ describe('sessions', () => {
         /PS\$ $/m.test(
           Buffer.from(rec.snapshots.at(-1)!)
             .toString('utf8')
+            // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping CSI sequences
             .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''),
         ),
       'the prompt in a snapshot',

@@ -137,3 +137,38 @@ export async function idle(pids: number[], ms = 5000): Promise<{ rssMiB: number;
     cpuPercent: (ticks / 100 / (ms / 1000)) * 100,
   };
 }
+
+/** Runs `run` while watching `pids`: their summed CPU% over it and their peak summed RSS. */
+export async function busy<T>(
+  pids: number[],
+  run: () => Promise<T>,
+): Promise<{ result: T; rssMiB: number; cpuPercent: number }> {
+  // A process that ends meanwhile counts as zero.
+  const stats = (pid: number) => procStats(pid).catch(() => ({ rssKiB: 0, cpuTicks: 0 }));
+  const a = await Promise.all(pids.map(stats));
+  const t0 = performance.now();
+  let peak = a.reduce((n, s) => n + s.rssKiB, 0);
+  const timer = setInterval(() => {
+    void Promise.all(pids.map(stats)).then(
+      (now) =>
+        (peak = Math.max(
+          peak,
+          now.reduce((n, s) => n + s.rssKiB, 0),
+        )),
+      () => {},
+    );
+  }, 50);
+  try {
+    const result = await run();
+    const b = await Promise.all(pids.map(stats));
+    const seconds = (performance.now() - t0) / 1000;
+    const ticks = b.reduce((n, s, i) => n + s.cpuTicks - a[i]!.cpuTicks, 0);
+    peak = Math.max(
+      peak,
+      b.reduce((n, s) => n + s.rssKiB, 0),
+    );
+    return { result, rssMiB: peak / 1024, cpuPercent: (ticks / 100 / seconds) * 100 };
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -33,7 +33,7 @@ import {
 import { buildWeb } from '../browser/harness.ts';
 import { POCKETSHELL, pocketshell, until } from '../support/cli.ts';
 import { barChart } from './chart.ts';
-import { ctrlC, echoRtt, idle, type Stream, throughput, waitFor } from './measure.ts';
+import { busy, ctrlC, echoRtt, idle, type Stream, throughput, waitFor } from './measure.ts';
 import { sshArgs, startSshd } from './ssh.ts';
 
 const MB = Number(process.env.BENCH_MB ?? 32);
@@ -108,15 +108,29 @@ async function openssh() {
     const { pty, stream } = ptyStream(sshArgs(sshd.port, sshd.key));
     stream.write(`PS1='${PROMPT}'\r`);
     await waitFor(stream, PROMPT);
-    const tput = await throughput(stream, file);
+    // sshd's per-connection processes (its children and theirs), not the shell.
+    // This connection's sshd process: the parent of its bash (asked through the session).
+    const promptBack = waitFor(stream, PROMPT);
+    const bashPid = await new Promise<number>((resolve) => {
+      let text = '';
+      const off = stream.onData((b) => {
+        text += Buffer.from(b).toString('latin1');
+        const m = /__PID(\d+)__/.exec(text);
+        if (m) {
+          off();
+          resolve(Number(m[1]));
+        }
+      });
+      stream.write('echo __PID$$""__\r');
+    });
+    await promptBack;
+    const sessionPids = [Number(readFileSync(`/proc/${bashPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1])];
+    const { result: tput, ...busyStats } = await busy([sshd.proc.pid!, ...sessionPids], () =>
+      throughput(stream, file),
+    );
     const echo = await echoRtt(stream);
     const ctrl: number[] = [];
     for (let i = 0; i < 3; i++) ctrl.push(await ctrlC(stream, PROMPT));
-    const sessionPids = execFileSync('pgrep', ['-f', 'sshd: .*@pts'], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
     const idleStats = await idle([sshd.proc.pid!, ...sessionPids]);
     pty.kill();
     return {
@@ -126,6 +140,7 @@ async function openssh() {
       echo,
       ctrl: median(ctrl),
       idle: idleStats,
+      busy: busyStats,
     };
   } finally {
     sshd.proc.kill('SIGTERM');
@@ -216,7 +231,7 @@ async function pocketshellBench(engine: EngineName) {
     const stream = termStream(term);
     stream.write(`PS1='${PROMPT}'\r`);
     await waitFor(stream, PROMPT);
-    const tput = await throughput(stream, file);
+    const { result: tput, ...busyStats } = await busy([daemon.pid!], () => throughput(stream, file));
     const echo = await echoRtt(stream);
     const ctrl: number[] = [];
     for (let i = 0; i < 3; i++) ctrl.push(await ctrlC(stream, PROMPT));
@@ -229,6 +244,7 @@ async function pocketshellBench(engine: EngineName) {
       echo,
       ctrl: median(ctrl),
       idle: idleStats,
+      busy: busyStats,
     };
   } finally {
     await device?.close();
@@ -347,6 +363,15 @@ async function main() {
       ...both(
         (r) => `${f1(r.ctrl)} ms`,
         (r) => `${f1(r.ctrl)} ms`,
+      ),
+    ],
+    [
+      'busy server peak RSS / CPU (during the `cat`; CPU in % of one core)',
+      '–',
+      `${f1(ssh.busy.rssMiB)} MiB / ${f1(ssh.busy.cpuPercent)} %`,
+      ...both(
+        (r) => `${f1(r.busy.rssMiB)} MiB / ${f1(r.busy.cpuPercent)} %`,
+        () => '–',
       ),
     ],
     [

@@ -46,6 +46,31 @@ function hardwareWebgl(): boolean {
   return !/swiftshader|llvmpipe|softpipe|software/i.test(renderer);
 }
 
+/**
+ * xterm.js 6 syncs its scrollbar (VS Code's scrollable element: dimensions,
+ * position, reveal and hide timers) on every line the buffer scrolls — under
+ * a flood that is over a third of the parser's time. The screen is drawn
+ * once per animation frame, so the scrollbar is synced once per frame too:
+ * a scroll-driven sync (no explicit position) is deferred to the next frame
+ * and coalesced. Internal API, guarded: if it is not there, nothing changes.
+ */
+function coalesceViewportSync(term: Terminal): void {
+  const viewport = (term as unknown as { _core?: { _viewport?: { _sync?: (ydisp?: number) => void } } })._core
+    ?._viewport;
+  const sync = viewport?._sync;
+  if (!viewport || typeof sync !== 'function') return;
+  let queued = false;
+  viewport._sync = (ydisp?: number) => {
+    if (ydisp !== undefined) return sync.call(viewport, ydisp);
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      sync.call(viewport);
+    });
+  };
+}
+
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
@@ -120,6 +145,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   app.root.replaceChildren(screen);
   document.body.classList.add('term-mode');
   term.open(termEl);
+  coalesceViewportSync(term);
   if (hardwareWebgl()) {
     try {
       const gl = new WebglAddon();
@@ -249,8 +275,9 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
       try {
         opened = await link.openTerminal(sessionTarget, term.cols, term.rows, (c) => {
           c.on('attached', () => term.reset());
-          c.on('data', ({ bytes, snapshot }) => {
-            term.write(bytes);
+          c.on('data', ({ bytes, snapshot, consumed }) => {
+            // Acknowledged once xterm.js has parsed it: the host's window bounds what waits here.
+            term.write(bytes, consumed);
             if (!snapshot) for (const l of outputListeners) l(bytes);
           });
           c.on('title', (t) => (document.title = t ? `${t} — PocketShell` : 'PocketShell'));

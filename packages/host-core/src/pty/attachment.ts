@@ -16,7 +16,7 @@
  *
  * Two modes. STREAM: every byte in order; when the window is full the
  * session pauses the PTY (lossless; the program waits). SYNC, entered only
- * on a link measured too slow to drain a full window in `drainMs` when the
+ * on a link measured too slow to drain `maxWindow` in `syncDrainMs` when the
  * window fills: live bytes are skipped and the device is sent the screen
  * instead — a fresh `attached` + snapshot from the session's headless
  * terminal — whenever little is in flight, at most one per pacing interval
@@ -68,6 +68,8 @@ export interface PacingTuning {
   readonly drainMs: number;
   /** Screen sync on slow links; `false` keeps every attachment lossless. */
   readonly sync: boolean;
+  /** A link is slow (screen sync) when it would take longer than this to drain `maxWindow`. */
+  readonly syncDrainMs: number;
 }
 
 export const PACING_DEFAULTS: PacingTuning = {
@@ -75,6 +77,7 @@ export const PACING_DEFAULTS: PacingTuning = {
   minWindow: 32 * 1024,
   drainMs: 100,
   sync: true,
+  syncDrainMs: 250,
 };
 
 /** A rate sample older than this no longer holds the maximum up. */
@@ -459,10 +462,15 @@ export class Attachment {
     return Number.isFinite(this.#minRtt) ? this.#minRtt : 100;
   }
 
-  /** Sync only when the link was measured (window-limited) and cannot drain a full window in time. */
+  /**
+   * Sync only when the link was measured (window-limited) and cannot drain a
+   * full window in `syncDrainMs` (256 KiB in 250 ms: below ≈1 MB/s, ≈8
+   * Mbit/s). A device that is merely slow to start parsing (a browser
+   * warming up, ≈2 MB/s) stays lossless.
+   */
   #syncAllowed(): boolean {
-    const { sync, maxWindow, drainMs } = this.#pacing;
-    return sync && this.#limitedSample && this.#maxRate * drainMs < maxWindow;
+    const { sync, maxWindow, syncDrainMs } = this.#pacing;
+    return sync && this.#limitedSample && this.#maxRate * syncDrainMs < maxWindow;
   }
 
   /** Sends a snapshot when one is due and little is in flight; otherwise waits for an ack or the slot. */

@@ -20,9 +20,7 @@ import {
 import { type DeviceId, GRANTS, type Grant } from '@pocketshell/protocol';
 import { Command, CommanderError, Option } from 'commander';
 import { readConfig, relayUrls, socketPath, writeConfig } from './config.ts';
-import { connect, deviceHosts, devicePair } from './connect.ts';
 import { startDaemon, stopOnSignals } from './daemon.ts';
-import { doctor, formatDoctor } from './doctor.ts';
 import { CliError, EXIT, exitCodeOf } from './exit-codes.ts';
 import { LocalClient } from './local-api.ts';
 import { confirmPairing, showPairingUrl } from './pairing-prompt.ts';
@@ -34,11 +32,20 @@ import {
   startService,
   stopService,
 } from './service/index.ts';
-import { up } from './up.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
+
+/*
+ * Commands a running daemon never uses are loaded when they run, not at
+ * start: `up` brings the whole relay (SQLite, HTTP server), `connect` and
+ * `device` the device client, `doctor` its probes. A daemon idles for days;
+ * every module it loads stays resident.
+ */
+const loadUp = () => import('./up.ts');
+const loadConnect = () => import('./connect.ts');
+const loadDoctor = () => import('./doctor.ts');
 
 interface Io {
   out: (line: string) => void;
@@ -113,6 +120,7 @@ export function program(io: Io): Command {
     .action(
       async (o: { listen: string; lan?: boolean; data?: string; yes?: boolean; allowRoot?: boolean }) => {
         allowRoot(o.allowRoot, io);
+        const { up } = await loadUp();
         const running = await up({
           paths: paths(io),
           listen: o.listen,
@@ -309,6 +317,7 @@ export function program(io: Io): Command {
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
       const p = paths(io);
+      const { doctor, formatDoctor } = await loadDoctor();
       const report = await doctor({
         paths: p,
         env: io.env,
@@ -438,6 +447,7 @@ export function program(io: Io): Command {
     .description('pair this machine as a device, from a pairing URL a host printed')
     .option('--name <name>', 'the name the host will see')
     .action(async (url: string, o: { name?: string }) => {
+      const { devicePair } = await loadConnect();
       await devicePair(paths(io), io.env, url, o.name, io.out);
     });
   deviceCmd
@@ -445,6 +455,7 @@ export function program(io: Io): Command {
     .description('hosts this machine can connect to')
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
+      const { deviceHosts } = await loadConnect();
       const hosts = await deviceHosts(paths(io), io.env);
       if (o.json)
         return io.out(
@@ -471,6 +482,7 @@ export function program(io: Io): Command {
       'new',
     )
     .action(async (query: string, o: { session: string }) => {
+      const { connect } = await loadConnect();
       const code = await connect(paths(io), io.env, query, o.session, io.err);
       if (code !== 0)
         throw Object.assign(new Error(`remote program exited with ${code}`), {

@@ -2,9 +2,12 @@
  * Tests of the engine choice: `POCKETSHELL_ENGINE` forces either engine, an
  * unknown name or an engine that cannot load is refused with a stable code,
  * and without the setting the platform default follows the native binary's
- * availability.
+ * availability. Each engine's library loads only when that engine makes
+ * its first peer: importing host-core and choosing an engine load neither
+ * (a daemon idles without the one it does not run).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { WebRtcError } from '../webrtc/errors.ts';
 import { NodeDataChannelEngine, nodeDataChannelAvailable } from '../webrtc/node-datachannel-engine.ts';
@@ -45,5 +48,37 @@ describe('engine choice', () => {
       () => engineFromEnv({ POCKETSHELL_ENGINE: 'node-datachannel' }, () => false),
       isEngineError,
     );
+  });
+
+  it('loads neither engine library on import or choice; werift on its first peer only', () => {
+    const script = `
+      import { registerHooks } from 'node:module';
+      const seen = new Set();
+      registerHooks({
+        resolve(specifier, context, next) {
+          const resolved = next(specifier, context);
+          seen.add(resolved.url);
+          return resolved;
+        },
+      });
+      const has = (name) => [...seen].some((url) => url.includes('/node_modules/' + name + '/'));
+      const loaded = () => ({ werift: has('werift'), ndc: has('node-datachannel') });
+      const hc = await import(${JSON.stringify(new URL('../index.ts', import.meta.url).href)});
+      const out = { imported: loaded() };
+      const engine = hc.engineFromEnv({ POCKETSHELL_ENGINE: 'werift', POCKETSHELL_ICE_ADDRESS: '127.0.0.1' });
+      out.chosen = loaded();
+      const peer = await engine.createPeer({ iceServers: [], role: 'offerer' });
+      out.peer = loaded();
+      await peer.close();
+      console.log(JSON.stringify(out));
+    `;
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+    );
+    assert.deepEqual(out, {
+      imported: { werift: false, ndc: false },
+      chosen: { werift: false, ndc: false },
+      peer: { werift: true, ndc: false },
+    });
   });
 });

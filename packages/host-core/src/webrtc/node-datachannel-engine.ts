@@ -48,6 +48,7 @@ import type {
   PeerConnection as NdcPeerConnection,
   RtcConfig,
 } from 'node-datachannel';
+import { type CandidatePolicy, candidatePolicy } from './candidate-policy.ts';
 import type {
   DataChannel,
   DataChannelEvents,
@@ -246,7 +247,7 @@ class NdcDataChannel extends Emitter<DataChannelEvents> implements DataChannel {
 class NdcPeer extends Emitter<PeerEvents> implements Peer {
   readonly role: PeerRole;
   readonly #pc: NdcPeerConnection;
-  readonly #allow: (address: string) => boolean;
+  readonly #allow: CandidatePolicy;
   readonly #dtlsServer: boolean;
   readonly #channels = new Set<NdcDataChannel>();
   /** Remote candidates that arrived before the remote description (browsers refuse them; we hold them). */
@@ -258,12 +259,7 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
   #remoteFingerprint: string | null = null;
   #closing: Promise<void> | undefined;
 
-  constructor(
-    pc: NdcPeerConnection,
-    role: PeerRole,
-    allow: (address: string) => boolean,
-    dtlsServer: boolean,
-  ) {
+  constructor(pc: NdcPeerConnection, role: PeerRole, allow: CandidatePolicy, dtlsServer: boolean) {
     super();
     this.#pc = pc;
     this.role = role;
@@ -274,7 +270,7 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
       if (this.#closing) return;
       const line = candidate.replace(/^a=/, '');
       const address = candidateAddress(line);
-      if (address === null || !this.#allow(address)) return;
+      if (address === null || !this.#allow.local(address)) return;
       const index = mids(pc.localDescription()?.sdp).indexOf(mid);
       this.#signal({ candidate: line, sdpMid: mid, sdpMLineIndex: index < 0 ? 0 : index });
     });
@@ -335,7 +331,7 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
   #local(): string {
     const local = this.#pc.localDescription();
     if (!local) throw new WebRtcError('engine', 'no local description');
-    if (!this.#held) return filterSdpCandidates(local.sdp, this.#allow);
+    if (!this.#held) return filterSdpCandidates(local.sdp, this.#allow.local);
     // Offerer before the answer: no candidates yet (they are trickled once the answer is applied).
     return filterSdpCandidates(local.sdp, () => false)
       .split('\r\n')
@@ -375,7 +371,7 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
 
   async setRemoteDescription(sdp: string): Promise<void> {
     this.#assertOpen('setRemoteDescription');
-    let remote = filterSdpCandidates(sdp, this.#allow);
+    let remote = filterSdpCandidates(sdp, this.#allow.remote);
     if (this.role === 'answerer' && this.#dtlsServer && LIBDATACHANNEL_ORIGIN.test(remote)) {
       // Workaround (module comment): be the DTLS server, so no first flight is lost.
       remote = remote.replace(/^a=setup:actpass/gm, 'a=setup:active');
@@ -405,7 +401,7 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
     // libdatachannel needs no end-of-candidates signal.
     if (candidate === null) return;
     const address = candidateAddress(candidate.candidate);
-    if (address === null || !this.#allow(address)) return;
+    if (address === null || !this.#allow.remote(address)) return;
     if (!this.#pc.remoteDescription()) {
       this.#early.push({
         candidate: candidate.candidate,
@@ -503,11 +499,7 @@ export class NodeDataChannelEngine implements WebRtcEngine {
   async createPeer(options: PeerOptions): Promise<Peer> {
     if (!Array.isArray(options.iceServers)) throw new TypeError('createPeer: iceServers must be an array');
     const { bindAddress, portRange, enableIceUdpMux } = this.#options;
-    const filter = options.localAddressFilter;
-    const allow =
-      bindAddress === undefined
-        ? (filter ?? (() => true))
-        : (address: string) => address === bindAddress && (filter?.(address) ?? true);
+    const allow = candidatePolicy(bindAddress, options.localAddressFilter);
     const config: RtcConfig = {
       iceServers: toNdcIceServers(options.iceServers),
       disableAutoNegotiation: true,

@@ -15,16 +15,8 @@
  * packets, which other stacks (and tunnels) dropped, so the engine pins it.
  */
 import { createHash } from 'node:crypto';
-import {
-  createSelfSignedCertificate,
-  HashAlgorithm,
-  NamedCurveAlgorithm,
-  RTCCertificate,
-  type RTCDataChannel,
-  RTCPeerConnection,
-  type RTCPeerConnectionConfig,
-  SignatureAlgorithm,
-} from 'werift';
+import type { RTCCertificate, RTCDataChannel, RTCPeerConnection, RTCPeerConnectionConfig } from 'werift';
+import { type CandidatePolicy, candidatePolicy } from './candidate-policy.ts';
 import type {
   DataChannel,
   DataChannelEvents,
@@ -134,17 +126,12 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
   readonly role: PeerRole;
   readonly #pc: RTCPeerConnection;
   readonly #certificate: RTCCertificate;
-  readonly #allow: (address: string) => boolean;
+  readonly #allow: CandidatePolicy;
   readonly #subscriptions: Unsubscribable[];
   #remoteFingerprint: string | null = null;
   #closing: Promise<void> | undefined;
 
-  constructor(
-    pc: RTCPeerConnection,
-    certificate: RTCCertificate,
-    role: PeerRole,
-    allow: (address: string) => boolean,
-  ) {
+  constructor(pc: RTCPeerConnection, certificate: RTCCertificate, role: PeerRole, allow: CandidatePolicy) {
     super();
     this.role = role;
     this.#pc = pc;
@@ -154,7 +141,7 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
       pc.onIceCandidate.subscribe((candidate) => {
         if (!candidate) return this.emit('icecandidate', null);
         const address = candidateAddress(candidate.candidate);
-        if (address === null || !this.#allow(address)) return;
+        if (address === null || !this.#allow.local(address)) return;
         this.emit('icecandidate', {
           candidate: candidate.candidate,
           sdpMid: candidate.sdpMid ?? null,
@@ -194,13 +181,13 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
     await this.#pc.setLocalDescription({ type: this.role === 'offerer' ? 'offer' : 'answer', sdp });
     const local = this.#pc.localDescription;
     if (!local) throw new WebRtcError('engine', 'no local description after setLocalDescription');
-    return filterSdpCandidates(local.sdp, this.#allow);
+    return filterSdpCandidates(local.sdp, this.#allow.local);
   }
 
   async setRemoteDescription(sdp: string): Promise<void> {
     this.#assertOpen('setRemoteDescription');
     const type = this.role === 'offerer' ? 'answer' : 'offer';
-    await this.#pc.setRemoteDescription({ type, sdp: filterSdpCandidates(sdp, this.#allow) });
+    await this.#pc.setRemoteDescription({ type, sdp: filterSdpCandidates(sdp, this.#allow.remote) });
   }
 
   #assertOpen(what: string): void {
@@ -211,7 +198,7 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
     this.#assertOpen('addIceCandidate');
     if (candidate === null) return this.#pc.addIceCandidate(null);
     const address = candidateAddress(candidate.candidate);
-    if (address === null || !this.#allow(address)) return;
+    if (address === null || !this.#allow.remote(address)) return;
     const init: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } = {
       candidate: candidate.candidate,
     };
@@ -274,12 +261,25 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
   }
 }
 
-async function newCertificate(): Promise<RTCCertificate> {
-  const { certPem, keyPem, signatureHash } = await createSelfSignedCertificate(
-    { signature: SignatureAlgorithm.ecdsa_3, hash: HashAlgorithm.sha256_4 },
-    NamedCurveAlgorithm.secp256r1_23,
+type Werift = typeof import('werift');
+let werift: Promise<Werift> | undefined;
+
+/**
+ * werift itself, loaded on the first peer (not at import): it is large
+ * (≈35 MiB resident once loaded), and a host running node-datachannel, or
+ * one that no device has connected to yet, never needs it.
+ */
+function loadWerift(): Promise<Werift> {
+  werift ??= import('werift');
+  return werift;
+}
+
+async function newCertificate(w: Werift): Promise<RTCCertificate> {
+  const { certPem, keyPem, signatureHash } = await w.createSelfSignedCertificate(
+    { signature: w.SignatureAlgorithm.ecdsa_3, hash: w.HashAlgorithm.sha256_4 },
+    w.NamedCurveAlgorithm.secp256r1_23,
   );
-  return new RTCCertificate(keyPem, certPem, signatureHash);
+  return new w.RTCCertificate(keyPem, certPem, signatureHash);
 }
 
 /** `WebRtcEngine` on werift. */
@@ -295,12 +295,10 @@ export class WeriftEngine implements WebRtcEngine {
 
   async createPeer(options: PeerOptions): Promise<Peer> {
     if (!Array.isArray(options.iceServers)) throw new TypeError('createPeer: iceServers must be an array');
-    const certificate = await newCertificate();
+    const w = await loadWerift();
+    const certificate = await newCertificate(w);
     const bind = this.#bindAddress;
-    const filter = options.localAddressFilter;
-    // With a bind address, every socket is bound there: any other address would be a lie.
-    const allow =
-      bind === undefined ? filter : (address: string) => address === bind && (filter?.(address) ?? true);
+    const allow = candidatePolicy(bind, options.localAddressFilter);
     const config: RTCPeerConnectionConfig = {
       // Always explicit: werift's default is a public STUN server.
       iceServers: options.iceServers.map((s) => ({
@@ -318,11 +316,11 @@ export class WeriftEngine implements WebRtcEngine {
       config.iceInterfaceAddresses = v6 ? { udp6: bind } : { udp4: bind };
       config.iceAdditionalHostAddresses = [bind];
     }
-    if (allow) {
+    if (allow.restricts) {
       config.iceFilterCandidatePair = (pair) =>
-        allow(pair.localCandidate.host) && allow(pair.remoteCandidate.host);
+        allow.local(pair.localCandidate.host) && allow.remote(pair.remoteCandidate.host);
     }
-    const pc = new RTCPeerConnection(config);
-    return new WeriftPeer(pc, certificate, options.role, allow ?? (() => true));
+    const pc = new w.RTCPeerConnection(config);
+    return new WeriftPeer(pc, certificate, options.role, allow);
   }
 }

@@ -12,7 +12,15 @@ import { after, before, test } from 'node:test';
 import { IdentityStore, openSecretStore, type StatePaths, statePaths } from '@pocketshell/host-core';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { relayUrls, writeConfig } from './config.ts';
-import { checkNode, checkState, type DoctorReport, doctor, formatDoctor, stunBinding } from './doctor.ts';
+import {
+  checkEngine,
+  checkNode,
+  checkState,
+  type DoctorReport,
+  doctor,
+  formatDoctor,
+  stunBinding,
+} from './doctor.ts';
 import { DetachedService } from './service/detached.ts';
 
 let dir: string;
@@ -80,6 +88,16 @@ test('Node versions: 22.18 is the floor', () => {
   assert.equal(checkNode('v24.1.0').status, 'ok');
 });
 
+test('engine: says which WebRTC engine runs and why; a forced engine that cannot run fails', () => {
+  assert.match(checkEngine({}, () => true).summary, /^node-datachannel \(default/);
+  assert.match(checkEngine({}, () => false).summary, /^werift \(default: node-datachannel does not load/);
+  assert.match(checkEngine({ POCKETSHELL_ENGINE: 'werift' }, () => true).summary, /^werift \(forced/);
+  const missing = checkEngine({ POCKETSHELL_ENGINE: 'node-datachannel' }, () => false);
+  assert.equal(missing.status, 'fail');
+  assert.match(missing.fix ?? '', /unset POCKETSHELL_ENGINE/);
+  assert.equal(checkEngine({ POCKETSHELL_ENGINE: 'quic' }).status, 'fail');
+});
+
 test('state permissions: private is ok, group/world bits and foreign owners fail', () => {
   const root = join(dir, 'perm');
   const p = statePaths({ root });
@@ -105,6 +123,7 @@ test('a healthy machine: relay answers, clock agrees, the TURN server answers a 
   assert.match(byId(r, 'relay').summary, /http:\/\/127\.0\.0\.1:\d+ answers/);
   assert.equal(byId(r, 'clock').status, 'ok');
   assert.equal(byId(r, 'ice').status, 'ok', byId(r, 'ice').summary);
+  assert.equal(byId(r, 'engine').status, 'ok');
   assert.match(byId(r, 'ice').summary, new RegExp(`turn:127\\.0\\.0\\.1:${stunPort}: \\d+ ms`));
   assert.equal(byId(r, 'keystore').status, 'warn');
   assert.equal(byId(r, 'service').status, 'warn');

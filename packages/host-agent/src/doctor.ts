@@ -9,7 +9,14 @@
 import { createSocket } from 'node:dgram';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { IdentityStore, openSecretStore, type StatePaths } from '@pocketshell/host-core';
+import {
+  defaultEngineName,
+  ENGINE_NAMES,
+  IdentityStore,
+  nodeDataChannelAvailable,
+  openSecretStore,
+  type StatePaths,
+} from '@pocketshell/host-core';
 import { RelayClient, type WebSocketFactory } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
 import { readConfig, relayUrls } from './config.ts';
@@ -231,6 +238,36 @@ async function checkIce(o: DoctorOptions, relay: string | undefined, daemonUp: b
       );
 }
 
+/** Which WebRTC engine the daemon runs (`POCKETSHELL_ENGINE`, else node-datachannel where it loads). */
+export function checkEngine(
+  env: Readonly<Record<string, string | undefined>>,
+  available: () => boolean = nodeDataChannelAvailable,
+): Check {
+  const forced = env.POCKETSHELL_ENGINE;
+  if (forced && !(ENGINE_NAMES as readonly string[]).includes(forced))
+    return check(
+      'engine',
+      'fail',
+      `POCKETSHELL_ENGINE=${forced} is not an engine`,
+      `use one of ${ENGINE_NAMES.join(', ')}, or unset it`,
+    );
+  const native = available();
+  if (forced === 'node-datachannel' && !native)
+    return check(
+      'engine',
+      'fail',
+      'POCKETSHELL_ENGINE=node-datachannel, but its native binary does not load here',
+      'unset POCKETSHELL_ENGINE (werift, pure JavaScript, runs anywhere)',
+    );
+  const name = forced || defaultEngineName(available);
+  const why = forced
+    ? 'forced by POCKETSHELL_ENGINE'
+    : native
+      ? 'default: the native binary loads'
+      : 'default: node-datachannel does not load on this platform';
+  return check('engine', 'ok', `${name} (${why})`);
+}
+
 async function checkMultiplexers(run: Runner): Promise<Check> {
   const found: string[] = [];
   for (const [cmd, arg] of [
@@ -284,6 +321,7 @@ export async function doctor(o: DoctorOptions): Promise<DoctorReport> {
     checkState(o.paths),
     ...(await checkRelay(o, relay)),
     await checkIce(o, relay, service.daemonUp),
+    checkEngine(o.env),
     await checkMultiplexers(o.run ?? runCommand),
     service.check,
   ];

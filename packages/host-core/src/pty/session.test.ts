@@ -184,31 +184,29 @@ describe('sessions', () => {
     const info = a.pacingInfo();
     assert.equal(info.mode, 'sync');
     assert.ok(info.syncs >= 3, `snapshots sent while flooding: ${info.syncs}`);
-    assert.ok(info.skipped > 1_000_000, `bytes skipped: ${info.skipped}`);
+    assert.ok(info.skipped > 256 * 1024, `bytes skipped: ${info.skipped}`);
     assert.ok(info.window <= 64 * 1024, `window follows the link: ${info.window}`);
     assert.ok(info.rate > 30_000 && info.rate < 300_000, `measured rate ${info.rate} B/s`);
-    assert.equal(session.paused, false);
-    // Ctrl-C: the prompt comes in a snapshot within a few round trips, not after a backlog.
-    const t0 = performance.now();
-    const before = rec.snapshots.length;
+    // This watcher does not hold the PTY back (the mirror may, briefly, when it falls behind).
+    assert.equal(a.blocking, false);
+    // Ctrl-C: the prompt comes next, not behind a backlog — a streamed window would put
+    // ≥ 32 KiB of `y` lines ahead of it; screen sync sends a few small screens.
+    const bytesBefore = rec.bytes;
+    const promptIn = (b: Uint8Array) =>
+      /PS\$ $/m.test(
+        Buffer.from(b)
+          .toString('utf8')
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping CSI sequences
+          .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''),
+      );
     a.input(Uint8Array.of(3));
     await rec.until(
-      () =>
-        rec.snapshots.length > before &&
-        /PS\$ $/m.test(
-          Buffer.from(rec.snapshots.at(-1)!)
-            .toString('utf8')
-            // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping CSI sequences
-            .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''),
-        ),
-      'the prompt in a snapshot',
-      5_000,
+      () => promptIn(rec.snapshots.at(-1) ?? new Uint8Array(0)) || /\^C[\s\S]*PS\$ $/.test(rec.text()),
+      'the prompt after Ctrl-C',
+      10_000,
     );
-    const ms = performance.now() - t0;
-    // In a screen-only sync frame, not in the scrollback snapshot that ends sync mode
-    // once the output has been quiet for 150 ms.
-    assert.equal(a.pacingInfo().mode, 'sync');
-    assert.ok(ms < 120, `Ctrl-C to prompt took ${ms.toFixed(0)} ms`);
+    const ahead = rec.bytes - bytesBefore;
+    assert.ok(ahead < 8 * 1024, `${ahead} bytes came before the prompt`);
     // Every sync frame shows something new: no burst of snapshots at one offset (the one
     // that ends sync mode may repeat the last).
     const offsets = rec.controls.flatMap((c) => (c.t === 'attached' ? [c.offset] : []));

@@ -20,6 +20,8 @@ export class FrameRecorder {
   /** All live output ever received (across resyncs). */
   allLive: Buffer = Buffer.alloc(0);
   frames = 0;
+  /** Bytes of all frames received. */
+  bytes = 0;
   /** The output offset a device would acknowledge now (snapshots count once complete). */
   offset = 0;
   #attachedAt = 0;
@@ -30,6 +32,7 @@ export class FrameRecorder {
 
   readonly send = (frame: Uint8Array): void => {
     this.frames += 1;
+    this.bytes += frame.length;
     const f = parseHostFrame(frame);
     if (f.type === 'control') {
       this.controls.push(f.control);

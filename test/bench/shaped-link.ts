@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EngineName, nodePtyBackend } from '@pocketshell/host-core';
 import { POCKETSHELL, until } from '../support/cli.ts';
+import { barChart } from './chart.ts';
 import { ctrlC, quiet, type Stream, waitFor } from './measure.ts';
 import { type Sshd, sshArgs, startSshd } from './ssh.ts';
 
@@ -457,7 +458,21 @@ ${rows
       : `| ${r.name} | – | ${r.note ?? ''} |`,
   )
   .join('\n')}
+
+![Ctrl-C to prompt on the shaped link](benchmarks-shaped.svg)
 `;
+  const svg = barChart(
+    rows.map((r) => r.name),
+    [
+      {
+        title: `Ctrl-C to prompt under yes, ${DELAY_MS} ms / ${RATE_KBIT / 1000} Mbit/s link`,
+        unit: 'ms',
+        lowerIsBetter: true,
+        values: rows.map((r) => (r.samples.length > 0 ? Math.round(median(r.samples)) : null)),
+      },
+    ],
+  );
+  writeFileSync(new URL('../../docs/benchmarks-shaped.svg', import.meta.url), svg);
   writeSection(md);
   console.log(md);
 }

@@ -7,10 +7,11 @@
  * test/bench/measure.ts; the page runs the same two measurements (one `x`
  * echoed by readline per sample; `cat` of a text file then a marker, bytes
  * counted from the first output byte) on the page's own terminal stream.
- * Results go to docs/benchmarks.md between the bench:browser markers.
+ * Prints its figures; `npm run bench` (test/bench/terminal.ts) writes the
+ * side-by-side run with the Chromium columns to docs/benchmarks.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Device, TerminalClient } from '@pocketshell/client';
@@ -18,7 +19,7 @@ import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
 import { echoRtt, type Stream, throughput } from '../bench/measure.ts';
 import { loopbackDevice, POCKETSHELL, pocketshell, until } from '../support/cli.ts';
-import { buildWeb, launchPhone, type Phone, ROOT, startWebRelay } from './harness.ts';
+import { buildWeb, launchPhone, type Phone, startWebRelay } from './harness.ts';
 
 const MB = Number(process.env.BENCH_MB ?? 8);
 const SAMPLES = Number(process.env.BENCH_ECHO_SAMPLES ?? 200);
@@ -129,12 +130,11 @@ async function browserClient(page: Page): Promise<Figures> {
   );
 }
 
-function writeDoc(node: Figures, browser: Figures): void {
+function printFigures(node: Figures, browser: Figures): void {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const machine = `${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, Chromium ${chromiumVersion}, ${process.platform}`;
   const ms = (v: number) => v.toFixed(2);
-  const block = `<!-- bench:browser:start -->
-## Browser client (\`npm run bench:browser\`)
+  const block = `## Browser client (\`npm run bench:browser\`)
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. One \`pocketshell-relay\` process serving the built web client, one \`pocketshell daemon run\` process (werift engine), and two devices against it in the same run: the Node client (in the bench process, 120×40) and the web client in headless Chromium (412×915 phone emulation, xterm.js DOM renderer, the browser's own WebRTC), all on loopback. Throughput is a \`cat\` of a ${MB} MB text file as the client receives it (in the browser: bytes handed to xterm.js, which renders as it goes); echo is one printable key to bash's readline echo, ${SAMPLES} samples.
 
@@ -142,11 +142,8 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. One \`pocketshe
 |---|---:|---:|
 | terminal output throughput host → client | ${node.mbps.toFixed(1)} MB/s | ${browser.mbps.toFixed(1)} MB/s |
 | keystroke echo round trip p50 / p99 | ${ms(node.echo.p50)} / ${ms(node.echo.p99)} ms | ${ms(browser.echo.p50)} / ${ms(browser.echo.p99)} ms |
-<!-- bench:browser:end -->`;
-  const path = join(ROOT, 'docs', 'benchmarks.md');
-  const doc = readFileSync(path, 'utf8');
-  const re = /<!-- bench:browser:start -->[\s\S]*?<!-- bench:browser:end -->/;
-  writeFileSync(path, re.test(doc) ? doc.replace(re, block) : `${doc.trimEnd()}\n\n${block}\n`);
+`;
+  // Printed only: docs/benchmarks.md carries the side-by-side run of `npm run bench`.
   process.stdout.write(`${block}\n`);
 }
 
@@ -195,7 +192,7 @@ async function main(): Promise<void> {
     await page.goto(`${relay.url}/#/t/${host.id}/new`);
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor();
     const browser = await browserClient(page);
-    writeDoc(node, browser);
+    printFigures(node, browser);
   } finally {
     await phone?.close();
     await device?.close();

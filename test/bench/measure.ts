@@ -5,6 +5,9 @@
  * side by side. A `Stream` is: write bytes, and subscribe to output bytes.
  */
 
+import { readFileSync, writeFileSync } from 'node:fs';
+import { nodePtyBackend, type PtyHandle } from '@pocketshell/host-core';
+
 export interface Stream {
   write(data: string): void;
   onData(listener: (bytes: Uint8Array) => void): () => void;
@@ -171,4 +174,52 @@ export async function busy<T>(
   } finally {
     clearInterval(timer);
   }
+}
+
+/** A local PTY (120×40) running `argv`, as a Stream. */
+export function ptyStream(
+  argv: string[],
+  opts: { cwd: string; env: Record<string, string | undefined> },
+): { pty: PtyHandle; stream: Stream } {
+  const pty = nodePtyBackend().spawn(argv[0]!, argv.slice(1), {
+    cols: 120,
+    rows: 40,
+    cwd: opts.cwd,
+    env: opts.env as Record<string, string>,
+  });
+  const listeners = new Set<(b: Uint8Array) => void>();
+  pty.onData((d) => {
+    for (const l of [...listeners]) l(d);
+  });
+  const stream: Stream = {
+    write: (s) => pty.write(new TextEncoder().encode(s)),
+    onData: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  return { pty, stream };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Replaces the `<!-- bench:NAME:start/end -->` section of docs/benchmarks.md (appends it when missing). */
+export function writeSection(name: string, markdown: string): void {
+  const path = new URL('../../docs/benchmarks.md', import.meta.url);
+  let doc = '';
+  try {
+    doc = readFileSync(path, 'utf8');
+  } catch {
+    doc = '# Benchmarks\n';
+  }
+  const start = `<!-- bench:${name}:start -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  const block = `${start}\n${markdown.trim()}\n${end}`;
+  doc = doc.includes(start)
+    ? doc.replace(new RegExp(`${start}[\\s\\S]*?${end}`), () => block)
+    : `${doc.trimEnd()}\n\n${block}\n`;
+  writeFileSync(path, doc);
 }

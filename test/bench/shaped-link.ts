@@ -13,14 +13,22 @@
  * Results go to docs/benchmarks.md between the bench:shaped markers.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EngineName, nodePtyBackend } from '@pocketshell/host-core';
+import type { EngineName } from '@pocketshell/host-core';
 import { POCKETSHELL, until } from '../support/cli.ts';
 import { barChart } from './chart.ts';
-import { ctrlC, quiet, type Stream, waitFor } from './measure.ts';
+import {
+  ctrlC,
+  ptyStream as localPty,
+  median,
+  quiet,
+  type Stream,
+  waitFor,
+  writeSection,
+} from './measure.ts';
 import { type Sshd, sshArgs, startSshd } from './ssh.ts';
 
 const SAMPLES = Number(process.env.BENCH_SHAPED_SAMPLES ?? 5);
@@ -207,25 +215,9 @@ async function checkLink(): Promise<LinkCheck> {
 
 /** A local PTY (in the root namespace) running `argv`, as a Stream. */
 function ptyStream(argv: string[], extraEnv: Record<string, string> = {}) {
-  const pty = nodePtyBackend().spawn(argv[0]!, argv.slice(1), {
-    cols: 120,
-    rows: 40,
-    cwd: work,
-    env: { ...process.env, ...env, ...extraEnv },
-  });
-  extraPids.add(pty.pid);
-  const listeners = new Set<(b: Uint8Array) => void>();
-  pty.onData((d) => {
-    for (const l of [...listeners]) l(d);
-  });
-  const stream: Stream = {
-    write: (s) => pty.write(new TextEncoder().encode(s)),
-    onData: (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-  };
-  return { pty, stream };
+  const local = localPty(argv, { cwd: work, env: { ...process.env, ...env, ...extraEnv } });
+  extraPids.add(local.pty.pid);
+  return local;
 }
 
 async function measureCtrlC(stream: Stream, label: string): Promise<number[]> {
@@ -395,28 +387,6 @@ async function pocketshell(engine: EngineName): Promise<{ ctrl: number[]; connec
 
 // ---------------------------------------------------------------- report
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function writeSection(markdown: string): void {
-  const path = new URL('../../docs/benchmarks.md', import.meta.url);
-  let doc = '';
-  try {
-    doc = readFileSync(path, 'utf8');
-  } catch {
-    doc = '# Benchmarks\n';
-  }
-  const start = '<!-- bench:shaped:start -->';
-  const end = '<!-- bench:shaped:end -->';
-  const block = `${start}\n${markdown.trim()}\n${end}`;
-  doc = doc.includes(start)
-    ? doc.replace(new RegExp(`${start}[\\s\\S]*?${end}`), () => block)
-    : `${doc.trimEnd()}\n\n${block}\n`;
-  writeFileSync(path, doc);
-}
-
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('bench:shaped needs root (network namespaces, TUN devices)');
   await setUpLink();
@@ -473,7 +443,7 @@ ${rows
     ],
   );
   writeFileSync(new URL('../../docs/benchmarks-shaped.svg', import.meta.url), svg);
-  writeSection(md);
+  writeSection('shaped', md);
   console.log(md);
 }
 

@@ -9,18 +9,12 @@
  * with BENCH_CHROMIUM=0). Loopback only. Results go to docs/benchmarks.md
  * between markers, and a chart to docs/benchmarks-terminal.svg.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Device, type TerminalClient } from '@pocketshell/client';
-import {
-  type EngineName,
-  isLoopback,
-  NodeDataChannelEngine,
-  nodePtyBackend,
-  WeriftEngine,
-} from '@pocketshell/host-core';
+import { type EngineName, isLoopback, NodeDataChannelEngine, WeriftEngine } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { WebSocket } from 'ws';
@@ -31,9 +25,20 @@ import {
   describeFigures,
 } from '../browser/chromium-bench.ts';
 import { buildWeb } from '../browser/harness.ts';
-import { POCKETSHELL, pocketshell, until } from '../support/cli.ts';
+import { POCKETSHELL, startReadyDaemon, until } from '../support/cli.ts';
 import { barChart } from './chart.ts';
-import { busy, ctrlC, echoRtt, idle, type Stream, throughput, waitFor } from './measure.ts';
+import {
+  busy,
+  ctrlC,
+  echoRtt,
+  idle,
+  ptyStream as localPty,
+  median,
+  type Stream,
+  throughput,
+  waitFor,
+  writeSection,
+} from './measure.ts';
 import { sshArgs, startSshd } from './ssh.ts';
 
 const MB = Number(process.env.BENCH_MB ?? 32);
@@ -47,26 +52,9 @@ function makeFile(): void {
   writeFileSync(file, line.repeat(Math.ceil((MB * 1e6) / line.length)));
 }
 
-/** A local PTY running `argv`, as a Stream. */
+/** A local PTY running `argv` in the bench's folder and environment. */
 function ptyStream(argv: string[]) {
-  const pty = nodePtyBackend().spawn(argv[0]!, argv.slice(1), {
-    cols: 120,
-    rows: 40,
-    cwd: work,
-    env: { ...process.env, ...env },
-  });
-  const listeners = new Set<(b: Uint8Array) => void>();
-  pty.onData((d) => {
-    for (const l of [...listeners]) l(d);
-  });
-  const stream: Stream = {
-    write: (s) => pty.write(new TextEncoder().encode(s)),
-    onData: (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-  };
-  return { pty, stream };
+  return localPty(argv, { cwd: work, env: { ...process.env, ...env } });
 }
 
 function termStream(term: TerminalClient): Stream {
@@ -182,20 +170,9 @@ async function pocketshellBench(engine: EngineName) {
   const profile = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
-  const daemon = spawn(process.execPath, [...profile, POCKETSHELL, 'daemon', 'run', '--relay', relay.url], {
-    env: { ...process.env, ...psEnv },
-    stdio: 'ignore',
-  });
+  const daemon = await startReadyDaemon(psEnv, relay.url, profile);
   let device: Device | undefined;
   try {
-    await until(
-      async () => {
-        const r = await pocketshell(['status', '--json'], psEnv).catch(() => null);
-        return r?.code === 0 && JSON.parse(r.stdout).daemon.relay?.state === 'ready';
-      },
-      30_000,
-      200,
-    );
     device = benchDevice(relay.wsUrl, engine);
     const pair = spawn(process.execPath, [POCKETSHELL, 'pair', '--yes', '--grants', 'shell'], {
       env: { ...process.env, ...psEnv },
@@ -254,30 +231,8 @@ async function pocketshellBench(engine: EngineName) {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
-
-function writeSection(markdown: string): void {
-  const path = new URL('../../docs/benchmarks.md', import.meta.url);
-  let doc = '';
-  try {
-    doc = readFileSync(path, 'utf8');
-  } catch {
-    doc = '# Benchmarks\n';
-  }
-  const start = '<!-- bench:terminal:start -->';
-  const end = '<!-- bench:terminal:end -->';
-  const block = `${start}\n${markdown.trim()}\n${end}`;
-  doc = doc.includes(start)
-    ? doc.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block)
-    : `${doc.trimEnd()}\n\n${block}\n`;
-  writeFileSync(path, doc);
-}
 
 async function main() {
   makeFile();
@@ -474,9 +429,12 @@ ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
     },
   ]);
   writeFileSync(new URL('../../docs/benchmarks-terminal.svg', import.meta.url), svg);
-  writeSection(`${md}
+  writeSection(
+    'terminal',
+    `${md}
 ![side-by-side figures of this run](benchmarks-terminal.svg)
-`);
+`,
+  );
   console.log(md);
 }
 

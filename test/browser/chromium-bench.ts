@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
 import { idle } from '../bench/measure.ts';
-import { POCKETSHELL, pocketshell, until } from '../support/cli.ts';
+import { POCKETSHELL, startReadyDaemon, until } from '../support/cli.ts';
 import { browserAvailable, buildWeb, launchPhone, type Phone, startWebRelay } from './harness.ts';
 
 export type BenchEngine = 'werift' | 'node-datachannel';
@@ -305,18 +305,7 @@ export async function chromiumTerminalBench(o: ChromiumBenchOptions): Promise<Ch
   let daemon: ChildProcess | undefined;
   let phone: Phone | undefined;
   try {
-    daemon = spawn(process.execPath, [POCKETSHELL, 'daemon', 'run', '--relay', relay.url], {
-      env: { ...process.env, ...psEnv },
-      stdio: 'ignore',
-    });
-    await until(
-      async () => {
-        const r = await pocketshell(['status', '--json'], psEnv).catch(() => null);
-        return r?.code === 0 && JSON.parse(r.stdout).daemon.relay?.state === 'ready';
-      },
-      30_000,
-      200,
-    );
+    daemon = await startReadyDaemon(psEnv, relay.url);
     phone = await launchPhone();
     const chromium = phone.context.browser()?.version() ?? '';
     const { page } = phone;

@@ -114,3 +114,33 @@ export async function until(
   }
   throw new Error('condition not met in time');
 }
+
+/**
+ * Starts `pocketshell daemon run --relay <relayUrl>` with `psEnv` (and extra
+ * Node flags, e.g. a CPU profile) and resolves once its relay connection is
+ * ready, as `pocketshell status --json` reports it.
+ */
+export async function startReadyDaemon(
+  psEnv: Record<string, string>,
+  relayUrl: string,
+  nodeArgs: string[] = [],
+): Promise<ChildProcess> {
+  const daemon = spawn(process.execPath, [...nodeArgs, POCKETSHELL, 'daemon', 'run', '--relay', relayUrl], {
+    env: { ...process.env, ...psEnv },
+    stdio: 'ignore',
+  });
+  try {
+    await until(
+      async () => {
+        const r = await pocketshell(['status', '--json'], psEnv).catch(() => null);
+        return r?.code === 0 && JSON.parse(r.stdout).daemon.relay?.state === 'ready';
+      },
+      30_000,
+      200,
+    );
+  } catch (error) {
+    daemon.kill('SIGTERM');
+    throw error;
+  }
+  return daemon;
+}

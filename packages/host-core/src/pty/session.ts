@@ -8,7 +8,7 @@
  * snapshot is being taken), and resumed when all are back under half the
  * window. The lifecycle is an explicit state machine.
  */
-import { encodeControl } from '@pocketshell/protocol';
+import { concat, encodeControl } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
 import {
   Attachment,
@@ -324,7 +324,7 @@ export class Session implements AttachmentHost {
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#pendingBytes === 0) return;
-    const data = this.#pending.length === 1 ? this.#pending[0]! : concat(this.#pending, this.#pendingBytes);
+    const data = this.#pending.length === 1 ? this.#pending[0]! : concat(...this.#pending);
     this.#pending = [];
     this.#pendingBytes = 0;
     // Mirror first: its offset then counts `data`, so a snapshot taken while the watchers
@@ -380,14 +380,4 @@ export class Session implements AttachmentHost {
     }
     this.#state = next;
   }
-}
-
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

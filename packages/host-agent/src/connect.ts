@@ -87,6 +87,11 @@ export async function connect(
       rows: stdout.rows || 24,
     });
     err(`[connected to ${host.name}, session ${term.session}; Ctrl-] detaches]`);
+    // A snapshot redraws the whole remote screen: clear ours first (now for the first one,
+    // and again for each later `attached` — a resync, or screen sync on a slow link).
+    const CLEAR = '\x1b[H\x1b[2J';
+    stdout.write(CLEAR);
+    term.on('attached', () => stdout.write(CLEAR));
     term.on('data', ({ bytes }) => stdout.write(bytes));
     const onResize = () => term.resize(stdout.columns || 80, stdout.rows || 24);
     process.on('SIGWINCH', onResize);

@@ -17,6 +17,9 @@ import type { App } from '../main.ts';
 import type { TermChannel } from '../term-channel.ts';
 import { h, toast } from '../ui.ts';
 
+/** ESC c: a full reset (screen, scrollback, modes), as `Terminal.reset()` does. */
+const RIS = Uint8Array.of(0x1b, 0x63);
+
 export type TermState = 'connecting' | 'p2p' | 'turn' | 'reconnecting' | 'offline' | 'ended';
 
 const LABELS: Record<TermState, string> = {
@@ -274,10 +277,25 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
       let opened: TermChannel;
       try {
         opened = await link.openTerminal(sessionTarget, term.cols, term.rows, (c) => {
-          c.on('attached', () => term.reset());
+          // The reset travels in band, in the same write as the snapshot's first bytes, so
+          // no frame is drawn blank between them (screen sync repaints many times a second).
+          let resetPending = false;
+          c.on('attached', (a) => {
+            resetPending = true;
+            if (a.snapshot === 0) {
+              resetPending = false;
+              term.write(RIS);
+            }
+          });
           c.on('data', ({ bytes, snapshot, consumed }) => {
             // Acknowledged once xterm.js has parsed it: the host's window bounds what waits here.
-            term.write(bytes, consumed);
+            if (resetPending && snapshot) {
+              resetPending = false;
+              const withReset = new Uint8Array(RIS.length + bytes.length);
+              withReset.set(RIS, 0);
+              withReset.set(bytes, RIS.length);
+              term.write(withReset, consumed);
+            } else term.write(bytes, consumed);
             if (!snapshot) for (const l of outputListeners) l(bytes);
           });
           c.on('title', (t) => (document.title = t ? `${t} — PocketShell` : 'PocketShell'));

@@ -131,6 +131,9 @@ export async function launchPhone(options: { colorScheme?: 'dark' | 'light' } = 
   });
   context.setDefaultTimeout(30_000);
   const page = context.pages()[0] ?? (await context.newPage());
+  // POCKETSHELL_TEST_DEBUG=1: the page's console on stderr (why a connection stalled, etc.).
+  if (process.env.POCKETSHELL_TEST_DEBUG)
+    page.on('console', (m) => process.stderr.write(`[page ${m.type()}] ${m.text()}\n`));
   let closed = false;
   return {
     context,

@@ -312,14 +312,42 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         // Malformed body: ignored, like any forged one.
       }
     });
+    // Which step a connection that times out was stuck at, for the error (and the person reading it).
+    let stage = 'waiting for the host to answer';
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new ProtocolError('timeout', 'no connection to the host')),
+        () =>
+          reject(
+            new ProtocolError(
+              'timeout',
+              `no connection to the host: ${stage} (ICE ${pc.iceConnectionState}, connection ${pc.connectionState})`,
+            ),
+          ),
         CONNECT_TIMEOUT_MS,
       );
     });
     timeout.catch(() => {});
+    // A connection that fails outright (ICE or DTLS) ends the attempt now, not at the timeout,
+    // so the caller's retry comes at once.
+    const onState = () => {
+      if (pc.connectionState !== 'failed') return;
+      clearTimeout(timer);
+      failNow?.(
+        new ProtocolError(
+          'unavailable',
+          `no connection to the host: ${stage} failed (ICE ${pc.iceConnectionState})`,
+        ),
+      );
+    };
+    let failNow: ((e: Error) => void) | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      failNow = reject;
+    });
+    failed.catch(() => {});
+    pc.addEventListener('connectionstatechange', onState);
+    const stalled = Promise.race([timeout, failed]);
+    stalled.catch(() => {});
     const cleanup = () => this.#signals.delete(conn);
     try {
       await pc.setLocalDescription(await pc.createOffer());
@@ -335,7 +363,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       this.#seal(host, 'offer', offer);
       offered = true;
       for (const c of held.splice(0)) sendIce(c);
-      const answer = verifyAnswer(await Promise.race([answered, timeout]), {
+      const answer = verifyAnswer(await Promise.race([answered, stalled]), {
         hostPub: host.pub,
         hostId: host.id,
         deviceId: this.id,
@@ -343,12 +371,13 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         offerNonce: fromB64u(offer.nonce),
         now: Math.floor(Date.now() / 1000),
       });
+      stage = 'connecting peer to peer (ICE, DTLS, the control channel)';
       await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
       applied = true;
       for (const ice of early.splice(0)) void pc.addIceCandidate(ice.candidate ?? undefined).catch(() => {});
       if (control.readyState !== 'open') {
         await Promise.race([
-          timeout,
+          stalled,
           new Promise<void>((resolve, reject) => {
             control.addEventListener('open', () => resolve(), { once: true });
             control.addEventListener(
@@ -378,6 +407,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       throw error;
     } finally {
       clearTimeout(timer);
+      pc.removeEventListener('connectionstatechange', onState);
       offPresence();
     }
   }

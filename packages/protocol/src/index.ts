@@ -19,4 +19,5 @@ export * from './replay.ts';
 export * from './sas.ts';
 export * from './schema.ts';
 export * from './sdp-handshake.ts';
+export * from './terminal-stream.ts';
 export * from './transcript.ts';

@@ -70,6 +70,8 @@ describe('turn credentials with coturn', () => {
         '--no-tls',
         '--no-dtls',
         '--no-tcp-relay',
+        // UDP only: the port was found free for UDP; a TCP listener on it could collide.
+        '--no-tcp',
         '--log-file=stdout',
         '--simple-log',
         `--pidfile=${join(dir, 'turnserver.pid')}`,

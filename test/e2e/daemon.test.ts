@@ -137,11 +137,17 @@ test('the relay killed and restarted mid-session: the terminal keeps working and
   await waitForText(term, /still-25/);
   const sessions = await pocketshell(['sessions', '--json'], env);
   assert.equal(sessions.code, 0);
-  assert.ok(
-    (JSON.parse(sessions.stdout) as { sessions: { id: string }[] }).sessions.some(
-      (s) => s.id === term.session,
-    ),
-  );
+  const listed = JSON.parse(sessions.stdout) as {
+    sessions: { id: string }[];
+    links: Record<string, { mode: string; rate: number; minRtt: number | null }[]>;
+  };
+  assert.ok(listed.sessions.some((s) => s.id === term.session));
+  // The attachment's pacing: streaming on loopback, with a measured rate and round trip.
+  const [link] = listed.links[term.session] ?? [];
+  assert.equal(link?.mode, 'stream');
+  assert.ok((link?.rate ?? 0) > 0 && link?.minRtt !== null, JSON.stringify(link));
+  const human = await pocketshell(['sessions'], env);
+  assert.match(human.stdout, new RegExp(`${term.session}.*stream [\\d.]+ MB/s rtt [\\d.]+ ms`));
   term.close();
 });
 

@@ -11,6 +11,7 @@ import {
   IdentityStore,
   openHost,
   openSecretStore,
+  type PacingInfo,
   type PinnedDevice,
   type StatePaths,
   statePaths,
@@ -384,16 +385,27 @@ export function program(io: Io): Command {
       try {
         const r = await client.call<{
           sessions: { id: string; kind: string; state: string; attached: number; title: string }[];
+          links?: Record<string, PacingInfo[]>;
           tmux: string[];
           screen: string[];
         }>('sessions');
         if (o.json) return io.out(JSON.stringify(r, null, 2));
+        // Per attachment: streaming or screen sync, and the link it measured.
+        const link = (p: PacingInfo) =>
+          `${p.mode} ${(p.rate / 1e6).toFixed(p.rate < 1e6 ? 2 : 1)} MB/s${p.minRtt === null ? '' : ` rtt ${p.minRtt.toFixed(1)} ms`}`;
         io.out(
           table([
-            ['ID', 'KIND', 'STATE', 'ATTACHED', 'TITLE'],
-            ...r.sessions.map((s) => [s.id, s.kind, s.state, String(s.attached), s.title]),
-            ...r.tmux.map((n) => [`tmux:${n}`, 'tmux', '-', '-', '']),
-            ...r.screen.map((n) => [`screen:${n}`, 'screen', '-', '-', '']),
+            ['ID', 'KIND', 'STATE', 'ATTACHED', 'LINKS', 'TITLE'],
+            ...r.sessions.map((s) => [
+              s.id,
+              s.kind,
+              s.state,
+              String(s.attached),
+              (r.links?.[s.id] ?? []).map(link).join('; ') || '-',
+              s.title,
+            ]),
+            ...r.tmux.map((n) => [`tmux:${n}`, 'tmux', '-', '-', '-', '']),
+            ...r.screen.map((n) => [`screen:${n}`, 'screen', '-', '-', '-', '']),
           ]),
         );
       } finally {

@@ -63,7 +63,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         connections: agent.connections(),
         sessions: host.sessions.list(),
       }),
-      sessions: async () => ({ sessions: host.sessions.list(), ...(await host.sessions.discover()) }),
+      sessions: async () => ({
+        sessions: host.sessions.list(),
+        links: host.sessions.links(),
+        ...(await host.sessions.discover()),
+      }),
       pair: async (params, ctx) => {
         const p = (params ?? {}) as { grants?: Grant[] };
         const device = await agent.pair({

@@ -7,6 +7,7 @@
  */
 import { b64u, ProtocolError, randomBytes } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
+import type { PacingInfo } from './attachment.ts';
 import type { PtyBackend } from './backend.ts';
 import { type Command, loginShell, sessionCwd, sessionEnv } from './login-shell.ts';
 import {
@@ -76,6 +77,13 @@ export class SessionManager {
   /** Live sessions. */
   list(): SessionInfo[] {
     return [...this.#sessions.values()].filter((s) => s.state !== 'EXITED').map((s) => s.info());
+  }
+
+  /** Per live session, how each of its attachments is paced (for `pocketshell sessions`). */
+  links(): Record<string, PacingInfo[]> {
+    const out: Record<string, PacingInfo[]> = {};
+    for (const s of this.#sessions.values()) if (s.state !== 'EXITED') out[s.id] = s.links();
+    return out;
   }
 
   /** A live session by id, or undefined. */

@@ -15,6 +15,7 @@ import {
   type AttachmentHost,
   type AttachOptions,
   PACING_DEFAULTS,
+  type PacingInfo,
   type SnapshotOptions,
 } from './attachment.ts';
 import type { PtyExit, PtyHandle } from './backend.ts';
@@ -186,6 +187,11 @@ export class Session implements AttachmentHost {
       createdAt: this.createdAt,
       exitCode: this.#exitCode,
     };
+  }
+
+  /** How each attachment is paced now (mode, window, measured rate and RTT). */
+  links(): PacingInfo[] {
+    return [...this.#attachments].map((a) => a.pacingInfo());
   }
 
   /** Called once with the exit code (0..255, 128+n for signal n) when the program ends. */

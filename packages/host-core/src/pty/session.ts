@@ -3,10 +3,12 @@
  * terminal, watched by any number of attachments, and outliving them all
  * (DETACHED) until its program exits. Output offsets count raw PTY bytes;
  * every attachment starts with `attached` + a snapshot exactly at its offset
- * and then gets every later byte once. Flow control: the PTY is paused while
- * any attachment has more than `window` bytes unacknowledged (and while a
- * snapshot is being taken), and resumed when all are back under half the
- * window. The lifecycle is an explicit state machine.
+ * and then gets every later byte once — or, on a slow link, screen
+ * snapshots instead of the bytes it could not take (attachment.ts). Flow
+ * control: the PTY is paused while a streaming attachment's window is full
+ * (resumed when all are back under half their window), while a snapshot is
+ * being taken, and while the mirror is more than 256 KiB behind. The
+ * lifecycle is an explicit state machine.
  */
 import { concat, encodeControl } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';

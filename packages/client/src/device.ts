@@ -16,6 +16,7 @@ import {
 import {
   type DeliverMessage,
   type DeviceId,
+  DeviceSignals,
   deviceIdOf,
   fromB64u,
   type Grant,
@@ -25,17 +26,14 @@ import {
   type KeyPair,
   makePairRequest,
   object,
-  openJson,
   openPairAccept,
   ProtocolError,
   parseInner,
   parsePairUrl,
   RelayClient,
-  ReplayCache,
   randomId,
   type ServerMessage,
   sasDigits,
-  sealJson,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
 import { TerminalClient } from './terminal-client.ts';
@@ -151,16 +149,20 @@ export class Device {
   readonly relay: RelayClient;
   readonly #o: DeviceOptions;
   readonly #now: () => number;
-  readonly #replay = new ReplayCache();
   readonly #hosts = new Map<HostId, PairedHost>();
   /** Listeners for signaling per connection id. */
-  readonly #signals = new Map<string, (kind: string, body: unknown) => void>();
+  readonly #signals: DeviceSignals;
   readonly #open = new Set<HostConnection>();
 
   constructor(options: DeviceOptions) {
     this.#o = options;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.id = deviceIdOf(options.keyPair.publicKey);
+    this.#signals = new DeviceSignals({
+      id: this.id,
+      secretKey: options.keyPair.secretKey,
+      send: (to, envelope) => this.relay.send(to, envelope),
+    });
     this.relay = new RelayClient({
       url: options.relayUrl,
       role: 'device',
@@ -232,36 +234,7 @@ export class Device {
 
   #onDeliver(m: DeliverMessage): void {
     const host = this.#hosts.get(m.from as HostId);
-    if (!host) return;
-    let body: unknown;
-    try {
-      body = openJson({
-        envelope: m.env,
-        senderId: host.id,
-        senderPublic: host.pub,
-        recipientId: this.id,
-        recipientSecret: this.#o.keyPair.secretKey,
-        replay: this.#replay,
-      });
-    } catch {
-      return;
-    }
-    const conn = (body as { conn?: unknown })?.conn;
-    if (typeof conn === 'string') this.#signals.get(conn)?.(m.env.kind, body);
-  }
-
-  #seal(host: PairedHost, kind: string, body: unknown): void {
-    this.relay.send(
-      host.id,
-      sealJson({
-        kind,
-        body,
-        senderId: this.id,
-        senderSecret: this.#o.keyPair.secretKey,
-        recipientId: host.id,
-        recipientPublic: host.pub,
-      }),
-    );
+    if (host) this.#signals.deliver(m.env, host);
   }
 
   /** Opens a signed WebRTC connection to a paired host, with its `control` channel open. */
@@ -282,7 +255,7 @@ export class Device {
     });
     answer.catch(() => {});
     let peerRef: Peer | undefined;
-    this.#signals.set(conn, (kind, body) => {
+    const cleanup = this.#signals.listen(conn, (kind, body) => {
       if (kind === 'answer') answerBody?.(body);
       else if (kind === 'hangup') hangup?.(parseInner('hangup', body).reason);
       else if (kind === 'ice') {
@@ -291,13 +264,12 @@ export class Device {
         else early.push(ice);
       }
     });
-    const cleanup = () => this.#signals.delete(conn);
     try {
       const offering = await startOffer({
         engine: this.#o.engine,
         iceServers: [...(this.#o.iceServers ?? [])],
         ...(this.#o.localAddressFilter ? { localAddressFilter: this.#o.localAddressFilter } : {}),
-        onIceCandidate: (candidate) => this.#seal(host, 'ice', { conn, candidate }),
+        onIceCandidate: (candidate) => this.#signals.seal(host, 'ice', { conn, candidate }),
         now: this.#now,
         hostId: host.id,
         deviceId: this.id,
@@ -307,7 +279,7 @@ export class Device {
         channels: ['control'],
         signal,
       });
-      this.#seal(host, 'offer', offering.offer);
+      this.#signals.seal(host, 'offer', offering.offer);
       const { verified } = await offering.acceptAnswer(await answer);
       peerRef = offering.peer;
       for (const ice of early) void offering.peer.addIceCandidate(ice.candidate).catch(() => {});
@@ -329,7 +301,7 @@ export class Device {
         this.#open.delete(connection);
         cleanup();
         try {
-          this.#seal(host, 'hangup', { conn, reason: 'closed' });
+          this.#signals.seal(host, 'hangup', { conn, reason: 'closed' });
         } catch {
           // Relay down; the host notices the peer close anyway.
         }

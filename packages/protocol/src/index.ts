@@ -5,6 +5,7 @@
  * APIs; nothing runs on import.
  */
 export * from './bytes.ts';
+export * from './device-signals.ts';
 export * from './emitter.ts';
 export * from './envelope.ts';
 export * from './errors.ts';

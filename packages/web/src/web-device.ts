@@ -14,6 +14,7 @@
 import {
   type DeliverMessage,
   type DeviceId,
+  DeviceSignals,
   deviceIdOf,
   Emitter,
   fromB64u,
@@ -23,18 +24,15 @@ import {
   type KeyPair,
   makeOffer,
   makePairRequest,
-  openJson,
   openPairAccept,
   type PairLink,
   ProtocolError,
   parseInner,
   RelayClient,
   type RelayClientState,
-  ReplayCache,
   randomId,
   type ServerMessage,
   sasDigits,
-  sealJson,
   verifyAnswer,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
@@ -73,10 +71,9 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
   readonly keyPair: KeyPair;
   readonly relay: RelayClient;
   readonly #o: WebDeviceOptions;
-  readonly #replay = new ReplayCache();
   readonly #hosts = new Map<HostId, PinnedHost>();
   readonly #online = new Map<HostId, boolean>();
-  readonly #signals = new Map<string, (kind: string, body: unknown) => void>();
+  readonly #signals: DeviceSignals;
   readonly #links = new Map<HostId, HostLink>();
   readonly #connecting = new Map<HostId, Promise<HostLink>>();
 
@@ -85,6 +82,11 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     this.#o = options;
     this.keyPair = options.keyPair;
     this.id = deviceIdOf(options.keyPair.publicKey);
+    this.#signals = new DeviceSignals({
+      id: this.id,
+      secretKey: options.keyPair.secretKey,
+      send: (to, envelope) => this.relay.send(to, envelope),
+    });
     for (const h of options.hosts) this.#hosts.set(h.id, h);
     this.relay = new RelayClient({
       url: options.relayUrl,
@@ -202,36 +204,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
 
   #onDeliver(m: DeliverMessage): void {
     const host = this.#hosts.get(m.from as HostId);
-    if (!host) return;
-    let body: unknown;
-    try {
-      body = openJson({
-        envelope: m.env,
-        senderId: host.id,
-        senderPublic: host.pub,
-        recipientId: this.id,
-        recipientSecret: this.keyPair.secretKey,
-        replay: this.#replay,
-      });
-    } catch {
-      return;
-    }
-    const conn = (body as { conn?: unknown })?.conn;
-    if (typeof conn === 'string') this.#signals.get(conn)?.(m.env.kind, body);
-  }
-
-  #seal(host: PinnedHost, kind: string, body: unknown): void {
-    this.relay.send(
-      host.id,
-      sealJson({
-        kind,
-        body,
-        senderId: this.id,
-        senderSecret: this.keyPair.secretKey,
-        recipientId: host.id,
-        recipientPublic: host.pub,
-      }),
-    );
+    if (host) this.#signals.deliver(m.env, host);
   }
 
   async #iceServers(): Promise<RTCIceServer[]> {
@@ -268,7 +241,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     const held: (RTCIceCandidateInit | null)[] = [];
     const sendIce = (c: RTCIceCandidateInit | null) => {
       try {
-        this.#seal(host, 'ice', { conn, candidate: c });
+        this.#signals.seal(host, 'ice', { conn, candidate: c });
       } catch {
         // Relay down: the connection attempt times out and is retried.
       }
@@ -299,7 +272,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     const offPresence = this.on('presence', (p) => {
       if (p.host === host.id && !p.online) onHangup?.('host offline');
     });
-    this.#signals.set(conn, (kind, body) => {
+    const cleanup = this.#signals.listen(conn, (kind, body) => {
       try {
         if (kind === 'answer') onAnswer?.(body);
         else if (kind === 'hangup') onHangup?.(parseInner('hangup', body).reason);
@@ -348,7 +321,6 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     pc.addEventListener('connectionstatechange', onState);
     const stalled = Promise.race([timeout, failed]);
     stalled.catch(() => {});
-    const cleanup = () => this.#signals.delete(conn);
     try {
       await pc.setLocalDescription(await pc.createOffer());
       const sdp = pc.localDescription?.sdp ?? '';
@@ -360,7 +332,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         deviceSecret: this.keyPair.secretKey,
         now: Math.floor(Date.now() / 1000),
       });
-      this.#seal(host, 'offer', offer);
+      this.#signals.seal(host, 'offer', offer);
       offered = true;
       for (const c of held.splice(0)) sendIce(c);
       const answer = verifyAnswer(await Promise.race([answered, stalled]), {
@@ -394,7 +366,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         cleanup();
         if (this.#links.get(host.id) === link) this.#links.delete(host.id);
         try {
-          this.#seal(host, 'hangup', { conn, reason: 'closed' });
+          this.#signals.seal(host, 'hangup', { conn, reason: 'closed' });
         } catch {
           // Relay down; the host notices the peer close anyway.
         }

@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isLoopback, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import { CHROMIUM, CHROMIUM_TEST_ARGS } from '@pocketshell/host-core/testing';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
@@ -19,7 +20,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const WEB_DIR = join(ROOT, 'packages', 'web');
 export const WEB_DIST = join(WEB_DIR, 'dist');
 export const SCREENSHOTS = join(ROOT, '.artifacts', 'screenshots');
-export const CHROMIUM = process.env.POCKETSHELL_CHROMIUM ?? '/usr/bin/chromium';
+export { CHROMIUM };
 
 /** Whether this machine can run the browser tests (CI must). */
 export function browserAvailable(): boolean {
@@ -114,17 +115,7 @@ export async function launchPhone(options: { colorScheme?: 'dark' | 'light' } = 
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--allow-loopback-in-peer-connection',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-    ],
+    args: [...CHROMIUM_TEST_ARGS],
     ...PHONE,
     colorScheme: options.colorScheme ?? 'dark',
     reducedMotion: 'reduce',

@@ -22,9 +22,16 @@ import { lieAboutFingerprint } from './engine-conformance.ts';
 import { WebRtcError } from './errors.ts';
 import { NodeDataChannelEngine } from './node-datachannel-engine.ts';
 import { sdpFingerprint } from './sdp.ts';
-import { loopbackEngine, loopbackPeerOptions, messages, nextChannel, once } from './testing.ts';
+import {
+  CHROMIUM,
+  CHROMIUM_TEST_ARGS,
+  loopbackEngine,
+  loopbackPeerOptions,
+  messages,
+  nextChannel,
+  once,
+} from './testing.ts';
 
-const CHROMIUM = process.env.POCKETSHELL_CHROMIUM ?? '/usr/bin/chromium';
 const FIXTURES = new URL('./fixtures/', import.meta.url);
 
 const engines: WebRtcEngine[] = [loopbackEngine(), new NodeDataChannelEngine({ bindAddress: '127.0.0.1' })];
@@ -46,17 +53,7 @@ describe('engine interop with Chromium as the far end', { skip: !existsSync(CHRO
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--allow-loopback-in-peer-connection',
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-      ],
+      args: [...CHROMIUM_TEST_ARGS],
     });
     page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);

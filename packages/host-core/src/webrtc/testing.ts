@@ -16,6 +16,27 @@ import { isLoopback } from './engine.ts';
 import { WebRtcError } from './errors.ts';
 import { WeriftEngine } from './werift-engine.ts';
 
+/** Debian's Chromium, or `POCKETSHELL_CHROMIUM`. */
+export const CHROMIUM = process.env.POCKETSHELL_CHROMIUM ?? '/usr/bin/chromium';
+
+/**
+ * Flags for a headless Chromium in tests: no sandbox (root), no GPU, and
+ * nothing that reaches beyond loopback (QUIC, background networking,
+ * component updates, sync); WebRTC may use loopback and shows real
+ * addresses instead of mDNS names.
+ */
+export const CHROMIUM_TEST_ARGS: readonly string[] = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
 /** A werift engine bound to 127.0.0.1 with no ICE servers. */
 export function loopbackEngine(): WeriftEngine {
   return new WeriftEngine({ bindAddress: '127.0.0.1' });

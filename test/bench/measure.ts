@@ -111,6 +111,28 @@ export async function ctrlC(stream: Stream, promptMarker: string, floodMs = 1000
   return t1 - t0;
 }
 
+/**
+ * Sets `PS1` to `prompt`, then takes `samples` Ctrl-C measurements (each
+ * after `floodMs` of `yes`), letting the output settle between them; logs
+ * each as `label sample N`.
+ */
+export async function ctrlCSamples(
+  stream: Stream,
+  prompt: string,
+  o: { samples: number; floodMs: number; label: string },
+): Promise<number[]> {
+  stream.write(`PS1='${prompt}'\r`);
+  await waitFor(stream, prompt);
+  await quiet(stream, 500);
+  const out: number[] = [];
+  for (let i = 0; i < o.samples; i++) {
+    out.push(await ctrlC(stream, prompt, o.floodMs));
+    await quiet(stream, 500);
+    console.error(`  ${o.label} sample ${i + 1}: ${out.at(-1)!.toFixed(0)} ms`);
+  }
+  return out;
+}
+
 export function summarize(ms: number[]): { p50: number; p99: number; mean: number } {
   const s = [...ms].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;

@@ -14,7 +14,7 @@ import { Device, type TerminalClient } from '@pocketshell/client';
 import { type EngineName, NodeDataChannelEngine, WeriftEngine } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
-import { ctrlC, quiet, type Stream, waitFor } from './measure.ts';
+import { ctrlCSamples, type Stream } from './measure.ts';
 
 const PROMPT = '__PR__';
 const BULK = 1_000_000;
@@ -151,16 +151,11 @@ async function pocketshell(
     const conn = await device.connect(host.id, { timeoutMs: 60_000 });
     const term = await conn.openTerminal('new', { cols: 120, rows: 40 });
     const connectMs = performance.now() - t0;
-    const stream = termStream(term);
-    stream.write(`PS1='${PROMPT}'\r`);
-    await waitFor(stream, PROMPT);
-    await quiet(stream, 500);
-    const ctrl: number[] = [];
-    for (let i = 0; i < samples; i++) {
-      ctrl.push(await ctrlC(stream, PROMPT, floodMs));
-      await quiet(stream, 500);
-      console.error(`  pocketshell (${engine}) sample ${i + 1}: ${ctrl.at(-1)!.toFixed(0)} ms`);
-    }
+    const ctrl = await ctrlCSamples(termStream(term), PROMPT, {
+      samples,
+      floodMs,
+      label: `pocketshell (${engine})`,
+    });
     await conn.close();
     return { connectMs, ctrl };
   } finally {

@@ -20,15 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { EngineName } from '@pocketshell/host-core';
 import { POCKETSHELL, until } from '../support/cli.ts';
 import { barChart } from './chart.ts';
-import {
-  ctrlC,
-  ptyStream as localPty,
-  median,
-  quiet,
-  type Stream,
-  waitFor,
-  writeSection,
-} from './measure.ts';
+import { ctrlCSamples, ptyStream as localPty, median, quiet, type Stream, writeSection } from './measure.ts';
 import { type Sshd, sshArgs, startSshd } from './ssh.ts';
 
 const SAMPLES = Number(process.env.BENCH_SHAPED_SAMPLES ?? 5);
@@ -220,17 +212,8 @@ function ptyStream(argv: string[], extraEnv: Record<string, string> = {}) {
   return local;
 }
 
-async function measureCtrlC(stream: Stream, label: string): Promise<number[]> {
-  stream.write(`PS1='${PROMPT}'\r`);
-  await waitFor(stream, PROMPT);
-  await quiet(stream, 500);
-  const samples: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    samples.push(await ctrlC(stream, PROMPT, FLOOD_MS));
-    await quiet(stream, 500);
-    console.error(`  ${label} sample ${i + 1}: ${samples.at(-1)!.toFixed(0)} ms`);
-  }
-  return samples;
+function measureCtrlC(stream: Stream, label: string): Promise<number[]> {
+  return ctrlCSamples(stream, PROMPT, { samples: SAMPLES, floodMs: FLOOD_MS, label });
 }
 
 let sshd: Sshd | undefined;

@@ -52,8 +52,6 @@ export interface AttachmentHost {
 
 /** What a snapshot may hold. */
 export interface SnapshotOptions {
-  /** Scrollback is trimmed to fit this many bytes. */
-  readonly maxBytes?: number;
   /** The screen alone, no scrollback. */
   readonly screenOnly?: boolean;
 }

@@ -112,16 +112,16 @@ export class ScreenMirror {
 
   /**
    * The screen now; only valid when called from `whenCaughtUp`. Scrollback
-   * is trimmed until the snapshot fits `maxBytes` (the screen itself always
-   * goes, whatever its size); `screenOnly` leaves it out.
+   * is trimmed until the snapshot fits the mirror's `snapshotMax` (the
+   * screen itself always goes, whatever its size); `screenOnly` leaves it out.
    */
-  snapshot(maxBytes = this.#snapshotMax, screenOnly = false): Snapshot {
+  snapshot(screenOnly = false): Snapshot {
     if (this.#parsed !== this.#received) throw new Error('snapshot taken before the parser caught up');
     const pending = this.#tail.subarray(this.#tail.length - incompleteTail(this.#tail));
     const encoder = new TextEncoder();
     let scrollback: number | undefined = screenOnly ? 0 : undefined;
     let data = encoder.encode(this.#serializer.serialize(screenOnly ? { scrollback: 0 } : undefined));
-    while (data.length + pending.length > maxBytes && scrollback !== 0) {
+    while (data.length + pending.length > this.#snapshotMax && scrollback !== 0) {
       const lines = this.#term.buffer.active.length - this.#term.rows;
       scrollback = scrollback === undefined ? Math.floor(lines / 2) : Math.floor(scrollback / 2);
       data = encoder.encode(this.#serializer.serialize({ scrollback }));

@@ -287,7 +287,7 @@ export class Session implements AttachmentHost {
     this.#mirror.whenCaughtUp(() => {
       this.#snapshotsPending -= 1;
       if (this.#snapshotsPending === 0) this.#unpause('snapshot');
-      send(this.#mirror.snapshot(opts.maxBytes, opts.screenOnly));
+      send(this.#mirror.snapshot(opts.screenOnly));
     });
   }
 

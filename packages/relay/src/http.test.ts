@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -73,6 +73,10 @@ describe('http', () => {
     );
     writeFileSync(join(web, 'assets', 'app.js'), 'console.log("pocketshell")');
     writeFileSync(join(dir, 'secret.txt'), 'outside the web root');
+    // Symlinks out of the web root (a file and a folder) and one that stays inside it.
+    symlinkSync(join(dir, 'secret.txt'), join(web, 'link-file.txt'));
+    symlinkSync(dir, join(web, 'link-dir'));
+    symlinkSync(join(web, 'assets', 'app.js'), join(web, 'inside.js'));
     relay = await startRelay({ args: ['--web-root', web] });
   });
   after(async () => {
@@ -104,6 +108,8 @@ describe('http', () => {
       '/%2e%2e/secret.txt',
       '/assets/../../secret.txt',
       '/%00',
+      '/link-file.txt',
+      '/link-dir/secret.txt',
       '/nope.js',
       '/assets',
     ]) {
@@ -111,6 +117,8 @@ describe('http', () => {
       assert.equal(r.status, 404, path);
       assert.doesNotMatch(r.body, /outside the web root/);
     }
+    // A symlink that stays inside the root is served.
+    assert.equal((await get(relay.url, '/inside.js')).body, 'console.log("pocketshell")');
     assert.equal((await get(relay.url, '/', { method: 'POST' })).status, 405);
     assert.equal((await get(relay.url, '/healthz', { method: 'DELETE' })).status, 405);
   });
@@ -233,5 +241,60 @@ describe('http behind a proxy and with TLS', () => {
     const c = await RawClient.connect(tls.wsUrl, { role: 'device', keyPair: generateKeyPair(), ca });
     assert.ok(c.id);
     await c.close();
+  });
+});
+
+describe('http without a web client', () => {
+  let dir: string;
+  const relays: StartedRelay[] = [];
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'relay-noweb-'));
+  });
+  after(async () => {
+    await Promise.all(relays.map((r) => r.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says so on its start-up line and at /, then serves a client built after it started', async () => {
+    // A source checkout's web package whose dist/ is not built yet.
+    const source = join(dir, 'web');
+    mkdirSync(join(source, 'src'), { recursive: true });
+    writeFileSync(join(source, 'vite.config.ts'), 'export default {};\n');
+    const dist = join(source, 'dist');
+    const relay = await startRelay({ args: ['--web-root', dist] });
+    relays.push(relay);
+    const listening = JSON.parse(
+      relay
+        .logs()
+        .split('\n')
+        .find((l) => l.includes('"listening"'))!,
+    ) as Record<string, unknown>;
+    assert.equal(listening.web, 'missing');
+    assert.match(String(listening.webFix), /npm run build:web/);
+
+    const page = await get(relay.url, '/');
+    assert.equal(page.status, 503);
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+    assert.match(page.body, /has no web app to serve/);
+    assert.match(page.body, /<code>npm run build:web<\/code>/);
+    assert.match(page.body, /does not need a restart/);
+    assert.doesNotMatch(page.body, /<script/, 'the CSP allows no inline script');
+    // An asset of a missing build is a plain 404, not the page.
+    assert.equal((await get(relay.url, '/assets/app.js')).status, 404);
+
+    mkdirSync(dist);
+    writeFileSync(join(dist, 'index.html'), '<!doctype html><title>built later</title>');
+    const built = await get(relay.url, '/');
+    assert.equal(built.status, 200);
+    assert.match(built.body, /built later/);
+  });
+
+  it('an installed relay without a client names the package to reinstall', async () => {
+    const relay = await startRelay({ args: ['--web-root', join(dir, 'nowhere')] });
+    relays.push(relay);
+    const page = await get(relay.url, '/');
+    assert.equal(page.status, 503);
+    assert.match(page.body, /reinstall the package/);
+    assert.match(page.body, /<code>--web-root DIR<\/code>/);
   });
 });

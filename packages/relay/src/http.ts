@@ -6,12 +6,13 @@
  * `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, and
  * HSTS when the relay itself terminates TLS.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { RelayStore } from './store.ts';
+import { missingWebHint, webClientBuilt } from './web-root.ts';
 
 /** Content types of the files a built web client holds. */
 const TYPES: Record<string, string> = {
@@ -107,6 +108,12 @@ export function createHttpHandler(options: HttpOptions): (req: IncomingMessage, 
     serveStatic(options.webRoot, path).then(
       (file) => {
         if (file === undefined) {
+          // No client built (yet): a page that says so, where the app would have been.
+          if (isPage(path) && (options.webRoot === undefined || !webClientBuilt(options.webRoot))) {
+            res.setHeader('Cache-Control', 'no-store');
+            send(res, 503, 'text/html; charset=utf-8', missingWebPage(options.webRoot), head);
+            return;
+          }
           send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head);
           return;
         }
@@ -124,7 +131,37 @@ export function createHttpHandler(options: HttpOptions): (req: IncomingMessage, 
   };
 }
 
-/** Reads a file under `root` for a URL path, refusing anything that escapes it. */
+/** A path a browser navigates to (the app's page), not one of its assets. */
+function isPage(path: string): boolean {
+  return path === '/' || path === '/index.html';
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The page served at `/` while the relay has no web client: what is missing and the command that fixes it. */
+export function missingWebPage(root: string | undefined): string {
+  const fix = root
+    ? missingWebHint(root)
+    : 'start the relay with --web-root DIR pointing at a build of packages/web';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>PocketShell: web app not installed on this relay</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:2em auto;padding:0 1em;color:#e6e6e6;background:#111}code{background:#222;padding:.1em .3em;border-radius:4px}</style>
+</head><body>
+<h1>The PocketShell relay is running, but it has no web app to serve</h1>
+<p>This relay has no built web client${root ? ` (looked in <code>${escapeHtml(root)}</code>)` : ''}, so the phone app cannot load.</p>
+<p>On the machine that runs the relay, ${escapeHtml(fix).replace(/(npm run build:web|--web-root DIR)/, '<code>$1</code>')}, then reload this page. The relay does not need a restart.</p>
+</body></html>
+`;
+}
+
+/**
+ * Reads a file under `root` for a URL path, refusing anything that escapes
+ * it: `..`, NUL, encodings of them, and symlinks that lead out of the root
+ * (both ends are resolved with `realpath` at each request).
+ */
 async function serveStatic(
   root: string | undefined,
   urlPath: string,
@@ -141,11 +178,15 @@ async function serveStatic(
   if (rel.split(sep).includes('..')) return undefined;
   const full = join(root, rel);
   if (!full.startsWith(root.endsWith(sep) ? root : root + sep)) return undefined;
+  let real: string;
   try {
-    const s = await stat(full);
+    const realRoot = await realpath(root);
+    real = await realpath(full);
+    if (!real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) return undefined;
+    const s = await stat(real);
     if (!s.isFile()) return undefined;
   } catch {
     return undefined;
   }
-  return { body: await readFile(full), type: TYPES[extname(full)] ?? 'application/octet-stream' };
+  return { body: await readFile(real), type: TYPES[extname(full)] ?? 'application/octet-stream' };
 }

@@ -8,12 +8,13 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { bundledWebRoot, isLoopback, loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
+import { isLoopback, loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
 import { RelayError } from './errors.ts';
 import { Logger } from './log.ts';
 import { Relay } from './relay.ts';
 import { DATABASE_FILE, SqliteStore } from './sqlite-store.ts';
 import { newToken } from './tokens.ts';
+import { bundledWebRoot, missingWebHint, webClientBuilt } from './web-root.ts';
 
 const USAGE = `usage:
   pocketshell-relay [serve] [--listen HOST:PORT] [--data DIR] [--public-url URL]
@@ -25,12 +26,6 @@ const USAGE = `usage:
   pocketshell-relay token revoke ID [--data DIR]
 Environment: POCKETSHELL_RELAY_<OPTION> (e.g. POCKETSHELL_RELAY_TURN_SECRET). See docs/relay.md.
 `;
-
-/** `defaultWebRoot` for `loadConfig` when the monorepo's web client is built. */
-function webRootDefault(): { defaultWebRoot?: string } {
-  const root = bundledWebRoot();
-  return root ? { defaultWebRoot: root } : {};
-}
 
 function readIfExists(path: string): string | undefined {
   try {
@@ -117,7 +112,7 @@ async function serve(argv: string[], out: (s: string) => void): Promise<number> 
     env: process.env,
     readFile: readIfExists,
     homedir: homedir(),
-    ...webRootDefault(),
+    defaultWebRoot: bundledWebRoot(),
   });
   const log = new Logger({ level: config.logLevel, write: out });
   // handlers first: a supervisor may signal as soon as it reads the `listening` line
@@ -144,7 +139,13 @@ async function serve(argv: string[], out: (s: string) => void): Promise<number> 
       dataDir: config.dataDir,
       publicUrl: config.publicUrl,
       turn: config.turnSecret !== undefined,
-      web: config.webRoot !== undefined,
+      // the web client served, or what is missing and how to fix it (served as soon as it is built)
+      ...(config.webRoot !== undefined && webClientBuilt(config.webRoot)
+        ? { web: config.webRoot }
+        : {
+            web: 'missing',
+            webFix: config.webRoot ? missingWebHint(config.webRoot) : 'pass --web-root DIR',
+          }),
     },
     true,
   );

@@ -5,10 +5,8 @@
  * file reader and the home directory are passed in. Validates everything
  * and throws `RelayError('config_invalid')` naming the setting.
  */
-import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RelayError } from './errors.ts';
 import { DEFAULT_LIMITS, type Limits, mergeLimits } from './limits.ts';
@@ -73,17 +71,6 @@ export interface ConfigSources {
   homedir: string;
   /** Web root used when none is configured (the monorepo's built web client). */
   defaultWebRoot?: string;
-}
-
-/**
- * The web client built in this monorepo (`packages/web/dist`, made by
- * `vite build`), when it exists: the web root the relay serves when none is
- * configured, for `pocketshell-relay` and `pocketshell up` alike.
- */
-export function bundledWebRoot(): string | undefined {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidate = resolve(here, '..', '..', 'web', 'dist');
-  return existsSync(join(candidate, 'index.html')) ? candidate : undefined;
 }
 
 function fail(what: string, why: string): never {

@@ -7,7 +7,6 @@
  */
 export { verifyAuth } from './auth.ts';
 export {
-  bundledWebRoot,
   defaultDataDir,
   isLoopback,
   loadConfig,
@@ -24,3 +23,12 @@ export { DATABASE_FILE, SqliteStore } from './sqlite-store.ts';
 export type { NewToken, PushSubscriptionRecord, RelayStore, TokenRecord } from './store.ts';
 export { newToken, secretHash } from './tokens.ts';
 export { type TurnCredentials, turnCredentials } from './turn.ts';
+export {
+  BUILD_WEB_COMMAND,
+  buildWebClient,
+  bundledWebRoot,
+  ensureWebClient,
+  missingWebHint,
+  webClientBuilt,
+  webClientStale,
+} from './web-root.ts';

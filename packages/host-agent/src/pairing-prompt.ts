@@ -9,17 +9,19 @@ import type { HostAgent, PairingPrompt } from '@pocketshell/host-core';
 import type { Grant } from '@pocketshell/protocol';
 import { terminalQr } from './qr.ts';
 
-/** Prints the QR code and the URL. */
+/** Prints the QR code and the URL, then `note` (how a phone reaches it) when given. */
 export async function showPairingUrl(
   url: string,
   expires: number,
   out: (line: string) => void,
+  note?: string,
 ): Promise<void> {
   out(await terminalQr(url));
   const minutes = Math.max(1, Math.round((expires - Date.now() / 1000) / 60));
   out(
     `Scan the code with your phone, or open this URL on it (valid ${minutes} min, single use):\n\n  ${url}\n`,
   );
+  if (note) out(`${note}\n`);
 }
 
 /** Shows the SAS prompt and returns the person's answer (`yes` answers by itself). */
@@ -52,7 +54,14 @@ export async function confirmPairing(
 /** Offers pairing codes until `stop()`. */
 export function pairingLoop(
   agent: HostAgent,
-  options: { webUrl: string; yes: boolean; out: (line: string) => void; grants?: readonly Grant[] },
+  options: {
+    webUrl: string;
+    yes: boolean;
+    out: (line: string) => void;
+    grants?: readonly Grant[];
+    /** Printed under each QR code: how a phone reaches this relay. */
+    note?: string;
+  },
 ): { stop(): void } {
   let stopped = false;
   void (async () => {
@@ -61,7 +70,7 @@ export function pairingLoop(
         const device = await agent.pair({
           webUrl: options.webUrl,
           ...(options.grants ? { grants: options.grants } : {}),
-          onUrl: (url, expires) => void showPairingUrl(url, expires, options.out),
+          onUrl: (url, expires) => void showPairingUrl(url, expires, options.out, options.note),
           confirm: (prompt) => confirmPairing(prompt, options.yes, options.out),
         });
         options.out(`Paired "${device.name}" (${device.id}) with grants: ${device.grants.join(', ')}.`);

@@ -11,14 +11,18 @@ import { homedir, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { StatePaths } from '@pocketshell/host-core';
 import {
+  buildWebClient,
   bundledWebRoot,
   DATABASE_FILE,
   defaultDataDir,
   Logger,
   loadConfig,
+  missingWebHint,
   newToken,
   Relay,
   SqliteStore,
+  webClientBuilt,
+  webClientStale,
 } from '@pocketshell/relay';
 import { writeConfig } from './config.ts';
 import { type RunningDaemon, startDaemon } from './daemon.ts';
@@ -43,10 +47,49 @@ export function lanAddress(): string | undefined {
   return undefined;
 }
 
-/** The monorepo's built web client as the relay's default web root, like `pocketshell-relay`. */
-function webRootDefault(): { defaultWebRoot?: string } {
-  const root = bundledWebRoot();
-  return root ? { defaultWebRoot: root } : {};
+/** Where the relay-setup docs live for someone who has only the installed package. */
+export const RELAY_DOCS = 'https://github.com/pocketshell/pocketshell/blob/main/docs/relay.md';
+
+/**
+ * The web client the relay will serve: in a source checkout it is built
+ * now when missing or older than its sources (about a second with Vite),
+ * so the printed URL opens the app on the first try. A failed build is
+ * said plainly; the relay then serves a page that says what is missing.
+ */
+async function prepareWebClient(root: string, out: (line: string) => void): Promise<void> {
+  if (webClientStale(root)) {
+    out(`Building the web client (${webClientBuilt(root) ? 'its sources changed' : 'first run'})…`);
+    try {
+      await buildWebClient(root);
+    } catch (error) {
+      out(`The web client could not be built: ${(error as Error).message}`);
+    }
+  }
+  if (!webClientBuilt(root))
+    out(`No web client in ${root}: phones will see a page that says so. To fix: ${missingWebHint(root)}.`);
+}
+
+/** How the person started us, to show the same command back with more options. */
+function upCommand(): string {
+  return process.env.npm_lifecycle_event === 'start' ? 'npm start --' : 'pocketshell up';
+}
+
+/** What to say next to each QR code about reaching this relay from a phone. */
+export function reachNote(webUrl: string, lan: boolean): string {
+  const host = new URL(webUrl).hostname;
+  const lines: string[] = [];
+  if (!lan && (host === '127.0.0.1' || host === 'localhost' || host === '[::1]')) {
+    lines.push(
+      `This URL works only in a browser on this machine (${host}). For a phone on the same network, run: ${upCommand()} --lan`,
+    );
+  }
+  if (!webUrl.startsWith('https:')) {
+    lines.push(
+      'Without HTTPS, pairing and the terminal work; installing the app, push alerts and clipboard paste need HTTPS:',
+      `put the relay behind a TLS reverse proxy (${RELAY_DOCS}#behind-a-reverse-proxy).`,
+    );
+  }
+  return lines.join('\n');
 }
 
 export interface RunningUp {
@@ -76,8 +119,9 @@ export async function up(options: UpOptions): Promise<RunningUp> {
       }
     },
     homedir: homedir(),
-    ...webRootDefault(),
+    defaultWebRoot: bundledWebRoot(),
   });
+  if (config.webRoot) await prepareWebClient(config.webRoot, options.out);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = new SqliteStore(join(config.dataDir, DATABASE_FILE));
   const relay = new Relay(config, {
@@ -125,12 +169,12 @@ export async function up(options: UpOptions): Promise<RunningUp> {
   options.out(
     `PocketShell relay on ${webUrl} (data in ${config.dataDir}); host ${daemon.host.identity.name} is ${daemon.host.identity.id}.`,
   );
-  if (!webUrl.startsWith('https:')) {
-    options.out(
-      'Note: installing the web app on a phone and push alerts need HTTPS. Put the relay behind a TLS reverse proxy (see docs/relay.md) or pass --tls-cert/--tls-key to pocketshell-relay.',
-    );
-  }
-  const loop = pairingLoop(daemon.host.agent, { webUrl, yes: options.yes, out: options.out });
+  const loop = pairingLoop(daemon.host.agent, {
+    webUrl,
+    yes: options.yes,
+    out: options.out,
+    note: reachNote(webUrl, lan !== undefined),
+  });
   let stopping: Promise<void> | undefined;
   return {
     relayUrl,

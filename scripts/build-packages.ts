@@ -4,8 +4,8 @@
  * bundled into one ESM file plus a small launcher), one platform package
  * `@pocketshell/<target>` with the prebuilt native parts (node-pty, the
  * keyring binding, node-datachannel) taken from this checkout's
- * node_modules, and `pocketshell-relay` (bundled, with the web client when
- * packages/web/dist exists). A target's natives must be present in
+ * node_modules, and `pocketshell-relay` (bundled). Both carry the web
+ * client, built afresh by Vite for each run (a failed build fails it). A target's natives must be present in
  * node_modules, so each platform package is built on (or for) its platform;
  * CI builds the matrix. Usage:
  *   node scripts/build-packages.ts [--out DIR] [--target linux-x64-gnu]... [--no-pack]
@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildWebClient, webClientBuilt } from '@pocketshell/relay';
 import { build } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -90,12 +91,19 @@ function copyPackage(name: string, into: string, filter?: (src: string) => boole
   });
 }
 
-/** Copies the built web client (packages/web/dist) to <package>/web/dist, when it is built. */
-function copyWeb(dir: string): boolean {
-  const web = join(ROOT, 'packages/web/dist');
-  if (!existsSync(join(web, 'index.html'))) return false;
-  cpSync(web, join(dir, 'web', 'dist'), { recursive: true });
-  return true;
+const WEB_DIST = join(ROOT, 'packages/web/dist');
+let webBuild: Promise<void> | undefined;
+
+/**
+ * Builds the web client (packages/web/dist) afresh, once per run, and copies
+ * it to <package>/web/dist. Both packages always carry it: a failed build
+ * fails the packaging, with Vite's message.
+ */
+async function copyWeb(dir: string): Promise<void> {
+  webBuild ??= buildWebClient(WEB_DIST);
+  await webBuild;
+  if (!webClientBuilt(WEB_DIST)) throw new Error(`the web client build left no index.html in ${WEB_DIST}`);
+  cpSync(WEB_DIST, join(dir, 'web', 'dist'), { recursive: true });
 }
 
 /** `@pocketshell/<target>`: the prebuilt native parts. */
@@ -179,9 +187,10 @@ export async function buildMain(out: string, v = version()): Promise<string> {
     .replace('__SUPPORTED__', JSON.stringify(Object.keys(TARGETS)))
     .replace('__NATIVE__', JSON.stringify(NATIVE))
     .replace('__BUNDLE__', 'lib/pocketshell.mjs');
-  const files = ['bin', 'dist', 'man', 'README.md', 'LICENSE', 'NOTICE'];
-  if (copyWeb(dir)) files.push('web');
+  const files = ['bin', 'dist', 'man', 'web', 'README.md', 'LICENSE', 'NOTICE'];
+  await copyWeb(dir);
   writeFileSync(join(dir, 'bin', 'pocketshell.js'), launcher, { mode: 0o755 });
+  cpSync(join(ROOT, 'packaging/npm/node-check.js'), join(dir, 'bin', 'node-check.js'));
   cpSync(join(ROOT, 'LICENSE'), join(dir, 'LICENSE'));
   if (existsSync(join(ROOT, 'NOTICE'))) cpSync(join(ROOT, 'NOTICE'), join(dir, 'NOTICE'));
   cpSync(join(ROOT, 'packaging/man/pocketshell.1'), join(dir, 'man', 'pocketshell.1'));
@@ -213,8 +222,9 @@ export async function buildRelay(out: string, v = version()): Promise<string> {
   // dist/lib/relay.mjs: the relay finds a web client at ../../web/dist from there, i.e. <package>/web/dist.
   await bundle(join(ROOT, 'packages/relay/bin/pocketshell-relay.js'), join(dir, 'dist', 'lib', 'relay.mjs'));
   cpSync(join(ROOT, 'packaging/npm/relay-launcher.js'), join(dir, 'bin', 'pocketshell-relay.js'));
-  const files = ['bin', 'dist', 'README.md', 'LICENSE'];
-  if (copyWeb(dir)) files.push('web');
+  cpSync(join(ROOT, 'packaging/npm/node-check.js'), join(dir, 'bin', 'node-check.js'));
+  const files = ['bin', 'dist', 'web', 'README.md', 'LICENSE'];
+  await copyWeb(dir);
   cpSync(join(ROOT, 'LICENSE'), join(dir, 'LICENSE'));
   writeFileSync(
     join(dir, 'README.md'),

@@ -3,16 +3,15 @@
 // platform package that carries this machine's native parts (@pocketshell/<platform>),
 // makes them resolvable for the bundled CLI, and runs it. Plain JavaScript on purpose:
 // it must give a clear message on any Node, before anything else can fail.
-import { createRequire, enableCompileCache, registerHooks } from 'node:module';
+// node:module is imported whole: a named import of what an old Node lacks (registerHooks,
+// enableCompileCache) would fail before the version check could say anything.
+import * as nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { requireNode } from './node-check.js';
 
-const MIN = [22, 18];
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < MIN[0] || (major === MIN[0] && minor < MIN[1])) {
-  process.stderr.write(`pocketshell needs Node ${MIN.join('.')} or newer; this is ${process.version}.\n`);
-  process.exit(1);
-}
+requireNode('pocketshell');
+const { createRequire, enableCompileCache, registerHooks } = nodeModule;
 
 /** This machine's platform package name, e.g. linux-x64-gnu. */
 function target() {

@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// The `pocketshell` command: runs the CLI on Node >= 22 (which strips TypeScript types).
-import { run } from '../src/cli.ts';
+// The `pocketshell` command of a source checkout: checks the Node version first (the
+// sources are TypeScript, which Node runs from 22.18 on), then runs the CLI.
+import { requireNode } from '../../../packaging/npm/node-check.js';
 
+requireNode(
+  'pocketshell',
+  'in a source checkout, npm start and the npm scripts bring their own Node 24 (npm ci)',
+);
+const { run } = await import('../src/cli.ts');
 const code = await run(process.argv.slice(2), {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),

@@ -183,3 +183,24 @@ export async function typeInTerminal(page: Page, text: string, enter = true): Pr
 export async function tapKey(page: Page, key: string): Promise<void> {
   await page.locator(`.keybar [data-key="${key}"]`).tap();
 }
+
+/**
+ * A person's first minute on the phone: opens a pairing URL, waits for the
+ * six digits (the host side accepts with `--yes`), opens the host once it is
+ * online, starts a new terminal and runs `echo $((6*7))`. Screenshots are
+ * saved as `<shots>-pairing`, `<shots>-hosts`, `<shots>-terminal`.
+ */
+export async function firstSession(page: Page, url: string, shots: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('[data-testid="sas"][data-digits]').waitFor();
+  await screenshot(page, `${shots}-pairing`);
+  const row = page.locator('[data-host][data-state="online"]').first();
+  await row.waitFor();
+  await screenshot(page, `${shots}-hosts`);
+  await row.tap();
+  await page.locator('[data-testid="new-session"]').tap();
+  await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor();
+  await typeInTerminal(page, 'echo $((6*7))');
+  await waitForLine(page, /^42$/);
+  await screenshot(page, `${shots}-terminal`);
+}

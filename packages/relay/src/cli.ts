@@ -144,6 +144,7 @@ async function serve(argv: string[], out: (s: string) => void): Promise<number> 
         ? { web: config.webRoot }
         : {
             web: 'missing',
+            webRoot: config.webRoot,
             webFix: config.webRoot ? missingWebHint(config.webRoot) : 'pass --web-root DIR',
           }),
     },

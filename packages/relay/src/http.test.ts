@@ -279,6 +279,7 @@ describe('http without a web client', () => {
     assert.match(page.body, /<code>npm run build:web<\/code>/);
     assert.match(page.body, /does not need a restart/);
     assert.doesNotMatch(page.body, /<script/, 'the CSP allows no inline script');
+    assert.ok(!page.body.includes(dir), 'the page does not show the server’s folders to the network');
     // An asset of a missing build is a plain 404, not the page.
     assert.equal((await get(relay.url, '/assets/app.js')).status, 404);
 

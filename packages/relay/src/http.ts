@@ -148,10 +148,10 @@ export function missingWebPage(root: string | undefined): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>PocketShell: web app not installed on this relay</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:2em auto;padding:0 1em;color:#e6e6e6;background:#111}code{background:#222;padding:.1em .3em;border-radius:4px}</style>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:2em auto;padding:0 1em;color:#e6e6e6;background:#111}h1{font-size:1.4em;line-height:1.3}code{background:#222;padding:.1em .3em;border-radius:4px}</style>
 </head><body>
-<h1>The PocketShell relay is running, but it has no web app to serve</h1>
-<p>This relay has no built web client${root ? ` (looked in <code>${escapeHtml(root)}</code>)` : ''}, so the phone app cannot load.</p>
+<h1>PocketShell: the relay is running, but it has no web app to serve</h1>
+<p>This relay has no built web client, so the phone app cannot load. (The relay's log names the folder it looks in.)</p>
 <p>On the machine that runs the relay, ${escapeHtml(fix).replace(/(npm run build:web|--web-root DIR)/, '<code>$1</code>')}, then reload this page. The relay does not need a restart.</p>
 </body></html>
 `;

@@ -122,7 +122,7 @@ describe('terminal frames', () => {
     badMessage(() => encodeControl({ t: 'exit', code: -1 }));
   });
 
-  test('random bytes never throw anything but ProtocolError(bad_message)', () => {
+  test('10^5 random bytes never throw anything but ProtocolError(bad_message)', () => {
     const frames = fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
       fc.uint8Array({ maxLength: 64 }).map((b) => Uint8Array.of(1, ...b)),
@@ -145,7 +145,7 @@ describe('terminal frames', () => {
         }
         return true;
       }),
-      { numRuns: 2000 },
+      { numRuns: 100_000 },
     );
   });
 });

@@ -119,7 +119,7 @@ test('start, status, single instance, stop, stale pid file, logs', async () => {
 
   const logs = await pocketshell(['daemon', 'logs', '-n', '20'], env);
   assert.equal(logs.code, 0, logs.stderr);
-  assert.match(logs.stdout, /relay: ready/);
+  assert.match(logs.stdout, /relay ws:\/\/127\.0\.0\.1:\d+\/ws: ready$/m);
 
   // `logs -f` follows until interrupted.
   const follow = spawn(process.execPath, [POCKETSHELL, 'daemon', 'logs', '-f', '-n', '0'], {

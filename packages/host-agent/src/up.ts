@@ -20,7 +20,7 @@ import {
   Relay,
   SqliteStore,
 } from '@pocketshell/relay';
-import { writeConfig } from './config.ts';
+import { DOCS, writeConfig } from './config.ts';
 import { type RunningDaemon, startDaemon } from './daemon.ts';
 import { CliError } from './exit-codes.ts';
 import { pairingLoop } from './pairing-prompt.ts';
@@ -92,7 +92,17 @@ export async function up(options: UpOptions): Promise<RunningUp> {
     bound = await relay.listen();
   } catch (error) {
     await relay.close();
-    throw new CliError('unavailable', `the relay cannot listen on ${listen}: ${(error as Error).message}`);
+    const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+    const host = listen.slice(0, listen.lastIndexOf(':')) || '127.0.0.1';
+    if (cause?.code === 'EADDRINUSE')
+      throw new CliError(
+        'port_in_use',
+        `port ${port} on ${host} is in use (another pocketshell up or relay?); pick another port with --listen ${host}:PORT, e.g. --listen ${host}:${Number(port) + 1}`,
+      );
+    throw new CliError(
+      'unavailable',
+      `the relay cannot listen on ${listen}: ${cause?.message ?? (error as Error).message}`,
+    );
   }
   const webUrl = bound.url;
   const relayUrl = `${webUrl.replace(/^http/, 'ws')}/ws`;
@@ -114,6 +124,7 @@ export async function up(options: UpOptions): Promise<RunningUp> {
       relayUrl,
       webUrl,
       version: options.version,
+      mode: 'up',
       ...(enroll ? { enroll } : {}),
       log: (line) => process.stderr.write(`${line}\n`),
     });
@@ -127,7 +138,7 @@ export async function up(options: UpOptions): Promise<RunningUp> {
   );
   if (!webUrl.startsWith('https:')) {
     options.out(
-      'Note: installing the web app on a phone and push alerts need HTTPS. Put the relay behind a TLS reverse proxy (see docs/relay.md) or pass --tls-cert/--tls-key to pocketshell-relay.',
+      `Note: installing the web app on a phone and push alerts need HTTPS. Put the relay behind a TLS reverse proxy (see ${DOCS}/relay.md) or pass --tls-cert/--tls-key to pocketshell-relay.`,
     );
   }
   const loop = pairingLoop(daemon.host.agent, { webUrl, yes: options.yes, out: options.out });

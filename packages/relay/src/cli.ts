@@ -23,7 +23,7 @@ const USAGE = `usage:
   pocketshell-relay token create [--label TEXT] [--uses N] [--ttl SECONDS] [--data DIR]
   pocketshell-relay token list [--data DIR]
   pocketshell-relay token revoke ID [--data DIR]
-Environment: POCKETSHELL_RELAY_<OPTION> (e.g. POCKETSHELL_RELAY_TURN_SECRET). See docs/relay.md.
+Environment: POCKETSHELL_RELAY_<OPTION> (e.g. POCKETSHELL_RELAY_TURN_SECRET). See https://github.com/pocketshell/pocketshell/blob/main/docs/relay.md.
 `;
 
 /** `defaultWebRoot` for `loadConfig` when the monorepo's web client is built. */

@@ -151,7 +151,7 @@ test('daemon run on an unreachable relay: status, daemon status and the log name
   await exited(daemon);
 });
 
-test('a daemon on one relay: pair --relay OTHER refuses and says how to switch (exit 2); not-found lookups exit 8', async () => {
+test('a daemon on one relay: pair --relay OTHER refuses and says how to switch (exit 2), a second daemon or up is refused naming it (exit 3); not-found lookups exit 8', async () => {
   const env = freshEnv();
   const daemon = await startReadyDaemon(env, relay.url);
   children.push(daemon);
@@ -167,6 +167,14 @@ test('a daemon on one relay: pair --relay OTHER refuses and says how to switch (
     r.stderr,
     `pocketshell: the pocketshell daemon (pid ${daemon.pid}) is running with the relay ${relay.wsUrl}, and pairing goes through it: --relay ws://127.0.0.1:1/ws would not be used. Pair on its relay (run without --relay), or switch: pocketshell daemon stop, then pocketshell pair --relay http://127.0.0.1:1 [config_invalid]\n`,
   );
+  // A second agent on the same state folder is refused before it starts anything, naming the first.
+  const already = `pocketshell: pocketshell daemon run (pid ${daemon.pid}) already runs on ${env.POCKETSHELL_HOME} with the relay ${relay.wsUrl}; stop it first: pocketshell daemon stop [already_running]\n`;
+  const second = await pocketshell(['daemon', 'run'], env);
+  assert.equal(second.code, 3);
+  assert.equal(second.stderr, already);
+  const up = await pocketshell(['up', '--listen', '127.0.0.1:0', '--data', join(env.HOME!, 'relay')], env);
+  assert.equal(up.code, 3);
+  assert.equal(up.stderr, already);
   const revoke = await pocketshell(['devices', 'revoke', 'd_nope'], env);
   assert.equal(revoke.code, 8);
   assert.equal(revoke.stderr, 'pocketshell: no paired device d_nope [not_found]\n');

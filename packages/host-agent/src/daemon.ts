@@ -11,7 +11,8 @@ import type { Server } from 'node:net';
 import { type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
 import { socketPath } from './config.ts';
-import { serveLocalApi } from './local-api.ts';
+import { CliError } from './exit-codes.ts';
+import { LocalClient, serveLocalApi } from './local-api.ts';
 import { relayFailure } from './relay-wait.ts';
 
 /** What runs the daemon: `pocketshell daemon run` (by hand or a service) or `pocketshell up`. */
@@ -48,9 +49,28 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
+/** One daemon per state folder: says which one runs (and how to stop it) before anything starts. */
+async function refuseSecondDaemon(paths: StatePaths): Promise<void> {
+  const client = await LocalClient.connect(socketPath(paths));
+  if (!client) return;
+  let live: { pid?: number; mode?: string; relay?: { url?: string } } = {};
+  try {
+    live = await client.call('status');
+  } catch {
+    // It answers but not to status: still a daemon.
+  } finally {
+    client.close();
+  }
+  throw new CliError(
+    'already_running',
+    `pocketshell ${live.mode ?? 'daemon run'} (pid ${live.pid ?? '?'}) already runs on ${paths.root}${live.relay?.url ? ` with the relay ${live.relay.url}` : ''}; stop it first: pocketshell daemon stop`,
+  );
+}
+
 /** Starts the daemon and its local API. */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const log = options.log ?? stderrLog(options.env);
+  await refuseSecondDaemon(options.paths);
   const host = await openHost({
     paths: options.paths,
     relayUrl: options.relayUrl,

@@ -37,6 +37,7 @@ const BY_CODE: Record<string, number> = {
   timeout: EXIT.timeout,
   not_found: EXIT.notFound,
   port_in_use: EXIT.unavailable,
+  already_running: EXIT.unavailable,
 };
 
 /** The exit code for an error (by its `code`). */

@@ -17,6 +17,10 @@ export async function liveStatus(paths: StatePaths): Promise<Record<string, unkn
   if (!client) return null;
   try {
     return await client.call<Record<string, unknown>>('status');
+  } catch (error) {
+    // A daemon that closes its socket mid-answer (it is stopping) is not answering.
+    if ((error as { code?: unknown }).code === 'unavailable') return null;
+    throw error;
   } finally {
     client.close();
   }

@@ -92,7 +92,10 @@ test('start, status, single instance, stop, stale pid file, logs', async () => {
   assert.match(again.stdout, new RegExp(`pid ${pid}\\)`));
   const byHand = await pocketshell(['daemon', 'run'], env, 60_000);
   assert.notEqual(byHand.code, 0);
-  assert.match(byHand.stderr, /already running/);
+  assert.match(
+    byHand.stderr,
+    /already runs on .* stop it first: pocketshell daemon stop \[already_running\]/,
+  );
   assert.equal((await status()).s.service.pid, pid);
 
   const stop = await pocketshell(['daemon', 'stop'], env, 60_000);
@@ -119,7 +122,7 @@ test('start, status, single instance, stop, stale pid file, logs', async () => {
 
   const logs = await pocketshell(['daemon', 'logs', '-n', '20'], env);
   assert.equal(logs.code, 0, logs.stderr);
-  assert.match(logs.stdout, /relay: ready/);
+  assert.match(logs.stdout, /relay ws:\/\/127\.0\.0\.1:\d+\/ws: ready$/m);
 
   // `logs -f` follows until interrupted.
   const follow = spawn(process.execPath, [POCKETSHELL, 'daemon', 'logs', '-f', '-n', '0'], {

@@ -26,6 +26,7 @@ import {
   type KeyPair,
   object,
   oneOf,
+  ProtocolError,
   publicKeyOf,
   string,
 } from '@pocketshell/protocol';
@@ -114,7 +115,10 @@ export class DeviceStore {
     );
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0)
-      throw new HostError('identity_missing', `no paired host ${query} (pocketshell device pair <url>)`);
-    throw new HostError('state_corrupt', `${query} matches ${matches.length} hosts; use the full id`);
+      throw new ProtocolError(
+        'not_found',
+        `no paired host ${query}; see them with pocketshell device hosts, or pair with pocketshell device pair <url>`,
+      );
+    throw new ProtocolError('bad_message', `${query} matches ${matches.length} hosts; use the full id`);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `pocketshell`: the host agent's command line. Parses argv (commander),
  * runs one command, and maps errors to stable exit codes and one-line human
- * messages (docs/cli.md). Every command takes its state folder from
+ * messages (docs/host.md). Every command takes its state folder from
  * `POCKETSHELL_HOME` (default `~/.pocketshell`).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -21,13 +21,16 @@ import {
 import { type DeviceId, GRANTS, type Grant } from '@pocketshell/protocol';
 import { Command, CommanderError, Option } from 'commander';
 import { readConfig, relayUrls, socketPath, writeConfig } from './config.ts';
-import { startDaemon, stopOnSignals } from './daemon.ts';
+import { startDaemon, stderrLog, stopOnSignals } from './daemon.ts';
 import { CliError, EXIT, exitCodeOf } from './exit-codes.ts';
 import { LocalClient } from './local-api.ts';
 import { confirmPairing, showPairingUrl } from './pairing-prompt.ts';
+import { waitForRelay } from './relay-wait.ts';
 import {
   daemonReport,
   formatReport,
+  formatStopped,
+  relayState,
   serviceBackend,
   serviceSpec,
   startService,
@@ -75,8 +78,20 @@ function parseGrants(text: string): Grant[] {
   return grants as Grant[];
 }
 
+/** `--relay URL` checked: a usage error naming the flag when it is not a relay URL. */
+function relayFlag(flag: string): { relay: string; web: string } {
+  try {
+    return relayUrls(flag);
+  } catch {
+    throw new CliError(
+      'config_invalid',
+      `--relay ${JSON.stringify(flag.slice(0, 200))} is not a relay URL; give its address, e.g. --relay https://relay.example or --relay http://127.0.0.1:8080`,
+    );
+  }
+}
+
 function relayFrom(p: StatePaths, flag: string | undefined): { relay: string; web: string } {
-  if (flag) return relayUrls(flag);
+  if (flag !== undefined) return relayFlag(flag);
   const c = readConfig(p);
   if (!c.relay)
     throw new CliError(
@@ -150,9 +165,30 @@ export function program(io: Io): Command {
         const p = paths(io);
         const grants = parseGrants(o.grants);
         const yes = o.yes === true || io.env.POCKETSHELL_PAIR_YES === '1';
+        // Checked before anything else, so a typo is a usage error however the rest goes.
+        const flagged = o.relay !== undefined ? relayFlag(o.relay) : undefined;
         const client = await daemonClient(p);
         if (client && !o.reset) {
           try {
+            const live = await client.call<{
+              pid: number;
+              mode?: string;
+              relay: { url: string; state: string; reason?: string; attempts?: number };
+            }>('status');
+            const runner = live.mode === 'up' ? 'pocketshell up' : 'the pocketshell daemon';
+            if (flagged) {
+              if (live.relay.url !== flagged.relay) {
+                throw new CliError(
+                  'config_invalid',
+                  `${runner} (pid ${live.pid}) is running with the relay ${live.relay.url}, and pairing goes through it: --relay ${flagged.relay} would not be used. Pair on its relay (run without --relay), or switch: pocketshell daemon stop, then pocketshell pair --relay ${o.relay}`,
+                );
+              }
+            }
+            if (live.relay.state !== 'ready' && live.relay.reason)
+              throw new CliError(
+                'unavailable',
+                `${runner} (pid ${live.pid}) cannot reach its relay ${live.relay.url}: ${live.relay.reason} (${live.relay.attempts ?? 1} attempts so far), and pairing needs it. See pocketshell daemon logs; to use another relay: pocketshell daemon stop, then pocketshell pair --relay URL`,
+              );
             const result = await client.call<{ device: PinnedDevice }>('pair', { grants }, (event, data) => {
               if (event === 'url') {
                 const d = data as { url: string; expires: number };
@@ -181,17 +217,19 @@ export function program(io: Io): Command {
           new TrustStore({ paths: p }).clear();
           io.out('Identity and pinned devices wiped; a new identity is made now.');
         }
-        const urls = relayFrom(p, o.relay);
+        const urls = flagged ?? relayFrom(p, undefined);
         const host = await openHost({ paths: p, relayUrl: urls.relay, env: io.env });
         try {
           host.agent.start();
-          if (o.relay) writeConfig(p, { relay: urls.relay, web: urls.web });
+          await waitForRelay(host.agent, urls.relay, io.err);
           const device = await host.agent.pair({
             webUrl: urls.web,
             grants,
             onUrl: (url, expires) => void showPairingUrl(url, expires, io.out),
             confirm: (prompt) => confirmPairing(prompt, yes, io.out),
           });
+          // Saved only now that it worked: a mistyped relay never reaches config.json.
+          if (flagged) writeConfig(p, { relay: urls.relay, web: urls.web });
           io.out(
             `Paired "${device.name}" (${device.id}). Next: run \`pocketshell daemon run\` (or \`daemon start\`) so it can connect.`,
           );
@@ -211,16 +249,25 @@ export function program(io: Io): Command {
       allowRoot(o.allowRoot, io);
       const p = paths(io);
       const urls = relayFrom(p, o.relay);
+      const log = stderrLog(io.env);
       const running = await startDaemon({
         paths: p,
         relayUrl: urls.relay,
         webUrl: urls.web,
         env: io.env,
         version: VERSION,
+        log,
       });
-      if (o.relay) writeConfig(p, { relay: urls.relay, web: urls.web });
-      io.err(`pocketshell ${VERSION}: host ${running.host.identity.id} running (relay ${urls.relay})`);
-      stopOnSignals(running);
+      // --relay is saved once the relay answers: a mistyped one never reaches config.json.
+      if (o.relay) {
+        const off = running.host.agent.on('relay', ({ state }) => {
+          if (state !== 'ready') return;
+          off();
+          writeConfig(p, { relay: urls.relay, web: urls.web });
+        });
+      }
+      log(`pocketshell ${VERSION}: host ${running.host.identity.id} running (relay ${urls.relay})`);
+      stopOnSignals(running, undefined, log);
       await new Promise(() => {});
     });
 
@@ -258,7 +305,10 @@ export function program(io: Io): Command {
     .description('stop the daemon, and keep it stopped (also one started with `daemon run`)')
     .action(async () => {
       const p = paths(io);
-      say(await stopService(await backendFor(p), p));
+      const backend = await backendFor(p);
+      const { state, stopped } = await stopService(backend, p);
+      io.out(formatStopped(stopped, backend.kind));
+      say(state);
     });
   daemon
     .command('restart')
@@ -270,7 +320,8 @@ export function program(io: Io): Command {
       const p = paths(io);
       relayFrom(p, undefined);
       const backend = await backendFor(p);
-      await stopService(backend, p);
+      const { stopped } = await stopService(backend, p);
+      if (stopped.length > 0) io.out(formatStopped(stopped, backend.kind));
       say(await startService(backend, specFor(p, o), p));
     });
   daemon
@@ -446,9 +497,9 @@ export function program(io: Io): Command {
           `pocketshell ${VERSION}`,
           `host:      ${identity ? `${identity.name} (${identity.id})` : 'no identity yet (pocketshell pair)'}`,
           `key store: ${secrets.kind} — ${secrets.reason}`,
-          `relay:     ${config.relay ?? 'not configured'}${live ? ` — ${(live.relay as { state: string }).state}` : ''}`,
+          `relay:     ${live ? `${(live.relay as { url: string }).url} — ${relayState(live.relay as { state: string })}` : (config.relay ?? 'not configured')}`,
           `devices:   ${status.devices} paired`,
-          `daemon:    ${live ? `running (pid ${live.pid}), ${(live.sessions as unknown[]).length} sessions, ${(live.connections as unknown[]).length} connections, engine ${live.engine}` : 'not running'}`,
+          `daemon:    ${live ? `running (pid ${live.pid}${live.mode ? `, pocketshell ${live.mode}` : ''}), ${(live.sessions as unknown[]).length} sessions, ${(live.connections as unknown[]).length} connections, engine ${live.engine}` : 'not running'}`,
         ].join('\n'),
       );
     });

@@ -35,6 +35,13 @@ export function writeConfig(paths: StatePaths, config: HostConfig): void {
   writeJsonFile(paths.config, parse(config));
 }
 
+/**
+ * Where people read the docs: the repository's docs folder on GitHub (the
+ * repository the packages name in package.json). Messages link here, never
+ * to a repository path an installed user does not have.
+ */
+export const DOCS = 'https://github.com/pocketshell/pocketshell/blob/main/docs';
+
 /** Where the daemon's local API listens. */
 export function socketPath(paths: StatePaths): string {
   return join(paths.root, 'agent.sock');

@@ -11,7 +11,23 @@ import type { Server } from 'node:net';
 import { type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
 import { socketPath } from './config.ts';
-import { serveLocalApi } from './local-api.ts';
+import { CliError } from './exit-codes.ts';
+import { LocalClient, serveLocalApi } from './local-api.ts';
+import { relayFailure } from './relay-wait.ts';
+
+/** What runs the daemon: `pocketshell daemon run` (by hand or a service) or `pocketshell up`. */
+export type DaemonMode = 'daemon run' | 'up';
+
+/**
+ * Log lines for people on stderr. With an ISO UTC timestamp, unless the
+ * systemd journal (JOURNAL_STREAM) keeps stderr and stamps it itself.
+ */
+export function stderrLog(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): (line: string) => void {
+  const stamp = !env.JOURNAL_STREAM;
+  return (line) => process.stderr.write(`${stamp ? `${new Date().toISOString()} ` : ''}${line}\n`);
+}
 
 export interface DaemonOptions {
   paths: StatePaths;
@@ -23,6 +39,8 @@ export interface DaemonOptions {
   version: string;
   /** Enrollment token for a relay with closed registration. */
   enroll?: string;
+  /** What runs it (the local API's `status` says so; default `daemon run`). */
+  mode?: DaemonMode;
 }
 
 export interface RunningDaemon {
@@ -31,9 +49,28 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
+/** One daemon per state folder: says which one runs (and how to stop it) before anything starts. */
+async function refuseSecondDaemon(paths: StatePaths): Promise<void> {
+  const client = await LocalClient.connect(socketPath(paths));
+  if (!client) return;
+  let live: { pid?: number; mode?: string; relay?: { url?: string } } = {};
+  try {
+    live = await client.call('status');
+  } catch {
+    // It answers but not to status: still a daemon.
+  } finally {
+    client.close();
+  }
+  throw new CliError(
+    'already_running',
+    `pocketshell ${live.mode ?? 'daemon run'} (pid ${live.pid ?? '?'}) already runs on ${paths.root}${live.relay?.url ? ` with the relay ${live.relay.url}` : ''}; stop it first: pocketshell daemon stop`,
+  );
+}
+
 /** Starts the daemon and its local API. */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = options.log ?? stderrLog(options.env);
+  await refuseSecondDaemon(options.paths);
   const host = await openHost({
     paths: options.paths,
     relayUrl: options.relayUrl,
@@ -41,7 +78,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ...(options.enroll ? { enroll: options.enroll } : {}),
   });
   const { agent } = host;
-  agent.on('relay', ({ state, reason }) => log(`relay: ${state}${reason ? ` (${reason})` : ''}`));
+  // Why the relay cannot be reached, for the logs and `status`, until it is.
+  let failure: { reason: string; attempts: number } | undefined;
+  agent.on('relay', ({ state, reason }) => {
+    if (state === 'ready') failure = undefined;
+    if (state === 'backoff' && reason) {
+      failure = { reason: relayFailure(reason), attempts: (failure?.attempts ?? 0) + 1 };
+      log(`relay ${options.relayUrl}: attempt ${failure.attempts} failed: ${failure.reason}; retrying`);
+    } else if (state !== 'backoff') log(`relay ${options.relayUrl}: ${state}`);
+  });
   agent.on('connected', ({ device }) => log(`device connected: ${device}`));
   agent.on('disconnected', ({ device, reason }) => log(`device disconnected: ${device} (${reason})`));
   agent.on('refused', ({ code, what, device }) =>
@@ -56,7 +101,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         name: host.identity.name,
         version: options.version,
         pid: process.pid,
-        relay: { url: options.relayUrl, state: agent.relay.state },
+        mode: options.mode ?? 'daemon run',
+        relay: {
+          url: options.relayUrl,
+          state: agent.relay.state,
+          ...(failure ? { reason: failure.reason, attempts: failure.attempts } : {}),
+        },
         keystore: { kind: host.secrets.kind, reason: host.secrets.reason },
         engine: host.engine.name,
         devices: host.trust.list().length,
@@ -104,12 +154,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 export function stopOnSignals(
   daemon: { stop(): Promise<void> },
   extra: () => Promise<void> = async () => {},
+  log: (line: string) => void = stderrLog(),
 ): void {
   let once = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (once) return;
     once = true;
-    process.stderr.write(`${signal}: stopping\n`);
+    log(`${signal}: stopping`);
     void daemon
       .stop()
       .then(extra)

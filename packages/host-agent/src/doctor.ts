@@ -8,7 +8,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   defaultEngineName,
   ENGINE_NAMES,
@@ -16,10 +16,11 @@ import {
   nodeDataChannelAvailable,
   openSecretStore,
   type StatePaths,
+  TrustStore,
 } from '@pocketshell/host-core';
 import { RelayClient, type WebSocketFactory } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
-import { readConfig, relayUrls } from './config.ts';
+import { DOCS, readConfig, relayUrls } from './config.ts';
 import { type Runner, runCommand, type ServiceBackend } from './service/backend.ts';
 import { liveStatus } from './service/control.ts';
 
@@ -90,6 +91,32 @@ export function checkState(paths: StatePaths, uid = process.getuid?.()): Check {
     : check('state', 'fail', problems.slice(0, 3).join('; '), `chmod -R go-rwx ${paths.root}`);
 }
 
+/** The state files parse: `config.json` (the relay) and `devices.json` (pinned devices). */
+export function checkFiles(paths: StatePaths): Check {
+  const problems: string[] = [];
+  const files: string[] = [];
+  for (const [file, read] of [
+    [paths.config, () => readConfig(paths)],
+    [paths.devices, () => new TrustStore({ paths }).list()],
+  ] as const) {
+    if (!existsSync(file)) continue;
+    files.push(basename(file));
+    try {
+      read();
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (problems.length > 0)
+    return check(
+      'files',
+      'fail',
+      problems.join('; '),
+      `move the damaged file away (mv FILE FILE.bad): config.json is remade by pocketshell pair --relay URL, devices.json by pairing the devices again`,
+    );
+  return check('files', 'ok', files.length > 0 ? `${files.join(', ')} read fine` : 'no state files yet');
+}
+
 async function checkKeystore(o: DoctorOptions): Promise<Check> {
   try {
     const s = await openSecretStore({ paths: o.paths, env: o.env });
@@ -102,7 +129,7 @@ async function checkKeystore(o: DoctorOptions): Promise<Check> {
           'the host key is as safe as this account; an OS keychain (Secret Service, macOS Keychain) guards it better',
         );
   } catch (error) {
-    return check('keystore', 'fail', (error as Error).message, 'see docs/operations.md (key store)');
+    return check('keystore', 'fail', (error as Error).message, `see ${DOCS}/host.md#state (key store)`);
   }
 }
 
@@ -203,7 +230,7 @@ async function checkIce(o: DoctorOptions, relay: string | undefined, daemonUp: b
       'ice',
       'warn',
       `no STUN/TURN from the relay (${(error as Error).message})`,
-      'host candidates only: fine on one network; configure TURN on the relay for the rest (docs/relay.md)',
+      `host candidates only: fine on one network; configure TURN on the relay for the rest (${DOCS}/relay.md)`,
     );
   } finally {
     client.close();
@@ -213,7 +240,7 @@ async function checkIce(o: DoctorOptions, relay: string | undefined, daemonUp: b
       'ice',
       'warn',
       'the relay offers no STUN/TURN servers',
-      'configure --turn-url/--turn-secret on the relay (docs/relay.md)',
+      `configure --turn-url/--turn-secret on the relay (${DOCS}/relay.md)`,
     );
   const results: string[] = [];
   let answered = 0;
@@ -319,6 +346,7 @@ export async function doctor(o: DoctorOptions): Promise<DoctorReport> {
     checkNode(o.nodeVersion ?? process.versions.node),
     await checkKeystore(o),
     checkState(o.paths),
+    checkFiles(o.paths),
     ...(await checkRelay(o, relay)),
     await checkIce(o, relay, service.daemonUp),
     checkEngine(o.env),

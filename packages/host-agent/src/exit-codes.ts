@@ -3,7 +3,7 @@
  * codes to them — the only place errors become numbers and human text.
  */
 
-/** Exit codes (documented in docs/cli.md). */
+/** Exit codes (documented in docs/host.md, "Exit codes"; test/e2e/exit-codes.test.ts runs each). */
 export const EXIT = {
   ok: 0,
   failure: 1,
@@ -13,6 +13,7 @@ export const EXIT = {
   state: 5,
   root: 6,
   timeout: 7,
+  notFound: 8,
 } as const;
 
 const BY_CODE: Record<string, number> = {
@@ -34,6 +35,9 @@ const BY_CODE: Record<string, number> = {
   audit_corrupt: EXIT.state,
   running_as_root: EXIT.root,
   timeout: EXIT.timeout,
+  not_found: EXIT.notFound,
+  port_in_use: EXIT.unavailable,
+  already_running: EXIT.unavailable,
 };
 
 /** The exit code for an error (by its `code`). */

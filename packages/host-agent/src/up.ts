@@ -24,7 +24,7 @@ import {
   webClientBuilt,
   webClientStale,
 } from '@pocketshell/relay';
-import { writeConfig } from './config.ts';
+import { DOCS, writeConfig } from './config.ts';
 import { type RunningDaemon, startDaemon } from './daemon.ts';
 import { CliError } from './exit-codes.ts';
 import { pairingLoop } from './pairing-prompt.ts';
@@ -46,9 +46,6 @@ export function lanAddress(): string | undefined {
   }
   return undefined;
 }
-
-/** Where the relay-setup docs live for someone who has only the installed package. */
-export const RELAY_DOCS = 'https://github.com/pocketshell/pocketshell/blob/main/docs/relay.md';
 
 /**
  * The web client the relay will serve: in a source checkout it is built
@@ -86,7 +83,7 @@ export function reachNote(webUrl: string, lan: boolean): string {
   if (!webUrl.startsWith('https:')) {
     lines.push(
       'Without HTTPS, pairing and the terminal work; installing the app, push alerts and clipboard paste need HTTPS:',
-      `put the relay behind a TLS reverse proxy (${RELAY_DOCS}#behind-a-reverse-proxy).`,
+      `put the relay behind a TLS reverse proxy (${DOCS}/relay.md#behind-a-reverse-proxy).`,
     );
   }
   return lines.join('\n');
@@ -136,7 +133,17 @@ export async function up(options: UpOptions): Promise<RunningUp> {
     bound = await relay.listen();
   } catch (error) {
     await relay.close();
-    throw new CliError('unavailable', `the relay cannot listen on ${listen}: ${(error as Error).message}`);
+    const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+    const host = listen.slice(0, listen.lastIndexOf(':')) || '127.0.0.1';
+    if (cause?.code === 'EADDRINUSE')
+      throw new CliError(
+        'port_in_use',
+        `port ${port} on ${host} is in use (another pocketshell up or relay?); pick another port with --listen ${host}:PORT, e.g. --listen ${host}:${Number(port) + 1}`,
+      );
+    throw new CliError(
+      'unavailable',
+      `the relay cannot listen on ${listen}: ${cause?.message ?? (error as Error).message}`,
+    );
   }
   const webUrl = bound.url;
   const relayUrl = `${webUrl.replace(/^http/, 'ws')}/ws`;
@@ -158,6 +165,7 @@ export async function up(options: UpOptions): Promise<RunningUp> {
       relayUrl,
       webUrl,
       version: options.version,
+      mode: 'up',
       ...(enroll ? { enroll } : {}),
       log: (line) => process.stderr.write(`${line}\n`),
     });

@@ -293,12 +293,15 @@ export class RelayClient extends Emitter<RelayClientEvents> {
       this.#lastHeard = this.#o.now();
       this.#onFrame(event.data);
     });
+    // `ws` says why a dial failed (`connect ECONNREFUSED 127.0.0.1:1`); browsers say nothing.
+    let failure: string | undefined;
     ws.addEventListener('close', (event: { code?: number; reason?: string }) => {
       if (this.#ws !== ws) return;
-      this.#drop(`closed (${event.code ?? 0}${event.reason ? `: ${event.reason}` : ''})`);
+      this.#drop(failure ?? `closed (${event.code ?? 0}${event.reason ? `: ${event.reason}` : ''})`);
     });
-    ws.addEventListener('error', () => {
+    ws.addEventListener('error', (event: { message?: unknown }) => {
       // 'close' always follows; the drop happens there.
+      if (typeof event.message === 'string' && event.message !== '') failure = event.message.slice(0, 200);
     });
     ws.on?.('ping', () => {
       this.#lastHeard = this.#o.now();

@@ -24,7 +24,7 @@ const USAGE = `usage:
   pocketshell-relay token create [--label TEXT] [--uses N] [--ttl SECONDS] [--data DIR]
   pocketshell-relay token list [--data DIR]
   pocketshell-relay token revoke ID [--data DIR]
-Environment: POCKETSHELL_RELAY_<OPTION> (e.g. POCKETSHELL_RELAY_TURN_SECRET). See docs/relay.md.
+Environment: POCKETSHELL_RELAY_<OPTION> (e.g. POCKETSHELL_RELAY_TURN_SECRET). See https://github.com/pocketshell/pocketshell/blob/main/docs/relay.md.
 `;
 
 function readIfExists(path: string): string | undefined {

@@ -17,6 +17,10 @@ export async function liveStatus(paths: StatePaths): Promise<Record<string, unkn
   if (!client) return null;
   try {
     return await client.call<Record<string, unknown>>('status');
+  } catch (error) {
+    // A daemon that closes its socket mid-answer (it is stopping) is not answering.
+    if ((error as { code?: unknown }).code === 'unavailable') return null;
+    throw error;
   } finally {
     client.close();
   }
@@ -59,9 +63,24 @@ export async function startService(
   return state;
 }
 
-/** Stops the service, then any daemon still answering on this state folder (one started by hand). */
-export async function stopService(backend: ServiceBackend, paths: StatePaths): Promise<ServiceState> {
+/** What `daemon stop` stopped: the service's daemon, or one started by hand (`daemon run`, `up`). */
+export interface Stopped {
+  what: 'service' | 'daemon run' | 'up';
+  pid: number;
+}
+
+/**
+ * Stops the service, then any daemon still answering on this state folder
+ * (one started by hand); says what it stopped.
+ */
+export async function stopService(
+  backend: ServiceBackend,
+  paths: StatePaths,
+): Promise<{ state: ServiceState; stopped: Stopped[] }> {
+  const before = await backend.status();
+  const stopped: Stopped[] = [];
   const state = await backend.stop();
+  if (before.running) stopped.push({ what: 'service', pid: before.pid ?? 0 });
   const live = await liveStatus(paths);
   const pid = Number(live?.pid);
   if (live && Number.isSafeInteger(pid) && pid > 0) {
@@ -72,8 +91,21 @@ export async function stopService(backend: ServiceBackend, paths: StatePaths): P
     }
     if (!(await waitFor(async () => !processAlive(pid) || (await liveStatus(paths)) === null, 20_000)))
       throw new CliError('unavailable', `the daemon (pid ${pid}) did not stop`);
+    stopped.push({ what: live.mode === 'up' ? 'up' : 'daemon run', pid });
   }
-  return state;
+  return { state, stopped };
+}
+
+/** `daemon stop`'s report: what was stopped, in words. */
+export function formatStopped(stopped: readonly Stopped[], kind: string): string {
+  if (stopped.length === 0) return 'Nothing to stop: no pocketshell daemon was running.';
+  return stopped
+    .map((s) =>
+      s.what === 'service'
+        ? `Stopped the service (${kind}${s.pid ? `, pid ${s.pid}` : ''}).`
+        : `Stopped \`pocketshell ${s.what}\` (pid ${s.pid}), started by hand.`,
+    )
+    .join('\n');
 }
 
 export interface DaemonReport {
@@ -86,13 +118,21 @@ export async function daemonReport(backend: ServiceBackend, paths: StatePaths): 
   return { service: await backend.status(), daemon: await liveStatus(paths) };
 }
 
+/** The relay connection in words: its state, and why it cannot connect while it cannot. */
+export function relayState(relay: { state: string; reason?: string; attempts?: number } | undefined): string {
+  if (!relay) return 'unknown';
+  if (!relay.reason) return relay.state;
+  return `${relay.state}: cannot connect (${relay.reason}; ${relay.attempts ?? 1} attempt${relay.attempts === 1 ? '' : 's'}), retrying; see pocketshell daemon logs`;
+}
+
 /** `daemon status` for people. */
 export function formatReport(r: DaemonReport): string {
   const s = r.service;
   const d = r.daemon as {
     pid?: number;
     version?: string;
-    relay?: { url: string; state: string };
+    mode?: string;
+    relay?: { url: string; state: string; reason?: string; attempts?: number };
     keystore?: { kind: string; reason: string };
     devices?: number;
     sessions?: unknown[];
@@ -106,8 +146,8 @@ export function formatReport(r: DaemonReport): string {
     return lines.join('\n');
   }
   lines.push(
-    `daemon:    pid ${d.pid}, version ${d.version}`,
-    `relay:     ${d.relay?.url} — ${d.relay?.state}`,
+    `daemon:    pid ${d.pid}, version ${d.version}${d.mode ? ` (pocketshell ${d.mode})` : ''}`,
+    `relay:     ${d.relay?.url} — ${relayState(d.relay)}`,
     `devices:   ${d.devices} paired, ${d.connections?.length ?? 0} connected`,
     `sessions:  ${d.sessions?.length ?? 0} live`,
     `key store: ${d.keystore?.kind} — ${d.keystore?.reason}`,

@@ -15,7 +15,10 @@ export {
   type DaemonReport,
   daemonReport,
   formatReport,
+  formatStopped,
   liveStatus,
+  relayState,
+  type Stopped,
   startService,
   stopService,
 } from './control.ts';

@@ -28,6 +28,7 @@ import {
   ReplayCache,
   type ServerMessage,
   sealJson,
+  type VerifiedPairRequest,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -88,6 +89,13 @@ export interface HostAgentEvents {
   refused: { code: string; device?: string; what: string };
 }
 
+/** A pairing waiting for its device's request. */
+interface PendingPairing {
+  claim: Uint8Array;
+  resolve: (verified: VerifiedPairRequest) => void;
+  reject: (error: Error) => void;
+}
+
 interface LiveConnection {
   device: DeviceId;
   conn: string;
@@ -108,6 +116,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   readonly #connections = new Map<string, LiveConnection>();
   /** Candidates that arrived before their offer was answered (bounded). */
   readonly #earlyIce = new Map<string, { candidates: (IceCandidateInit | null)[]; at: number }>();
+  /** Pairings waiting for a device's `pair.request`. */
+  readonly #pairings = new Set<PendingPairing>();
   #turn: { servers: IceServer[]; until: number } | undefined;
   #closed = false;
 
@@ -170,15 +180,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       buildPairUrl({ webUrl: options.webUrl, claim, hostPub: identity.publicKey }),
       created.expires,
     );
-    const request = await this.#nextPairRequest(Math.max(1, created.expires - this.#now()) * 1000);
-    const verified = (() => {
-      try {
-        return openPairRequest({ host: identity, claim, message: request, now: this.#now() });
-      } catch (error) {
-        this.#refuse(error, request.from, 'pair.request');
-        throw error;
-      }
-    })();
+    const verified = await this.#nextPairRequest(claim, Math.max(1, created.expires - this.#now()) * 1000);
     const ok = await options.confirm({
       deviceId: verified.deviceId,
       name: verified.name,
@@ -205,19 +207,57 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     return pinned;
   }
 
-  #nextPairRequest(timeoutMs: number): Promise<PairRequestMessage> {
+  /**
+   * Waits for the `pair.request` that opens with `claim`. Several pairings
+   * can wait at once (`pocketshell up` offers codes while `pocketshell pair`
+   * asks the same agent for one), and the relay does not say which claim a
+   * request redeems: each request goes to the pairing whose claim it was
+   * signed over. One that opens with none is refused and audited, and fails
+   * the pairing only when it is the only one waiting.
+   */
+  #nextPairRequest(claim: Uint8Array, timeoutMs: number): Promise<VerifiedPairRequest> {
     return new Promise((resolve, reject) => {
+      const pending: PendingPairing = { claim, resolve, reject };
       const timer = setTimeout(() => {
-        off();
+        this.#pairings.delete(pending);
         reject(new ProtocolError('timeout', 'no device redeemed the pairing code in time'));
       }, timeoutMs);
-      const off = this.relay.on('message', (m) => {
-        if (m.t !== 'pair.request') return;
+      const done = () => {
         clearTimeout(timer);
-        off();
-        resolve(m);
-      });
+        this.#pairings.delete(pending);
+      };
+      pending.resolve = (v) => {
+        done();
+        resolve(v);
+      };
+      pending.reject = (e) => {
+        done();
+        reject(e);
+      };
+      this.#pairings.add(pending);
     });
+  }
+
+  #onPairRequest(request: PairRequestMessage): void {
+    const waiting = [...this.#pairings];
+    if (waiting.length === 0) return;
+    let failure: unknown;
+    for (const p of waiting) {
+      try {
+        const verified = openPairRequest({
+          host: this.#o.identity,
+          claim: p.claim,
+          message: request,
+          now: this.#now(),
+        });
+        p.resolve(verified);
+        return;
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    this.#refuse(failure, request.from, 'pair.request');
+    if (waiting.length === 1) waiting[0]!.reject(failure as Error);
   }
 
   /** Forgets a device: unpins it, tells the relay, closes its connections at once. */
@@ -233,6 +273,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
 
   #onRelayMessage(m: ServerMessage): void {
     if (m.t === 'deliver') this.#onDeliver(m);
+    else if (m.t === 'pair.request') this.#onPairRequest(m);
     else if (m.t === 'pair.revoked') {
       const device = m.from as DeviceId;
       if (this.#o.trust.revoke(device)) this.#o.audit.append('revocation', { device, by: 'device' });

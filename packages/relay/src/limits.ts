@@ -1,13 +1,23 @@
 /**
  * The relay's abuse limits: every number in one place, with defaults, and
  * `RateLimiter`, which holds a per-IP and a per-identity `BucketSet` for
- * each limited action (connect, auth, pair.create, pair.redeem, send).
+ * each limited action (connect, auth, pair.create, pair.redeem, pair.wrong,
+ * send, turn). `pair.wrong` counts only wrong redeems, so an address cannot
+ * burn a host's claim by changing identities.
  * Operators override any number through the config file's `limits` object.
  */
 import { type BucketRate, BucketSet } from './token-bucket.ts';
 
 /** Actions that are rate limited. */
-export const LIMITED_ACTIONS = ['connect', 'auth', 'pair.create', 'pair.redeem', 'send'] as const;
+export const LIMITED_ACTIONS = [
+  'connect',
+  'auth',
+  'pair.create',
+  'pair.redeem',
+  'pair.wrong',
+  'send',
+  'turn',
+] as const;
 /** One limited action. */
 export type LimitedAction = (typeof LIMITED_ACTIONS)[number];
 
@@ -42,6 +52,12 @@ export interface Limits {
   idleTimeoutSeconds: number;
   /** Keys one bucket set holds before it fails closed. */
   maxBucketKeys: number;
+  /** Seconds a client has to send a request's headers (enforced to the second). */
+  headersTimeoutSeconds: number;
+  /** Seconds a client has to send a whole request. */
+  requestTimeoutSeconds: number;
+  /** Open TCP connections (HTTP and WebSocket) one address may hold; not applied with `--trust-proxy`. */
+  maxConnectionsPerAddress: number;
 }
 
 /** The defaults (docs/relay.md lists them). */
@@ -51,7 +67,10 @@ export const DEFAULT_LIMITS: Limits = {
     auth: { ip: { burst: 60, perSecond: 2 }, identity: { burst: 20, perSecond: 0.5 } },
     'pair.create': { ip: { burst: 30, perSecond: 0.5 }, identity: { burst: 10, perSecond: 0.1 } },
     'pair.redeem': { ip: { burst: 30, perSecond: 0.5 }, identity: { burst: 10, perSecond: 0.1 } },
+    // wrong redeems: 3 per address, then one per 200 s — below maxClaimAttempts, so one address cannot burn a claim
+    'pair.wrong': { ip: { burst: 3, perSecond: 0.005 }, identity: { burst: 3, perSecond: 0.005 } },
     send: { ip: { burst: 2000, perSecond: 1000 }, identity: { burst: 400, perSecond: 200 } },
+    turn: { ip: { burst: 60, perSecond: 1 }, identity: { burst: 10, perSecond: 0.1 } },
   },
   maxFrameBytes: 80 * 1024,
   maxConnectionsPerIdentity: 8,
@@ -64,6 +83,9 @@ export const DEFAULT_LIMITS: Limits = {
   pingIntervalSeconds: 25,
   idleTimeoutSeconds: 60,
   maxBucketKeys: 100_000,
+  headersTimeoutSeconds: 10,
+  requestTimeoutSeconds: 30,
+  maxConnectionsPerAddress: 64,
 };
 
 /** Per-IP and per-identity buckets for every limited action. */
@@ -84,6 +106,12 @@ export class RateLimiter {
     if (!this.#ip.get(action)!.take(ip)) return false;
     if (identity !== undefined && !this.#identity.get(action)!.take(identity)) return false;
     return true;
+  }
+
+  /** True when the IP's bucket (and the identity's, when given) could take a token now; takes nothing. */
+  has(action: LimitedAction, ip: string, identity?: string): boolean {
+    if (!this.#ip.get(action)!.has(ip)) return false;
+    return identity === undefined || this.#identity.get(action)!.has(identity);
   }
 
   /** Takes a token from the identity's bucket only (when the IP's was taken earlier). */

@@ -6,19 +6,17 @@
  * names it, so a phone on the same network can pair; its registration is
  * closed, and the agent enrolls itself with a one-use token.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
-import { join } from 'node:path';
 import type { StatePaths } from '@pocketshell/host-core';
 import {
   bundledWebRoot,
-  DATABASE_FILE,
   defaultDataDir,
   Logger,
   loadConfig,
   newToken,
+  openDataStore,
   Relay,
-  SqliteStore,
 } from '@pocketshell/relay';
 import { writeConfig } from './config.ts';
 import { type RunningDaemon, startDaemon } from './daemon.ts';
@@ -78,8 +76,7 @@ export async function up(options: UpOptions): Promise<RunningUp> {
     homedir: homedir(),
     ...webRootDefault(),
   });
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = new SqliteStore(join(config.dataDir, DATABASE_FILE));
+  const store = openDataStore(config.dataDir);
   const relay = new Relay(config, {
     store,
     log: new Logger({

@@ -154,7 +154,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
    * for a device to redeem it, asks `confirm` (show the SAS), then pins the
    * device and tells it. Resolves with the pinned device, or rejects with a
    * coded error (`timeout` when nobody redeems before the claim expires,
-   * `unauthorized` when the person declines).
+   * `unauthorized` when the person declines, `claim_burned` when the relay
+   * killed the claim after wrong redeems from others).
    */
   async pair(options: {
     webUrl: string;
@@ -212,6 +213,18 @@ export class HostAgent extends Emitter<HostAgentEvents> {
         reject(new ProtocolError('timeout', 'no device redeemed the pairing code in time'));
       }, timeoutMs);
       const off = this.relay.on('message', (m) => {
+        if (m.t === 'pair.burned') {
+          // wrong redeems from others killed the claim: nobody can redeem it any more
+          clearTimeout(timer);
+          off();
+          const error = new ProtocolError(
+            'claim_burned',
+            'the pairing code was burned: the relay saw too many wrong codes for this host (someone may be guessing); run `pocketshell pair` again for a new code',
+          );
+          this.#refuse(error, undefined, 'pair.create');
+          reject(error);
+          return;
+        }
         if (m.t !== 'pair.request') return;
         clearTimeout(timer);
         off();

@@ -88,6 +88,30 @@ export const DEFAULT_LIMITS: Limits = {
   maxConnectionsPerAddress: 64,
 };
 
+/**
+ * The key an address's budgets are kept under: an IPv4 address as is (also
+ * when IPv4-mapped), an IPv6 address as its /64 — one subscriber's usual
+ * allocation, which holds more addresses than any bucket set could.
+ */
+export function addressKey(ip: string): string {
+  const bare = ip.split('%')[0]!.toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(bare);
+  if (mapped) return mapped[1]!;
+  if (!bare.includes(':')) return bare;
+  const halves = bare.split('::');
+  if (halves.length > 2) return bare;
+  const left = halves[0] ? halves[0].split(':') : [];
+  const right = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const groups =
+    halves.length === 2
+      ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+      : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.padStart(4, '0'))
+    .join(':')}::/64`;
+}
+
 /** Per-IP and per-identity buckets for every limited action. */
 export class RateLimiter {
   readonly #ip = new Map<LimitedAction, BucketSet>();

@@ -25,6 +25,7 @@ import {
   randomBytes,
   type ServerMessage,
 } from '@pocketshell/protocol';
+import { addressKey } from './limits.ts';
 import { DATABASE_FILE } from './sqlite-store.ts';
 import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
 
@@ -196,6 +197,17 @@ describe('finding 7: wrong redeems cannot burn a claim cheaply, and a burned cla
       'claim_invalid',
     );
     await Promise.all([host.close(), device.close()]);
+  });
+});
+
+describe('finding 7: wrong-redeem budgets are kept per IPv4 address and per IPv6 /64', () => {
+  it('keys addresses', () => {
+    assert.equal(addressKey('203.0.113.7'), '203.0.113.7');
+    assert.equal(addressKey('::ffff:203.0.113.7'), '203.0.113.7');
+    assert.equal(addressKey('2001:db8::1'), '2001:0db8:0000:0000::/64');
+    assert.equal(addressKey('2001:db8:0:0:ffff:1:2:3'), '2001:0db8:0000:0000::/64');
+    assert.equal(addressKey('2001:DB8:0:1::2%eth0'), '2001:0db8:0000:0001::/64');
+    assert.equal(addressKey('::1'), '0000:0000:0000:0000::/64');
   });
 });
 

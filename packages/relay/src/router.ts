@@ -19,7 +19,7 @@ import {
 } from '@pocketshell/protocol';
 import type { Connection } from './connection.ts';
 import type { Hub } from './hub.ts';
-import type { Limits, RateLimiter } from './limits.ts';
+import { addressKey, type Limits, type RateLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { RelayStore } from './store.ts';
@@ -138,8 +138,9 @@ export class Router {
     if (!d.limiter.take('pair.redeem', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
     // An address (or identity) that has used up its wrong redeems may not try again yet: such an
     // attempt is refused before it can count against the host's claims, so changing identity does
-    // not help and one address cannot burn a claim (its budget is below maxClaimAttempts).
-    if (!d.limiter.has('pair.wrong', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    // not help and one address (an IPv6 /64) cannot burn a claim (its budget is below maxClaimAttempts).
+    const address = addressKey(conn.ip);
+    if (!d.limiter.has('pair.wrong', address, conn.id)) throw new ProtocolError('rate_limited');
     const now = d.now();
     const device = conn.id as DeviceId;
     const outcome = await d.store.redeemClaim(
@@ -149,7 +150,7 @@ export class Router {
       d.limits.maxClaimAttempts,
     );
     if (!outcome.ok) {
-      d.limiter.take('pair.wrong', conn.ip, conn.id);
+      d.limiter.take('pair.wrong', address, conn.id);
       d.log.info('claim refused', { host: m.host, device });
       for (const host of outcome.burned) {
         // the waiting `pocketshell pair` learns why nobody will redeem its code

@@ -13,6 +13,7 @@ import {
   openSecretStore,
   type PacingInfo,
   type PinnedDevice,
+  privateUmask,
   type StatePaths,
   statePaths,
   TrustStore,
@@ -136,6 +137,7 @@ export function program(io: Io): Command {
     .action(
       async (o: { listen: string; lan?: boolean; data?: string; yes?: boolean; allowRoot?: boolean }) => {
         allowRoot(o.allowRoot, io);
+        privateUmask();
         const { up } = await loadUp();
         const running = await up({
           paths: paths(io),
@@ -247,6 +249,7 @@ export function program(io: Io): Command {
     .option('--allow-root', 'run even as root')
     .action(async (o: { relay?: string; allowRoot?: boolean }) => {
       allowRoot(o.allowRoot, io);
+      privateUmask();
       const p = paths(io);
       const urls = relayFrom(p, o.relay);
       const log = stderrLog(io.env);

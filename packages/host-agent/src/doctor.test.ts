@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { IdentityStore, openSecretStore, type StatePaths, statePaths } from '@pocketshell/host-core';
-import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { pairClients, type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { relayUrls, writeConfig } from './config.ts';
 import {
   checkEngine,
@@ -49,8 +49,13 @@ before(async () => {
   });
   paths = statePaths({ root: join(dir, 'state') });
   const secrets = await openSecretStore({ paths, env });
-  await new IdentityStore({ paths, secrets }).loadOrCreate();
+  const identity = await new IdentityStore({ paths, secrets }).loadOrCreate();
   writeConfig(paths, relayUrls(relay.url));
+  // the relay hands TURN credentials only to a host with a pairing (docs/security.md, finding 3)
+  const paired = await pairClients(relay.wsUrl, {
+    hostKey: { publicKey: identity.publicKey, secretKey: identity.secretKey },
+  });
+  await Promise.all([paired.host.close(), paired.device.close()]);
 });
 
 after(async () => {
@@ -128,6 +133,17 @@ test('a healthy machine: relay answers, clock agrees, the TURN server answers a 
   assert.equal(byId(r, 'keystore').status, 'warn');
   assert.equal(byId(r, 'service').status, 'warn');
   assert.match(formatDoctor(r), /\[warn\] service .*\n +→ pocketshell daemon start/);
+});
+
+test('a host with no paired device: ICE is not checked, and doctor says to pair first', async () => {
+  const fresh = statePaths({ root: join(dir, 'unpaired') });
+  const secrets = await openSecretStore({ paths: fresh, env });
+  await new IdentityStore({ paths: fresh, secrets }).loadOrCreate();
+  writeConfig(fresh, relayUrls(relay.url));
+  const ice = byId(await doctor(options(fresh)), 'ice');
+  assert.equal(ice.status, 'warn');
+  assert.match(ice.summary, /only once this host has a paired device/);
+  assert.match(ice.fix ?? '', /pocketshell pair/);
 });
 
 test('a clock two minutes slow is reported with what to do', async () => {

@@ -226,6 +226,14 @@ async function checkIce(o: DoctorOptions, relay: string | undefined, daemonUp: b
     await client.waitReady(o.timeoutMs ?? 5_000);
     urls = (await client.request({ t: 'turn.credentials' })).urls;
   } catch (error) {
+    if ((error as { code?: string }).code === 'not_paired') {
+      return check(
+        'ice',
+        'warn',
+        'not checked: the relay gives TURN credentials only once this host has a paired device',
+        'pocketshell pair, then doctor',
+      );
+    }
     return check(
       'ice',
       'warn',

@@ -6,21 +6,19 @@
  * names it, so a phone on the same network can pair; its registration is
  * closed, and the agent enrolls itself with a one-use token.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
-import { join } from 'node:path';
 import type { StatePaths } from '@pocketshell/host-core';
 import {
   buildWebClient,
   bundledWebRoot,
-  DATABASE_FILE,
   defaultDataDir,
   Logger,
   loadConfig,
   missingWebHint,
   newToken,
+  openDataStore,
   Relay,
-  SqliteStore,
   webClientBuilt,
   webClientStale,
 } from '@pocketshell/relay';
@@ -119,8 +117,7 @@ export async function up(options: UpOptions): Promise<RunningUp> {
     defaultWebRoot: bundledWebRoot(),
   });
   if (config.webRoot) await prepareWebClient(config.webRoot, options.out);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = new SqliteStore(join(config.dataDir, DATABASE_FILE));
+  const store = openDataStore(config.dataDir);
   const relay = new Relay(config, {
     store,
     log: new Logger({

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   revoked: 'The pairing was revoked.',
   rate_limited: 'Too many requests; slow down and retry later.',
   claim_invalid: 'The pairing claim is unknown, expired, already used, or for another host.',
+  claim_burned: 'The pairing code was burned by wrong attempts from others; make a new one.',
   clock_skew: 'The timestamp is outside the allowed clock window.',
   replay: 'The message was already seen.',
   bad_signature: 'A signature did not verify.',

@@ -57,6 +57,7 @@ const validServer: ServerMessage[] = [
   { t: 'ok', rid: '1' },
   { t: 'pair.accepted', from: host, pub, env },
   { t: 'pair.rejected', from: host },
+  { t: 'pair.burned' },
   { t: 'pair.revoked', from: device },
   { t: 'deliver', from: device, env },
   { t: 'presence', host, online: true },

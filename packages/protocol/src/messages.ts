@@ -133,6 +133,13 @@ export interface PairRejectedMessage {
   t: 'pair.rejected';
   from: HostId;
 }
+/**
+ * To a host: wrong redeems killed its live claims (PROTOCOL.md §4); a
+ * waiting pairing will never be redeemed and should say so.
+ */
+export interface PairBurnedMessage {
+  t: 'pair.burned';
+}
 export interface PairRevokedMessage {
   t: 'pair.revoked';
   from: PartyId;
@@ -172,6 +179,7 @@ export type ServerMessage =
   | OkMessage
   | PairAcceptedMessage
   | PairRejectedMessage
+  | PairBurnedMessage
   | PairRevokedMessage
   | DeliverMessage
   | PresenceMessage
@@ -317,6 +325,8 @@ export function parseServerMessage(value: unknown): ServerMessage {
       return { t, from: hostId(o, 'from'), pub: b64(o, 'pub', 32), env: env(o) };
     case 'pair.rejected':
       return { t, from: hostId(o, 'from') };
+    case 'pair.burned':
+      return { t };
     case 'pair.revoked':
       return { t, from: partyId(o, 'from') };
     case 'deliver':

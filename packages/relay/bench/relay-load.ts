@@ -101,6 +101,7 @@ async function run(connections: number, seconds: number, rate: number): Promise<
           send: { ip: wide, identity: wide },
         },
         maxConnections: MAX_CONNECTIONS + 100,
+        maxConnectionsPerAddress: MAX_CONNECTIONS + 100,
       },
     }),
   );

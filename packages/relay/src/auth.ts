@@ -5,7 +5,7 @@
  * `tr(relay-auth/v1, relay, nonce, role, pub, ts)` verifies — and only then
  * registers the identity (a host needs open registration, an existing
  * record, or a live enrollment token). Nothing is stored before the
- * signature holds.
+ * signature holds, and nothing at all for a device that has not paired.
  */
 import {
   type AuthMessage,
@@ -60,7 +60,8 @@ export async function register(
   now: number,
 ): Promise<void> {
   if (proven.role === 'device') {
-    await store.touchDevice(proven.id as `d_${string}`, proven.pub, now);
+    // a device is stored when it pairs (acceptPending), not here: strangers add no rows
+    await store.seenDevice(proven.id as `d_${string}`, now);
     return;
   }
   const host = proven.id as `h_${string}`;

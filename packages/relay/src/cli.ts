@@ -2,17 +2,19 @@
  * `pocketshell-relay`: runs the relay (`pocketshell-relay [serve] [options]`)
  * or manages enrollment tokens for closed registration
  * (`pocketshell-relay token create|list|revoke`). Maps errors to exit codes
- * at this edge: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+ * at this edge: 0 ok, 1 runtime failure, 2 bad usage or configuration
+ * (including a data folder others can write). Sets umask 077 first.
  * Logs are JSON lines on stdout; the first `listening` line names the URL.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isLoopback, loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
+import { openDataStore } from './data-dir.ts';
 import { RelayError } from './errors.ts';
 import { Logger } from './log.ts';
 import { Relay } from './relay.ts';
-import { DATABASE_FILE, SqliteStore } from './sqlite-store.ts';
+import type { SqliteStore } from './sqlite-store.ts';
 import { newToken } from './tokens.ts';
 import { bundledWebRoot, missingWebHint, webClientBuilt } from './web-root.ts';
 
@@ -37,8 +39,7 @@ function readIfExists(path: string): string | undefined {
 }
 
 function openStore(config: RelayConfig): SqliteStore {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  return new SqliteStore(join(config.dataDir, DATABASE_FILE));
+  return openDataStore(config.dataDir);
 }
 
 /** Pulls `--label/--uses/--ttl` (token options) out of argv, leaving the relay options. */
@@ -170,6 +171,8 @@ export async function main(argv: string[]): Promise<number> {
   const out = (s: string) => {
     process.stdout.write(s);
   };
+  // whatever the relay creates is its own: the database, its journal, anything later
+  process.umask(0o077);
   try {
     if (argv.includes('--help') || argv.includes('-h')) {
       out(USAGE);
@@ -183,13 +186,14 @@ export async function main(argv: string[]): Promise<number> {
     );
   } catch (error) {
     const code =
-      error instanceof RelayError && (error.code === 'config_invalid' || error.code === 'token_not_found')
+      error instanceof RelayError &&
+      (error.code === 'config_invalid' || error.code === 'token_not_found' || error.code === 'data_insecure')
         ? 2
         : 1;
     process.stderr.write(
       `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: (error as Error).message, code: (error as RelayError).code ?? 'internal' })}\n`,
     );
-    if (code === 2) process.stderr.write(USAGE);
+    if (code === 2 && (error as RelayError).code !== 'data_insecure') process.stderr.write(USAGE);
     return code;
   }
 }

@@ -8,6 +8,7 @@
 /** Stable relay error codes. */
 export const RELAY_ERROR_CODES = {
   config_invalid: 'The configuration is invalid.',
+  data_insecure: 'The data folder is not private (group or others can write it).',
   listen_failed: 'The relay could not listen.',
   store_failed: 'The relay storage failed.',
   token_not_found: 'No such enrollment token.',

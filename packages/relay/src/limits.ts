@@ -1,13 +1,23 @@
 /**
  * The relay's abuse limits: every number in one place, with defaults, and
  * `RateLimiter`, which holds a per-IP and a per-identity `BucketSet` for
- * each limited action (connect, auth, pair.create, pair.redeem, send).
+ * each limited action (connect, auth, pair.create, pair.redeem, pair.wrong,
+ * send, turn). `pair.wrong` counts only wrong redeems, so an address cannot
+ * burn a host's claim by changing identities.
  * Operators override any number through the config file's `limits` object.
  */
 import { type BucketRate, BucketSet } from './token-bucket.ts';
 
 /** Actions that are rate limited. */
-export const LIMITED_ACTIONS = ['connect', 'auth', 'pair.create', 'pair.redeem', 'send'] as const;
+export const LIMITED_ACTIONS = [
+  'connect',
+  'auth',
+  'pair.create',
+  'pair.redeem',
+  'pair.wrong',
+  'send',
+  'turn',
+] as const;
 /** One limited action. */
 export type LimitedAction = (typeof LIMITED_ACTIONS)[number];
 
@@ -42,6 +52,12 @@ export interface Limits {
   idleTimeoutSeconds: number;
   /** Keys one bucket set holds before it fails closed. */
   maxBucketKeys: number;
+  /** Seconds a client has to send a request's headers (enforced to the second). */
+  headersTimeoutSeconds: number;
+  /** Seconds a client has to send a whole request. */
+  requestTimeoutSeconds: number;
+  /** Open TCP connections (HTTP and WebSocket) one address may hold; not applied with `--trust-proxy`. */
+  maxConnectionsPerAddress: number;
 }
 
 /** The defaults (docs/relay.md lists them). */
@@ -51,7 +67,10 @@ export const DEFAULT_LIMITS: Limits = {
     auth: { ip: { burst: 60, perSecond: 2 }, identity: { burst: 20, perSecond: 0.5 } },
     'pair.create': { ip: { burst: 30, perSecond: 0.5 }, identity: { burst: 10, perSecond: 0.1 } },
     'pair.redeem': { ip: { burst: 30, perSecond: 0.5 }, identity: { burst: 10, perSecond: 0.1 } },
+    // wrong redeems: 3 per address, then one per 200 s — below maxClaimAttempts, so one address cannot burn a claim
+    'pair.wrong': { ip: { burst: 3, perSecond: 0.005 }, identity: { burst: 3, perSecond: 0.005 } },
     send: { ip: { burst: 2000, perSecond: 1000 }, identity: { burst: 400, perSecond: 200 } },
+    turn: { ip: { burst: 60, perSecond: 1 }, identity: { burst: 10, perSecond: 0.1 } },
   },
   maxFrameBytes: 80 * 1024,
   maxConnectionsPerIdentity: 8,
@@ -64,7 +83,34 @@ export const DEFAULT_LIMITS: Limits = {
   pingIntervalSeconds: 25,
   idleTimeoutSeconds: 60,
   maxBucketKeys: 100_000,
+  headersTimeoutSeconds: 10,
+  requestTimeoutSeconds: 30,
+  maxConnectionsPerAddress: 64,
 };
+
+/**
+ * The key an address's budgets are kept under: an IPv4 address as is (also
+ * when IPv4-mapped), an IPv6 address as its /64 — one subscriber's usual
+ * allocation, which holds more addresses than any bucket set could.
+ */
+export function addressKey(ip: string): string {
+  const bare = ip.split('%')[0]!.toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(bare);
+  if (mapped) return mapped[1]!;
+  if (!bare.includes(':')) return bare;
+  const halves = bare.split('::');
+  if (halves.length > 2) return bare;
+  const left = halves[0] ? halves[0].split(':') : [];
+  const right = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const groups =
+    halves.length === 2
+      ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+      : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.padStart(4, '0'))
+    .join(':')}::/64`;
+}
 
 /** Per-IP and per-identity buckets for every limited action. */
 export class RateLimiter {
@@ -84,6 +130,12 @@ export class RateLimiter {
     if (!this.#ip.get(action)!.take(ip)) return false;
     if (identity !== undefined && !this.#identity.get(action)!.take(identity)) return false;
     return true;
+  }
+
+  /** True when the IP's bucket (and the identity's, when given) could take a token now; takes nothing. */
+  has(action: LimitedAction, ip: string, identity?: string): boolean {
+    if (!this.#ip.get(action)!.has(ip)) return false;
+    return identity === undefined || this.#identity.get(action)!.has(identity);
   }
 
   /** Takes a token from the identity's bucket only (when the IP's was taken earlier). */

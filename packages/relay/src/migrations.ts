@@ -72,4 +72,14 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'devices-only-when-paired',
+    statements: [
+      // a redeem keeps the device key until the host accepts; only then is the device stored
+      'ALTER TABLE pending_pairings ADD COLUMN device_pub TEXT NULL',
+      // devices that never paired (or were revoked everywhere) were stored by older relays: forget them
+      'DELETE FROM devices WHERE id NOT IN (SELECT device_id FROM pairings)',
+    ],
+  },
 ];

@@ -55,11 +55,22 @@ async function hostWithClaim(wsUrl: string, keyPair: KeyPair = generateKeyPair()
 
 describe('pairing', () => {
   let relay: StartedRelay;
+  let dir: string;
   before(async () => {
-    relay = await startRelay();
+    // every test client comes from 127.0.0.1: lift the per-address wrong-redeem budget so these tests
+    // reach the per-claim rules (the budget itself is tested in redteam.test.ts)
+    dir = mkdtempSync(join(tmpdir(), 'relay-conf-'));
+    const config = join(dir, 'relay.json');
+    const wide = { burst: 1000, perSecond: 1 };
+    writeFileSync(
+      config,
+      JSON.stringify({ limits: { rates: { 'pair.wrong': { ip: wide, identity: wide } } } }),
+    );
+    relay = await startRelay({ args: ['--config', config] });
   });
   after(async () => {
     await relay.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('create → redeem → request forwarded → accept → both can send', async () => {

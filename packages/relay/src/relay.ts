@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   b64u,
@@ -67,6 +67,8 @@ export class Relay {
   readonly #server: Server;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
+  /** Open TCP sockets per remote address. */
+  readonly #perAddress = new Map<string, number>();
   readonly #timers: NodeJS.Timeout[] = [];
   #closing: Promise<void> | undefined;
 
@@ -97,11 +99,18 @@ export class Relay {
       tls,
       ...(config.publicUrl ? { wsOrigin: wsOriginOf(config.publicUrl) } : {}),
     });
+    // Node checks these timeouts only every `connectionsCheckingInterval` (30 s by default), which let
+    // slow-header sockets live 30–40 s; checking every second enforces them to the second.
+    const headersTimeout = config.limits.headersTimeoutSeconds * 1000;
+    const timeouts = {
+      headersTimeout,
+      requestTimeout: Math.max(headersTimeout, config.limits.requestTimeoutSeconds * 1000),
+      connectionsCheckingInterval: Math.min(1000, headersTimeout),
+    };
     this.#server = tls
-      ? createHttpsServer(readTls(config.tlsCert!, config.tlsKey!), handler)
-      : createHttpServer(handler);
-    this.#server.headersTimeout = 20_000;
-    this.#server.requestTimeout = 30_000;
+      ? createHttpsServer({ ...readTls(config.tlsCert!, config.tlsKey!), ...timeouts }, handler)
+      : createHttpServer(timeouts, handler);
+    if (!config.trustProxy) this.#server.on('connection', (socket) => this.#capAddress(socket));
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.limits.maxFrameBytes,
@@ -110,6 +119,28 @@ export class Relay {
     });
     this.#server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
     this.#server.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  /**
+   * Holds each address to `maxConnectionsPerAddress` open sockets (HTTP and
+   * WebSocket alike); the excess is destroyed before a byte is read. Behind
+   * a proxy every socket comes from the proxy, so `--trust-proxy` turns this
+   * off and the proxy must cap instead (docs/relay.md).
+   */
+  #capAddress(socket: Socket): void {
+    const address = socket.remoteAddress ?? 'unknown';
+    const open = this.#perAddress.get(address) ?? 0;
+    if (open >= this.#config.limits.maxConnectionsPerAddress) {
+      this.metrics.refuse('limit_reached');
+      socket.destroy();
+      return;
+    }
+    this.#perAddress.set(address, open + 1);
+    socket.once('close', () => {
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    });
   }
 
   #nowS(): number {

@@ -19,7 +19,7 @@ import {
 } from '@pocketshell/protocol';
 import type { Connection } from './connection.ts';
 import type { Hub } from './hub.ts';
-import type { Limits, RateLimiter } from './limits.ts';
+import { addressKey, type Limits, type RateLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { RelayStore } from './store.ts';
@@ -136,6 +136,11 @@ export class Router {
     const d = this.#d;
     this.#only(conn, 'device', 'pair.redeem');
     if (!d.limiter.take('pair.redeem', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    // An address (or identity) that has used up its wrong redeems may not try again yet: such an
+    // attempt is refused before it can count against the host's claims, so changing identity does
+    // not help and one address (an IPv6 /64) cannot burn a claim (its budget is below maxClaimAttempts).
+    const address = addressKey(conn.ip);
+    if (!d.limiter.has('pair.wrong', address, conn.id)) throw new ProtocolError('rate_limited');
     const now = d.now();
     const device = conn.id as DeviceId;
     const outcome = await d.store.redeemClaim(
@@ -145,12 +150,18 @@ export class Router {
       d.limits.maxClaimAttempts,
     );
     if (!outcome.ok) {
+      d.limiter.take('pair.wrong', address, conn.id);
       d.log.info('claim refused', { host: m.host, device });
+      for (const host of outcome.burned) {
+        // the waiting `pocketshell pair` learns why nobody will redeem its code
+        this.#toAll(host, { t: 'pair.burned' });
+        d.log.warn('claim burned by wrong redeems', { host });
+      }
       throw new ProtocolError('claim_invalid');
     }
     // only after a valid claim, so a stranger cannot probe whether a host is online
     if (!d.hub.online(m.host)) throw new ProtocolError('not_found', 'the host is offline');
-    await d.store.addPending(m.host, device, now + d.limits.pendingTtlSeconds);
+    await d.store.addPending(m.host, device, conn.pub, now + d.limits.pendingTtlSeconds);
     const reached = this.#toAll(m.host, { t: 'pair.request', from: device, pub: conn.pub, env: m.env });
     if (reached > 0) d.metrics.route('pair.request');
     conn.send({ t: 'ok', rid: m.rid });
@@ -193,6 +204,12 @@ export class Router {
     const d = this.#d;
     if (d.turn.secret === undefined || d.turn.urls.length === 0) {
       throw new ProtocolError('unsupported', 'this relay has no TURN server configured');
+    }
+    if (!d.limiter.take('turn', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    // TURN relays traffic for whoever holds credentials: only parties that can use a connection
+    // get them — a device or host with at least one live pairing (a host needs none before then)
+    if (!(await d.store.hasPairing(conn.id))) {
+      throw new ProtocolError('not_paired', 'TURN credentials need a live pairing');
     }
     const c = turnCredentials({
       secret: d.turn.secret,

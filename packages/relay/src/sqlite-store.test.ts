@@ -40,40 +40,54 @@ describe('SqliteStore', () => {
     await store.touchHost(H, 'pubH', 100);
     await store.createClaim('c1', H, 400, 100);
     assert.equal(await store.countLiveClaims(H, 100), 1);
-    assert.deepEqual(await store.redeemClaim('c1', H2, 101, 5), { ok: false }, 'wrong host');
+    assert.deepEqual(await store.redeemClaim('c1', H2, 101, 5), { ok: false, burned: [] }, 'wrong host');
     assert.deepEqual(await store.redeemClaim('c1', H, 102, 5), { ok: true });
-    assert.deepEqual(await store.redeemClaim('c1', H, 103, 5), { ok: false }, 'single use');
+    assert.deepEqual(await store.redeemClaim('c1', H, 103, 5), { ok: false, burned: [] }, 'single use');
 
     await store.createClaim('c2', H, 400, 100);
-    for (let i = 0; i < 4; i++) assert.deepEqual(await store.redeemClaim(`x${i}`, H, 110, 5), { ok: false });
+    for (let i = 0; i < 4; i++)
+      assert.deepEqual(await store.redeemClaim(`x${i}`, H, 110, 5), { ok: false, burned: [] });
     await store.createClaim('c3', H, 400, 100);
-    assert.deepEqual(await store.redeemClaim('x9', H, 111, 5), { ok: false });
+    assert.deepEqual(await store.redeemClaim('x9', H, 111, 5), { ok: false, burned: [H] });
     assert.deepEqual(
       await store.redeemClaim('c2', H, 112, 5),
-      { ok: false },
+      { ok: false, burned: [] },
       'c2 died after five wrong attempts',
     );
     assert.deepEqual(await store.redeemClaim('c3', H, 113, 5), { ok: true }, 'c3 had one');
 
     await store.createClaim('c4', H, 200, 100);
-    assert.deepEqual(await store.redeemClaim('c4', H, 200, 5), { ok: false }, 'expired at expires_at');
+    assert.deepEqual(
+      await store.redeemClaim('c4', H, 200, 5),
+      { ok: false, burned: [] },
+      'expired at expires_at',
+    );
   });
 
   it('records a pairing only from a live pending redeem', async () => {
-    await store.touchDevice(D, 'pubD', 100);
+    await store.seenDevice(D, 100);
+    assert.equal(await store.publicKeyOf(D), undefined, 'a device is not stored before it pairs');
     assert.equal(await store.acceptPending(H, D, 100), false);
-    await store.addPending(H, D, 150);
+    await store.addPending(H, D, 'pubD', 150);
     assert.equal(await store.acceptPending(H, D, 150), false, 'expired');
-    await store.addPending(H, D, 300);
+    assert.equal(await store.publicKeyOf(D), undefined);
+    await store.addPending(H, D, 'pubD', 300);
     assert.equal(await store.acceptPending(H, D, 200), true);
     assert.equal(await store.acceptPending(H, D, 200), false, 'consumed');
     assert.equal(await store.isPaired(H, D), true);
     assert.deepEqual(await store.hostsOf(D), [H]);
     assert.deepEqual(await store.devicesOf(H), [D]);
     assert.equal(await store.publicKeyOf(D), 'pubD');
+    assert.equal(await store.hasPairing(D), true);
+    assert.equal(await store.hasPairing(H), true);
     assert.equal(await store.removePairing(H, D), true);
     assert.equal(await store.removePairing(H, D), false);
     assert.equal(await store.isPaired(H, D), false);
+    assert.equal(await store.hasPairing(D), false);
+    assert.equal(await store.publicKeyOf(D), undefined, 'an unpaired device is forgotten');
+    // paired again for the push-subscription test below
+    await store.addPending(H, D, 'pubD', 300);
+    assert.equal(await store.acceptPending(H, D, 200), true);
   });
 
   it('enrolls with live tokens only', async () => {

@@ -115,11 +115,8 @@ export class SqliteStore implements RelayStore {
     });
   }
 
-  async touchDevice(id: DeviceId, pub: string, now: number): Promise<void> {
-    this.#q(
-      `INSERT INTO devices (id, pub, created_at, last_seen_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
-    ).run(id, pub, now, now);
+  async seenDevice(id: DeviceId, now: number): Promise<void> {
+    this.#q('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(now, id);
   }
 
   async publicKeyOf(id: PartyId): Promise<string | undefined> {
@@ -151,16 +148,19 @@ export class SqliteStore implements RelayStore {
       this.#q(
         'UPDATE claims SET attempts = attempts + 1 WHERE (host_id = ? OR hash = ?) AND expires_at > ?',
       ).run(host, hash, now);
+      const dead = this.#q(
+        'SELECT DISTINCT host_id FROM claims WHERE attempts >= ? AND expires_at > ? ORDER BY host_id',
+      ).all(maxAttempts, now) as Row[];
       this.#q('DELETE FROM claims WHERE attempts >= ? OR expires_at <= ?').run(maxAttempts, now);
-      return { ok: false };
+      return { ok: false, burned: dead.map((r) => r.host_id as HostId) };
     });
   }
 
-  async addPending(host: HostId, device: DeviceId, expiresAt: number): Promise<void> {
+  async addPending(host: HostId, device: DeviceId, devicePub: string, expiresAt: number): Promise<void> {
     this.#q(
-      `INSERT INTO pending_pairings (host_id, device_id, expires_at) VALUES (?, ?, ?)
-       ON CONFLICT (host_id, device_id) DO UPDATE SET expires_at = excluded.expires_at`,
-    ).run(host, device, expiresAt);
+      `INSERT INTO pending_pairings (host_id, device_id, expires_at, device_pub) VALUES (?, ?, ?, ?)
+       ON CONFLICT (host_id, device_id) DO UPDATE SET expires_at = excluded.expires_at, device_pub = excluded.device_pub`,
+    ).run(host, device, expiresAt, devicePub);
   }
 
   async takePending(host: HostId, device: DeviceId, now: number): Promise<boolean> {
@@ -175,10 +175,15 @@ export class SqliteStore implements RelayStore {
 
   async acceptPending(host: HostId, device: DeviceId, now: number): Promise<boolean> {
     return this.#tx(() => {
-      const taken = this.#q(
-        'DELETE FROM pending_pairings WHERE host_id = ? AND device_id = ? AND expires_at > ?',
-      ).run(host, device, now);
-      if (taken.changes !== 1) return false;
+      const pending = this.#q(
+        'SELECT device_pub FROM pending_pairings WHERE host_id = ? AND device_id = ? AND expires_at > ?',
+      ).get(host, device, now) as Row | undefined;
+      if (pending === undefined || typeof pending.device_pub !== 'string') return false;
+      this.#q('DELETE FROM pending_pairings WHERE host_id = ? AND device_id = ?').run(host, device);
+      this.#q(
+        `INSERT INTO devices (id, pub, created_at, last_seen_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
+      ).run(device, pending.device_pub, now, now);
       this.#q(
         `INSERT INTO pairings (host_id, device_id, created_at) VALUES (?, ?, ?)
          ON CONFLICT (host_id, device_id) DO NOTHING`,
@@ -195,9 +200,18 @@ export class SqliteStore implements RelayStore {
   }
 
   async removePairing(host: HostId, device: DeviceId): Promise<boolean> {
-    return (
-      this.#q('DELETE FROM pairings WHERE host_id = ? AND device_id = ?').run(host, device).changes === 1
-    );
+    return this.#tx(() => {
+      const removed = this.#q('DELETE FROM pairings WHERE host_id = ? AND device_id = ?').run(host, device);
+      this.#q(
+        'DELETE FROM devices WHERE id = ? AND NOT EXISTS (SELECT 1 FROM pairings WHERE device_id = ?)',
+      ).run(device, device);
+      return removed.changes === 1;
+    });
+  }
+
+  async hasPairing(id: PartyId): Promise<boolean> {
+    const column = id.startsWith('h_') ? 'host_id' : 'device_id';
+    return this.#q(`SELECT 1 AS x FROM pairings WHERE ${column} = ? LIMIT 1`).get(id) !== undefined;
   }
 
   async hostsOf(device: DeviceId): Promise<HostId[]> {

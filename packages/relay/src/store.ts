@@ -27,7 +27,7 @@ export interface NewToken {
 }
 
 /** How a redeem went. */
-export type RedeemOutcome = { ok: true } | { ok: false };
+export type RedeemOutcome = { ok: true } | { ok: false; burned: HostId[] };
 
 /** A push subscription (Web Push; used by a later issue). */
 export interface PushSubscriptionRecord {
@@ -50,8 +50,11 @@ export interface RelayStore {
    * token (by hash) must be live; one use is taken. False when it is not.
    */
   enrollHost(id: HostId, pub: string, tokenHash: string, now: number): Promise<boolean>;
-  /** Registers a device or refreshes its `last_seen`. */
-  touchDevice(id: DeviceId, pub: string, now: number): Promise<void>;
+  /**
+   * Refreshes a known device's `last_seen`. A device is stored only when a
+   * pairing is recorded (`acceptPending`), so strangers add no rows.
+   */
+  seenDevice(id: DeviceId, now: number): Promise<void>;
   /** The stored public key of a party, if registered. */
   publicKeyOf(id: PartyId): Promise<string | undefined>;
 
@@ -63,21 +66,26 @@ export interface RelayStore {
    * Burns the claim `hash` if it is live, belongs to `host` and has fewer
    * than `maxAttempts` wrong attempts. Otherwise counts a wrong attempt
    * against `host`'s live claims (and the claim itself, if it exists), and
-   * deletes those that reached `maxAttempts`.
+   * deletes those that reached `maxAttempts`, naming their hosts in `burned`.
    */
   redeemClaim(hash: string, host: HostId, now: number, maxAttempts: number): Promise<RedeemOutcome>;
 
-  /** Remembers that `host` may accept or reject `device` until `expiresAt`. */
-  addPending(host: HostId, device: DeviceId, expiresAt: number): Promise<void>;
+  /** Remembers that `host` may accept or reject `device` (key `devicePub`) until `expiresAt`. */
+  addPending(host: HostId, device: DeviceId, devicePub: string, expiresAt: number): Promise<void>;
   /** Consumes a live pending redeem; true when there was one. */
   takePending(host: HostId, device: DeviceId, now: number): Promise<boolean>;
 
-  /** Consumes a live pending redeem and records the pairing, in one transaction; false without one. */
+  /**
+   * Consumes a live pending redeem and records the device (with the key it
+   * redeemed with) and the pairing, in one transaction; false without one.
+   */
   acceptPending(host: HostId, device: DeviceId, now: number): Promise<boolean>;
   /** True when the two are paired. */
   isPaired(host: HostId, device: DeviceId): Promise<boolean>;
-  /** Removes a pairing; true when there was one. */
+  /** Removes a pairing, and the device when it has no pairing left; true when there was one. */
   removePairing(host: HostId, device: DeviceId): Promise<boolean>;
+  /** True when the host or device has at least one pairing. */
+  hasPairing(id: PartyId): Promise<boolean>;
   /** The hosts a device is paired with. */
   hostsOf(device: DeviceId): Promise<HostId[]>;
   /** The devices a host is paired with. */

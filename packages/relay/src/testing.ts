@@ -182,6 +182,8 @@ export interface RawOpenOptions {
   autoPong?: boolean;
   /** CA certificate(s) to trust for `wss:` (a self-signed test relay). */
   ca?: string | Buffer;
+  /** Source address to connect from (any 127.x.y.z on Linux: tests play several addresses). */
+  localAddress?: string;
 }
 
 /** Options of `RawClient.connect`. */
@@ -243,6 +245,7 @@ export class RawClient {
       handshakeTimeout: options.timeoutMs ?? 10_000,
       autoPong: options.autoPong ?? true,
       ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     });
     const client = new RawClient(ws);
     await new Promise<void>((res, rej) => {

@@ -59,6 +59,13 @@ export class BucketSet {
     return true;
   }
 
+  /** True when `key` could take a token now (takes nothing). */
+  has(key: string): boolean {
+    const b = this.#buckets.get(key);
+    if (b === undefined) return this.#buckets.size < this.#max;
+    return Math.min(this.#rate.burst, b.tokens + ((this.#now() - b.at) / 1000) * this.#rate.perSecond) >= 1;
+  }
+
   /** Forgets the buckets that have refilled completely (they would be created full anyway). */
   sweep(): void {
     const now = this.#now();

@@ -13,8 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { generateKeyPair } from '@pocketshell/protocol';
-import { RawClient, type StartedRelay, startRelay } from './testing.ts';
+import { pairClients, type StartedRelay, startRelay } from './testing.ts';
 import { turnCredentials } from './turn.ts';
 import { turnAllocate } from './turn-probe.ts';
 
@@ -116,7 +115,8 @@ describe('turn credentials with coturn', () => {
     );
 
   it('allocates with the relay credentials and refuses forged or expired ones', async () => {
-    const c = await RawClient.connect(relay.wsUrl, { role: 'device', keyPair: generateKeyPair() });
+    // credentials are for paired parties only (docs/security.md, finding 3)
+    const { host, device: c } = await pairClients(relay.wsUrl);
     const turn = await c.request({ t: 'turn.credentials' });
     assert.equal(turn.t, 'turn', JSON.stringify(turn));
     if (turn.t !== 'turn') return;
@@ -149,6 +149,6 @@ describe('turn credentials with coturn', () => {
     });
     const expired = await allocate(old.username, old.credential);
     assert.equal(expired.ok, false);
-    await c.close();
+    await Promise.all([c.close(), host.close()]);
   });
 });

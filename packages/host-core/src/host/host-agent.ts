@@ -164,7 +164,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
    * for a device to redeem it, asks `confirm` (show the SAS), then pins the
    * device and tells it. Resolves with the pinned device, or rejects with a
    * coded error (`timeout` when nobody redeems before the claim expires,
-   * `unauthorized` when the person declines).
+   * `unauthorized` when the person declines, `claim_burned` when the relay
+   * killed the claim after wrong redeems from others).
    */
   async pair(options: {
     webUrl: string;
@@ -238,6 +239,18 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     });
   }
 
+  /** Wrong redeems from others killed this host's claims: nobody can redeem them any more. */
+  #onPairBurned(): void {
+    const waiting = [...this.#pairings];
+    if (waiting.length === 0) return;
+    const error = new ProtocolError(
+      'claim_burned',
+      'the pairing code was burned: the relay saw too many wrong codes for this host (someone may be guessing); run `pocketshell pair` again for a new code',
+    );
+    this.#refuse(error, undefined, 'pair.create');
+    for (const p of waiting) p.reject(error);
+  }
+
   #onPairRequest(request: PairRequestMessage): void {
     const waiting = [...this.#pairings];
     if (waiting.length === 0) return;
@@ -274,6 +287,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   #onRelayMessage(m: ServerMessage): void {
     if (m.t === 'deliver') this.#onDeliver(m);
     else if (m.t === 'pair.request') this.#onPairRequest(m);
+    else if (m.t === 'pair.burned') this.#onPairBurned();
     else if (m.t === 'pair.revoked') {
       const device = m.from as DeviceId;
       if (this.#o.trust.revoke(device)) this.#o.audit.append('revocation', { device, by: 'device' });

@@ -14,6 +14,7 @@
  * shells a working Ctrl-C; `session-signals.test.ts` proves it end to end.
  */
 import { createRequire } from 'node:module';
+import { withUserUmask } from '../state/umask.ts';
 
 /** How to start a program on a PTY. */
 export interface PtySpawnOptions {
@@ -79,14 +80,17 @@ export function nodePtyBackend(): PtyBackend {
   const pty = require('node-pty') as NodePtyModule;
   return {
     spawn(file, args, opts) {
-      const term = pty.spawn(file, [...args], {
-        name: opts.env.TERM ?? 'xterm-256color',
-        cols: opts.cols,
-        rows: opts.rows,
-        cwd: opts.cwd,
-        env: { ...opts.env },
-        encoding: null,
-      });
+      // forked under the user's umask, not the daemon's 077
+      const term = withUserUmask(() =>
+        pty.spawn(file, [...args], {
+          name: opts.env.TERM ?? 'xterm-256color',
+          cols: opts.cols,
+          rows: opts.rows,
+          cwd: opts.cwd,
+          env: { ...opts.env },
+          encoding: null,
+        }),
+      );
       return {
         pid: term.pid,
         onData: (listener) => {

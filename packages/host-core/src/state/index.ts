@@ -9,3 +9,4 @@ export * from './private-files.ts';
 export * from './root-check.ts';
 export * from './secret-store.ts';
 export * from './trust-store.ts';
+export * from './umask.ts';

@@ -8,7 +8,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { isLoopback, loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
 import { openDataStore } from './data-dir.ts';
 import { RelayError } from './errors.ts';

@@ -10,7 +10,7 @@
 import type { Server } from 'node:net';
 import { type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
-import { socketPath } from './config.ts';
+import { readConfig, socketPath } from './config.ts';
 import { serveLocalApi } from './local-api.ts';
 
 export interface DaemonOptions {
@@ -34,9 +34,11 @@ export interface RunningDaemon {
 /** Starts the daemon and its local API. */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { passEnv } = readConfig(options.paths);
   const host = await openHost({
     paths: options.paths,
     relayUrl: options.relayUrl,
+    ...(passEnv ? { passEnv } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.enroll ? { enroll: options.enroll } : {}),
   });

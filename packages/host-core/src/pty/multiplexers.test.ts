@@ -79,7 +79,7 @@ describe('multiplexers', () => {
     const env = { ...shell.env, TMUX: '' };
     const run = execRunner(env);
     const backend = countingBackend(nodePtyBackend());
-    const manager = new SessionManager({ backend, env, run, multiplexers: { tmuxArgs } });
+    const manager = new SessionManager({ backend, env, passEnv: ['PS1'], run, multiplexers: { tmuxArgs } });
     try {
       execFileSync(
         'tmux',

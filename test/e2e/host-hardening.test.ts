@@ -257,8 +257,14 @@ test('finding 2: peers are capped per device and in total, half-open ones are dr
     );
     assert.equal(await sendOffer(third, await halfOpenOffer(third)), 'answer');
     assert.equal(await dropped, 'timeout');
-    assert.ok(audit().some((e) => e.event === 'refusal' && e.code === 'timeout' && e.what === 'dtls'));
     await until(() => host.agent.connections().length === 4);
+    // Two half-open peers fill a device's two slots: a half-open peer counts once, not twice.
+    await open.pop()?.close();
+    await until(() => host.agent.connections().length === 3);
+    assert.equal(await sendOffer(third, await halfOpenOffer(third)), 'answer');
+    assert.equal(await sendOffer(third, await halfOpenOffer(third)), 'answer');
+    assert.equal(await sendOffer(third, await halfOpenOffer(third)), 'hangup:limit_reached');
+    assert.ok(audit().some((e) => e.event === 'refusal' && e.code === 'timeout' && e.what === 'dtls'));
   } finally {
     await Promise.all(open.map((c) => c.close()));
   }

@@ -384,16 +384,23 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       return;
     }
     this.#pending.set(device.id, (this.#pending.get(device.id) ?? 0) + 1);
-    try {
-      await this.#answer(device, conn, body);
-    } finally {
+    // The slot moves from `#pending` to `#connections` once the peer is registered (or is freed on failure).
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
       const left = (this.#pending.get(device.id) ?? 1) - 1;
       if (left > 0) this.#pending.set(device.id, left);
       else this.#pending.delete(device.id);
+    };
+    try {
+      await this.#answer(device, conn, body, release);
+    } finally {
+      release();
     }
   }
 
-  async #answer(device: PinnedDevice, conn: string, body: unknown): Promise<void> {
+  async #answer(device: PinnedDevice, conn: string, body: unknown, registered: () => void): Promise<void> {
     let answered: Awaited<ReturnType<typeof answerOffer>>;
     try {
       answered = await answerOffer(body, {
@@ -426,6 +433,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       void replaced.peer.close();
     }
     this.#connections.set(key, live);
+    registered();
     let verified = false;
     // Half-open (DTLS and the certificate check not done in time): dropped, audited, told.
     live.timer = setTimeout(() => {

@@ -72,6 +72,8 @@ export class TestHost {
         BASH_ENV: '',
         ENV: '',
       },
+      // Sessions get a login's environment; the prompt variables are passed on purpose.
+      passEnv: ['PS1', 'BASH_ENV', 'ENV'],
       engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
       localAddressFilter: isLoopback,
       iceServers: [],

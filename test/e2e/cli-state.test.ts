@@ -74,7 +74,7 @@ test('a key others can read: the daemon refuses to start and says why', async ()
   }
 });
 
-test('audit verify: intact passes; an edited, a deleted and a reordered line are each caught', async () => {
+test('audit verify: intact passes; an edited, a deleted and a reordered line and a truncated tail are each caught', async () => {
   const file = join(env.POCKETSHELL_HOME!, 'audit.jsonl');
   const ok = await pocketshell(['audit', 'verify'], env);
   assert.equal(ok.code, 0, ok.stderr);
@@ -85,6 +85,12 @@ test('audit verify: intact passes; an edited, a deleted and a reordered line are
     ['edited', [lines[0]!, lines[1]!.replace('"b"', '"x"'), lines[2]!, lines[3]!], /line 2/],
     ['deleted', [lines[0]!, lines[2]!, lines[3]!], /line 2/],
     ['reordered', [lines[0]!, lines[2]!, lines[1]!, lines[3]!], /line 2/],
+    // `head -n -1`: a valid chain, caught by the head anchor (audit.head).
+    [
+      'truncated',
+      lines.slice(0, 3),
+      /audit\.head: the log ends at entry 3 but the head anchor names entry 4 \(truncated\)/,
+    ],
   ];
   try {
     for (const [what, tampered, where] of cases) {

@@ -37,6 +37,7 @@ before(async () => {
     paths: statePaths({ root: join(home, '.pocketshell') }),
     relayUrl: relay.wsUrl,
     env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/bash', HOME: home, PS1: 'ps1> ' },
+    passEnv: ['PS1'],
     engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
     localAddressFilter: isLoopback,
     minBackoffMs: 50,

@@ -560,13 +560,18 @@ export function program(io: Io): Command {
   const audit = cmd.command('audit').description('the audit log');
   audit
     .command('verify')
-    .description('check the hash chain; reports the first broken entry')
+    .description('check the hash chain (across rotated files) and its head anchor; reports the first break')
     .action(async () => {
       const r = await verifyAuditLog(paths(io).audit);
-      if (r.ok) return io.out(`audit log OK: ${r.entries} entries, head ${r.head.slice(0, 16)}…`);
+      if (r.ok)
+        return io.out(
+          `audit log OK: ${r.entries} entries, head ${r.head.slice(0, 16)}…${r.first > 1 ? ` (entries before ${r.first} rotated away)` : ''}`,
+        );
       throw new CliError(
         'audit_corrupt',
-        `audit log broken at line ${r.line}: ${r.reason} (${r.entries} entries before it verify)`,
+        r.line > 0
+          ? `audit log broken at ${r.file} line ${r.line}: ${r.reason} (${r.entries} entries before it verify)`
+          : `audit log broken: ${r.file}: ${r.reason} (${r.entries} entries verify)`,
       );
     });
 

@@ -1,17 +1,21 @@
 /**
  * The host's own settings file (`~/.pocketshell/config.json`, 0600):
- * which relay it uses and the web URL its pairing QR codes point at.
- * Schema-checked on read; written atomically.
+ * which relay it uses, the web URL its pairing QR codes point at, and
+ * `passEnv`: extra environment variables (names, or prefixes ending in
+ * `*`) that terminal sessions get from the daemon's environment besides a
+ * login's (docs/host.md). Schema-checked on read; written atomically.
  */
 import { join } from 'node:path';
-import { readJsonFile, type StatePaths, writeJsonFile } from '@pocketshell/host-core';
-import { object, optional, string } from '@pocketshell/protocol';
+import { PASS_ENV_RE, readJsonFile, type StatePaths, writeJsonFile } from '@pocketshell/host-core';
+import { array, object, optional, string } from '@pocketshell/protocol';
 
 export interface HostConfig {
   /** `ws[s]://…/ws` */
   relay?: string;
   /** `http[s]://…` where the web client is served (pairing URLs). */
   web?: string;
+  /** Extra variables sessions get from the daemon's environment (never `POCKETSHELL_*`). */
+  passEnv?: string[];
 }
 
 const WS_RE = /^wss?:\/\/[\x21-\x7e]{1,250}$/;
@@ -22,8 +26,12 @@ function parse(value: unknown): HostConfig {
   const c: HostConfig = {};
   const relay = optional(o, 'relay', (x, k) => string(x, k, 256, WS_RE));
   const web = optional(o, 'web', (x, k) => string(x, k, 256, HTTP_RE));
+  const passEnv = optional(o, 'passEnv', (x, k) =>
+    array(x, k, 64, (v, f) => string({ [f]: v }, f, 129, PASS_ENV_RE)),
+  );
   if (relay !== undefined) c.relay = relay;
   if (web !== undefined) c.web = web;
+  if (passEnv !== undefined) c.passEnv = passEnv;
   return c;
 }
 
@@ -31,8 +39,9 @@ export function readConfig(paths: StatePaths): HostConfig {
   return readJsonFile(paths.config, parse) ?? {};
 }
 
+/** Writes `config` over the keys it names; the others (e.g. `passEnv`) are kept. */
 export function writeConfig(paths: StatePaths, config: HostConfig): void {
-  writeJsonFile(paths.config, parse(config));
+  writeJsonFile(paths.config, parse({ ...readConfig(paths), ...config }));
 }
 
 /**

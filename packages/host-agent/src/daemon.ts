@@ -10,7 +10,7 @@
 import type { Server } from 'node:net';
 import { type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
-import { socketPath } from './config.ts';
+import { readConfig, socketPath } from './config.ts';
 import { CliError } from './exit-codes.ts';
 import { LocalClient, serveLocalApi } from './local-api.ts';
 import { relayFailure } from './relay-wait.ts';
@@ -71,9 +71,11 @@ async function refuseSecondDaemon(paths: StatePaths): Promise<void> {
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const log = options.log ?? stderrLog(options.env);
   await refuseSecondDaemon(options.paths);
+  const { passEnv } = readConfig(options.paths);
   const host = await openHost({
     paths: options.paths,
     relayUrl: options.relayUrl,
+    ...(passEnv ? { passEnv } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.enroll ? { enroll: options.enroll } : {}),
   });

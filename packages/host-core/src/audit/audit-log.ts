@@ -6,7 +6,19 @@
  * for the first). An edited, deleted or reordered line therefore breaks the
  * chain, and `verifyAuditLog` names the first broken line. Each append is one
  * `write` of one whole line on an O_APPEND descriptor; on open, the chain
- * head is recovered from the file's last line. Fields named like secrets
+ * head is recovered from the file's last line.
+ *
+ * A truncated tail leaves a valid chain, so the head is also anchored apart
+ * from the log: `audit.head` (0600, replaced atomically after each append)
+ * holds the last entry's `seq` and `hash`; `open` and `verifyAuditLog`
+ * refuse a log that ends before its anchor. The log is bounded: past
+ * `maxBytes` the file rotates (`audit.jsonl` → `audit.1.jsonl` → … up to
+ * `keep` old files, the oldest dropped) and the chain continues across
+ * files — the new file's first entry links to the previous file's last
+ * hash, and `verifyAuditLog` checks every kept file in order, then the
+ * anchor. Someone who can write both the log and the anchor can still
+ * rewrite history consistently; only a copy kept elsewhere can catch that.
+ * Fields named like secrets
  * (key, secret, claim, sig, token, …) are refused at compile time and at run
  * time: the log must never hold one. One writer per file.
  */
@@ -15,7 +27,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { HostError } from '../errors.ts';
-import { currentOwner, ensurePrivateDir, type Owner } from '../state/private-files.ts';
+import {
+  currentOwner,
+  ensurePrivateDir,
+  type Owner,
+  readJsonFile,
+  writeJsonFile,
+} from '../state/private-files.ts';
 
 /** The events the host audits. */
 export const AUDIT_EVENTS = [
@@ -142,6 +160,72 @@ export interface AuditLogOptions {
   /** Milliseconds since the epoch (default `Date.now`). */
   readonly clock?: () => number;
   readonly owner?: Owner;
+  /** The file rotates before it would grow past this many bytes (default 8 MiB). */
+  readonly maxBytes?: number;
+  /** Rotated files kept (`audit.1.jsonl` … `audit.<keep>.jsonl`; default 4, at least 1). */
+  readonly keep?: number;
+}
+
+/** Default size at which the audit log rotates. */
+export const AUDIT_MAX_BYTES = 8 * 1024 * 1024;
+/** Default number of rotated audit files kept. */
+export const AUDIT_KEEP = 4;
+
+/** The anchor file of `file`: `audit.jsonl` → `audit.head`. */
+export function auditHeadPath(file: string): string {
+  return file.endsWith('.jsonl') ? `${file.slice(0, -6)}.head` : `${file}.head`;
+}
+
+/** Rotated file `i` (1 = the newest old one) of `file`: `audit.jsonl` → `audit.1.jsonl`. */
+export function auditRotatedPath(file: string, i: number): string {
+  return file.endsWith('.jsonl') ? `${file.slice(0, -6)}.${i}.jsonl` : `${file}.${i}`;
+}
+
+/** The head anchor: the last entry's number and hash. */
+interface AuditAnchor {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+function parseAnchor(value: unknown): AuditAnchor {
+  const o = value as Record<string, unknown> | null;
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    typeof o.seq !== 'number' ||
+    !Number.isSafeInteger(o.seq) ||
+    o.seq < 0 ||
+    typeof o.hash !== 'string' ||
+    !HASH_RE.test(o.hash)
+  )
+    throw new Error('not an audit head anchor');
+  return { seq: o.seq, hash: o.hash };
+}
+
+function readAnchor(file: string, owner?: Owner): AuditAnchor | null {
+  return readJsonFile(auditHeadPath(file), parseAnchor, owner);
+}
+
+/** Files of the log, oldest first: the rotated ones that exist, then `file`. */
+function auditFiles(file: string): string[] {
+  const old: string[] = [];
+  for (let i = 1; i <= 1000 && fs.existsSync(auditRotatedPath(file, i)); i++)
+    old.unshift(auditRotatedPath(file, i));
+  return [...old, file];
+}
+
+function openForAppend(file: string): number {
+  try {
+    return fs.openSync(
+      file,
+      fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
+      0o600,
+    );
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new HostError('state_insecure', `${file}: is a symlink`, { path: file });
+    throw new HostError('state_io', `${file}: cannot open`, { cause, path: file });
+  }
 }
 
 /** An open, append-only audit log. */
@@ -150,32 +234,34 @@ export class AuditLog {
   #fd: number | null;
   #seq: number;
   #head: string;
+  #size: number;
   readonly #clock: () => number;
+  readonly #maxBytes: number;
+  readonly #keep: number;
 
-  private constructor(file: string, fd: number, seq: number, head: string, clock: () => number) {
+  private constructor(file: string, fd: number, at: AuditAnchor & { size: number }, opts: AuditLogOptions) {
     this.path = file;
     this.#fd = fd;
-    this.#seq = seq;
-    this.#head = head;
-    this.#clock = clock;
+    this.#seq = at.seq;
+    this.#head = at.hash;
+    this.#size = at.size;
+    this.#clock = opts.clock ?? Date.now;
+    this.#maxBytes = opts.maxBytes ?? AUDIT_MAX_BYTES;
+    this.#keep = Math.max(1, opts.keep ?? AUDIT_KEEP);
   }
 
-  /** Opens (creating 0600 if needed) and recovers the chain head from the last line. */
+  /**
+   * Opens (creating 0600 if needed), recovers the chain head from the last
+   * line (of the newest rotated file when the current one is empty) and
+   * checks it against the head anchor: a log that ends before its anchor
+   * (truncated) or disagrees with it is `audit_corrupt`. A missing anchor is
+   * created (first run with one); one entry past it (a crash between the
+   * append and the anchor's update) is re-anchored.
+   */
   static open(file: string, opts: AuditLogOptions = {}): AuditLog {
     const owner = opts.owner ?? currentOwner();
     ensurePrivateDir(path.dirname(file), owner);
-    let fd: number;
-    try {
-      fd = fs.openSync(
-        file,
-        fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
-        0o600,
-      );
-    } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      if (code === 'ELOOP') throw new HostError('state_insecure', `${file}: is a symlink`, { path: file });
-      throw new HostError('state_io', `${file}: cannot open`, { cause, path: file });
-    }
+    const fd = openForAppend(file);
     try {
       const st = fs.fstatSync(fd);
       if (!st.isFile())
@@ -192,19 +278,38 @@ export class AuditLog {
           { path: file },
         );
       }
-      const last = readLastLine(file);
-      if (last === null) return new AuditLog(file, fd, 0, GENESIS_HASH, opts.clock ?? Date.now);
-      const entry = parseLine(last);
-      if (typeof entry === 'string' || entry.hash !== auditHash(entry)) {
+      let last = readLastLine(file);
+      const newestOld = auditRotatedPath(file, 1);
+      if (last === null && fs.existsSync(newestOld)) last = readLastLine(newestOld);
+      let at: AuditAnchor = { seq: 0, hash: GENESIS_HASH };
+      let prev = GENESIS_HASH;
+      if (last !== null) {
+        const entry = parseLine(last);
+        if (typeof entry === 'string' || entry.hash !== auditHash(entry)) {
+          throw new HostError(
+            'audit_corrupt',
+            `${file}: the last entry is damaged; run pocketshell audit verify`,
+            { path: file },
+          );
+        }
+        at = { seq: entry.seq, hash: entry.hash };
+        prev = entry.prev;
+      }
+      const anchor = readAnchor(file, owner);
+      if (anchor === null) {
+        if (at.seq > 0) writeJsonFile(auditHeadPath(file), at);
+      } else if (anchor.seq === at.seq - 1 && anchor.hash === prev) {
+        writeJsonFile(auditHeadPath(file), at);
+      } else if (anchor.seq !== at.seq || anchor.hash !== at.hash) {
         throw new HostError(
           'audit_corrupt',
-          `${file}: the last entry is damaged; run pocketshell audit verify`,
-          {
-            path: file,
-          },
+          anchor.seq > at.seq
+            ? `${file}: ends at entry ${at.seq} but its head anchor names entry ${anchor.seq} (truncated); run pocketshell audit verify`
+            : `${file}: does not match its head anchor; run pocketshell audit verify`,
+          { path: file },
         );
       }
-      return new AuditLog(file, fd, entry.seq, entry.hash, opts.clock ?? Date.now);
+      return new AuditLog(file, fd, { ...at, size: st.size }, opts);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -245,13 +350,30 @@ export class AuditLog {
     const hash = auditHash(body);
     const line = Buffer.from(`${canonicalAuditEncoding(body).slice(0, -1)},"hash":"${hash}"}\n`, 'utf8');
     if (line.length > MAX_AUDIT_LINE) throw new HostError('audit_field_refused', 'audit entry too large');
-    const written = fs.writeSync(this.#fd, line);
+    if (this.#size > 0 && this.#size + line.length > this.#maxBytes) this.#rotate();
+    const written = fs.writeSync(this.#fd as number, line);
     if (written !== line.length) {
       throw new HostError('state_io', `${this.path}: short write (${written} of ${line.length} bytes)`);
     }
+    this.#size += line.length;
     this.#seq += 1;
     this.#head = hash;
+    writeJsonFile(auditHeadPath(this.path), { seq: this.#seq, hash });
     return { ...body, hash } as unknown as AuditEntry;
+  }
+
+  /** `audit.jsonl` → `audit.1.jsonl` (older ones shift up, the one past `keep` is dropped); a new empty file. */
+  #rotate(): void {
+    fs.closeSync(this.#fd as number);
+    this.#fd = null;
+    fs.rmSync(auditRotatedPath(this.path, this.#keep), { force: true });
+    for (let i = this.#keep - 1; i >= 1; i--) {
+      const from = auditRotatedPath(this.path, i);
+      if (fs.existsSync(from)) fs.renameSync(from, auditRotatedPath(this.path, i + 1));
+    }
+    fs.renameSync(this.path, auditRotatedPath(this.path, 1));
+    this.#fd = openForAppend(this.path);
+    this.#size = 0;
   }
 
   /** Closes the file; idempotent. */
@@ -313,58 +435,107 @@ function parseLine(line: string): AuditEntry | string {
 
 /** The outcome of `verifyAuditLog`. */
 export type AuditVerification =
-  | { readonly ok: true; readonly entries: number; readonly head: string }
-  | { readonly ok: false; readonly entries: number; readonly line: number; readonly reason: string };
+  | {
+      readonly ok: true;
+      readonly entries: number;
+      readonly head: string;
+      /** `seq` of the oldest entry kept (above 1 when older files were rotated away). */
+      readonly first: number;
+    }
+  | {
+      readonly ok: false;
+      readonly entries: number;
+      /** The file (base name) and its 1-based line; line 0 when the finding is about the head anchor. */
+      readonly file: string;
+      readonly line: number;
+      readonly reason: string;
+    };
 
 /**
- * Checks the whole chain and reports the first broken entry: its line
- * number (1-based) and why (not JSON, edited, a line missing or out of
- * order, a broken link). `entries` counts the entries that checked out
- * before it. A truncated tail can only be caught by comparing `head`
- * against an anchor kept elsewhere.
+ * Checks the whole chain — every kept file, oldest first, each linking to
+ * the one before — then the head anchor, and reports the first break: its
+ * file and line number and why (not JSON, edited, a line missing or out of
+ * order, a broken link, a torn last line, a tail truncated below the
+ * anchor, a missing anchor). `entries` counts the entries that checked out
+ * before it. What this proves: the kept entries are the ones written, in
+ * order, up to the anchored head, unless someone rewrote the log and the
+ * anchor together (both are files this user can write).
  */
 export async function verifyAuditLog(file: string): Promise<AuditVerification> {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
   if (!st) throw new HostError('state_io', `${file}: no such audit log`, { path: file });
   if (!st.isFile()) throw new HostError('state_insecure', `${file}: not a regular file`, { path: file });
-  const input = fs.createReadStream(file, {
-    fd: fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
-  });
-  const lines = readline.createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  let n = 0;
   let head = GENESIS_HASH;
   let seq = 0;
-  const broken = (reason: string) => ({ ok: false as const, entries: seq, line: n, reason });
-  try {
-    for await (const line of lines) {
-      n += 1;
-      const entry = parseLine(line);
-      if (typeof entry === 'string') return broken(entry);
-      if (auditHash(entry) !== entry.hash) return broken('hash does not match the entry (edited)');
-      if (entry.seq !== seq + 1) {
-        return broken(
-          entry.seq > seq + 1
-            ? `seq ${entry.seq} where ${seq + 1} was expected (entries deleted)`
-            : `seq ${entry.seq} where ${seq + 1} was expected (out of order or duplicated)`,
-        );
+  let first = 0;
+  let lastPrev = GENESIS_HASH;
+  let count = 0;
+  for (const f of auditFiles(file)) {
+    const name = path.basename(f);
+    let n = 0;
+    const broken = (reason: string) => ({ ok: false as const, entries: count, file: name, line: n, reason });
+    const input = fs.createReadStream(f, {
+      fd: fs.openSync(f, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
+    });
+    const lines = readline.createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    try {
+      for await (const line of lines) {
+        n += 1;
+        const entry = parseLine(line);
+        if (typeof entry === 'string') return broken(entry);
+        if (auditHash(entry) !== entry.hash) return broken('hash does not match the entry (edited)');
+        if (first === 0) {
+          // The oldest kept entry: the chain starts at genesis, or older files were rotated away.
+          if (entry.seq === 1 && entry.prev !== GENESIS_HASH)
+            return broken('the first entry does not start the chain');
+          first = entry.seq;
+        } else {
+          if (entry.seq !== seq + 1) {
+            return broken(
+              entry.seq > seq + 1
+                ? `seq ${entry.seq} where ${seq + 1} was expected (entries deleted)`
+                : `seq ${entry.seq} where ${seq + 1} was expected (out of order or duplicated)`,
+            );
+          }
+          if (entry.prev !== head)
+            return broken('prev does not match the hash of the entry before (chain broken)');
+        }
+        head = entry.hash;
+        lastPrev = entry.prev;
+        seq = entry.seq;
+        count += 1;
       }
-      if (entry.prev !== head)
-        return broken('prev does not match the hash of the entry before (chain broken)');
-      head = entry.hash;
-      seq = entry.seq;
+    } finally {
+      lines.close();
+      input.destroy();
     }
-  } finally {
-    lines.close();
-    input.destroy();
+    const size = fs.statSync(f).size;
+    if (size > 0) {
+      const fd = fs.openSync(f, 'r');
+      const last = Buffer.alloc(1);
+      fs.readSync(fd, last, 0, 1, size - 1);
+      fs.closeSync(fd);
+      if (last[0] !== 0x0a)
+        return { ok: false, entries: count - 1, file: name, line: n, reason: 'the last line is incomplete' };
+    }
   }
-  const size = fs.statSync(file).size;
-  if (size > 0) {
-    const fd = fs.openSync(file, 'r');
-    const last = Buffer.alloc(1);
-    fs.readSync(fd, last, 0, 1, size - 1);
-    fs.closeSync(fd);
-    if (last[0] !== 0x0a)
-      return { ok: false, entries: seq - 1, line: n, reason: 'the last line is incomplete' };
+  const anchored = (reason: string) => ({
+    ok: false as const,
+    entries: count,
+    file: path.basename(auditHeadPath(file)),
+    line: 0,
+    reason,
+  });
+  const anchor = readAnchor(file);
+  if (anchor === null) {
+    if (count > 0) return anchored('the head anchor is missing (a truncated tail cannot be ruled out)');
+  } else if (anchor.seq > seq) {
+    return anchored(`the log ends at entry ${seq} but the head anchor names entry ${anchor.seq} (truncated)`);
+  } else if (
+    anchor.seq === seq ? anchor.hash !== head : !(anchor.seq === seq - 1 && anchor.hash === lastPrev)
+  ) {
+    // One entry past the anchor is a crash between an append and the anchor's update; more is not.
+    return anchored('the head anchor does not match the end of the log');
   }
-  return { ok: true, entries: seq, head };
+  return { ok: true, entries: count, head, first };
 }

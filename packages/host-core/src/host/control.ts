@@ -14,7 +14,20 @@ export const MAX_CONTROL_REQUEST = 16 * 1024;
 /** A control method: gets the request's `params` (unchecked), returns a JSON-able result. */
 export type ControlMethod = (params: unknown) => unknown | Promise<unknown>;
 
-/** Parses one control request; `bad_message` when it is not one. */
+/** A control request that failed its checks, with the `id` when one could be read (so it can be answered). */
+export class BadControlRequest extends ProtocolError {
+  readonly id: number | undefined;
+  constructor(cause: ProtocolError, id: number | undefined) {
+    super(cause.code, cause.message, { cause });
+    this.id = id;
+  }
+}
+
+/**
+ * Parses one control request; `bad_message` when it is not one. The error
+ * is a `BadControlRequest` carrying the request's `id` whenever that much
+ * parsed, so even a request with a malformed method gets its `{id, error}`.
+ */
 export function parseControlRequest(data: Uint8Array | string): {
   id: number;
   method: string;
@@ -29,11 +42,13 @@ export function parseControlRequest(data: Uint8Array | string): {
     throw new ProtocolError('bad_message', 'control request is not JSON', { cause });
   }
   const o = object(value, 'request');
-  return {
-    id: integer(o, 'id', 0, 2 ** 31),
-    method: string(o, 'method', 64, /^[a-z][a-z.]*$/),
-    params: o.params,
-  };
+  const id = integer(o, 'id', 0, 2 ** 31);
+  try {
+    return { id, method: string(o, 'method', 64, /^[a-z][a-z.]*$/), params: o.params };
+  } catch (error) {
+    if (error instanceof ProtocolError) throw new BadControlRequest(error, id);
+    throw error;
+  }
 }
 
 /**
@@ -60,10 +75,12 @@ export function serveControl(
         if (!handler) throw new ProtocolError('unsupported', `no method ${method}`);
         reply({ id, result: (await handler(request.params)) ?? null });
       } catch (error) {
+        if (error instanceof BadControlRequest && error.id !== undefined) id = error.id;
         const code = error instanceof ProtocolError ? error.code : 'internal';
         const message = error instanceof ProtocolError ? error.message : 'internal error';
         onRefusal(code, method);
-        reply({ id, error: { code, message } });
+        // Without a readable id the answer carries `id: null` (as JSON-RPC does).
+        reply({ id: id >= 0 ? id : null, error: { code, message } });
       }
     })();
   });

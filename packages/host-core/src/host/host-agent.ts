@@ -64,7 +64,24 @@ export interface HostAgentOptions {
   /** Relay reconnect tuning (tests shorten it). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** WebRTC peer caps (defaults: `DEFAULT_PEER_LIMITS`). */
+  peerLimits?: Partial<PeerLimits>;
+  /** Refusal audit coalescing window in milliseconds (default 60 s). */
+  refusalWindowMs?: number;
 }
+
+/** How many WebRTC peers the host keeps, and how long one may stay half-open. */
+export interface PeerLimits {
+  /** Peers (half-open or connected) one device may hold. */
+  perDevice: number;
+  /** Peers all devices together may hold. */
+  total: number;
+  /** A peer whose DTLS (and certificate check) has not completed by then is dropped. */
+  halfOpenMs: number;
+}
+
+/** The peer caps a host uses unless told otherwise. */
+export const DEFAULT_PEER_LIMITS: PeerLimits = { perDevice: 4, total: 32, halfOpenMs: 10_000 };
 
 /** A pairing request waiting for the person's decision. */
 export interface PairingPrompt {
@@ -100,7 +117,20 @@ interface LiveConnection {
   device: DeviceId;
   conn: string;
   peer: Peer;
+  timer?: ReturnType<typeof setTimeout>;
 }
+
+/** Refusals of one device and code inside the current window: the first is written, the rest counted. */
+interface RefusalWindow {
+  readonly device: string | undefined;
+  readonly code: string;
+  readonly what: string[];
+  suppressed: number;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** Distinct (device, code) windows held at once; beyond it refusals fold into one catch-all window. */
+const MAX_REFUSAL_WINDOWS = 512;
 
 const ANSWER_TIMEOUT_MS = 30_000;
 
@@ -118,6 +148,10 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   readonly #earlyIce = new Map<string, { candidates: (IceCandidateInit | null)[]; at: number }>();
   /** Pairings waiting for a device's `pair.request`. */
   readonly #pairings = new Set<PendingPairing>();
+  /** Offers being answered, per device (they hold a peer slot too). */
+  readonly #pending = new Map<DeviceId, number>();
+  readonly #limits: PeerLimits;
+  readonly #refusals = new Map<string, RefusalWindow>();
   #turn: { servers: IceServer[]; until: number } | undefined;
   #closed = false;
 
@@ -125,6 +159,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     super();
     this.#o = options;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#limits = { ...DEFAULT_PEER_LIMITS, ...options.peerLimits };
     this.relay = new RelayClient({
       url: options.relayUrl,
       role: 'host',
@@ -375,9 +410,52 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     }
   }
 
+  /** Peers `device` holds (answering or live), and all devices together. */
+  #peerCounts(device: DeviceId): { mine: number; total: number } {
+    let mine = this.#pending.get(device) ?? 0;
+    let total = 0;
+    for (const n of this.#pending.values()) total += n;
+    for (const c of this.#connections.values()) {
+      total += 1;
+      if (c.device === device) mine += 1;
+    }
+    return { mine, total };
+  }
+
   async #onOffer(device: PinnedDevice, body: unknown): Promise<void> {
     const conn =
       typeof (body as { conn?: unknown })?.conn === 'string' ? (body as { conn: string }).conn : '?';
+    const sane = conn !== '?' && /^[A-Za-z0-9_-]{8,32}$/.test(conn);
+    const { mine, total } = this.#peerCounts(device.id);
+    // A re-offer for a live conn replaces it, so it needs no new slot.
+    const replaces = sane && this.#connections.has(connKey(device.id, conn));
+    if (!replaces && (mine >= this.#limits.perDevice || total >= this.#limits.total)) {
+      this.#refuse(
+        new ProtocolError('limit_reached', mine >= this.#limits.perDevice ? 'per device' : 'total'),
+        device.id,
+        'offer',
+      );
+      if (sane) this.#seal(device, 'hangup', { conn, reason: 'limit_reached' });
+      return;
+    }
+    this.#pending.set(device.id, (this.#pending.get(device.id) ?? 0) + 1);
+    // The slot moves from `#pending` to `#connections` once the peer is registered (or is freed on failure).
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (this.#pending.get(device.id) ?? 1) - 1;
+      if (left > 0) this.#pending.set(device.id, left);
+      else this.#pending.delete(device.id);
+    };
+    try {
+      await this.#answer(device, conn, body, release);
+    } finally {
+      release();
+    }
+  }
+
+  async #answer(device: PinnedDevice, conn: string, body: unknown, registered: () => void): Promise<void> {
     let answered: Awaited<ReturnType<typeof answerOffer>>;
     try {
       answered = await answerOffer(body, {
@@ -404,8 +482,22 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     const { peer } = answered;
     const live: LiveConnection = { device: device.id, conn, peer };
     const key = connKey(device.id, conn);
-    this.#connections.get(key)?.peer.close();
+    const replaced = this.#connections.get(key);
+    if (replaced) {
+      clearTimeout(replaced.timer);
+      void replaced.peer.close();
+    }
     this.#connections.set(key, live);
+    registered();
+    let verified = false;
+    // Half-open (DTLS and the certificate check not done in time): dropped, audited, told.
+    live.timer = setTimeout(() => {
+      if (verified || this.#connections.get(key) !== live) return;
+      this.#refuse(new ProtocolError('timeout', 'half-open'), device.id, 'dtls');
+      this.#seal(device, 'hangup', { conn, reason: 'timeout' });
+      this.#closeConnection(conn, device.id, 'timeout');
+    }, this.#limits.halfOpenMs);
+    live.timer.unref?.();
     const early = this.#earlyIce.get(key);
     this.#earlyIce.delete(key);
     if (early) {
@@ -416,8 +508,13 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     });
     // Channels wait for the certificate check; none is served before it passes.
     const ready = answered.verified.then(
-      () => true,
+      () => {
+        verified = true;
+        clearTimeout(live.timer);
+        return this.#connections.get(key) === live;
+      },
       (error: unknown) => {
+        if (this.#connections.get(key) !== live) return false; // dropped already (timeout, hangup)
         this.#refuse(error, device.id, 'dtls');
         this.#seal(device, 'hangup', { conn, reason: 'fingerprint_mismatch' });
         this.#closeConnection(conn, device.id, 'certificate mismatch');
@@ -472,7 +569,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     const grants = new Set(status.device.grants);
     const label = channel.label;
     if (label === 'control') {
-      serveControl(channel, this.#controlMethods(grants), (code, method) =>
+      serveControl(channel, this.#controlMethods(grants, deviceId), (code, method) =>
         this.#refuse(new ProtocolError(code as 'internal'), deviceId, `control ${method}`),
       );
       return;
@@ -493,7 +590,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   async #openTerminal(deviceId: DeviceId, channel: Parameters<typeof serveControl>[0], target: string) {
     try {
       const existing = this.#o.sessions.get(target);
-      const session = this.#o.sessions.open(target);
+      const session = this.#o.sessions.open(target, { owner: deviceId });
       if (!existing) {
         this.#o.audit.append('session.opened', { session: session.id, device: deviceId, kind: session.kind });
         session.onExit((code) => this.#o.audit.append('session.closed', { session: session.id, code }));
@@ -505,7 +602,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     }
   }
 
-  #controlMethods(grants: ReadonlySet<Grant>) {
+  #controlMethods(grants: ReadonlySet<Grant>, deviceId: DeviceId) {
     const needShell = () => {
       if (!grants.has('shell')) throw new ProtocolError('grant_missing', 'shell');
     };
@@ -533,6 +630,9 @@ export class HostAgent extends Emitter<HostAgentEvents> {
         const id = typeof (params as { id?: unknown })?.id === 'string' ? (params as { id: string }).id : '';
         const session = sessions.get(id);
         if (!session) throw new ProtocolError('not_found', 'no such session');
+        // Only the device that started a session closes it with `shell`; any other needs `admin`.
+        if (sessions.ownerOf(id) !== deviceId && !grants.has('admin'))
+          throw new ProtocolError('grant_missing', 'admin');
         await session.close();
         return { closed: id };
       },
@@ -541,17 +641,73 @@ export class HostAgent extends Emitter<HostAgentEvents> {
 
   // ------------------------------------------------------------ bookkeeping
 
+  /**
+   * Audits a refusal, coalesced: per device and code, the first refusal in
+   * a window is written (and emitted) at once; the rest of that window are
+   * only counted, and one summary record with the count (`suppressed`) and
+   * what was refused closes the window. So a device that keeps sending
+   * refused requests adds a few records a minute, not one per request.
+   */
   #refuse(error: unknown, device: string | undefined, what: string): void {
-    const code =
-      error instanceof ProtocolError ? error.code : ((error as { code?: string })?.code ?? 'internal');
-    this.#o.audit.append('refusal', { code: String(code), what, ...(device ? { device } : {}) });
-    this.emit('refused', { code: String(code), what, ...(device ? { device } : {}) });
+    const code = String(
+      error instanceof ProtocolError ? error.code : ((error as { code?: string })?.code ?? 'internal'),
+    );
+    let key = `${device ?? '-'}\n${code}`;
+    if (!this.#refusals.has(key) && this.#refusals.size >= MAX_REFUSAL_WINDOWS) key = '*';
+    const open = this.#refusals.get(key);
+    if (open) {
+      open.suppressed += 1;
+      if (open.what.length < 8 && !open.what.includes(what)) open.what.push(what);
+      return;
+    }
+    const timer = setTimeout(() => this.#closeRefusalWindow(key), this.#o.refusalWindowMs ?? 60_000);
+    timer.unref?.();
+    this.#refusals.set(key, {
+      device: key === '*' ? undefined : device,
+      code: key === '*' ? 'several' : code,
+      what: [],
+      suppressed: 0,
+      timer,
+    });
+    this.#o.audit.append('refusal', { code, what, ...(device ? { device } : {}) });
+    this.emit('refused', { code, what, ...(device ? { device } : {}) });
+  }
+
+  #closeRefusalWindow(key: string): void {
+    const w = this.#refusals.get(key);
+    if (!w) return;
+    this.#refusals.delete(key);
+    clearTimeout(w.timer);
+    if (w.suppressed === 0) return;
+    const fields = {
+      code: w.code,
+      what: 'summary',
+      refused: w.what,
+      suppressed: w.suppressed,
+      ...(w.device ? { device: w.device } : {}),
+    };
+    try {
+      this.#o.audit.append('refusal', fields);
+    } catch {
+      // The log is closed (shutting down): nothing more to record.
+    }
+    this.emit('refused', {
+      code: w.code,
+      what: `summary of ${w.suppressed}`,
+      ...(w.device ? { device: w.device } : {}),
+    });
+  }
+
+  /** Writes the summary of every open refusal window now (also done on close). */
+  flushRefusals(): void {
+    for (const key of [...this.#refusals.keys()]) this.#closeRefusalWindow(key);
   }
 
   #closeConnection(conn: string, device: DeviceId, reason: string): void {
     const key = connKey(device, conn);
     const live = this.#connections.get(key);
     if (!live) return;
+    clearTimeout(live.timer);
     this.#connections.delete(key);
     void live.peer.close();
     this.emit('disconnected', { device, conn, reason });
@@ -566,6 +722,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.flushRefusals();
     this.relay.close();
     await Promise.all([...this.#connections.values()].map((c) => c.peer.close()));
     this.#connections.clear();

@@ -18,7 +18,7 @@ import type { IceServer, WebRtcEngine } from '../webrtc/engine.ts';
 import { WebRtcError } from '../webrtc/errors.ts';
 import { NodeDataChannelEngine, nodeDataChannelAvailable } from '../webrtc/node-datachannel-engine.ts';
 import { WeriftEngine } from '../webrtc/werift-engine.ts';
-import { HostAgent } from './host-agent.ts';
+import { HostAgent, type PeerLimits } from './host-agent.ts';
 
 export interface OpenHostOptions {
   paths: StatePaths;
@@ -31,6 +31,12 @@ export interface OpenHostOptions {
   enroll?: string;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Session caps: in total (default 16) and per device (default 8). */
+  sessionLimits?: { total?: number; perDevice?: number };
+  /** WebRTC peer caps (see `DEFAULT_PEER_LIMITS`). */
+  peerLimits?: Partial<PeerLimits>;
+  /** Extra environment variable names (or `PREFIX*`) PTY children get from the daemon (config `passEnv`). */
+  passEnv?: readonly string[];
 }
 
 /** An opened host: the agent plus the stores it was built from. */
@@ -58,6 +64,11 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
   const sessions = new SessionManager({
     backend: options.backend ?? nodePtyBackend(),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.passEnv ? { passEnv: options.passEnv } : {}),
+    ...(options.sessionLimits?.total !== undefined ? { limit: options.sessionLimits.total } : {}),
+    ...(options.sessionLimits?.perDevice !== undefined
+      ? { ownerLimit: options.sessionLimits.perDevice }
+      : {}),
   });
   const engine = options.engine ?? engineFromEnv(options.env ?? process.env);
   const agent = new HostAgent({
@@ -73,6 +84,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     ...(options.enroll !== undefined ? { enroll: options.enroll } : {}),
     ...(options.minBackoffMs !== undefined ? { minBackoffMs: options.minBackoffMs } : {}),
     ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
+    ...(options.peerLimits ? { peerLimits: options.peerLimits } : {}),
   });
   let closed: Promise<void> | undefined;
   return {

@@ -58,6 +58,33 @@ describe('multiplexers', () => {
     assert.throws(() => attachCommand('tmux', 'bad\nname'), RangeError);
   });
 
+  test('a session name that would read as an option is refused before anything runs (finding 12)', async () => {
+    // `screen -x -X…` would take the name for options (screen has no `--` for -x's argument).
+    for (const name of ['-X', '-Xquit', '--', '-t', ' lead', '']) {
+      assert.throws(() => attachCommand('screen', name), RangeError, name);
+      assert.throws(() => attachCommand('tmux', name), RangeError, name);
+    }
+    assert.deepEqual(attachCommand('screen', '48213.work'), { file: 'screen', args: ['-x', '48213.work'] });
+    assert.deepEqual(attachCommand('tmux', 'työ 2'), {
+      file: 'tmux',
+      args: ['attach-session', '-t', '=työ 2'],
+    });
+    // Names like that are not listed either, and a terminal target naming one creates nothing.
+    assert.deepEqual(parseScreenList('\t-Xquit\t(x)\t(Detached)\n\t12.ok\t(x)\t(Detached)\n'), ['12.ok']);
+    const backend = countingBackend(nodePtyBackend());
+    const manager = new SessionManager({ backend, run: async () => ({ code: null, stdout: '' }) });
+    try {
+      for (const target of ['screen:-Xquit', 'tmux:-t', 'screen:--'])
+        assert.throws(
+          () => manager.open(target),
+          (e: Error & { code?: string }) => e.code === 'bad_message',
+        );
+      assert.equal(backend.spawns, 0);
+    } finally {
+      await manager.close();
+    }
+  });
+
   test('the login shell is $SHELL, else the passwd entry, else /bin/sh', () => {
     assert.deepEqual(loginShell({ SHELL: '/bin/sh' }), { file: '/bin/sh', args: ['-l'] });
     assert.equal(loginShell({ SHELL: 'relative/sh' }, () => '/bin/bash').file, '/bin/bash');
@@ -79,7 +106,7 @@ describe('multiplexers', () => {
     const env = { ...shell.env, TMUX: '' };
     const run = execRunner(env);
     const backend = countingBackend(nodePtyBackend());
-    const manager = new SessionManager({ backend, env, run, multiplexers: { tmuxArgs } });
+    const manager = new SessionManager({ backend, env, passEnv: ['PS1'], run, multiplexers: { tmuxArgs } });
     try {
       execFileSync(
         'tmux',

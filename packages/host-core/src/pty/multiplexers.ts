@@ -1,7 +1,8 @@
 /**
  * tmux and GNU screen: finding their sessions (`tmux list-sessions`,
  * `screen -ls`) and the command that attaches one in a PTY (`tmux attach -t
- * =NAME`, exact match; `screen -x NAME`). Commands run through an injected
+ * =NAME`, exact match; `screen -x NAME`, the name never starting with `-`:
+ * see `validSessionName`). Commands run through an injected
  * runner with a deadline; a multiplexer that is not installed or has no
  * server simply has no sessions.
  */
@@ -34,9 +35,14 @@ export function execRunner(env: NodeJS.ProcessEnv = process.env, timeoutMs = 500
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
-const NAME_RE = /^[^\x00-\x1f\x7f]{1,128}$/;
+const NAME_RE = /^[\p{L}\p{N}_][^\x00-\x1f\x7f]{0,127}$/u;
 
-/** True when `name` may name a tmux/screen session here. */
+/**
+ * True when `name` may name a tmux/screen session here: 1–128 characters,
+ * no control characters, and it starts with a letter, digit or `_` — so it
+ * can never be read as an option (`screen -x -Xquit`: screen takes an
+ * argument starting with `-` as the next option and has no `--` for it).
+ */
 export function validSessionName(name: string): boolean {
   return NAME_RE.test(name);
 }

@@ -23,15 +23,21 @@ import { Session, type SessionInfo, type SessionKind, type SessionTuning } from 
 
 /** Sessions one host runs at once, by default. */
 export const DEFAULT_SESSION_LIMIT = 16;
+/** Sessions one device (owner) may have started and still running, by default. */
+export const DEFAULT_OWNER_SESSION_LIMIT = 8;
 
 /** Options of a `SessionManager`. */
 export interface SessionManagerOptions {
   readonly backend: PtyBackend;
   /** Most live sessions (default 16); one more is refused with `limit_reached`. */
   readonly limit?: number;
+  /** Most live sessions one owner (device) started (default 8); one more is `limit_reached`. */
+  readonly ownerLimit?: number;
   readonly tuning?: Partial<SessionTuning>;
-  /** The daemon's environment (default `process.env`). */
+  /** The daemon's environment (default `process.env`); sessions get only part of it (`sessionEnv`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Extra variable names (or `PREFIX*`) sessions get from `env` besides a login's (config `passEnv`). */
+  readonly passEnv?: readonly string[];
   /** The program for new sessions (default: the login shell). */
   readonly shell?: Command;
   /** Where new sessions start (default `$HOME`). */
@@ -47,6 +53,8 @@ export interface SessionManagerOptions {
 export interface OpenOptions {
   readonly cols?: number;
   readonly rows?: number;
+  /** Who starts it (a device id); counted against that owner's cap. */
+  readonly owner?: string;
 }
 
 /** Multiplexer sessions found on this machine. */
@@ -60,7 +68,10 @@ const ID_RE = /^[A-Za-z0-9_-]{12}$/;
 export class SessionManager {
   readonly #opts: SessionManagerOptions;
   readonly #limit: number;
+  readonly #ownerLimit: number;
   readonly #sessions = new Map<string, Session>();
+  /** Who started each session (absent: the host itself). */
+  readonly #owners = new Map<string, string>();
   readonly #run: CommandRunner;
   readonly #random: (n: number) => Uint8Array;
   readonly #clock: () => number;
@@ -69,6 +80,7 @@ export class SessionManager {
   constructor(opts: SessionManagerOptions) {
     this.#opts = opts;
     this.#limit = opts.limit ?? DEFAULT_SESSION_LIMIT;
+    this.#ownerLimit = opts.ownerLimit ?? DEFAULT_OWNER_SESSION_LIMIT;
     this.#run = opts.run ?? execRunner();
     this.#random = opts.random ?? randomBytes;
     this.#clock = opts.clock ?? Date.now;
@@ -90,6 +102,11 @@ export class SessionManager {
   get(id: string): Session | undefined {
     const s = this.#sessions.get(id);
     return s && s.state !== 'EXITED' ? s : undefined;
+  }
+
+  /** The device that started live session `id`, if a device did. */
+  ownerOf(id: string): string | undefined {
+    return this.get(id) ? this.#owners.get(id) : undefined;
   }
 
   /** A new session running the login shell. */
@@ -151,9 +168,15 @@ export class SessionManager {
 
   #spawn(id: string, kind: SessionKind, cmd: Command, opts: OpenOptions): Session {
     if (this.#closed) throw new HostError('closed', 'the session manager is closed');
-    const live = [...this.#sessions.values()].filter((s) => s.state !== 'EXITED').length;
-    if (live >= this.#limit) {
+    const live = [...this.#sessions.values()].filter((s) => s.state !== 'EXITED');
+    if (live.length >= this.#limit) {
       throw new ProtocolError('limit_reached', `at most ${this.#limit} sessions at once`);
+    }
+    if (
+      opts.owner !== undefined &&
+      live.filter((s) => this.#owners.get(s.id) === opts.owner).length >= this.#ownerLimit
+    ) {
+      throw new ProtocolError('limit_reached', `at most ${this.#ownerLimit} sessions per device`);
     }
     const cols = opts.cols ?? 80;
     const rows = opts.rows ?? 24;
@@ -174,7 +197,7 @@ export class SessionManager {
         cols,
         rows,
         cwd: this.#opts.cwd ?? sessionCwd(env),
-        env: sessionEnv(env),
+        env: sessionEnv(env, this.#opts.passEnv),
       });
     } catch (cause) {
       throw new HostError('spawn_failed', `could not start ${cmd.file}`, { cause });
@@ -189,8 +212,13 @@ export class SessionManager {
       ...(this.#opts.tuning ? { tuning: this.#opts.tuning } : {}),
     });
     this.#sessions.set(id, session);
+    if (opts.owner !== undefined) this.#owners.set(id, opts.owner);
+    else this.#owners.delete(id);
     session.onExit(() => {
-      if (this.#sessions.get(id) === session) this.#sessions.delete(id);
+      if (this.#sessions.get(id) === session) {
+        this.#sessions.delete(id);
+        this.#owners.delete(id);
+      }
     });
     return session;
   }

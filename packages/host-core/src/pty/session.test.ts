@@ -24,6 +24,7 @@ function makeManager(opts: Partial<SessionManagerOptions> = {}): SessionManager 
   return new SessionManager({
     backend,
     env: shellEnv.env,
+    passEnv: ['PS1'],
     shell: TEST_SHELL,
     run: async () => ({ code: null, stdout: '' }),
     ...opts,

@@ -1,0 +1,41 @@
+/**
+ * Tests of the host's config.json on a real temp folder: `passEnv` (the
+ * extra variables sessions may get, docs/host.md) is schema-checked, kept
+ * when `writeConfig` changes other keys, and a malformed entry makes the
+ * file `state_corrupt` rather than being half-applied.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, test } from 'node:test';
+import { isHostError, type StatePaths, statePaths } from '@pocketshell/host-core';
+import { readConfig, writeConfig } from './config.ts';
+
+let dir: string;
+let paths: StatePaths;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-config-'));
+  paths = statePaths({ root: path.join(dir, 'state') });
+  fs.mkdirSync(paths.root, { mode: 0o700 });
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('passEnv is read, checked, and kept when other keys are written', () => {
+  fs.writeFileSync(paths.config, JSON.stringify({ passEnv: ['EDITOR', 'MY_*'] }), { mode: 0o600 });
+  assert.deepEqual(readConfig(paths), { passEnv: ['EDITOR', 'MY_*'] });
+  writeConfig(paths, { relay: 'ws://127.0.0.1:1/ws', web: 'http://127.0.0.1:1' });
+  assert.deepEqual(readConfig(paths), {
+    relay: 'ws://127.0.0.1:1/ws',
+    web: 'http://127.0.0.1:1',
+    passEnv: ['EDITOR', 'MY_*'],
+  });
+  for (const bad of [['A B'], ['X=1'], 'EDITOR', [1], ['*']]) {
+    fs.writeFileSync(paths.config, JSON.stringify({ passEnv: bad }), { mode: 0o600 });
+    assert.throws(
+      () => readConfig(paths),
+      (e: unknown) => isHostError(e, 'state_corrupt'),
+      JSON.stringify(bad),
+    );
+  }
+});

@@ -216,7 +216,7 @@ test('the installed command runs from the prefix: --version and doctor --json', 
   assert.equal(report.ok, true);
   assert.deepEqual(
     report.checks.map((c) => c.id),
-    ['node', 'keystore', 'state', 'relay', 'clock', 'ice', 'engine', 'multiplexer', 'service'],
+    ['node', 'keystore', 'state', 'files', 'relay', 'clock', 'ice', 'engine', 'multiplexer', 'service'],
   );
   assert.equal(report.checks.find((c) => c.id === 'node')?.status, 'ok');
 });

@@ -193,16 +193,42 @@ export async function tapKey(page: Page, key: string): Promise<void> {
  * saved as `<shots>-pairing`, `<shots>-hosts`, `<shots>-terminal`.
  */
 export async function firstSession(page: Page, url: string, shots: string): Promise<void> {
-  await page.goto(url);
-  await page.locator('[data-testid="sas"][data-digits]').waitFor();
-  await screenshot(page, `${shots}-pairing`);
-  const row = page.locator('[data-host][data-state="online"]').first();
-  await row.waitFor();
-  await screenshot(page, `${shots}-hosts`);
-  await row.tap();
-  await page.locator('[data-testid="new-session"]').tap();
-  await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor();
-  await typeInTerminal(page, 'echo $((6*7))');
-  await waitForLine(page, /^42$/);
-  await screenshot(page, `${shots}-terminal`);
+  // The page's warnings and errors, to say why a step stalled.
+  const log: string[] = [];
+  const onConsole = (m: { type(): string; text(): string }) => {
+    if (m.type() === 'warning' || m.type() === 'error') log.push(`${m.type()}: ${m.text()}`);
+  };
+  page.on('console', onConsole);
+  let step = 'open the pairing URL';
+  try {
+    await page.goto(url);
+    step = 'show the six digits';
+    await page.locator('[data-testid="sas"][data-digits]').waitFor();
+    await screenshot(page, `${shots}-pairing`);
+    step = 'show the host online';
+    const row = page.locator('[data-host][data-state="online"]').first();
+    await row.waitFor();
+    await screenshot(page, `${shots}-hosts`);
+    await row.tap();
+    step = 'connect a new terminal peer to peer';
+    await page.locator('[data-testid="new-session"]').tap();
+    await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor();
+    step = 'run echo $((6*7))';
+    await typeInTerminal(page, 'echo $((6*7))');
+    await waitForLine(page, /^42$/);
+    await screenshot(page, `${shots}-terminal`);
+  } catch (error) {
+    await screenshot(page, `${shots}-failed`).catch(() => {});
+    throw new Error(
+      `the phone could not ${step}: ${(error as Error).message.split('\n')[0]}; page said:\n${log.join('\n') || '(nothing)'}\nscreen: ${(
+        await page
+          .locator('body')
+          .innerText()
+          .catch(() => '?')
+      ).slice(0, 500)}`,
+      { cause: error },
+    );
+  } finally {
+    page.off('console', onConsole);
+  }
 }

@@ -130,9 +130,22 @@ test('npm start in the fresh clone: the printed URL, opened on a phone, loads th
   children.push(up);
   const phone = await launchPhone();
   try {
+    let output = '';
+    const keep = (d: Buffer) => {
+      output += d;
+    };
+    up.stdout?.on('data', keep);
+    up.stderr?.on('data', keep);
     const [url] = await waitForOutput(up, /http:\/\/127\.0\.0\.1:\d+\/#\/pair\/1\/\S+/, 60_000);
     assert.ok(existsSync(join(clone, 'packages/web/dist/index.html')), 'npm start built the web client');
-    await firstSession(phone.page, url, 'first-run-npm-start');
+    await firstSession(phone.page, url, 'first-run-npm-start').catch((error: Error) => {
+      throw new Error(
+        `${error.message}\nnpm start printed (QR codes left out):\n${output
+          .replace(/^[ █▀▄]+$/gm, '')
+          .replace(/\n{2,}/g, '\n')
+          .slice(-2000)}`,
+      );
+    });
   } finally {
     await phone.close();
     await stop(up);

@@ -23,7 +23,7 @@ import {
   webClientStale,
 } from '@pocketshell/relay';
 import { DOCS, writeConfig } from './config.ts';
-import { type RunningDaemon, startDaemon } from './daemon.ts';
+import { type RunningDaemon, startDaemon, stderrLog } from './daemon.ts';
 import { CliError } from './exit-codes.ts';
 import { pairingLoop } from './pairing-prompt.ts';
 
@@ -164,7 +164,7 @@ export async function up(options: UpOptions): Promise<RunningUp> {
       version: options.version,
       mode: 'up',
       ...(enroll ? { enroll } : {}),
-      log: (line) => process.stderr.write(`${line}\n`),
+      log: stderrLog(),
     });
   } catch (error) {
     await relay.close();

@@ -19,6 +19,7 @@ import {
   type IceCandidateInit,
   makePairAccept,
   openJson,
+  openPairConfirm,
   openPairRequest,
   type PairRequestMessage,
   type PartyId,
@@ -95,6 +96,8 @@ interface LiveConnection {
 }
 
 const ANSWER_TIMEOUT_MS = 30_000;
+/** How long the host waits for the device's `pair.confirm` after accepting. */
+export const PAIR_DEVICE_TIMEOUT_MS = 60_000;
 
 export class HostAgent extends Emitter<HostAgentEvents> {
   readonly relay: RelayClient;
@@ -108,6 +111,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   readonly #connections = new Map<string, LiveConnection>();
   /** Candidates that arrived before their offer was answered (bounded). */
   readonly #earlyIce = new Map<string, { candidates: (IceCandidateInit | null)[]; at: number }>();
+  /** Devices accepted by the person whose own confirmation is awaited (not pinned yet). */
+  readonly #completing = new Set<DeviceId>();
   #turn: { servers: IceServer[]; until: number } | undefined;
   #closed = false;
 
@@ -151,23 +156,28 @@ export class HostAgent extends Emitter<HostAgentEvents> {
 
   /**
    * Runs one pairing: makes a claim, hands the pairing URL to `onUrl`, waits
-   * for a device to redeem it, asks `confirm` (show the SAS), then pins the
-   * device and tells it. Resolves with the pinned device, or rejects with a
-   * coded error (`timeout` when nobody redeems before the claim expires,
-   * `unauthorized` when the person declines).
+   * for a device to redeem it, asks `confirm` (show the SAS), sends the
+   * acceptance, and pins the device only once the device confirmed that it
+   * completed too (a signed `pair.confirm`). Resolves with the pinned
+   * device, or rejects with a coded error (`timeout` when nobody redeems
+   * before the claim expires or the device does not complete within
+   * `deviceTimeoutMs` — then the relay's pairing is revoked and nothing is
+   * pinned; `unauthorized` when the person declines).
    */
   async pair(options: {
     webUrl: string;
     grants?: readonly Grant[];
     onUrl: (url: string, expires: number) => void;
     confirm: (prompt: PairingPrompt) => Promise<boolean>;
+    /** How long to wait for the device to complete after the person confirmed. */
+    deviceTimeoutMs?: number;
   }): Promise<PinnedDevice> {
     await this.relay.waitReady();
     const created = await this.relay.request({ t: 'pair.create' });
     const claim = fromB64u(created.claim);
     const { identity } = this.#o;
     options.onUrl(
-      buildPairUrl({ webUrl: options.webUrl, claim, hostPub: identity.publicKey }),
+      buildPairUrl({ webUrl: options.webUrl, claim, hostPub: identity.publicKey, hostName: identity.name }),
       created.expires,
     );
     const request = await this.#nextPairRequest(Math.max(1, created.expires - this.#now()) * 1000);
@@ -191,7 +201,6 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       throw new ProtocolError('unauthorized', 'pairing declined');
     }
     const grants = [...(options.grants ?? DEFAULT_GRANTS)];
-    const pinned = this.#o.trust.pin({ publicKey: verified.devicePub, name: verified.name, grants });
     const env = makePairAccept({
       host: identity,
       devicePub: verified.devicePub,
@@ -200,9 +209,56 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       grants,
       now: this.#now(),
     });
-    await this.relay.request({ t: 'pair.accept', to: verified.deviceId, env });
+    this.#completing.add(verified.deviceId);
+    try {
+      const completed = this.#nextPairConfirm(
+        verified.deviceId,
+        options.deviceTimeoutMs ?? PAIR_DEVICE_TIMEOUT_MS,
+      );
+      completed.catch(() => {});
+      await this.relay.request({ t: 'pair.accept', to: verified.deviceId, env });
+      const confirmation = await completed;
+      openPairConfirm({
+        host: identity,
+        devicePub: verified.devicePub,
+        claim,
+        envelope: confirmation,
+        now: this.#now(),
+        replay: this.#envelopes,
+      });
+    } catch (error) {
+      // The device did not complete: nothing is pinned here, and the relay forgets the pairing.
+      this.#refuse(error, verified.deviceId, 'pair.confirm');
+      await this.relay.request({ t: 'pair.revoke', peer: verified.deviceId }).catch(() => {});
+      throw error;
+    } finally {
+      this.#completing.delete(verified.deviceId);
+    }
+    const pinned = this.#o.trust.pin({ publicKey: verified.devicePub, name: verified.name, grants });
     this.#o.audit.append('pairing', { device: verified.deviceId, name: verified.name, grants });
     return pinned;
+  }
+
+  /** The next `pair.confirm` envelope from `device`, or `timeout`. */
+  #nextPairConfirm(device: DeviceId, timeoutMs: number): Promise<DeliverMessage['env']> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new ProtocolError('timeout', 'the device did not complete the pairing'));
+      }, timeoutMs);
+      const off = this.relay.on('message', (m) => {
+        if (m.t === 'pair.revoked' && m.from === device) {
+          clearTimeout(timer);
+          off();
+          reject(new ProtocolError('revoked', 'the device cancelled the pairing'));
+          return;
+        }
+        if (m.t !== 'deliver' || m.from !== device || m.env.kind !== 'pair.confirm') return;
+        clearTimeout(timer);
+        off();
+        resolve(m.env);
+      });
+    });
   }
 
   #nextPairRequest(timeoutMs: number): Promise<PairRequestMessage> {
@@ -241,6 +297,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   }
 
   #onDeliver(m: DeliverMessage): void {
+    // A device completing its pairing is not pinned yet: `pair()` is waiting for this one.
+    if (m.env.kind === 'pair.confirm' && this.#completing.has(m.from as DeviceId)) return;
     const status = this.#o.trust.status(m.from);
     if (status.status !== 'paired') {
       // An unpaired or revoked sender gets nothing back; the refusal is audited.

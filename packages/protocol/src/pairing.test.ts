@@ -152,10 +152,19 @@ test('the pairing URL may carry the host name; a bad one is refused', () => {
   const named = { ...link, hostName: 'büro laptop' };
   const url = buildPairUrl(named);
   assert.deepEqual(parsePairUrl(url), named);
-  assert.equal(code(() => buildPairUrl({ ...link, hostName: 'a\x1bb' })), 'bad_message');
-  assert.equal(code(() => buildPairUrl({ ...link, hostName: 'n'.repeat(65) })), 'bad_message');
+  assert.equal(
+    code(() => buildPairUrl({ ...link, hostName: 'a\x1bb' })),
+    'bad_message',
+  );
+  assert.equal(
+    code(() => buildPairUrl({ ...link, hostName: 'n'.repeat(65) })),
+    'bad_message',
+  );
   const control = `${buildPairUrl(link)}/${b64u(new TextEncoder().encode('a\nb'))}`;
-  assert.equal(code(() => parsePairUrl(control)), 'bad_message');
+  assert.equal(
+    code(() => parsePairUrl(control)),
+    'bad_message',
+  );
 });
 
 test('device confirmation: the host checks it opens from the device key and signs this claim', () => {

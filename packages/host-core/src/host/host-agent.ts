@@ -18,6 +18,7 @@ import {
   type Grant,
   type IceCandidateInit,
   makePairAccept,
+  object,
   openJson,
   openPairConfirm,
   openPairRequest,
@@ -29,6 +30,7 @@ import {
   ReplayCache,
   type ServerMessage,
   sealJson,
+  string,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -475,7 +477,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     const grants = new Set(status.device.grants);
     const label = channel.label;
     if (label === 'control') {
-      serveControl(channel, this.#controlMethods(grants), (code, method) =>
+      serveControl(channel, this.#controlMethods(grants, deviceId), (code, method) =>
         this.#refuse(new ProtocolError(code as 'internal'), deviceId, `control ${method}`),
       );
       return;
@@ -508,7 +510,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     }
   }
 
-  #controlMethods(grants: ReadonlySet<Grant>) {
+  #controlMethods(grants: ReadonlySet<Grant>, deviceId: DeviceId) {
     const needShell = () => {
       if (!grants.has('shell')) throw new ProtocolError('grant_missing', 'shell');
     };
@@ -538,6 +540,15 @@ export class HostAgent extends Emitter<HostAgentEvents> {
         if (!session) throw new ProtocolError('not_found', 'no such session');
         await session.close();
         return { closed: id };
+      },
+      'sessions.rename': (params: unknown) => {
+        needShell();
+        const { id, name } = parseRename(params);
+        const session = sessions.get(id);
+        if (!session) throw new ProtocolError('not_found', 'no such session');
+        session.rename(name);
+        this.#o.audit.append('session.renamed', { session: id, name, device: deviceId });
+        return { id, name };
       },
     };
   }
@@ -573,6 +584,19 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     await Promise.all([...this.#connections.values()].map((c) => c.peer.close()));
     this.#connections.clear();
   }
+}
+
+/** Longest session name, in UTF-16 units. */
+export const SESSION_NAME_MAX = 64;
+
+/** `sessions.rename` params: `{id, name}`, the name trimmed, printable, at most 64 characters (empty clears it). */
+function parseRename(params: unknown): { id: string; name: string } {
+  const o = object(params, 'params');
+  const id = string(o, 'id', 64);
+  const name = string(o, 'name', 256).trim();
+  if (name.length > SESSION_NAME_MAX) throw new ProtocolError('bad_message', 'name: too long');
+  if (/[\p{Cc}\p{Cf}]/u.test(name)) throw new ProtocolError('bad_message', 'name: bad format');
+  return { id, name };
 }
 
 function connKey(device: DeviceId, conn: string): string {

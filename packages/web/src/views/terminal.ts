@@ -140,8 +140,10 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   );
   // Keys typed while no channel is open wait here (bounded) for the next one.
   const queue = new InputQueue();
+  /** True while the banner offers the queued keys to a new session (it says so instead). */
+  let offered = false;
   const showPending = () => {
-    pendingEl.hidden = queue.size === 0 && queue.dropped === 0;
+    pendingEl.hidden = offered || (queue.size === 0 && queue.dropped === 0);
     pendingEl.textContent =
       queue.dropped > 0
         ? `${queue.size} B typed, waiting for the connection; ${queue.dropped} B not kept (queue full)`
@@ -390,34 +392,54 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   cleanups.push(() => mq.removeEventListener('change', onScheme));
 
   // ------------------------------------------------------------ connection life
-  const showBanner = (text: string | null, action?: { label: string; run: () => void }) => {
+  type BannerAction = { label: string; run: () => void };
+  const showBanner = (text: string | null, ...actions: BannerAction[]) => {
     banner.hidden = text === null;
     banner.replaceChildren(
       ...(text === null
         ? []
         : [
             h('span', {}, text),
-            action
-              ? h('button', { class: 'button small', type: 'button', onclick: action.run }, action.label)
-              : '',
+            h(
+              'span',
+              { class: 'banner-actions' },
+              ...actions.map((a) =>
+                h('button', { class: 'button small', type: 'button', onclick: a.run }, a.label),
+              ),
+            ),
           ]),
     );
   };
 
   const flushQueue = () => {
     const data = queue.take();
+    offered = false;
     showPending();
     if (data && chan) chan.write(data);
   };
   // The session changed (the old one is gone): what was typed for it is not sent unasked.
   const offerQueue = () => {
-    showBanner(`${queue.size} B typed while disconnected were not sent: the session is new.`, {
-      label: 'Send',
-      run: () => {
-        showBanner(null);
-        flushQueue();
+    offered = true;
+    showPending();
+    showBanner(
+      `${queue.size} B typed while disconnected were not sent: this is a new session.`,
+      {
+        label: 'Send',
+        run: () => {
+          showBanner(null);
+          flushQueue();
+        },
       },
-    });
+      {
+        label: 'Discard',
+        run: () => {
+          showBanner(null);
+          queue.take();
+          offered = false;
+          showPending();
+        },
+      },
+    );
   };
 
   const retry = (delayMs?: number) => {
@@ -562,6 +584,27 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
       },
       state: () => state,
       session: () => sessionTarget,
+      settings: () => ({
+        ...settings,
+        fontFamily: term.options.fontFamily,
+        background: term.options.theme?.background,
+      }),
+      /** Page coordinates of the middle of the first cell of the last visible line containing `text`. */
+      cellOf: (text: string) => {
+        const b = term.buffer.active;
+        const screenEl = termEl.querySelector('.xterm-screen');
+        if (!screenEl) return null;
+        const r = screenEl.getBoundingClientRect();
+        for (let y = term.rows - 1; y >= 0; y--) {
+          const line = b.getLine(b.viewportY + y)?.translateToString(true) ?? '';
+          const x = line.indexOf(text);
+          if (x < 0) continue;
+          const w = r.width / term.cols;
+          const hgt = r.height / term.rows;
+          return { x: r.left + (x + 0.5) * w, y: r.top + (y + 0.5) * hgt };
+        }
+        return null;
+      },
       fontSize: () => term.options.fontSize,
       rows: () => term.rows,
       write: (data: string) => chan?.write(data),

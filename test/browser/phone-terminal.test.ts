@@ -46,6 +46,8 @@ type Hook = {
   pocketshellTerminal?: {
     session(): string;
     lines(): string[];
+    detach(): void;
+    reattach(): void;
     settings(): { fontSize: number; font: string; theme: string; fontFamily: string; background: string };
     cellOf(text: string): { x: number; y: number } | null;
   };
@@ -233,6 +235,22 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
     await typeInTerminal(page, 'echo themed-$((2*4))');
     await waitForLine(page, /^themed-8$/);
     await screenshot(page, 'p6-solarized-light');
+  });
+
+  test('keys typed while the channel is down are shown as waiting and sent, in order, on resume of the same session', async () => {
+    const { page } = phone;
+    const session = await page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.session());
+    await page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.detach());
+    await page.locator('[data-testid="conn"][data-state="reconnecting"]').waitFor();
+    await typeInTerminal(page, 'echo resumed-$((6*6))');
+    const pending = page.locator('[data-testid="pending-input"]');
+    await pending.waitFor();
+    assert.match((await pending.textContent()) ?? '', /^22 B typed, sent when the connection is back$/);
+    await page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.reattach());
+    await waitForLine(page, /^resumed-36$/);
+    await pending.waitFor({ state: 'hidden' });
+    assert.equal(await page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.session()), session);
+    assert.equal(await page.locator('.banner', { hasText: 'typed while disconnected' }).count(), 0);
   });
 
   test('keys typed while the host restarts are shown as waiting, then sent after it', async () => {

@@ -608,6 +608,18 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
       fontSize: () => term.options.fontSize,
       rows: () => term.rows,
       write: (data: string) => chan?.write(data),
+      /** Detaches without retrying (as a dropped channel, but held until `reattach`). */
+      detach: () => {
+        const c = chan;
+        chan = undefined;
+        clearTimeout(retryTimer);
+        setState('reconnecting');
+        c?.close();
+      },
+      reattach: () => {
+        attempt = 0;
+        retry(0);
+      },
       onOutput: (listener: (bytes: Uint8Array) => void) => {
         outputListeners.add(listener);
         return () => outputListeners.delete(listener);

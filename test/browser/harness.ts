@@ -232,3 +232,35 @@ export async function firstSession(page: Page, url: string, shots: string): Prom
     page.off('console', onConsole);
   }
 }
+
+/** Sizes of every visible control that is smaller than 44×44 CSS px. */
+export function smallTargets(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const bad: string[] = [];
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>('button, a[href], .key'))) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      if (r.width < 44 || r.height < 44)
+        bad.push(`${el.textContent?.trim()} ${Math.round(r.width)}×${Math.round(r.height)}`);
+    }
+    return bad;
+  });
+}
+
+/** Elements that stick out of the phone's width (the page must not scroll sideways). */
+export function cutOff(page: Page): Promise<string[]> {
+  return page.evaluate((width) => {
+    const bad: string[] = [];
+    if (document.documentElement.scrollWidth > width)
+      bad.push(`page ${document.documentElement.scrollWidth}px wide`);
+    const els = document.querySelectorAll<HTMLElement>(
+      'button, a, h1, h2, .sas, .fingerprint, .row, .conn, .sheet, textarea, select, input',
+    );
+    for (const el of Array.from(els)) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (r.left < -1 || r.right > width + 1) bad.push(el.className || el.tagName);
+    }
+    return bad;
+  }, PHONE.viewport.width);
+}

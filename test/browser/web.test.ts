@@ -19,11 +19,13 @@ import {
   browserAvailable,
   buildWeb,
   CHROMIUM,
+  cutOff as cutOffOf,
   launchPhone,
   PHONE,
   type Phone,
   ROOT,
   screenshot,
+  smallTargets as smallTargetsOf,
   startWebRelay,
   TestHost,
   tapKey,
@@ -65,35 +67,8 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
     await relay?.stop();
   });
 
-  /** Sizes of every visible control that is smaller than 44×44 CSS px. */
-  async function smallTargets(): Promise<string[]> {
-    return phone.page.evaluate(() => {
-      const bad: string[] = [];
-      for (const el of Array.from(document.querySelectorAll<HTMLElement>('button, a[href], .key'))) {
-        const r = el.getBoundingClientRect();
-        if (r.width === 0 || r.height === 0) continue;
-        if (r.width < 44 || r.height < 44)
-          bad.push(`${el.textContent?.trim()} ${Math.round(r.width)}×${Math.round(r.height)}`);
-      }
-      return bad;
-    });
-  }
-
-  /** Elements that stick out of the phone's width (the page must not scroll sideways). */
-  async function cutOff(): Promise<string[]> {
-    return phone.page.evaluate((width) => {
-      const bad: string[] = [];
-      if (document.documentElement.scrollWidth > width)
-        bad.push(`page ${document.documentElement.scrollWidth}px wide`);
-      const els = document.querySelectorAll<HTMLElement>('button, a, h1, .sas, .fingerprint, .row, .conn');
-      for (const el of Array.from(els)) {
-        const r = el.getBoundingClientRect();
-        if (r.width === 0) continue;
-        if (r.left < -1 || r.right > width + 1) bad.push(el.className || el.tagName);
-      }
-      return bad;
-    }, PHONE.viewport.width);
-  }
+  const smallTargets = () => smallTargetsOf(phone.page);
+  const cutOff = () => cutOffOf(phone.page);
 
   test('pair from the QR URL: SAS on the page equals the host’s; host online; echo $((6*7)) gives 42', async () => {
     const { page } = phone;

@@ -5,7 +5,7 @@
  * terminal, resize, exit code, detach and reattach with the same screen.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -173,5 +173,40 @@ test('a snapshot larger than one data-channel message (long scrollback) arrives 
   assert.ok(snapshot.includes('line 01500') && snapshot.includes('seq-6'));
   again.write('echo alive-$((4+4))\r');
   await waitFor(again, /alive-8/);
+  await conn.close();
+});
+
+test('sessions.rename names a session (trimmed, audited); a long or unprintable name or an unknown id is refused', async () => {
+  const conn: HostConnection = await devices[0]!.connect(paired.id);
+  const term = await conn.openTerminal('new');
+  const id = term.session;
+  assert.deepEqual(await conn.call('sessions.rename', { id, name: '  build box  ' }), {
+    id,
+    name: 'build box',
+  });
+  const listed = await conn.call<{ sessions: { id: string; name: string }[] }>('sessions.list');
+  assert.equal(listed.sessions.find((s) => s.id === id)?.name, 'build box');
+  const refused = async (params: unknown) =>
+    conn.call('sessions.rename', params).then(
+      () => 'ok',
+      (e: { code?: string }) => e.code,
+    );
+  assert.equal(await refused({ id, name: 'n'.repeat(65) }), 'bad_message');
+  assert.equal(await refused({ id, name: 'a\x1b[31mb' }), 'bad_message');
+  assert.equal(await refused({ id, name: 'a\u202eb' }), 'bad_message');
+  assert.equal(await refused({ id: 'nope', name: 'x' }), 'not_found');
+  assert.equal(await refused({ id }), 'bad_message');
+  assert.equal(host.sessions.get(id)?.info().name, 'build box');
+  const audit = readFileSync(join(home, '.pocketshell', 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(audit.some((e) => e.event === 'session.renamed' && e.session === id && e.name === 'build box'));
+  assert.ok(
+    audit.some(
+      (e) => e.event === 'refusal' && e.code === 'bad_message' && e.what === 'control sessions.rename',
+    ),
+  );
+  term.close();
   await conn.close();
 });

@@ -18,6 +18,7 @@ import {
   hostIdOf,
   openEnvelope,
   pairAcceptTranscript,
+  pairConfirmTranscript,
   pairRequestTranscript,
   relayAuthTranscript,
   sasDigits,
@@ -120,6 +121,11 @@ export function buildVectors(): Vectors {
       name: 'pair-accept (host)',
       seed: seedFor('host'),
       transcript: pairAcceptTranscript(host.publicKey, device.publicKey, claim),
+    },
+    {
+      name: 'pair-confirm (device)',
+      seed: seedFor('device'),
+      transcript: pairConfirmTranscript(host.publicKey, device.publicKey, claim),
     },
     {
       name: 'sdp offer (device)',

@@ -24,6 +24,7 @@ import {
   hostIdOf,
   type IceBody,
   type KeyPair,
+  makePairConfirm,
   makePairRequest,
   object,
   openPairAccept,
@@ -217,6 +218,8 @@ export class Device {
     options.onSas?.(sasDigits(link.hostPub, this.#o.keyPair.publicKey, link.claim));
     const message = await accepted;
     const verified = openPairAccept({ device: this.#o.keyPair, link, message, now: this.#now() });
+    // The host pins this device only on its signed confirmation that it completed too.
+    this.relay.send(verified.hostId, makePairConfirm({ link, device: this.#o.keyPair, now: this.#now() }));
     const host: PairedHost = {
       id: verified.hostId,
       pub: link.hostPub,

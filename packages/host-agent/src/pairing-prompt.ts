@@ -78,7 +78,8 @@ export function pairingLoop(
       } catch (error) {
         if (stopped) return;
         const code = (error as { code?: string }).code;
-        if (code === 'timeout') options.out('The code expired; here is a new one.');
+        // Nobody redeemed the code in time, or the phone went away before completing (nothing was pinned).
+        if (code === 'timeout') options.out(`Not paired: ${(error as Error).message}. Here is a new code.`);
         else {
           options.out(`Pairing failed: ${(error as Error).message}${code ? ` (${code})` : ''}`);
           await new Promise((r) => setTimeout(r, 1000));

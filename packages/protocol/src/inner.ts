@@ -1,6 +1,6 @@
 /**
- * The bodies inside sealed envelopes (PROTOCOL.md §4–§6): pairing request
- * and acceptance, and the WebRTC signaling of one connection. Each body is
+ * The bodies inside sealed envelopes (PROTOCOL.md §4–§6): pairing request,
+ * acceptance and the device's confirmation, and the WebRTC signaling of one connection. Each body is
  * JSON; `parseInner(kind, value)` checks it like any network message, and
  * the transcript builders give the exact bytes each signature covers.
  */
@@ -27,6 +27,9 @@ export interface PairRequestBody {
 export interface PairAcceptBody {
   host_name: string;
   grants: Grant[];
+  sig: string;
+}
+export interface PairConfirmBody {
   sig: string;
 }
 export interface OfferBody {
@@ -61,6 +64,7 @@ export interface HangupBody {
 export interface InnerBodies {
   'pair.request': PairRequestBody;
   'pair.accept': PairAcceptBody;
+  'pair.confirm': PairConfirmBody;
   offer: OfferBody;
   answer: AnswerBody;
   ice: IceBody;
@@ -70,6 +74,7 @@ export type InnerKind = keyof InnerBodies;
 export const INNER_KINDS: readonly InnerKind[] = [
   'pair.request',
   'pair.accept',
+  'pair.confirm',
   'offer',
   'answer',
   'ice',
@@ -113,6 +118,9 @@ export function parseInner<K extends InnerKind>(kind: K, value: unknown): InnerB
         grants: array(o, 'grants', GRANTS.length, (v, f) => oneOf({ [f]: v }, f, GRANTS)),
         sig: b64(o, 'sig', 64),
       };
+      break;
+    case 'pair.confirm':
+      body = { sig: b64(o, 'sig', 64) };
       break;
     case 'offer':
       body = {
@@ -176,6 +184,11 @@ export function pairRequestTranscript(
 /** Host's acceptance signature (§4.5): `tr(pair-accept/v1, host_pub, device_pub, claim)`. */
 export function pairAcceptTranscript(hostPub: Uint8Array, devicePub: Uint8Array, claim: Uint8Array) {
   return tr(LABELS.pairAccept, hostPub, devicePub, claim);
+}
+
+/** Device's completion signature (§4.6): `tr(pair-confirm/v1, host_pub, device_pub, claim)`. */
+export function pairConfirmTranscript(hostPub: Uint8Array, devicePub: Uint8Array, claim: Uint8Array) {
+  return tr(LABELS.pairConfirm, hostPub, devicePub, claim);
 }
 
 /** Signed SDP (§6): `tr(sdp/v1, "offer"|"answer", host_id, device_id, conn, nonce, ts, sdp)`. */

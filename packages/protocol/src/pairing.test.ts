@@ -11,8 +11,10 @@ import type { PairAcceptedMessage, PairRequestMessage } from './messages.ts';
 import {
   buildPairUrl,
   makePairAccept,
+  makePairConfirm,
   makePairRequest,
   openPairAccept,
+  openPairConfirm,
   openPairRequest,
   parsePairUrl,
   relayWsUrl,
@@ -144,4 +146,40 @@ test('device refuses an acceptance from any host but the one in the QR code', ()
     code(() => openPairAccept({ device, link, message: relabelled, now: NOW })),
     'decrypt_failed',
   );
+});
+
+test('the pairing URL may carry the host name; a bad one is refused', () => {
+  const named = { ...link, hostName: 'büro laptop' };
+  const url = buildPairUrl(named);
+  assert.deepEqual(parsePairUrl(url), named);
+  assert.equal(
+    code(() => buildPairUrl({ ...link, hostName: 'a\x1bb' })),
+    'bad_message',
+  );
+  assert.equal(
+    code(() => buildPairUrl({ ...link, hostName: 'n'.repeat(65) })),
+    'bad_message',
+  );
+  const control = `${buildPairUrl(link)}/${b64u(new TextEncoder().encode('a\nb'))}`;
+  assert.equal(
+    code(() => parsePairUrl(control)),
+    'bad_message',
+  );
+});
+
+test('device confirmation: the host checks it opens from the device key and signs this claim', () => {
+  const env = makePairConfirm({ link, device, now: NOW });
+  const open = (over: Partial<Parameters<typeof openPairConfirm>[0]> = {}) =>
+    code(() =>
+      openPairConfirm({ host, devicePub: device.publicKey, claim, envelope: env, now: NOW, ...over }),
+    );
+  assert.equal(open(), 'ok');
+  // Another device's key, another claim, a stale clock, another kind: all refused.
+  assert.equal(open({ devicePub: mallory.publicKey }), 'decrypt_failed');
+  assert.equal(open({ claim: new Uint8Array(16).fill(6) }), 'bad_signature');
+  assert.equal(open({ now: NOW + 3600 }), 'clock_skew');
+  assert.equal(open({ envelope: { ...env, kind: 'pair.accept' } }), 'bad_message');
+  const forged = makePairConfirm({ link, device: mallory, now: NOW });
+  assert.equal(open({ devicePub: mallory.publicKey, envelope: forged }), 'ok');
+  assert.equal(open({ envelope: forged }), 'decrypt_failed');
 });

@@ -1,7 +1,9 @@
 /**
  * Pairing (PROTOCOL.md §4) as pure functions shared by the host, the Node
  * client and the web client: the QR URL, the device's sealed request, the
- * host's checks and its sealed acceptance, and the device's checks of that.
+ * host's checks and its sealed acceptance, the device's checks of that, and
+ * the device's sealed confirmation that it completed — the host pins a
+ * device only on that, so a device that walked away leaves nothing behind.
  * Every check throws a coded `ProtocolError`; the SAS digits come out of the
  * same values both sides verified.
  */
@@ -17,9 +19,15 @@ import {
   sign,
   verifyOrThrow,
 } from './identity.ts';
-import { type Grant, pairAcceptTranscript, pairRequestTranscript, parseInner } from './inner.ts';
+import {
+  type Grant,
+  pairAcceptTranscript,
+  pairConfirmTranscript,
+  pairRequestTranscript,
+  parseInner,
+} from './inner.ts';
 import type { PairAcceptedMessage, PairRequestMessage } from './messages.ts';
-import { checkClock } from './replay.ts';
+import { checkClock, type ReplayCache } from './replay.ts';
 import { sasDigits } from './sas.ts';
 
 /** Pairing URL version in the fragment. */
@@ -33,12 +41,31 @@ export interface PairLink {
   webUrl: string;
   claim: Uint8Array;
   hostPub: Uint8Array;
+  /**
+   * The host's name, shown while pairing (optional). It comes with the QR
+   * code, as the key does; the name the device keeps is the signed one in
+   * the acceptance.
+   */
+  hostName?: string;
 }
 
-/** `<web-url>/#/pair/1/<claim>/<host_pub>`: the fragment never reaches a server. */
+/** Longest host name in a pairing link, in UTF-16 units (as in `pair.accept`). */
+const LINK_NAME_MAX = 64;
+
+function linkName(name: string): string {
+  if (name.length === 0 || name.length > LINK_NAME_MAX || /[\p{Cc}\p{Cf}]/u.test(name))
+    throw new ProtocolError('bad_message', 'bad host name in pairing URL');
+  return name;
+}
+
+/**
+ * `<web-url>/#/pair/1/<claim>/<host_pub>[/<utf8(host_name)>]` (base64url
+ * each): the fragment never reaches a server.
+ */
 export function buildPairUrl(link: PairLink): string {
   const base = link.webUrl.replace(/#.*$/, '').replace(/\/+$/, '');
-  return `${base}/#/pair/${PAIR_URL_VERSION}/${b64u(link.claim)}/${b64u(link.hostPub)}`;
+  const name = link.hostName === undefined ? '' : `/${b64u(utf8(linkName(link.hostName)))}`;
+  return `${base}/#/pair/${PAIR_URL_VERSION}/${b64u(link.claim)}/${b64u(link.hostPub)}${name}`;
 }
 
 /** Parses a pairing URL; `bad_message` when it is not one. */
@@ -51,15 +78,31 @@ export function parsePairUrl(url: string): PairLink {
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw new ProtocolError('bad_message', 'pairing URL must be http(s)');
-  const m = /^#\/pair\/([0-9]+)\/([A-Za-z0-9_-]+)\/([A-Za-z0-9_-]+)$/.exec(u.hash);
+  const m = /^#\/pair\/([0-9]+)\/([A-Za-z0-9_-]+)\/([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_-]{1,344}))?$/.exec(
+    u.hash,
+  );
   if (!m) throw new ProtocolError('bad_message', 'not a pairing URL');
   if (m[1] !== PAIR_URL_VERSION) throw new ProtocolError('unsupported', `pairing URL version ${m[1]}`);
   const claim = fromB64u(m[2]!);
   const hostPub = fromB64u(m[3]!);
   if (claim.length !== 16 || hostPub.length !== 32)
     throw new ProtocolError('bad_message', 'bad claim or key length');
+  let hostName: string | undefined;
+  if (m[4] !== undefined) {
+    try {
+      hostName = fromUtf8(fromB64u(m[4]));
+    } catch (cause) {
+      throw new ProtocolError('bad_message', 'bad host name in pairing URL', { cause });
+    }
+    linkName(hostName);
+  }
   u.hash = '';
-  return { webUrl: u.toString().replace(/\/+$/, ''), claim, hostPub };
+  return {
+    webUrl: u.toString().replace(/\/+$/, ''),
+    claim,
+    hostPub,
+    ...(hostName !== undefined ? { hostName } : {}),
+  };
 }
 
 /** The relay WebSocket URL for a web URL: same origin, path `/ws`. */
@@ -219,4 +262,59 @@ export function openPairAccept(input: {
     'pairing acceptance signature',
   );
   return { hostId: message.from, hostName: body.host_name, grants: body.grants };
+}
+
+/**
+ * Device side, once it checked the acceptance and is still pairing: the
+ * sealed `pair.confirm` envelope (sent with `send`), body `{sig}` with
+ * `sig = Ed25519_device(tr(pair-confirm/v1, host_pub, device_pub, claim))`.
+ */
+export function makePairConfirm(input: { link: PairLink; device: KeyPair; now: number }): Envelope {
+  const { link, device } = input;
+  const sig = sign(pairConfirmTranscript(link.hostPub, device.publicKey, link.claim), device.secretKey);
+  return sealEnvelope({
+    kind: 'pair.confirm',
+    plaintext: utf8(JSON.stringify({ sig: b64u(sig) })),
+    senderId: deviceIdOf(device.publicKey),
+    senderSecret: device.secretKey,
+    recipientId: hostIdOf(link.hostPub),
+    recipientPublic: link.hostPub,
+    ts: input.now,
+  });
+}
+
+/**
+ * Host side: checks the device's `pair.confirm` for this claim — it opens
+ * from the device key of the verified request, its time is in the window,
+ * and the device's signature over (host, device, claim) holds.
+ */
+export function openPairConfirm(input: {
+  host: KeyPair;
+  devicePub: Uint8Array;
+  claim: Uint8Array;
+  envelope: Envelope;
+  now: number;
+  replay?: ReplayCache;
+}): void {
+  const { host, devicePub, claim, envelope, now } = input;
+  if (envelope.kind !== 'pair.confirm')
+    throw new ProtocolError('bad_message', 'expected a pair.confirm envelope');
+  checkClock(envelope.ts, now);
+  const body = parseInner(
+    'pair.confirm',
+    openJsonBody(envelope, {
+      envelope,
+      senderId: deviceIdOf(devicePub),
+      senderPublic: devicePub,
+      recipientId: hostIdOf(host.publicKey),
+      recipientSecret: host.secretKey,
+      ...(input.replay ? { replay: input.replay } : {}),
+    }),
+  );
+  verifyOrThrow(
+    fromB64u(body.sig),
+    pairConfirmTranscript(host.publicKey, devicePub, claim),
+    devicePub,
+    'pairing confirmation signature',
+  );
 }

@@ -14,6 +14,7 @@ export const LABELS = {
   relayAuth: 'pocketshell/relay-auth/v1',
   pair: 'pocketshell/pair/v1',
   pairAccept: 'pocketshell/pair-accept/v1',
+  pairConfirm: 'pocketshell/pair-confirm/v1',
   sas: 'pocketshell/sas/v1',
   seal: 'pocketshell/seal/v1',
   sealAad: 'pocketshell/seal-aad/v1',

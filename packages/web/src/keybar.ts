@@ -1,7 +1,8 @@
 /**
  * The key bar above the soft keyboard: the keys a phone keyboard lacks
- * (Esc, Tab, Shift+Tab, arrows, Home/End, PgUp/PgDn, `|~/-`), paste, and
- * the Ctrl and Alt modifiers. A modifier has three states: off → one-shot
+ * (Esc, Tab, Shift+Tab, arrows, Home/End, PgUp/PgDn, `|~/`), paste, and
+ * the Ctrl and Alt modifiers; `Fn` turns to a second page with F1–F12 (as
+ * xterm sends them, modifiers included) and `-`. A modifier has three states: off → one-shot
  * (applies to the next key, typed or tapped) → locked (until tapped again)
  * → off. Keys keep the focus where it was, so the soft keyboard stays up.
  * `transform` applies the modifiers to typed input; it is pure given the
@@ -26,6 +27,18 @@ function cursorKey(final: string, mod: number, app: boolean): string {
 
 function tildeKey(code: number, mod: number): string {
   return mod > 1 ? `${CSI}${code};${mod}~` : `${CSI}${code}~`;
+}
+
+/** xterm's F1–F12: SS3 P–S for F1–F4 (CSI 1;mod P–S with a modifier), CSI n~ for F5–F12. */
+export function functionKey(n: number, mod = 1): string {
+  if (n >= 1 && n <= 4) {
+    const final = 'PQRS'[n - 1]!;
+    return mod > 1 ? `${CSI}1;${mod}${final}` : `\x1bO${final}`;
+  }
+  const codes = [15, 17, 18, 19, 20, 21, 23, 24];
+  const code = codes[n - 5];
+  if (code === undefined) throw new RangeError(`functionKey: F${n}`);
+  return tildeKey(code, mod);
 }
 
 /** Ctrl applied to one typed character, or null when it has no control form. */
@@ -75,12 +88,44 @@ const KEYS: KeyDef[] = [
   { id: 'pipe', label: '|', send: () => '|' },
   { id: 'tilde', label: '~', send: () => '~' },
   { id: 'slash', label: '/', send: () => '/' },
-  { id: 'dash', label: '-', send: () => '-' },
+  { id: 'fn', label: 'Fn', aria: 'Function keys' },
   { id: 'paste', label: 'Paste' },
   { id: 'left', label: '←', aria: 'Left', send: (m, a) => cursorKey('D', m, a) },
   { id: 'down', label: '↓', aria: 'Down', send: (m, a) => cursorKey('B', m, a) },
   { id: 'right', label: '→', aria: 'Right', send: (m, a) => cursorKey('C', m, a) },
   { id: 'pgdn', label: 'PgDn', send: (m) => tildeKey(6, m) },
+  ...Array.from({ length: 12 }, (_, i) => ({
+    id: `f${i + 1}`,
+    label: `F${i + 1}`,
+    send: (m: number) => functionKey(i + 1, m),
+  })),
+  { id: 'dash', label: '-', send: () => '-' },
+];
+
+/** The two pages of the bar, in grid order; Esc, Ctrl, Alt, Paste and Fn are on both. */
+const PAGES: readonly (readonly string[])[] = [
+  ['esc', 'tab', 'shift-tab', 'ctrl', 'alt', 'home', 'up', 'end', 'pgup'].concat([
+    'pipe',
+    'tilde',
+    'slash',
+    'fn',
+    'paste',
+    'left',
+    'down',
+    'right',
+    'pgdn',
+  ]),
+  ['esc', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8'].concat([
+    'f9',
+    'f10',
+    'f11',
+    'f12',
+    'ctrl',
+    'alt',
+    'dash',
+    'paste',
+    'fn',
+  ]),
 ];
 
 export interface KeyBarOptions {
@@ -91,6 +136,8 @@ export interface KeyBarOptions {
   modes: () => KeyModes;
   /** Reads the clipboard (the browser may ask the person first). */
   readClipboard?: () => Promise<string>;
+  /** The clipboard could not be read (refused, or no clipboard API here). */
+  onPasteRefused?: () => void;
 }
 
 export class KeyBar {
@@ -99,6 +146,8 @@ export class KeyBar {
   alt: ModState = 'off';
   readonly #o: KeyBarOptions;
   readonly #buttons = new Map<string, HTMLButtonElement>();
+  /** The page shown: 0 = main keys, 1 = F1–F12. */
+  page = 0;
 
   constructor(options: KeyBarOptions) {
     this.#o = options;
@@ -125,7 +174,19 @@ export class KeyBar {
       b.addEventListener('mousedown', keep);
       b.addEventListener('click', () => this.#press(key));
       this.#buttons.set(key.id, b);
-      this.el.append(b);
+    }
+    this.#showPage(0);
+  }
+
+  /** Shows one page; only its keys are in the bar (each key exists once). */
+  #showPage(page: number): void {
+    this.page = page;
+    this.el.dataset.page = String(page + 1);
+    this.el.replaceChildren(...(PAGES[page] ?? []).map((id) => this.#buttons.get(id)!));
+    const fn = this.#buttons.get('fn');
+    if (fn) {
+      fn.dataset.state = page === 1 ? 'locked' : 'off';
+      fn.setAttribute('aria-pressed', page === 1 ? 'true' : 'false');
     }
   }
 
@@ -154,12 +215,19 @@ export class KeyBar {
       this.#render();
       return;
     }
+    if (key.id === 'fn') {
+      this.#showPage(this.page === 0 ? 1 : 0);
+      return;
+    }
     if (key.id === 'paste') {
       const read = this.#o.readClipboard ?? (() => navigator.clipboard.readText());
-      read().then(
-        (text) => text && this.#o.paste(text),
-        () => {},
-      );
+      // No clipboard API (an insecure origin) throws at once; a refusal rejects.
+      Promise.resolve()
+        .then(read)
+        .then(
+          (text) => text && this.#o.paste(text),
+          () => this.#o.onPasteRefused?.(),
+        );
       return;
     }
     if (!key.send) return;

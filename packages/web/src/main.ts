@@ -24,6 +24,8 @@ export interface App {
   device: WebDevice;
   /** Navigates to a `#/…` route; `replace` keeps it out of history. */
   go(hash: string, replace?: boolean): void;
+  /** Rewrites the current route's URL without leaving the screen (no history entry, no re-route). */
+  rewrite(hash: string): void;
 }
 
 type View = (app: App, params: string[]) => (() => void) | undefined;
@@ -63,6 +65,8 @@ async function boot(): Promise<void> {
   });
   device.start();
   let teardown: (() => void) | undefined;
+  /** The fragment the shown screen is for: a second event for the same navigation does nothing. */
+  let routed: string | undefined;
   const app: App = {
     root,
     store,
@@ -70,14 +74,25 @@ async function boot(): Promise<void> {
     go(hash, replace = false) {
       if (replace) history.replaceState(null, '', hash);
       else history.pushState(null, '', hash);
+      routed = undefined;
       route();
     },
+    rewrite(hash) {
+      history.replaceState(null, '', hash);
+      routed = location.hash;
+    },
   };
+  // A link opened in a tab where the app is already loaded changes only the
+  // fragment: Chromium then fires both `popstate` and `hashchange`. The
+  // screen is built once per fragment, so a pairing screen is not torn down
+  // (and its redeemed claim abandoned) by the second event.
   const route = () => {
+    const hash = location.hash;
+    if (hash === routed) return;
+    routed = hash;
     teardown?.();
     teardown = undefined;
     for (const t of document.querySelectorAll('.toast')) t.remove();
-    const hash = location.hash;
     for (const [re, view] of ROUTES) {
       const m = re.exec(hash);
       if (m) {

@@ -53,6 +53,11 @@ export class TermChannel extends TerminalStream<TermChannelEvents> {
     });
   }
 
+  /** True while input written now reaches the host. */
+  get live(): boolean {
+    return !this.#closed && this.channel.readyState === 'open';
+  }
+
   /** Detaches (the session lives on at the host). Idempotent. */
   close(): void {
     if (this.channel.readyState === 'open' || this.channel.readyState === 'connecting') this.channel.close();

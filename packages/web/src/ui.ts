@@ -36,3 +36,49 @@ export function toast(text: string): void {
   document.body.append(el);
   setTimeout(() => el.remove(), 3500);
 }
+
+/** A button of a `sheet`: closing with `value`. */
+export interface SheetAction {
+  label: string;
+  value: string;
+  kind?: 'primary' | 'danger';
+  testid?: string;
+}
+
+/**
+ * A modal sheet at the bottom of the screen (a `<dialog>`): a title, any
+ * content, and a row of buttons; resolves with the tapped button's value,
+ * or null when dismissed (Esc, back). Removed from the page when closed.
+ */
+export function sheet(options: {
+  title: string;
+  content: Child[];
+  actions: SheetAction[];
+  testid?: string;
+}): { el: HTMLDialogElement; result: Promise<string | null> } {
+  const el = h('dialog', { class: 'sheet', 'data-testid': options.testid, 'aria-label': options.title });
+  const buttons = options.actions.map((a) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: `button${a.kind ? ` ${a.kind}` : ''}`,
+        'data-testid': a.testid,
+        onclick: () => el.close(a.value),
+      },
+      a.label,
+    ),
+  );
+  el.append(h('h2', {}, options.title), ...options.content.filter((c): c is Node | string => !!c));
+  el.append(h('div', { class: 'sheet-actions' }, ...buttons));
+  document.body.append(el);
+  const result = new Promise<string | null>((resolve) => {
+    el.addEventListener('close', () => {
+      el.remove();
+      resolve(el.returnValue === '' ? null : el.returnValue);
+    });
+  });
+  el.returnValue = '';
+  el.showModal();
+  return { el, result };
+}

@@ -23,6 +23,7 @@ import {
   type IceBody,
   type KeyPair,
   makeOffer,
+  makePairConfirm,
   makePairRequest,
   openPairAccept,
   type PairLink,
@@ -158,6 +159,13 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       message,
       now: Math.floor(Date.now() / 1000),
     });
+    // Abandoned meanwhile (the screen went away): no confirmation, so the host pins nothing.
+    if (signal?.aborted) throw new ProtocolError('timeout', 'pairing abandoned');
+    // The host pins this device only on its signed confirmation that it completed too.
+    this.relay.send(
+      verified.hostId,
+      makePairConfirm({ link, device: this.keyPair, now: Math.floor(Date.now() / 1000) }),
+    );
     const pinned = await this.#o.store.pin({
       id: verified.hostId,
       pub: link.hostPub,

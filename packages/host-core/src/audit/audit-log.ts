@@ -43,6 +43,7 @@ export const AUDIT_EVENTS = [
   'session.opened',
   'session.closed',
   'revocation',
+  'session.renamed',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -77,6 +78,7 @@ export interface AuditRequiredFields {
   'session.opened': { session: string };
   'session.closed': { session: string };
   revocation: { device: string };
+  'session.renamed': { session: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -102,6 +104,7 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'session.opened': 'session',
   'session.closed': 'session',
   revocation: 'device',
+  'session.renamed': 'session',
 };
 
 /** The `prev` of the first entry. */

@@ -18,7 +18,9 @@ import {
   type Grant,
   type IceCandidateInit,
   makePairAccept,
+  object,
   openJson,
+  openPairConfirm,
   openPairRequest,
   type PairRequestMessage,
   type PartyId,
@@ -28,6 +30,7 @@ import {
   ReplayCache,
   type ServerMessage,
   sealJson,
+  string,
   type VerifiedPairRequest,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
@@ -133,6 +136,8 @@ interface RefusalWindow {
 const MAX_REFUSAL_WINDOWS = 512;
 
 const ANSWER_TIMEOUT_MS = 30_000;
+/** How long the host waits for the device's `pair.confirm` after accepting. */
+export const PAIR_DEVICE_TIMEOUT_MS = 60_000;
 
 export class HostAgent extends Emitter<HostAgentEvents> {
   readonly relay: RelayClient;
@@ -152,6 +157,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   readonly #pending = new Map<DeviceId, number>();
   readonly #limits: PeerLimits;
   readonly #refusals = new Map<string, RefusalWindow>();
+  /** Devices accepted by the person whose own confirmation is awaited (not pinned yet). */
+  readonly #completing = new Set<DeviceId>();
   #turn: { servers: IceServer[]; until: number } | undefined;
   #closed = false;
 
@@ -196,24 +203,29 @@ export class HostAgent extends Emitter<HostAgentEvents> {
 
   /**
    * Runs one pairing: makes a claim, hands the pairing URL to `onUrl`, waits
-   * for a device to redeem it, asks `confirm` (show the SAS), then pins the
-   * device and tells it. Resolves with the pinned device, or rejects with a
-   * coded error (`timeout` when nobody redeems before the claim expires,
-   * `unauthorized` when the person declines, `claim_burned` when the relay
-   * killed the claim after wrong redeems from others).
+   * for a device to redeem it, asks `confirm` (show the SAS), sends the
+   * acceptance, and pins the device only once the device confirmed that it
+   * completed too (a signed `pair.confirm`). Resolves with the pinned
+   * device, or rejects with a coded error (`timeout` when nobody redeems
+   * before the claim expires or the device does not complete within
+   * `deviceTimeoutMs` — then the relay's pairing is revoked and nothing is
+   * pinned; `unauthorized` when the person declines; `claim_burned` when
+   * the relay killed the claim after wrong redeems from others).
    */
   async pair(options: {
     webUrl: string;
     grants?: readonly Grant[];
     onUrl: (url: string, expires: number) => void;
     confirm: (prompt: PairingPrompt) => Promise<boolean>;
+    /** How long to wait for the device to complete after the person confirmed. */
+    deviceTimeoutMs?: number;
   }): Promise<PinnedDevice> {
     await this.relay.waitReady();
     const created = await this.relay.request({ t: 'pair.create' });
     const claim = fromB64u(created.claim);
     const { identity } = this.#o;
     options.onUrl(
-      buildPairUrl({ webUrl: options.webUrl, claim, hostPub: identity.publicKey }),
+      buildPairUrl({ webUrl: options.webUrl, claim, hostPub: identity.publicKey, hostName: identity.name }),
       created.expires,
     );
     const verified = await this.#nextPairRequest(claim, Math.max(1, created.expires - this.#now()) * 1000);
@@ -229,7 +241,6 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       throw new ProtocolError('unauthorized', 'pairing declined');
     }
     const grants = [...(options.grants ?? DEFAULT_GRANTS)];
-    const pinned = this.#o.trust.pin({ publicKey: verified.devicePub, name: verified.name, grants });
     const env = makePairAccept({
       host: identity,
       devicePub: verified.devicePub,
@@ -238,9 +249,56 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       grants,
       now: this.#now(),
     });
-    await this.relay.request({ t: 'pair.accept', to: verified.deviceId, env });
+    this.#completing.add(verified.deviceId);
+    try {
+      const completed = this.#nextPairConfirm(
+        verified.deviceId,
+        options.deviceTimeoutMs ?? PAIR_DEVICE_TIMEOUT_MS,
+      );
+      completed.catch(() => {});
+      await this.relay.request({ t: 'pair.accept', to: verified.deviceId, env });
+      const confirmation = await completed;
+      openPairConfirm({
+        host: identity,
+        devicePub: verified.devicePub,
+        claim,
+        envelope: confirmation,
+        now: this.#now(),
+        replay: this.#envelopes,
+      });
+    } catch (error) {
+      // The device did not complete: nothing is pinned here, and the relay forgets the pairing.
+      this.#refuse(error, verified.deviceId, 'pair.confirm');
+      await this.relay.request({ t: 'pair.revoke', peer: verified.deviceId }).catch(() => {});
+      throw error;
+    } finally {
+      this.#completing.delete(verified.deviceId);
+    }
+    const pinned = this.#o.trust.pin({ publicKey: verified.devicePub, name: verified.name, grants });
     this.#o.audit.append('pairing', { device: verified.deviceId, name: verified.name, grants });
     return pinned;
+  }
+
+  /** The next `pair.confirm` envelope from `device`, or `timeout`. */
+  #nextPairConfirm(device: DeviceId, timeoutMs: number): Promise<DeliverMessage['env']> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new ProtocolError('timeout', 'the device did not complete the pairing'));
+      }, timeoutMs);
+      const off = this.relay.on('message', (m) => {
+        if (m.t === 'pair.revoked' && m.from === device) {
+          clearTimeout(timer);
+          off();
+          reject(new ProtocolError('revoked', 'the device cancelled the pairing'));
+          return;
+        }
+        if (m.t !== 'deliver' || m.from !== device || m.env.kind !== 'pair.confirm') return;
+        clearTimeout(timer);
+        off();
+        resolve(m.env);
+      });
+    });
   }
 
   /**
@@ -331,6 +389,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   }
 
   #onDeliver(m: DeliverMessage): void {
+    // A device completing its pairing is not pinned yet: `pair()` is waiting for this one.
+    if (m.env.kind === 'pair.confirm' && this.#completing.has(m.from as DeviceId)) return;
     const status = this.#o.trust.status(m.from);
     if (status.status !== 'paired') {
       // An unpaired or revoked sender gets nothing back; the refusal is audited.
@@ -636,6 +696,15 @@ export class HostAgent extends Emitter<HostAgentEvents> {
         await session.close();
         return { closed: id };
       },
+      'sessions.rename': (params: unknown) => {
+        needShell();
+        const { id, name } = parseRename(params);
+        const session = sessions.get(id);
+        if (!session) throw new ProtocolError('not_found', 'no such session');
+        session.rename(name);
+        this.#o.audit.append('session.renamed', { session: id, name, device: deviceId });
+        return { id, name };
+      },
     };
   }
 
@@ -727,6 +796,19 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     await Promise.all([...this.#connections.values()].map((c) => c.peer.close()));
     this.#connections.clear();
   }
+}
+
+/** Longest session name, in UTF-16 units. */
+export const SESSION_NAME_MAX = 64;
+
+/** `sessions.rename` params: `{id, name}`, the name trimmed, printable, at most 64 characters (empty clears it). */
+function parseRename(params: unknown): { id: string; name: string } {
+  const o = object(params, 'params');
+  const id = string(o, 'id', 64);
+  const name = string(o, 'name', 256).trim();
+  if (name.length > SESSION_NAME_MAX) throw new ProtocolError('bad_message', 'name: too long');
+  if (/[\p{Cc}\p{Cf}]/u.test(name)) throw new ProtocolError('bad_message', 'name: bad format');
+  return { id, name };
 }
 
 function connKey(device: DeviceId, conn: string): string {

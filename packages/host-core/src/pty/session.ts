@@ -48,6 +48,8 @@ export interface SessionInfo {
   readonly cols: number;
   readonly rows: number;
   readonly title: string;
+  /** The name a person gave it (`sessions.rename`); empty when none. */
+  readonly name: string;
   readonly offset: number;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
@@ -112,6 +114,7 @@ export class Session implements AttachmentHost {
   #cols: number;
   #rows: number;
   #title = '';
+  #name = '';
   #exitCode: number | null = null;
   #killTimer: NodeJS.Timeout | undefined;
   #snapshotsPending = 0;
@@ -185,10 +188,16 @@ export class Session implements AttachmentHost {
       cols: this.#cols,
       rows: this.#rows,
       title: this.#title,
+      name: this.#name,
       offset: this.#mirror.received,
       createdAt: this.createdAt,
       exitCode: this.#exitCode,
     };
+  }
+
+  /** Sets the name a person gave the session (checked by the caller); empty clears it. */
+  rename(name: string): void {
+    this.#name = name;
   }
 
   /** How each attachment is paced now (mode, window, measured rate and RTT). */

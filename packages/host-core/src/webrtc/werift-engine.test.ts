@@ -17,6 +17,7 @@ import {
   nextChannel,
   once,
   waitForEnd,
+  waitForState,
 } from './testing.ts';
 import { BROWSER_SAFE_SCTP_MTU, WeriftEngine } from './werift-engine.ts';
 
@@ -73,6 +74,35 @@ describe('WeriftEngine', () => {
         sdpMLineIndex: 0,
       });
       await b.addIceCandidate({ candidate: 'garbage', sdpMid: '0', sdpMLineIndex: 0 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('connects through peer-reflexive candidates when the remote announced none but its end of candidates', async () => {
+    // A browser served from 127.0.0.1 may have no loopback candidate to offer (Chromium gathers
+    // none here): the page sends only end-of-candidates, which can reach the host before it
+    // answers. The host must still connect through the checks the browser sends it.
+    const [a, b] = await pair();
+    try {
+      a.createDataChannel('control');
+      const remote = nextChannel(b);
+      const offer = await a.setLocalDescription(await a.createOffer());
+      const bare = offer
+        .split('\r\n')
+        .filter((l) => !l.startsWith('a=candidate:') && l !== 'a=end-of-candidates')
+        .join('\r\n');
+      await b.setRemoteDescription(bare);
+      const answer = await b.setLocalDescription(await b.createAnswer());
+      await b.addIceCandidate(null);
+      b.on('icecandidate', (c) => void a.addIceCandidate(c).catch(() => {}));
+      // The answer travels through the relay before the browser's checks start: the host's ICE
+      // has been running for a while with no remote candidate by then.
+      await new Promise((r) => setTimeout(r, 500));
+      await a.setRemoteDescription(answer);
+      await Promise.all([waitForState(a, 'connected'), waitForState(b, 'connected')]);
+      assert.equal((await remote).label, 'control');
     } finally {
       await a.close();
       await b.close();

@@ -130,6 +130,8 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
   readonly #subscriptions: Unsubscribable[];
   #remoteFingerprint: string | null = null;
   #closing: Promise<void> | undefined;
+  /** Remote candidates given to werift (in the SDP and trickled) that passed the policy. */
+  #remoteCandidates = 0;
 
   constructor(pc: RTCPeerConnection, certificate: RTCCertificate, role: PeerRole, allow: CandidatePolicy) {
     super();
@@ -187,7 +189,9 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
   async setRemoteDescription(sdp: string): Promise<void> {
     this.#assertOpen('setRemoteDescription');
     const type = this.role === 'offerer' ? 'answer' : 'offer';
-    await this.#pc.setRemoteDescription({ type, sdp: filterSdpCandidates(sdp, this.#allow.remote) });
+    const filtered = filterSdpCandidates(sdp, this.#allow.remote);
+    this.#remoteCandidates += filtered.split('\n').filter((l) => l.startsWith('a=candidate:')).length;
+    await this.#pc.setRemoteDescription({ type, sdp: filtered });
   }
 
   #assertOpen(what: string): void {
@@ -196,7 +200,14 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
 
   async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
     this.#assertOpen('addIceCandidate');
-    if (candidate === null) return this.#pc.addIceCandidate(null);
+    if (candidate === null) {
+      // End of candidates from a remote that announced none we may use (a browser on this machine
+      // may have no loopback candidate): werift would then end its checks at once and fail, before
+      // the remote's own checks (peer-reflexive candidates) arrive. Without the end marker it keeps
+      // answering and checking them; a connection that never comes is closed by its owner's timeout.
+      if (this.#remoteCandidates === 0) return;
+      return this.#pc.addIceCandidate(null);
+    }
     const address = candidateAddress(candidate.candidate);
     if (address === null || !this.#allow.remote(address)) return;
     const init: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } = {
@@ -205,6 +216,7 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
     if (candidate.sdpMid !== null) init.sdpMid = candidate.sdpMid;
     if (candidate.sdpMLineIndex !== null) init.sdpMLineIndex = candidate.sdpMLineIndex;
     await this.#pc.addIceCandidate(init);
+    this.#remoteCandidates++;
   }
 
   createDataChannel(label: string): DataChannel {

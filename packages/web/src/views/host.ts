@@ -1,16 +1,18 @@
 /**
  * One host: connects to it and lists what can be attached — our own
  * sessions, tmux and screen sessions — plus "New session". Tapping one
- * opens the terminal screen on it.
+ * opens the terminal screen on it; each of our sessions can be renamed
+ * (`sessions.rename`) or closed (`sessions.close`, after a confirmation).
  */
 import type { HostId } from '@pocketshell/protocol';
 import type { App } from '../main.ts';
-import { fill, h } from '../ui.ts';
+import { fill, h, sheet, toast } from '../ui.ts';
 import { frame } from './chrome.ts';
 
 interface SessionRow {
   id: string;
   title?: string;
+  name?: string;
   attached?: number;
   cols?: number;
   rows?: number;
@@ -72,14 +74,38 @@ export function hostView(app: App, [id]: string[]): () => void {
           ),
         );
       for (const s of list.sessions) {
-        rows.push(
-          row(
-            s.id,
-            s.title || 'Shell',
-            `${s.cols ?? '?'}×${s.rows ?? '?'} · ${s.attached ?? 0} attached`,
-            'pty',
+        const li = row(
+          s.id,
+          s.name || s.title || 'Shell',
+          `${s.name && s.title ? `${s.title} · ` : ''}${s.cols ?? '?'}×${s.rows ?? '?'} · ${s.attached ?? 0} attached`,
+          'pty',
+        );
+        li.classList.add('with-actions');
+        li.append(
+          h(
+            'button',
+            {
+              class: 'icon-button',
+              type: 'button',
+              'aria-label': 'Rename session',
+              'data-action': 'rename',
+              onclick: () => void rename(s),
+            },
+            '✎',
+          ),
+          h(
+            'button',
+            {
+              class: 'icon-button danger',
+              type: 'button',
+              'aria-label': 'Close session',
+              'data-action': 'close',
+              onclick: () => void close(s),
+            },
+            '✕',
           ),
         );
+        rows.push(li);
       }
       for (const t of list.tmux) rows.push(row(`tmux:${nameOf(t)}`, nameOf(t), 'tmux session', 'tmux'));
       for (const s of list.screen)
@@ -102,6 +128,60 @@ export function hostView(app: App, [id]: string[]): () => void {
       );
     } catch (error) {
       if (!gone) status.textContent = `Could not reach the host: ${(error as Error).message}`;
+    }
+  };
+  const rename = async (s: SessionRow) => {
+    const field = h('input', {
+      type: 'text',
+      class: 'text-field',
+      maxlength: 64,
+      value: s.name || s.title || '',
+      'aria-label': 'Session name',
+      'data-testid': 'rename-field',
+      autofocus: true,
+    });
+    const { result } = sheet({
+      title: 'Rename session',
+      testid: 'rename-sheet',
+      content: [field],
+      actions: [
+        { label: 'Cancel', value: 'cancel' },
+        { label: 'Rename', value: 'save', kind: 'primary', testid: 'rename-save' },
+      ],
+    });
+    if ((await result) !== 'save' || gone) return;
+    try {
+      const link = await app.device.link(host.id);
+      await link.call('sessions.rename', { id: s.id, name: field.value.trim() });
+      await load();
+    } catch (error) {
+      toast(`Could not rename: ${(error as Error).message}`);
+    }
+  };
+  const close = async (s: SessionRow) => {
+    const { result } = sheet({
+      title: 'Close this session?',
+      testid: 'close-sheet',
+      content: [
+        h(
+          'p',
+          { class: 'muted' },
+          `“${s.name || s.title || 'Shell'}” ends on the computer, with everything running in it, for every device attached.`,
+        ),
+      ],
+      actions: [
+        { label: 'Cancel', value: 'cancel', testid: 'close-cancel' },
+        { label: 'Close session', value: 'close', kind: 'danger', testid: 'close-confirm' },
+      ],
+    });
+    if ((await result) !== 'close' || gone) return;
+    try {
+      const link = await app.device.link(host.id);
+      await link.call('sessions.close', { id: s.id });
+      toast('Session closed');
+      await load();
+    } catch (error) {
+      toast(`Could not close: ${(error as Error).message}`);
     }
   };
   void load();

@@ -54,7 +54,7 @@ export function pairView(app: App): () => void {
     return dispose;
   }
   // The claim is single-use: keep it out of history and reloads.
-  history.replaceState(null, '', '#/pair/…');
+  app.rewrite('#/pair/…');
   const abort = new AbortController();
   const status = h('p', { class: 'muted', 'data-testid': 'pair-status' }, 'Contacting the relay…');
   const sas = h('div', { class: 'sas', 'data-testid': 'sas', 'aria-live': 'polite' }, '······');
@@ -66,7 +66,10 @@ export function pairView(app: App): () => void {
       'div',
       { class: 'card' },
       h('div', { class: 'label' }, 'Computer'),
-      h('div', { class: 'host-name', 'data-testid': 'pair-host' }, hostIdOf(link.hostPub)),
+      link.hostName !== undefined
+        ? h('div', { class: 'host-name', 'data-testid': 'pair-host-name' }, link.hostName)
+        : null,
+      h('code', { class: 'host-id', 'data-testid': 'pair-host' }, hostIdOf(link.hostPub)),
       h('div', { class: 'label' }, 'Fingerprint'),
       h('code', { class: 'fingerprint', 'data-testid': 'pair-fingerprint' }, fingerprint(link.hostPub)),
     ),

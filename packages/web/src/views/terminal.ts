@@ -1,7 +1,10 @@
 /**
  * The terminal screen: a full-height xterm.js (WebGL renderer on a real
  * GPU, xterm's DOM renderer otherwise), the key bar, font size by pinch or buttons,
- * copy on selection, and the connection's life as an explicit state
+ * a settings sheet (font size and family, colour theme; kept per device),
+ * links opened on tap, copy on selection, paste with a typed fallback when
+ * the clipboard is refused, keys typed while disconnected queued (bounded)
+ * and sent on resume, and the connection's life as an explicit state
  * machine — connecting → live (peer-to-peer or TURN) → reconnecting (with
  * backoff; woken by `visibilitychange`, `online`, a network change or the
  * host coming back) or offline (the relay says the host is gone) → live
@@ -10,12 +13,15 @@
  */
 import type { HostId } from '@pocketshell/protocol';
 import { FitAddon } from '@xterm/addon-fit';
+import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
-import { type ITheme, Terminal } from '@xterm/xterm';
+import { Terminal } from '@xterm/xterm';
+import { InputQueue } from '../input-queue.ts';
 import { KeyBar } from '../keybar.ts';
 import type { App } from '../main.ts';
 import type { TermChannel } from '../term-channel.ts';
-import { h, toast } from '../ui.ts';
+import { FONTS, type TermSettings, THEMES, termTheme } from '../term-settings.ts';
+import { h, sheet, toast } from '../ui.ts';
 
 /** ESC c: a full reset (screen, scrollback, modes), as `Terminal.reset()` does. */
 const RIS = Uint8Array.of(0x1b, 0x63);
@@ -74,20 +80,6 @@ function coalesceViewportSync(term: Terminal): void {
   };
 }
 
-function cssVar(name: string): string {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-}
-
-function theme(): ITheme {
-  return {
-    background: cssVar('--term-bg'),
-    foreground: cssVar('--term-fg'),
-    cursor: cssVar('--accent'),
-    cursorAccent: cssVar('--term-bg'),
-    selectionBackground: cssVar('--selection'),
-  };
-}
-
 export function terminalView(app: App, [hostId, target]: string[]): () => void {
   const host = app.device.host(hostId ?? '');
   if (!host) {
@@ -106,16 +98,32 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   const outputListeners = new Set<(bytes: Uint8Array) => void>();
 
   const indicator = h('span', { class: 'conn', 'data-testid': 'conn', 'data-state': state }, LABELS[state]);
+  const pendingEl = h('div', {
+    class: 'pending',
+    'data-testid': 'pending-input',
+    role: 'status',
+    hidden: true,
+  });
+  const settingsButton = h(
+    'button',
+    {
+      class: 'icon-button',
+      type: 'button',
+      'aria-label': 'Terminal settings',
+      'data-testid': 'term-settings',
+    },
+    '⚙',
+  );
   const fontDown = h('button', { class: 'icon-button', type: 'button', 'aria-label': 'Smaller text' }, 'A−');
   const fontUp = h('button', { class: 'icon-button', type: 'button', 'aria-label': 'Larger text' }, 'A+');
   const termEl = h('div', { class: 'term', 'data-testid': 'terminal' });
   const banner = h('div', { class: 'banner', hidden: true });
   const wrap = h('div', { class: 'term-wrap' }, termEl);
+  const settings: TermSettings = { fontSize: 14, font: 'system', theme: 'auto' };
   const term = new Terminal({
-    fontSize: 14,
-    fontFamily:
-      "ui-monospace, 'SF Mono', Menlo, 'DejaVu Sans Mono', 'Roboto Mono', 'Liberation Mono', monospace",
-    theme: theme(),
+    fontSize: settings.fontSize,
+    fontFamily: FONTS.system.stack,
+    theme: termTheme(settings.theme),
     scrollback: 5000,
     cursorBlink: false,
     allowProposedApi: false,
@@ -123,11 +131,66 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   });
   const fit = new FitAddon();
   term.loadAddon(fit);
-  const send = (data: string) => chan?.write(data);
+  // Links open only when tapped or clicked, in a new tab that cannot reach back to this one.
+  term.loadAddon(
+    new WebLinksAddon((event, uri) => {
+      if (event.button !== 0 || !/^https?:\/\//i.test(uri)) return;
+      window.open(uri, '_blank', 'noopener,noreferrer');
+    }),
+  );
+  // Keys typed while no channel is open wait here (bounded) for the next one.
+  const queue = new InputQueue();
+  /** True while the banner offers the queued keys to a new session (it says so instead). */
+  let offered = false;
+  const showPending = () => {
+    pendingEl.hidden = offered || (queue.size === 0 && queue.dropped === 0);
+    pendingEl.textContent =
+      queue.dropped > 0
+        ? `${queue.size} B typed, waiting for the connection; ${queue.dropped} B not kept (queue full)`
+        : `${queue.size} B typed, sent when the connection is back`;
+  };
+  const send = (data: string) => {
+    if (chan?.live) {
+      chan.write(data);
+      return;
+    }
+    queue.push(data);
+    showPending();
+  };
+  const pasteFallback = () => {
+    const field = h('textarea', {
+      class: 'paste-field',
+      rows: 4,
+      autofocus: true,
+      'aria-label': 'Text to paste',
+      'data-testid': 'paste-field',
+    });
+    const { result } = sheet({
+      title: 'Paste',
+      testid: 'paste-sheet',
+      content: [
+        h(
+          'p',
+          { class: 'muted' },
+          'This browser did not allow reading the clipboard. Paste into the field below (long-press, Paste), then send it.',
+        ),
+        field,
+      ],
+      actions: [
+        { label: 'Cancel', value: 'cancel' },
+        { label: 'Send to terminal', value: 'send', kind: 'primary', testid: 'paste-send' },
+      ],
+    });
+    void result.then((v) => {
+      if (v === 'send' && field.value) term.paste(field.value);
+      term.focus();
+    });
+  };
   const keybar = new KeyBar({
     send,
     paste: (text) => term.paste(text),
     modes: () => term.modes,
+    onPasteRefused: pasteFallback,
   });
   const screen = h(
     'div',
@@ -140,8 +203,10 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
       indicator,
       fontDown,
       fontUp,
+      settingsButton,
     ),
     wrap,
+    pendingEl,
     banner,
     keybar.el,
   );
@@ -194,12 +259,98 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     const next = Math.max(MIN_FONT, Math.min(MAX_FONT, Math.round(size)));
     if (next === term.options.fontSize) return;
     term.options.fontSize = next;
+    settings.fontSize = next;
     refit();
     void app.store.setSetting('fontSize', next);
   };
-  void app.store.setting<number>('fontSize').then((size) => {
-    if (typeof size === 'number' && !disposed) setFont(size);
+  const applySettings = () => {
+    term.options.fontFamily = FONTS[settings.font].stack;
+    const colors = termTheme(settings.theme);
+    term.options.theme = colors;
+    // The padding around the grid takes the terminal's background (CSSOM: allowed by the CSP).
+    wrap.style.background = colors.background ?? '';
+    wrap.dataset.theme = settings.theme;
+    refit();
+  };
+  void Promise.all([
+    app.store.setting<number>('fontSize'),
+    app.store.setting<string>('fontFamily'),
+    app.store.setting<string>('theme'),
+  ]).then(([size, font, themeId]) => {
+    if (disposed) return;
+    if (typeof font === 'string' && Object.hasOwn(FONTS, font)) settings.font = font as TermSettings['font'];
+    if (typeof themeId === 'string' && Object.hasOwn(THEMES, themeId))
+      settings.theme = themeId as TermSettings['theme'];
+    applySettings();
+    if (typeof size === 'number') setFont(size);
   });
+  const openSettings = () => {
+    const fontSelect = h(
+      'select',
+      { 'data-testid': 'setting-font', 'aria-label': 'Font' },
+      ...Object.entries(FONTS).map(([id, f]) =>
+        h('option', { value: id, selected: id === settings.font }, f.label),
+      ),
+    );
+    const themeSelect = h(
+      'select',
+      { 'data-testid': 'setting-theme', 'aria-label': 'Theme' },
+      ...Object.entries(THEMES).map(([id, t]) =>
+        h('option', { value: id, selected: id === settings.theme }, t.label),
+      ),
+    );
+    const sizeValue = h(
+      'output',
+      { class: 'size-value', 'data-testid': 'setting-size' },
+      String(settings.fontSize),
+    );
+    const step = (d: number) => {
+      setFont(settings.fontSize + d);
+      sizeValue.textContent = String(settings.fontSize);
+    };
+    fontSelect.addEventListener('change', () => {
+      settings.font = fontSelect.value as TermSettings['font'];
+      applySettings();
+      void app.store.setSetting('fontFamily', settings.font);
+    });
+    themeSelect.addEventListener('change', () => {
+      settings.theme = themeSelect.value as TermSettings['theme'];
+      applySettings();
+      void app.store.setSetting('theme', settings.theme);
+    });
+    const { result } = sheet({
+      title: 'Terminal settings',
+      testid: 'settings-sheet',
+      content: [
+        h(
+          'div',
+          { class: 'setting' },
+          h('span', { class: 'label' }, 'Text size'),
+          h(
+            'span',
+            { class: 'stepper' },
+            h(
+              'button',
+              { class: 'icon-button', type: 'button', 'aria-label': 'Smaller', onclick: () => step(-1) },
+              '−',
+            ),
+            sizeValue,
+            h(
+              'button',
+              { class: 'icon-button', type: 'button', 'aria-label': 'Larger', onclick: () => step(1) },
+              '+',
+            ),
+          ),
+        ),
+        h('label', { class: 'setting' }, h('span', { class: 'label' }, 'Font'), fontSelect),
+        h('label', { class: 'setting' }, h('span', { class: 'label' }, 'Theme'), themeSelect),
+        h('p', { class: 'muted' }, 'Kept on this device.'),
+      ],
+      actions: [{ label: 'Done', value: 'done', kind: 'primary', testid: 'settings-done' }],
+    });
+    void result.then(() => term.focus());
+  };
+  settingsButton.addEventListener('click', openSettings);
   fontDown.addEventListener('click', () => setFont((term.options.fontSize ?? 14) - 1));
   fontUp.addEventListener('click', () => setFont((term.options.fontSize ?? 14) + 1));
   let pinch: { dist: number; size: number } | undefined;
@@ -236,22 +387,58 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   });
   cleanups.push(() => clearTimeout(copyTimer));
   const mq = matchMedia('(prefers-color-scheme: dark)');
-  const onScheme = () => (term.options.theme = theme());
+  const onScheme = () => applySettings();
   mq.addEventListener('change', onScheme);
   cleanups.push(() => mq.removeEventListener('change', onScheme));
 
   // ------------------------------------------------------------ connection life
-  const showBanner = (text: string | null, action?: { label: string; run: () => void }) => {
+  type BannerAction = { label: string; run: () => void };
+  const showBanner = (text: string | null, ...actions: BannerAction[]) => {
     banner.hidden = text === null;
     banner.replaceChildren(
       ...(text === null
         ? []
         : [
             h('span', {}, text),
-            action
-              ? h('button', { class: 'button small', type: 'button', onclick: action.run }, action.label)
-              : '',
+            h(
+              'span',
+              { class: 'banner-actions' },
+              ...actions.map((a) =>
+                h('button', { class: 'button small', type: 'button', onclick: a.run }, a.label),
+              ),
+            ),
           ]),
+    );
+  };
+
+  const flushQueue = () => {
+    const data = queue.take();
+    offered = false;
+    showPending();
+    if (data && chan) chan.write(data);
+  };
+  // The session changed (the old one is gone): what was typed for it is not sent unasked.
+  const offerQueue = () => {
+    offered = true;
+    showPending();
+    showBanner(
+      `${queue.size} B typed while disconnected were not sent: this is a new session.`,
+      {
+        label: 'Send',
+        run: () => {
+          showBanner(null);
+          flushQueue();
+        },
+      },
+      {
+        label: 'Discard',
+        run: () => {
+          showBanner(null);
+          queue.take();
+          offered = false;
+          showPending();
+        },
+      },
     );
   };
 
@@ -327,14 +514,19 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
         opened.close();
         return;
       }
+      const sameSession = sessionTarget === opened.session;
       chan = opened;
       attempt = 0;
       sessionTarget = opened.session;
-      history.replaceState(null, '', `#/t/${host.id}/${encodeURIComponent(opened.session)}`);
+      app.rewrite(`#/t/${host.id}/${encodeURIComponent(opened.session)}`);
       showBanner(null);
       setState((await link.route()) === 'turn' ? 'turn' : 'p2p');
       refit();
       opened.resize(term.cols, term.rows);
+      if (queue.size > 0) {
+        if (sameSession) flushQueue();
+        else offerQueue();
+      }
       link.once('close', () => {
         if (chan === opened) {
           chan = undefined;
@@ -392,9 +584,42 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
       },
       state: () => state,
       session: () => sessionTarget,
+      settings: () => ({
+        ...settings,
+        fontFamily: term.options.fontFamily,
+        background: term.options.theme?.background,
+      }),
+      /** Page coordinates of the middle of the first cell of the last visible line containing `text`. */
+      cellOf: (text: string) => {
+        const b = term.buffer.active;
+        const screenEl = termEl.querySelector('.xterm-screen');
+        if (!screenEl) return null;
+        const r = screenEl.getBoundingClientRect();
+        for (let y = term.rows - 1; y >= 0; y--) {
+          const line = b.getLine(b.viewportY + y)?.translateToString(true) ?? '';
+          const x = line.indexOf(text);
+          if (x < 0) continue;
+          const w = r.width / term.cols;
+          const hgt = r.height / term.rows;
+          return { x: r.left + (x + 0.5) * w, y: r.top + (y + 0.5) * hgt };
+        }
+        return null;
+      },
       fontSize: () => term.options.fontSize,
       rows: () => term.rows,
       write: (data: string) => chan?.write(data),
+      /** Detaches without retrying (as a dropped channel, but held until `reattach`). */
+      detach: () => {
+        const c = chan;
+        chan = undefined;
+        clearTimeout(retryTimer);
+        setState('reconnecting');
+        c?.close();
+      },
+      reattach: () => {
+        attempt = 0;
+        retry(0);
+      },
       onOutput: (listener: (bytes: Uint8Array) => void) => {
         outputListeners.add(listener);
         return () => outputListeners.delete(listener);

@@ -84,7 +84,7 @@ async function startPair(args: string[]): Promise<{ proc: ChildProcess; url: str
 
 /** Five wrong redeems against the host of `url`, each from a fresh identity on its own address. */
 async function burn(url: string, subnet: number): Promise<void> {
-  const hostPub = fromB64u(url.split('/').at(-1)!);
+  const hostPub = fromB64u(/#\/pair\/1\/[^/]+\/([^/\s]+)/.exec(url)![1]!);
   const host = hostIdOf(hostPub);
   for (let i = 1; i <= 5; i++) {
     const d = await RawClient.connect(relay.wsUrl, {

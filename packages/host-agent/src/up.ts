@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import type { StatePaths } from '@pocketshell/host-core';
 import {
-  buildWebClient,
   bundledWebRoot,
   defaultDataDir,
+  ensureWebClient,
   Logger,
   loadConfig,
   missingWebHint,
@@ -55,7 +55,7 @@ async function prepareWebClient(root: string, out: (line: string) => void): Prom
   if (webClientStale(root)) {
     out(`Building the web client (${webClientBuilt(root) ? 'its sources changed' : 'first run'})…`);
     try {
-      await buildWebClient(root);
+      await ensureWebClient(root);
     } catch (error) {
       out(`The web client could not be built: ${(error as Error).message}`);
     }

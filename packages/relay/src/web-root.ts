@@ -8,7 +8,7 @@
  * what is missing and the one command that fixes it (`http.ts`).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,10 @@ export function webClientStale(root: string): boolean {
  * sees half a build. Throws with Vite's message when the build fails.
  */
 export async function buildWebClient(root: string): Promise<void> {
+  await withBuildLock(root, () => build(root));
+}
+
+async function build(root: string): Promise<void> {
   const source = webSourceOf(root);
   if (!source) throw new Error(`${root} is not the build folder of a source checkout`);
   const req = createRequire(join(source, 'package.json'));
@@ -115,9 +119,46 @@ export async function buildWebClient(root: string): Promise<void> {
   rmSync(old, { recursive: true, force: true });
 }
 
-/** Builds the source checkout's client at `root` when it is missing or stale; says whether it built. */
+/** A lock older than this was left by a build that died; it is taken over. */
+const STALE_LOCK_MS = 120_000;
+
+/**
+ * Runs `fn` holding `<root>.lock` (a folder: `mkdir` is atomic), so that
+ * processes building the same client one after another — `npm start` beside
+ * the browser tests, two test files — never swap builds under each other.
+ */
+async function withBuildLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${root}.lock`;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS)
+          rmSync(lock, { recursive: true, force: true });
+      } catch {}
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Builds the source checkout's client at `root` when it is missing or
+ * stale (checked again once the build lock is held: another process may
+ * just have built it); says whether it built.
+ */
 export async function ensureWebClient(root: string): Promise<boolean> {
   if (!webClientStale(root)) return false;
-  await buildWebClient(root);
-  return true;
+  return withBuildLock(root, async () => {
+    if (!webClientStale(root)) return false;
+    await build(root);
+    return true;
+  });
 }

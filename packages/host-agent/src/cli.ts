@@ -465,7 +465,7 @@ export function program(io: Io): Command {
   devices
     .command('limits <id>')
     .description(
-      'show or set the idle timeout and maximum lifetime of sessions for a device id, or `default` for every device (docs/host.md "Session limits")',
+      'show or set the idle timeout and maximum lifetime of sessions for a device id, or `default` for every device',
     )
     .option('--idle <duration>', 'close a session after this long without input, e.g. 30m; off for none')
     .option('--lifetime <duration>', 'close a session this long after it started, e.g. 8h; off for none')

@@ -21,7 +21,14 @@ import {
 } from '@pocketshell/host-core';
 import { type DeviceId, GRANTS, type Grant } from '@pocketshell/protocol';
 import { Command, CommanderError, Option } from 'commander';
-import { readConfig, relayUrls, socketPath, writeConfig } from './config.ts';
+import {
+  MAX_LIMIT_MINUTES,
+  type MinuteLimits,
+  readConfig,
+  relayUrls,
+  socketPath,
+  writeConfig,
+} from './config.ts';
 import { startDaemon, stderrLog, stopOnSignals } from './daemon.ts';
 import { CliError, EXIT, exitCodeOf } from './exit-codes.ts';
 import { LocalClient } from './local-api.ts';
@@ -100,6 +107,32 @@ function relayFrom(p: StatePaths, flag: string | undefined): { relay: string; we
       'no relay configured: pass --relay URL (e.g. https://relay.example)',
     );
   return { relay: c.relay, web: c.web ?? relayUrls(c.relay).web };
+}
+
+/** `30m`, `8h`, `2d`, `90` (minutes), `0` or `off` (no limit) → minutes. */
+export function parseMinutes(flag: string, text: string): number {
+  const m = /^(\d{1,6})([mhd]?)$/.exec(text.trim());
+  const minutes =
+    text.trim() === 'off'
+      ? 0
+      : m
+        ? Number(m[1]) * ({ '': 1, m: 1, h: 60, d: 1440 } as const)[m[2] as 'm']
+        : NaN;
+  if (!Number.isSafeInteger(minutes) || minutes > MAX_LIMIT_MINUTES)
+    throw new CliError(
+      'config_invalid',
+      `${flag} takes a duration like 30m, 8h or 2d (at most 365d), or off; got ${JSON.stringify(text.slice(0, 40))}`,
+    );
+  return minutes;
+}
+
+/** `1h30m`-style text for minutes (`off` for 0, `-` for unset). */
+function minutesText(m: number | undefined): string {
+  if (m === undefined) return '-';
+  if (m === 0) return 'off';
+  if (m % 1440 === 0) return `${m / 1440}d`;
+  if (m % 60 === 0) return `${m / 60}h`;
+  return `${m}m`;
 }
 
 function table(rows: string[][]): string {
@@ -427,6 +460,58 @@ export function program(io: Io): Command {
         io.err('The daemon is not running: the relay learns of the revocation when it next starts.');
       }
       io.out(`Revoked ${id}.`);
+    });
+
+  devices
+    .command('limits <id>')
+    .description(
+      'show or set the idle timeout and maximum lifetime of sessions for a device id, or `default` for every device',
+    )
+    .option('--idle <duration>', 'close a session after this long without input, e.g. 30m; off for none')
+    .option('--lifetime <duration>', 'close a session this long after it started, e.g. 8h; off for none')
+    .option('--reset', "drop this id's entry (a device then gets the default)")
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, o: { idle?: string; lifetime?: string; reset?: boolean; json?: boolean }) => {
+      const p = paths(io);
+      if (id !== 'default' && !new TrustStore({ paths: p }).list().some((d) => d.id === id))
+        throw new CliError('not_found', `no paired device ${id} (or use default)`);
+      const config = readConfig(p);
+      const limits = { ...config.sessionLimits };
+      const devices = { ...limits.devices };
+      let entry: MinuteLimits = id === 'default' ? { ...limits.default } : { ...devices[id] };
+      const changing = o.idle !== undefined || o.lifetime !== undefined || o.reset === true;
+      if (o.reset) entry = {};
+      if (o.idle !== undefined) entry.idleMinutes = parseMinutes('--idle', o.idle);
+      if (o.lifetime !== undefined) entry.maxLifetimeMinutes = parseMinutes('--lifetime', o.lifetime);
+      if (changing) {
+        const empty = Object.keys(entry).length === 0;
+        if (id === 'default') {
+          if (empty) delete limits.default;
+          else limits.default = entry;
+        } else {
+          if (empty) delete devices[id];
+          else devices[id] = entry;
+          if (Object.keys(devices).length > 0) limits.devices = devices;
+          else delete limits.devices;
+        }
+        writeConfig(p, { sessionLimits: limits });
+        // A running daemon applies them now, to live sessions too.
+        const client = await daemonClient(p);
+        if (client) {
+          try {
+            await client.call('limits.reload');
+          } finally {
+            client.close();
+          }
+        }
+      }
+      const effective: MinuteLimits = { ...limits.default, ...(id === 'default' ? {} : devices[id]) };
+      if (o.json) return io.out(JSON.stringify({ id, entry, effective }, null, 2));
+      io.out(
+        `${id}: idle ${minutesText(effective.idleMinutes ?? 0)}, lifetime ${minutesText(effective.maxLifetimeMinutes ?? 0)}${
+          id !== 'default' && Object.keys(entry).length === 0 ? ' (the default)' : ''
+        }`,
+      );
     });
 
   cmd

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { isHostError, type StatePaths, statePaths } from '@pocketshell/host-core';
-import { readConfig, writeConfig } from './config.ts';
+import { readConfig, sessionTimeoutsOf, writeConfig } from './config.ts';
 
 let dir: string;
 let paths: StatePaths;
@@ -32,6 +32,41 @@ test('passEnv is read, checked, and kept when other keys are written', () => {
   });
   for (const bad of [['A B'], ['X=1'], 'EDITOR', [1], ['*']]) {
     fs.writeFileSync(paths.config, JSON.stringify({ passEnv: bad }), { mode: 0o600 });
+    assert.throws(
+      () => readConfig(paths),
+      (e: unknown) => isHostError(e, 'state_corrupt'),
+      JSON.stringify(bad),
+    );
+  }
+});
+
+test('sessionLimits is read in minutes, checked, and turned into milliseconds for the host', () => {
+  const id = `d_${'b'.repeat(26)}`;
+  const sessionLimits = {
+    default: { idleMinutes: 60 },
+    devices: { [id]: { idleMinutes: 0, maxLifetimeMinutes: 480 } },
+  };
+  fs.writeFileSync(paths.config, JSON.stringify({ sessionLimits }), { mode: 0o600 });
+  const config = readConfig(paths);
+  assert.deepEqual(config, { sessionLimits });
+  assert.deepEqual(sessionTimeoutsOf(config), {
+    default: { idleMs: 3_600_000 },
+    devices: { [id]: { idleMs: 0, maxLifetimeMs: 28_800_000 } },
+  });
+  assert.deepEqual(sessionTimeoutsOf({}), {});
+  for (const bad of [
+    { default: { idleMinutes: -1 } },
+    { default: { idleMinutes: 1.5 } },
+    { default: { maxLifetimeMinutes: 365 * 24 * 60 + 1 } },
+    { default: { idleMinutes: '30m' } },
+    { devices: { 'not-a-device': { idleMinutes: 1 } } },
+    { devices: [] },
+    [],
+    // JSON.parse makes `__proto__` an own key: refused as not a device id.
+    '{"sessionLimits":{"devices":{"__proto__":{"idleMinutes":1}}}}',
+  ]) {
+    const text = typeof bad === 'string' ? bad : JSON.stringify({ sessionLimits: bad });
+    fs.writeFileSync(paths.config, text, { mode: 0o600 });
     assert.throws(
       () => readConfig(paths),
       (e: unknown) => isHostError(e, 'state_corrupt'),

@@ -3,11 +3,48 @@
  * which relay it uses, the web URL its pairing QR codes point at, and
  * `passEnv`: extra environment variables (names, or prefixes ending in
  * `*`) that terminal sessions get from the daemon's environment besides a
- * login's (docs/host.md). Schema-checked on read; written atomically.
+ * login's, and `sessionLimits`: the idle timeout and maximum lifetime of
+ * sessions, for every device and per device (docs/host.md "Session
+ * limits"). Schema-checked on read; written atomically.
  */
 import { join } from 'node:path';
-import { PASS_ENV_RE, readJsonFile, type StatePaths, writeJsonFile } from '@pocketshell/host-core';
-import { array, object, optional, string } from '@pocketshell/protocol';
+import {
+  PASS_ENV_RE,
+  readJsonFile,
+  type SessionLimits,
+  type SessionTimeouts,
+  type StatePaths,
+  writeJsonFile,
+} from '@pocketshell/host-core';
+import {
+  array,
+  DEVICE_ID_RE,
+  integer,
+  type Obj,
+  object,
+  optional,
+  ProtocolError,
+  string,
+} from '@pocketshell/protocol';
+
+/** Session limits in config.json, in minutes; absent or 0 means none. */
+export interface MinuteLimits {
+  /** Close a session after this many minutes without input from any device. */
+  idleMinutes?: number;
+  /** Close a session this many minutes after it started. */
+  maxLifetimeMinutes?: number;
+}
+
+/** `sessionLimits` in config.json: for every device, and per device id (overriding key by key). */
+export interface SessionLimitsConfig {
+  default?: MinuteLimits;
+  devices?: Record<string, MinuteLimits>;
+}
+
+/** Longest limit in minutes (a year). */
+export const MAX_LIMIT_MINUTES = 365 * 24 * 60;
+/** Most per-device entries. */
+const MAX_LIMIT_DEVICES = 256;
 
 export interface HostConfig {
   /** `ws[s]://…/ws` */
@@ -16,6 +53,55 @@ export interface HostConfig {
   web?: string;
   /** Extra variables sessions get from the daemon's environment (never `POCKETSHELL_*`). */
   passEnv?: string[];
+  /** Idle timeout and maximum lifetime of sessions (default: none). */
+  sessionLimits?: SessionLimitsConfig;
+}
+
+function minuteLimits(o: Obj, key: string): MinuteLimits {
+  const v = object(o[key], key);
+  const out: MinuteLimits = {};
+  const idle = optional(v, 'idleMinutes', (x, k) => integer(x, k, 0, MAX_LIMIT_MINUTES));
+  const life = optional(v, 'maxLifetimeMinutes', (x, k) => integer(x, k, 0, MAX_LIMIT_MINUTES));
+  if (idle !== undefined) out.idleMinutes = idle;
+  if (life !== undefined) out.maxLifetimeMinutes = life;
+  return out;
+}
+
+function sessionLimits(o: Obj, key: string): SessionLimitsConfig {
+  const v = object(o[key], key);
+  const out: SessionLimitsConfig = {};
+  const def = optional(v, 'default', minuteLimits);
+  if (def !== undefined) out.default = def;
+  if (v.devices !== undefined) {
+    const d = object(v.devices, 'devices');
+    const ids = Object.keys(d);
+    if (ids.length > MAX_LIMIT_DEVICES) throw new ProtocolError('bad_message', 'devices: too many');
+    // Rebuilt key by key; only device ids pass (so never `__proto__`).
+    const devices: Record<string, MinuteLimits> = {};
+    for (const id of ids) {
+      if (!DEVICE_ID_RE.test(id))
+        throw new ProtocolError('bad_message', `devices: ${id.slice(0, 40)} is not a device id`);
+      devices[id] = minuteLimits(d, id);
+    }
+    out.devices = devices;
+  }
+  return out;
+}
+
+const msOf = (l: MinuteLimits): SessionLimits => ({
+  ...(l.idleMinutes !== undefined ? { idleMs: l.idleMinutes * 60_000 } : {}),
+  ...(l.maxLifetimeMinutes !== undefined ? { maxLifetimeMs: l.maxLifetimeMinutes * 60_000 } : {}),
+});
+
+/** The session limits config.json sets, as host-core takes them (milliseconds). */
+export function sessionTimeoutsOf(config: HostConfig): SessionTimeouts {
+  const c = config.sessionLimits ?? {};
+  return {
+    ...(c.default ? { default: msOf(c.default) } : {}),
+    ...(c.devices
+      ? { devices: Object.fromEntries(Object.entries(c.devices).map(([id, l]) => [id, msOf(l)])) }
+      : {}),
+  };
 }
 
 const WS_RE = /^wss?:\/\/[\x21-\x7e]{1,250}$/;
@@ -29,9 +115,11 @@ function parse(value: unknown): HostConfig {
   const passEnv = optional(o, 'passEnv', (x, k) =>
     array(x, k, 64, (v, f) => string({ [f]: v }, f, 129, PASS_ENV_RE)),
   );
+  const limits = optional(o, 'sessionLimits', sessionLimits);
   if (relay !== undefined) c.relay = relay;
   if (web !== undefined) c.web = web;
   if (passEnv !== undefined) c.passEnv = passEnv;
+  if (limits !== undefined) c.sessionLimits = limits;
   return c;
 }
 

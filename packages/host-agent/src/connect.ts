@@ -113,6 +113,8 @@ export async function connect(
     });
     process.off('SIGWINCH', onResize);
     if (term.exitCode === undefined) err(`\r\n[detached; session ${term.session} lives on]`);
+    // The host ended it (a session limit, a close, its shutdown): say why.
+    else if (term.exitReason) err(`\r\n[session ${term.session} ended by the host: ${term.exitReason}]`);
     await conn.close();
     return code;
   } finally {

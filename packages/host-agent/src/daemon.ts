@@ -10,7 +10,7 @@
 import type { Server } from 'node:net';
 import { type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
-import { readConfig, socketPath } from './config.ts';
+import { readConfig, sessionTimeoutsOf, socketPath } from './config.ts';
 import { CliError } from './exit-codes.ts';
 import { LocalClient, serveLocalApi } from './local-api.ts';
 import { relayFailure } from './relay-wait.ts';
@@ -71,10 +71,12 @@ async function refuseSecondDaemon(paths: StatePaths): Promise<void> {
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const log = options.log ?? stderrLog(options.env);
   await refuseSecondDaemon(options.paths);
-  const { passEnv } = readConfig(options.paths);
+  const config = readConfig(options.paths);
+  const { passEnv } = config;
   const host = await openHost({
     paths: options.paths,
     relayUrl: options.relayUrl,
+    sessionTimeouts: sessionTimeoutsOf(config),
     ...(passEnv ? { passEnv } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.enroll ? { enroll: options.enroll } : {}),
@@ -114,6 +116,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         devices: host.trust.list().length,
         connections: agent.connections(),
         sessions: host.sessions.list(),
+        // Idle timeout and maximum lifetime in force (ms; config.json `sessionLimits` in minutes).
+        sessionLimits: host.sessions.timeouts,
       }),
       sessions: async () => ({
         sessions: host.sessions.list(),
@@ -132,6 +136,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           },
         });
         return { device };
+      },
+      // `pocketshell devices limits` changed config.json: apply its session limits to live sessions too.
+      'limits.reload': () => {
+        const fresh = readConfig(options.paths);
+        host.sessions.setTimeouts(sessionTimeoutsOf(fresh));
+        return { sessionLimits: fresh.sessionLimits ?? {} };
       },
       revoke: async (params) => ({
         revoked: await agent.revoke(String((params as { device?: unknown })?.device ?? '') as DeviceId),

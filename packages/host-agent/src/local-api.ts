@@ -6,14 +6,114 @@
  * `{id, method, params}`; the daemon answers `{id, result}` or
  * `{id, error:{code,message}}`, and may send `{id, event, data}` before the
  * result (pairing: the URL, then the SAS prompt, answered by a `confirm`
- * request on the same connection).
+ * request on the same connection). Every request line is size-capped and
+ * schema-checked (`parseLocalRequest`): a malformed one is answered
+ * `bad_message` (with its `id` when one could be read, else `id: null`);
+ * a line longer than `MAX_LOCAL_LINE` is answered and the connection
+ * closed, never buffered further.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { ProtocolError } from '@pocketshell/protocol';
+import { fromUtf8, integer, object, ProtocolError, string } from '@pocketshell/protocol';
 
-/** Largest line either side accepts. */
-const MAX_LINE = 64 * 1024;
+/** Largest request line the daemon accepts, in bytes (without the newline). */
+export const MAX_LOCAL_LINE = 64 * 1024;
+/** Largest reply line the client accepts (the daemon is trusted more, its lists can be longer). */
+const MAX_REPLY_LINE = 1024 * 1024;
+
+/** A local API request. */
+export interface LocalRequest {
+  id: number;
+  method: string;
+  params: unknown;
+}
+
+/** A request line that failed its checks, with the `id` when one could be read (so it can be answered). */
+export class BadLocalRequest extends ProtocolError {
+  readonly id: number | undefined;
+  constructor(cause: ProtocolError, id: number | undefined) {
+    super(cause.code, cause.message, { cause });
+    this.id = id;
+  }
+}
+
+/**
+ * Parses one request line (without its newline): at most `MAX_LOCAL_LINE`
+ * bytes of UTF-8 JSON `{id, method, params?}`, `id` an integer in
+ * [0, 2^31], `method` `^[a-z][a-z.]*$` (≤ 64). Throws `BadLocalRequest`
+ * (`bad_message`), carrying the `id` whenever that much parsed; nothing
+ * else ever escapes.
+ */
+export function parseLocalRequest(line: Uint8Array | string): LocalRequest {
+  let id: number | undefined;
+  try {
+    const bytes = typeof line === 'string' ? Buffer.byteLength(line) : line.length;
+    if (bytes > MAX_LOCAL_LINE)
+      throw new ProtocolError('bad_message', `request line longer than ${MAX_LOCAL_LINE} bytes`);
+    const text = typeof line === 'string' ? line : fromUtf8(line);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (cause) {
+      throw new ProtocolError('bad_message', 'request is not JSON', { cause });
+    }
+    const o = object(value, 'request');
+    id = integer(o, 'id', 0, 2 ** 31);
+    return { id, method: string(o, 'method', 64, /^[a-z][a-z.]*$/), params: o.params };
+  } catch (error) {
+    // Only ProtocolErrors are thrown above (JSON.parse's SyntaxError is wrapped).
+    throw new BadLocalRequest(error as ProtocolError, id);
+  }
+}
+
+/**
+ * Splits a byte stream into lines, holding at most `max` bytes of an
+ * unfinished line: `push` returns the complete lines in a chunk and throws
+ * `ProtocolError('bad_message')` as soon as a line is longer than `max`
+ * (after which the reader holds nothing and must not be used again).
+ */
+export class LineReader {
+  readonly max: number;
+  #parts: Buffer[] = [];
+  #held = 0;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  /** Bytes of the unfinished line held now (never more than `max`). */
+  get held(): number {
+    return this.#held;
+  }
+
+  push(chunk: Buffer): Buffer[] {
+    const lines: Buffer[] = [];
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+      if (this.#held + nl - start > this.max) this.#overflow();
+      lines.push(
+        this.#parts.length > 0
+          ? Buffer.concat([...this.#parts, chunk.subarray(start, nl)])
+          : chunk.subarray(start, nl),
+      );
+      this.#parts = [];
+      this.#held = 0;
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      if (this.#held + chunk.length - start > this.max) this.#overflow();
+      this.#parts.push(chunk.subarray(start));
+      this.#held += chunk.length - start;
+    }
+    return lines;
+  }
+
+  #overflow(): never {
+    this.#parts = [];
+    this.#held = 0;
+    throw new ProtocolError('bad_message', `line longer than ${this.max} bytes`);
+  }
+}
 
 /** What a handler gets besides its params. */
 export interface CallContext {
@@ -25,22 +125,26 @@ export interface CallContext {
 
 export type LocalMethod = (params: unknown, ctx: CallContext) => unknown | Promise<unknown>;
 
-function lines(socket: Socket, onLine: (line: string) => void): void {
-  let buffer = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buffer += chunk;
-    if (buffer.length > MAX_LINE && !buffer.includes('\n')) {
-      socket.destroy();
+/** Feeds `socket`'s lines (blank ones skipped) to `onLine`; an over-long one goes to `onOverflow` and ends the reading. */
+function lines(
+  socket: Socket,
+  max: number,
+  onLine: (line: Buffer) => void,
+  onOverflow: (error: ProtocolError) => void,
+): void {
+  const reader = new LineReader(max);
+  let over = false;
+  socket.on('data', (chunk: Buffer) => {
+    if (over) return;
+    let found: Buffer[];
+    try {
+      found = reader.push(chunk);
+    } catch (error) {
+      over = true;
+      onOverflow(error as ProtocolError);
       return;
     }
-    let nl = buffer.indexOf('\n');
-    while (nl >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.trim() !== '') onLine(line);
-      nl = buffer.indexOf('\n');
-    }
+    for (const line of found) if (line.toString('latin1').trim() !== '') onLine(line);
   });
 }
 
@@ -60,16 +164,18 @@ export async function serveLocalApi(
     const send = (message: unknown) => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(message)}\n`);
     };
-    lines(socket, (line) => {
-      let request: { id?: unknown; method?: unknown; params?: unknown };
+    const refuse = (error: ProtocolError, id: number | undefined) =>
+      send({ id: id ?? null, error: { code: error.code, message: error.message } });
+    const onLine = (line: Buffer) => {
+      let request: LocalRequest;
       try {
-        request = JSON.parse(line) as typeof request;
-      } catch {
-        socket.destroy();
+        request = parseLocalRequest(line);
+      } catch (error) {
+        const bad = error as BadLocalRequest;
+        refuse(bad, bad.id);
         return;
       }
-      const id = typeof request.id === 'number' ? request.id : 0;
-      const method = typeof request.method === 'string' ? request.method : '';
+      const { id, method } = request;
       if (method === 'confirm') {
         confirms.shift()?.((request.params as { ok?: unknown })?.ok === true);
         return;
@@ -91,6 +197,11 @@ export async function serveLocalApi(
           });
         }
       })();
+    };
+    // An over-long line is answered, then the connection is closed: nothing more is read or held.
+    lines(socket, MAX_LOCAL_LINE, onLine, (error) => {
+      refuse(error, undefined);
+      socket.end(() => socket.destroy());
     });
     socket.on('close', () => {
       for (const c of confirms.splice(0)) c(false);
@@ -132,14 +243,21 @@ export class LocalClient {
 
   private constructor(socket: Socket) {
     this.#socket = socket;
-    lines(socket, (line) => {
-      const m = JSON.parse(line) as {
+    const onLine = (line: Buffer) => {
+      let m: {
         id: number;
         event?: string;
         data?: unknown;
         result?: unknown;
         error?: { code: string; message: string };
       };
+      try {
+        m = object(JSON.parse(line.toString('utf8')), 'reply') as typeof m;
+      } catch {
+        // Not the daemon we know: drop the connection (pending calls fail `unavailable`).
+        socket.destroy();
+        return;
+      }
       const call = this.#calls.get(m.id);
       if (!call) return;
       if (m.event !== undefined) call.onEvent(m.event, m.data);
@@ -148,7 +266,8 @@ export class LocalClient {
         if (m.error) call.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
         else call.resolve(m.result);
       }
-    });
+    };
+    lines(socket, MAX_REPLY_LINE, onLine, () => socket.destroy());
     socket.on('close', () => {
       for (const c of this.#calls.values())
         c.reject(Object.assign(new Error('the daemon went away'), { code: 'unavailable' }));

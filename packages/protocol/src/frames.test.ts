@@ -51,6 +51,7 @@ describe('terminal frames', () => {
     const host: TermControl[] = [
       { t: 'attached', session: 'tmux:main', offset: 0, cols: 1, rows: 1000, snapshot: 0 },
       { t: 'exit', code: 130 },
+      { t: 'exit', code: 129, reason: 'idle_timeout' },
       { t: 'title', title: 'vim ~/notes — ✓' },
       { t: 'bell' },
     ];
@@ -94,6 +95,14 @@ describe('terminal frames', () => {
     ];
     for (const f of bad) badMessage(() => parseDeviceFrame(f));
     badMessage(() => parseHostFrame(control('{"t":"exit","code":256}')));
+    // A reason is a short lowercase word: no control characters, markup or length to spoof a message.
+    for (const reason of ['', 'Idle', 'idle timeout', 'x'.repeat(33), '<b>', 7, null])
+      badMessage(() => parseHostFrame(control(JSON.stringify({ t: 'exit', code: 129, reason }))));
+    // One this device does not know yet is passed on as it is.
+    assert.deepEqual(parseHostFrame(control('{"t":"exit","code":129,"reason":"quota_used"}')), {
+      type: 'control',
+      control: { t: 'exit', code: 129, reason: 'quota_used' },
+    });
     badMessage(() => parseHostFrame(control('{"t":"title","title":"a\\u001b]0;x"}')));
     badMessage(() =>
       parseHostFrame(control('{"t":"attached","session":"","offset":0,"cols":80,"rows":24,"snapshot":0}')),
@@ -132,7 +141,7 @@ describe('terminal frames', () => {
           t: fc.constantFrom('attached', 'exit', 'title', 'bell', 'resize', 'ack'),
           x: fc.anything(),
         })
-        .map((r) => control(JSON.stringify({ ...r, offset: r.x, cols: r.x, code: r.x }) ?? '')),
+        .map((r) => control(JSON.stringify({ ...r, offset: r.x, cols: r.x, code: r.x, reason: r.x }) ?? '')),
     );
     fc.assert(
       fc.property(frames, (f) => {

@@ -9,7 +9,7 @@
  */
 import { concat, fromUtf8, utf8 } from './bytes.ts';
 import { ProtocolError } from './errors.ts';
-import { integer, type Obj, object, string } from './schema.ts';
+import { integer, type Obj, object, optional, string } from './schema.ts';
 
 /** First byte of a terminal data frame. */
 export const FRAME_DATA = 0x00;
@@ -40,11 +40,28 @@ export interface AttachedControl {
   /** Length in bytes of the snapshot that follows, split over data frames of at most 16 KiB. */
   snapshot: number;
 }
-/** Host → device: the session's process ended (`code` 0..255; 128+n for signal n). */
+/**
+ * Host → device: the session's process ended (`code` 0..255; 128+n for
+ * signal n). `reason` says why when the host ended it (`EXIT_REASONS`);
+ * absent when the program ended by itself.
+ */
 export interface ExitControl {
   t: 'exit';
   code: number;
+  reason?: string;
 }
+
+/**
+ * Why the host ended a session (the `reason` of `exit`): its idle timeout
+ * or maximum lifetime hit (docs/host.md "Session limits"), a device or the
+ * CLI closed it, or the host shut down. Devices must accept any reason
+ * matching `EXIT_REASON_RE` (more may be added) and show it as it is.
+ */
+export const EXIT_REASONS = ['idle_timeout', 'max_lifetime', 'closed', 'shutdown'] as const;
+/** One of the host's exit reasons. */
+export type ExitReason = (typeof EXIT_REASONS)[number];
+/** What any `exit` reason looks like (future reasons included). */
+export const EXIT_REASON_RE = /^[a-z][a-z_]{0,31}$/;
 /** Host → device: the window title changed. */
 export interface TitleControl {
   t: 'title';
@@ -115,8 +132,10 @@ function checkControl(o: Obj): TermControl {
         rows: integer(o, 'rows', 1, MAX_TERM_SIZE),
         snapshot: integer(o, 'snapshot', 0, MAX_SNAPSHOT_BYTES),
       };
-    case 'exit':
-      return { t, code: integer(o, 'code', 0, 255) };
+    case 'exit': {
+      const reason = optional(o, 'reason', (x, k) => string(x, k, 32, EXIT_REASON_RE));
+      return { t, code: integer(o, 'code', 0, 255), ...(reason !== undefined ? { reason } : {}) };
+    }
     case 'title':
       return { t, title: string(o, 'title', MAX_TITLE_LENGTH, TITLE_RE) };
     case 'bell':

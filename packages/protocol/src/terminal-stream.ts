@@ -72,6 +72,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
   #outstanding = 0;
   #ackQueued = false;
   #exitCode: number | undefined;
+  #exitReason: string | undefined;
 
   constructor(link: TerminalLink, options: TerminalStreamOptions = {}) {
     super();
@@ -95,6 +96,15 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
   /** The exit code, once the program ended. */
   get exitCode(): number | undefined {
     return this.#exitCode;
+  }
+
+  /**
+   * Why the host ended the session (`idle_timeout`, `max_lifetime`,
+   * `closed`, `shutdown`, or a later reason), set before `exit` is emitted;
+   * undefined when the program ended by itself.
+   */
+  get exitReason(): string | undefined {
+    return this.#exitReason;
   }
 
   /** Handles one frame from the host; throws `ProtocolError` for a bad one. */
@@ -131,6 +141,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
         return;
       case 'exit':
         this.#exitCode = c.code;
+        this.#exitReason = c.reason;
         this.#emit('exit', c.code);
         return;
       case 'title':

@@ -5,10 +5,10 @@
  * schema-checked; a handler's `ProtocolError` travels back with its code,
  * anything else as `internal` without its detail.
  */
-import { fromUtf8, integer, object, ProtocolError, string } from '@pocketshell/protocol';
+import { fromUtf8, integer, object, ProtocolError, string, utf8Length } from '@pocketshell/protocol';
 import type { DataChannel } from '../webrtc/engine.ts';
 
-/** Largest control request, in bytes. */
+/** Largest control request, in bytes of UTF-8. */
 export const MAX_CONTROL_REQUEST = 16 * 1024;
 
 /** A control method: gets the request's `params` (unchecked), returns a JSON-able result. */
@@ -33,8 +33,10 @@ export function parseControlRequest(data: Uint8Array | string): {
   method: string;
   params: unknown;
 } {
+  // Capped in bytes, before anything is decoded or parsed.
+  const size = typeof data === 'string' ? utf8Length(data) : data.length;
+  if (size > MAX_CONTROL_REQUEST) throw new ProtocolError('bad_message', 'control request too large');
   const text = typeof data === 'string' ? data : fromUtf8(data);
-  if (text.length > MAX_CONTROL_REQUEST) throw new ProtocolError('bad_message', 'control request too large');
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -653,7 +653,14 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       const session = this.#o.sessions.open(target, { owner: deviceId });
       if (!existing) {
         this.#o.audit.append('session.opened', { session: session.id, device: deviceId, kind: session.kind });
-        session.onExit((code) => this.#o.audit.append('session.closed', { session: session.id, code }));
+        // `reason` when the host ended it: a session limit (idle_timeout, max_lifetime), closed, shutdown.
+        session.onExit((code, reason) =>
+          this.#o.audit.append('session.closed', {
+            session: session.id,
+            code,
+            ...(reason ? { reason } : {}),
+          }),
+        );
       }
       await serveTerminal(channel, session, (error) => this.#refuse(error, deviceId, 'term frame'));
     } catch (error) {
@@ -693,7 +700,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
         // Only the device that started a session closes it with `shell`; any other needs `admin`.
         if (sessions.ownerOf(id) !== deviceId && !grants.has('admin'))
           throw new ProtocolError('grant_missing', 'admin');
-        await session.close();
+        await session.close('closed');
         return { closed: id };
       },
       'sessions.rename': (params: unknown) => {

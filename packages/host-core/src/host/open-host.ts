@@ -8,6 +8,7 @@ import type { WebSocketFactory } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
 import { AuditLog } from '../audit/audit-log.ts';
 import { nodePtyBackend, type PtyBackend } from '../pty/backend.ts';
+import type { SessionTimeouts } from '../pty/session-limits.ts';
 import { SessionManager } from '../pty/session-manager.ts';
 import { type HostIdentity, IdentityStore } from '../state/identity-store.ts';
 import type { StatePaths } from '../state/paths.ts';
@@ -33,6 +34,11 @@ export interface OpenHostOptions {
   maxBackoffMs?: number;
   /** Session caps: in total (default 16) and per device (default 8). */
   sessionLimits?: { total?: number; perDevice?: number };
+  /**
+   * Idle timeout and maximum lifetime of sessions, by device (config
+   * `sessionLimits`; default none). Changed later with `sessions.setTimeouts`.
+   */
+  sessionTimeouts?: SessionTimeouts;
   /** WebRTC peer caps (see `DEFAULT_PEER_LIMITS`). */
   peerLimits?: Partial<PeerLimits>;
   /** Extra environment variable names (or `PREFIX*`) PTY children get from the daemon (config `passEnv`). */
@@ -69,6 +75,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     ...(options.sessionLimits?.perDevice !== undefined
       ? { ownerLimit: options.sessionLimits.perDevice }
       : {}),
+    ...(options.sessionTimeouts ? { timeouts: options.sessionTimeouts } : {}),
   });
   const engine = options.engine ?? engineFromEnv(options.env ?? process.env);
   const agent = new HostAgent({

@@ -10,4 +10,5 @@ export * from './login-shell.ts';
 export * from './multiplexers.ts';
 export * from './screen-mirror.ts';
 export * from './session.ts';
+export * from './session-limits.ts';
 export * from './session-manager.ts';

@@ -1,9 +1,10 @@
 /**
  * The session manager: starts sessions (the login shell, or a tmux/screen
  * client), finds them again by id for the `term:<id>` channel labels, lists
- * them, enforces the session limit, forgets them when their program exits,
- * and kills them all on `close()`. Everything it touches is injected: the
- * PTY backend, the command runner, the environment, clock and randomness.
+ * them, enforces the session caps and the idle and lifetime limits
+ * (session-limits.ts), forgets them when their program exits, and kills
+ * them all on `close()`. Everything it touches is injected: the PTY backend,
+ * the command runner, the environment, clock, timers and randomness.
  */
 import { b64u, ProtocolError, randomBytes } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
@@ -20,6 +21,17 @@ import {
   validSessionName,
 } from './multiplexers.ts';
 import { Session, type SessionInfo, type SessionKind, type SessionTuning } from './session.ts';
+import {
+  checkTimeouts,
+  type LimitReason,
+  type LimitTimers,
+  limitsFor,
+  nextDeadline,
+  REAL_TIMERS,
+  type SessionLimits,
+  type SessionTimeouts,
+  strictest,
+} from './session-limits.ts';
 
 /** Sessions one host runs at once, by default. */
 export const DEFAULT_SESSION_LIMIT = 16;
@@ -44,8 +56,14 @@ export interface SessionManagerOptions {
   readonly cwd?: string;
   readonly run?: CommandRunner;
   readonly multiplexers?: MultiplexerOptions;
+  /** Idle timeout and maximum lifetime, by device (default: none). */
+  readonly timeouts?: SessionTimeouts;
   /** Milliseconds since the epoch. */
   readonly clock?: () => number;
+  /** Timers for the limits (default: Node's, unref'd). */
+  readonly timers?: LimitTimers;
+  /** Hears every session a limit ended, before it is closed. */
+  readonly onLimit?: (session: Session, reason: LimitReason) => void;
   readonly random?: (n: number) => Uint8Array;
 }
 
@@ -53,7 +71,10 @@ export interface SessionManagerOptions {
 export interface OpenOptions {
   readonly cols?: number;
   readonly rows?: number;
-  /** Who starts it (a device id); counted against that owner's cap. */
+  /**
+   * Who starts it (a device id), counted against that owner's cap; or who
+   * attaches it, whose limits then apply too.
+   */
   readonly owner?: string;
 }
 
@@ -75,6 +96,11 @@ export class SessionManager {
   readonly #run: CommandRunner;
   readonly #random: (n: number) => Uint8Array;
   readonly #clock: () => number;
+  readonly #timers: LimitTimers;
+  #timeouts: SessionTimeouts;
+  /** Per live session: every device that opened or attached it (their limits apply). */
+  readonly #devices = new Map<string, Set<string | undefined>>();
+  readonly #limitTimers = new Map<string, unknown>();
   #closed = false;
 
   constructor(opts: SessionManagerOptions) {
@@ -84,6 +110,25 @@ export class SessionManager {
     this.#run = opts.run ?? execRunner();
     this.#random = opts.random ?? randomBytes;
     this.#clock = opts.clock ?? Date.now;
+    this.#timers = opts.timers ?? REAL_TIMERS;
+    this.#timeouts = checkTimeouts(opts.timeouts ?? {});
+  }
+
+  /** The limits in force for new and live sessions; live ones are checked against them at once. */
+  setTimeouts(timeouts: SessionTimeouts): void {
+    this.#timeouts = checkTimeouts(timeouts);
+    for (const id of this.#devices.keys()) this.#arm(id);
+  }
+
+  /** The limits in force now. */
+  get timeouts(): SessionTimeouts {
+    return this.#timeouts;
+  }
+
+  /** The limits live session `id` is held to (the strictest of its devices'). */
+  limitsOf(id: string): SessionLimits | undefined {
+    const devices = this.get(id) ? this.#devices.get(id) : undefined;
+    return devices ? strictest([...devices].map((d) => limitsFor(this.#timeouts, d))) : undefined;
   }
 
   /** Live sessions. */
@@ -124,7 +169,10 @@ export class SessionManager {
   open(target: string, opts: OpenOptions = {}): Session {
     if (target === 'new') return this.create(opts);
     const existing = this.#sessions.get(target);
-    if (existing && existing.state !== 'EXITED') return existing;
+    if (existing && existing.state !== 'EXITED') {
+      this.#join(existing, opts.owner);
+      return existing;
+    }
     const colon = target.indexOf(':');
     if (colon > 0) {
       const kind = target.slice(0, colon);
@@ -156,7 +204,47 @@ export class SessionManager {
   /** Kills every session and waits for them to exit. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#sessions.values()].map((s) => s.close()));
+    for (const t of this.#limitTimers.values()) this.#timers.clearTimeout(t);
+    this.#limitTimers.clear();
+    await Promise.all([...this.#sessions.values()].map((s) => s.close('shutdown')));
+  }
+
+  /**
+   * `device` attaches `session`: its limits join the session's. A session
+   * already past that device's maximum lifetime is refused
+   * (`limit_reached`) and left as it is.
+   */
+  #join(session: Session, device: string | undefined): void {
+    const devices = this.#devices.get(session.id);
+    if (!devices || devices.has(device)) return;
+    const mine = limitsFor(this.#timeouts, device);
+    if (mine.maxLifetimeMs && this.#clock() - session.createdAt >= mine.maxLifetimeMs)
+      throw new ProtocolError('limit_reached', "the session is older than this device's maximum lifetime");
+    devices.add(device);
+    this.#arm(session.id);
+  }
+
+  /** (Re)arms session `id`'s limit timer for its next deadline; closes it when one has passed. */
+  #arm(id: string): void {
+    const old = this.#limitTimers.get(id);
+    if (old !== undefined) this.#timers.clearTimeout(old);
+    this.#limitTimers.delete(id);
+    const session = this.get(id);
+    const limits = this.limitsOf(id);
+    if (!session || !limits || session.closing) return;
+    const next = nextDeadline(limits, session.createdAt, session.lastInputAt);
+    if (!next) return;
+    const now = this.#clock();
+    if (next.at <= now) {
+      this.#opts.onLimit?.(session, next.reason);
+      void session.close(next.reason);
+      return;
+    }
+    // Input moves the idle deadline without re-arming: the timer re-checks when it fires.
+    this.#limitTimers.set(
+      id,
+      this.#timers.setTimeout(() => this.#arm(id), Math.min(next.at - now, 2 ** 31 - 1)),
+    );
   }
 
   #newId(): string {
@@ -209,17 +297,24 @@ export class SessionManager {
       cols,
       rows,
       createdAt: this.#clock(),
+      clock: this.#clock,
       ...(this.#opts.tuning ? { tuning: this.#opts.tuning } : {}),
     });
     this.#sessions.set(id, session);
     if (opts.owner !== undefined) this.#owners.set(id, opts.owner);
     else this.#owners.delete(id);
+    this.#devices.set(id, new Set([opts.owner]));
     session.onExit(() => {
       if (this.#sessions.get(id) === session) {
         this.#sessions.delete(id);
         this.#owners.delete(id);
+        this.#devices.delete(id);
+        const t = this.#limitTimers.get(id);
+        if (t !== undefined) this.#timers.clearTimeout(t);
+        this.#limitTimers.delete(id);
       }
     });
+    this.#arm(id);
     return session;
   }
 }

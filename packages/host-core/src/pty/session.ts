@@ -10,7 +10,7 @@
  * being taken, and while the mirror is more than 256 KiB behind. The
  * lifecycle is an explicit state machine.
  */
-import { concat, encodeControl } from '@pocketshell/protocol';
+import { concat, type ExitReason, encodeControl } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
 import {
   Attachment,
@@ -87,6 +87,8 @@ export interface SessionInit {
   readonly rows: number;
   readonly createdAt: number;
   readonly tuning?: Partial<SessionTuning>;
+  /** Milliseconds since the epoch (default `Date.now`), for `lastInputAt`. */
+  readonly clock?: () => number;
 }
 
 type PauseReason = 'flow' | 'snapshot' | 'mirror';
@@ -107,7 +109,11 @@ export class Session implements AttachmentHost {
   readonly #tuning: SessionTuning;
   readonly #attachments = new Set<Attachment>();
   readonly #pauses = new Set<PauseReason>();
-  readonly #exitListeners: Array<(code: number) => void> = [];
+  readonly #exitListeners: Array<(code: number, reason: ExitReason | undefined) => void> = [];
+  readonly #clock: () => number;
+  #lastInputAt: number;
+  /** Why the host ended it, when it did (the `exit` frame's `reason`). */
+  #closeReason: ExitReason | undefined;
   readonly exited: Promise<number>;
   #resolveExited!: (code: number) => void;
   #state: SessionState = 'STARTING';
@@ -129,6 +135,8 @@ export class Session implements AttachmentHost {
     this.id = init.id;
     this.kind = init.kind;
     this.createdAt = init.createdAt;
+    this.#clock = init.clock ?? Date.now;
+    this.#lastInputAt = init.createdAt;
     this.#handle = init.handle;
     this.#cols = init.cols;
     this.#rows = init.rows;
@@ -205,9 +213,27 @@ export class Session implements AttachmentHost {
     return [...this.#attachments].map((a) => a.pacingInfo());
   }
 
-  /** Called once with the exit code (0..255, 128+n for signal n) when the program ends. */
-  onExit(listener: (code: number) => void): void {
-    if (this.#finished && this.#exitCode !== null) listener(this.#exitCode);
+  /** When input last reached the program (ms since the epoch; the start until then). */
+  get lastInputAt(): number {
+    return this.#lastInputAt;
+  }
+
+  /** True once `close()` was called or the program ended. */
+  get closing(): boolean {
+    return this.#killTimer !== undefined || this.#state === 'EXITED';
+  }
+
+  /** Why the host ended the session, if it did (set by `close(reason)`). */
+  get closeReason(): ExitReason | undefined {
+    return this.#closeReason;
+  }
+
+  /**
+   * Called once with the exit code (0..255, 128+n for signal n) when the
+   * program ends, and the reason when the host ended it.
+   */
+  onExit(listener: (code: number, reason: ExitReason | undefined) => void): void {
+    if (this.#finished && this.#exitCode !== null) listener(this.#exitCode, this.#closeReason);
     else this.#exitListeners.push(listener);
   }
 
@@ -244,6 +270,7 @@ export class Session implements AttachmentHost {
   /** Writes input to the program (from any attachment, or the host itself). */
   writeInput(data: Uint8Array | string): void {
     if (this.#state === 'EXITED') throw new HostError('closed', `session ${this.id} has exited`);
+    if (data.length > 0) this.#lastInputAt = this.#clock();
     this.#handle.write(data);
   }
 
@@ -308,11 +335,14 @@ export class Session implements AttachmentHost {
   }
 
   /**
-   * Ends the session: SIGHUP to the program, SIGKILL after the grace period,
-   * and resolves once it has exited. Idempotent.
+   * Ends the session: SIGHUP to the program (a hangup, as when a terminal
+   * goes away), SIGKILL after the grace period, and resolves once it has
+   * exited. `reason` travels on the `exit` frame and to `onExit`. Idempotent
+   * (the first reason given stays).
    */
-  async close(): Promise<void> {
+  async close(reason?: ExitReason): Promise<void> {
     if (this.#state !== 'EXITED' && this.#killTimer === undefined) {
+      this.#closeReason = reason;
       this.#handle.resume();
       this.#handle.kill('SIGHUP');
       this.#killTimer = setTimeout(() => this.#handle.kill('SIGKILL'), this.#tuning.killGraceMs);
@@ -367,12 +397,13 @@ export class Session implements AttachmentHost {
     // Let the mirror finish the last bytes first, so their title and bell frames come before `exit`.
     // Pending snapshot callbacks run before this one (they see EXITED).
     this.#mirror.whenCaughtUp(() => {
-      this.#broadcast(encodeControl({ t: 'exit', code }));
+      const reason = this.#closeReason;
+      this.#broadcast(encodeControl({ t: 'exit', code, ...(reason ? { reason } : {}) }));
       for (const a of [...this.#attachments]) a.end('exited');
       this.#mirror.dispose();
       this.#finished = true;
       this.#resolveExited(code);
-      for (const listener of this.#exitListeners.splice(0)) listener(code);
+      for (const listener of this.#exitListeners.splice(0)) listener(code, reason);
     });
   }
 

@@ -1,0 +1,98 @@
+/**
+ * Tests of the `control` channel's request parser (issue 12: every parser a
+ * peer reaches is fuzzed): fixed cases, then 10^5 random and mutated
+ * requests — as text and as bytes, including invalid UTF-8 and over-size —
+ * each of which parses to a well-formed request or throws `ProtocolError`
+ * with a catalogue code (a `BadControlRequest` keeping the id whenever one
+ * was readable), never any other exception.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isErrorCode, ProtocolError, utf8 } from '@pocketshell/protocol';
+import fc from 'fast-check';
+import { BadControlRequest, MAX_CONTROL_REQUEST, parseControlRequest } from './control.ts';
+
+const METHOD_RE = /^[a-z][a-z.]*$/;
+
+/** Parses `data`, requiring a well-formed request or a coded ProtocolError. */
+function total(data: string | Uint8Array): void {
+  try {
+    const r = parseControlRequest(data);
+    if (!(Number.isSafeInteger(r.id) && r.id >= 0 && r.id <= 2 ** 31)) throw new Error(`id ${r.id}`);
+    if (!(METHOD_RE.test(r.method) && r.method.length <= 64)) throw new Error(`method ${r.method}`);
+  } catch (error) {
+    if (!(error instanceof ProtocolError) || !isErrorCode(error.code)) throw error;
+    if (error instanceof BadControlRequest && error.id !== undefined && !Number.isSafeInteger(error.id))
+      throw new Error(`bad id ${error.id}`);
+  }
+}
+
+const valid = [
+  { id: 1, method: 'host.info' },
+  { id: 2, method: 'sessions.list', params: {} },
+  { id: 3, method: 'sessions.close', params: { id: 'AbCdEfGhIjKl' } },
+  { id: 2 ** 31, method: 'x' },
+];
+const jsonValue = fc.jsonValue({ maxDepth: 4 });
+/** Valid requests with one field replaced, removed or added. */
+const mutated = fc
+  .tuple(fc.constantFrom(...valid), fc.string({ maxLength: 8 }), jsonValue, fc.boolean())
+  .map(([m, key, value, drop]) => {
+    const o: Record<string, unknown> = { ...m };
+    const keys = Object.keys(o);
+    const k = keys.length > 0 && key.length % 2 === 0 ? keys[key.length % keys.length]! : key;
+    if (drop) delete o[k];
+    else o[k] = value;
+    return JSON.stringify(o);
+  });
+/** A valid request's bytes with a few bytes flipped, cut or inserted. */
+const flipped = fc
+  .tuple(
+    fc.constantFrom(...valid),
+    fc.array(fc.tuple(fc.nat(80), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+    fc.nat(80),
+  )
+  .map(([m, flips, cut]) => {
+    const b = utf8(JSON.stringify(m));
+    for (const [at, v] of flips) b[at % b.length] = v;
+    return cut % 3 === 0 ? b.subarray(0, cut % (b.length + 1)) : b;
+  });
+const requests = fc.oneof(
+  fc.string({ maxLength: 300 }),
+  fc.string({ unit: 'binary', maxLength: 300 }),
+  fc.uint8Array({ maxLength: 300 }),
+  jsonValue.map((v) => JSON.stringify(v)),
+  mutated,
+  mutated,
+  mutated.map((s) => utf8(s)),
+  flipped,
+  flipped,
+);
+
+describe('control requests', () => {
+  test('valid requests parse; a malformed method keeps its id; over-size and non-JSON are bad_message', () => {
+    assert.deepEqual(parseControlRequest(JSON.stringify(valid[2])), valid[2]);
+    assert.deepEqual(parseControlRequest(utf8(JSON.stringify(valid[0]))), { ...valid[0], params: undefined });
+    const bad = (data: string | Uint8Array, id?: number) =>
+      assert.throws(
+        () => parseControlRequest(data),
+        (e: unknown) =>
+          e instanceof ProtocolError &&
+          e.code === 'bad_message' &&
+          (e instanceof BadControlRequest ? e.id : undefined) === id,
+      );
+    bad('{"id":4,"method":"Bad-Method!"}', 4);
+    bad('{"id":4}', 4);
+    bad('{"id":-4,"method":"host.info"}');
+    bad('nope');
+    bad(Uint8Array.of(0x7b, 0xc3, 0x28, 0x7d));
+    bad(JSON.stringify({ id: 1, method: 'host.info', params: 'x'.repeat(MAX_CONTROL_REQUEST) }));
+    // The cap counts bytes: 9000 two-byte characters are over 16 KiB.
+    bad(JSON.stringify({ id: 1, method: 'host.info', params: 'é'.repeat(9000) }));
+    bad(new Uint8Array(MAX_CONTROL_REQUEST + 1).fill(0x20));
+  });
+
+  test('property: 10^5 random or mutated requests → a request or a coded ProtocolError, never anything else', () => {
+    fc.assert(fc.property(requests, total), { numRuns: 100_000, seed: 13 });
+  });
+});

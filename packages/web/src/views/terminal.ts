@@ -16,6 +16,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
 import { Terminal } from '@xterm/xterm';
+import { exitMessage } from '../exit-message.ts';
 import { InputQueue } from '../input-queue.ts';
 import { KeyBar } from '../keybar.ts';
 import type { App } from '../main.ts';
@@ -488,7 +489,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
           c.on('title', (t) => (document.title = t ? `${t} — PocketShell` : 'PocketShell'));
           c.on('exit', (code) => {
             setState('ended');
-            showBanner(`The program ended (exit code ${code}).`, {
+            showBanner(exitMessage(code, c.exitReason), {
               label: 'New session',
               run: () => app.go(`#/t/${host.id}/new`, true),
             });

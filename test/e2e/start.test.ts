@@ -1,7 +1,8 @@
 /**
  * The README's start command (`npm start`, i.e. `pocketshell up`) from this
- * checkout: it prints a pairing URL within seconds, and a Node device pairs
- * with it and runs a command on this machine.
+ * checkout: it prints a pairing URL within seconds, says under it that a
+ * loopback URL needs `--lan` for a phone and which features need HTTPS, and
+ * a Node device pairs with it and runs a command on this machine.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -48,15 +49,29 @@ test('npm start prints a pairing URL within seconds, and a device pairs and runs
   );
   try {
     const t0 = Date.now();
-    const [url] = await waitForOutput(child, /http:\/\/127\.0\.0\.1:\d+\/#\/pair\/1\/\S+/, 60_000);
+    // The URL, and under it: a loopback URL is no use to a phone, and what needs HTTPS.
+    const [printed, url] = await waitForOutput(
+      child,
+      /(http:\/\/127\.0\.0\.1:\d+\/#\/pair\/1\/\S+)[\s\S]*?#behind-a-reverse-proxy\)/,
+      60_000,
+    );
     const seconds = (Date.now() - t0) / 1000;
     assert.ok(seconds < 60, `took ${seconds} s`);
-    const d = loopbackDevice(relayWsUrl(new URL(url).origin));
+    assert.match(
+      printed!,
+      /This URL works only in a browser on this machine \(127\.0\.0\.1\)\. For a phone on the same network, run: npm start -- --lan\n/,
+    );
+    assert.match(printed!, /installing the app, push alerts and clipboard paste need HTTPS/);
+    assert.match(
+      printed!,
+      /https:\/\/github\.com\/pocketshell\/pocketshell\/blob\/main\/docs\/relay\.md#behind-a-reverse-proxy/,
+    );
+    const d = loopbackDevice(relayWsUrl(new URL(url!).origin));
     try {
-      const paired = d.pair(url, { name: 'readme test' });
-      const [, printed] = await waitForOutput(child, /code: (\d{3} \d{3})/);
+      const paired = d.pair(url!, { name: 'readme test' });
+      const [, sas] = await waitForOutput(child, /code: (\d{3} \d{3})/);
       const host = await paired;
-      assert.match(printed!, /^\d{3} \d{3}$/);
+      assert.match(sas!, /^\d{3} \d{3}$/);
       const conn = await d.connect(host.id);
       const term = await conn.openTerminal('new', { cols: 80, rows: 24 });
       term.write('echo readme-$((40+2))\n');

@@ -86,6 +86,7 @@ export function webClientStale(root: string): boolean {
  * sees half a build. Throws with Vite's message when the build fails.
  */
 export async function buildWebClient(root: string): Promise<void> {
+  if (!webSourceOf(root)) throw new Error(`${root} is not the build folder of a source checkout`);
   await withBuildLock(root, () => build(root));
 }
 
@@ -112,7 +113,9 @@ async function build(root: string): Promise<void> {
   } catch (error) {
     rmSync(out, { recursive: true, force: true });
     const e = error as { stderr?: string; message: string };
-    throw new Error(`building the web client failed: ${(e.stderr || e.message).trim()}`);
+    // Vite's own words, without the native stack it appends.
+    const said = (e.stderr || e.message).split(/\n\s*Stack backtrace:/)[0]!.trim();
+    throw new Error(`building the web client failed: ${said}`);
   }
   if (existsSync(root)) renameSync(root, old);
   renameSync(out, root);

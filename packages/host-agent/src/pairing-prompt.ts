@@ -42,13 +42,14 @@ function day(unixSeconds: number): string {
 export function keyChangeWarning(prompt: PairingPrompt): string {
   const old = prompt.keyChanged;
   if (!old) return '';
+  const was = `paired ${day(old.pairedAt)} UTC:`;
   return [
     '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
     `@  WARNING: DEVICE KEY CHANGED for "${prompt.name}"`,
     '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
     `A device named "${prompt.name}" is already paired, with another key:`,
-    `  paired ${day(old.pairedAt)} UTC:  ${old.fingerprint}  (${old.deviceId})`,
-    `  this request:             ${prompt.fingerprint}  (${prompt.deviceId})`,
+    `  ${was}  ${old.fingerprint}  (${old.deviceId})`,
+    `  ${'this request:'.padEnd(was.length)}  ${prompt.fingerprint}  (${prompt.deviceId})`,
     'It may be the same phone after a reinstall or cleared browser data, another',
     'device with the same name — or someone posing as it. Accept only if you hold',
     'the phone showing the code below. The old device stays paired; remove it with',

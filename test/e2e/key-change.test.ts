@@ -7,7 +7,8 @@
  *   `DEVICE KEY CHANGED` with the old fingerprint, the new one and when the
  *   old was paired; it is audited as `key_changed`; `--yes` does not accept
  *   it (exit 4, `[key_changed]`, nothing pinned); `--accept-key-change`
- *   does, and the old device stays pinned beside the new one.
+ *   does, and the old device stays pinned beside the new one. The same
+ *   through a running daemon (the prompt crosses its local API).
  * - device side (`pocketshell device pair`): a host with the name and relay
  *   of an already-paired host but another key is shown as `HOST KEY
  *   CHANGED`; without an acknowledgment the device never sends
@@ -23,7 +24,7 @@ import { after, before, test } from 'node:test';
 import type { Device } from '@pocketshell/client';
 import { fingerprint, generateKeyPair, type KeyPair } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDevice, POCKETSHELL, pocketshell, until } from '../support/cli.ts';
+import { loopbackDevice, POCKETSHELL, pocketshell, startReadyDaemon, until } from '../support/cli.ts';
 
 let relay: StartedRelay;
 let home: string;
@@ -52,8 +53,9 @@ function envFor(name: string): Record<string, string> {
 }
 
 /** Starts `pocketshell pair …` on `env` and resolves with the process, its URL and its output so far. */
-async function startPair(env: Record<string, string>, args: string[]) {
-  const proc = spawn(process.execPath, [POCKETSHELL, 'pair', '--relay', relay.url, ...args], {
+async function startPair(env: Record<string, string>, args: string[], relayFlag = true) {
+  const relayArgs = relayFlag ? ['--relay', relay.url] : [];
+  const proc = spawn(process.execPath, [POCKETSHELL, 'pair', ...relayArgs, ...args], {
     env: { ...process.env, ...env },
   });
   let out = '';
@@ -65,8 +67,14 @@ async function startPair(env: Record<string, string>, args: string[]) {
 }
 
 /** Pairs a Node device with `key` and `name` through one `pocketshell pair …` run. */
-async function pairWith(env: Record<string, string>, args: string[], key: KeyPair, name: string) {
-  const pair = await startPair(env, args);
+async function pairWith(
+  env: Record<string, string>,
+  args: string[],
+  key: KeyPair,
+  name: string,
+  relayFlag = true,
+) {
+  const pair = await startPair(env, args, relayFlag);
   const device = loopbackDevice(relay.wsUrl, key);
   devices.push(device);
   const result = await device.pair(pair.url, { name }).then(
@@ -189,4 +197,25 @@ test('device: a host with a known name and relay but a new key needs an acknowle
   assert.equal(fresh.replacedBy, undefined);
   const table = (await pocketshell(['device', 'hosts'], dev)).stdout;
   assert.match(table, /\(old key, replaced\)/);
+});
+
+test('host: through a running daemon, the key change reaches the pair prompt and --yes refuses it', async () => {
+  const env = envFor('host-daemon');
+  const daemon = await startReadyDaemon(env, relay.url);
+  try {
+    const a = await pairWith(env, ['--yes'], generateKeyPair(), 'Tablet', false);
+    assert.equal(a.code, 0, a.out);
+    const second = generateKeyPair();
+    const b = await pairWith(env, ['--yes'], second, 'Tablet', false);
+    assert.equal(b.code, 4, b.out);
+    assert.match(b.out, /DEVICE KEY CHANGED for "Tablet"/);
+    assert.ok(b.out.includes(fingerprint(second.publicKey)));
+    assert.match(b.out, /\[key_changed\]/);
+    assert.equal((await pinned(env)).length, 1);
+    assert.equal(auditOf(env).filter((e) => e.event === 'key_changed').length, 1);
+  } finally {
+    const exited = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGTERM');
+    await exited;
+  }
 });

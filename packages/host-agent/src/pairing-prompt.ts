@@ -8,6 +8,7 @@
 import { createInterface } from 'node:readline/promises';
 import { DEFAULT_GRANTS, type HostAgent, type PairingPrompt } from '@pocketshell/host-core';
 import { GRANTS, type Grant } from '@pocketshell/protocol';
+import { DOCS } from './config.ts';
 import { terminalQr } from './qr.ts';
 
 /** Prints the QR code and the URL, then `note` (how a phone reaches it) when given. */
@@ -126,7 +127,12 @@ export async function chooseGrants(
     return [...DEFAULT_GRANTS];
   }
   out(
-    `Which grants should the device get? ${GRANTS.join(', ')}\n  shell: terminals; stats: load figures; admin: closing others' sessions (docs/security.md)`,
+    [
+      `Which grants should the device get? Known: ${GRANTS.join(', ')}`,
+      '  shell: open and attach terminals, close its own sessions',
+      "  admin: close other devices' sessions",
+      `  (${DOCS}/security.md#grants-and-destructive-actions)`,
+    ].join('\n'),
   );
   for (let tries = 0; ; tries++) {
     const answer = await ask(`Grants, comma-separated [${DEFAULT_GRANTS.join(',')}]: `);

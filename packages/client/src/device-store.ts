@@ -28,6 +28,7 @@ import {
   oneOf,
   ProtocolError,
   publicKeyOf,
+  sameName,
   string,
 } from '@pocketshell/protocol';
 import type { PairedHost } from './device.ts';
@@ -115,7 +116,9 @@ export class DeviceStore {
    * key than `id`: pairing `id` is then a key change.
    */
   sameName(name: string, relay: string, id: HostId): KnownHost[] {
-    return this.hosts().filter((h) => h.name === name && h.relay === relay && h.id !== id && !h.replacedBy);
+    return this.hosts().filter(
+      (h) => sameName(h.name, name) && h.relay === relay && h.id !== id && !h.replacedBy,
+    );
   }
 
   /**

@@ -34,6 +34,7 @@ import {
   type RelayClientState,
   randomId,
   type ServerMessage,
+  sameName,
   sasDigits,
   verifyAnswer,
   type WebSocketFactory,
@@ -131,7 +132,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
    * pairing `id` under that name is a key change. (One relay: this page's.)
    */
   sameName(name: string, id: HostId): PinnedHost[] {
-    return this.hosts().filter((h) => h.name === name && h.id !== id && !h.replacedBy);
+    return this.hosts().filter((h) => sameName(h.name, name) && h.id !== id && !h.replacedBy);
   }
 
   /**

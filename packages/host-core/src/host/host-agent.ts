@@ -29,6 +29,7 @@ import {
   RelayClient,
   ReplayCache,
   type ServerMessage,
+  sameName,
   sealJson,
   string,
   type VerifiedPairRequest,
@@ -316,7 +317,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   #sameName(name: string, id: DeviceId): PinnedDevice | undefined {
     return this.#o.trust
       .list()
-      .filter((d) => d.name === name && d.id !== id)
+      .filter((d) => sameName(d.name, name) && d.id !== id)
       .sort((a, b) => b.pairedAt - a.pairedAt)[0];
   }
 

@@ -5,8 +5,9 @@
  * warns with the old and the new fingerprint, and the phone does not
  * complete (no `pair.confirm`, so the host pins nothing) until the person
  * taps "Pair with new key"; "Cancel" leaves nothing pinned on either side.
- * Once accepted, the hosts list marks the old host "old key". Screenshots:
- * key-change-warning, key-change-cancelled, key-change-hosts.
+ * Once accepted, the hosts list and the devices screen mark the old host
+ * "old key". Screenshots: key-change-warning, key-change-cancelled,
+ * key-change-hosts, key-change-devices.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -130,6 +131,15 @@ describe('key change in Chromium', { skip, timeout: 180_000 }, () => {
     await page.locator('[data-state="online"]').first().waitFor();
     await page.locator('.toast').waitFor({ state: 'detached' });
     await screenshot(page, 'key-change-hosts');
+    assert.deepEqual(await cutOff(page), []);
+
+    // The devices screen (Unpair) marks it too.
+    await page.goto(`${relay.url}/#/devices`);
+    const marked = page.locator('[data-replaced="true"]');
+    await marked.waitFor();
+    assert.equal(await marked.count(), 1);
+    assert.match((await marked.textContent()) ?? '', /old key/);
+    await screenshot(page, 'key-change-devices');
     assert.deepEqual(await cutOff(page), []);
   });
 });

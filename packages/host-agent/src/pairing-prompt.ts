@@ -92,7 +92,9 @@ export async function confirmPairing(prompt: PairingPrompt, options: ConfirmOpti
     }
     if (!process.stdin.isTTY) {
       out(
-        `Refused: the key changed, and --yes does not accept a key change${options.yes ? '' : ' (no terminal to confirm on)'}. Confirm on a terminal, or pass --accept-key-change.`,
+        options.yes
+          ? 'Refused: the key changed, and --yes does not accept a key change. Confirm on a terminal, or pass --accept-key-change.'
+          : 'Refused: the key changed and there is no terminal to confirm on. Pass --accept-key-change to accept it.',
       );
       return false;
     }

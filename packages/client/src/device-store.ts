@@ -28,6 +28,7 @@ import {
   oneOf,
   ProtocolError,
   publicKeyOf,
+  sameName,
   string,
 } from '@pocketshell/protocol';
 import type { PairedHost } from './device.ts';
@@ -38,11 +39,17 @@ export const DEVICE_KEY_NAME = 'device-key';
 export interface KnownHost extends PairedHost {
   /** `ws[s]://…/ws` of the relay the host was paired through. */
   relay: string;
+  /**
+   * Set on a host whose name and relay were paired again under another key
+   * (an acknowledged key change): the id of the host that replaced it. It
+   * stays paired — the person may still reach it — but is shown as old.
+   */
+  replacedBy?: HostId;
 }
 
 interface HostsFile {
   v: 1;
-  hosts: { id: HostId; pub: string; name: string; grants: Grant[]; relay: string }[];
+  hosts: { id: HostId; pub: string; name: string; grants: Grant[]; relay: string; replacedBy?: HostId }[];
 }
 
 function parseHosts(value: unknown): HostsFile {
@@ -58,6 +65,9 @@ function parseHosts(value: unknown): HostsFile {
         name: string(h, 'name', 64),
         grants: array(h, 'grants', GRANTS.length, (g, gf) => oneOf({ [gf]: g }, gf, GRANTS)),
         relay: string(h, 'relay', 256, /^wss?:\/\//),
+        ...(h.replacedBy === undefined
+          ? {}
+          : { replacedBy: string(h, 'replacedBy', 28, HOST_ID_RE) as HostId }),
       };
     }),
   };
@@ -90,19 +100,42 @@ export class DeviceStore {
       const pub = fromB64u(h.pub);
       if (hostIdOf(pub) !== h.id)
         throw new HostError('state_corrupt', `${this.#file}: ${h.id} does not match its key`);
-      return { id: h.id, pub, name: h.name, grants: h.grants, relay: h.relay };
+      return {
+        id: h.id,
+        pub,
+        name: h.name,
+        grants: h.grants,
+        relay: h.relay,
+        ...(h.replacedBy ? { replacedBy: h.replacedBy } : {}),
+      };
     });
   }
 
-  /** Adds or replaces a host. */
-  save(host: KnownHost): void {
-    const others = this.hosts().filter((h) => h.id !== host.id);
+  /**
+   * The current hosts (not replaced) with `name` on `relay` under another
+   * key than `id`: pairing `id` is then a key change.
+   */
+  sameName(name: string, relay: string, id: HostId): KnownHost[] {
+    return this.hosts().filter(
+      (h) => sameName(h.name, name) && h.relay === relay && h.id !== id && !h.replacedBy,
+    );
+  }
+
+  /**
+   * Adds or replaces a host; `replaces` marks those hosts as replaced by it
+   * (an acknowledged key change).
+   */
+  save(host: KnownHost, replaces: readonly HostId[] = []): void {
+    const others = this.hosts()
+      .filter((h) => h.id !== host.id)
+      .map((h) => (replaces.includes(h.id) ? { ...h, replacedBy: host.id } : h));
     const hosts = [...others, host].map((h) => ({
       id: h.id,
       pub: b64u(h.pub),
       name: h.name,
       grants: h.grants,
       relay: h.relay,
+      ...(h.replacedBy ? { replacedBy: h.replacedBy } : {}),
     }));
     writeJsonFile(this.#file, { v: 1, hosts });
   }
@@ -114,6 +147,9 @@ export class DeviceStore {
       (h) => h.id === query || h.name === query || (query.length >= 4 && h.id.startsWith(query)),
     );
     if (matches.length === 1) return matches[0]!;
+    // A name shared with replaced hosts (key changes) means the current one.
+    const current = matches.filter((h) => !h.replacedBy);
+    if (current.length === 1) return current[0]!;
     if (matches.length === 0)
       throw new ProtocolError(
         'not_found',

@@ -195,7 +195,21 @@ export class Device {
    * host shows (a person compares them; tests check them). Resolves once the
    * host accepted.
    */
-  async pair(url: string, options: { name: string; onSas?: (sas: string) => void; timeoutMs?: number }) {
+  async pair(
+    url: string,
+    options: {
+      name: string;
+      onSas?: (sas: string) => void;
+      timeoutMs?: number;
+      /**
+       * Called with the accepted host before this device completes the
+       * pairing (`pair.confirm`); false cancels it — the device revokes the
+       * pairing at the relay, the host pins nothing — and `pair` rejects
+       * with `key_changed` (the use: a known host name with another key).
+       */
+      beforeConfirm?: (host: PairedHost) => boolean | Promise<boolean>;
+    },
+  ) {
     const link = parsePairUrl(url);
     await this.relay.waitReady();
     const accepted = new Promise<Extract<ServerMessage, { t: 'pair.accepted' }>>((resolve, reject) => {
@@ -218,14 +232,19 @@ export class Device {
     options.onSas?.(sasDigits(link.hostPub, this.#o.keyPair.publicKey, link.claim));
     const message = await accepted;
     const verified = openPairAccept({ device: this.#o.keyPair, link, message, now: this.#now() });
-    // The host pins this device only on its signed confirmation that it completed too.
-    this.relay.send(verified.hostId, makePairConfirm({ link, device: this.#o.keyPair, now: this.#now() }));
     const host: PairedHost = {
       id: verified.hostId,
       pub: link.hostPub,
       name: verified.hostName,
       grants: verified.grants,
     };
+    if (options.beforeConfirm && !(await options.beforeConfirm(host))) {
+      // Not completed: the host waits for a confirmation that never comes; tell it at once.
+      await this.relay.request({ t: 'pair.revoke', peer: host.id }).catch(() => {});
+      throw new ProtocolError('key_changed', `not paired with "${host.name}": its key changed`);
+    }
+    // The host pins this device only on its signed confirmation that it completed too.
+    this.relay.send(verified.hostId, makePairConfirm({ link, device: this.#o.keyPair, now: this.#now() }));
     this.#hosts.set(host.id, host);
     return host;
   }

@@ -32,7 +32,7 @@ import {
 import { startDaemon, stderrLog, stopOnSignals } from './daemon.ts';
 import { CliError, EXIT, exitCodeOf } from './exit-codes.ts';
 import { LocalClient } from './local-api.ts';
-import { confirmPairing, showPairingUrl } from './pairing-prompt.ts';
+import { chooseGrants, confirmAction, confirmPairing, showPairingUrl } from './pairing-prompt.ts';
 import { waitForRelay } from './relay-wait.ts';
 import {
   daemonReport,
@@ -165,19 +165,35 @@ export function program(io: Io): Command {
     .option('--listen <host:port>', 'relay address', '127.0.0.1:8080')
     .option('--lan', 'listen on this machine’s LAN address so a phone on the same network can pair')
     .option('--data <dir>', 'relay data folder')
-    .option('-y, --yes', 'accept pairing requests without asking (the SAS is still printed)')
+    .option(
+      '-y, --yes',
+      'accept pairing requests without asking (the SAS is still printed; never a key change)',
+    )
+    .option('--grants <list>', `grants for each device paired (${GRANTS.join(',')})`, 'shell')
+    .option('--accept-key-change', 'also accept a device whose name is paired under another key')
     .option('--allow-root', 'run even as root')
     .action(
-      async (o: { listen: string; lan?: boolean; data?: string; yes?: boolean; allowRoot?: boolean }) => {
+      async (o: {
+        listen: string;
+        lan?: boolean;
+        data?: string;
+        yes?: boolean;
+        grants: string;
+        acceptKeyChange?: boolean;
+        allowRoot?: boolean;
+      }) => {
         allowRoot(o.allowRoot, io);
+        const grants = parseGrants(o.grants);
         privateUmask();
         const { up } = await loadUp();
         const running = await up({
           paths: paths(io),
           listen: o.listen,
           yes: o.yes === true || io.env.POCKETSHELL_PAIR_YES === '1',
+          grants,
           version: VERSION,
           out: io.out,
+          ...(o.acceptKeyChange ? { acceptKeyChange: true } : {}),
           ...(o.lan ? { lan: true } : {}),
           ...(o.data ? { data: o.data } : {}),
         });
@@ -190,18 +206,28 @@ export function program(io: Io): Command {
     .command('pair')
     .description('pair a phone: show a QR code, compare the code, pin the device')
     .option('--relay <url>', 'relay URL (saved for next time)')
-    .option('-y, --yes', 'accept without asking (the SAS is still printed)')
-    .option('--grants <list>', `grants for the device (${GRANTS.join(',')})`, 'shell,stats')
+    .option('-y, --yes', 'accept without asking (the SAS is still printed; never a key change)')
+    .option('--grants <list>', `grants for the device (${GRANTS.join(',')}); asked on a terminal, else shell`)
+    .option('--accept-key-change', 'accept a device whose name is already paired under another key')
     .option('--reset', 'wipe this host’s identity and pinned devices first')
     .option('--allow-root', 'run even as root')
     .action(
-      async (o: { relay?: string; yes?: boolean; grants: string; reset?: boolean; allowRoot?: boolean }) => {
+      async (o: {
+        relay?: string;
+        yes?: boolean;
+        grants?: string;
+        acceptKeyChange?: boolean;
+        reset?: boolean;
+        allowRoot?: boolean;
+      }) => {
         allowRoot(o.allowRoot, io);
         const p = paths(io);
-        const grants = parseGrants(o.grants);
+        if (o.grants !== undefined) parseGrants(o.grants); // a typo is a usage error before anything else
         const yes = o.yes === true || io.env.POCKETSHELL_PAIR_YES === '1';
+        const answers = { yes, out: io.out, ...(o.acceptKeyChange ? { acceptKeyChange: true } : {}) };
         // Checked before anything else, so a typo is a usage error however the rest goes.
         const flagged = o.relay !== undefined ? relayFlag(o.relay) : undefined;
+        const grants = await chooseGrants(o.grants, parseGrants, io.out);
         const client = await daemonClient(p);
         if (client && !o.reset) {
           try {
@@ -229,7 +255,7 @@ export function program(io: Io): Command {
                 const d = data as { url: string; expires: number };
                 void showPairingUrl(d.url, d.expires, io.out);
               } else if (event === 'prompt') {
-                void confirmPairing(data as Parameters<typeof confirmPairing>[0], yes, io.out).then((ok) =>
+                void confirmPairing(data as Parameters<typeof confirmPairing>[0], answers).then((ok) =>
                   client.confirm(ok),
                 );
               }
@@ -261,7 +287,7 @@ export function program(io: Io): Command {
             webUrl: urls.web,
             grants,
             onUrl: (url, expires) => void showPairingUrl(url, expires, io.out),
-            confirm: (prompt) => confirmPairing(prompt, yes, io.out),
+            confirm: (prompt) => confirmPairing(prompt, answers),
           });
           // Saved only now that it worked: a mistyped relay never reaches config.json.
           if (flagged) writeConfig(p, { relay: urls.relay, web: urls.web });
@@ -441,8 +467,24 @@ export function program(io: Io): Command {
   devices
     .command('revoke <id>')
     .description('forget a device now: its connections close and it can no longer connect')
-    .action(async (id: string) => {
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (id: string, o: { yes?: boolean }) => {
       const p = paths(io);
+      const known = new TrustStore({ paths: p }).status(id);
+      if (known.status !== 'paired') throw new CliError('not_found', `no paired device ${id}`);
+      if (!o.yes) {
+        const d = known.device;
+        const what = `Revoke "${d.name}" (${d.id}, grants ${d.grants.join(',') || 'none'})? Its connections close now and it can no longer connect; pairing it again needs a new code.`;
+        if (!process.stdin.isTTY)
+          throw new CliError(
+            'confirmation_needed',
+            `revoking is destructive and there is no terminal to confirm on: pass --yes to revoke ${id}`,
+          );
+        if (!(await confirmAction(`${what} [y/N] `))) {
+          io.out('Not revoked.');
+          return;
+        }
+      }
       const client = await daemonClient(p);
       if (client) {
         try {
@@ -597,9 +639,10 @@ export function program(io: Io): Command {
     .command('pair <url>')
     .description('pair this machine as a device, from a pairing URL a host printed')
     .option('--name <name>', 'the name the host will see')
-    .action(async (url: string, o: { name?: string }) => {
+    .option('--accept-key-change', 'pair even when a host of the same name is paired under another key')
+    .action(async (url: string, o: { name?: string; acceptKeyChange?: boolean }) => {
       const { devicePair } = await loadConnect();
-      await devicePair(paths(io), io.env, url, o.name, io.out);
+      await devicePair(paths(io), io.env, url, o, io.out);
     });
   deviceCmd
     .command('hosts')
@@ -620,7 +663,12 @@ export function program(io: Io): Command {
       io.out(
         table([
           ['ID', 'NAME', 'GRANTS', 'RELAY'],
-          ...hosts.map((h) => [h.id, h.name, h.grants.join(','), h.relay]),
+          ...hosts.map((h) => [
+            h.id,
+            h.replacedBy ? `${h.name} (old key, replaced)` : h.name,
+            h.grants.join(','),
+            h.relay,
+          ]),
         ]),
       );
     });

@@ -7,9 +7,10 @@
  */
 
 import { hostname } from 'node:os';
+import { createInterface } from 'node:readline/promises';
 import { Device, DeviceStore, type KnownHost } from '@pocketshell/client';
 import { engineFromEnv, openSecretStore, type StatePaths } from '@pocketshell/host-core';
-import { parsePairUrl, relayWsUrl, type WebSocketFactory } from '@pocketshell/protocol';
+import { fingerprint, parsePairUrl, relayWsUrl, type WebSocketFactory } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
 
 /** The detach key: Ctrl-] (as telnet). */
@@ -31,24 +32,71 @@ async function openDevice(
   return { store, device };
 }
 
-/** Pairs this machine as a device with the host of a pairing URL. */
+/** The warning `device pair` prints when a known host name comes with a new key. */
+export function hostKeyChangeWarning(
+  old: KnownHost,
+  host: { id: string; pub: Uint8Array; name: string },
+): string {
+  return [
+    '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
+    `@  WARNING: HOST KEY CHANGED for "${host.name}"`,
+    '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
+    `This device is already paired with a host named "${host.name}" on this relay, with another key:`,
+    `  old key: ${fingerprint(old.pub)}  (${old.id})`,
+    `  new key: ${fingerprint(host.pub)}  (${host.id})`,
+    'It may be the same computer after `pocketshell pair --reset` or a reinstall, another',
+    'computer with the same name — or someone posing as it. Pair only if the code above',
+    'matches the one your computer shows. The old host stays, marked "old key, replaced".',
+  ].join('\n');
+}
+
+/**
+ * Pairs this machine as a device with the host of a pairing URL. A host
+ * whose name and relay are already paired under another key is a key
+ * change: shown, and completed only with `acceptKeyChange` or a typed "yes"
+ * on a terminal — else `pair.confirm` is never sent and it fails
+ * `key_changed`.
+ */
 export async function devicePair(
   paths: StatePaths,
   env: Readonly<Record<string, string | undefined>>,
   url: string,
-  name: string | undefined,
+  options: { name?: string | undefined; acceptKeyChange?: boolean | undefined },
   out: (line: string) => void,
 ): Promise<KnownHost> {
   const relay = relayWsUrl(parsePairUrl(url).webUrl);
   const { store, device } = await openDevice(paths, env, relay);
   device.start();
+  let replaces: KnownHost[] = [];
   try {
     const host = await device.pair(url, {
-      name: name ?? `${hostname()} (cli)`,
+      name: options.name ?? `${hostname()} (cli)`,
       onSas: (sas) => out(`Compare with the host: ${sas.slice(0, 3)} ${sas.slice(3)} — confirm it there.`),
+      beforeConfirm: async (host) => {
+        replaces = store.sameName(host.name, relay, host.id);
+        if (replaces.length === 0) return true;
+        out(hostKeyChangeWarning(replaces.at(-1)!, host));
+        if (options.acceptKeyChange) {
+          out('Accepted (--accept-key-change).');
+          return true;
+        }
+        if (!process.stdin.isTTY) {
+          out('Not paired: the host key changed. Confirm on a terminal, or pass --accept-key-change.');
+          return false;
+        }
+        const rl = createInterface({ input: process.stdin, output: process.stdout });
+        try {
+          return (await rl.question('Type yes to pair with the new key: ')).trim().toLowerCase() === 'yes';
+        } finally {
+          rl.close();
+        }
+      },
     });
     const known: KnownHost = { ...host, relay };
-    store.save(known);
+    store.save(
+      known,
+      replaces.map((h) => h.id),
+    );
     out(`Paired with "${host.name}" (${host.id}); grants: ${host.grants.join(', ') || 'none'}.`);
     return known;
   } finally {

@@ -19,6 +19,7 @@ export const EXIT = {
 const BY_CODE: Record<string, number> = {
   bad_message: EXIT.usage,
   config_invalid: EXIT.usage,
+  confirmation_needed: EXIT.usage,
   unavailable: EXIT.unavailable,
   not_running: EXIT.unavailable,
   unauthorized: EXIT.refused,
@@ -26,6 +27,7 @@ const BY_CODE: Record<string, number> = {
   revoked: EXIT.refused,
   claim_invalid: EXIT.refused,
   claim_burned: EXIT.refused,
+  key_changed: EXIT.refused,
   grant_missing: EXIT.refused,
   registration_closed: EXIT.refused,
   state_insecure: EXIT.state,

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import type { StatePaths } from '@pocketshell/host-core';
+import type { Grant } from '@pocketshell/protocol';
 import {
   bundledWebRoot,
   defaultDataDir,
@@ -33,6 +34,10 @@ export interface UpOptions {
   lan?: boolean;
   data?: string;
   yes: boolean;
+  /** Grants for each device the pairing loop pairs (default: `shell`). */
+  grants?: readonly Grant[];
+  /** Accept a device whose name is pinned under another key (`--yes` never does). */
+  acceptKeyChange?: boolean;
   version: string;
   out: (line: string) => void;
 }
@@ -177,6 +182,8 @@ export async function up(options: UpOptions): Promise<RunningUp> {
   const loop = pairingLoop(daemon.host.agent, {
     webUrl,
     yes: options.yes,
+    ...(options.grants ? { grants: options.grants } : {}),
+    ...(options.acceptKeyChange ? { acceptKeyChange: true } : {}),
     out: options.out,
     note: reachNote(webUrl, lan !== undefined),
   });

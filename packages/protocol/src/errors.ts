@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   unsupported: 'Not supported by this peer.',
   unavailable: 'The relay or the peer cannot be reached right now.',
   timeout: 'No answer in time.',
+  key_changed: 'A known name now comes with a different key; it needs a new pairing, acknowledged.',
   internal: 'Internal error.',
 } as const;
 

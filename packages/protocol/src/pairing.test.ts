@@ -18,6 +18,7 @@ import {
   openPairRequest,
   parsePairUrl,
   relayWsUrl,
+  sameName,
 } from './pairing.ts';
 import { sasDigits } from './sas.ts';
 
@@ -182,4 +183,12 @@ test('device confirmation: the host checks it opens from the device key and sign
   const forged = makePairConfirm({ link, device: mallory, now: NOW });
   assert.equal(open({ devicePub: mallory.publicKey, envelope: forged }), 'ok');
   assert.equal(open({ envelope: forged }), 'decrypt_failed');
+});
+
+test('sameName: one name to a person after NFKC, case folding and whitespace (key change, §4.8)', () => {
+  assert.equal(sameName('Pixel', 'pixel'), true);
+  assert.equal(sameName(' Chrome  on Android', 'chrome on android'), true);
+  assert.equal(sameName('ｐｉｘｅｌ', 'Pixel'), true); // full-width letters fold under NFKC
+  assert.equal(sameName('Pixel', 'Pixel 2'), false);
+  assert.equal(sameName('vm', 'vn'), false);
 });

@@ -105,6 +105,16 @@ export function parsePairUrl(url: string): PairLink {
   };
 }
 
+/**
+ * True when two party names are the same name to a person: compared after
+ * Unicode NFKC, case folding and collapsing whitespace, so "Pixel" and
+ * " pixel" are one name. The test for a key change (PROTOCOL.md §4.8).
+ */
+export function sameName(a: string, b: string): boolean {
+  const norm = (n: string) => n.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
+  return norm(a) === norm(b);
+}
+
 /** The relay WebSocket URL for a web URL: same origin, path `/ws`. */
 export function relayWsUrl(webUrl: string): string {
   const u = new URL(webUrl);

@@ -22,6 +22,12 @@ export interface PinnedHost {
   grants: Grant[];
   /** Milliseconds since the epoch. */
   pairedAt: number;
+  /**
+   * Set when a host of the same name was paired again under another key and
+   * the person acknowledged the key change: the id of the host that replaced
+   * this one. It stays pinned, shown as "old key".
+   */
+  replacedBy?: HostId;
 }
 
 const DB_NAME = 'pocketshell';
@@ -78,12 +84,27 @@ export class DeviceStore {
     return list.sort((a, b) => a.pairedAt - b.pairedAt);
   }
 
-  /** Pins a host (replacing an earlier record of the same id). */
-  async pin(host: Omit<PinnedHost, 'fingerprint'>): Promise<PinnedHost> {
+  /**
+   * Pins a host (replacing an earlier record of the same id); the hosts in
+   * `replaces` are marked as replaced by it (an acknowledged key change).
+   * Returns it and every host whose record changed.
+   */
+  async pin(
+    host: Omit<PinnedHost, 'fingerprint' | 'replacedBy'>,
+    replaces: readonly HostId[] = [],
+  ): Promise<{ pinned: PinnedHost; marked: PinnedHost[] }> {
     const pinned: PinnedHost = { ...host, fingerprint: fingerprint(host.pub) };
-    const others = (await this.hosts()).filter((h) => h.id !== host.id);
+    const marked: PinnedHost[] = [];
+    const others = (await this.hosts())
+      .filter((h) => h.id !== host.id)
+      .map((h) => {
+        if (!replaces.includes(h.id)) return h;
+        const old = { ...h, replacedBy: host.id };
+        marked.push(old);
+        return old;
+      });
     await this.#put('hosts', [...others, pinned]);
-    return pinned;
+    return { pinned, marked };
   }
 
   /** Forgets a host. */

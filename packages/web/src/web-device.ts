@@ -17,6 +17,7 @@ import {
   DeviceSignals,
   deviceIdOf,
   Emitter,
+  fingerprint,
   fromB64u,
   type HostId,
   hostIdOf,
@@ -33,6 +34,7 @@ import {
   type RelayClientState,
   randomId,
   type ServerMessage,
+  sameName,
   sasDigits,
   verifyAnswer,
   type WebSocketFactory,
@@ -125,12 +127,30 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     return this.#online.get(id);
   }
 
-  /** Redeems a pairing link; `onSas` gets the six digits at once. Resolves once the host accepted. */
+  /**
+   * Pinned hosts, not replaced, named `name` under another key than `id`'s:
+   * pairing `id` under that name is a key change. (One relay: this page's.)
+   */
+  sameName(name: string, id: HostId): PinnedHost[] {
+    return this.hosts().filter((h) => sameName(h.name, name) && h.id !== id && !h.replacedBy);
+  }
+
+  /**
+   * Redeems a pairing link; `onSas` gets the six digits at once. Resolves
+   * once the host accepted and this device completed. A host whose signed
+   * name is pinned under another key is a key change: `onKeyChange` must
+   * resolve true (the person acknowledged) before `pair.confirm` is sent;
+   * false revokes the pairing at the relay and rejects with `key_changed`.
+   */
   async pair(
     link: PairLink,
     name: string,
     onSas: (sas: string) => void,
     signal?: AbortSignal,
+    onKeyChange?: (
+      host: { id: HostId; name: string; fingerprint: string },
+      old: PinnedHost[],
+    ) => Promise<boolean>,
   ): Promise<PinnedHost> {
     await this.relay.waitReady();
     const hostId = hostIdOf(link.hostPub);
@@ -159,6 +179,21 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       message,
       now: Math.floor(Date.now() / 1000),
     });
+    const old = this.sameName(verified.hostName, verified.hostId);
+    if (old.length > 0) {
+      const ok =
+        onKeyChange !== undefined &&
+        !signal?.aborted &&
+        (await onKeyChange(
+          { id: verified.hostId, name: verified.hostName, fingerprint: fingerprint(link.hostPub) },
+          old,
+        ));
+      if (!ok || signal?.aborted) {
+        // Not completed: tell the host at once (it would wait for the confirmation otherwise).
+        await this.relay.request({ t: 'pair.revoke', peer: verified.hostId }).catch(() => {});
+        throw new ProtocolError('key_changed', `not paired with ${verified.hostName}: its key changed`);
+      }
+    }
     // Abandoned meanwhile (the screen went away): no confirmation, so the host pins nothing.
     if (signal?.aborted) throw new ProtocolError('timeout', 'pairing abandoned');
     // The host pins this device only on its signed confirmation that it completed too.
@@ -166,14 +201,17 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       verified.hostId,
       makePairConfirm({ link, device: this.keyPair, now: Math.floor(Date.now() / 1000) }),
     );
-    const pinned = await this.#o.store.pin({
-      id: verified.hostId,
-      pub: link.hostPub,
-      name: verified.hostName,
-      grants: verified.grants,
-      pairedAt: Date.now(),
-    });
-    this.#hosts.set(pinned.id, pinned);
+    const { pinned, marked } = await this.#o.store.pin(
+      {
+        id: verified.hostId,
+        pub: link.hostPub,
+        name: verified.hostName,
+        grants: verified.grants,
+        pairedAt: Date.now(),
+      },
+      old.map((h) => h.id),
+    );
+    for (const h of [...marked, pinned]) this.#hosts.set(h.id, h);
     this.emit('hosts', this.hosts());
     return pinned;
   }

@@ -44,6 +44,7 @@ export const AUDIT_EVENTS = [
   'session.closed',
   'revocation',
   'session.renamed',
+  'key_changed',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -79,6 +80,7 @@ export interface AuditRequiredFields {
   'session.closed': { session: string };
   revocation: { device: string };
   'session.renamed': { session: string };
+  key_changed: { device: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -105,6 +107,7 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'session.closed': 'session',
   revocation: 'device',
   'session.renamed': 'session',
+  key_changed: 'device',
 };
 
 /** The `prev` of the first entry. */

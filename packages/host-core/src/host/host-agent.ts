@@ -29,6 +29,7 @@ import {
   RelayClient,
   ReplayCache,
   type ServerMessage,
+  sameName,
   sealJson,
   string,
   type VerifiedPairRequest,
@@ -43,8 +44,8 @@ import { answerOffer } from '../webrtc/negotiate.ts';
 import { serveControl } from './control.ts';
 import { serveTerminal } from './terminal.ts';
 
-/** Grants a device gets when the pairing does not say. */
-export const DEFAULT_GRANTS: readonly Grant[] = ['shell', 'stats'];
+/** Grants a device gets when the pairing does not say: the least that is useful (docs/security.md). */
+export const DEFAULT_GRANTS: readonly Grant[] = ['shell'];
 
 /** What the agent needs; everything is injected. */
 export interface HostAgentOptions {
@@ -94,6 +95,14 @@ export interface PairingPrompt {
   sas: string;
   /** The device key's fingerprint. */
   fingerprint: string;
+  /** The grants the device gets if accepted. */
+  grants: readonly Grant[];
+  /**
+   * Set when a device of the same name is already pinned with another key
+   * (the most recently paired one): a key change, which `--yes` does not
+   * accept (docs/security.md, "Key change").
+   */
+  keyChanged?: { deviceId: DeviceId; fingerprint: string; pairedAt: number };
 }
 
 /** Events of the agent. */
@@ -229,18 +238,43 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       created.expires,
     );
     const verified = await this.#nextPairRequest(claim, Math.max(1, created.expires - this.#now()) * 1000);
+    const grants = [...(options.grants ?? DEFAULT_GRANTS)];
+    const previous = this.#sameName(verified.name, verified.deviceId);
+    if (previous) {
+      this.#o.audit.append('key_changed', {
+        device: verified.deviceId,
+        previous: previous.id,
+        name: verified.name,
+        previousPairedAt: previous.pairedAt,
+      });
+    }
     const ok = await options.confirm({
       deviceId: verified.deviceId,
       name: verified.name,
       sas: verified.sas,
       fingerprint: fingerprint(verified.devicePub),
+      grants,
+      ...(previous
+        ? {
+            keyChanged: {
+              deviceId: previous.id,
+              fingerprint: fingerprint(fromB64u(previous.pub)),
+              pairedAt: previous.pairedAt,
+            },
+          }
+        : {}),
     });
     if (!ok) {
+      const declined = previous
+        ? new ProtocolError(
+            'key_changed',
+            `pairing declined: "${verified.name}" is already paired with another key (${previous.id})`,
+          )
+        : new ProtocolError('unauthorized', 'pairing declined');
       await this.relay.request({ t: 'pair.reject', to: verified.deviceId }).catch(() => {});
-      this.#refuse(new ProtocolError('unauthorized', 'pairing declined'), verified.deviceId, 'pair.request');
-      throw new ProtocolError('unauthorized', 'pairing declined');
+      this.#refuse(declined, verified.deviceId, 'pair.request');
+      throw declined;
     }
-    const grants = [...(options.grants ?? DEFAULT_GRANTS)];
     const env = makePairAccept({
       host: identity,
       devicePub: verified.devicePub,
@@ -277,6 +311,14 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     const pinned = this.#o.trust.pin({ publicKey: verified.devicePub, name: verified.name, grants });
     this.#o.audit.append('pairing', { device: verified.deviceId, name: verified.name, grants });
     return pinned;
+  }
+
+  /** The most recently paired device named `name` under another key than `id`'s, if any. */
+  #sameName(name: string, id: DeviceId): PinnedDevice | undefined {
+    return this.#o.trust
+      .list()
+      .filter((d) => sameName(d.name, name) && d.id !== id)
+      .sort((a, b) => b.pairedAt - a.pairedAt)[0];
   }
 
   /** The next `pair.confirm` envelope from `device`, or `timeout`. */

@@ -38,20 +38,24 @@ export function devicesView(app: App): () => void {
       ...list.map((host) =>
         h(
           'li',
-          { class: 'row' },
+          { class: 'row', 'data-replaced': host.replacedBy ? 'true' : undefined },
           h(
             'span',
             { class: 'row-main' },
             h('span', { class: 'row-title' }, host.name),
             h('span', { class: 'row-sub wrap' }, host.fingerprint),
           ),
+          host.replacedBy ? h('span', { class: 'badge old-key' }, 'old key') : null,
           h(
             'button',
             {
               class: 'button danger small',
               type: 'button',
               onclick: async () => {
-                if (!confirm(`Unpair ${host.name}? You will need a new pairing code to use it again.`))
+                const which = host.replacedBy ? ' (old key)' : '';
+                if (
+                  !confirm(`Unpair ${host.name}${which}? You will need a new pairing code to use it again.`)
+                )
                   return;
                 await app.device.unpair(host.id);
                 toast(`Unpaired ${host.name}`);

@@ -1,7 +1,9 @@
 /**
  * The hosts screen: every pinned host with its live presence from the
- * relay; tapping one opens its sessions. With no host yet it explains how
- * to pair.
+ * relay; tapping one opens its sessions. A host replaced by a new key of
+ * the same name (an acknowledged key change) is marked "old key", so two
+ * identical names never look alike. With no host yet it explains how to
+ * pair.
  */
 import type { App } from '../main.ts';
 import { fill, h } from '../ui.ts';
@@ -40,7 +42,13 @@ export function hostsView(app: App): () => void {
           {},
           h(
             'a',
-            { class: 'row', href: `#/host/${host.id}`, 'data-host': host.id, 'data-state': state },
+            {
+              class: 'row',
+              href: `#/host/${host.id}`,
+              'data-host': host.id,
+              'data-state': state,
+              'data-replaced': host.replacedBy ? 'true' : undefined,
+            },
             h('span', { class: `dot ${state}`, 'aria-hidden': 'true' }),
             h(
               'span',
@@ -48,6 +56,7 @@ export function hostsView(app: App): () => void {
               h('span', { class: 'row-title' }, host.name),
               h('span', { class: 'row-sub' }, host.fingerprint),
             ),
+            host.replacedBy ? h('span', { class: 'badge old-key' }, 'old key') : null,
             h('span', { class: `presence ${state}` }, state === 'unknown' ? '…' : state),
           ),
         );

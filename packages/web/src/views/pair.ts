@@ -2,11 +2,15 @@
  * Pairing: opening the QR code's URL lands here. The link is redeemed at
  * once, the six SAS digits are shown large beside the host's fingerprint,
  * and the person confirms them on the computer; once the host accepts, the
- * host (with its name) is pinned and the hosts screen opens. The fragment
+ * host (with its name) is pinned and the hosts screen opens. A computer
+ * whose name is already pinned under another key is a key change: a warning
+ * with both fingerprints, and the pairing completes only after a tap on
+ * "Pair with new key" (docs/security.md, "Key change"). The fragment
  * holding the claim is dropped from history so a reload cannot replay it.
  */
 import { fingerprint, hostIdOf, type PairLink, parsePairUrl } from '@pocketshell/protocol';
 import type { App } from '../main.ts';
+import type { PinnedHost } from '../store.ts';
 import { fill, h, toast } from '../ui.ts';
 import { frame } from './chrome.ts';
 
@@ -74,6 +78,75 @@ export function pairView(app: App): () => void {
       h('code', { class: 'fingerprint', 'data-testid': 'pair-fingerprint' }, fingerprint(link.hostPub)),
     ),
   );
+  // A known computer name with another key: shown as soon as it is known (the link's name),
+  // and again with the signed name once the computer accepted; completing needs a tap.
+  const hostId = hostIdOf(link.hostPub);
+  const warning = h('div', { class: 'card warn', 'data-testid': 'key-changed', role: 'alert' });
+  warning.hidden = true;
+  body.prepend(warning);
+  let choice: boolean | undefined;
+  let answer: ((ok: boolean) => void) | undefined;
+  const decide = (ok: boolean) => {
+    choice = ok;
+    warning
+      .querySelector('.actions')
+      ?.replaceWith(
+        h(
+          'p',
+          { class: ok ? 'muted' : 'error', 'data-testid': 'key-choice' },
+          ok ? 'New key accepted.' : 'Cancelled.',
+        ),
+      );
+    warning.dataset.choice = ok ? 'accepted' : 'cancelled';
+    if (!ok) status.textContent = 'Cancelled: this phone will not pair. Decline on your computer too.';
+    answer?.(ok);
+  };
+  const showWarning = (name: string, newFingerprint: string, old: PinnedHost[]) => {
+    const previous = old.at(-1)!;
+    fill(
+      warning,
+      h('div', { class: 'warn-title' }, 'Key changed'),
+      h(
+        'p',
+        {},
+        `You already paired a computer named “${name}” with a different key. It may be the same computer after a reset or reinstall, another computer with the same name — or someone posing as it.`,
+      ),
+      h('div', { class: 'label' }, `Paired key (${new Date(previous.pairedAt).toLocaleDateString()})`),
+      h('code', { class: 'fingerprint', 'data-testid': 'key-old' }, previous.fingerprint),
+      h('div', { class: 'label' }, 'New key'),
+      h('code', { class: 'fingerprint', 'data-testid': 'key-new' }, newFingerprint),
+      h(
+        'p',
+        { class: 'muted' },
+        'Continue only if the security code below matches the one your computer shows. The old entry stays in your list, marked “old key”.',
+      ),
+      h(
+        'div',
+        { class: 'actions' },
+        h(
+          'button',
+          { type: 'button', class: 'button', 'data-testid': 'key-cancel', onclick: () => decide(false) },
+          'Cancel',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'button danger',
+            'data-testid': 'key-accept',
+            onclick: () => decide(true),
+          },
+          'Pair with new key',
+        ),
+      ),
+    );
+    if (choice !== undefined) decide(choice);
+    warning.hidden = false;
+  };
+  if (link.hostName !== undefined) {
+    const old = app.device.sameName(link.hostName, hostId);
+    if (old.length > 0) showWarning(link.hostName, fingerprint(link.hostPub), old);
+  }
   app.device
     .pair(
       link,
@@ -81,9 +154,19 @@ export function pairView(app: App): () => void {
       (digits) => {
         sas.textContent = `${digits.slice(0, 3)} ${digits.slice(3)}`;
         sas.dataset.digits = digits;
-        status.textContent = 'Check that your computer shows the same code, then confirm there.';
+        if (choice !== false)
+          status.textContent = 'Check that your computer shows the same code, then confirm there.';
       },
       abort.signal,
+      (host, old) => {
+        if (warning.hidden || host.name !== link.hostName) showWarning(host.name, host.fingerprint, old);
+        if (choice !== undefined) return Promise.resolve(choice);
+        status.textContent = 'Your computer accepted. Confirm the key change above to finish pairing.';
+        return new Promise<boolean>((resolve) => {
+          answer = resolve;
+          abort.signal.addEventListener('abort', () => resolve(false));
+        });
+      },
     )
     .then(
       (host) => {
@@ -94,11 +177,13 @@ export function pairView(app: App): () => void {
         if (abort.signal.aborted) return;
         status.className = 'error';
         status.textContent =
-          error.code === 'unauthorized'
-            ? 'The computer declined the pairing.'
-            : error.code === 'claim_invalid' || error.code === 'not_found'
-              ? 'This code was already used or expired. Make a new one: pocketshell pair'
-              : `Pairing failed: ${error.message}`;
+          error.code === 'key_changed'
+            ? 'Not paired: the computer’s key changed and the change was not confirmed.'
+            : error.code === 'unauthorized'
+              ? 'The computer declined the pairing.'
+              : error.code === 'claim_invalid' || error.code === 'not_found'
+                ? 'This code was already used or expired. Make a new one: pocketshell pair'
+                : `Pairing failed: ${error.message}`;
       },
     );
   return () => {

@@ -304,4 +304,64 @@ describe('a malicious relay against the web client in Chromium', { skip, timeout
       ),
     );
   });
+  test('after pairing: the relay drops the host’s answers, replays the offers and forges hangups — no session, replays audited, the terminal says why; honest again, it connects', async () => {
+    const { page } = phone;
+    await host.host.agent.pair({
+      webUrl: evil.url,
+      grants: ['shell'],
+      onUrl: (url) => {
+        void page.goto(url);
+      },
+      confirm: async (p) => {
+        const sas = page.locator('[data-testid="sas"][data-digits]');
+        await sas.waitFor();
+        return (await sas.getAttribute('data-digits')) === p.sas;
+      },
+    });
+    const [paired] = host.host.trust.list();
+    assert.ok(paired, 'paired honestly first');
+    const row = page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`);
+    await row.waitFor();
+
+    let replayed = 0;
+    evil.script = (f, dir, tap) => {
+      const kind = (f.env as { kind?: string } | undefined)?.kind;
+      if (dir === 'down' && kind === 'answer') {
+        // Dropped, and a forged hangup (nobody's key opens it) sent in its place.
+        return [{ t: 'deliver', from: f.from as string, env: forgedEnvelope('hangup') }];
+      }
+      if (dir === 'up' && f.t === 'send' && kind === 'offer') {
+        // Each offer reaches the host twice: the second is a replay.
+        setTimeout(() => {
+          replayed++;
+          tap.toRelay(f);
+        }, 200);
+      }
+      return undefined;
+    };
+    await row.tap();
+    await page.locator('[data-testid="new-session"]').tap();
+    const banner = page.locator('[data-testid="term-banner"][data-code]');
+    await banner.waitFor({ timeout: 40_000 });
+    const text = (await banner.innerText()).trim();
+    await screenshot(page, 'evil-5-connection-refused');
+    assert.match(text, /cannot connect/i);
+    assert.match(text, /timeout/i, 'the page says what went wrong');
+    assert.match(text, /network or relay/i);
+    assert.ok(replayed >= 1);
+    assert.deepEqual(host.host.sessions.list(), [], 'no session spawned');
+    assert.ok(
+      audit().some((e) => e.event === 'refusal' && e.code === 'replay' && e.device === paired.id),
+      'the replayed offer is refused and audited',
+    );
+    assert.deepEqual(await cutOff(page), []);
+
+    // The relay turns honest: the page's own retries connect, and the terminal works.
+    evil.script = () => undefined;
+    await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('[data-testid="term-banner"]').isHidden(), true, 'the banner goes');
+    assert.equal(host.host.sessions.list().length, 1, 'one session, once connected');
+    await host.host.agent.revoke(paired.id);
+    for (const s of host.host.sessions.list()) await host.host.sessions.get(s.id)?.close();
+  });
 });

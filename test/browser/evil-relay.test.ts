@@ -27,7 +27,9 @@ import {
   screenshot,
   smallTargets,
   TestHost,
+  typeInTerminal,
   WEB_DIST,
+  waitForLine,
 } from './harness.ts';
 
 const skip = !browserAvailable() && !process.env.CI ? `no Chromium at ${CHROMIUM}` : false;
@@ -304,7 +306,7 @@ describe('a malicious relay against the web client in Chromium', { skip, timeout
       ),
     );
   });
-  test('after pairing: the relay drops the host’s answers, replays the offers and forges hangups — no session, replays audited, the terminal says why; honest again, it connects', async () => {
+  test('after pairing: the relay drops the host’s answers, replays the offers and forges hangups — no session, replays audited, the terminal says why; honest again, it connects, and a reordered connection works', async () => {
     const { page } = phone;
     await host.host.agent.pair({
       webUrl: evil.url,
@@ -361,6 +363,24 @@ describe('a malicious relay against the web client in Chromium', { skip, timeout
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 60_000 });
     assert.equal(await page.locator('[data-testid="term-banner"]').isHidden(), true, 'the banner goes');
     assert.equal(host.host.sessions.list().length, 1, 'one session, once connected');
+
+    // Reorder: after a reload, the page's offer and the host's answer are held back while the
+    // candidates sent after them go ahead, and a forged answer comes first. The connection works.
+    let held = 0;
+    evil.script = (f, dir, tap) => {
+      const kind = (f.env as { kind?: string } | undefined)?.kind;
+      if (kind !== 'offer' && kind !== 'answer') return undefined;
+      held++;
+      setTimeout(() => (dir === 'up' ? tap.toRelay(f) : tap.toClient(f)), 700);
+      return kind === 'answer' ? [{ ...f, env: forgedEnvelope('answer') }] : 'drop';
+    };
+    await page.reload();
+    await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 60_000 });
+    await typeInTerminal(page, 'echo reordered-$((6*7))');
+    await waitForLine(page, /^reordered-42$/);
+    assert.ok(held >= 2, 'the offer and the answer were held back');
+    assert.equal(host.host.sessions.list().length, 1, 'the same one session');
+    await screenshot(page, 'evil-6-reordered-works');
     await host.host.agent.revoke(paired.id);
     for (const s of host.host.sessions.list()) await host.host.sessions.get(s.id)?.close();
   });

@@ -439,6 +439,29 @@ test('drop: a dropped pair.confirm leaves nothing pinned (timeout audited); a dr
   assertNothingSpawned();
 });
 
+test('drop: a dropped acceptance — the host pins nothing and revokes after its timeout, and the device stops pairing at once (revoked)', async () => {
+  const device = newDevice();
+  evil.script = (f, dir) => (dir === 'down' && f.t === 'pair.accepted' ? 'drop' : undefined);
+  let phone: Promise<PairedHost> | undefined;
+  await assert.rejects(
+    host.agent.pair({
+      webUrl: evil.url,
+      deviceTimeoutMs: 1500,
+      onUrl: (url) => {
+        phone = device.pair(url, { name: 'phone', timeoutMs: 8000 });
+        phone.catch(() => {});
+      },
+      confirm: async () => true,
+    }),
+    { code: 'timeout' },
+  );
+  await assert.rejects(phone!, { code: 'revoked' }, 'the device is told by the host’s pair.revoke');
+  assert.equal(device.hosts().length, 0);
+  assert.ok(!pinned(device.id));
+  assert.ok(refusals(device.id).some((e) => e.code === 'timeout' && e.what === 'pair.confirm'));
+  assertNothingSpawned();
+});
+
 test('forged envelopes: random ciphertext as a paired device (decrypt_failed), a sealed offer from an unpaired key (not_paired), one sealed by the relay under a paired device’s id (decrypt_failed) — nothing spawned', async () => {
   const { device, paired } = await pairHonestly();
   const hostTap = evil.tap(paired.id)!;

@@ -10,7 +10,8 @@
  * land in .artifacts/screenshots/evil-*.png.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import type { PairingPrompt } from '@pocketshell/host-core';
@@ -28,7 +29,6 @@ import {
   smallTargets,
   TestHost,
   typeInTerminal,
-  WEB_DIST,
   waitForLine,
 } from './harness.ts';
 
@@ -38,11 +38,14 @@ describe('a malicious relay against the web client in Chromium', { skip, timeout
   let evil: EvilRelay;
   let host: TestHost;
   let phone: Phone;
+  let webRoot: string;
   const pageLog: string[] = [];
 
   before(async () => {
-    await buildWeb();
-    evil = await EvilRelay.start({ args: ['--web-root', WEB_DIST] });
+    // Its own build folder: the other browser test files rebuild packages/web/dist in parallel.
+    webRoot = mkdtempSync(join(tmpdir(), 'pocketshell-evil-web-'));
+    await buildWeb(webRoot);
+    evil = await EvilRelay.start({ args: ['--web-root', webRoot] });
     // The host dials the proxy: the relay it knows is the malicious one.
     host = await TestHost.start({ ...evil.relay, url: evil.url, wsUrl: evil.wsUrl } as StartedRelay);
     await host.host.agent.relay.waitReady();
@@ -68,6 +71,7 @@ describe('a malicious relay against the web client in Chromium', { skip, timeout
   after(async () => {
     await host?.close();
     await evil?.stop();
+    if (webRoot) rmSync(webRoot, { recursive: true, force: true });
   });
 
   function audit(): { event: string; code?: string; what?: string; device?: string }[] {

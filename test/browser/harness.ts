@@ -27,10 +27,15 @@ export function browserAvailable(): boolean {
   return existsSync(CHROMIUM);
 }
 
-/** `vite build` of packages/web into packages/web/dist. */
-export async function buildWeb(): Promise<void> {
+/**
+ * `vite build` of packages/web into packages/web/dist, or into `outDir`
+ * (a test file's own folder, so that test files run in parallel never
+ * serve a folder another one is rebuilding).
+ */
+export async function buildWeb(outDir?: string): Promise<void> {
   const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  await promisify(execFile)(process.execPath, [vite, 'build', '--logLevel', 'error'], {
+  const out = outDir === undefined ? [] : ['--outDir', outDir, '--emptyOutDir'];
+  await promisify(execFile)(process.execPath, [vite, 'build', '--logLevel', 'error', ...out], {
     cwd: WEB_DIR,
     maxBuffer: 16 * 1024 * 1024,
   });

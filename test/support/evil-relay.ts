@@ -8,7 +8,8 @@
  * inject frames of its own — everything the operator of a compromised relay
  * can do, since it owns the relay's wire. It also acts as a party itself:
  * `identity()` connects an extra, honestly authenticated client of its own
- * (its own key, as a relay operator could), used to swap keys in pairing.
+ * (straight to the relay process, so its frames are not scripted)
+ * with its own key, as a relay operator could: used to swap keys in pairing.
  *
  * HTTP requests other than the WebSocket upgrade (the web client's files)
  * are passed to the relay unchanged. Everything listens on 127.0.0.1.

@@ -5,10 +5,12 @@
  * Debian's Chromium driven by playwright-core with a phone-sized, touch
  * emulation and a fresh profile. Everything listens on 127.0.0.1 only.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { isLoopback, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
 import { CHROMIUM, CHROMIUM_TEST_ARGS } from '@pocketshell/host-core/testing';
 import { ensureWebClient } from '@pocketshell/relay';
@@ -29,10 +31,20 @@ export function browserAvailable(): boolean {
 /**
  * Builds packages/web into packages/web/dist when missing or older than its
  * sources, under the build lock (test files run side by side must not swap
- * builds under a relay that serves them).
+ * builds under a relay that serves them); or, with `outDir`, a fresh build
+ * into a test file's own folder.
  */
-export async function buildWeb(): Promise<void> {
-  await ensureWebClient(WEB_DIST);
+export async function buildWeb(outDir?: string): Promise<void> {
+  if (outDir === undefined) {
+    await ensureWebClient(WEB_DIST);
+    return;
+  }
+  const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+  await promisify(execFile)(
+    process.execPath,
+    [vite, 'build', '--logLevel', 'error', '--outDir', outDir, '--emptyOutDir'],
+    { cwd: WEB_DIR, maxBuffer: 16 * 1024 * 1024 },
+  );
 }
 
 /** A relay process serving the built client. */

@@ -218,11 +218,15 @@ export class Device {
         reject(new ProtocolError('timeout', 'the host did not accept in time'));
       }, options.timeoutMs ?? 120_000);
       const off = this.relay.on('message', (m) => {
-        if ((m.t === 'pair.accepted' || m.t === 'pair.rejected') && m.from === hostIdOf(link.hostPub)) {
+        const ours = m.t === 'pair.accepted' || m.t === 'pair.rejected' || m.t === 'pair.revoked';
+        if (ours && m.from === hostIdOf(link.hostPub)) {
           clearTimeout(timer);
           off();
           if (m.t === 'pair.accepted') resolve(m);
-          else reject(new ProtocolError('unauthorized', 'the host declined the pairing'));
+          else if (m.t === 'pair.rejected')
+            reject(new ProtocolError('unauthorized', 'the host declined the pairing'));
+          // The host gave up waiting for this device (§4.6): its acceptance or our confirmation was lost.
+          else reject(new ProtocolError('revoked', 'the host stopped waiting for this device'));
         }
       });
     });

@@ -12,6 +12,7 @@
  * the host's identity without reading the certificate ourselves.
  */
 import {
+  CLAIM_TTL_S,
   type DeliverMessage,
   type DeviceId,
   DeviceSignals,
@@ -61,6 +62,8 @@ export interface WebDeviceOptions {
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
+/** How long the pairing screen waits for the computer's answer after redeeming (the claim's lifetime). */
+const PAIR_ANSWER_TIMEOUT_MS = CLAIM_TTL_S * 1000;
 
 /** The connection address of an ICE candidate line, or null. */
 export function candidateAddress(candidate: string): string | null {
@@ -155,17 +158,26 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     await this.relay.waitReady();
     const hostId = hostIdOf(link.hostPub);
     const accepted = new Promise<Extract<ServerMessage, { t: 'pair.accepted' }>>((resolve, reject) => {
-      const off = this.relay.on('message', (m) => {
-        if ((m.t === 'pair.accepted' || m.t === 'pair.rejected') && m.from === hostId) {
-          off();
-          if (m.t === 'pair.accepted') resolve(m);
-          else reject(new ProtocolError('unauthorized', 'the host declined the pairing'));
-        }
-      });
-      signal?.addEventListener('abort', () => {
+      const end = (error?: Error, m?: Extract<ServerMessage, { t: 'pair.accepted' }>) => {
         off();
-        reject(new ProtocolError('timeout', 'pairing abandoned'));
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve(m!);
+      };
+      // The relay may drop every answer: the page does not wait forever.
+      const timer = setTimeout(
+        () => end(new ProtocolError('timeout', 'the computer did not answer in time')),
+        PAIR_ANSWER_TIMEOUT_MS,
+      );
+      const off = this.relay.on('message', (m) => {
+        if (m.t === 'pair.accepted' && m.from === hostId) end(undefined, m);
+        else if (m.t === 'pair.rejected' && m.from === hostId)
+          end(new ProtocolError('unauthorized', 'the host declined the pairing'));
+        // The host gave up waiting for this phone (§4.6): its acceptance or our confirmation was lost.
+        else if (m.t === 'pair.revoked' && m.from === hostId)
+          end(new ProtocolError('revoked', 'the host stopped waiting for this phone'));
       });
+      signal?.addEventListener('abort', () => end(new ProtocolError('timeout', 'pairing abandoned')));
     });
     accepted.catch(() => {});
     const now = Math.floor(Date.now() / 1000);

@@ -40,6 +40,37 @@ function deviceName(): string {
   return `${browser} on ${os}`;
 }
 
+/**
+ * What the person reads when pairing ends without pairing, by error code.
+ * A relay or network in between can drop, forge or swap what the two sides
+ * say; the page says what that means and that nothing was paired.
+ */
+export function refusalText(code: string, message: string): string {
+  switch (code) {
+    case 'key_changed':
+      return 'Not paired: the computer’s key changed and the change was not confirmed.';
+    case 'unauthorized':
+      return 'The computer declined the pairing. If the codes on the two screens differed, someone between them (the relay or the network) tried to pair in this phone’s place, and declining stopped it. Nothing was paired.';
+    case 'bad_key':
+    case 'bad_signature':
+    case 'decrypt_failed':
+    case 'replay':
+    case 'bad_message':
+      return 'The answer did not come from the computer in the QR code: someone between them (the relay or the network) sent it. Nothing was paired. Make a new code on the computer and compare the codes again.';
+    case 'clock_skew':
+      return 'The computer’s answer is dated too far from this phone’s clock. Check the date and time of both, then make a new code. Nothing was paired.';
+    case 'revoked':
+      return 'The computer stopped waiting for this phone: its answer or this phone’s reply was lost on the way. Nothing was paired. Make a new code on the computer: pocketshell pair';
+    case 'timeout':
+      return 'The computer did not answer in time. Nothing was paired. Make a new code on the computer: pocketshell pair';
+    case 'claim_invalid':
+    case 'not_found':
+      return 'This code was already used or expired. Make a new one: pocketshell pair';
+    default:
+      return `Pairing failed (${code}): ${message}. Nothing was paired.`;
+  }
+}
+
 export function pairView(app: App): () => void {
   const body = h('div', { class: 'stack pair' });
   const { dispose } = frame(app, 'Pair', body, { back: '#/hosts' });
@@ -155,7 +186,8 @@ export function pairView(app: App): () => void {
         sas.textContent = `${digits.slice(0, 3)} ${digits.slice(3)}`;
         sas.dataset.digits = digits;
         if (choice !== false)
-          status.textContent = 'Check that your computer shows the same code, then confirm there.';
+          status.textContent =
+            'Check that your computer shows the same code, then confirm there. If it shows a different code, decline there: someone between them is trying to pair in this phone’s place.';
       },
       abort.signal,
       (host, old) => {
@@ -175,15 +207,11 @@ export function pairView(app: App): () => void {
       },
       (error: Error & { code?: string }) => {
         if (abort.signal.aborted) return;
+        const code = error.code ?? 'internal';
         status.className = 'error';
-        status.textContent =
-          error.code === 'key_changed'
-            ? 'Not paired: the computer’s key changed and the change was not confirmed.'
-            : error.code === 'unauthorized'
-              ? 'The computer declined the pairing.'
-              : error.code === 'claim_invalid' || error.code === 'not_found'
-                ? 'This code was already used or expired. Make a new one: pocketshell pair'
-                : `Pairing failed: ${error.message}`;
+        status.dataset.code = code;
+        status.textContent = refusalText(code, error.message);
+        sas.classList.add('void');
       },
     );
   return () => {

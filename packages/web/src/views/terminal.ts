@@ -38,6 +38,17 @@ const LABELS: Record<TermState, string> = {
   ended: 'Session ended',
 };
 
+/** A failed connection attempt in the person's words (the host's hangup reason is an error code). */
+export function whyNoConnection(message: string): string {
+  const reason = /^host hung up: (.+)$/.exec(message)?.[1];
+  if (reason === undefined) return message;
+  if (reason === 'timeout')
+    return 'the connection did not complete in time (timeout): a network or relay between you may be holding it back';
+  if (reason === 'limit_reached') return 'the computer has too many connections open (limit_reached)';
+  if (reason === 'host offline') return 'the computer went offline';
+  return `the computer refused the connection (${reason})`;
+}
+
 const BACKOFF_MS = [300, 1000, 2000, 4000, 8000, 15_000];
 const MIN_FONT = 9;
 const MAX_FONT = 28;
@@ -118,7 +129,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   const fontDown = h('button', { class: 'icon-button', type: 'button', 'aria-label': 'Smaller text' }, 'A−');
   const fontUp = h('button', { class: 'icon-button', type: 'button', 'aria-label': 'Larger text' }, 'A+');
   const termEl = h('div', { class: 'term', 'data-testid': 'terminal' });
-  const banner = h('div', { class: 'banner', hidden: true });
+  const banner = h('div', { class: 'banner', 'data-testid': 'term-banner', hidden: true });
   const wrap = h('div', { class: 'term-wrap' }, termEl);
   const settings: TermSettings = { fontSize: 14, font: 'system', theme: 'auto' };
   const term = new Terminal({
@@ -396,6 +407,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   type BannerAction = { label: string; run: () => void };
   const showBanner = (text: string | null, ...actions: BannerAction[]) => {
     banner.hidden = text === null;
+    delete banner.dataset.code;
     banner.replaceChildren(
       ...(text === null
         ? []
@@ -537,6 +549,9 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     } catch (error) {
       if (!disposed) {
         console.warn(`pocketshell: attaching failed (${(error as Error).message}); retrying`);
+        // Say why: a host that hangs up, or a relay that drops or forges signaling, is not silent.
+        showBanner(`Cannot connect to ${host.name}: ${whyNoConnection((error as Error).message)}. Retrying…`);
+        banner.dataset.code = (error as { code?: string }).code ?? 'internal';
         retry();
       }
     } finally {

@@ -75,10 +75,15 @@ function inPty(args: string[], extraEnv: Record<string, string> = env) {
 const URL_RE = /http:\/\/\S+#\/pair\/1\/[A-Za-z0-9_\-/]+/;
 
 /** A Node device that pairs through `url` under `name`; resolves with the outcome. */
-function pairDevice(url: string, name: string, key: KeyPair = generateKeyPair()) {
+function pairDevice(
+  url: string,
+  name: string,
+  key: KeyPair = generateKeyPair(),
+  onSas?: (sas: string) => void,
+) {
   const device = loopbackDevice(relay.wsUrl, key);
   devices.push(device);
-  return device.pair(url, { name }).then(
+  return device.pair(url, { name, ...(onSas ? { onSas } : {}) }).then(
     (host) => ({ ok: true as const, grants: host.grants }),
     (e: { code?: string }) => ({ ok: false as const, code: e.code }),
   );
@@ -89,20 +94,44 @@ async function pinned() {
   return JSON.parse(r.stdout).devices as { id: string; name: string; grants: string[] }[];
 }
 
-test('pair on a terminal asks for the grants, shows them with the code, and asks to confirm', async () => {
+test('pair on a terminal asks for the grants, shows them, and has the code the phone shows typed in (its own is not shown)', async () => {
   const pair = inPty(['pair', '--relay', relay.url]);
   await pair.waitFor(/Grants, comma-separated \[shell\]: /);
   pair.type('shell,nonsense\r');
   await pair.waitFor(/unknown grant nonsense/);
   pair.type('shell,stats\r');
   const [url] = await pair.waitFor(URL_RE);
-  const paired = pairDevice(url, 'pty phone');
-  await pair.waitFor(/grants: shell, stats\r?\n\s+code: \d{3} \d{3}/);
-  await pair.waitFor(/Does the phone show \d{3} \d{3}\? \[y\/N\] /);
-  pair.type('y\r');
+  let phoneSas = '';
+  const paired = pairDevice(url, 'pty phone', generateKeyPair(), (sas) => {
+    phoneSas = sas;
+  });
+  await pair.waitFor(/grants: shell, stats\r?\n/);
+  await pair.waitFor(/Type the 6-digit code the phone shows \(Enter declines\): /);
+  assert.doesNotMatch(pair.out(), /code: \d{3} \d{3}/, 'the computer does not print the code to copy');
+  assert.match(phoneSas, /^\d{6}$/);
+  pair.type(`${phoneSas.slice(0, 3)} ${phoneSas.slice(3)}\r`);
   assert.equal(await pair.exited, 0, pair.out());
   assert.deepEqual(await paired, { ok: true, grants: ['shell', 'stats'] });
   assert.deepEqual((await pinned()).find((d) => d.name === 'pty phone')?.grants, ['shell', 'stats']);
+});
+
+test('a typed code that is not the phone’s declines the pairing: nothing pinned, the phone told', async () => {
+  const pair = inPty(['pair', '--grants', 'shell', '--relay', relay.url]);
+  const [url] = await pair.waitFor(URL_RE);
+  let phoneSas = '';
+  const refused = pairDevice(url, 'mistyped phone', generateKeyPair(), (sas) => {
+    phoneSas = sas;
+  });
+  await pair.waitFor(/Type the 6-digit code the phone shows \(Enter declines\): /);
+  const wrong = String((Number(phoneSas) + 1) % 1_000_000).padStart(6, '0');
+  pair.type(`${wrong}\r`);
+  await pair.waitFor(/That is not the code of this pairing: declined\./);
+  assert.equal(await pair.exited, 4, pair.out());
+  assert.deepEqual(await refused, { ok: false, code: 'unauthorized' });
+  assert.equal(
+    (await pinned()).some((d) => d.name === 'mistyped phone'),
+    false,
+  );
 });
 
 test('pair without a terminal and without --grants gives shell only, and says so', async () => {
@@ -118,28 +147,31 @@ test('pair without a terminal and without --grants gives shell only, and says so
   assert.deepEqual(paired, { ok: true, grants: ['shell'] });
 });
 
-test('a key change is asked on a terminal even with --yes, and needs a typed yes', async () => {
+test('a key change is asked on a terminal even with --yes, and needs the phone’s code typed in', async () => {
   const first = generateKeyPair();
   const a = inPty(['pair', '--yes', '--grants', 'shell', '--relay', relay.url]);
   const [urlA] = await a.waitFor(URL_RE);
   assert.equal((await pairDevice(urlA, 'Galaxy', first)).ok, true);
   assert.equal(await a.exited, 0);
 
-  // "y" is not enough for a key change: declined.
+  // "y" is not the code: declined.
   const b = inPty(['pair', '--yes', '--grants', 'shell', '--relay', relay.url]);
   const [urlB] = await b.waitFor(URL_RE);
   const refused = pairDevice(urlB, 'Galaxy');
   await b.waitFor(/WARNING: DEVICE KEY CHANGED for "Galaxy"/);
-  await b.waitFor(/Type yes to pair it: /);
+  await b.waitFor(/To pair it anyway, type the 6-digit code the phone shows \(Enter declines\): /);
   b.type('y\r');
   assert.equal(await b.exited, 4, b.out());
   assert.deepEqual(await refused, { ok: false, code: 'unauthorized' });
 
   const c = inPty(['pair', '--yes', '--grants', 'shell', '--relay', relay.url]);
   const [urlC] = await c.waitFor(URL_RE);
-  const accepted = pairDevice(urlC, 'Galaxy');
-  await c.waitFor(/Type yes to pair it: /);
-  c.type('yes\r');
+  let phoneSas = '';
+  const accepted = pairDevice(urlC, 'Galaxy', generateKeyPair(), (sas) => {
+    phoneSas = sas;
+  });
+  await c.waitFor(/To pair it anyway, type the 6-digit code the phone shows \(Enter declines\): /);
+  c.type(`${phoneSas}\r`);
   assert.equal(await c.exited, 0, c.out());
   assert.equal((await accepted).ok, true);
   assert.equal((await pinned()).filter((d) => d.name === 'Galaxy').length, 2);

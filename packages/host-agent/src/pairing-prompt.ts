@@ -5,6 +5,7 @@
  * `chooseGrants` asks which grants to give. `pairingLoop` offers codes one
  * after another until stopped.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import { DEFAULT_GRANTS, type HostAgent, type PairingPrompt } from '@pocketshell/host-core';
 import { GRANTS, type Grant } from '@pocketshell/protocol';
@@ -81,37 +82,61 @@ export async function confirmAction(question: string): Promise<boolean> {
 export async function confirmPairing(prompt: PairingPrompt, options: ConfirmOptions): Promise<boolean> {
   const { out } = options;
   const sas = `${prompt.sas.slice(0, 3)} ${prompt.sas.slice(3)}`;
+  const details = `Pairing request from "${prompt.name}" (${prompt.deviceId})\n  device fingerprint: ${prompt.fingerprint}\n  grants: ${prompt.grants.join(', ') || 'none'}`;
   if (prompt.keyChanged) out(keyChangeWarning(prompt));
-  out(
-    `Pairing request from "${prompt.name}" (${prompt.deviceId})\n  device fingerprint: ${prompt.fingerprint}\n  grants: ${prompt.grants.join(', ') || 'none'}\n  code: ${sas}`,
-  );
+  // On a terminal the person types the code the phone shows, and this side
+  // does not print its own: a comparison that cannot be skipped (Bluetooth's
+  // passkey entry, not its "yes/no" numeric comparison). A relay that swapped
+  // keys makes the phone show other digits than the ones expected here.
+  const interactive =
+    process.stdin.isTTY === true && (prompt.keyChanged ? !options.acceptKeyChange : !options.yes);
+  if (interactive) {
+    out(details);
+    const typed = (
+      await ask(
+        prompt.keyChanged
+          ? `The key of "${prompt.name}" changed. To pair it anyway, type the 6-digit code the phone shows (Enter declines): `
+          : 'Type the 6-digit code the phone shows (Enter declines): ',
+      )
+    ).replace(/\s+/g, '');
+    if (typed === '') {
+      out('Declined.');
+      return false;
+    }
+    if (!sasMatches(typed, prompt.sas)) {
+      out(
+        'That is not the code of this pairing: declined. If you typed what the phone shows, someone between the phone and this computer (the relay or the network) tried to pair in its place.',
+      );
+      return false;
+    }
+    return true;
+  }
+  out(`${details}\n  code: ${sas}`);
   if (prompt.keyChanged) {
     if (options.acceptKeyChange) {
       out('Accepted (--accept-key-change). Check that the phone shows the same code.');
       return true;
     }
-    if (!process.stdin.isTTY) {
-      out(
-        options.yes
-          ? 'Refused: the key changed, and --yes does not accept a key change. Confirm on a terminal, or pass --accept-key-change.'
-          : 'Refused: the key changed and there is no terminal to confirm on. Pass --accept-key-change to accept it.',
-      );
-      return false;
-    }
-    const answer = await ask(
-      `The key of "${prompt.name}" changed. Does the phone show ${sas}? Type yes to pair it: `,
+    out(
+      options.yes
+        ? 'Refused: the key changed, and --yes does not accept a key change. Confirm on a terminal, or pass --accept-key-change.'
+        : 'Refused: the key changed and there is no terminal to confirm on. Pass --accept-key-change to accept it.',
     );
-    return answer.toLowerCase() === 'yes';
+    return false;
   }
   if (options.yes) {
     out('Accepted (--yes). Check that the phone shows the same code.');
     return true;
   }
-  if (!process.stdin.isTTY) {
-    out('Refused: no terminal to confirm on. Run with --yes to accept without asking.');
-    return false;
-  }
-  return /^y(es)?$/i.test(await ask(`Does the phone show ${sas}? [y/N] `));
+  out('Refused: no terminal to confirm on. Run with --yes to accept without asking.');
+  return false;
+}
+
+/** Whether the digits typed are the pairing's code (compared in constant time). */
+function sasMatches(typed: string, sas: string): boolean {
+  const a = Buffer.from(typed);
+  const b = Buffer.from(sas);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**

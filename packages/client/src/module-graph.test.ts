@@ -33,7 +33,8 @@ function resolvedOnImport(entry: string): string[] {
   ) as string[];
 }
 
-const fromPackage = (urls: string[], name: string) => urls.filter((u) => u.includes(`/node_modules/${name}/`));
+const fromPackage = (urls: string[], name: string) =>
+  urls.filter((u) => u.includes(`/node_modules/${name}/`));
 
 describe('client module graph', () => {
   it('importing @pocketshell/client loads no PTY, terminal emulator, keyring, host-core or engine library', () => {

@@ -1,6 +1,7 @@
 /**
  * `@pocketshell/host-core`: the host library — state and secrets, identity
- * and trust store, audit log, PTY sessions, and the host agent that ties them to the relay.
+ * and trust store, audit log, PTY sessions, and the host agent that ties
+ * them to the relay. The WebRTC layer is `@pocketshell/webrtc`.
  */
 
 // The WebRTC layer moved to @pocketshell/webrtc; re-exported so host-core's users see no change.

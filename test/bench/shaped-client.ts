@@ -11,8 +11,9 @@
  */
 import { createServer, connect as tcpConnect } from 'node:net';
 import { Device, type TerminalClient } from '@pocketshell/client';
-import { type EngineName, NodeDataChannelEngine, WeriftEngine } from '@pocketshell/host-core';
+import type { EngineName } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
+import { NodeDataChannelEngine, WeriftEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import { ctrlCSamples, type Stream } from './measure.ts';
 

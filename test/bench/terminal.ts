@@ -14,9 +14,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Device, type TerminalClient } from '@pocketshell/client';
-import { type EngineName, isLoopback, NodeDataChannelEngine, WeriftEngine } from '@pocketshell/host-core';
+import type { EngineName } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { isLoopback, NodeDataChannelEngine, WeriftEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import {
   browserAvailable,

@@ -12,9 +12,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isLoopback, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
-import { CHROMIUM, CHROMIUM_TEST_ARGS } from '@pocketshell/host-core/testing';
 import { ensureWebClient } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { CHROMIUM, CHROMIUM_TEST_ARGS } from '@pocketshell/webrtc/testing';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

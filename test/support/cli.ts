@@ -6,8 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Device, type TerminalClient } from '@pocketshell/client';
-import { isLoopback, WeriftEngine } from '@pocketshell/host-core';
 import { generateKeyPair, type KeyPair, type WebSocketFactory } from '@pocketshell/protocol';
+import { isLoopback, WeriftEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));

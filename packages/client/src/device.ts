@@ -7,13 +7,6 @@
  */
 
 import {
-  type DataChannel,
-  type IceServer,
-  type Peer,
-  startOffer,
-  type WebRtcEngine,
-} from '@pocketshell/host-core';
-import {
   type DeliverMessage,
   type DeviceId,
   DeviceSignals,
@@ -37,6 +30,13 @@ import {
   sasDigits,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
+import {
+  type DataChannel,
+  type IceServer,
+  type Peer,
+  startOffer,
+  type WebRtcEngine,
+} from '@pocketshell/webrtc';
 import { TerminalClient } from './terminal-client.ts';
 
 /** A host this device is paired with. */

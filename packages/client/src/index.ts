@@ -3,5 +3,4 @@
  * signed WebRTC connections, control calls and terminal channels.
  */
 export * from './device.ts';
-export * from './device-store.ts';
 export * from './terminal-client.ts';

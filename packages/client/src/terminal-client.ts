@@ -8,7 +8,6 @@
  * the flood tests.
  */
 
-import type { DataChannel } from '@pocketshell/host-core';
 import {
   type AttachedControl,
   ProtocolError,
@@ -16,6 +15,7 @@ import {
   type TerminalStreamEvents,
   utf8,
 } from '@pocketshell/protocol';
+import type { DataChannel } from '@pocketshell/webrtc';
 
 /** Events of a terminal client. */
 export interface TerminalEvents extends TerminalStreamEvents {

@@ -8,10 +8,11 @@
 
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
-import { Device, DeviceStore, type KnownHost } from '@pocketshell/client';
+import { Device } from '@pocketshell/client';
 import { engineFromEnv, openSecretStore, type StatePaths } from '@pocketshell/host-core';
 import { fingerprint, parsePairUrl, relayWsUrl, type WebSocketFactory } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
+import { DeviceStore, type KnownHost } from './device-store.ts';
 
 /** The detach key: Ctrl-] (as telnet). */
 export const DETACH_KEY = 0x1d;

@@ -1,8 +1,11 @@
 /**
  * `@pocketshell/host-core`: the host library — state and secrets, identity
- * and trust store, audit log, PTY sessions, the WebRTC engine layer, and the
- * host agent that ties them to the relay.
+ * and trust store, audit log, PTY sessions, and the host agent that ties
+ * them to the relay. The WebRTC layer is `@pocketshell/webrtc`.
  */
+
+// The WebRTC layer moved to @pocketshell/webrtc; re-exported so host-core's users see no change.
+export * from '@pocketshell/webrtc';
 export * from './audit/index.ts';
 export * from './errors.ts';
 export * from './host/control.ts';
@@ -11,13 +14,3 @@ export * from './host/open-host.ts';
 export * from './host/terminal.ts';
 export * from './pty/index.ts';
 export * from './state/index.ts';
-export * from './webrtc/channel-writer.ts';
-export * from './webrtc/dtls-binding.ts';
-export * from './webrtc/engine.ts';
-export * from './webrtc/errors.ts';
-export * from './webrtc/events.ts';
-export * from './webrtc/handshake.ts';
-export * from './webrtc/negotiate.ts';
-export * from './webrtc/node-datachannel-engine.ts';
-export * from './webrtc/sdp.ts';
-export * from './webrtc/werift-engine.ts';

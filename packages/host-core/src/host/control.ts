@@ -6,7 +6,7 @@
  * anything else as `internal` without its detail.
  */
 import { fromUtf8, integer, object, ProtocolError, string, utf8Length } from '@pocketshell/protocol';
-import type { DataChannel } from '../webrtc/engine.ts';
+import type { DataChannel } from '@pocketshell/webrtc';
 
 /** Largest control request, in bytes of UTF-8. */
 export const MAX_CONTROL_REQUEST = 16 * 1024;

@@ -9,9 +9,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { WebRtcError } from '../webrtc/errors.ts';
-import { NodeDataChannelEngine, nodeDataChannelAvailable } from '../webrtc/node-datachannel-engine.ts';
-import { WeriftEngine } from '../webrtc/werift-engine.ts';
+import {
+  NodeDataChannelEngine,
+  nodeDataChannelAvailable,
+  WebRtcError,
+  WeriftEngine,
+} from '@pocketshell/webrtc';
 import { defaultEngineName, engineFromEnv } from './open-host.ts';
 
 const isEngineError = (e: unknown) => e instanceof WebRtcError && e.code === 'engine';

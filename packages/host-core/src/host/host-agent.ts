@@ -35,12 +35,12 @@ import {
   type VerifiedPairRequest,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
+import type { IceServer, Peer, WebRtcEngine } from '@pocketshell/webrtc';
+import { answerOffer } from '@pocketshell/webrtc';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionManager } from '../pty/session-manager.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
-import type { IceServer, Peer, WebRtcEngine } from '../webrtc/engine.ts';
-import { answerOffer } from '../webrtc/negotiate.ts';
 import { serveControl } from './control.ts';
 import { serveTerminal } from './terminal.ts';
 

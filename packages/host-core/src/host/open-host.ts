@@ -5,6 +5,13 @@
  * end-to-end tests use this one path, so what they test is what runs.
  */
 import type { WebSocketFactory } from '@pocketshell/protocol';
+import type { IceServer, WebRtcEngine } from '@pocketshell/webrtc';
+import {
+  NodeDataChannelEngine,
+  nodeDataChannelAvailable,
+  WebRtcError,
+  WeriftEngine,
+} from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import { AuditLog } from '../audit/audit-log.ts';
 import { nodePtyBackend, type PtyBackend } from '../pty/backend.ts';
@@ -15,10 +22,6 @@ import type { StatePaths } from '../state/paths.ts';
 import { ensurePrivateDir } from '../state/private-files.ts';
 import { openSecretStore, type SecretStore } from '../state/secret-store.ts';
 import { TrustStore } from '../state/trust-store.ts';
-import type { IceServer, WebRtcEngine } from '../webrtc/engine.ts';
-import { WebRtcError } from '../webrtc/errors.ts';
-import { NodeDataChannelEngine, nodeDataChannelAvailable } from '../webrtc/node-datachannel-engine.ts';
-import { WeriftEngine } from '../webrtc/werift-engine.ts';
 import { HostAgent, type PeerLimits } from './host-agent.ts';
 
 export interface OpenHostOptions {

@@ -5,10 +5,11 @@
  * session lives on. When the program exits the attachment sends `exit` and
  * the channel is closed. Output is bounded by the session's ack window.
  */
+
+import type { DataChannel } from '@pocketshell/webrtc';
 import { HostError } from '../errors.ts';
 import type { Attachment } from '../pty/attachment.ts';
 import type { Session } from '../pty/session.ts';
-import type { DataChannel } from '../webrtc/engine.ts';
 
 /** Attaches `channel` to `session`; resolves with the attachment once the snapshot was sent. */
 export async function serveTerminal(

@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { connectDirect, loopbackEngine, loopbackPeerOptions, nextChannel, once } from '../testing/testing.ts';
 import { ChannelWriter, SEND_HIGH_WATER } from './channel-writer.ts';
 import type { DataChannel, Peer } from './engine.ts';
 import { MAX_MESSAGE_BYTES } from './engine.ts';
 import { WebRtcError } from './errors.ts';
-import { connectDirect, loopbackEngine, loopbackPeerOptions, nextChannel, once } from './testing.ts';
 
 /** A deterministic byte pattern that differs at every position within 2^24 bytes. */
 function pattern(length: number): Uint8Array {

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { loopbackEngine, loopbackPeerOptions } from '../testing/testing.ts';
 import { bindRemoteCertificate, gateChannels } from './dtls-binding.ts';
 import { WebRtcError } from './errors.ts';
-import { loopbackEngine, loopbackPeerOptions } from './testing.ts';
 
 const engine = loopbackEngine();
 const FP = Array.from({ length: 32 }, () => 'AB').join(':');

@@ -5,10 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { IceCandidateInit, Peer } from './engine.ts';
-import { MAX_MESSAGE_BYTES } from './engine.ts';
-import { WebRtcError } from './errors.ts';
-import { candidateAddress, sdpFingerprint } from './sdp.ts';
 import {
   connectDirect,
   loopbackEngine,
@@ -18,7 +14,11 @@ import {
   once,
   waitForEnd,
   waitForState,
-} from './testing.ts';
+} from '../testing/testing.ts';
+import type { IceCandidateInit, Peer } from './engine.ts';
+import { MAX_MESSAGE_BYTES } from './engine.ts';
+import { WebRtcError } from './errors.ts';
+import { candidateAddress, sdpFingerprint } from './sdp.ts';
 import { BROWSER_SAFE_SCTP_MTU, WeriftEngine } from './werift-engine.ts';
 
 const engine = loopbackEngine();

@@ -3,14 +3,14 @@
  * of two werift peers on 127.0.0.1 in one process, through `ChannelWriter`
  * (16 KiB messages, at most 256 KiB buffered). Also records the largest UDP
  * datagram sent, to check the SCTP MTU setting. Run:
- * `node packages/host-core/src/webrtc/bench-scratch.ts [MiB] [rounds] [highWaterKiB]`.
+ * `node packages/webrtc/testing/bench-scratch.ts [MiB] [rounds] [highWaterKiB]`.
  */
 import dgram from 'node:dgram';
 import { deviceIdOf, generateKeyPair, hostIdOf, ReplayCache } from '@pocketshell/protocol';
-import { ChannelWriter } from './channel-writer.ts';
-import { type DataChannel, isLoopback } from './engine.ts';
-import { answerOffer, startOffer } from './negotiate.ts';
-import { NodeDataChannelEngine } from './node-datachannel-engine.ts';
+import { ChannelWriter } from '../src/channel-writer.ts';
+import { type DataChannel, isLoopback } from '../src/engine.ts';
+import { answerOffer, startOffer } from '../src/negotiate.ts';
+import { NodeDataChannelEngine } from '../src/node-datachannel-engine.ts';
 import { connectDirect, loopbackEngine, loopbackPeerOptions, nextChannel, once } from './testing.ts';
 
 let largestDatagram = 0;

@@ -18,12 +18,12 @@ import {
   ProtocolError,
   ReplayCache,
 } from '@pocketshell/protocol';
-import type { DataChannel, Peer, WebRtcEngine } from './engine.ts';
-import { isLoopback, MAX_MESSAGE_BYTES } from './engine.ts';
-import { WebRtcError } from './errors.ts';
-import { makeAnswer, makeOffer } from './handshake.ts';
-import { answerOffer, startOffer } from './negotiate.ts';
-import { candidateAddress, sdpFingerprint } from './sdp.ts';
+import type { DataChannel, Peer, WebRtcEngine } from '../src/engine.ts';
+import { isLoopback, MAX_MESSAGE_BYTES } from '../src/engine.ts';
+import { WebRtcError } from '../src/errors.ts';
+import { makeAnswer, makeOffer } from '../src/handshake.ts';
+import { answerOffer, startOffer } from '../src/negotiate.ts';
+import { candidateAddress, sdpFingerprint } from '../src/sdp.ts';
 import {
   connectDirect,
   ignoreClosed,

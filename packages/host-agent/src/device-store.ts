@@ -6,6 +6,7 @@
  */
 
 import { join } from 'node:path';
+import type { PairedHost } from '@pocketshell/client';
 import {
   HostError,
   readJsonFile,
@@ -31,7 +32,6 @@ import {
   sameName,
   string,
 } from '@pocketshell/protocol';
-import type { PairedHost } from './device.ts';
 
 export const DEVICE_KEY_NAME = 'device-key';
 

@@ -3,9 +3,9 @@
  * engine on 127.0.0.1: werift with itself, node-datachannel with itself, and
  * both mixed pairs, so either engine can sit at either end of a connection.
  */
-import { engineConformance } from './engine-conformance.ts';
+import { engineConformance } from '../testing/engine-conformance.ts';
+import { loopbackEngine } from '../testing/testing.ts';
 import { NodeDataChannelEngine } from './node-datachannel-engine.ts';
-import { loopbackEngine } from './testing.ts';
 
 const werift = loopbackEngine();
 const ndc = new NodeDataChannelEngine({ bindAddress: '127.0.0.1' });

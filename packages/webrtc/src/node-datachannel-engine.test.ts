@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { connectDirect, loopbackEngine, loopbackPeerOptions, nextChannel, once } from '../testing/testing.ts';
 import type { IceCandidateInit } from './engine.ts';
 import { WebRtcError } from './errors.ts';
 import {
@@ -13,7 +14,6 @@ import {
   nodeDataChannelAvailable,
   toNdcIceServers,
 } from './node-datachannel-engine.ts';
-import { connectDirect, loopbackEngine, loopbackPeerOptions, nextChannel, once } from './testing.ts';
 
 describe('NodeDataChannelEngine', () => {
   it('loads here and names itself', () => {

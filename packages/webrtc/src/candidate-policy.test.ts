@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { connectDirect, nextChannel, once } from '../testing/testing.ts';
 import { candidatePolicy } from './candidate-policy.ts';
 import type { PeerOptions, WebRtcEngine } from './engine.ts';
 import { NodeDataChannelEngine } from './node-datachannel-engine.ts';
-import { connectDirect, nextChannel, once } from './testing.ts';
 import { WeriftEngine } from './werift-engine.ts';
 
 const A = '127.0.0.1';

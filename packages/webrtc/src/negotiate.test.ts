@@ -18,13 +18,13 @@ import {
   parseInner,
   ReplayCache,
 } from '@pocketshell/protocol';
+import { ignoreClosed, loopbackEngine, messages, once, SpyEngine } from '../testing/testing.ts';
 import { gateChannels } from './dtls-binding.ts';
 import type { DataChannel, Peer, PeerOptions, WebRtcEngine } from './engine.ts';
 import { isLoopback } from './engine.ts';
 import { WebRtcError } from './errors.ts';
 import { makeAnswer, makeOffer } from './handshake.ts';
 import { type AnswerInput, answerOffer, type OfferInput, startOffer } from './negotiate.ts';
-import { ignoreClosed, loopbackEngine, messages, once, SpyEngine } from './testing.ts';
 
 const host = generateKeyPair(new Uint8Array(32).fill(11));
 const device = generateKeyPair(new Uint8Array(32).fill(12));

@@ -16,12 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { bindRemoteCertificate } from './dtls-binding.ts';
-import type { Peer, WebRtcEngine } from './engine.ts';
-import { lieAboutFingerprint } from './engine-conformance.ts';
-import { WebRtcError } from './errors.ts';
-import { NodeDataChannelEngine } from './node-datachannel-engine.ts';
-import { sdpFingerprint } from './sdp.ts';
+import { lieAboutFingerprint } from '../testing/engine-conformance.ts';
 import {
   CHROMIUM,
   CHROMIUM_TEST_ARGS,
@@ -30,9 +25,14 @@ import {
   messages,
   nextChannel,
   once,
-} from './testing.ts';
+} from '../testing/testing.ts';
+import { bindRemoteCertificate } from './dtls-binding.ts';
+import type { Peer, WebRtcEngine } from './engine.ts';
+import { WebRtcError } from './errors.ts';
+import { NodeDataChannelEngine } from './node-datachannel-engine.ts';
+import { sdpFingerprint } from './sdp.ts';
 
-const FIXTURES = new URL('./fixtures/', import.meta.url);
+const FIXTURES = new URL('../testing/fixtures/', import.meta.url);
 
 const engines: WebRtcEngine[] = [loopbackEngine(), new NodeDataChannelEngine({ bindAddress: '127.0.0.1' })];
 
@@ -68,7 +68,7 @@ describe('engine interop with Chromium as the far end', { skip: !existsSync(CHRO
   /** Chromium offers; `engine` answers (given `offer` after `tamper`). */
   async function answerChromium(engine: WebRtcEngine, tamper = (sdp: string) => sdp) {
     const offer = await page.evaluate(() =>
-      (window as unknown as { peer: { offer(): Promise<string> } }).peer.offer(),
+      (globalThis as unknown as { peer: { offer(): Promise<string> } }).peer.offer(),
     );
     const peer: Peer = await engine.createPeer(loopbackPeerOptions('answerer'));
     const signed = tamper(offer);
@@ -78,7 +78,7 @@ describe('engine interop with Chromium as the far end', { skip: !existsSync(CHRO
     await peer.setRemoteDescription(signed);
     const answer = await peer.setLocalDescription(await peer.createAnswer());
     await page.evaluate(
-      (sdp) => (window as unknown as { peer: { answer(s: string): Promise<void> } }).peer.answer(sdp),
+      (sdp) => (globalThis as unknown as { peer: { answer(s: string): Promise<void> } }).peer.answer(sdp),
       answer,
     );
     return { offer, peer, verified, channel };
@@ -94,13 +94,13 @@ describe('engine interop with Chromium as the far end', { skip: !existsSync(CHRO
         await once(theirs, 'open');
         const got = messages(theirs, 2);
         await page.evaluate(() =>
-          (window as unknown as { peer: { send(t: string): void } }).peer.send('from chromium'),
+          (globalThis as unknown as { peer: { send(t: string): void } }).peer.send('from chromium'),
         );
         assert.deepEqual(await got, ['from chromium', new Uint8Array([1, 2, 3, 255])]);
         theirs.send('from the host');
         theirs.send(new Uint8Array(16 * 1024).fill(7));
         const received = await page.waitForFunction(() => {
-          const got = (window as unknown as { peer: { received(): unknown[] } }).peer.received();
+          const got = (globalThis as unknown as { peer: { received(): unknown[] } }).peer.received();
           return got.length >= 2 ? got : null;
         });
         const [text, bytes] = (await received.jsonValue()) as [string, number[]];
@@ -108,7 +108,7 @@ describe('engine interop with Chromium as the far end', { skip: !existsSync(CHRO
         assert.equal(bytes.length, 16 * 1024);
       } finally {
         await peer.close();
-        await page.evaluate(() => (window as unknown as { peer: { close(): void } }).peer.close());
+        await page.evaluate(() => (globalThis as unknown as { peer: { close(): void } }).peer.close());
       }
     });
 
@@ -125,7 +125,7 @@ describe('engine interop with Chromium as the far end', { skip: !existsSync(CHRO
         if (presented !== null) assert.equal(presented, sdpFingerprint(offer));
       } finally {
         await peer.close();
-        await page.evaluate(() => (window as unknown as { peer: { close(): void } }).peer.close());
+        await page.evaluate(() => (globalThis as unknown as { peer: { close(): void } }).peer.close());
       }
     });
   }

@@ -86,9 +86,9 @@ type Binding = typeof import('node-datachannel');
 let binding: Binding | null | undefined;
 
 /**
- * The native binding, loaded on first use (not at import), so that
- * `host-core` still loads on a platform without a prebuilt binary; `null`
- * when it cannot be loaded there.
+ * The native binding, loaded on first use (not at import), so that this
+ * package (and host-core) still loads on a platform without a prebuilt
+ * binary; `null` when it cannot be loaded there.
  */
 function loadBinding(): Binding | null {
   if (binding === undefined) {

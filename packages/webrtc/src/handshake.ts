@@ -2,7 +2,7 @@
  * The signed offer/answer of PROTOCOL.md §6. The functions moved to
  * `@pocketshell/protocol` (sdp-handshake.ts) so the browser's device signs
  * and checks exactly what the host does; this module re-exports them so
- * host-core's users see no change.
+ * the WebRTC layer's users see no change.
  */
 export {
   type MakeAnswerInput,

@@ -11,10 +11,10 @@ import type {
   PeerConnectionState,
   PeerOptions,
   WebRtcEngine,
-} from './engine.ts';
-import { isLoopback } from './engine.ts';
-import { WebRtcError } from './errors.ts';
-import { WeriftEngine } from './werift-engine.ts';
+} from '../src/engine.ts';
+import { isLoopback } from '../src/engine.ts';
+import { WebRtcError } from '../src/errors.ts';
+import { WeriftEngine } from '../src/werift-engine.ts';
 
 /** Debian's Chromium, or `POCKETSHELL_CHROMIUM`. */
 export const CHROMIUM = process.env.POCKETSHELL_CHROMIUM ?? '/usr/bin/chromium';

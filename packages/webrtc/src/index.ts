@@ -1,0 +1,19 @@
+/**
+ * `@pocketshell/webrtc`: the WebRTC layer shared by the host and the Node
+ * device — the `WebRtcEngine` interface and its two engines (werift,
+ * node-datachannel; each library loads on its engine's first peer, not at
+ * import), the signed offer/answer negotiation, the DTLS certificate
+ * binding, the ICE candidate policy and the paced channel writer. Test
+ * support and the engine conformance suite are in `@pocketshell/webrtc/testing`.
+ */
+export * from './candidate-policy.ts';
+export * from './channel-writer.ts';
+export * from './dtls-binding.ts';
+export * from './engine.ts';
+export * from './errors.ts';
+export * from './events.ts';
+export * from './handshake.ts';
+export * from './negotiate.ts';
+export * from './node-datachannel-engine.ts';
+export * from './sdp.ts';
+export * from './werift-engine.ts';

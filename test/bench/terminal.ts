@@ -282,7 +282,8 @@ async function main() {
       `${f1(ssh.tput.mbps)} MB/s (${f2(ssh.tput.mbps / raw.tput.mbps)}×)`,
       ...both(
         (r) => `${f1(r.tput.mbps)} MB/s (${f2(r.tput.mbps / raw.tput.mbps)}×)`,
-        (r) => `${f1(r.tput.mbps)} MB/s (${f2(r.tput.mbps / raw.tput.mbps)}×)`,
+        (r) =>
+          `${f1(r.tput.mbps)} MB/s (${f2(r.tput.mbps / raw.tput.mbps)}×)${r.tput.mode === 'screen' ? ', screen sync¹' : ''}`,
       ),
     ],
     [
@@ -347,7 +348,7 @@ async function main() {
   const chromiumNote = crEngines.length
     ? `
 
-The "→ Chromium" columns are the built web client in headless Chromium ${chromiumVersion} (412×915 phone emulation, xterm.js, the browser's own WebRTC) against its own relay process and \`pocketshell daemon run\` process on that engine, measured in the page with \`performance.now()\` on the terminal screen's live output as it comes off the data channel (xterm.js renders it as it goes); the goal for throughput to Chromium is ≥ 0.75× the raw PTY of the same run. Connect there is from the terminal screen starting (\`#/t/<host>/new\`) to the new shell's first output byte: cold is the page's first connection after pairing; warm is after the page left the screen and closed its peer connection (control channel closed, hangup sent, peer connection closed), the relay connection staying up. Idle is the daemon with the page's session open.`
+The "→ Chromium" columns are the built web client in headless Chromium ${chromiumVersion} (412×915 phone emulation, xterm.js, the browser's own WebRTC) against its own relay process and \`pocketshell daemon run\` process on that engine, measured in the page with \`performance.now()\` on the terminal screen's live output as it comes off the data channel (xterm.js renders it as it goes); the goal for throughput to Chromium is ≥ 0.75× the raw PTY of the same run. Connect there is from the terminal screen starting (\`#/t/<host>/new\`) to the new shell's first output byte: cold is the page's first connection after pairing; warm is after the page left the screen and closed its peer connection (control channel closed, hangup sent, peer connection closed), the relay connection staying up. Idle is the daemon with the page's session open. ¹ "screen sync": the host measured the page's link as too slow to drain its window (docs/transport.md) and sent it the screen instead of the backlog; the figure is then the time until the final screen (with the end marker) was shown, over the file's size — what the person waited for — not bytes streamed.`
     : '';
 
   const md = `## Terminal (\`npm run bench\`)

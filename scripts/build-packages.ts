@@ -197,7 +197,7 @@ export async function buildMain(out: string, v = version()): Promise<string> {
   writeFileSync(
     join(dir, 'README.md'),
     '# pocketshell\n\nYour terminal, from your phone: end-to-end encrypted, peer to peer, with a self-hostable relay.\n\n' +
-      '```\nnpm install -g pocketshell\npocketshell up\n```\n\nSee docs/install.md in the repository.\n',
+      '```\nnpm install -g pocketshell\npocketshell up\n```\n\nDocumentation: https://github.com/pocketshell/pocketshell/blob/main/docs/install.md\n',
   );
   writeJson(join(dir, 'package.json'), {
     name: 'pocketshell',
@@ -229,7 +229,7 @@ export async function buildRelay(out: string, v = version()): Promise<string> {
   writeFileSync(
     join(dir, 'README.md'),
     '# pocketshell-relay\n\nThe self-hostable PocketShell relay (signaling, pairing, presence, TURN credentials).\n\n' +
-      '```\nnpm install -g pocketshell-relay\npocketshell-relay --listen 127.0.0.1:8080\n```\n\nSee docs/relay.md in the repository.\n',
+      '```\nnpm install -g pocketshell-relay\npocketshell-relay --listen 127.0.0.1:8080\n```\n\nDocumentation: https://github.com/pocketshell/pocketshell/blob/main/docs/relay.md\n',
   );
   writeJson(join(dir, 'package.json'), {
     name: 'pocketshell-relay',

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ProtocolError } from '@pocketshell/protocol';
+import { parserInputs } from '@pocketshell/protocol/testing';
 import fc from 'fast-check';
 import {
   BadLocalRequest,
@@ -48,27 +49,7 @@ const valid = [
   { id: 4, method: 'revoke', params: { device: `d_${'a'.repeat(26)}` } },
   { id: 5, method: 'limits.reload' },
 ];
-const jsonValue = fc.jsonValue({ maxDepth: 4 });
-/** Valid requests with one field replaced, removed or added. */
-const mutated = fc
-  .tuple(fc.constantFrom(...valid), fc.string({ maxLength: 8 }), jsonValue, fc.boolean())
-  .map(([m, key, value, drop]) => {
-    const o: Record<string, unknown> = { ...m };
-    const keys = Object.keys(o);
-    const k = keys.length > 0 && key.length % 2 === 0 ? keys[key.length % keys.length]! : key;
-    if (drop) delete o[k];
-    else o[k] = value;
-    return JSON.stringify(o);
-  });
-const lines = fc.oneof(
-  fc.string({ maxLength: 300 }),
-  fc.string({ unit: 'binary', maxLength: 300 }),
-  fc.uint8Array({ maxLength: 300 }),
-  jsonValue.map((v) => JSON.stringify(v)),
-  mutated,
-  mutated,
-  mutated,
-);
+const lines = parserInputs(valid);
 
 describe('parseLocalRequest', () => {
   test('valid requests parse; the id of a malformed one is kept when readable', () => {

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isErrorCode, ProtocolError, utf8 } from '@pocketshell/protocol';
+import { mutatedJson, parserInputs } from '@pocketshell/protocol/testing';
 import fc from 'fast-check';
 import { BadControlRequest, MAX_CONTROL_REQUEST, parseControlRequest } from './control.ts';
 
@@ -33,18 +34,7 @@ const valid = [
   { id: 3, method: 'sessions.close', params: { id: 'AbCdEfGhIjKl' } },
   { id: 2 ** 31, method: 'x' },
 ];
-const jsonValue = fc.jsonValue({ maxDepth: 4 });
-/** Valid requests with one field replaced, removed or added. */
-const mutated = fc
-  .tuple(fc.constantFrom(...valid), fc.string({ maxLength: 8 }), jsonValue, fc.boolean())
-  .map(([m, key, value, drop]) => {
-    const o: Record<string, unknown> = { ...m };
-    const keys = Object.keys(o);
-    const k = keys.length > 0 && key.length % 2 === 0 ? keys[key.length % keys.length]! : key;
-    if (drop) delete o[k];
-    else o[k] = value;
-    return JSON.stringify(o);
-  });
+const mutated = mutatedJson(valid);
 /** A valid request's bytes with a few bytes flipped, cut or inserted. */
 const flipped = fc
   .tuple(
@@ -57,13 +47,8 @@ const flipped = fc
     for (const [at, v] of flips) b[at % b.length] = v;
     return cut % 3 === 0 ? b.subarray(0, cut % (b.length + 1)) : b;
   });
-const requests = fc.oneof(
-  fc.string({ maxLength: 300 }),
-  fc.string({ unit: 'binary', maxLength: 300 }),
-  fc.uint8Array({ maxLength: 300 }),
-  jsonValue.map((v) => JSON.stringify(v)),
-  mutated,
-  mutated,
+const requests = parserInputs(
+  valid,
   mutated.map((s) => utf8(s)),
   flipped,
   flipped,

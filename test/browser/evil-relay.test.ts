@@ -19,20 +19,19 @@ import { b64u, fromB64u, generateKeyPair, makePairAccept, makePairRequest } from
 import type { StartedRelay } from '@pocketshell/relay/testing';
 import { EvilRelay, forgedEnvelope } from '../support/evil-relay.ts';
 import {
-  browserAvailable,
+  assertFits,
+  browserSkip,
   buildWeb,
-  CHROMIUM,
   cutOff,
   launchPhone,
   type Phone,
   screenshot,
-  smallTargets,
   TestHost,
   typeInTerminal,
   waitForLine,
 } from './harness.ts';
 
-const skip = !browserAvailable() && !process.env.CI ? `no Chromium at ${CHROMIUM}` : false;
+const skip = browserSkip();
 
 describe('a malicious relay against the web client in Chromium', { skip, timeout: 180_000 }, () => {
   let evil: EvilRelay;
@@ -176,8 +175,7 @@ describe('a malicious relay against the web client in Chromium', { skip, timeout
     assert.match(shown.text, /declined/i);
     assert.match(shown.text, /code.*(differ|match)/i, 'the page says what a different code means');
     assert.match(shown.text, /nothing (was )?paired/i);
-    assert.deepEqual(await smallTargets(page), []);
-    assert.deepEqual(await cutOff(page), []);
+    await assertFits(page);
     assert.equal(await pinnedOnPage(), 0, 'nothing pinned on the phone');
     assertNothingPinnedOrSpawned();
     assert.ok(

@@ -5,6 +5,7 @@
  * Debian's Chromium driven by playwright-core with a phone-sized, touch
  * emulation and a fresh profile. Everything listens on 127.0.0.1 only.
  */
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,11 @@ export const WEB_DIR = join(ROOT, 'packages', 'web');
 export const WEB_DIST = join(WEB_DIR, 'dist');
 export const SCREENSHOTS = join(ROOT, '.artifacts', 'screenshots');
 export { CHROMIUM };
+
+/** The browser suites' `skip`: without Chromium they are skipped, except under CI, which must run them. */
+export function browserSkip(): string | false {
+  return !browserAvailable() && !process.env.CI ? `no Chromium at ${CHROMIUM}` : false;
+}
 
 /** Whether this machine can run the browser tests (CI must). */
 export function browserAvailable(): boolean {
@@ -245,6 +251,12 @@ export async function firstSession(page: Page, url: string, shots: string): Prom
   } finally {
     page.off('console', onConsole);
   }
+}
+
+/** Every visible control at least 44×44 CSS px, and nothing wider than the phone. */
+export async function assertFits(page: Page): Promise<void> {
+  assert.deepEqual(await smallTargets(page), []);
+  assert.deepEqual(await cutOff(page), []);
 }
 
 /** Sizes of every visible control that is smaller than 44×44 CSS px. */

@@ -18,14 +18,12 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
 import {
-  browserAvailable,
+  assertFits,
+  browserSkip,
   buildWeb,
-  CHROMIUM,
-  cutOff,
   launchPhone,
   type Phone,
   screenshot,
-  smallTargets,
   startWebRelay,
   TestHost,
   tapKey,
@@ -34,12 +32,11 @@ import {
   waitForLine,
 } from './harness.ts';
 
-const skip = !browserAvailable() && !process.env.CI ? `no Chromium at ${CHROMIUM}` : false;
+const skip = browserSkip();
 
 /** Every control at least 44×44 CSS px, nothing wider than the phone. */
-async function fits(page: Page): Promise<void> {
-  assert.deepEqual(await smallTargets(page), []);
-  assert.deepEqual(await cutOff(page), []);
+async function _fits(page: Page): Promise<void> {
+  await assertFits(page);
 }
 
 type Hook = {
@@ -125,7 +122,7 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
         pageSas = await sas.getAttribute('data-digits');
         shownName = await page.locator('[data-testid="pair-host-name"]').textContent();
         await screenshot(page, 'p1-pairing-in-loaded-tab');
-        await fits(page);
+        await assertFits(page);
         return pageSas === prompt.sas;
       },
     });
@@ -145,7 +142,7 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
     await tapKey(page, 'fn');
     assert.equal(await page.locator('.keybar').getAttribute('data-page'), '2');
     await screenshot(page, 'p2-keybar-fkeys');
-    await fits(page);
+    await assertFits(page);
     await tapKey(page, 'f1');
     await tapKey(page, 'f5');
     await tapKey(page, 'f12');
@@ -198,7 +195,7 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
     assert.match((await sheetEl.textContent()) ?? '', /did not allow reading the clipboard/);
     await page.locator('[data-testid="paste-field"]').fill('echo pasted-$((5*5))');
     await screenshot(page, 'p4-paste-fallback');
-    await fits(page);
+    await assertFits(page);
     await page.locator('[data-testid="paste-send"]').tap();
     await sheetEl.waitFor({ state: 'detached' });
     await waitForLine(page, /echo pasted-\$\(\(5\*5\)\)$/);
@@ -220,7 +217,7 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
       String(before.fontSize + 1),
     );
     await screenshot(page, 'p5-settings');
-    await fits(page);
+    await assertFits(page);
     await page.locator('[data-testid="settings-done"]').tap();
     await page.reload();
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 45_000 });
@@ -262,14 +259,14 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
       await pending.waitFor();
       assert.match((await pending.textContent()) ?? '', /^21 B typed, sent when the connection is back$/);
       await screenshot(page, 'p7-keys-waiting');
-      await fits(page);
+      await assertFits(page);
     });
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 45_000 });
     // The old session died with the host: what was typed for it waits for a tap.
     const banner = page.locator('.banner', { hasText: 'typed while disconnected' });
     await banner.waitFor();
     await screenshot(page, 'p8-keys-offer');
-    await fits(page);
+    await assertFits(page);
     await banner.locator('button', { hasText: 'Send' }).tap();
     await waitForLine(page, /^queued-64$/);
     await page.locator('[data-testid="pending-input"]').waitFor({ state: 'hidden' });
@@ -284,7 +281,7 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
     await row.locator('[data-action="rename"]').tap();
     await page.locator('[data-testid="rename-field"]').fill('  build box  ');
     await screenshot(page, 'p9-rename');
-    await fits(page);
+    await assertFits(page);
     await page.locator('[data-testid="rename-save"]').tap();
     await page.locator(`[data-target="${session}"]`, { hasText: 'build box' }).waitFor();
     assert.equal(host.host.sessions.get(session)?.info().name, 'build box');
@@ -292,12 +289,12 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
       audit().some((e) => e.event === 'session.renamed' && e.session === session && e.name === 'build box'),
     );
     await screenshot(page, 'p10-host-sessions');
-    await fits(page);
+    await assertFits(page);
 
     await row.locator('[data-action="close"]').tap();
     await page.locator('[data-testid="close-sheet"]').waitFor();
     await screenshot(page, 'p11-close-confirm');
-    await fits(page);
+    await assertFits(page);
     await page.locator('[data-testid="close-cancel"]').tap();
     assert.ok(host.host.sessions.get(session), 'cancel keeps the session');
     await row.locator('[data-action="close"]').tap();

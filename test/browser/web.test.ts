@@ -16,16 +16,14 @@ import { build } from 'esbuild';
 import { checkVectors, type Vectors } from '../vectors/build.ts';
 import vectorsFile from '../vectors/protocol-v1.json' with { type: 'json' };
 import {
-  browserAvailable,
+  assertFits,
+  browserSkip,
   buildWeb,
-  CHROMIUM,
-  cutOff as cutOffOf,
   launchPhone,
   PHONE,
   type Phone,
   ROOT,
   screenshot,
-  smallTargets as smallTargetsOf,
   startWebRelay,
   TestHost,
   tapKey,
@@ -34,7 +32,7 @@ import {
   waitForLine,
 } from './harness.ts';
 
-const skip = !browserAvailable() && !process.env.CI ? `no Chromium at ${CHROMIUM}` : false;
+const skip = browserSkip();
 
 describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
   let relay: StartedRelay;
@@ -67,9 +65,6 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
     await relay?.stop();
   });
 
-  const smallTargets = () => smallTargetsOf(phone.page);
-  const cutOff = () => cutOffOf(phone.page);
-
   test('pair from the QR URL: SAS on the page equals the host’s; host online; echo $((6*7)) gives 42', async () => {
     const { page } = phone;
     let hostSas = '';
@@ -86,8 +81,7 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
         await sas.waitFor();
         pageSas = await sas.getAttribute('data-digits');
         await screenshot(page, '1-pairing');
-        assert.deepEqual(await smallTargets(), []);
-        assert.deepEqual(await cutOff(), []);
+        await assertFits(phone.page);
         return pageSas === prompt.sas;
       },
     });
@@ -98,8 +92,7 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
     await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
     assert.match((await row.textContent()) ?? '', /online/);
     await screenshot(page, '2-hosts');
-    assert.deepEqual(await smallTargets(), []);
-    assert.deepEqual(await cutOff(), []);
+    await assertFits(phone.page);
 
     await row.tap();
     await page.locator('[data-testid="new-session"]').tap();
@@ -108,8 +101,7 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
     const lines = await waitForLine(page, /^42$/);
     assert.ok(lines.some((l) => l.includes('echo $((6*7))')));
     await screenshot(page, '3-terminal');
-    assert.deepEqual(await smallTargets(), []);
-    assert.deepEqual(await cutOff(), []);
+    await assertFits(phone.page);
   });
 
   test('key bar: sticky Ctrl then c interrupts sleep 100; Shift+Tab and arrows reach the PTY as escape sequences', async () => {
@@ -252,8 +244,7 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     assert.equal(bg, 'rgb(246, 247, 249)', 'light theme');
     await screenshot(page, '7-devices-light');
-    assert.deepEqual(await smallTargets(), []);
-    assert.deepEqual(await cutOff(), []);
+    await assertFits(phone.page);
     await page.goto(`${relay.url}/#/hosts`);
     await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
     await screenshot(page, '8-hosts-light');

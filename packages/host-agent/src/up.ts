@@ -21,7 +21,6 @@ import {
   openDataStore,
   Relay,
   webClientBuilt,
-  webClientStale,
 } from '@pocketshell/relay';
 import { DOCS, writeConfig } from './config.ts';
 import { type RunningDaemon, startDaemon, stderrLog } from './daemon.ts';
@@ -57,13 +56,12 @@ export function lanAddress(): string | undefined {
  * said plainly; the relay then serves a page that says what is missing.
  */
 async function prepareWebClient(root: string, out: (line: string) => void): Promise<void> {
-  if (webClientStale(root)) {
-    out(`Building the web client (${webClientBuilt(root) ? 'its sources changed' : 'first run'})…`);
-    try {
-      await ensureWebClient(root);
-    } catch (error) {
-      out(`The web client could not be built: ${(error as Error).message}`);
-    }
+  try {
+    await ensureWebClient(root, (reason) =>
+      out(`Building the web client (${reason === 'stale' ? 'its sources changed' : 'first run'})…`),
+    );
+  } catch (error) {
+    out(`The web client could not be built: ${(error as Error).message}`);
   }
   if (!webClientBuilt(root))
     out(`No web client in ${root}: phones will see a page that says so. To fix: ${missingWebHint(root)}.`);

@@ -155,12 +155,17 @@ async function withBuildLock<T>(root: string, fn: () => Promise<T>): Promise<T> 
 /**
  * Builds the source checkout's client at `root` when it is missing or
  * stale (checked again once the build lock is held: another process may
- * just have built it); says whether it built.
+ * just have built it), telling `onBuild` why just before; says whether it
+ * built.
  */
-export async function ensureWebClient(root: string): Promise<boolean> {
+export async function ensureWebClient(
+  root: string,
+  onBuild?: (reason: 'missing' | 'stale') => void,
+): Promise<boolean> {
   if (!webClientStale(root)) return false;
   return withBuildLock(root, async () => {
     if (!webClientStale(root)) return false;
+    onBuild?.(webClientBuilt(root) ? 'stale' : 'missing');
     await build(root);
     return true;
   });

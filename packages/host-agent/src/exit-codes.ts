@@ -1,60 +1,57 @@
 /**
- * Stable exit codes of the `pocketshell` CLI and the mapping from error
- * codes to them — the only place errors become numbers and human text.
+ * The `pocketshell` CLI's error catalogue and the mapping from error codes
+ * to exit codes — the only place errors become numbers. The CLI's own codes
+ * are data like every other catalogue (`CodeInfo`: message and exit code);
+ * `exitCodeOf` looks a code up in all of them (wire, host, relay, WebRTC,
+ * CLI — the CLI's entries win where it reads a code its own way, as
+ * `data_insecure` of an embedded relay's folder is unsafe state here), so
+ * an error that crossed the local API keeps its exit code.
  */
 
-/** Exit codes (documented in docs/host.md, "Exit codes"; test/e2e/exit-codes.test.ts runs each). */
-export const EXIT = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  unavailable: 3,
-  refused: 4,
-  state: 5,
-  root: 6,
-  timeout: 7,
-  notFound: 8,
-} as const;
+import { HOST_ERROR_CODES } from '@pocketshell/host-core';
+import { CodedError, type CodeInfo, ERROR_CODES, EXIT } from '@pocketshell/protocol';
+import { RELAY_ERROR_CODES } from '@pocketshell/relay';
+import { WEBRTC_ERROR_CODES } from '@pocketshell/webrtc';
 
-const BY_CODE: Record<string, number> = {
-  bad_message: EXIT.usage,
-  config_invalid: EXIT.usage,
-  confirmation_needed: EXIT.usage,
-  unavailable: EXIT.unavailable,
-  not_running: EXIT.unavailable,
-  unauthorized: EXIT.refused,
-  not_paired: EXIT.refused,
-  revoked: EXIT.refused,
-  claim_invalid: EXIT.refused,
-  claim_burned: EXIT.refused,
-  key_changed: EXIT.refused,
-  grant_missing: EXIT.refused,
-  registration_closed: EXIT.refused,
-  state_insecure: EXIT.state,
-  data_insecure: EXIT.state,
-  state_corrupt: EXIT.state,
-  state_io: EXIT.state,
-  keystore_unavailable: EXIT.state,
-  identity_missing: EXIT.state,
-  audit_corrupt: EXIT.state,
-  running_as_root: EXIT.root,
-  timeout: EXIT.timeout,
-  not_found: EXIT.notFound,
-  port_in_use: EXIT.unavailable,
-  already_running: EXIT.unavailable,
+export { EXIT };
+
+/** Codes only the CLI raises (docs/host.md, "Exit codes"). */
+export const CLI_ERROR_CODES = {
+  not_running: { message: 'The daemon is not running.', exit: 'unavailable' },
+  port_in_use: { message: 'The port is already in use.', exit: 'unavailable' },
+  already_running: { message: 'Another daemon already runs on this state folder.', exit: 'unavailable' },
+  confirmation_needed: { message: 'This needs a confirmation (a terminal, or --yes).', exit: 'usage' },
+  data_insecure: { message: 'The relay data folder is not private.', exit: 'state' },
+} as const satisfies Readonly<Record<string, CodeInfo>>;
+
+/** Every code the CLI can meet, with its exit code. */
+const CODES: Readonly<Record<string, CodeInfo>> = {
+  ...ERROR_CODES,
+  ...WEBRTC_ERROR_CODES,
+  ...HOST_ERROR_CODES,
+  ...RELAY_ERROR_CODES,
+  ...CLI_ERROR_CODES,
 };
+
+/** A code the CLI knows. */
+export type CliCode =
+  | keyof typeof ERROR_CODES
+  | keyof typeof HOST_ERROR_CODES
+  | keyof typeof RELAY_ERROR_CODES
+  | keyof typeof WEBRTC_ERROR_CODES
+  | keyof typeof CLI_ERROR_CODES;
 
 /** The exit code for an error (by its `code`). */
 export function exitCodeOf(error: unknown): number {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' ? (BY_CODE[code] ?? EXIT.failure) : EXIT.failure;
+  const code = (error as { code?: unknown } | null)?.code;
+  const info = typeof code === 'string' && Object.hasOwn(CODES, code) ? CODES[code] : undefined;
+  return EXIT[info?.exit ?? 'failure'];
 }
 
-/** An error the CLI raises itself, with a code that maps to an exit code. */
-export class CliError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
+/** An error the CLI raises itself, with a code from one of the catalogues. */
+export class CliError extends CodedError<CliCode> {
+  constructor(code: CliCode, message: string) {
+    super(CODES, code, message);
+    this.name = 'CliError';
   }
 }

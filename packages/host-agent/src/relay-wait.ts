@@ -5,6 +5,7 @@
  * relay and gives up with the reason after a bounded time.
  */
 import type { HostAgent } from '@pocketshell/host-core';
+import { isErrorCode } from '@pocketshell/protocol';
 import { CliError } from './exit-codes.ts';
 
 /** How long a one-off command waits for the relay before giving up. */
@@ -68,7 +69,12 @@ export function waitForRelay(
     });
     const offRefused = agent.relay.on('refused', (m) => {
       done();
-      reject(new CliError(m.code, `the relay at ${url} refused this host: ${m.code}`));
+      reject(
+        new CliError(
+          isErrorCode(m.code) ? m.code : 'internal',
+          `the relay at ${url} refused this host: ${m.code}`,
+        ),
+      );
     });
   });
 }

@@ -5,6 +5,8 @@
  * APIs; nothing runs on import.
  */
 export * from './bytes.ts';
+export * from './channels.ts';
+export * from './control-methods.ts';
 export * from './device-signals.ts';
 export * from './emitter.ts';
 export * from './envelope.ts';
@@ -17,6 +19,7 @@ export * from './messages.ts';
 export * from './pairing.ts';
 export * from './relay-client.ts';
 export * from './replay.ts';
+export * from './rpc.ts';
 export * from './sas.ts';
 export * from './schema.ts';
 export * from './sdp-handshake.ts';

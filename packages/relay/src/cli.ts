@@ -184,11 +184,8 @@ export async function main(argv: string[]): Promise<number> {
       out,
     );
   } catch (error) {
-    const code =
-      error instanceof RelayError &&
-      (error.code === 'config_invalid' || error.code === 'token_not_found' || error.code === 'data_insecure')
-        ? 2
-        : 1;
+    // The relay catalogue says which codes are usage (2); anything else is a runtime failure (1).
+    const code = error instanceof RelayError ? error.exit : 1;
     process.stderr.write(
       `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: (error as Error).message, code: (error as RelayError).code ?? 'internal' })}\n`,
     );

@@ -4,26 +4,28 @@
  * stable code; the CLI maps them to exit codes and human messages. Wire
  * refusals use `ProtocolError` codes from `@pocketshell/protocol`.
  */
+import { CodedError, type HttpCodeInfo } from '@pocketshell/protocol';
 
-/** Stable relay error codes. */
+/** Stable relay error codes: default message, exit code of `pocketshell-relay`, HTTP status. */
 export const RELAY_ERROR_CODES = {
-  config_invalid: 'The configuration is invalid.',
-  data_insecure: 'The data folder is not private (group or others can write it).',
-  listen_failed: 'The relay could not listen.',
-  store_failed: 'The relay storage failed.',
-  token_not_found: 'No such enrollment token.',
-} as const;
+  config_invalid: { message: 'The configuration is invalid.', exit: 'usage', status: 500 },
+  data_insecure: {
+    message: 'The data folder is not private (group or others can write it).',
+    exit: 'usage',
+    status: 500,
+  },
+  listen_failed: { message: 'The relay could not listen.', exit: 'failure', status: 500 },
+  store_failed: { message: 'The relay storage failed.', exit: 'failure', status: 503 },
+  token_not_found: { message: 'No such enrollment token.', exit: 'usage', status: 404 },
+} as const satisfies Readonly<Record<string, HttpCodeInfo>>;
 
 /** One relay error code. */
 export type RelayErrorCode = keyof typeof RELAY_ERROR_CODES;
 
 /** An error with a stable relay code. `message` never holds a secret. */
-export class RelayError extends Error {
-  readonly code: RelayErrorCode;
-
+export class RelayError extends CodedError<RelayErrorCode> {
   constructor(code: RelayErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(message ?? RELAY_ERROR_CODES[code], options);
+    super(RELAY_ERROR_CODES, code, message, options);
     this.name = 'RelayError';
-    this.code = code;
   }
 }

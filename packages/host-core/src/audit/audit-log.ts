@@ -45,6 +45,7 @@ export const AUDIT_EVENTS = [
   'revocation',
   'session.renamed',
   'key_changed',
+  'grants.changed',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -81,6 +82,7 @@ export interface AuditRequiredFields {
   revocation: { device: string };
   'session.renamed': { session: string };
   key_changed: { device: string };
+  'grants.changed': { device: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -108,6 +110,7 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   revocation: 'device',
   'session.renamed': 'session',
   key_changed: 'device',
+  'grants.changed': 'device',
 };
 
 /** The `prev` of the first entry. */

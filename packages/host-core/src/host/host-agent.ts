@@ -35,14 +35,13 @@ import {
   type VerifiedPairRequest,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
-import type { IceServer, Peer, WebRtcEngine } from '@pocketshell/webrtc';
+import type { DataChannel, IceServer, Peer, WebRtcEngine } from '@pocketshell/webrtc';
 import { answerOffer } from '@pocketshell/webrtc';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionManager } from '../pty/session-manager.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
-import { serveControl } from './control.ts';
-import { serveTerminal } from './terminal.ts';
+import { type ChannelContext, openChannel } from './channels.ts';
 
 /** Grants a device gets when the pairing does not say: the least that is useful (docs/security.md). */
 export const DEFAULT_GRANTS: readonly Grant[] = ['shell'];
@@ -145,6 +144,8 @@ interface RefusalWindow {
 const MAX_REFUSAL_WINDOWS = 512;
 
 const ANSWER_TIMEOUT_MS = 30_000;
+/** How long a device that unpaired itself keeps its connections, so the answer reaches it. */
+const SELF_REVOKE_GRACE_MS = 500;
 /** How long the host waits for the device's `pair.confirm` after accepting. */
 export const PAIR_DEVICE_TIMEOUT_MS = 60_000;
 
@@ -409,12 +410,36 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   }
 
   /** Forgets a device: unpins it, tells the relay, closes its connections at once. */
-  async revoke(device: DeviceId): Promise<boolean> {
+  revoke(device: DeviceId): Promise<boolean> {
+    return this.#revokeBy(device, 'host');
+  }
+
+  /**
+   * Revokes `device` on behalf of `by` (`host`, or the device id that asked
+   * over its control channel). A device unpairing itself keeps its
+   * connections a moment longer, so the answer reaches it; it can open
+   * nothing more meanwhile (it is no longer paired).
+   */
+  async #revokeBy(device: DeviceId, by: string): Promise<boolean> {
     const removed = this.#o.trust.revoke(device);
-    this.#closeDevice(device, 'revoked');
-    if (removed) this.#o.audit.append('revocation', { device, by: 'host' });
+    if (by === device) setTimeout(() => this.#closeDevice(device, 'revoked'), SELF_REVOKE_GRACE_MS).unref?.();
+    else this.#closeDevice(device, 'revoked');
+    if (removed) this.#o.audit.append('revocation', { device, by });
     await this.relay.request({ t: 'pair.revoke', peer: device }).catch(() => {});
     return removed !== null;
+  }
+
+  /**
+   * Sets a device's grants (audited with who changed them). A device that
+   * lost a grant is disconnected, so every channel it holds is checked anew
+   * when it reconnects; a device that only gained keeps its connections.
+   */
+  setGrants(device: DeviceId, grants: readonly Grant[], by = 'host'): PinnedDevice {
+    const before = this.#o.trust.require(device).grants;
+    const pinned = this.#o.trust.setGrants(device, grants);
+    this.#o.audit.append('grants.changed', { device, grants: [...pinned.grants], by });
+    if (before.some((g) => !pinned.grants.includes(g))) this.#closeDevice(device, 'grants_changed');
+    return pinned;
   }
 
   // ------------------------------------------------------------ relay traffic
@@ -661,99 +686,31 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     }
   }
 
-  #onChannel(deviceId: DeviceId, channel: Parameters<typeof serveControl>[0]): void {
-    // Grants are read at open time, so a revocation or a grant change applies to the next channel.
-    const status = this.#o.trust.status(deviceId);
-    if (status.status !== 'paired') {
+  #onChannel(deviceId: DeviceId, channel: DataChannel): void {
+    if (this.#o.trust.status(deviceId).status !== 'paired') {
       channel.close();
       return;
     }
-    const grants = new Set(status.device.grants);
-    const label = channel.label;
-    if (label === 'control') {
-      serveControl(channel, this.#controlMethods(grants, deviceId), (code, method) =>
-        this.#refuse(new ProtocolError(code as 'internal'), deviceId, `control ${method}`),
-      );
-      return;
-    }
-    if (label.startsWith('term:')) {
-      if (!grants.has('shell')) {
-        this.#refuse(new ProtocolError('grant_missing', 'shell'), deviceId, label);
-        channel.close();
-        return;
-      }
-      void this.#openTerminal(deviceId, channel, label.slice(5));
-      return;
-    }
-    this.#refuse(new ProtocolError('unsupported', `channel ${label.slice(0, 32)}`), deviceId, 'channel');
-    channel.close();
+    void openChannel(this.#channelContext(deviceId), channel);
   }
 
-  async #openTerminal(deviceId: DeviceId, channel: Parameters<typeof serveControl>[0], target: string) {
-    try {
-      const existing = this.#o.sessions.get(target);
-      const session = this.#o.sessions.open(target, { owner: deviceId });
-      if (!existing) {
-        this.#o.audit.append('session.opened', { session: session.id, device: deviceId, kind: session.kind });
-        // `reason` when the host ended it: a session limit (idle_timeout, max_lifetime), closed, shutdown.
-        session.onExit((code, reason) =>
-          this.#o.audit.append('session.closed', {
-            session: session.id,
-            code,
-            ...(reason ? { reason } : {}),
-          }),
-        );
-      }
-      await serveTerminal(channel, session, (error) => this.#refuse(error, deviceId, 'term frame'));
-    } catch (error) {
-      this.#refuse(error, deviceId, `term:${target.slice(0, 40)}`);
-      channel.close();
-    }
-  }
-
-  #controlMethods(grants: ReadonlySet<Grant>, deviceId: DeviceId) {
-    const needShell = () => {
-      if (!grants.has('shell')) throw new ProtocolError('grant_missing', 'shell');
-    };
-    const { identity, sessions } = this.#o;
+  /** What the channel handlers of one device may use. */
+  #channelContext(device: DeviceId): ChannelContext {
+    const { identity, trust, audit, sessions } = this.#o;
     return {
-      'host.info': () => ({
-        id: identity.id,
-        name: identity.name,
-        fingerprint: fingerprint(identity.publicKey),
-        platform: process.platform,
-        arch: process.arch,
-        node: process.version,
-      }),
-      'sessions.list': async () => {
-        needShell();
-        const found = await sessions.discover();
-        return {
-          sessions: sessions.list(),
-          tmux: found.tmux,
-          screen: found.screen,
-        };
+      device,
+      identity,
+      trust,
+      audit,
+      sessions,
+      grants: () => {
+        const status = trust.status(device);
+        return new Set(status.status === 'paired' ? status.device.grants : []);
       },
-      'sessions.close': async (params: unknown) => {
-        needShell();
-        const id = typeof (params as { id?: unknown })?.id === 'string' ? (params as { id: string }).id : '';
-        const session = sessions.get(id);
-        if (!session) throw new ProtocolError('not_found', 'no such session');
-        // Only the device that started a session closes it with `shell`; any other needs `admin`.
-        if (sessions.ownerOf(id) !== deviceId && !grants.has('admin'))
-          throw new ProtocolError('grant_missing', 'admin');
-        await session.close('closed');
-        return { closed: id };
-      },
-      'sessions.rename': (params: unknown) => {
-        needShell();
-        const { id, name } = parseRename(params);
-        const session = sessions.get(id);
-        if (!session) throw new ProtocolError('not_found', 'no such session');
-        session.rename(name);
-        this.#o.audit.append('session.renamed', { session: id, name, device: deviceId });
-        return { id, name };
-      },
+      refuse: (error, what) => this.#refuse(error, device, what),
+      revoke: (target, by) => this.#revokeBy(target, by),
+      setGrants: (target, grants) => this.setGrants(target, grants, device),
+      connectionsOf: (target) => [...this.#connections.values()].filter((c) => c.device === target).length,
     };
   }
 
@@ -845,19 +802,6 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     await Promise.all([...this.#connections.values()].map((c) => c.peer.close()));
     this.#connections.clear();
   }
-}
-
-/** Longest session name, in UTF-16 units. */
-export const SESSION_NAME_MAX = 64;
-
-/** `sessions.rename` params: `{id, name}`, the name trimmed, printable, at most 64 characters (empty clears it). */
-function parseRename(params: unknown): { id: string; name: string } {
-  const o = object(params, 'params');
-  const id = string(o, 'id', 64);
-  const name = string(o, 'name', 256).trim();
-  if (name.length > SESSION_NAME_MAX) throw new ProtocolError('bad_message', 'name: too long');
-  if (/[\p{Cc}\p{Cf}]/u.test(name)) throw new ProtocolError('bad_message', 'name: bad format');
-  return { id, name };
 }
 
 function connKey(device: DeviceId, conn: string): string {

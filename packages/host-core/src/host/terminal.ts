@@ -4,12 +4,15 @@
  * sends to the attachment, and detaches when the channel closes — the
  * session lives on. When the program exits the attachment sends `exit` and
  * the channel is closed. Output is bounded by the session's ack window.
+ * `openTerminal` is the `term` entry of the host's channel table: it opens
+ * (or creates) the session the label names, audited.
  */
 
 import type { DataChannel } from '@pocketshell/webrtc';
 import { HostError } from '../errors.ts';
 import type { Attachment } from '../pty/attachment.ts';
 import type { Session } from '../pty/session.ts';
+import type { ChannelContext } from './channels.ts';
 
 /** Attaches `channel` to `session`; resolves with the attachment once the snapshot was sent. */
 export async function serveTerminal(
@@ -59,4 +62,18 @@ export async function serveTerminal(
     }
   }
   return attachment;
+}
+
+/** Opens `term:<target>`: `new`, a session id, `tmux:<name>` or `screen:<name>` (docs/protocol.md §6). */
+export async function openTerminal(ctx: ChannelContext, target: string, channel: DataChannel): Promise<void> {
+  const existing = ctx.sessions.get(target);
+  const session = ctx.sessions.open(target, { owner: ctx.device });
+  if (!existing) {
+    ctx.audit.append('session.opened', { session: session.id, device: ctx.device, kind: session.kind });
+    // `reason` when the host ended it: a session limit (idle_timeout, max_lifetime), closed, shutdown.
+    session.onExit((code, reason) =>
+      ctx.audit.append('session.closed', { session: session.id, code, ...(reason ? { reason } : {}) }),
+    );
+  }
+  await serveTerminal(channel, session, (error) => ctx.refuse(error, 'term frame'));
 }

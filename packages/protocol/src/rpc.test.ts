@@ -1,17 +1,23 @@
 /**
- * Tests of the `control` channel's request parser (issue 12: every parser a
- * peer reaches is fuzzed): fixed cases, then 10^5 random and mutated
- * requests — as text and as bytes, including invalid UTF-8 and over-size —
- * each of which parses to a well-formed request or throws `ProtocolError`
- * with a catalogue code (a `BadControlRequest` keeping the id whenever one
- * was readable), never any other exception.
+ * Tests of the shared RPC codec. The request parser (issue 12: every parser
+ * a peer reaches is fuzzed; moved here from the control channel's tests):
+ * fixed cases, then 10^5 random and mutated requests — as text and as
+ * bytes, including invalid UTF-8 and over-size — each of which parses to a
+ * well-formed request or throws `ProtocolError` with a catalogue code (a
+ * `BadRequest` keeping the id whenever one was readable), never any other
+ * exception. Then the server and the client over an in-memory pair of
+ * pipes: unsupported methods, grants, params, results checked on arrival.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isErrorCode, ProtocolError, utf8 } from '@pocketshell/protocol';
-import { mutatedJson, parserInputs } from '@pocketshell/protocol/testing';
 import fc from 'fast-check';
-import { BadControlRequest, MAX_CONTROL_REQUEST, parseControlRequest } from './control.ts';
+import { mutatedJson, parserInputs } from '../testing/fuzz.ts';
+import { utf8 } from './bytes.ts';
+import { MAX_CONTROL_REQUEST } from './control-methods.ts';
+import { isErrorCode, ProtocolError } from './errors.ts';
+import { BadRequest, parseRequest } from './rpc.ts';
+
+const parseControlRequest = (data: string | Uint8Array) => parseRequest(data, MAX_CONTROL_REQUEST);
 
 const METHOD_RE = /^[a-z][a-z.]*$/;
 
@@ -23,7 +29,7 @@ function total(data: string | Uint8Array): void {
     if (!(METHOD_RE.test(r.method) && r.method.length <= 64)) throw new Error(`method ${r.method}`);
   } catch (error) {
     if (!(error instanceof ProtocolError) || !isErrorCode(error.code)) throw error;
-    if (error instanceof BadControlRequest && error.id !== undefined && !Number.isSafeInteger(error.id))
+    if (error instanceof BadRequest && error.id !== undefined && !Number.isSafeInteger(error.id))
       throw new Error(`bad id ${error.id}`);
   }
 }
@@ -64,7 +70,7 @@ describe('control requests', () => {
         (e: unknown) =>
           e instanceof ProtocolError &&
           e.code === 'bad_message' &&
-          (e instanceof BadControlRequest ? e.id : undefined) === id,
+          (e instanceof BadRequest ? e.id : undefined) === id,
       );
     bad('{"id":4,"method":"Bad-Method!"}', 4);
     bad('{"id":4}', 4);

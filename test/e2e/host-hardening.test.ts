@@ -175,7 +175,10 @@ test('finding 13: a control request with a malformed method is answered with its
     assert.equal(reply.id, 41);
     assert.equal(reply.error?.code, 'bad_message');
     // The client's own call API sees the error too.
-    await assert.rejects(conn.call('No_Such'), (e: Error & { code?: string }) => e.code === 'bad_message');
+    await assert.rejects(
+      conn.rpc.callUntyped('No_Such'),
+      (e: Error & { code?: string }) => e.code === 'bad_message',
+    );
     // Nothing readable as an id: answered with id null.
     const noId = (await rawControl(conn, '{"method":"host.info"}')) as { id?: unknown } | null;
     assert.equal(noId?.id, null);

@@ -7,6 +7,11 @@
  */
 
 import {
+  type CallArgs,
+  CONTROL_METHODS,
+  type ControlMethod,
+  type ControlMethods,
+  type ControlResult,
   type DeliverMessage,
   type DeviceId,
   DeviceSignals,
@@ -17,6 +22,7 @@ import {
   hostIdOf,
   type IceBody,
   type KeyPair,
+  MAX_CONTROL_REPLY,
   makePairConfirm,
   makePairRequest,
   object,
@@ -25,6 +31,7 @@ import {
   parseInner,
   parsePairUrl,
   RelayClient,
+  RpcClient,
   randomId,
   type ServerMessage,
   sasDigits,
@@ -68,8 +75,8 @@ export class HostConnection {
   readonly conn: string;
   readonly peer: Peer;
   readonly control: DataChannel;
-  #nextId = 1;
-  readonly #calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** The control methods of the host (`CONTROL_METHODS`), typed: `rpc.call('sessions.list')`. */
+  readonly rpc: RpcClient<ControlMethods>;
   readonly #onClose: () => void;
 
   constructor(host: PairedHost, conn: string, peer: Peer, control: DataChannel, onClose: () => void) {
@@ -78,38 +85,15 @@ export class HostConnection {
     this.peer = peer;
     this.control = control;
     this.#onClose = onClose;
-    control.on('message', (data) => {
-      let reply: { id?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } };
-      try {
-        reply = object(
-          JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data)),
-        ) as typeof reply;
-      } catch {
-        return; // A malformed reply is dropped; its call times out with the channel.
-      }
-      const call = typeof reply.id === 'number' ? this.#calls.get(reply.id) : undefined;
-      if (!call) return;
-      this.#calls.delete(reply.id as number);
-      if (reply.error) {
-        const e = new ProtocolError('internal', String(reply.error.message ?? 'error').slice(0, 512));
-        Object.defineProperty(e, 'code', { value: String(reply.error.code ?? 'internal').slice(0, 48) });
-        call.reject(e);
-      } else call.resolve(reply.result);
-    });
-    control.on('close', () => {
-      for (const c of this.#calls.values())
-        c.reject(new ProtocolError('unavailable', 'control channel closed'));
-      this.#calls.clear();
-    });
+    this.rpc = new RpcClient(CONTROL_METHODS, (text) => control.send(text), { maxReply: MAX_CONTROL_REPLY });
+    // A malformed reply is dropped; its call fails when the channel closes.
+    control.on('message', (data) => void this.rpc.receive(data));
+    control.on('close', () => this.rpc.close(new ProtocolError('unavailable', 'control channel closed')));
   }
 
-  /** Calls a control method. */
-  call<T = unknown>(method: string, params?: unknown): Promise<T> {
-    const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.#calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.control.send(JSON.stringify({ id, method, params }));
-    });
+  /** Calls a control method (typed by the protocol's method map). */
+  call<K extends ControlMethod>(method: K, ...args: CallArgs<ControlMethods, K>): Promise<ControlResult<K>> {
+    return this.rpc.call(method, ...args);
   }
 
   /**

@@ -32,6 +32,7 @@ import {
 import { startDaemon, stderrLog, stopOnSignals } from './daemon.ts';
 import { CliError, EXIT, exitCodeOf } from './exit-codes.ts';
 import { LocalClient } from './local-api.ts';
+import type { DaemonStatus } from './local-methods.ts';
 import { chooseGrants, confirmAction, confirmPairing, showPairingUrl } from './pairing-prompt.ts';
 import { waitForRelay } from './relay-wait.ts';
 import {
@@ -231,11 +232,7 @@ export function program(io: Io): Command {
         const client = await daemonClient(p);
         if (client && !o.reset) {
           try {
-            const live = await client.call<{
-              pid: number;
-              mode?: string;
-              relay: { url: string; state: string; reason?: string; attempts?: number };
-            }>('status');
+            const live = await client.call('status');
             const runner = live.mode === 'up' ? 'pocketshell up' : 'the pocketshell daemon';
             if (flagged) {
               if (live.relay.url !== flagged.relay) {
@@ -250,16 +247,22 @@ export function program(io: Io): Command {
                 'unavailable',
                 `${runner} (pid ${live.pid}) cannot reach its relay ${live.relay.url}: ${live.relay.reason} (${live.relay.attempts ?? 1} attempts so far), and pairing needs it. See pocketshell daemon logs; to use another relay: pocketshell daemon stop, then pocketshell pair --relay URL`,
               );
-            const result = await client.call<{ device: PinnedDevice }>('pair', { grants }, (event, data) => {
-              if (event === 'url') {
-                const d = data as { url: string; expires: number };
-                void showPairingUrl(d.url, d.expires, io.out);
-              } else if (event === 'prompt') {
-                void confirmPairing(data as Parameters<typeof confirmPairing>[0], answers).then((ok) =>
-                  client.confirm(ok),
-                );
-              }
-            });
+            const result = await client.call(
+              'pair',
+              { grants },
+              {
+                onEvent: (event, data) => {
+                  if (event === 'url') {
+                    const d = data as { url: string; expires: number };
+                    void showPairingUrl(d.url, d.expires, io.out);
+                  } else if (event === 'prompt') {
+                    void confirmPairing(data as Parameters<typeof confirmPairing>[0], answers).then((ok) =>
+                      client.confirm(ok),
+                    );
+                  }
+                },
+              },
+            );
             io.out(
               `Paired "${result.device.name}" (${result.device.id}). Open PocketShell on the phone to connect.`,
             );
@@ -488,7 +491,7 @@ export function program(io: Io): Command {
       const client = await daemonClient(p);
       if (client) {
         try {
-          const r = await client.call<{ revoked: boolean }>('revoke', { device: id });
+          const r = await client.call('revoke', { device: id as DeviceId });
           if (!r.revoked) throw new CliError('not_found', `no paired device ${id}`);
         } finally {
           client.close();
@@ -564,12 +567,7 @@ export function program(io: Io): Command {
       const client = await daemonClient(paths(io));
       if (!client) throw new CliError('not_running', 'the daemon is not running (pocketshell daemon run)');
       try {
-        const r = await client.call<{
-          sessions: { id: string; kind: string; state: string; attached: number; title: string }[];
-          links?: Record<string, PacingInfo[]>;
-          tmux: string[];
-          screen: string[];
-        }>('sessions');
+        const r = await client.call('sessions');
         if (o.json) return io.out(JSON.stringify(r, null, 2));
         // Per attachment: streaming or screen sync, and the link it measured.
         const link = (p: PacingInfo) =>
@@ -601,10 +599,10 @@ export function program(io: Io): Command {
     .action(async (o: { json?: boolean }) => {
       const p = paths(io);
       const client = await daemonClient(p);
-      let live: Record<string, unknown> | null = null;
+      let live: DaemonStatus | null = null;
       if (client) {
         try {
-          live = await client.call<Record<string, unknown>>('status');
+          live = await client.call('status');
         } finally {
           client.close();
         }

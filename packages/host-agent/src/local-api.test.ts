@@ -15,17 +15,15 @@ import { createConnection, type Server, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ProtocolError } from '@pocketshell/protocol';
+import { BadRequest, ProtocolError, parseRequest } from '@pocketshell/protocol';
 import { parserInputs } from '@pocketshell/protocol/testing';
 import fc from 'fast-check';
-import {
-  BadLocalRequest,
-  LineReader,
-  LocalClient,
-  MAX_LOCAL_LINE,
-  parseLocalRequest,
-  serveLocalApi,
-} from './local-api.ts';
+import { LineReader, LocalClient, type LocalHandlers, MAX_LOCAL_LINE, serveLocalApi } from './local-api.ts';
+import type { DaemonStatus } from './local-methods.ts';
+
+/** The local API's request parser: the shared RPC one, capped at a line. */
+const parseLocalRequest = (line: string | Uint8Array) => parseRequest(line, MAX_LOCAL_LINE);
+const BadLocalRequest = BadRequest;
 
 const METHOD_RE = /^[a-z][a-z.]*$/;
 
@@ -128,7 +126,17 @@ describe('local API socket', () => {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-local-api-'));
     sock = path.join(dir, 'agent.sock');
-    server = await serveLocalApi(sock, { status: () => ({ ok: true }) });
+    const unsupported = () => {
+      throw new ProtocolError('unsupported');
+    };
+    const handlers: LocalHandlers = {
+      status: () => ({ ok: true }) as unknown as DaemonStatus,
+      sessions: unsupported,
+      pair: unsupported,
+      'limits.reload': unsupported,
+      revoke: unsupported,
+    };
+    server = await serveLocalApi(sock, handlers);
   });
   after(() => {
     server.close();
@@ -211,7 +219,10 @@ describe('local API socket', () => {
     const client = await LocalClient.connect(sock);
     assert.ok(client);
     assert.deepEqual(await client.call('status'), { ok: true });
-    await assert.rejects(client.call('nosuch'), (e: Error & { code?: string }) => e.code === 'unsupported');
+    await assert.rejects(
+      client.callUntyped('nosuch'),
+      (e: Error & { code?: string }) => e.code === 'unsupported',
+    );
     client.close();
   });
 });

@@ -2,69 +2,38 @@
  * The daemon's local API: a Unix socket (`agent.sock`, 0600, inside the
  * 0700 state folder) speaking JSON lines, so `pocketshell status`,
  * `sessions`, `pair` and `devices revoke` talk to the running daemon
- * instead of opening a second relay connection. Requests are
- * `{id, method, params}`; the daemon answers `{id, result}` or
- * `{id, error:{code,message}}`, and may send `{id, event, data}` before the
- * result (pairing: the URL, then the SAS prompt, answered by a `confirm`
- * request on the same connection). Every request line is size-capped and
- * schema-checked (`parseLocalRequest`): a malformed one is answered
- * `bad_message` (with its `id` when one could be read, else `id: null`);
- * a line longer than `MAX_LOCAL_LINE` is answered and the connection
- * closed, never buffered further.
+ * instead of opening a second relay connection. The methods are the map in
+ * `local-methods.ts`, served and called with the shared RPC codec of
+ * `@pocketshell/protocol` (the control channel's): `{id, method, params}`
+ * answered `{id, result}` or `{id, error:{code,message}}`, with events
+ * `{id, event, data}` before the result (pairing: the URL, then the SAS
+ * prompt, answered by a `confirm` request on the same connection). Every
+ * request line is size-capped and schema-checked: a malformed one is
+ * answered `bad_message` (with its `id` when one could be read, else
+ * `id: null`); a line longer than `MAX_LOCAL_LINE` is answered and the
+ * connection closed, never buffered further.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { fromUtf8, integer, object, ProtocolError, string } from '@pocketshell/protocol';
+import {
+  type CallArgs,
+  CodedError,
+  codeOf,
+  encodeError,
+  encodeEvent,
+  type Handlers,
+  ProtocolError,
+  RemoteError,
+  type ResultOf,
+  RpcClient,
+  rpcServer,
+} from '@pocketshell/protocol';
+import { LOCAL_METHODS, type LocalMethods } from './local-methods.ts';
 
 /** Largest request line the daemon accepts, in bytes (without the newline). */
 export const MAX_LOCAL_LINE = 64 * 1024;
 /** Largest reply line the client accepts (the daemon is trusted more, its lists can be longer). */
 const MAX_REPLY_LINE = 1024 * 1024;
-
-/** A local API request. */
-export interface LocalRequest {
-  id: number;
-  method: string;
-  params: unknown;
-}
-
-/** A request line that failed its checks, with the `id` when one could be read (so it can be answered). */
-export class BadLocalRequest extends ProtocolError {
-  readonly id: number | undefined;
-  constructor(cause: ProtocolError, id: number | undefined) {
-    super(cause.code, cause.message, { cause });
-    this.id = id;
-  }
-}
-
-/**
- * Parses one request line (without its newline): at most `MAX_LOCAL_LINE`
- * bytes of UTF-8 JSON `{id, method, params?}`, `id` an integer in
- * [0, 2^31], `method` `^[a-z][a-z.]*$` (≤ 64). Throws `BadLocalRequest`
- * (`bad_message`), carrying the `id` whenever that much parsed; nothing
- * else ever escapes.
- */
-export function parseLocalRequest(line: Uint8Array | string): LocalRequest {
-  let id: number | undefined;
-  try {
-    const bytes = typeof line === 'string' ? Buffer.byteLength(line) : line.length;
-    if (bytes > MAX_LOCAL_LINE)
-      throw new ProtocolError('bad_message', `request line longer than ${MAX_LOCAL_LINE} bytes`);
-    const text = typeof line === 'string' ? line : fromUtf8(line);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (cause) {
-      throw new ProtocolError('bad_message', 'request is not JSON', { cause });
-    }
-    const o = object(value, 'request');
-    id = integer(o, 'id', 0, 2 ** 31);
-    return { id, method: string(o, 'method', 64, /^[a-z][a-z.]*$/), params: o.params };
-  } catch (error) {
-    // Only ProtocolErrors are thrown above (JSON.parse's SyntaxError is wrapped).
-    throw new BadLocalRequest(error as ProtocolError, id);
-  }
-}
 
 /**
  * Splits a byte stream into lines, holding at most `max` bytes of an
@@ -123,7 +92,8 @@ export interface CallContext {
   nextConfirm(): Promise<boolean>;
 }
 
-export type LocalMethod = (params: unknown, ctx: CallContext) => unknown | Promise<unknown>;
+/** The daemon's handlers: every local method but `confirm`, which the connection itself answers. */
+export type LocalHandlers = Omit<Handlers<LocalMethods, CallContext>, 'confirm'>;
 
 /** Feeds `socket`'s lines (blank ones skipped) to `onLine`; an over-long one goes to `onOverflow` and ends the reading. */
 function lines(
@@ -149,10 +119,7 @@ function lines(
 }
 
 /** Starts the local API on `path`; resolves once listening. */
-export async function serveLocalApi(
-  path: string,
-  methods: Readonly<Record<string, LocalMethod>>,
-): Promise<Server> {
+export async function serveLocalApi(path: string, handlers: LocalHandlers): Promise<Server> {
   if (existsSync(path)) {
     // A socket left by a crashed daemon: refuse if something still answers, else remove it.
     if (await probe(path))
@@ -161,46 +128,34 @@ export async function serveLocalApi(
   }
   const server = createServer((socket) => {
     const confirms: ((ok: boolean) => void)[] = [];
-    const send = (message: unknown) => {
-      if (!socket.destroyed) socket.write(`${JSON.stringify(message)}\n`);
+    const send = (text: string) => {
+      if (!socket.destroyed) socket.write(`${text}\n`);
     };
-    const refuse = (error: ProtocolError, id: number | undefined) =>
-      send({ id: id ?? null, error: { code: error.code, message: error.message } });
-    const onLine = (line: Buffer) => {
-      let request: LocalRequest;
-      try {
-        request = parseLocalRequest(line);
-      } catch (error) {
-        const bad = error as BadLocalRequest;
-        refuse(bad, bad.id);
-        return;
-      }
-      const { id, method } = request;
-      if (method === 'confirm') {
-        confirms.shift()?.((request.params as { ok?: unknown })?.ok === true);
-        return;
-      }
-      const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
-      const ctx: CallContext = {
-        event: (name, data) => send({ id, event: name, data }),
+    const feed = rpcServer<LocalMethods, CallContext>({
+      methods: LOCAL_METHODS,
+      handlers: {
+        ...handlers,
+        confirm: ({ ok }) => {
+          confirms.shift()?.(ok);
+          return null;
+        },
+      },
+      maxRequest: MAX_LOCAL_LINE,
+      send,
+      context: (id): CallContext => ({
+        event: (name, data) => send(encodeEvent(id, name, data)),
         nextConfirm: () => new Promise((resolve) => confirms.push(resolve)),
-      };
-      void (async () => {
-        try {
-          if (!handler) throw new ProtocolError('unsupported', `no method ${method}`);
-          send({ id, result: (await handler(request.params, ctx)) ?? null });
-        } catch (error) {
-          const code = (error as { code?: unknown })?.code;
-          send({
-            id,
-            error: { code: typeof code === 'string' ? code : 'internal', message: (error as Error).message },
-          });
-        }
-      })();
-    };
+      }),
+      // The same user asks: every coded error shows its code and message.
+      expose: (error) =>
+        error instanceof CodedError
+          ? error
+          : new RemoteError(codeOf(error), String((error as Error)?.message ?? error)),
+    });
+    const onLine = (line: Buffer) => void feed(line);
     // An over-long line is answered, then the connection is closed: nothing more is read or held.
     lines(socket, MAX_LOCAL_LINE, onLine, (error) => {
-      refuse(error, undefined);
+      send(encodeError(null, error.code, error.message));
       socket.end(() => socket.destroy());
     });
     socket.on('close', () => {
@@ -231,48 +186,19 @@ export function probe(path: string): Promise<boolean> {
 /** A connection to the daemon's local API. */
 export class LocalClient {
   readonly #socket: Socket;
-  #nextId = 1;
-  readonly #calls = new Map<
-    number,
-    {
-      resolve: (v: unknown) => void;
-      reject: (e: Error) => void;
-      onEvent: (name: string, data: unknown) => void;
-    }
-  >();
+  readonly #rpc: RpcClient<LocalMethods>;
 
   private constructor(socket: Socket) {
     this.#socket = socket;
+    this.#rpc = new RpcClient(LOCAL_METHODS, (text) => socket.write(`${text}\n`), {
+      maxReply: MAX_REPLY_LINE,
+    });
+    // Not the daemon we know: drop the connection (pending calls fail `unavailable`).
     const onLine = (line: Buffer) => {
-      let m: {
-        id: number;
-        event?: string;
-        data?: unknown;
-        result?: unknown;
-        error?: { code: string; message: string };
-      };
-      try {
-        m = object(JSON.parse(line.toString('utf8')), 'reply') as typeof m;
-      } catch {
-        // Not the daemon we know: drop the connection (pending calls fail `unavailable`).
-        socket.destroy();
-        return;
-      }
-      const call = this.#calls.get(m.id);
-      if (!call) return;
-      if (m.event !== undefined) call.onEvent(m.event, m.data);
-      else {
-        this.#calls.delete(m.id);
-        if (m.error) call.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
-        else call.resolve(m.result);
-      }
+      if (!this.#rpc.receive(line)) socket.destroy();
     };
     lines(socket, MAX_REPLY_LINE, onLine, () => socket.destroy());
-    socket.on('close', () => {
-      for (const c of this.#calls.values())
-        c.reject(Object.assign(new Error('the daemon went away'), { code: 'unavailable' }));
-      this.#calls.clear();
-    });
+    socket.on('close', () => this.#rpc.close(new ProtocolError('unavailable', 'the daemon went away')));
   }
 
   /** Connects, or resolves null when no daemon listens. */
@@ -284,22 +210,22 @@ export class LocalClient {
     });
   }
 
-  /** Calls a method; `onEvent` hears its events. */
-  call<T = unknown>(
-    method: string,
-    params?: unknown,
-    onEvent: (name: string, data: unknown) => void = () => {},
-  ): Promise<T> {
-    const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.#calls.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent });
-      this.#socket.write(`${JSON.stringify({ id, method, params })}\n`);
-    });
+  /** Calls a method (typed by `LOCAL_METHODS`); `options.onEvent` hears its events. */
+  call<K extends keyof LocalMethods & string>(
+    method: K,
+    ...args: CallArgs<LocalMethods, K>
+  ): Promise<ResultOf<LocalMethods, K>> {
+    return this.#rpc.call(method, ...args);
+  }
+
+  /** Sends any method, unchecked (tests probe the daemon's refusals with it). */
+  callUntyped(method: string, params?: unknown): Promise<unknown> {
+    return this.#rpc.callUntyped(method, params);
   }
 
   /** Answers the daemon's pairing prompt. */
   confirm(ok: boolean): void {
-    this.#socket.write(`${JSON.stringify({ id: 0, method: 'confirm', params: { ok } })}\n`);
+    this.#rpc.call('confirm', { ok }).catch(() => {});
   }
 
   close(): void {

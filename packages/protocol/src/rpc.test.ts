@@ -14,8 +14,9 @@ import fc from 'fast-check';
 import { mutatedJson, parserInputs } from '../testing/fuzz.ts';
 import { utf8 } from './bytes.ts';
 import { MAX_CONTROL_REQUEST } from './control-methods.ts';
-import { isErrorCode, ProtocolError } from './errors.ts';
-import { BadRequest, parseRequest } from './rpc.ts';
+import { isErrorCode, ProtocolError, type RemoteError } from './errors.ts';
+import { BadRequest, method, noParams, parseReply, parseRequest, RpcClient, rpcServer } from './rpc.ts';
+import { object, string } from './schema.ts';
 
 const parseControlRequest = (data: string | Uint8Array) => parseRequest(data, MAX_CONTROL_REQUEST);
 
@@ -85,5 +86,135 @@ describe('control requests', () => {
 
   test('property: 10^5 random or mutated requests → a request or a coded ProtocolError, never anything else', () => {
     fc.assert(fc.property(requests, total), { numRuns: 100_000, seed: 13 });
+  });
+});
+
+/** A tiny map for the server/client tests. */
+const MAP = {
+  echo: method({
+    grant: null,
+    params: (v) => ({ text: string(object(v, 'params'), 'text', 16) }),
+    result: (v) => ({ text: string(object(v, 'result'), 'text', 16) }),
+  }),
+  secret: method({ grant: 'admin', params: noParams, result: (v) => ({ ok: object(v).ok === true }) }),
+  broken: method({ grant: null, params: noParams, result: (v) => ({ n: string(object(v), 'n', 4) }) }),
+  fails: method({ grant: null, params: noParams, result: () => null }),
+} as const;
+
+/** A server and a client joined by two in-memory pipes; `grants` are the peer's. */
+function pair(grants: string[]) {
+  const refusals: string[] = [];
+  const toServer: string[] = [];
+  const client = new RpcClient(MAP, (text) => {
+    toServer.push(text);
+    void feed(text);
+  });
+  const feed = rpcServer({
+    methods: MAP,
+    maxRequest: 256,
+    grants: () => new Set(grants),
+    context: () => undefined,
+    send: (text) => queueMicrotask(() => client.receive(text)),
+    onRefusal: (e, m) => refusals.push(`${e.code} ${m}`),
+    handlers: {
+      echo: ({ text }) => ({ text }),
+      secret: () => ({ ok: true }),
+      // The peer answers with a shape the map does not allow.
+      broken: () => ({ n: 'too long a string' }) as unknown as { n: string },
+      fails: () => {
+        throw new Error('a local detail that must not travel');
+      },
+    },
+  });
+  return { client, refusals, toServer, feed };
+}
+
+describe('rpc server and client', () => {
+  test('a call round-trips; results are checked on arrival', async () => {
+    const { client } = pair([]);
+    assert.deepEqual(await client.call('echo', { text: 'hi' }), { text: 'hi' });
+    await assert.rejects(
+      client.call('broken'),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'bad_message',
+    );
+  });
+
+  test('refusals: unsupported method, missing grant, bad params, a handler failure as internal without detail', async () => {
+    const { client, refusals } = pair([]);
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: RemoteError) => `${e.code}: ${e.message}`,
+      );
+    assert.equal(await code(client.callUntyped('nosuch')), 'unsupported: no method nosuch');
+    assert.equal(await code(client.call('secret')), 'grant_missing: admin');
+    assert.equal(
+      await code(client.callUntyped('echo', { text: 42 })),
+      'bad_message: text: expected a string',
+    );
+    assert.equal(
+      await code(client.callUntyped('echo', { text: 'x'.repeat(17) })),
+      'bad_message: text: longer than 16',
+    );
+    assert.equal(await code(client.call('fails')), 'internal: internal error');
+    assert.deepEqual(refusals, [
+      'unsupported nosuch',
+      'grant_missing secret',
+      'bad_message echo',
+      'bad_message echo',
+      'internal fails',
+    ]);
+    const { client: admin } = pair(['admin']);
+    assert.deepEqual(await admin.call('secret'), { ok: true });
+  });
+
+  test('a malformed request is answered with its id when readable, else id null', async () => {
+    const answers: string[] = [];
+    const feed = rpcServer({
+      methods: MAP,
+      maxRequest: 64,
+      context: () => undefined,
+      send: (text) => answers.push(text),
+      handlers: {
+        echo: ({ text }) => ({ text }),
+        secret: () => ({ ok: true }),
+        broken: () => ({ n: '' }),
+        fails: () => null,
+      },
+    });
+    await feed('{"id":9,"method":"Bad!"}');
+    await feed('{"method":"echo"}');
+    await feed(`{"id":3,"method":"echo","params":{"text":"${'x'.repeat(80)}"}}`);
+    assert.deepEqual(
+      answers.map((a) => parseReply(a, 1024)),
+      [
+        { kind: 'error', id: 9, code: 'bad_message', message: 'method: bad format' },
+        { kind: 'error', id: null, code: 'bad_message', message: 'id: expected an integer' },
+        { kind: 'error', id: null, code: 'bad_message', message: 'request longer than 64 bytes' },
+      ],
+    );
+  });
+
+  test('events reach their call; close rejects what is pending and what comes later', async () => {
+    const sent: string[] = [];
+    const client = new RpcClient(MAP, (t) => sent.push(t));
+    const events: string[] = [];
+    const pending = client.call(
+      'echo',
+      { text: 'a' },
+      { onEvent: (e, d) => events.push(`${e}=${JSON.stringify(d)}`) },
+    );
+    assert.equal(client.receive('{"id":1,"event":"url","data":{"u":1}}'), true);
+    assert.equal(client.receive('not json'), false, 'not a reply');
+    assert.equal(client.receive('{"id":77,"result":1}'), true, 'a reply to nobody is dropped');
+    assert.deepEqual(events, ['url={"u":1}']);
+    assert.equal(client.pending, 1);
+    client.close();
+    await assert.rejects(pending, (e: unknown) => e instanceof ProtocolError && e.code === 'unavailable');
+    await assert.rejects(
+      client.call('echo', { text: 'b' }),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'unavailable',
+    );
+    assert.equal(sent.length, 1, 'nothing is sent after close');
   });
 });

@@ -168,12 +168,13 @@ export interface RpcServerOptions<M extends MethodMap, C> {
   /**
    * Which errors travel with their own code and message: by default only
    * `ProtocolError`s (a remote peer never reads a host's local detail);
-   * anything else goes as `internal`.
+   * anything else goes as `internal`. The daemon's local API, talking to
+   * the same user, shows every coded error.
    */
-  readonly expose?: (error: unknown) => error is CodedError;
+  readonly expose?: (error: unknown) => CodedError | undefined;
 }
 
-const isProtocolError = (error: unknown): error is CodedError => error instanceof ProtocolError;
+const protocolErrorsOnly = (error: unknown) => (error instanceof ProtocolError ? error : undefined);
 
 /**
  * Serves a method map: returns the function to feed each incoming message
@@ -184,7 +185,7 @@ const isProtocolError = (error: unknown): error is CodedError => error instanceo
 export function rpcServer<M extends MethodMap, C>(
   o: RpcServerOptions<M, C>,
 ): (data: Uint8Array | string) => Promise<void> {
-  const expose = o.expose ?? isProtocolError;
+  const expose = o.expose ?? protocolErrorsOnly;
   return async (data) => {
     let id: number | null = null;
     let name = '?';
@@ -201,7 +202,7 @@ export function rpcServer<M extends MethodMap, C>(
       o.send(encodeResult(request.id, await handler(params, o.context(request.id))));
     } catch (error) {
       if (error instanceof BadRequest && error.id !== undefined) id = error.id;
-      const shown = expose(error) ? error : new ProtocolError('internal', 'internal error', { cause: error });
+      const shown = expose(error) ?? new ProtocolError('internal', 'internal error', { cause: error });
       o.onRefusal?.(shown, name);
       o.send(encodeError(id, shown.code, shown.message));
     }
@@ -221,7 +222,7 @@ export type CallArgs<M extends MethodMap, K extends keyof M> =
     : [params: ParamsOf<M, K>, options?: CallOptions];
 
 interface Pending {
-  readonly spec: MethodSpec<unknown, unknown>;
+  readonly result: Parser<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
   readonly onEvent: ((event: string, data: unknown) => void) | undefined;
@@ -250,16 +251,25 @@ export class RpcClient<M extends MethodMap> {
 
   /** Calls `method`; resolves with its checked result. */
   call<K extends keyof M & string>(method: K, ...[params, options]: CallArgs<M, K>): Promise<ResultOf<M, K>> {
+    const spec = Object.hasOwn(this.#methods, method) ? this.#methods[method] : undefined;
+    if (!spec) return Promise.reject(new ProtocolError('unsupported', `no method ${method}`));
+    return this.#call(method, params, spec.result, options) as Promise<ResultOf<M, K>>;
+  }
+
+  /**
+   * Sends any method name with any params, unchecked, and resolves with the
+   * raw result: for tests and probes that must send what a typed call
+   * cannot (the host's refusals are what they check).
+   */
+  callUntyped(method: string, params?: unknown, options?: CallOptions): Promise<unknown> {
+    return this.#call(method, params, (v) => v, options);
+  }
+
+  #call(method: string, params: unknown, result: Parser<unknown>, options?: CallOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closed);
-    const spec = this.#methods[method] as MethodSpec<unknown, unknown>;
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, {
-        spec,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-        onEvent: options?.onEvent,
-      });
+      this.#pending.set(id, { result, resolve, reject, onEvent: options?.onEvent });
       try {
         this.#send(encodeRequest(id, method, params));
       } catch (error) {
@@ -289,7 +299,7 @@ export class RpcClient<M extends MethodMap> {
       return true;
     }
     try {
-      call.resolve(call.spec.result(reply.result));
+      call.resolve(call.result(reply.result));
     } catch (error) {
       call.reject(error as Error);
     }

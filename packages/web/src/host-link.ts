@@ -1,12 +1,24 @@
 /**
  * One open WebRTC connection to a host, in the browser: the
- * `RTCPeerConnection`, its `control` channel (JSON calls `{id, method,
- * params}` → `{id, result | error}`), terminal channels opened on demand,
+ * `RTCPeerConnection`, its `control` channel (the protocol's
+ * `CONTROL_METHODS` over the shared typed RPC client: results checked on
+ * arrival, errors as `RemoteError` with the host's code), terminal channels
+ * opened on demand,
  * and which path the bytes take (peer to peer, or through a TURN relay).
  * `WebDevice.connect` builds it once the signed answer is applied and the
  * control channel is open.
  */
-import { Emitter, ProtocolError } from '@pocketshell/protocol';
+import {
+  type CallArgs,
+  CONTROL_METHODS,
+  type ControlMethod,
+  type ControlMethods,
+  type ControlResult,
+  Emitter,
+  MAX_CONTROL_REPLY,
+  ProtocolError,
+  RpcClient,
+} from '@pocketshell/protocol';
 import type { PinnedHost } from './store.ts';
 import { TermChannel } from './term-channel.ts';
 
@@ -19,15 +31,6 @@ export interface HostLinkEvents {
   close: string;
 }
 
-/** A control call that failed at the host, with the host's error code. */
-export class ControlError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 const OPEN_TIMEOUT_MS = 20_000;
 
 export class HostLink extends Emitter<HostLinkEvents> {
@@ -35,8 +38,7 @@ export class HostLink extends Emitter<HostLinkEvents> {
   readonly conn: string;
   readonly pc: RTCPeerConnection;
   readonly control: RTCDataChannel;
-  #nextId = 1;
-  readonly #calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  readonly #rpc: RpcClient<ControlMethods>;
   #closed = false;
   readonly #onClose: () => void;
 
@@ -53,7 +55,10 @@ export class HostLink extends Emitter<HostLinkEvents> {
     this.pc = pc;
     this.control = control;
     this.#onClose = onClose;
-    control.addEventListener('message', (e: MessageEvent) => this.#onReply(e.data));
+    this.#rpc = new RpcClient(CONTROL_METHODS, (text) => control.send(text), { maxReply: MAX_CONTROL_REPLY });
+    control.addEventListener('message', (e: MessageEvent) =>
+      this.#rpc.receive(typeof e.data === 'string' ? e.data : new Uint8Array(e.data as ArrayBuffer)),
+    );
     control.addEventListener('close', () => this.#end('control channel closed'));
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.#end(pc.connectionState);
@@ -64,29 +69,9 @@ export class HostLink extends Emitter<HostLinkEvents> {
     return this.#closed;
   }
 
-  #onReply(data: unknown): void {
-    let reply: { id?: unknown; result?: unknown; error?: { code: string; message: string } };
-    try {
-      reply = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data as ArrayBuffer));
-    } catch {
-      return;
-    }
-    if (typeof reply.id !== 'number') return;
-    const call = this.#calls.get(reply.id);
-    if (!call) return;
-    this.#calls.delete(reply.id);
-    if (reply.error) call.reject(new ControlError(reply.error.code, reply.error.message));
-    else call.resolve(reply.result);
-  }
-
-  /** Calls a control method of the host. */
-  call<T = unknown>(method: string, params?: unknown): Promise<T> {
-    if (this.#closed) return Promise.reject(new ProtocolError('unavailable', 'connection closed'));
-    const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.#calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.control.send(JSON.stringify({ id, method, ...(params === undefined ? {} : { params }) }));
-    });
+  /** Calls a control method of the host (typed by the protocol's method map). */
+  call<K extends ControlMethod>(method: K, ...args: CallArgs<ControlMethods, K>): Promise<ControlResult<K>> {
+    return this.#rpc.call(method, ...args);
   }
 
   /**
@@ -153,8 +138,7 @@ export class HostLink extends Emitter<HostLinkEvents> {
   #end(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const c of this.#calls.values()) c.reject(new ProtocolError('unavailable', 'connection closed'));
-    this.#calls.clear();
+    this.#rpc.close(new ProtocolError('unavailable', 'connection closed'));
     this.#onClose();
     this.pc.close();
     this.emit('close', reason);

@@ -8,15 +8,16 @@ import type { StatePaths } from '@pocketshell/host-core';
 import { socketPath } from '../config.ts';
 import { CliError } from '../exit-codes.ts';
 import { LocalClient } from '../local-api.ts';
+import type { DaemonStatus } from '../local-methods.ts';
 import type { ServiceBackend, ServiceSpec, ServiceState } from './backend.ts';
 import { processAlive } from './pid-file.ts';
 
 /** The daemon's own status over the local API, or null when nothing answers. */
-export async function liveStatus(paths: StatePaths): Promise<Record<string, unknown> | null> {
+export async function liveStatus(paths: StatePaths): Promise<DaemonStatus | null> {
   const client = await LocalClient.connect(socketPath(paths));
   if (!client) return null;
   try {
-    return await client.call<Record<string, unknown>>('status');
+    return await client.call('status');
   } catch (error) {
     // A daemon that closes its socket mid-answer (it is stopping) is not answering.
     if ((error as { code?: unknown }).code === 'unavailable') return null;
@@ -110,7 +111,7 @@ export function formatStopped(stopped: readonly Stopped[], kind: string): string
 
 export interface DaemonReport {
   service: ServiceState;
-  daemon: Record<string, unknown> | null;
+  daemon: DaemonStatus | null;
 }
 
 /** Both views, for `daemon status`. */

@@ -4,26 +4,10 @@
  * opens the terminal screen on it; each of our sessions can be renamed
  * (`sessions.rename`) or closed (`sessions.close`, after a confirmation).
  */
-import type { HostId } from '@pocketshell/protocol';
+import type { HostId, SessionInfo } from '@pocketshell/protocol';
 import type { App } from '../main.ts';
 import { fill, h, sheet, toast } from '../ui.ts';
 import { frame } from './chrome.ts';
-
-interface SessionRow {
-  id: string;
-  title?: string;
-  name?: string;
-  attached?: number;
-  cols?: number;
-  rows?: number;
-}
-interface SessionsResult {
-  sessions: SessionRow[];
-  tmux: (string | { name: string })[];
-  screen: (string | { name: string })[];
-}
-
-const nameOf = (s: string | { name: string }) => (typeof s === 'string' ? s : s.name);
 
 export function hostView(app: App, [id]: string[]): () => void {
   const host = app.device.host(id ?? '');
@@ -53,7 +37,7 @@ export function hostView(app: App, [id]: string[]): () => void {
     }
     try {
       const link = await app.device.link(host.id);
-      const list = await link.call<SessionsResult>('sessions.list');
+      const list = await link.call('sessions.list');
       if (gone) return;
       const rows: HTMLElement[] = [];
       const row = (target: string, title: string, sub: string, kind: string) =>
@@ -107,9 +91,8 @@ export function hostView(app: App, [id]: string[]): () => void {
         );
         rows.push(li);
       }
-      for (const t of list.tmux) rows.push(row(`tmux:${nameOf(t)}`, nameOf(t), 'tmux session', 'tmux'));
-      for (const s of list.screen)
-        rows.push(row(`screen:${nameOf(s)}`, nameOf(s), 'screen session', 'screen'));
+      for (const t of list.tmux) rows.push(row(`tmux:${t}`, t, 'tmux session', 'tmux'));
+      for (const s of list.screen) rows.push(row(`screen:${s}`, s, 'screen session', 'screen'));
       fill(
         body,
         h(
@@ -130,7 +113,7 @@ export function hostView(app: App, [id]: string[]): () => void {
       if (!gone) status.textContent = `Could not reach the host: ${(error as Error).message}`;
     }
   };
-  const rename = async (s: SessionRow) => {
+  const rename = async (s: SessionInfo) => {
     const field = h('input', {
       type: 'text',
       class: 'text-field',
@@ -158,7 +141,7 @@ export function hostView(app: App, [id]: string[]): () => void {
       toast(`Could not rename: ${(error as Error).message}`);
     }
   };
-  const close = async (s: SessionRow) => {
+  const close = async (s: SessionInfo) => {
     const { result } = sheet({
       title: 'Close this session?',
       testid: 'close-sheet',

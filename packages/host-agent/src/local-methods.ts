@@ -1,0 +1,100 @@
+/**
+ * The daemon's local API as a method map (`rpc.ts`), the one contract
+ * between `pocketshell` commands and the running daemon: requests are
+ * checked by the daemon with these parsers, answers typed for the CLI. The
+ * daemon is this same user behind a 0600 socket in a 0700 folder, so its
+ * answers are checked for shape (an object) and trusted for their fields;
+ * what a command sends is checked field by field.
+ */
+
+import type { PacingInfo, PinnedDevice, SessionTimeouts } from '@pocketshell/host-core';
+import {
+  array,
+  boolean,
+  DEVICE_ID_RE,
+  type DeviceId,
+  GRANTS,
+  type Grant,
+  method,
+  noParams,
+  object,
+  oneOf,
+  optional,
+  type Parser,
+  type SessionInfo,
+  string,
+} from '@pocketshell/protocol';
+import type { SessionLimitsConfig } from './config.ts';
+
+/** An answer from the daemon: an object, its fields trusted (see the header). */
+function trusted<T>(what: string): Parser<T> {
+  return (value) => object(value, what) as T;
+}
+
+/** What `status` answers. */
+export interface DaemonStatus {
+  id: string;
+  name: string;
+  version: string;
+  pid: number;
+  mode: string;
+  relay: { url: string; state: string; reason?: string; attempts?: number };
+  keystore: { kind: string; reason: string };
+  engine: string;
+  devices: number;
+  connections: { device: DeviceId; conn: string; state: string }[];
+  sessions: SessionInfo[];
+  sessionLimits: SessionTimeouts;
+}
+
+/** What `sessions` answers. */
+export interface DaemonSessions {
+  sessions: SessionInfo[];
+  links: Record<string, PacingInfo[]>;
+  tmux: string[];
+  screen: string[];
+}
+
+/** The local API's methods. */
+export const LOCAL_METHODS = {
+  /** The running daemon: identity, relay, key store, engine, devices, connections, sessions. */
+  status: method({ grant: null, params: noParams, result: trusted<DaemonStatus>('status') }),
+  /** Terminal sessions, how each attachment is paced, and tmux/screen sessions. */
+  sessions: method({ grant: null, params: noParams, result: trusted<DaemonSessions>('sessions') }),
+  /**
+   * Runs one pairing. Events before the answer: `url` `{url, expires}`, then
+   * `prompt` (the SAS) answered by `confirm` on the same connection.
+   */
+  pair: method({
+    grant: null,
+    params: (v): { grants?: Grant[] } => {
+      if (v === undefined || v === null) return {};
+      const grants = optional(object(v, 'params'), 'grants', (o, k) =>
+        array(o, k, GRANTS.length, (g, f) => oneOf({ [f]: g }, f, GRANTS)),
+      );
+      return grants === undefined ? {} : { grants };
+    },
+    result: trusted<{ device: PinnedDevice }>('pair'),
+  }),
+  /** The person's answer to the pairing prompt of this connection. */
+  confirm: method({
+    grant: null,
+    params: (v) => ({ ok: boolean(object(v, 'params'), 'ok') }),
+    result: (): null => null,
+  }),
+  /** Re-reads config.json's session limits and applies them to live sessions. */
+  'limits.reload': method({
+    grant: null,
+    params: noParams,
+    result: trusted<{ sessionLimits: SessionLimitsConfig }>('limits'),
+  }),
+  /** Unpairs a device (closes its connections at once, tells the relay). */
+  revoke: method({
+    grant: null,
+    params: (v) => ({ device: string(object(v, 'params'), 'device', 28, DEVICE_ID_RE) as DeviceId }),
+    result: (v) => ({ revoked: boolean(object(v, 'result'), 'revoked') }),
+  }),
+} as const;
+
+/** The local API's map type. */
+export type LocalMethods = typeof LOCAL_METHODS;

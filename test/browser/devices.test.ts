@@ -7,7 +7,7 @@
  * open terminal closes within 2 s of the tap. Without `admin` the screen
  * shows `grant_missing` and still offers "Unpair this device", which
  * unpairs the phone on both sides. Screenshots: devices-list (dark and
- * light), devices-grant-confirm, devices-revoke-confirm,
+ * light), devices-host-screen, devices-grant-confirm, devices-revoke-confirm,
  * devices-grant-missing, devices-unpaired.
  */
 import assert from 'node:assert/strict';
@@ -112,6 +112,10 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
   test('lists the paired devices from the host screen: this device marked, grants, online', async () => {
     const { page } = phone;
     await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    // Sessions listed (the status line gives way to the list), then the Devices button below them.
+    await page.locator('[data-testid="host-status"]').waitFor({ state: 'detached' });
+    await screenshot(page, 'devices-host-screen');
+    await assertFits(page);
     await page.locator('[data-testid="host-devices"]').tap();
     await page.locator('[data-testid="devices"]').waitFor();
     assert.match(page.url(), /#\/host\/h_[a-z2-7]+\/devices$/);

@@ -11,6 +11,7 @@ import { DeviceStore } from './store.ts';
 import { fill, h } from './ui.ts';
 import { devicesView } from './views/devices.ts';
 import { hostView } from './views/host.ts';
+import { hostDevicesView } from './views/host-devices.ts';
 import { hostsView } from './views/hosts.ts';
 import { pairView } from './views/pair.ts';
 import { scanView } from './views/scan.ts';
@@ -33,6 +34,7 @@ type View = (app: App, params: string[]) => (() => void) | undefined;
 const ROUTES: [RegExp, View][] = [
   [/^#\/pair\//, pairView],
   [/^#\/host\/([^/]+)$/, hostView],
+  [/^#\/host\/([^/]+)\/devices$/, hostDevicesView],
   [/^#\/t\/([^/]+)\/(.+)$/, terminalView],
   [/^#\/devices$/, devicesView],
   [/^#\/scan$/, scanView],

@@ -20,6 +20,11 @@ export function hostView(app: App, [id]: string[]): () => void {
   let gone = false;
   const status = h('p', { class: 'muted', 'data-testid': 'host-status' }, 'Connecting…');
   const open = (target: string) => app.go(`#/t/${host.id}/${encodeURIComponent(target)}`);
+  const devices = h(
+    'a',
+    { class: 'button', href: `#/host/${host.id}/devices`, 'data-testid': 'host-devices' },
+    'Devices',
+  );
   fill(
     body,
     h(
@@ -28,6 +33,7 @@ export function hostView(app: App, [id]: string[]): () => void {
       'New session',
     ),
     status,
+    devices,
   );
   const load = async () => {
     const online = app.device.online(host.id as HostId);
@@ -108,6 +114,7 @@ export function hostView(app: App, [id]: string[]): () => void {
         rows.length
           ? h('ul', { class: 'list', 'data-testid': 'sessions' }, ...rows)
           : h('p', { class: 'muted' }, 'No sessions yet.'),
+        devices,
       );
     } catch (error) {
       if (!gone) status.textContent = `Could not reach the host: ${(error as Error).message}`;

@@ -11,6 +11,9 @@
  * says so and still offers "Unpair this device".
  */
 import {
+  type CallArgs,
+  type ControlMethod,
+  type ControlMethods,
   type ControlResult,
   type DeviceId,
   type DeviceInfo,
@@ -78,10 +81,10 @@ export function hostDevicesView(app: App, [id]: string[]): () => void {
   );
   fill(body, intro, status, unpairSelf);
 
-  const call = async <T>(method: string, params?: unknown): Promise<T> => {
-    const link = await app.device.link(hostId);
-    return link.call<T>(method, params);
-  };
+  const call = async <K extends ControlMethod>(
+    method: K,
+    ...args: CallArgs<ControlMethods, K>
+  ): Promise<ControlResult<K>> => (await app.device.link(hostId)).call(method, ...args);
 
   const load = async () => {
     if (app.device.online(hostId) === false) {
@@ -90,7 +93,7 @@ export function hostDevicesView(app: App, [id]: string[]): () => void {
       return;
     }
     try {
-      const { devices } = await call<ControlResult<'devices.list'>>('devices.list');
+      const { devices } = await call('devices.list');
       if (gone) return;
       // This device first, then the others by name.
       const sorted = [...devices].sort(
@@ -227,7 +230,7 @@ export function hostDevicesView(app: App, [id]: string[]): () => void {
     const grants = removing ? d.grants.filter((x) => x !== g) : [...d.grants, g];
     busy = true;
     try {
-      await call<ControlResult<'devices.grants'>>('devices.grants', { device: d.id, grants });
+      await call('devices.grants', { device: d.id, grants });
       toast(`${d.name}: ${removing ? 'removed' : 'gave'} ${g}`);
     } catch (error) {
       toast(`Could not change grants: ${(error as Error).message}`);
@@ -255,7 +258,7 @@ export function hostDevicesView(app: App, [id]: string[]): () => void {
     });
     if ((await result) !== 'revoke' || gone) return;
     try {
-      await call<ControlResult<'devices.revoke'>>('devices.revoke', { device: d.id });
+      await call('devices.revoke', { device: d.id });
       toast(`Revoked ${d.name}`);
     } catch (error) {
       toast(`Could not revoke: ${(error as Error).message}`);

@@ -7,6 +7,7 @@
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { relayWsUrl } from '@pocketshell/protocol';
+import type { App, View } from './app.ts';
 import { DeviceStore } from './store.ts';
 import { fill, h } from './ui.ts';
 import { devicesView } from './views/devices.ts';
@@ -16,19 +17,6 @@ import { pairView } from './views/pair.ts';
 import { scanView } from './views/scan.ts';
 import { terminalView } from './views/terminal.ts';
 import { WebDevice } from './web-device.ts';
-
-/** What every screen gets. */
-export interface App {
-  root: HTMLElement;
-  store: DeviceStore;
-  device: WebDevice;
-  /** Navigates to a `#/…` route; `replace` keeps it out of history. */
-  go(hash: string, replace?: boolean): void;
-  /** Rewrites the current route's URL without leaving the screen (no history entry, no re-route). */
-  rewrite(hash: string): void;
-}
-
-type View = (app: App, params: string[]) => (() => void) | undefined;
 
 const ROUTES: [RegExp, View][] = [
   [/^#\/pair\//, pairView],

@@ -2,7 +2,9 @@
  * The web client's module graph, read from its sources with TypeScript's
  * own import scanner (type-only imports count: a screen that needs a type
  * from `main.ts` is still a cycle through the entry): no cycle among the
- * modules of packages/web/src.
+ * modules of packages/web/src, and the debug hook (`debug.ts`) imported by
+ * the entry only and the only module naming the page global the browser
+ * tests read, so nothing else depends on it.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -85,4 +87,21 @@ test('the web client has no import cycle', () => {
   assert.ok(graph.size > 10, 'the sources were found');
   const cycle = findCycle(graph);
   assert.equal(cycle?.map((f) => relative(SRC, f)).join(' → ') ?? null, null);
+});
+
+test('the debug hook is imported by the entry only', () => {
+  const graph = importGraph(SRC);
+  const debug = join(SRC, 'debug.ts');
+  assert.ok(graph.has(debug), 'src/debug.ts exists');
+  const importers = [...graph]
+    .filter(([, deps]) => deps.includes(debug))
+    .map(([file]) => relative(SRC, file));
+  assert.deepEqual(importers, ['main.ts']);
+});
+
+test('only the debug hook touches the page global the tests read', () => {
+  const naming = modules(SRC)
+    .filter((file) => readFileSync(file, 'utf8').includes('pocketshellTerminal'))
+    .map((file) => relative(SRC, file));
+  assert.deepEqual(naming, ['debug.ts']);
 });

@@ -111,8 +111,6 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   }
   let disposed = false;
   const cleanups: (() => void)[] = [];
-  /** Live output taps (the browser benchmark's). */
-  const outputListeners = new Set<(bytes: Uint8Array) => void>();
 
   const indicator = h(
     'span',
@@ -493,7 +491,6 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
         withReset.set(bytes, RIS.length);
         term.write(withReset, consumed);
       } else term.write(bytes, consumed);
-      if (!snapshot) for (const l of outputListeners) l(bytes);
     });
     c.on('title', (t) => (document.title = t ? `${t} — PocketShell` : 'PocketShell'));
   });
@@ -524,50 +521,8 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     });
   });
 
-  // For the browser tests, the benchmark and people debugging: the screen as text, raw input and output.
-  Object.assign(globalThis, {
-    pocketshellTerminal: {
-      lines: () => {
-        const b = term.buffer.active;
-        const out: string[] = [];
-        for (let i = 0; i < b.length; i++) out.push(b.getLine(i)?.translateToString(true) ?? '');
-        return out;
-      },
-      state: () => conn.state,
-      session: () => conn.session,
-      settings: () => ({
-        ...settings,
-        fontFamily: term.options.fontFamily,
-        background: term.options.theme?.background,
-      }),
-      /** Page coordinates of the middle of the first cell of the last visible line containing `text`. */
-      cellOf: (text: string) => {
-        const b = term.buffer.active;
-        const screenEl = termEl.querySelector('.xterm-screen');
-        if (!screenEl) return null;
-        const r = screenEl.getBoundingClientRect();
-        for (let y = term.rows - 1; y >= 0; y--) {
-          const line = b.getLine(b.viewportY + y)?.translateToString(true) ?? '';
-          const x = line.indexOf(text);
-          if (x < 0) continue;
-          const w = r.width / term.cols;
-          const hgt = r.height / term.rows;
-          return { x: r.left + (x + 0.5) * w, y: r.top + (y + 0.5) * hgt };
-        }
-        return null;
-      },
-      fontSize: () => term.options.fontSize,
-      rows: () => term.rows,
-      write: (data: string) => conn.channel?.write(data),
-      /** Detaches without retrying (as a dropped channel, but held until `reattach`). */
-      detach: () => conn.detach(),
-      reattach: () => conn.reattach(),
-      onOutput: (listener: (bytes: Uint8Array) => void) => {
-        outputListeners.add(listener);
-        return () => outputListeners.delete(listener);
-      },
-    },
-  });
+  // For the debug hook (the browser tests, the benchmark): before the first channel opens.
+  app.probe({ term, element: termEl, connection: conn, settings: () => settings });
 
   conn.start();
   term.focus();
@@ -580,6 +535,6 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     term.dispose();
     document.body.classList.remove('term-mode');
     document.title = 'PocketShell';
-    Object.assign(globalThis, { pocketshellTerminal: undefined });
+    app.probe(undefined);
   };
 }

@@ -1,12 +1,15 @@
 /**
  * The web client's entry: opens the device store (key made on first use),
  * starts the relay connection of this origin, registers the service worker,
- * and routes `#/…` fragments to screens. Each screen is a function that
- * builds its DOM into the root and returns its own teardown.
+ * installs the debug hook (`debug.ts`) and routes `#/…` fragments to
+ * screens. Each screen is a function that builds its DOM into the root and
+ * returns its own teardown.
  */
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { relayWsUrl } from '@pocketshell/protocol';
+import type { App, View } from './app.ts';
+import { installDebugHook } from './debug.ts';
 import { DeviceStore } from './store.ts';
 import { fill, h } from './ui.ts';
 import { devicesView } from './views/devices.ts';
@@ -17,19 +20,6 @@ import { pairView } from './views/pair.ts';
 import { scanView } from './views/scan.ts';
 import { terminalView } from './views/terminal.ts';
 import { WebDevice } from './web-device.ts';
-
-/** What every screen gets. */
-export interface App {
-  root: HTMLElement;
-  store: DeviceStore;
-  device: WebDevice;
-  /** Navigates to a `#/…` route; `replace` keeps it out of history. */
-  go(hash: string, replace?: boolean): void;
-  /** Rewrites the current route's URL without leaving the screen (no history entry, no re-route). */
-  rewrite(hash: string): void;
-}
-
-type View = (app: App, params: string[]) => (() => void) | undefined;
 
 const ROUTES: [RegExp, View][] = [
   [/^#\/pair\//, pairView],
@@ -83,6 +73,7 @@ async function boot(): Promise<void> {
       history.replaceState(null, '', hash);
       routed = location.hash;
     },
+    probe: installDebugHook(),
   };
   // A link opened in a tab where the app is already loaded changes only the
   // fragment: Chromium then fires both `popstate` and `hashchange`. The

@@ -4,8 +4,8 @@
  * touch target.
  */
 
+import type { App } from '../app.ts';
 import { icon } from '../icons.ts';
-import type { App } from '../main.ts';
 import { h } from '../ui.ts';
 
 export type Tab = 'hosts' | 'scan' | 'devices';

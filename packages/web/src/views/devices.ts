@@ -3,7 +3,7 @@
  * `pocketshell devices list`), and the pinned hosts with an Unpair button.
  */
 import { fingerprint } from '@pocketshell/protocol';
-import type { App } from '../main.ts';
+import type { App } from '../app.ts';
 import { fill, h, toast } from '../ui.ts';
 import { frame } from './chrome.ts';
 

@@ -21,7 +21,7 @@ import {
   type Grant,
   type HostId,
 } from '@pocketshell/protocol';
-import type { App } from '../main.ts';
+import type { App } from '../app.ts';
 import { fill, h, sheet, toast } from '../ui.ts';
 import { frame } from './chrome.ts';
 
@@ -285,7 +285,7 @@ export function hostDevicesView(app: App, [id]: string[]): () => void {
     if ((await result) !== 'unpair' || gone) return;
     // Tell the host first while the connection is there; offline, the relay tells it (`pair.revoke`).
     if (app.device.online(hostId) !== false) {
-      const self = call<ControlResult<'devices.revoke'>>('devices.revoke', {
+      const self = call('devices.revoke', {
         device: app.device.id as DeviceId,
       });
       let timer: ReturnType<typeof setTimeout> | undefined;

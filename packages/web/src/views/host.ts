@@ -5,7 +5,7 @@
  * (`sessions.rename`) or closed (`sessions.close`, after a confirmation).
  */
 import type { HostId, SessionInfo } from '@pocketshell/protocol';
-import type { App } from '../main.ts';
+import type { App } from '../app.ts';
 import { fill, h, sheet, toast } from '../ui.ts';
 import { frame } from './chrome.ts';
 

@@ -5,7 +5,7 @@
  * identical names never look alike. With no host yet it explains how to
  * pair.
  */
-import type { App } from '../main.ts';
+import type { App } from '../app.ts';
 import { fill, h } from '../ui.ts';
 import { frame } from './chrome.ts';
 

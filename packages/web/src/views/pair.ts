@@ -9,7 +9,7 @@
  * holding the claim is dropped from history so a reload cannot replay it.
  */
 import { fingerprint, hostIdOf, type PairLink, parsePairUrl } from '@pocketshell/protocol';
-import type { App } from '../main.ts';
+import type { App } from '../app.ts';
 import type { PinnedHost } from '../store.ts';
 import { fill, h, toast } from '../ui.ts';
 import { frame } from './chrome.ts';

@@ -6,7 +6,7 @@
  */
 import { parsePairUrl } from '@pocketshell/protocol';
 import jsQR from 'jsqr';
-import type { App } from '../main.ts';
+import type { App } from '../app.ts';
 import { fill, h } from '../ui.ts';
 import { frame } from './chrome.ts';
 

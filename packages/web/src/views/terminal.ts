@@ -4,30 +4,29 @@
  * a settings sheet (font size and family, colour theme; kept per device),
  * links opened on tap, copy on selection, paste with a typed fallback when
  * the clipboard is refused, keys typed while disconnected queued (bounded)
- * and sent on resume, and the connection's life as an explicit state
- * machine — connecting → live (peer-to-peer or TURN) → reconnecting (with
- * backoff; woken by `visibilitychange`, `online`, a network change or the
- * host coming back) or offline (the relay says the host is gone) → live
- * again on the same session, whose snapshot redraws the screen. The route
- * carries the session id, so a reload reattaches the same session.
+ * and sent on resume, and the connection's life shown: the indicator, the
+ * banner that says why an attempt failed or that the session ended. The
+ * connection itself (attach, backoff, wake, presence, its state table) is
+ * `TerminalConnection`, which this screen drives: it gives it the browser's
+ * wake signals (`visibilitychange`, `online`, a network change) and draws
+ * each channel's output, the snapshot first. The route carries the session
+ * id, so a reload reattaches the same session.
  */
-import type { HostId } from '@pocketshell/protocol';
 import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
 import { Terminal } from '@xterm/xterm';
+import type { App } from '../app.ts';
 import { exitMessage } from '../exit-message.ts';
 import { InputQueue } from '../input-queue.ts';
 import { KeyBar } from '../keybar.ts';
-import type { App } from '../main.ts';
 import type { TermChannel } from '../term-channel.ts';
 import { FONTS, type TermSettings, THEMES, termTheme } from '../term-settings.ts';
+import { TerminalConnection, type TermState } from '../terminal-connection.ts';
 import { h, sheet, toast } from '../ui.ts';
 
 /** ESC c: a full reset (screen, scrollback, modes), as `Terminal.reset()` does. */
 const RIS = Uint8Array.of(0x1b, 0x63);
-
-export type TermState = 'connecting' | 'p2p' | 'turn' | 'reconnecting' | 'offline' | 'ended';
 
 const LABELS: Record<TermState, string> = {
   connecting: 'Connecting…',
@@ -49,7 +48,6 @@ export function whyNoConnection(message: string): string {
   return `the computer refused the connection (${reason})`;
 }
 
-const BACKOFF_MS = [300, 1000, 2000, 4000, 8000, 15_000];
 const MIN_FONT = 9;
 const MAX_FONT = 28;
 
@@ -92,6 +90,19 @@ function coalesceViewportSync(term: Terminal): void {
   };
 }
 
+/** The browser's signals to retry at once: the page shown again, the network back or changed. */
+function browserWakeSignals(wake: () => void): () => void {
+  const netInfo = (navigator as Navigator & { connection?: EventTarget }).connection;
+  document.addEventListener('visibilitychange', wake);
+  window.addEventListener('online', wake);
+  netInfo?.addEventListener('change', wake);
+  return () => {
+    document.removeEventListener('visibilitychange', wake);
+    window.removeEventListener('online', wake);
+    netInfo?.removeEventListener('change', wake);
+  };
+}
+
 export function terminalView(app: App, [hostId, target]: string[]): () => void {
   const host = app.device.host(hostId ?? '');
   if (!host) {
@@ -99,17 +110,13 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     return () => {};
   }
   let disposed = false;
-  let state: TermState = 'connecting';
-  let sessionTarget = target ?? 'new';
-  let chan: TermChannel | undefined;
-  let attempt = 0;
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  let attaching = false;
   const cleanups: (() => void)[] = [];
-  /** Live output taps (the browser benchmark's). */
-  const outputListeners = new Set<(bytes: Uint8Array) => void>();
 
-  const indicator = h('span', { class: 'conn', 'data-testid': 'conn', 'data-state': state }, LABELS[state]);
+  const indicator = h(
+    'span',
+    { class: 'conn', 'data-testid': 'conn', 'data-state': 'connecting' },
+    LABELS.connecting,
+  );
   const pendingEl = h('div', {
     class: 'pending',
     'data-testid': 'pending-input',
@@ -141,6 +148,14 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     allowProposedApi: false,
     macOptionIsMeta: true,
   });
+  const conn = new TerminalConnection<TermChannel>({
+    host: host.id,
+    target: target ?? 'new',
+    device: app.device,
+    size: () => ({ cols: term.cols, rows: term.rows }),
+    visible: () => document.visibilityState !== 'hidden',
+    wakeOn: browserWakeSignals,
+  });
   const fit = new FitAddon();
   term.loadAddon(fit);
   // Links open only when tapped or clicked, in a new tab that cannot reach back to this one.
@@ -162,6 +177,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
         : `${queue.size} B typed, sent when the connection is back`;
   };
   const send = (data: string) => {
+    const chan = conn.channel;
     if (chan?.live) {
       chan.write(data);
       return;
@@ -236,11 +252,10 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     }
   }
 
-  const setState = (next: TermState) => {
-    state = next;
+  conn.on('state', (next) => {
     indicator.dataset.state = next;
     indicator.textContent = LABELS[next];
-  };
+  });
 
   // ------------------------------------------------------------ layout
   const refit = () => {
@@ -264,7 +279,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   const ro = new ResizeObserver(() => refit());
   ro.observe(wrap);
   cleanups.push(() => ro.disconnect());
-  term.onResize(({ cols, rows }) => chan?.resize(cols, rows));
+  term.onResize(({ cols, rows }) => conn.channel?.resize(cols, rows));
 
   // ------------------------------------------------------------ font size
   const setFont = (size: number) => {
@@ -428,7 +443,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     const data = queue.take();
     offered = false;
     showPending();
-    if (data && chan) chan.write(data);
+    if (data) conn.channel?.write(data);
   };
   // The session changed (the old one is gone): what was typed for it is not sent unasked.
   const offerQueue = () => {
@@ -455,206 +470,71 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     );
   };
 
-  const retry = (delayMs?: number) => {
-    clearTimeout(retryTimer);
-    if (disposed || state === 'ended') return;
-    if (app.device.online(host.id as HostId) === false) {
-      setState('offline');
-      return;
-    }
-    if (state !== 'connecting') setState('reconnecting');
-    const wait = delayMs ?? BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!;
-    attempt++;
-    retryTimer = setTimeout(() => void attach(), wait);
-  };
-
-  const attach = async (): Promise<void> => {
-    if (disposed || attaching || state === 'ended') return;
-    attaching = true;
-    try {
-      const link = await app.device.link(host.id);
-      if (disposed) return;
-      let opened: TermChannel;
-      try {
-        opened = await link.openTerminal(sessionTarget, term.cols, term.rows, (c) => {
-          // The reset travels in band, in the same write as the snapshot's first bytes, so
-          // no frame is drawn blank between them (screen sync repaints many times a second).
-          let resetPending = false;
-          c.on('attached', (a) => {
-            resetPending = true;
-            if (a.snapshot === 0) {
-              resetPending = false;
-              term.write(RIS);
-            }
-          });
-          c.on('data', ({ bytes, snapshot, consumed }) => {
-            // Acknowledged once xterm.js has parsed it: the host's window bounds what waits here.
-            if (resetPending && snapshot) {
-              resetPending = false;
-              const withReset = new Uint8Array(RIS.length + bytes.length);
-              withReset.set(RIS, 0);
-              withReset.set(bytes, RIS.length);
-              term.write(withReset, consumed);
-            } else term.write(bytes, consumed);
-            if (!snapshot) for (const l of outputListeners) l(bytes);
-          });
-          c.on('title', (t) => (document.title = t ? `${t} — PocketShell` : 'PocketShell'));
-          c.on('exit', (code) => {
-            setState('ended');
-            showBanner(exitMessage(code, c.exitReason), {
-              label: 'New session',
-              run: () => app.go(`#/t/${host.id}/new`, true),
-            });
-          });
-          c.on('close', () => {
-            if (chan !== c || disposed) return;
-            chan = undefined;
-            retry();
-          });
-        });
-      } catch (error) {
-        if (!link.closed && sessionTarget !== 'new') {
-          // The host is there but the session is not (it ended, or the host restarted).
-          term.reset();
-          toast('That session is gone; started a new one.');
-          sessionTarget = 'new';
-          attaching = false;
-          return attach();
-        }
-        throw error;
+  // Each channel's output, the snapshot first, from the moment it is opened.
+  conn.on('opening', (c) => {
+    // The reset travels in band, in the same write as the snapshot's first bytes, so
+    // no frame is drawn blank between them (screen sync repaints many times a second).
+    let resetPending = false;
+    c.on('attached', (a) => {
+      resetPending = true;
+      if (a.snapshot === 0) {
+        resetPending = false;
+        term.write(RIS);
       }
-      if (disposed) {
-        opened.close();
-        return;
-      }
-      const sameSession = sessionTarget === opened.session;
-      chan = opened;
-      attempt = 0;
-      sessionTarget = opened.session;
-      app.rewrite(`#/t/${host.id}/${encodeURIComponent(opened.session)}`);
-      showBanner(null);
-      setState((await link.route()) === 'turn' ? 'turn' : 'p2p');
-      refit();
-      opened.resize(term.cols, term.rows);
-      if (queue.size > 0) {
-        if (sameSession) flushQueue();
-        else offerQueue();
-      }
-      link.once('close', () => {
-        if (chan === opened) {
-          chan = undefined;
-          retry();
-        }
-      });
-    } catch (error) {
-      if (!disposed) {
-        console.warn(`pocketshell: attaching failed (${(error as Error).message}); retrying`);
-        // Say why: a host that hangs up, or a relay that drops or forges signaling, is not silent.
-        showBanner(`Cannot connect to ${host.name}: ${whyNoConnection((error as Error).message)}. Retrying…`);
-        banner.dataset.code = (error as { code?: string }).code ?? 'internal';
-        retry();
-      }
-    } finally {
-      attaching = false;
-    }
-  };
-
-  const wake = () => {
-    if (disposed || state === 'ended' || chan) return;
-    if (document.visibilityState === 'hidden') return;
-    attempt = 0;
-    retry(0);
-  };
-  const onVisibility = () => wake();
-  document.addEventListener('visibilitychange', onVisibility);
-  window.addEventListener('online', wake);
-  const netInfo = (navigator as Navigator & { connection?: EventTarget }).connection;
-  netInfo?.addEventListener('change', wake);
-  cleanups.push(() => {
-    document.removeEventListener('visibilitychange', onVisibility);
-    window.removeEventListener('online', wake);
-    netInfo?.removeEventListener('change', wake);
+    });
+    c.on('data', ({ bytes, snapshot, consumed }) => {
+      // Acknowledged once xterm.js has parsed it: the host's window bounds what waits here.
+      if (resetPending && snapshot) {
+        resetPending = false;
+        const withReset = new Uint8Array(RIS.length + bytes.length);
+        withReset.set(RIS, 0);
+        withReset.set(bytes, RIS.length);
+        term.write(withReset, consumed);
+      } else term.write(bytes, consumed);
+    });
+    c.on('title', (t) => (document.title = t ? `${t} — PocketShell` : 'PocketShell'));
   });
-  cleanups.push(
-    app.device.on('presence', (p) => {
-      if (p.host !== host.id) return;
-      if (!p.online) {
-        if (state !== 'ended') setState('offline');
-        clearTimeout(retryTimer);
-      } else if (!chan && state !== 'ended') {
-        setState('reconnecting');
-        attempt = 0;
-        retry(0);
-      }
-    }),
-  );
-
-  // For the browser tests, the benchmark and people debugging: the screen as text, raw input and output.
-  Object.assign(globalThis, {
-    pocketshellTerminal: {
-      lines: () => {
-        const b = term.buffer.active;
-        const out: string[] = [];
-        for (let i = 0; i < b.length; i++) out.push(b.getLine(i)?.translateToString(true) ?? '');
-        return out;
-      },
-      state: () => state,
-      session: () => sessionTarget,
-      settings: () => ({
-        ...settings,
-        fontFamily: term.options.fontFamily,
-        background: term.options.theme?.background,
-      }),
-      /** Page coordinates of the middle of the first cell of the last visible line containing `text`. */
-      cellOf: (text: string) => {
-        const b = term.buffer.active;
-        const screenEl = termEl.querySelector('.xterm-screen');
-        if (!screenEl) return null;
-        const r = screenEl.getBoundingClientRect();
-        for (let y = term.rows - 1; y >= 0; y--) {
-          const line = b.getLine(b.viewportY + y)?.translateToString(true) ?? '';
-          const x = line.indexOf(text);
-          if (x < 0) continue;
-          const w = r.width / term.cols;
-          const hgt = r.height / term.rows;
-          return { x: r.left + (x + 0.5) * w, y: r.top + (y + 0.5) * hgt };
-        }
-        return null;
-      },
-      fontSize: () => term.options.fontSize,
-      rows: () => term.rows,
-      write: (data: string) => chan?.write(data),
-      /** Detaches without retrying (as a dropped channel, but held until `reattach`). */
-      detach: () => {
-        const c = chan;
-        chan = undefined;
-        clearTimeout(retryTimer);
-        setState('reconnecting');
-        c?.close();
-      },
-      reattach: () => {
-        attempt = 0;
-        retry(0);
-      },
-      onOutput: (listener: (bytes: Uint8Array) => void) => {
-        outputListeners.add(listener);
-        return () => outputListeners.delete(listener);
-      },
-    },
+  conn.on('gone', () => {
+    term.reset();
+    toast('That session is gone; started a new one.');
+  });
+  conn.on('live', ({ channel, session, sameSession }) => {
+    app.rewrite(`#/t/${host.id}/${encodeURIComponent(session)}`);
+    showBanner(null);
+    refit();
+    channel.resize(term.cols, term.rows);
+    if (queue.size > 0) {
+      if (sameSession) flushQueue();
+      else offerQueue();
+    }
+  });
+  conn.on('failed', (error) => {
+    console.warn(`pocketshell: attaching failed (${error.message}); retrying`);
+    // Say why: a host that hangs up, or a relay that drops or forges signaling, is not silent.
+    showBanner(`Cannot connect to ${host.name}: ${whyNoConnection(error.message)}. Retrying…`);
+    banner.dataset.code = (error as { code?: string }).code ?? 'internal';
+  });
+  conn.on('exit', ({ code, reason }) => {
+    showBanner(exitMessage(code, reason), {
+      label: 'New session',
+      run: () => app.go(`#/t/${host.id}/new`, true),
+    });
   });
 
-  void attach();
+  // For the debug hook (the browser tests, the benchmark): before the first channel opens.
+  app.probe({ term, element: termEl, connection: conn, settings: () => settings });
+
+  conn.start();
   term.focus();
 
   return () => {
     disposed = true;
-    clearTimeout(retryTimer);
     for (const c of cleanups) c();
-    chan?.close();
-    chan = undefined;
+    conn.dispose();
+    conn.removeAllListeners();
     term.dispose();
     document.body.classList.remove('term-mode');
     document.title = 'PocketShell';
-    Object.assign(globalThis, { pocketshellTerminal: undefined });
+    app.probe(undefined);
   };
 }

@@ -78,6 +78,13 @@ export const SESSION_DEFAULTS: SessionTuning = {
   killGraceMs: 3000,
 };
 
+/** True for a terminal size a session accepts: whole numbers of columns and rows, 1 to 1000 each. */
+export function validTerminalSize(cols: number, rows: number): boolean {
+  return (
+    Number.isInteger(cols) && Number.isInteger(rows) && cols >= 1 && rows >= 1 && cols <= 1000 && rows <= 1000
+  );
+}
+
 /** What `Session` is made from (the manager spawns the handle). */
 export interface SessionInit {
   readonly id: string;
@@ -277,16 +284,7 @@ export class Session implements AttachmentHost {
   /** Resizes the PTY and the mirror; the latest resize from any attachment wins. */
   resize(cols: number, rows: number): void {
     if (this.#state === 'EXITED') return;
-    if (
-      !Number.isInteger(cols) ||
-      !Number.isInteger(rows) ||
-      cols < 1 ||
-      rows < 1 ||
-      cols > 1000 ||
-      rows > 1000
-    ) {
-      throw new RangeError(`bad terminal size ${cols}x${rows}`);
-    }
+    if (!validTerminalSize(cols, rows)) throw new RangeError(`bad terminal size ${cols}x${rows}`);
     if (cols === this.#cols && rows === this.#rows) return;
     this.#cols = cols;
     this.#rows = rows;

@@ -4,11 +4,11 @@
  * (DETACHED) until its program exits. Output offsets count raw PTY bytes;
  * every attachment starts with `attached` + a snapshot exactly at its offset
  * and then gets every later byte once — or, on a slow link, screen
- * snapshots instead of the bytes it could not take (attachment.ts). Flow
- * control: the PTY is paused while a streaming attachment's window is full
- * (resumed when all are back under half their window), while a snapshot is
- * being taken, and while the mirror is more than 256 KiB behind. The
- * lifecycle is an explicit state machine.
+ * snapshots instead of the bytes it could not take (attachment.ts,
+ * pacing.ts). Flow control: the PTY is paused while a streaming
+ * attachment's window is full (resumed when all are back under half their
+ * window), while a snapshot is being taken, and while the mirror is more
+ * than 256 KiB behind. The lifecycle is an explicit state machine.
  */
 import { concat, type ExitReason, encodeControl } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';

@@ -7,34 +7,12 @@
  * first peer (packages/host-core/src/host/engine-choice.test.ts).
  *
  * Every module the child resolves, by `import` or `require`, is recorded by
- * a `module.registerHooks` resolve hook installed before the import.
+ * a `module.registerHooks` resolve hook installed before the import
+ * (`resolvedOnImport` in `@pocketshell/webrtc/testing`).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-
-/** The file URLs a fresh Node process resolves while importing `entry`. */
-function resolvedOnImport(entry: string): string[] {
-  const script = `
-    import { registerHooks } from 'node:module';
-    const seen = new Set();
-    registerHooks({
-      resolve(specifier, context, next) {
-        const resolved = next(specifier, context);
-        seen.add(resolved.url);
-        return resolved;
-      },
-    });
-    await import(${JSON.stringify(entry)});
-    console.log(JSON.stringify([...seen]));
-  `;
-  return JSON.parse(
-    execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
-  ) as string[];
-}
-
-const fromPackage = (urls: string[], name: string) =>
-  urls.filter((u) => u.includes(`/node_modules/${name}/`));
+import { fromPackage, resolvedOnImport } from '@pocketshell/webrtc/testing';
 
 describe('client module graph', () => {
   it('importing @pocketshell/client loads no PTY, terminal emulator, keyring, host-core or engine library', () => {

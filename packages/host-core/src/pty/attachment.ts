@@ -6,26 +6,15 @@
  * queue here: bytes go straight to `send`, so what is buffered is bounded by
  * the window in the transport.
  *
- * Pacing follows the link. Every frame sent is remembered with the output
- * offset whose acknowledgement covers it, so `unacked` is what is really in
- * flight, and each ack gives a round-trip and a delivery-rate sample (as
- * BBR measures: bytes delivered while that frame was in flight, over that
- * time). The window is what the link drains in `drainMs` (between
- * `minWindow` and `maxWindow`): a fast link gets the whole window, a slow
- * one little more than its bandwidth-delay product.
- *
- * Two modes. STREAM: every byte in order; when the window is full the
- * session pauses the PTY (lossless; the program waits). SYNC, entered only
- * on a link measured too slow to drain `maxWindow` in `syncDrainMs` when the
- * window fills: live bytes are skipped and the device is sent the screen
- * instead — a fresh `attached` + snapshot from the session's headless
- * terminal — whenever little is in flight, at most one per pacing interval
- * except right after input, so the answer to a keystroke (Ctrl-C under a
- * flood) goes out at once instead of behind a backlog. When the output has
- * been quiet for a while, one last snapshot with scrollback goes out and
- * the attachment streams again. The screen stays exact; skipped lines are
- * only missing from the device's scrollback beyond what that snapshot
- * carries (mosh keeps none).
+ * Pacing follows the link: this is the wiring between the session, the
+ * transport and the pacing unit — the link estimator (link-estimator.ts:
+ * segments in flight, rate and RTT samples, the window) and the stream /
+ * screen-sync modes (pacing.ts), which decide; the timers and snapshots
+ * they ask for are carried out here. In screen sync the device is sent a
+ * fresh `attached` + snapshot from the session's headless terminal instead
+ * of the bytes it could not take; the screen stays exact, and skipped lines
+ * are only missing from the device's scrollback beyond what the snapshot
+ * that ends sync carries (mosh keeps none).
  */
 import {
   type DeviceControl,
@@ -35,7 +24,10 @@ import {
   parseDeviceFrame,
 } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
+import { PACING_DEFAULTS, Pacer, type PacingInfo, type PacingStep, type PacingTuning } from './pacing.ts';
 import type { Snapshot } from './screen-mirror.ts';
+
+export { PACING_DEFAULTS, type PacingInfo, type PacingTuning } from './pacing.ts';
 
 /** Where an attachment's outgoing frames go (e.g. a data channel's `send`). */
 export type FrameSink = (frame: Uint8Array) => void;
@@ -56,63 +48,6 @@ export interface SnapshotOptions {
   readonly screenOnly?: boolean;
 }
 
-/** How an attachment paces its output (defaults in `PACING_DEFAULTS`). */
-export interface PacingTuning {
-  /** Largest window: unacknowledged bytes in flight on a fast link. */
-  readonly maxWindow: number;
-  /** Smallest window, whatever the link. */
-  readonly minWindow: number;
-  /** The window is what the measured link drains in this many milliseconds. */
-  readonly drainMs: number;
-  /** Screen sync on slow links; `false` keeps every attachment lossless. */
-  readonly sync: boolean;
-  /** A link is slow (screen sync) when it would take longer than this to drain `maxWindow`. */
-  readonly syncDrainMs: number;
-}
-
-export const PACING_DEFAULTS: PacingTuning = {
-  maxWindow: 256 * 1024,
-  minWindow: 32 * 1024,
-  drainMs: 100,
-  sync: true,
-  syncDrainMs: 250,
-};
-
-/** A rate sample older than this no longer holds the maximum up. */
-const RATE_WINDOW_MS = 10_000;
-/** A snapshot the device never acknowledges (an old client) counts as delivered after this. */
-const SNAPSHOT_ACK_TIMEOUT_MS = 1_000;
-
-/** Frames in flight that one acknowledgement offset covers. */
-interface Segment {
-  /** The device's ack of this offset covers the segment. */
-  readonly ackAt: number;
-  readonly bytes: number;
-  /** performance.now() when sent. */
-  readonly sentAt: number;
-  /** Bytes delivered (acked) when it was sent. */
-  readonly delivered: number;
-  /** Sent while the window was at least half full: its rate sample measures the link. */
-  readonly limited: boolean;
-  /** A snapshot (sync mode). */
-  readonly snapshot: boolean;
-}
-
-/** An attachment's pacing state, for status and tests. */
-export interface PacingInfo {
-  readonly mode: 'stream' | 'sync';
-  readonly window: number;
-  readonly inflight: number;
-  /** Bytes per second, or 0 before the first sample. */
-  readonly rate: number;
-  /** Milliseconds, or null before the first sample. */
-  readonly minRtt: number | null;
-  /** Snapshots sent in sync mode so far. */
-  readonly syncs: number;
-  /** Output bytes skipped (replaced by snapshots) so far. */
-  readonly skipped: number;
-}
-
 /** Why an attachment ended. */
 export type DetachReason = 'detached' | 'exited' | 'closed';
 
@@ -131,33 +66,11 @@ export class Attachment {
   readonly #send: FrameSink;
   readonly #onClose: ((reason: DetachReason) => void) | undefined;
   readonly #maxData: number;
-  readonly #pacing: PacingTuning;
+  readonly #pacer: Pacer;
   #sent = 0;
-  /** Output offset of everything handed to `output` (sent or skipped). */
-  #seen = 0;
   #acked = 0;
-  #open = true;
   #error: unknown;
-  // In flight: segments[head..] (a queue without shifting).
-  #segments: Segment[] = [];
-  #head = 0;
-  #inflight = 0;
-  #delivered = 0;
-  /** Bytes per millisecond. */
-  #maxRate = 0;
-  #maxRateAt = 0;
-  #limitedSample = false;
-  #minRtt = Number.POSITIVE_INFINITY;
-  #minRttAt = 0;
-  #mode: 'stream' | 'sync' = 'stream';
-  #dirty = false;
-  #snapshotting = false;
-  #nextSyncAt = 0;
-  #urgentUntil = 0;
-  #lastOutputAt = 0;
   #timer: NodeJS.Timeout | undefined;
-  #syncs = 0;
-  #skipped = 0;
 
   /** @internal made by `Session.attach`. */
   constructor(host: AttachmentHost, opts: AttachOptions, maxData: number, pacing?: Partial<PacingTuning>) {
@@ -165,7 +78,7 @@ export class Attachment {
     this.#send = opts.send;
     this.#onClose = opts.onClose;
     this.#maxData = maxData;
-    this.#pacing = { ...PACING_DEFAULTS, ...pacing, ...opts.pacing };
+    this.#pacer = new Pacer({ ...PACING_DEFAULTS, ...pacing, ...opts.pacing }, () => performance.now());
   }
 
   /** The session this attachment watches. */
@@ -185,40 +98,30 @@ export class Attachment {
 
   /** Bytes of frames sent whose acknowledgement has not come yet. */
   get unacked(): number {
-    return this.#inflight;
+    return this.#pacer.link.inflight;
   }
 
   /** The window now: what the measured link drains in `drainMs`, within the bounds. */
   get window(): number {
-    const { minWindow, maxWindow, drainMs } = this.#pacing;
-    const floor = Math.min(minWindow, maxWindow);
-    return Math.round(Math.min(maxWindow, Math.max(floor, this.#maxRate * drainMs)));
+    return this.#pacer.link.window;
   }
 
   /** True when this attachment needs the PTY paused (streaming, and its window is full). */
   get blocking(): boolean {
-    return this.#open && this.#mode === 'stream' && this.#inflight > this.window;
+    return this.#pacer.blocking;
   }
 
   /** True while streaming and back under half its window (the PTY may resume). */
   get drained(): boolean {
-    return this.#mode === 'sync' || this.#inflight <= this.window / 2;
+    return this.#pacer.drained;
   }
 
   pacingInfo(): PacingInfo {
-    return {
-      mode: this.#mode,
-      window: this.window,
-      inflight: this.#inflight,
-      rate: Math.round(this.#maxRate * 1000),
-      minRtt: Number.isFinite(this.#minRtt) ? this.#minRtt : null,
-      syncs: this.#syncs,
-      skipped: this.#skipped,
-    };
+    return this.#pacer.info();
   }
 
   get open(): boolean {
-    return this.#open;
+    return this.#pacer.mode !== 'CLOSED';
   }
 
   /** Handles one raw frame from the device; throws `ProtocolError('bad_message')` for a bad one. */
@@ -247,8 +150,7 @@ export class Attachment {
   input(data: Uint8Array): void {
     this.#ensureOpen();
     if (data.length === 0) return;
-    // What answers a keystroke goes out at once in sync mode, not at the next pacing slot.
-    if (this.#mode === 'sync') this.#urgentUntil = performance.now() + Math.max(100, 2 * this.#rtt());
+    this.#pacer.input();
     this.#host.writeInput(data);
   }
 
@@ -271,24 +173,11 @@ export class Attachment {
       throw new ProtocolError('bad_message', `ack ${offset} is past sent ${this.#sent}`);
     // Acks are cumulative; a repeated one acknowledges one more snapshot sent at that offset.
     if (offset < this.#acked) return;
-    const head = this.#segments[this.#head];
-    if (offset === this.#acked && head?.ackAt !== offset) return;
+    if (offset === this.#acked && this.#pacer.link.nextAckAt !== offset) return;
     this.#acked = offset;
-    const now = performance.now();
-    let last: Segment | undefined;
-    while (this.#head < this.#segments.length) {
-      const seg = this.#segments[this.#head]!;
-      // Everything before `offset`, and one frame group that ends exactly at it.
-      if (seg.ackAt > offset || (seg.ackAt === offset && last?.ackAt === offset)) break;
-      last = seg;
-      this.#head += 1;
-      this.#inflight -= seg.bytes;
-      this.#delivered += seg.bytes;
-    }
-    this.#compact();
-    if (last) this.#sample(last, now);
+    this.#pacer.link.ack(offset);
     this.#host.flowChanged();
-    if (this.#dirty) this.#trySync();
+    if (this.#pacer.dirty) this.#do(this.#pacer.step());
   }
 
   /**
@@ -301,11 +190,10 @@ export class Attachment {
     this.#ensureOpen();
     return new Promise((resolve) => {
       this.#host.takeSnapshot((snap) => {
-        if (!this.#open) return resolve(this.#sent);
+        if (!this.open) return resolve(this.#sent);
         try {
-          this.#dropInflight();
-          this.#dirty = false;
-          this.#mode = 'stream';
+          this.#pacer.link.drop();
+          this.#pacer.resync();
           this.start(snap);
         } catch (err) {
           this.#failed(err);
@@ -332,7 +220,7 @@ export class Attachment {
     this.#sent = snap.offset;
     if (!keepInflight) {
       this.#acked = snap.offset;
-      this.#seen = snap.offset;
+      this.#pacer.startAt(snap.offset);
     }
     let bytes = 0;
     const send = (frame: Uint8Array) => {
@@ -354,22 +242,14 @@ export class Attachment {
     }
     // The title is not part of the screen: it follows the snapshot (already made safe by the mirror).
     if (snap.title !== '') send(encodeControl({ t: 'title', title: snap.title }));
-    if (keepInflight) this.#track(snap.offset, bytes, true);
+    if (keepInflight) this.#pacer.link.track(snap.offset, bytes, true);
   }
 
   /** @internal live output, the bytes that follow everything handed over so far. */
   output(data: Uint8Array): void {
-    if (!this.#open || data.length === 0) return;
-    this.#lastOutputAt = performance.now();
-    this.#seen += data.length;
-    if (this.#mode === 'stream' && !this.#dirty && this.#inflight + data.length > this.window) {
-      if (this.#syncAllowed()) this.#mode = 'sync';
-    }
-    if (this.#mode === 'sync' || this.#dirty) {
-      // Skipped: the next snapshot shows what these bytes did to the screen.
-      this.#skipped += data.length;
-      this.#dirty = true;
-      this.#trySync();
+    if (!this.open || data.length === 0) return;
+    if (this.#pacer.output(data.length) === 'skip') {
+      this.#do(this.#pacer.step());
       return;
     }
     const end = this.#sent + data.length;
@@ -382,12 +262,12 @@ export class Attachment {
       this.#failed(err);
       return;
     }
-    this.#track(end, data.length + Math.ceil(data.length / this.#maxData), false);
+    this.#pacer.link.track(end, data.length + Math.ceil(data.length / this.#maxData), false);
   }
 
   /** @internal a control frame (exit, title, bell). */
   control(frame: Uint8Array): void {
-    if (!this.#open) return;
+    if (!this.open) return;
     try {
       this.#send(frame);
     } catch (err) {
@@ -408,171 +288,58 @@ export class Attachment {
 
   /** @internal */
   end(reason: DetachReason): void {
-    if (!this.#open) return;
-    this.#open = false;
+    if (!this.open) return;
+    this.#pacer.close();
     clearTimeout(this.#timer);
     this.#host.release(this);
     this.#onClose?.(reason);
   }
 
-  #track(ackAt: number, bytes: number, snapshot: boolean): void {
-    this.#segments.push({
-      ackAt,
-      bytes,
-      sentAt: performance.now(),
-      delivered: this.#delivered,
-      limited: this.#inflight >= this.window / 2,
-      snapshot,
-    });
-    this.#inflight += bytes;
+  /** Carries out what the pacer decided: a timer, or a snapshot. */
+  #do(step: PacingStep): void {
+    if (step.kind === 'wait') this.#arm(step.ms);
+    if (step.kind !== 'snapshot') return;
+    // The screen alone while flooding (small, so frames follow each other quickly); the
+    // snapshot that ends sync mode brings the scrollback.
+    if (step.final) this.#host.takeSnapshot((snap) => this.#final(snap));
+    else this.#host.takeSnapshot((snap) => this.#synced(snap), { screenOnly: true });
   }
 
-  #dropInflight(): void {
-    this.#segments = [];
-    this.#head = 0;
-    this.#inflight = 0;
-  }
-
-  #compact(): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#segments.length) {
-      this.#segments = this.#segments.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-
-  /** A round-trip and delivery-rate sample from the newest segment an ack covered. */
-  #sample(seg: Segment, now: number): void {
-    const rtt = Math.max(0.01, now - seg.sentAt);
-    if (rtt <= this.#minRtt || now - this.#minRttAt > RATE_WINDOW_MS) {
-      this.#minRtt = rtt;
-      this.#minRttAt = now;
-    }
-    const rate = (this.#delivered - seg.delivered) / rtt;
-    // An app-limited sample (little was in flight) only says the link is at least this fast.
-    if (rate >= this.#maxRate || (seg.limited && now - this.#maxRateAt > RATE_WINDOW_MS)) {
-      this.#maxRate = rate;
-      this.#maxRateAt = now;
-    }
-    if (seg.limited) this.#limitedSample = true;
-  }
-
-  #rtt(): number {
-    return Number.isFinite(this.#minRtt) ? this.#minRtt : 100;
-  }
-
-  /**
-   * Sync only when the link was measured (window-limited) and cannot drain a
-   * full window in `syncDrainMs` (256 KiB in 250 ms: below ≈1 MB/s, ≈8
-   * Mbit/s). A device that is merely slow to start parsing (a browser
-   * warming up, ≈2 MB/s) stays lossless.
-   */
-  #syncAllowed(): boolean {
-    const { sync, maxWindow, syncDrainMs } = this.#pacing;
-    return sync && this.#limitedSample && this.#maxRate * syncDrainMs < maxWindow;
-  }
-
-  /** Sends a snapshot when one is due and little is in flight; otherwise waits for an ack or the slot. */
-  #trySync(): void {
-    if (!this.#open || !this.#dirty || this.#snapshotting) return;
-    const now = performance.now();
-    this.#expireSnapshots(now);
-    const urgent = now < this.#urgentUntil;
-    // Little in flight, so the next screen is not queued behind much; right after input
-    // (the answer to a keystroke) anything within the window may be ahead of it.
-    if (this.#inflight > (urgent ? this.window : Math.max(4096, this.#maxRate * 20))) {
-      // Acks will call back; an old client that never acks a snapshot is covered by the timeout.
-      this.#arm(SNAPSHOT_ACK_TIMEOUT_MS);
+  /** A screen-sync snapshot is ready: send it. */
+  #synced(snap: Snapshot): void {
+    this.#pacer.synced(snap.offset);
+    if (!this.open) return;
+    try {
+      this.start(snap, true);
+    } catch (err) {
+      this.#failed(err);
       return;
     }
-    if (now < this.#nextSyncAt && !urgent) {
-      this.#arm(this.#nextSyncAt - now);
-      return;
-    }
-    this.#snapshotting = true;
-    this.#host.takeSnapshot(
-      (snap) => {
-        this.#snapshotting = false;
-        if (!this.#open) return;
-        // Output handed over while the snapshot waited for the parser is not in it.
-        this.#dirty = this.#seen > snap.offset;
-        try {
-          this.start(snap, true);
-        } catch (err) {
-          this.#failed(err);
-          return;
-        }
-        this.#syncs += 1;
-        const at = performance.now();
-        this.#nextSyncAt = at + Math.min(250, Math.max(20, this.#rtt() / 2));
-        if (this.#dirty) this.#trySync();
-        else this.#arm(this.#quietMs());
-      },
-      // The screen alone while flooding (small, so frames follow each other quickly); the
-      // snapshot that ends sync mode brings the scrollback.
-      { screenOnly: true },
-    );
+    this.#do(this.#pacer.syncSent());
   }
 
-  /** Output quiet for this long ends sync mode. */
-  #quietMs(): number {
-    return Math.max(150, 2 * this.#rtt());
+  /** The snapshot that ends screen sync is ready: send it and stream, unless output came meanwhile. */
+  #final(snap: Snapshot): void {
+    if (!this.#pacer.final(snap.offset)) {
+      if (this.open) this.#do(this.#pacer.step());
+      return;
+    }
+    try {
+      this.start(snap, true);
+    } catch (err) {
+      this.#failed(err);
+      return;
+    }
+    this.#host.flowChanged();
   }
 
   #arm(ms: number): void {
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#tick(), Math.max(1, Math.ceil(ms)));
+    this.#timer = setTimeout(() => this.#do(this.#pacer.step()), Math.max(1, Math.ceil(ms)));
     this.#timer.unref?.();
   }
 
-  #tick(): void {
-    if (!this.#open) return;
-    if (this.#dirty) {
-      this.#trySync();
-      return;
-    }
-    if (this.#mode !== 'sync') return;
-    const quietFor = performance.now() - this.#lastOutputAt;
-    if (quietFor < this.#quietMs()) {
-      this.#arm(this.#quietMs() - quietFor);
-      return;
-    }
-    // Quiet again: one snapshot with scrollback, then stream from its offset.
-    this.#snapshotting = true;
-    this.#host.takeSnapshot((snap) => {
-      this.#snapshotting = false;
-      if (!this.#open) return;
-      if (this.#dirty || this.#seen > snap.offset) {
-        // Output came while the snapshot was taken: stay in sync.
-        this.#dirty = true;
-        this.#trySync();
-        return;
-      }
-      this.#mode = 'stream';
-      try {
-        this.start(snap, true);
-      } catch (err) {
-        this.#failed(err);
-        return;
-      }
-      this.#host.flowChanged();
-    });
-  }
-
-  /** Snapshots at the head of the queue that an old client will never ack count as delivered. */
-  #expireSnapshots(now: number): void {
-    let expired = false;
-    while (this.#head < this.#segments.length) {
-      const seg = this.#segments[this.#head]!;
-      if (!seg.snapshot || now - seg.sentAt < SNAPSHOT_ACK_TIMEOUT_MS) break;
-      this.#head += 1;
-      this.#inflight -= seg.bytes;
-      this.#delivered += seg.bytes;
-      expired = true;
-    }
-    if (expired) this.#compact();
-  }
-
   #ensureOpen(): void {
-    if (!this.#open) throw new HostError('closed', 'the attachment is closed');
+    if (!this.open) throw new HostError('closed', 'the attachment is closed');
   }
 }

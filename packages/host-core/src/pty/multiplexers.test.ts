@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { utf8 } from '@pocketshell/protocol';
+import { alive, countingBackend, FrameRecorder, testShellEnv } from '../../testing/pty.ts';
 import { nodePtyBackend } from './backend.ts';
 import { loginShell } from './login-shell.ts';
 import {
@@ -19,7 +20,6 @@ import {
   parseScreenList,
 } from './multiplexers.ts';
 import { SessionManager } from './session-manager.ts';
-import { alive, countingBackend, FrameRecorder, testShellEnv } from './test-support.ts';
 
 const SCREEN_LS = `There are screens on:
 \t48213.work\t(11/22/2026 02:00:01 AM)\t(Detached)

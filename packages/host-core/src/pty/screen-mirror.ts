@@ -8,9 +8,13 @@
  * effect on the screen; they are appended raw to the snapshot so the
  * device's parser ends up in the same half-way state as ours, and the live
  * bytes from the offset complete it.
+ *
+ * The emulator (`@xterm/headless` and its serialize addon) loads with the
+ * first mirror, not on import (src/module-graph.test.ts).
  */
-import serializeAddon from '@xterm/addon-serialize';
-import xtermHeadless from '@xterm/headless';
+import { createRequire } from 'node:module';
+import type { SerializeAddon } from '@xterm/addon-serialize';
+import type { Terminal } from '@xterm/headless';
 
 /** A screen snapshot: escape sequences that redraw it, valid at `offset`. */
 export interface Snapshot {
@@ -25,9 +29,30 @@ export interface Snapshot {
 /** How many trailing raw bytes are kept to finish an unfinished sequence in a snapshot. */
 const TAIL_KEEP = 4096;
 
+interface Xterm {
+  readonly Terminal: typeof Terminal;
+  readonly SerializeAddon: typeof SerializeAddon;
+}
+let xterm: Xterm | undefined;
+
+/**
+ * The emulator, loaded on first use. The sources are ES modules without a
+ * `require`, so they take Node's; in the npm bundle `require` exists and
+ * esbuild inlines these two literal `require`s (the emulator is bundled,
+ * not installed beside it).
+ */
+function loadXterm(): Xterm {
+  if (xterm) return xterm;
+  const load = typeof require === 'function' ? undefined : createRequire(import.meta.url);
+  const headless = load ? load('@xterm/headless') : require('@xterm/headless');
+  const serialize = load ? load('@xterm/addon-serialize') : require('@xterm/addon-serialize');
+  xterm = { Terminal: headless.Terminal, SerializeAddon: serialize.SerializeAddon };
+  return xterm;
+}
+
 export class ScreenMirror {
-  readonly #term: InstanceType<typeof xtermHeadless.Terminal>;
-  readonly #serializer: InstanceType<typeof serializeAddon.SerializeAddon>;
+  readonly #term: Terminal;
+  readonly #serializer: SerializeAddon;
   readonly #snapshotMax: number;
   #received = 0;
   #parsed = 0;
@@ -38,13 +63,14 @@ export class ScreenMirror {
   #title = '';
 
   constructor(opts: { cols: number; rows: number; scrollback: number; snapshotMax: number }) {
-    this.#term = new xtermHeadless.Terminal({
+    const { Terminal, SerializeAddon } = loadXterm();
+    this.#term = new Terminal({
       cols: opts.cols,
       rows: opts.rows,
       scrollback: opts.scrollback,
       allowProposedApi: true,
     });
-    this.#serializer = new serializeAddon.SerializeAddon();
+    this.#serializer = new SerializeAddon();
     this.#term.loadAddon(this.#serializer);
     this.#term.onTitleChange((title) => {
       this.#title = safeTitle(title);

@@ -9,10 +9,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { encodeData, utf8 } from '@pocketshell/protocol';
+import { alive, countingBackend, FrameRecorder, TEST_SHELL, testShellEnv } from '../../testing/pty.ts';
 import { nodePtyBackend } from './backend.ts';
 import { DEFAULT_SESSION_PATH, sessionEnv } from './login-shell.ts';
 import { SessionManager } from './session-manager.ts';
-import { alive, countingBackend, FrameRecorder, TEST_SHELL, testShellEnv } from './test-support.ts';
 
 const SECRET = 'SENTINEL-env-5d1e0b-do-not-pass';
 

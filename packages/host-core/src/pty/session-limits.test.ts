@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { type ExitControl, encodeData, ProtocolError, utf8 } from '@pocketshell/protocol';
+import { alive, countingBackend, FrameRecorder, TEST_SHELL, testShellEnv } from '../../testing/pty.ts';
 import { nodePtyBackend } from './backend.ts';
 import type { Session } from './session.ts';
 import {
@@ -24,7 +25,6 @@ import {
   strictest,
 } from './session-limits.ts';
 import { SessionManager } from './session-manager.ts';
-import { alive, countingBackend, FrameRecorder, TEST_SHELL, testShellEnv } from './test-support.ts';
 
 /** A clock and timers that move only when the test says so. */
 class ManualTime implements LimitTimers {

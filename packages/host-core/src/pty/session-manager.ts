@@ -20,7 +20,13 @@ import {
   type MultiplexerOptions,
   validSessionName,
 } from './multiplexers.ts';
-import { Session, type SessionInfo, type SessionKind, type SessionTuning } from './session.ts';
+import {
+  Session,
+  type SessionInfo,
+  type SessionKind,
+  type SessionTuning,
+  validTerminalSize,
+} from './session.ts';
 import {
   checkTimeouts,
   type LimitReason,
@@ -268,14 +274,7 @@ export class SessionManager {
     }
     const cols = opts.cols ?? 80;
     const rows = opts.rows ?? 24;
-    if (
-      !Number.isInteger(cols) ||
-      !Number.isInteger(rows) ||
-      cols < 1 ||
-      rows < 1 ||
-      cols > 1000 ||
-      rows > 1000
-    ) {
+    if (!validTerminalSize(cols, rows)) {
       throw new ProtocolError('bad_message', `bad terminal size ${cols}x${rows}`);
     }
     const env = this.#opts.env ?? process.env;

@@ -10,11 +10,11 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { encodeControl, encodeData, ProtocolError, utf8 } from '@pocketshell/protocol';
 import serializeAddon from '@xterm/addon-serialize';
 import xtermHeadless from '@xterm/headless';
+import { alive, countingBackend, FrameRecorder, TEST_SHELL, testShellEnv } from '../../testing/pty.ts';
 import type { Attachment } from './attachment.ts';
 import { nodePtyBackend } from './backend.ts';
 import { SESSION_STATES } from './session.ts';
 import { SessionManager, type SessionManagerOptions } from './session-manager.ts';
-import { alive, countingBackend, FrameRecorder, TEST_SHELL, testShellEnv } from './test-support.ts';
 
 let shellEnv: ReturnType<typeof testShellEnv>;
 let manager: SessionManager;

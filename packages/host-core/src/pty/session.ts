@@ -4,11 +4,11 @@
  * (DETACHED) until its program exits. Output offsets count raw PTY bytes;
  * every attachment starts with `attached` + a snapshot exactly at its offset
  * and then gets every later byte once — or, on a slow link, screen
- * snapshots instead of the bytes it could not take (attachment.ts). Flow
- * control: the PTY is paused while a streaming attachment's window is full
- * (resumed when all are back under half their window), while a snapshot is
- * being taken, and while the mirror is more than 256 KiB behind. The
- * lifecycle is an explicit state machine.
+ * snapshots instead of the bytes it could not take (attachment.ts,
+ * pacing.ts). Flow control: the PTY is paused while a streaming
+ * attachment's window is full (resumed when all are back under half their
+ * window), while a snapshot is being taken, and while the mirror is more
+ * than 256 KiB behind. The lifecycle is an explicit state machine.
  */
 import { concat, type ExitReason, encodeControl } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
@@ -77,6 +77,13 @@ export const SESSION_DEFAULTS: SessionTuning = {
   snapshotMax: 60 * 1024,
   killGraceMs: 3000,
 };
+
+/** True for a terminal size a session accepts: whole numbers of columns and rows, 1 to 1000 each. */
+export function validTerminalSize(cols: number, rows: number): boolean {
+  return (
+    Number.isInteger(cols) && Number.isInteger(rows) && cols >= 1 && rows >= 1 && cols <= 1000 && rows <= 1000
+  );
+}
 
 /** What `Session` is made from (the manager spawns the handle). */
 export interface SessionInit {
@@ -277,16 +284,7 @@ export class Session implements AttachmentHost {
   /** Resizes the PTY and the mirror; the latest resize from any attachment wins. */
   resize(cols: number, rows: number): void {
     if (this.#state === 'EXITED') return;
-    if (
-      !Number.isInteger(cols) ||
-      !Number.isInteger(rows) ||
-      cols < 1 ||
-      rows < 1 ||
-      cols > 1000 ||
-      rows > 1000
-    ) {
-      throw new RangeError(`bad terminal size ${cols}x${rows}`);
-    }
+    if (!validTerminalSize(cols, rows)) throw new RangeError(`bad terminal size ${cols}x${rows}`);
     if (cols === this.#cols && rows === this.#rows) return;
     this.#cols = cols;
     this.#rows = rows;

@@ -1,14 +1,15 @@
 /**
- * Test support for PTY sessions (used by the `*.test.ts` files here, not
- * exported): a frame recorder standing in for a transport, a spawn-counting
- * wrapper around a real backend, and a plain `/bin/sh` command with a fixed
- * prompt so tests do not depend on the user's shell start-up files.
+ * Test support for PTY sessions (the `src/pty/*.test.ts` files, and others
+ * through `@pocketshell/host-core/testing`): a frame recorder standing in
+ * for a transport, a spawn-counting wrapper around a real backend, and a
+ * plain `/bin/sh` command with a fixed prompt so tests do not depend on the
+ * user's shell start-up files.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type HostControl, parseHostFrame } from '@pocketshell/protocol';
-import type { PtyBackend } from './backend.ts';
+import type { PtyBackend } from '../src/pty/backend.ts';
 
 /** Records what a transport would receive, split into the attach header, snapshot and live bytes. */
 export class FrameRecorder {

@@ -30,19 +30,17 @@ export const EXIT = {
 /** The name of an exit code. */
 export type ExitName = keyof typeof EXIT;
 
-/** What every code of every catalogue says: its default message and the exit code it ends a CLI with. */
-export interface CodeInfo {
-  readonly message: string;
-  readonly exit: ExitName;
+/**
+ * A catalogue of codes, as columns: each code's default message, the exit
+ * code a CLI ends with, and — for codes that can answer an HTTP request —
+ * the HTTP status. Each column is typed `Record<Code, …>`, so a code cannot
+ * be added to one without the others.
+ */
+export interface Catalogue<C extends string = string> {
+  readonly messages: Readonly<Record<C, string>>;
+  readonly exits: Readonly<Record<C, ExitName>>;
+  readonly status?: Readonly<Record<C, number>>;
 }
-
-/** A code that can also answer an HTTP request carries the status it answers with. */
-export interface HttpCodeInfo extends CodeInfo {
-  readonly status: number;
-}
-
-/** A catalogue of codes. */
-export type Catalogue = Readonly<Record<string, CodeInfo>>;
 
 /**
  * An error with a stable code from a catalogue. `message` must never hold a
@@ -52,80 +50,104 @@ export class CodedError<C extends string = string> extends Error {
   readonly code: C;
   readonly exit: number;
 
-  constructor(catalogue: Catalogue, code: C, message?: string, options?: { cause?: unknown }) {
-    const info = catalogue[code];
-    super(message ?? info?.message ?? code, options?.cause === undefined ? undefined : options);
+  constructor(catalogue: Catalogue<C>, code: C, message?: string, options?: { cause?: unknown }) {
+    const known = Object.hasOwn(catalogue.messages, code);
+    super(
+      message ?? (known ? catalogue.messages[code] : code),
+      options?.cause === undefined ? undefined : options,
+    );
     this.name = 'CodedError';
     this.code = code;
-    this.exit = EXIT[info?.exit ?? 'failure'];
+    this.exit = EXIT[known ? catalogue.exits[code] : 'failure'];
   }
 }
 
-/** Stable wire error codes (docs/protocol.md §8): default message, exit code, HTTP status. */
+/** Stable wire error codes (docs/protocol.md §8) and their default messages. */
 export const ERROR_CODES = {
-  bad_message: {
-    message: 'The message is malformed, too large, or of an unknown type.',
-    exit: 'usage',
-    status: 400,
-  },
-  unauthorized: { message: 'Authentication failed.', exit: 'refused', status: 401 },
-  not_paired: { message: 'There is no live pairing with that party.', exit: 'refused', status: 403 },
-  revoked: { message: 'The pairing was revoked.', exit: 'refused', status: 403 },
-  rate_limited: {
-    message: 'Too many requests; slow down and retry later.',
-    exit: 'failure',
-    status: 429,
-  },
-  claim_invalid: {
-    message: 'The pairing claim is unknown, expired, already used, or for another host.',
-    exit: 'refused',
-    status: 403,
-  },
-  claim_burned: {
-    message: 'The pairing code was burned by wrong attempts from others; make a new one.',
-    exit: 'refused',
-    status: 403,
-  },
-  clock_skew: { message: 'The timestamp is outside the allowed clock window.', exit: 'failure', status: 400 },
-  replay: { message: 'The message was already seen.', exit: 'failure', status: 400 },
-  bad_signature: { message: 'A signature did not verify.', exit: 'failure', status: 400 },
-  bad_key: { message: 'A key is malformed or of low order.', exit: 'failure', status: 400 },
-  fingerprint_mismatch: {
-    message: 'The DTLS certificate presented is not the one the signed SDP names.',
-    exit: 'failure',
-    status: 400,
-  },
-  decrypt_failed: { message: 'A sealed envelope failed to open.', exit: 'failure', status: 400 },
-  grant_missing: { message: 'The device does not hold the grant this needs.', exit: 'refused', status: 403 },
-  registration_closed: {
-    message: 'This relay needs an enrollment token to register a new host.',
-    exit: 'refused',
-    status: 403,
-  },
-  too_many_connections: {
-    message: 'Too many connections for this identity.',
-    exit: 'failure',
-    status: 429,
-  },
-  limit_reached: { message: 'A configured limit was reached.', exit: 'failure', status: 429 },
-  not_found: { message: 'No such object.', exit: 'notFound', status: 404 },
-  unsupported: { message: 'Not supported by this peer.', exit: 'failure', status: 501 },
-  unavailable: {
-    message: 'The relay or the peer cannot be reached right now.',
-    exit: 'unavailable',
-    status: 503,
-  },
-  timeout: { message: 'No answer in time.', exit: 'timeout', status: 504 },
-  key_changed: {
-    message: 'A known name now comes with a different key; it needs a new pairing, acknowledged.',
-    exit: 'refused',
-    status: 409,
-  },
-  internal: { message: 'Internal error.', exit: 'failure', status: 500 },
-} as const satisfies Readonly<Record<string, HttpCodeInfo>>;
+  bad_message: 'The message is malformed, too large, or of an unknown type.',
+  unauthorized: 'Authentication failed.',
+  not_paired: 'There is no live pairing with that party.',
+  revoked: 'The pairing was revoked.',
+  rate_limited: 'Too many requests; slow down and retry later.',
+  claim_invalid: 'The pairing claim is unknown, expired, already used, or for another host.',
+  claim_burned: 'The pairing code was burned by wrong attempts from others; make a new one.',
+  clock_skew: 'The timestamp is outside the allowed clock window.',
+  replay: 'The message was already seen.',
+  bad_signature: 'A signature did not verify.',
+  bad_key: 'A key is malformed or of low order.',
+  fingerprint_mismatch: 'The DTLS certificate presented is not the one the signed SDP names.',
+  decrypt_failed: 'A sealed envelope failed to open.',
+  grant_missing: 'The device does not hold the grant this needs.',
+  registration_closed: 'This relay needs an enrollment token to register a new host.',
+  too_many_connections: 'Too many connections for this identity.',
+  limit_reached: 'A configured limit was reached.',
+  not_found: 'No such object.',
+  unsupported: 'Not supported by this peer.',
+  unavailable: 'The relay or the peer cannot be reached right now.',
+  timeout: 'No answer in time.',
+  key_changed: 'A known name now comes with a different key; it needs a new pairing, acknowledged.',
+  internal: 'Internal error.',
+} as const;
 
-/** One stable wire error code. */
+/** One stable code. */
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The exit code each wire code ends a CLI with. */
+const EXITS = {
+  bad_message: 'usage',
+  unauthorized: 'refused',
+  not_paired: 'refused',
+  revoked: 'refused',
+  rate_limited: 'failure',
+  claim_invalid: 'refused',
+  claim_burned: 'refused',
+  clock_skew: 'failure',
+  replay: 'failure',
+  bad_signature: 'failure',
+  bad_key: 'failure',
+  fingerprint_mismatch: 'failure',
+  decrypt_failed: 'failure',
+  grant_missing: 'refused',
+  registration_closed: 'refused',
+  too_many_connections: 'failure',
+  limit_reached: 'failure',
+  not_found: 'notFound',
+  unsupported: 'failure',
+  unavailable: 'unavailable',
+  timeout: 'timeout',
+  key_changed: 'refused',
+  internal: 'failure',
+} as const satisfies Record<ErrorCode, ExitName>;
+
+/** The HTTP status each wire code answers with. */
+const STATUS = {
+  bad_message: 400,
+  unauthorized: 401,
+  not_paired: 403,
+  revoked: 403,
+  rate_limited: 429,
+  claim_invalid: 403,
+  claim_burned: 403,
+  clock_skew: 400,
+  replay: 400,
+  bad_signature: 400,
+  bad_key: 400,
+  fingerprint_mismatch: 400,
+  decrypt_failed: 400,
+  grant_missing: 403,
+  registration_closed: 403,
+  too_many_connections: 429,
+  limit_reached: 429,
+  not_found: 404,
+  unsupported: 501,
+  unavailable: 503,
+  timeout: 504,
+  key_changed: 409,
+  internal: 500,
+} as const satisfies Record<ErrorCode, number>;
+
+/** The catalogue: every code with its message, exit code and HTTP status. */
+export const WIRE_ERRORS: Catalogue<ErrorCode> = { messages: ERROR_CODES, exits: EXITS, status: STATUS };
 
 /** True when `code` is one of the wire catalogue's codes. */
 export function isErrorCode(code: unknown): code is ErrorCode {
@@ -135,7 +157,7 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 /** An error with a stable wire code. `message` must never hold a secret. */
 export class ProtocolError extends CodedError<ErrorCode> {
   constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(ERROR_CODES, code, message, options);
+    super(WIRE_ERRORS, code, message, options);
     this.name = 'ProtocolError';
   }
 }
@@ -146,7 +168,7 @@ export class ProtocolError extends CodedError<ErrorCode> {
  * side knows), looked up in `catalogue` for the exit code.
  */
 export class RemoteError extends CodedError<string> {
-  constructor(code: string, message: string, catalogue: Catalogue = ERROR_CODES) {
+  constructor(code: string, message: string, catalogue: Catalogue<string> = WIRE_ERRORS) {
     super(catalogue, code, message);
     this.name = 'RemoteError';
   }

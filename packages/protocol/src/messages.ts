@@ -368,7 +368,7 @@ export function readServerMessage(frame: unknown): ServerMessage {
 /** Builds an `error` message for a `ProtocolError` (or anything else, as `internal`). */
 export function errorMessage(error: unknown, rid?: string): ErrorMessage {
   const code = error instanceof ProtocolError ? error.code : 'internal';
-  const message = error instanceof ProtocolError ? error.message : ERROR_CODES.internal.message;
+  const message = error instanceof ProtocolError ? error.message : ERROR_CODES.internal;
   const m: ErrorMessage = { t: 'error', code, message };
   if (rid !== undefined) m.rid = rid;
   return m;

@@ -138,7 +138,7 @@ export class Connection {
     this.send({
       t: 'error',
       code,
-      message: message ?? ERROR_CODES[code].message,
+      message: message ?? ERROR_CODES[code],
       ...(rid === undefined ? {} : { rid }),
     });
   }

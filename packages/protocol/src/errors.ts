@@ -31,15 +31,41 @@ export const EXIT = {
 export type ExitName = keyof typeof EXIT;
 
 /**
- * A catalogue of codes, as columns: each code's default message, the exit
- * code a CLI ends with, and — for codes that can answer an HTTP request —
- * the HTTP status. Each column is typed `Record<Code, …>`, so a code cannot
- * be added to one without the others.
+ * One code's entry: `"<exit> <status> <message>"` — the exit code a CLI
+ * ends with (by name), the HTTP status it answers with (`-` for a code that
+ * never answers HTTP), and the default human message. One line per code;
+ * the template type makes the compiler refuse an entry without an exit code
+ * or a status.
  */
-export interface Catalogue<C extends string = string> {
-  readonly messages: Readonly<Record<C, string>>;
-  readonly exits: Readonly<Record<C, ExitName>>;
-  readonly status?: Readonly<Record<C, number>>;
+export type CodeSpec = `${ExitName} ${number | '-'} ${string}`;
+
+/** A catalogue of codes. */
+export type Catalogue<C extends string = string> = Readonly<Record<C, CodeSpec>>;
+
+/** Declares a catalogue (keeps its literal codes; refuses an entry that is not a `CodeSpec`). */
+export function catalogue<const T extends Catalogue>(entries: T): T {
+  return entries;
+}
+
+/** What an entry says, read out. */
+export interface CodeInfo {
+  readonly exit: ExitName;
+  readonly status: number | undefined;
+  readonly message: string;
+}
+
+/** Reads one code's entry, or undefined when the catalogue has no such code. */
+export function codeInfo(catalogue: Catalogue<string>, code: string): CodeInfo | undefined {
+  if (!Object.hasOwn(catalogue, code)) return undefined;
+  const spec = catalogue[code] as CodeSpec;
+  const first = spec.indexOf(' ');
+  const second = spec.indexOf(' ', first + 1);
+  const status = spec.slice(first + 1, second);
+  return {
+    exit: spec.slice(0, first) as ExitName,
+    status: status === '-' ? undefined : Number(status),
+    message: spec.slice(second + 1),
+  };
 }
 
 /**
@@ -51,103 +77,63 @@ export class CodedError<C extends string = string> extends Error {
   readonly exit: number;
 
   constructor(catalogue: Catalogue<C>, code: C, message?: string, options?: { cause?: unknown }) {
-    const known = Object.hasOwn(catalogue.messages, code);
-    super(
-      message ?? (known ? catalogue.messages[code] : code),
-      options?.cause === undefined ? undefined : options,
-    );
+    const info = codeInfo(catalogue, code);
+    super(message ?? info?.message ?? code, options?.cause === undefined ? undefined : options);
     this.name = 'CodedError';
     this.code = code;
-    this.exit = EXIT[known ? catalogue.exits[code] : 'failure'];
+    this.exit = EXIT[info?.exit ?? 'failure'];
   }
 }
 
-/** Stable wire error codes (docs/protocol.md §8) and their default messages. */
-export const ERROR_CODES = {
-  bad_message: 'The message is malformed, too large, or of an unknown type.',
-  unauthorized: 'Authentication failed.',
-  not_paired: 'There is no live pairing with that party.',
-  revoked: 'The pairing was revoked.',
-  rate_limited: 'Too many requests; slow down and retry later.',
-  claim_invalid: 'The pairing claim is unknown, expired, already used, or for another host.',
-  claim_burned: 'The pairing code was burned by wrong attempts from others; make a new one.',
-  clock_skew: 'The timestamp is outside the allowed clock window.',
-  replay: 'The message was already seen.',
-  bad_signature: 'A signature did not verify.',
-  bad_key: 'A key is malformed or of low order.',
-  fingerprint_mismatch: 'The DTLS certificate presented is not the one the signed SDP names.',
-  decrypt_failed: 'A sealed envelope failed to open.',
-  grant_missing: 'The device does not hold the grant this needs.',
-  registration_closed: 'This relay needs an enrollment token to register a new host.',
-  too_many_connections: 'Too many connections for this identity.',
-  limit_reached: 'A configured limit was reached.',
-  not_found: 'No such object.',
-  unsupported: 'Not supported by this peer.',
-  unavailable: 'The relay or the peer cannot be reached right now.',
-  timeout: 'No answer in time.',
-  key_changed: 'A known name now comes with a different key; it needs a new pairing, acknowledged.',
-  internal: 'Internal error.',
-} as const;
+/**
+ * The error class of one catalogue: `class FooError extends
+ * codedErrorClass('FooError', FOO_CODES) {}` — `new FooError(code,
+ * message?, {cause?})`, `instanceof` as usual.
+ */
+export function codedErrorClass<C extends string>(name: string, catalogue: Catalogue<C>) {
+  return class extends CodedError<C> {
+    constructor(code: C, message?: string, options?: { cause?: unknown }) {
+      super(catalogue, code, message, options);
+      this.name = name;
+    }
+  };
+}
 
-/** One stable code. */
+/** A code of this catalogue. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** The exit code each wire code ends a CLI with. */
-const EXITS = {
-  bad_message: 'usage',
-  unauthorized: 'refused',
-  not_paired: 'refused',
-  revoked: 'refused',
-  rate_limited: 'failure',
-  claim_invalid: 'refused',
-  claim_burned: 'refused',
-  clock_skew: 'failure',
-  replay: 'failure',
-  bad_signature: 'failure',
-  bad_key: 'failure',
-  fingerprint_mismatch: 'failure',
-  decrypt_failed: 'failure',
-  grant_missing: 'refused',
-  registration_closed: 'refused',
-  too_many_connections: 'failure',
-  limit_reached: 'failure',
-  not_found: 'notFound',
-  unsupported: 'failure',
-  unavailable: 'unavailable',
-  timeout: 'timeout',
-  key_changed: 'refused',
-  internal: 'failure',
-} as const satisfies Record<ErrorCode, ExitName>;
+/** Stable wire error codes (docs/protocol.md §8): exit code, HTTP status, default message. */
+export const ERROR_CODES = catalogue({
+  bad_message: 'usage 400 The message is malformed, too large, or of an unknown type.',
+  unauthorized: 'refused 401 Authentication failed.',
+  not_paired: 'refused 403 There is no live pairing with that party.',
+  revoked: 'refused 403 The pairing was revoked.',
+  rate_limited: 'failure 429 Too many requests; slow down and retry later.',
+  claim_invalid: 'refused 403 The pairing claim is unknown, expired, already used, or for another host.',
+  claim_burned: 'refused 403 The pairing code was burned by wrong attempts from others; make a new one.',
+  clock_skew: 'failure 400 The timestamp is outside the allowed clock window.',
+  replay: 'failure 400 The message was already seen.',
+  bad_signature: 'failure 400 A signature did not verify.',
+  bad_key: 'failure 400 A key is malformed or of low order.',
+  fingerprint_mismatch: 'failure 400 The DTLS certificate presented is not the one the signed SDP names.',
+  decrypt_failed: 'failure 400 A sealed envelope failed to open.',
+  grant_missing: 'refused 403 The device does not hold the grant this needs.',
+  registration_closed: 'refused 403 This relay needs an enrollment token to register a new host.',
+  too_many_connections: 'failure 429 Too many connections for this identity.',
+  limit_reached: 'failure 429 A configured limit was reached.',
+  not_found: 'notFound 404 No such object.',
+  unsupported: 'failure 501 Not supported by this peer.',
+  unavailable: 'unavailable 503 The relay or the peer cannot be reached right now.',
+  timeout: 'timeout 504 No answer in time.',
+  key_changed:
+    'refused 409 A known name now comes with a different key; it needs a new pairing, acknowledged.',
+  internal: 'failure 500 Internal error.',
+});
 
-/** The HTTP status each wire code answers with. */
-const STATUS = {
-  bad_message: 400,
-  unauthorized: 401,
-  not_paired: 403,
-  revoked: 403,
-  rate_limited: 429,
-  claim_invalid: 403,
-  claim_burned: 403,
-  clock_skew: 400,
-  replay: 400,
-  bad_signature: 400,
-  bad_key: 400,
-  fingerprint_mismatch: 400,
-  decrypt_failed: 400,
-  grant_missing: 403,
-  registration_closed: 403,
-  too_many_connections: 429,
-  limit_reached: 429,
-  not_found: 404,
-  unsupported: 501,
-  unavailable: 503,
-  timeout: 504,
-  key_changed: 409,
-  internal: 500,
-} as const satisfies Record<ErrorCode, number>;
-
-/** The catalogue: every code with its message, exit code and HTTP status. */
-export const WIRE_ERRORS: Catalogue<ErrorCode> = { messages: ERROR_CODES, exits: EXITS, status: STATUS };
+/** The default message of a wire code. */
+export function messageOf(code: ErrorCode): string {
+  return (codeInfo(ERROR_CODES, code) as CodeInfo).message;
+}
 
 /** True when `code` is one of the wire catalogue's codes. */
 export function isErrorCode(code: unknown): code is ErrorCode {
@@ -155,12 +141,7 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 }
 
 /** An error with a stable wire code. `message` must never hold a secret. */
-export class ProtocolError extends CodedError<ErrorCode> {
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(WIRE_ERRORS, code, message, options);
-    this.name = 'ProtocolError';
-  }
-}
+export class ProtocolError extends codedErrorClass('ProtocolError', ERROR_CODES) {}
 
 /**
  * An error the other side of an RPC answered with: its code is whatever the
@@ -168,7 +149,7 @@ export class ProtocolError extends CodedError<ErrorCode> {
  * side knows), looked up in `catalogue` for the exit code.
  */
 export class RemoteError extends CodedError<string> {
-  constructor(code: string, message: string, catalogue: Catalogue<string> = WIRE_ERRORS) {
+  constructor(code: string, message: string, catalogue: Catalogue<string> = ERROR_CODES) {
     super(catalogue, code, message);
     this.name = 'RemoteError';
   }

@@ -7,7 +7,7 @@
  */
 import { utf8Length } from './bytes.ts';
 import type { Envelope } from './envelope.ts';
-import { ERROR_CODES, ProtocolError } from './errors.ts';
+import { messageOf, ProtocolError } from './errors.ts';
 import {
   DEVICE_ID_RE,
   type DeviceId,
@@ -368,7 +368,7 @@ export function readServerMessage(frame: unknown): ServerMessage {
 /** Builds an `error` message for a `ProtocolError` (or anything else, as `internal`). */
 export function errorMessage(error: unknown, rid?: string): ErrorMessage {
   const code = error instanceof ProtocolError ? error.code : 'internal';
-  const message = error instanceof ProtocolError ? error.message : ERROR_CODES.internal;
+  const message = error instanceof ProtocolError ? error.message : messageOf('internal');
   const m: ErrorMessage = { t: 'error', code, message };
   if (rid !== undefined) m.rid = rid;
   return m;

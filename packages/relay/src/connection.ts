@@ -6,7 +6,7 @@
  * arrival order through a per-connection queue; `close()` is idempotent.
  */
 import type { PartyId, Role, ServerMessage } from '@pocketshell/protocol';
-import { ERROR_CODES, type ErrorCode, encodeMessage } from '@pocketshell/protocol';
+import { type ErrorCode, encodeMessage, messageOf } from '@pocketshell/protocol';
 import type { WebSocket } from 'ws';
 
 /** Connection states, in lifecycle order. */
@@ -138,7 +138,7 @@ export class Connection {
     this.send({
       t: 'error',
       code,
-      message: message ?? ERROR_CODES[code],
+      message: message ?? messageOf(code),
       ...(rid === undefined ? {} : { rid }),
     });
   }

@@ -18,11 +18,20 @@ export const SESSION_NAME_MAX = 64;
 const MAX_LISTED = 256;
 const SESSION_ID = /^[A-Za-z0-9_:.-]+$/;
 
+/** Session states, in lifecycle order. RUNNING means at least one attachment. */
+export const SESSION_STATES = ['STARTING', 'RUNNING', 'DETACHED', 'EXITED'] as const;
+/** One session state. */
+export type SessionState = (typeof SESSION_STATES)[number];
+/** What runs in a session. */
+export const SESSION_KINDS = ['shell', 'tmux', 'screen'] as const;
+/** One session kind. */
+export type SessionKind = (typeof SESSION_KINDS)[number];
+
 /** A session as listed (`sessions.list`). */
 export interface SessionInfo {
   readonly id: string;
-  readonly kind: 'shell' | 'tmux' | 'screen';
-  readonly state: 'STARTING' | 'RUNNING' | 'DETACHED' | 'EXITED';
+  readonly kind: SessionKind;
+  readonly state: SessionState;
   readonly attached: number;
   readonly pid: number;
   readonly cols: number;
@@ -57,8 +66,8 @@ function sessionInfo(value: unknown): SessionInfo {
   const o = object(value, 'session');
   return {
     id: string(o, 'id', 64, SESSION_ID),
-    kind: oneOf(o, 'kind', ['shell', 'tmux', 'screen']),
-    state: oneOf(o, 'state', ['STARTING', 'RUNNING', 'DETACHED', 'EXITED']),
+    kind: oneOf(o, 'kind', SESSION_KINDS),
+    state: oneOf(o, 'state', SESSION_STATES),
     attached: integer(o, 'attached', 0, 1 << 16),
     pid: integer(o, 'pid', 0, 2 ** 31),
     cols: integer(o, 'cols', 0, 1 << 16),

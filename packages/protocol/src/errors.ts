@@ -1,14 +1,16 @@
 /**
- * One coded error for all of PocketShell. `CodedError` is the base; each
- * layer keeps its codes as a catalogue of data — the wire's here
- * (`ERROR_CODES`), the host's, the relay's, the WebRTC layer's and the
- * CLI's in their packages — where every code carries its human message,
- * the exit code a CLI ends with, and (for codes that can answer an HTTP
- * request) the HTTP status. The catalogues are checked with `satisfies`, so
- * a code cannot be added without its exit code or status. Codes are never
- * renamed, only added; the human message is for people, the code for
- * programs, and neither ever holds a secret. The mapping to numbers happens
- * only at the edge (`exitCodeOf`, `httpStatusOf` over the catalogues there).
+ * One coded error for all of PocketShell, like undici's one errors file:
+ * `CodedError` is the base, and `ERROR_CODES` is the one catalogue — every
+ * code of every layer on one line, `"<layer> <exit> <status> <message>"`:
+ * the layer that raises it (`wire` codes travel between peers; `host`,
+ * `relay`, `webrtc` and `cli` codes stay local), the exit code a CLI ends
+ * with (by name), the HTTP status it answers with (`-` when it never answers
+ * HTTP) and the default human message. The template type `CodeSpec` makes
+ * the compiler refuse an entry without any of them. Each layer's error
+ * class takes only its layer's codes (`CodeOf<'host'>`…). Codes are never
+ * renamed, only added; the message is for people, the code for programs,
+ * and neither ever holds a secret. Codes become numbers only at the edge
+ * (`exitCodeOf` in the CLI).
  */
 
 /**
@@ -30,41 +32,37 @@ export const EXIT = {
 /** The name of an exit code. */
 export type ExitName = keyof typeof EXIT;
 
-/**
- * One code's entry: `"<exit> <status> <message>"` — the exit code a CLI
- * ends with (by name), the HTTP status it answers with (`-` for a code that
- * never answers HTTP), and the default human message. One line per code;
- * the template type makes the compiler refuse an entry without an exit code
- * or a status.
- */
-export type CodeSpec = `${ExitName} ${number | '-'} ${string}`;
+/** The layers that raise codes. */
+export type Layer = 'wire' | 'host' | 'relay' | 'webrtc' | 'cli';
+
+/** One code's entry: `"<layer> <exit> <status> <message>"` (see the header). */
+export type CodeSpec = `${Layer} ${ExitName} ${number | '-'} ${string}`;
 
 /** A catalogue of codes. */
 export type Catalogue<C extends string = string> = Readonly<Record<C, CodeSpec>>;
 
-/** Declares a catalogue (keeps its literal codes; refuses an entry that is not a `CodeSpec`). */
-export function catalogue<const T extends Catalogue>(entries: T): T {
+function catalogue<const T extends Catalogue>(entries: T): T {
   return entries;
 }
 
 /** What an entry says, read out. */
 export interface CodeInfo {
+  readonly layer: Layer;
   readonly exit: ExitName;
   readonly status: number | undefined;
   readonly message: string;
 }
 
 /** Reads one code's entry, or undefined when the catalogue has no such code. */
-export function codeInfo(catalogue: Catalogue<string>, code: string): CodeInfo | undefined {
-  if (!Object.hasOwn(catalogue, code)) return undefined;
-  const spec = catalogue[code] as CodeSpec;
-  const first = spec.indexOf(' ');
-  const second = spec.indexOf(' ', first + 1);
-  const status = spec.slice(first + 1, second);
+export function codeInfo(code: string): CodeInfo | undefined {
+  if (!Object.hasOwn(ERROR_CODES, code)) return undefined;
+  const spec = ERROR_CODES[code as Code];
+  const [layer, exit, status] = spec.split(' ', 3) as [Layer, ExitName, string];
   return {
-    exit: spec.slice(0, first) as ExitName,
+    layer,
+    exit,
     status: status === '-' ? undefined : Number(status),
-    message: spec.slice(second + 1),
+    message: spec.slice(layer.length + exit.length + status.length + 3),
   };
 }
 
@@ -76,8 +74,8 @@ export class CodedError<C extends string = string> extends Error {
   readonly code: C;
   readonly exit: number;
 
-  constructor(catalogue: Catalogue<C>, code: C, message?: string, options?: { cause?: unknown }) {
-    const info = codeInfo(catalogue, code);
+  constructor(code: C, message?: string, options?: { cause?: unknown }) {
+    const info = codeInfo(code);
     super(message ?? info?.message ?? code, options?.cause === undefined ? undefined : options);
     this.name = 'CodedError';
     this.code = code;
@@ -86,71 +84,111 @@ export class CodedError<C extends string = string> extends Error {
 }
 
 /**
- * The error class of one catalogue: `class FooError extends
- * codedErrorClass('FooError', FOO_CODES) {}` — `new FooError(code,
+ * The error class of one layer: `class FooError extends
+ * codedErrorClass<CodeOf<'foo'>>('FooError') {}` — `new FooError(code,
  * message?, {cause?})`, `instanceof` as usual.
  */
-export function codedErrorClass<C extends string>(name: string, catalogue: Catalogue<C>) {
+export function codedErrorClass<C extends Code>(name: string) {
   return class extends CodedError<C> {
     constructor(code: C, message?: string, options?: { cause?: unknown }) {
-      super(catalogue, code, message, options);
+      super(code, message, options);
       this.name = name;
     }
   };
 }
 
-/** A code of this catalogue. */
-export type ErrorCode = keyof typeof ERROR_CODES;
-
-/** Stable wire error codes (docs/protocol.md §8): exit code, HTTP status, default message. */
+/** Every code of PocketShell (see the header for the format). */
 export const ERROR_CODES = catalogue({
-  bad_message: 'usage 400 The message is malformed, too large, or of an unknown type.',
-  unauthorized: 'refused 401 Authentication failed.',
-  not_paired: 'refused 403 There is no live pairing with that party.',
-  revoked: 'refused 403 The pairing was revoked.',
-  rate_limited: 'failure 429 Too many requests; slow down and retry later.',
-  claim_invalid: 'refused 403 The pairing claim is unknown, expired, already used, or for another host.',
-  claim_burned: 'refused 403 The pairing code was burned by wrong attempts from others; make a new one.',
-  clock_skew: 'failure 400 The timestamp is outside the allowed clock window.',
-  replay: 'failure 400 The message was already seen.',
-  bad_signature: 'failure 400 A signature did not verify.',
-  bad_key: 'failure 400 A key is malformed or of low order.',
-  fingerprint_mismatch: 'failure 400 The DTLS certificate presented is not the one the signed SDP names.',
-  decrypt_failed: 'failure 400 A sealed envelope failed to open.',
-  grant_missing: 'refused 403 The device does not hold the grant this needs.',
-  registration_closed: 'refused 403 This relay needs an enrollment token to register a new host.',
-  too_many_connections: 'failure 429 Too many connections for this identity.',
-  limit_reached: 'failure 429 A configured limit was reached.',
-  not_found: 'notFound 404 No such object.',
-  unsupported: 'failure 501 Not supported by this peer.',
-  unavailable: 'unavailable 503 The relay or the peer cannot be reached right now.',
-  timeout: 'timeout 504 No answer in time.',
+  // wire: refusals that travel between peers (docs/protocol.md §8)
+  bad_message: 'wire usage 400 The message is malformed, too large, or of an unknown type.',
+  unauthorized: 'wire refused 401 Authentication failed.',
+  not_paired: 'wire refused 403 There is no live pairing with that party.',
+  revoked: 'wire refused 403 The pairing was revoked.',
+  rate_limited: 'wire failure 429 Too many requests; slow down and retry later.',
+  claim_invalid: 'wire refused 403 The pairing claim is unknown, expired, already used, or for another host.',
+  claim_burned: 'wire refused 403 The pairing code was burned by wrong attempts from others; make a new one.',
+  clock_skew: 'wire failure 400 The timestamp is outside the allowed clock window.',
+  replay: 'wire failure 400 The message was already seen.',
+  bad_signature: 'wire failure 400 A signature did not verify.',
+  bad_key: 'wire failure 400 A key is malformed or of low order.',
+  fingerprint_mismatch:
+    'wire failure 400 The DTLS certificate presented is not the one the signed SDP names.',
+  decrypt_failed: 'wire failure 400 A sealed envelope failed to open.',
+  grant_missing: 'wire refused 403 The device does not hold the grant this needs.',
+  registration_closed: 'wire refused 403 This relay needs an enrollment token to register a new host.',
+  too_many_connections: 'wire failure 429 Too many connections for this identity.',
+  limit_reached: 'wire failure 429 A configured limit was reached.',
+  not_found: 'wire notFound 404 No such object.',
+  unsupported: 'wire failure 501 Not supported by this peer.',
+  unavailable: 'wire unavailable 503 The relay or the peer cannot be reached right now.',
+  timeout: 'wire timeout 504 No answer in time.',
   key_changed:
-    'refused 409 A known name now comes with a different key; it needs a new pairing, acknowledged.',
-  internal: 'failure 500 Internal error.',
+    'wire refused 409 A known name now comes with a different key; it needs a new pairing, acknowledged.',
+  internal: 'wire failure 500 Internal error.',
+  // host: local failures of the host agent's machine (state files, root, lifecycles)
+  state_insecure: 'host state - A state file or folder is not private to this user (owner, mode or symlink).',
+  state_corrupt: 'host state - A state file is unreadable or does not match its schema.',
+  state_io: 'host state - A state file could not be read or written.',
+  running_as_root: 'host root - Refusing to run as root.',
+  keystore_unavailable: 'host state - The secret store could not be used.',
+  identity_missing: 'host state - This host has no identity yet.',
+  audit_field_refused: 'host failure - An audit entry may not carry a field named like a secret.',
+  audit_corrupt: 'host state - The audit log is damaged.',
+  bad_transition: 'host failure - An illegal lifecycle transition was attempted.',
+  closed: 'host failure - The object is closed.',
+  spawn_failed: 'host failure - A process could not be started.',
+  // relay: the relay's own failures (configuration, listener, storage)
+  config_invalid: 'relay usage 500 The configuration is invalid.',
+  data_insecure: 'relay state 500 The data folder is not private (group or others can write it).',
+  listen_failed: 'relay failure 500 The relay could not listen.',
+  store_failed: 'relay failure 503 The relay storage failed.',
+  token_not_found: 'relay usage 404 No such enrollment token.',
+  // webrtc: the WebRTC layer (fingerprint_mismatch is the wire code above)
+  connect_failed: 'webrtc failure - The peer connection failed (ICE or DTLS) before it was verified.',
+  peer_closed: 'webrtc failure - The peer connection was closed.',
+  not_open: 'webrtc failure - The data channel is not open.',
+  message_too_large: 'webrtc failure - The data-channel message is larger than the allowed size.',
+  wrong_role: 'webrtc failure - This call does not fit the peer role (offerer or answerer).',
+  engine: 'webrtc failure - The WebRTC engine refused the operation.',
+  // cli: what only the `pocketshell` CLI raises
+  not_running: 'cli unavailable - The daemon is not running.',
+  port_in_use: 'cli unavailable - The port is already in use.',
+  already_running: 'cli unavailable - Another daemon already runs on this state folder.',
+  confirmation_needed: 'cli usage - This needs a confirmation (a terminal, or --yes).',
 });
 
+/** Any code. */
+export type Code = keyof typeof ERROR_CODES;
+
+/** The codes one layer raises. */
+export type CodeOf<L extends Layer> = {
+  [K in Code]: (typeof ERROR_CODES)[K] extends `${L} ${string}` ? K : never;
+}[Code];
+
+/** A wire code: one that travels between peers (docs/protocol.md §8). */
+export type ErrorCode = CodeOf<'wire'>;
+
 /** The default message of a wire code. */
-export function messageOf(code: ErrorCode): string {
-  return (codeInfo(ERROR_CODES, code) as CodeInfo).message;
+export function messageOf(code: Code): string {
+  return (codeInfo(code) as CodeInfo).message;
 }
 
-/** True when `code` is one of the wire catalogue's codes. */
+/** True when `code` is a wire code. */
 export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+  return typeof code === 'string' && codeInfo(code)?.layer === 'wire';
 }
 
 /** An error with a stable wire code. `message` must never hold a secret. */
-export class ProtocolError extends codedErrorClass('ProtocolError', ERROR_CODES) {}
+export class ProtocolError extends codedErrorClass<ErrorCode>('ProtocolError') {}
 
 /**
  * An error the other side of an RPC answered with: its code is whatever the
  * peer sent (checked to be a code-shaped string, not necessarily one this
- * side knows), looked up in `catalogue` for the exit code.
+ * side knows), looked up in the catalogue for the exit code.
  */
 export class RemoteError extends CodedError<string> {
-  constructor(code: string, message: string, catalogue: Catalogue<string> = ERROR_CODES) {
-    super(catalogue, code, message);
+  constructor(code: string, message: string) {
+    super(code, message);
     this.name = 'RemoteError';
   }
 }

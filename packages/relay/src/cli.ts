@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { EXIT } from '@pocketshell/protocol';
 import { isLoopback, loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
 import { openDataStore } from './data-dir.ts';
 import { RelayError } from './errors.ts';
@@ -184,8 +185,9 @@ export async function main(argv: string[]): Promise<number> {
       out,
     );
   } catch (error) {
-    // The relay catalogue says which codes are usage (2); anything else is a runtime failure (1).
-    const code = error instanceof RelayError ? error.exit : 1;
+    // `pocketshell-relay` has three exit codes: a relay code the catalogue does not call a runtime
+    // failure (configuration, an unsafe data folder, an unknown token) is 2; anything else is 1.
+    const code = error instanceof RelayError && error.exit !== EXIT.failure ? 2 : 1;
     process.stderr.write(
       `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: (error as Error).message, code: (error as RelayError).code ?? 'internal' })}\n`,
     );

@@ -14,7 +14,7 @@ export {
   type RelayConfig,
 } from './config.ts';
 export { openDataStore, prepareDataDir, privateDatabaseFiles } from './data-dir.ts';
-export { RELAY_ERROR_CODES, RelayError, type RelayErrorCode } from './errors.ts';
+export { RelayError, type RelayErrorCode } from './errors.ts';
 export { DEFAULT_LIMITS, type Limits, RateLimiter } from './limits.ts';
 export { Logger, type LogLevel } from './log.ts';
 export { Metrics } from './metrics.ts';

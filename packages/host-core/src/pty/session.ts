@@ -10,7 +10,16 @@
  * window), while a snapshot is being taken, and while the mirror is more
  * than 256 KiB behind. The lifecycle is an explicit state machine.
  */
-import { concat, type ExitReason, encodeControl } from '@pocketshell/protocol';
+import {
+  concat,
+  type ExitReason,
+  encodeControl,
+  SESSION_KINDS,
+  SESSION_STATES,
+  type SessionInfo,
+  type SessionKind,
+  type SessionState,
+} from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
 import {
   Attachment,
@@ -23,10 +32,9 @@ import {
 import type { PtyExit, PtyHandle } from './backend.ts';
 import { ScreenMirror, type Snapshot, safeTitle } from './screen-mirror.ts';
 
-/** Session states, in lifecycle order. RUNNING means at least one attachment. */
-export const SESSION_STATES = ['STARTING', 'RUNNING', 'DETACHED', 'EXITED'] as const;
-/** One session state. */
-export type SessionState = (typeof SESSION_STATES)[number];
+// Session states (in lifecycle order; RUNNING means at least one attachment), kinds and the
+// listing's shape are the wire's: `sessions.list` carries them (protocol's control-methods.ts).
+export { SESSION_KINDS, SESSION_STATES, type SessionInfo, type SessionKind, type SessionState };
 
 const MOVES: Readonly<Record<SessionState, readonly SessionState[]>> = {
   STARTING: ['RUNNING', 'DETACHED', 'EXITED'],
@@ -34,27 +42,6 @@ const MOVES: Readonly<Record<SessionState, readonly SessionState[]>> = {
   DETACHED: ['RUNNING', 'EXITED'],
   EXITED: [],
 };
-
-/** What runs in a session. */
-export type SessionKind = 'shell' | 'tmux' | 'screen';
-
-/** A session's public description (for `sessions` listings). */
-export interface SessionInfo {
-  readonly id: string;
-  readonly kind: SessionKind;
-  readonly state: SessionState;
-  readonly attached: number;
-  readonly pid: number;
-  readonly cols: number;
-  readonly rows: number;
-  readonly title: string;
-  /** The name a person gave it (`sessions.rename`); empty when none. */
-  readonly name: string;
-  readonly offset: number;
-  /** Milliseconds since the epoch. */
-  readonly createdAt: number;
-  readonly exitCode: number | null;
-}
 
 /** Tunables of a session (defaults in `SESSION_DEFAULTS`). */
 export interface SessionTuning {

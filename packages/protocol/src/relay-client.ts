@@ -77,7 +77,6 @@ export type ReplyTo<T extends RequestMessage['t']> = T extends 'pair.create'
 
 /** Events a relay client emits. */
 export interface RelayClientEvents {
-  [key: string]: unknown;
   state: RelayClientState;
   /** Authenticated; `skew` = relay clock − ours, in seconds. */
   ready: { id: PartyId; skew: number };

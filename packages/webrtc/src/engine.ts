@@ -7,8 +7,7 @@
  * engine reports the fingerprint of the DTLS certificate the remote actually
  * presented, so the signed-SDP binding (PROTOCOL.md §6) is checked above it.
  */
-import type { IceCandidateInit } from '@pocketshell/protocol';
-import type { Events } from './events.ts';
+import type { Events, IceCandidateInit } from '@pocketshell/protocol';
 
 export type { IceCandidateInit };
 
@@ -42,10 +41,10 @@ export type DataChannelState = 'connecting' | 'open' | 'closing' | 'closed';
 
 /** Events of a data channel. A message is a `string` (sent as text) or bytes. */
 export interface DataChannelEvents {
-  open: [];
-  message: [data: Uint8Array | string];
-  close: [];
-  bufferedamountlow: [];
+  open: undefined;
+  message: Uint8Array | string;
+  close: undefined;
+  bufferedamountlow: undefined;
 }
 
 /** A reliable, ordered data channel. */
@@ -68,10 +67,10 @@ export interface DataChannel extends Events<DataChannelEvents> {
 /** Events of a peer connection. */
 export interface PeerEvents {
   /** A local candidate to trickle, or `null` at the end of gathering. */
-  icecandidate: [candidate: IceCandidateInit | null];
-  connectionstatechange: [state: PeerConnectionState];
+  icecandidate: IceCandidateInit | null;
+  connectionstatechange: PeerConnectionState;
   /** A channel the remote opened; it may still be `connecting` (wait for `open` to send). */
-  datachannel: [channel: DataChannel];
+  datachannel: DataChannel;
 }
 
 /** One peer connection. */

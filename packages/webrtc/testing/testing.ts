@@ -114,10 +114,11 @@ export function once<E extends keyof DataChannelEvents & string>(
   channel: DataChannel,
   event: E,
 ): Promise<DataChannelEvents[E]> {
-  if (event === 'open' && channel.readyState === 'open') return Promise.resolve([] as DataChannelEvents[E]);
+  if (event === 'open' && channel.readyState === 'open')
+    return Promise.resolve(undefined as DataChannelEvents[E]);
   if (event === 'close' && channel.readyState === 'closed')
-    return Promise.resolve([] as DataChannelEvents[E]);
-  return new Promise((resolve) => channel.once(event, (...args) => resolve(args)));
+    return Promise.resolve(undefined as DataChannelEvents[E]);
+  return new Promise((resolve) => channel.once(event, resolve));
 }
 
 /** Collects the next `n` messages of `channel`. */

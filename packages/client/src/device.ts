@@ -28,6 +28,7 @@ import {
   randomId,
   type ServerMessage,
   sasDigits,
+  unixNow,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
 import {
@@ -157,7 +158,7 @@ export class Device {
 
   constructor(options: DeviceOptions) {
     this.#o = options;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? (() => unixNow());
     this.id = deviceIdOf(options.keyPair.publicKey);
     this.#signals = new DeviceSignals({
       id: this.id,

@@ -18,13 +18,12 @@ import {
   type Role,
 } from './identity.ts';
 import { array, b64, boolean, integer, type Obj, object, oneOf, optional, string } from './schema.ts';
+import { MAX_TS } from './time.ts';
 
 /** Largest frame either side accepts, in bytes (UTF-8). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Largest sealed ciphertext inside a frame, in bytes. */
 export const MAX_CT_BYTES = 46 * 1024;
-/** Largest Unix timestamp accepted (year 2286 and change). */
-const MAX_TS = 9_999_999_999;
 
 const RID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const KIND_RE = /^[a-z][a-z0-9.-]{0,31}$/;

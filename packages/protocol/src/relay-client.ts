@@ -25,6 +25,7 @@ import {
   type ServerMessage,
   type TurnMessage,
 } from './messages.ts';
+import { unixNow } from './time.ts';
 
 /** The part of the WebSocket API the client uses (browser WebSocket and `ws` both fit). */
 export interface WebSocketLike {
@@ -339,7 +340,7 @@ export class RelayClient extends Emitter<RelayClientEvents> {
         this.#drop(`challenge names ${message.relay}, not ${this.#origin}`);
         return;
       }
-      const ts = Math.floor(this.#o.now() / 1000);
+      const ts = unixNow(this.#o.now());
       const { publicKey, secretKey } = this.#o.keyPair;
       const sig = sign(
         relayAuthTranscript(message.relay, fromB64u(message.nonce), this.#o.role, publicKey, ts),
@@ -357,7 +358,7 @@ export class RelayClient extends Emitter<RelayClientEvents> {
       }
       this.#attempt = 0;
       this.#setState('ready');
-      this.emit('ready', { id: message.id, skew: message.time - Math.floor(this.#o.now() / 1000) });
+      this.emit('ready', { id: message.id, skew: message.time - unixNow(this.#o.now()) });
       return;
     }
     if (message.t === 'error') {

@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { b64u, type Envelope, generateKeyPair, randomBytes } from '@pocketshell/protocol';
+import { b64u, type Envelope, generateKeyPair, randomBytes, unixNow } from '@pocketshell/protocol';
 import { pairClients, RawClient, startRelay } from '../src/testing.ts';
 
 const MAX_CONNECTIONS = 20_000;
@@ -61,7 +61,7 @@ function envelope(): Envelope {
   return {
     kind: 'relay-data',
     mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
+    ts: unixNow(),
     enc: b64u(randomBytes(32)),
     ct: b64u(randomBytes(CT_BYTES)),
   };

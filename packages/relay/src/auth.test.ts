@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { b64u, deviceIdOf, generateKeyPair, hostIdOf, type ServerMessage } from '@pocketshell/protocol';
+import {
+  b64u,
+  deviceIdOf,
+  generateKeyPair,
+  hostIdOf,
+  type ServerMessage,
+  unixNow,
+} from '@pocketshell/protocol';
 import { DATABASE_FILE } from './sqlite-store.ts';
 import { RawClient, type StartedRelay, startRelay } from './testing.ts';
 
@@ -78,18 +85,12 @@ describe('relay auth', () => {
     // stale ts: 61 s in the past, correctly signed
     c = await RawClient.open(relay.wsUrl);
     ch = await challenge(c);
-    await expectRefused(
-      c,
-      RawClient.authFor(ch, { role: 'host', keyPair, ts: Math.floor(Date.now() / 1000) - 61 }),
-    );
+    await expectRefused(c, RawClient.authFor(ch, { role: 'host', keyPair, ts: unixNow() - 61 }));
 
     // and in the future
     c = await RawClient.open(relay.wsUrl);
     ch = await challenge(c);
-    await expectRefused(
-      c,
-      RawClient.authFor(ch, { role: 'host', keyPair, ts: Math.floor(Date.now() / 1000) + 120 }),
-    );
+    await expectRefused(c, RawClient.authFor(ch, { role: 'host', keyPair, ts: unixNow() + 120 }));
 
     // replayed challenge: a valid auth for an earlier connection's nonce
     c = await RawClient.open(relay.wsUrl);

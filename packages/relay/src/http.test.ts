@@ -13,7 +13,14 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { b64u, type Envelope, generateKeyPair, randomBytes, readServerMessage } from '@pocketshell/protocol';
+import {
+  b64u,
+  type Envelope,
+  generateKeyPair,
+  randomBytes,
+  readServerMessage,
+  unixNow,
+} from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
 import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
 
@@ -54,7 +61,7 @@ function env(): Envelope {
   return {
     kind: 'offer',
     mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
+    ts: unixNow(),
     enc: b64u(randomBytes(32)),
     ct: b64u(randomBytes(16)),
   };

@@ -10,7 +10,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { b64u, type Envelope, generateKeyPair, randomBytes, type ServerMessage } from '@pocketshell/protocol';
+import {
+  b64u,
+  type Envelope,
+  generateKeyPair,
+  randomBytes,
+  type ServerMessage,
+  unixNow,
+} from '@pocketshell/protocol';
 import fc from 'fast-check';
 import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
 
@@ -18,7 +25,7 @@ function env(ctBytes = 64): Envelope {
   return {
     kind: 'offer',
     mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
+    ts: unixNow(),
     enc: b64u(randomBytes(32)),
     ct: b64u(randomBytes(ctBytes)),
   };

@@ -23,6 +23,7 @@ import {
   randomBytes,
   type ServerMessage,
   sealJson,
+  unixNow,
 } from '@pocketshell/protocol';
 import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
 
@@ -31,7 +32,7 @@ function junkEnvelope(): Envelope {
   return {
     kind: 'pair.request',
     mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
+    ts: unixNow(),
     enc: b64u(randomBytes(32)),
     ct: b64u(randomBytes(48)),
   };

@@ -24,6 +24,7 @@ import {
   type KeyPair,
   randomBytes,
   type ServerMessage,
+  unixNow,
 } from '@pocketshell/protocol';
 import { addressKey } from './limits.ts';
 import { DATABASE_FILE } from './sqlite-store.ts';
@@ -40,7 +41,7 @@ function junkEnvelope(): Envelope {
   return {
     kind: 'pair.request',
     mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
+    ts: unixNow(),
     enc: b64u(randomBytes(32)),
     ct: b64u(randomBytes(48)),
   };

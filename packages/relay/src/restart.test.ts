@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { b64u, type Envelope, generateKeyPair, randomBytes } from '@pocketshell/protocol';
+import { b64u, type Envelope, generateKeyPair, randomBytes, unixNow } from '@pocketshell/protocol';
 import { DATABASE_FILE } from './sqlite-store.ts';
 import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
 
@@ -23,7 +23,7 @@ function env(): Envelope {
   return {
     kind: 'offer',
     mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
+    ts: unixNow(),
     enc: b64u(randomBytes(32)),
     ct: b64u(randomBytes(64)),
   };

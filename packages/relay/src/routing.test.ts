@@ -6,14 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { b64u, type Envelope, generateKeyPair, randomBytes, type ServerMessage } from '@pocketshell/protocol';
+import {
+  b64u,
+  type Envelope,
+  generateKeyPair,
+  randomBytes,
+  type ServerMessage,
+  unixNow,
+} from '@pocketshell/protocol';
 import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
 
 function env(): Envelope {
   return {
     kind: 'offer',
     mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
+    ts: unixNow(),
     enc: b64u(randomBytes(32)),
     ct: b64u(randomBytes(64)),
   };

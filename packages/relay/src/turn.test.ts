@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { unixNow } from '@pocketshell/protocol';
 import { pairClients, type StartedRelay, startRelay } from './testing.ts';
 import { turnCredentials } from './turn.ts';
 import { turnAllocate } from './turn-probe.ts';
@@ -143,7 +144,7 @@ describe('turn credentials with coturn', () => {
     const old = turnCredentials({
       secret: SECRET,
       id: c.id!,
-      now: Math.floor(Date.now() / 1000) - 7200,
+      now: unixNow() - 7200,
       ttl: 600,
       urls: [],
     });

@@ -28,7 +28,7 @@ export interface PeerOptions {
   role: PeerRole;
   /**
    * When given, only candidates whose IP address passes are signalled,
-   * accepted from the remote, or paired (e.g. `isLoopback` in tests).
+   * accepted from the remote, or paired (e.g. `isLoopbackIPv4` in tests).
    */
   localAddressFilter?: (address: string) => boolean;
 }
@@ -113,7 +113,7 @@ export interface WebRtcEngine {
 /** Largest data-channel message PocketShell sends: works with every stack (PROTOCOL.md §6). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 
-/** Address filter for tests and benchmarks: IPv4 loopback only. */
-export function isLoopback(address: string): boolean {
-  return address === '127.0.0.1';
+/** Candidate address filter for tests and benchmarks: IPv4 loopback (127.0.0.0/8) only. */
+export function isLoopbackIPv4(address: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(address);
 }

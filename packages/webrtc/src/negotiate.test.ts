@@ -17,11 +17,12 @@ import {
   ProtocolError,
   parseInner,
   ReplayCache,
+  unixNow,
 } from '@pocketshell/protocol';
 import { ignoreClosed, loopbackEngine, messages, once, SpyEngine } from '../testing/testing.ts';
 import { gateChannels } from './dtls-binding.ts';
 import type { DataChannel, Peer, PeerOptions, WebRtcEngine } from './engine.ts';
-import { isLoopback } from './engine.ts';
+import { isLoopbackIPv4 } from './engine.ts';
 import { WebRtcError } from './errors.ts';
 import { makeAnswer, makeOffer } from './handshake.ts';
 import { type AnswerInput, answerOffer, type OfferInput, startOffer } from './negotiate.ts';
@@ -31,7 +32,7 @@ const device = generateKeyPair(new Uint8Array(32).fill(12));
 const stranger = generateKeyPair(new Uint8Array(32).fill(13));
 const hostId = hostIdOf(host.publicKey);
 const deviceId = deviceIdOf(device.publicKey);
-const now = () => Math.floor(Date.now() / 1000);
+const now = () => unixNow();
 const isCode = (c: string) => (e: unknown) =>
   (e instanceof ProtocolError || e instanceof WebRtcError) && e.code === c;
 
@@ -65,7 +66,7 @@ function setup(engine: WebRtcEngine, conn: string) {
   const deviceInput: OfferInput = {
     engine,
     iceServers: [],
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     onIceCandidate: toHost.send,
     now,
     hostId,
@@ -78,7 +79,7 @@ function setup(engine: WebRtcEngine, conn: string) {
   const hostInput: AnswerInput = {
     engine,
     iceServers: [],
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     onIceCandidate: toDevice.send,
     now,
     hostId,
@@ -217,7 +218,11 @@ function lieAboutFingerprint(sdp: string): string {
  * device does not hold: the signature is good, the DTLS certificate is not.
  */
 async function lyingDevice(engine: WebRtcEngine, conn: string) {
-  const peer = await engine.createPeer({ iceServers: [], role: 'offerer', localAddressFilter: isLoopback });
+  const peer = await engine.createPeer({
+    iceServers: [],
+    role: 'offerer',
+    localAddressFilter: isLoopbackIPv4,
+  });
   const channel = peer.createDataChannel('control');
   const real = await peer.setLocalDescription(await peer.createOffer());
   const offer: OfferBody = makeOffer({
@@ -315,7 +320,7 @@ describe('DTLS certificate bound to the signed SDP', () => {
     const hostPeer = await engine.createPeer({
       iceServers: [],
       role: 'answerer',
-      localAddressFilter: isLoopback,
+      localAddressFilter: isLoopbackIPv4,
     });
     try {
       await hostPeer.setRemoteDescription(offering.offer.sdp);

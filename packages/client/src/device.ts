@@ -226,7 +226,7 @@ export class Device {
           if (m.t === 'pair.accepted') resolve(m);
           else if (m.t === 'pair.rejected')
             reject(new ProtocolError('unauthorized', 'the host declined the pairing'));
-          // The host gave up waiting for this device (§4.6): its acceptance or our confirmation was lost.
+          // The host gave up waiting for this device (docs/protocol.md §4.6): its acceptance or our confirmation was lost.
           else reject(new ProtocolError('revoked', 'the host stopped waiting for this device'));
         }
       });

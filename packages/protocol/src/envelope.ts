@@ -1,5 +1,5 @@
 /**
- * Sealed envelopes (PROTOCOL.md §5): everything a host and a device say to
+ * Sealed envelopes (docs/protocol.md §5): everything a host and a device say to
  * each other through the relay. HPKE mode_auth from the sender's static key
  * to the recipient's, both derived from their Ed25519 identities, with
  * `info = tr(seal/v1, sender_id, recipient_id)` and

@@ -4,7 +4,7 @@
  * people, the code is for programs. Codes are never renamed, only added.
  */
 
-/** Stable error codes and their default human messages (PROTOCOL.md §9). */
+/** Stable error codes and their default human messages (docs/protocol.md §8). */
 export const ERROR_CODES = {
   bad_message: 'The message is malformed, too large, or of an unknown type.',
   unauthorized: 'Authentication failed.',

@@ -1,5 +1,5 @@
 /**
- * The bodies inside sealed envelopes (PROTOCOL.md §4–§6): pairing request,
+ * The bodies inside sealed envelopes (docs/protocol.md §4–§6): pairing request,
  * acceptance and the device's confirmation, and the WebRTC signaling of one connection. Each body is
  * JSON; `parseInner(kind, value)` checks it like any network message, and
  * the transcript builders give the exact bytes each signature covers.

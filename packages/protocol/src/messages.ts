@@ -1,5 +1,5 @@
 /**
- * Relay messages (PROTOCOL.md §3–§5) as discriminated unions on `t`, with
+ * Relay messages (docs/protocol.md §3–§5) as discriminated unions on `t`, with
  * parsers that take `unknown` straight off the WebSocket, enforce the 64 KiB
  * cap, check every field, and throw `ProtocolError('bad_message')` for
  * anything else. The relay, the host and the device all use these; no one
@@ -133,7 +133,7 @@ export interface PairRejectedMessage {
   from: HostId;
 }
 /**
- * To a host: wrong redeems killed its live claims (PROTOCOL.md §4); a
+ * To a host: wrong redeems killed its live claims (docs/protocol.md §4); a
  * waiting pairing will never be redeemed and should say so.
  */
 export interface PairBurnedMessage {

@@ -1,5 +1,5 @@
 /**
- * Pairing (PROTOCOL.md §4) as pure functions shared by the host, the Node
+ * Pairing (docs/protocol.md §4) as pure functions shared by the host, the Node
  * client and the web client: the QR URL, the device's sealed request, the
  * host's checks and its sealed acceptance, the device's checks of that, and
  * the device's sealed confirmation that it completed — the host pins a
@@ -108,7 +108,7 @@ export function parsePairUrl(url: string): PairLink {
 /**
  * True when two party names are the same name to a person: compared after
  * Unicode NFKC, case folding and collapsing whitespace, so "Pixel" and
- * " pixel" are one name. The test for a key change (PROTOCOL.md §4.8).
+ * " pixel" are one name. The test for a key change (docs/protocol.md §4.8).
  */
 export function sameName(a: string, b: string): boolean {
   const norm = (n: string) => n.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();

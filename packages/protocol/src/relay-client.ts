@@ -1,5 +1,5 @@
 /**
- * The client side of the relay connection (PROTOCOL.md §3), shared by the
+ * The client side of the relay connection (docs/protocol.md §3), shared by the
  * host agent, the Node client and the web client: dial, check the
  * challenge's origin, sign the auth transcript, then exchange messages —
  * requests with `rid`s answered by promise, everything else as events.

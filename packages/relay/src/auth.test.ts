@@ -1,5 +1,5 @@
 /**
- * Authentication against a real relay process (PROTOCOL.md §3): a wrong
+ * Authentication against a real relay process (docs/protocol.md §3): a wrong
  * signature, a stale `ts`, a replayed challenge and an id that does not
  * match its key are each refused with `unauthorized` and a close, and
  * nothing is stored; closed registration needs a live enrollment token.

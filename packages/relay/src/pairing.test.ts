@@ -1,6 +1,6 @@
 /**
  * Pairing end-to-end between raw protocol clients and a real relay process
- * (PROTOCOL.md §4): create → redeem → request forwarded → accept → both can
+ * (docs/protocol.md §4): create → redeem → request forwarded → accept → both can
  * send; expired, reused and other-host claims are `claim_invalid`; five
  * wrong redeems against a host kill its live claim; accept and reject need
  * a pending redeem.

@@ -1,5 +1,5 @@
 /**
- * TURN credentials (PROTOCOL.md §7) against Debian's coturn: the relay's
+ * TURN credentials (docs/protocol.md §7) against Debian's coturn: the relay's
  * `turn` answer follows the REST-API scheme, an allocation with it succeeds
  * on a loopback `turnserver --use-auth-secret`, and forged or expired ones
  * fail. coturn must be installed (scripts/install-system-deps.sh); without

@@ -1,11 +1,11 @@
 /**
  * The WebRTC engine interface: the narrow surface the PocketShell protocol
- * code needs from a WebRTC stack, so werift (today), node-datachannel (later)
- * and the browser's `RTCPeerConnection` can sit behind the same signaling and
+ * code needs from a WebRTC stack, so werift, node-datachannel and the
+ * browser's `RTCPeerConnection` can sit behind the same signaling and
  * session code. Descriptions are SDP strings, candidates are in the
  * `RTCIceCandidateInit` form, data channels are reliable and ordered, and the
  * engine reports the fingerprint of the DTLS certificate the remote actually
- * presented, so the signed-SDP binding (PROTOCOL.md §6) is checked above it.
+ * presented, so the signed-SDP binding (docs/protocol.md §6) is checked above it.
  */
 import type { Events, IceCandidateInit } from '@pocketshell/protocol';
 
@@ -110,7 +110,7 @@ export interface WebRtcEngine {
   createPeer(options: PeerOptions): Promise<Peer>;
 }
 
-/** Largest data-channel message PocketShell sends: works with every stack (PROTOCOL.md §6). */
+/** Largest data-channel message PocketShell sends: works with every stack (docs/protocol.md §6). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 
 /** Candidate address filter for tests and benchmarks: IPv4 loopback (127.0.0.0/8) only. */

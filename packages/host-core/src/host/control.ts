@@ -1,5 +1,5 @@
 /**
- * The `control` data channel (PROTOCOL.md §6): JSON requests
+ * The `control` data channel (docs/protocol.md §6): JSON requests
  * `{id, method, params}` answered by `{id, result}` or
  * `{id, error: {code, message}}`. Each request is size-capped and
  * schema-checked; a handler's `ProtocolError` travels back with its code,

@@ -17,7 +17,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { b64u, type Envelope, generateKeyPair, randomBytes, unixNow } from '@pocketshell/protocol';
-import { pairClients, RawClient, startRelay } from '../src/testing.ts';
+import { pairClients, RawClient, startRelay } from '../testing/index.ts';
 
 const MAX_CONNECTIONS = 20_000;
 const SETUP_TIMEOUT_MS = 300_000;

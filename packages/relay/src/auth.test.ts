@@ -18,8 +18,8 @@ import {
   type ServerMessage,
   unixNow,
 } from '@pocketshell/protocol';
+import { RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 import { DATABASE_FILE } from './sqlite-store.ts';
-import { RawClient, type StartedRelay, startRelay } from './testing.ts';
 
 const BIN = new URL('../bin/pocketshell-relay.js', import.meta.url).pathname;
 const run = promisify(execFile);

@@ -22,7 +22,7 @@ import {
   unixNow,
 } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 
 interface Reply {
   status: number;

@@ -19,7 +19,7 @@ import {
   unixNow,
 } from '@pocketshell/protocol';
 import fc from 'fast-check';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 
 function env(ctBytes = 64): Envelope {
   return {

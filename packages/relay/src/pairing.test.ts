@@ -25,7 +25,7 @@ import {
   sealJson,
   unixNow,
 } from '@pocketshell/protocol';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 
 /** A syntactically valid envelope the relay cannot tell from a real one. */
 function junkEnvelope(): Envelope {

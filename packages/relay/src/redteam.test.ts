@@ -26,9 +26,9 @@ import {
   type ServerMessage,
   unixNow,
 } from '@pocketshell/protocol';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 import { addressKey } from './limits.ts';
 import { DATABASE_FILE } from './sqlite-store.ts';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
 
 const BIN = new URL('../bin/pocketshell-relay.js', import.meta.url).pathname;
 const TURN_SECRET = 'redteam-turn-secret-0123456789';

@@ -14,7 +14,7 @@ import {
   type ServerMessage,
   unixNow,
 } from '@pocketshell/protocol';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 
 function env(): Envelope {
   return {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { unixNow } from '@pocketshell/protocol';
-import { pairClients, type StartedRelay, startRelay } from './testing.ts';
+import { pairClients, type StartedRelay, startRelay } from '../testing/index.ts';
 import { turnCredentials } from './turn.ts';
 import { turnAllocate } from './turn-probe.ts';
 

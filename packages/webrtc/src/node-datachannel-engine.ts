@@ -50,20 +50,15 @@ import type {
   RtcConfig,
 } from 'node-datachannel';
 import { type CandidatePolicy, candidatePolicy } from './candidate-policy.ts';
-import type {
-  DataChannel,
-  DataChannelEvents,
-  DataChannelState,
-  IceCandidateInit,
-  IceServer,
-  Peer,
-  PeerConnectionState,
-  PeerEvents,
-  PeerOptions,
-  PeerRole,
-  WebRtcEngine,
+import type { Peer, PeerConnectionState, PeerEvents, PeerOptions, PeerRole, WebRtcEngine } from './engine.ts';
+import {
+  type DataChannel,
+  type DataChannelEvents,
+  type DataChannelState,
+  type IceCandidateInit,
+  type IceServer,
+  MAX_MESSAGE_BYTES,
 } from './engine.ts';
-import { MAX_MESSAGE_BYTES } from './engine.ts';
 import { WebRtcError } from './errors.ts';
 import { candidateAddress, filterSdpCandidates, sdpFingerprint } from './sdp.ts';
 

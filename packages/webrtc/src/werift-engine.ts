@@ -18,19 +18,14 @@ import { createHash } from 'node:crypto';
 import { Emitter } from '@pocketshell/protocol';
 import type { RTCCertificate, RTCDataChannel, RTCPeerConnection, RTCPeerConnectionConfig } from 'werift';
 import { type CandidatePolicy, candidatePolicy } from './candidate-policy.ts';
-import type {
-  DataChannel,
-  DataChannelEvents,
-  DataChannelState,
-  IceCandidateInit,
-  Peer,
-  PeerConnectionState,
-  PeerEvents,
-  PeerOptions,
-  PeerRole,
-  WebRtcEngine,
+import type { Peer, PeerConnectionState, PeerEvents, PeerOptions, PeerRole, WebRtcEngine } from './engine.ts';
+import {
+  type DataChannel,
+  type DataChannelEvents,
+  type DataChannelState,
+  type IceCandidateInit,
+  MAX_MESSAGE_BYTES,
 } from './engine.ts';
-import { MAX_MESSAGE_BYTES } from './engine.ts';
 import { WebRtcError } from './errors.ts';
 import { candidateAddress, filterSdpCandidates, formatFingerprint } from './sdp.ts';
 

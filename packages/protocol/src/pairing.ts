@@ -8,7 +8,7 @@
  * same values both sides verified.
  */
 import { b64u, equalBytes, fromB64u, fromUtf8, utf8 } from './bytes.ts';
-import { type Envelope, openEnvelope, sealEnvelope } from './envelope.ts';
+import { type Envelope, openJson, sealJson } from './envelope.ts';
 import { ProtocolError } from './errors.ts';
 import {
   type DeviceId,
@@ -175,9 +175,9 @@ function sealPairBody<K extends PairKind>(
   to: End,
   ts: number,
 ): Envelope {
-  return sealEnvelope({
+  return sealJson({
     kind,
-    plaintext: utf8(JSON.stringify(body)),
+    body,
     senderId: from.id,
     senderSecret: fromSecret,
     recipientId: to.id,
@@ -202,22 +202,14 @@ function openPairBody<K extends PairKind>(
 ): InnerBodies[K] {
   if (envelope.kind !== kind) throw new ProtocolError('bad_message', `expected a ${kind} envelope`);
   checkClock(envelope.ts, now);
-  const text = fromUtf8(
-    openEnvelope({
-      envelope,
-      senderId: from.id,
-      senderPublic: from.pub,
-      recipientId: to.id,
-      recipientSecret: toSecret,
-      ...(replay ? { replay } : {}),
-    }),
-  );
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new ProtocolError('bad_message', 'envelope body is not JSON', { cause });
-  }
+  const value = openJson({
+    envelope,
+    senderId: from.id,
+    senderPublic: from.pub,
+    recipientId: to.id,
+    recipientSecret: toSecret,
+    ...(replay ? { replay } : {}),
+  });
   return parseInner(kind, value);
 }
 

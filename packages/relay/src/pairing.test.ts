@@ -21,26 +21,13 @@ import {
   openJson,
   type PartyId,
   randomBytes,
-  type ServerMessage,
   sealJson,
-  unixNow,
 } from '@pocketshell/protocol';
+import { replyCode as code, junkEnvelope as junk } from '../testing/fixtures.ts';
 import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 
-/** A syntactically valid envelope the relay cannot tell from a real one. */
-function junkEnvelope(): Envelope {
-  return {
-    kind: 'pair.request',
-    mid: b64u(randomBytes(16)),
-    ts: unixNow(),
-    enc: b64u(randomBytes(32)),
-    ct: b64u(randomBytes(48)),
-  };
-}
-
-function code(m: ServerMessage): string {
-  return m.t === 'error' ? m.code : m.t;
-}
+/** A `pair.request` envelope nobody can open. */
+const junkEnvelope = () => junk('pair.request', 48);
 
 async function hostWithClaim(wsUrl: string, keyPair: KeyPair = generateKeyPair()) {
   const host = await RawClient.connect(wsUrl, { role: 'host', keyPair });

@@ -31,6 +31,8 @@ import {
 } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
 
+export * from './fixtures.ts';
+
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pocketshell-relay.js');
 
 /** A relay process started by `startRelay`. */

@@ -3,13 +3,14 @@
  * with an in-memory signaling pipe (JSON round-trips, bodies checked with
  * `parseInner` as the relay path would): a clean connection with channels
  * both ways; refusals before any peer exists; and peers whose DTLS
- * certificate is not the one they signed, dropped by the checking side.
+ * certificate is not the one they signed, dropped by the checking side
+ * (the device dropping a lying host is in the engine conformance suite,
+ * for every engine pair).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   deviceIdOf,
-  fromB64u,
   generateKeyPair,
   hostIdOf,
   type IceCandidateInit,
@@ -24,7 +25,7 @@ import { gateChannels } from './dtls-binding.ts';
 import type { DataChannel, Peer, PeerOptions, WebRtcEngine } from './engine.ts';
 import { isLoopbackIPv4 } from './engine.ts';
 import { WebRtcError } from './errors.ts';
-import { makeAnswer, makeOffer } from './handshake.ts';
+import { makeOffer } from './handshake.ts';
 import { type AnswerInput, answerOffer, type OfferInput, startOffer } from './negotiate.ts';
 
 const host = generateKeyPair(new Uint8Array(32).fill(11));
@@ -310,37 +311,6 @@ describe('DTLS certificate bound to the signed SDP', () => {
     } finally {
       await liar.peer.close();
       await answered.peer.close();
-    }
-  });
-
-  it('device drops a host whose DTLS certificate is not the signed one', async () => {
-    const engine = loopbackEngine();
-    const { deviceInput } = setup(engine, 'conn-lie-0003');
-    const offering = await startOffer(deviceInput);
-    const hostPeer = await engine.createPeer({
-      iceServers: [],
-      role: 'answerer',
-      localAddressFilter: isLoopbackIPv4,
-    });
-    try {
-      await hostPeer.setRemoteDescription(offering.offer.sdp);
-      const real = await hostPeer.setLocalDescription(await hostPeer.createAnswer());
-      const lie = makeAnswer({
-        sdp: lieAboutFingerprint(real),
-        conn: 'conn-lie-0003',
-        offerNonce: fromB64u(offering.offer.nonce),
-        hostId,
-        deviceId,
-        hostSecret: host.secretKey,
-        now: now(),
-      });
-      const { verified } = await offering.acceptAnswer(wire(lie));
-      await assert.rejects(verified, isCode('fingerprint_mismatch'));
-      assert.equal(offering.peer.connectionState, 'closed');
-      assert.equal(offering.peer.remoteCertificateFingerprint(), hostPeer.localFingerprint());
-    } finally {
-      await offering.peer.close();
-      await hostPeer.close();
     }
   });
 });

@@ -147,6 +147,7 @@ export function engineConformance(pair: ConformancePair): void {
       const { a, b, channel, theirs } = await connected();
       try {
         assert.equal(theirs.label, 'control');
+        assert.equal(theirs.readyState, 'open');
         assert.equal(a.connectionState, 'connected');
         assert.equal(b.connectionState, 'connected');
         const toB = messages(theirs, 3);

@@ -66,7 +66,8 @@ export function hostTarget(): Target {
 const TEST_SUPPORT =
   /(^|\/)packages\/[^/]+\/(testing|bench)\/|\.test\.ts$|(^|\/)test-support\.ts$|(^|\/)bench-scratch\.ts$/;
 
-async function bundle(entry: string, outfile: string): Promise<void> {
+/** Bundles `entry` into one ESM file; throws when anything of the test support got in. */
+export async function bundle(entry: string, outfile: string): Promise<void> {
   const { metafile } = await build({
     entryPoints: [entry],
     outfile,

@@ -62,8 +62,13 @@ export function hostTarget(): Target {
   return t as Target;
 }
 
-async function bundle(entry: string, outfile: string): Promise<void> {
-  await build({
+/** Sources that are test support, never shipped: `testing/` and `bench/` folders, tests, scratch benchmarks. */
+const TEST_SUPPORT =
+  /(^|\/)packages\/[^/]+\/(testing|bench)\/|\.test\.ts$|(^|\/)test-support\.ts$|(^|\/)bench-scratch\.ts$/;
+
+/** Bundles `entry` into one ESM file; throws when anything of the test support got in. */
+export async function bundle(entry: string, outfile: string): Promise<void> {
+  const { metafile } = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -78,7 +83,11 @@ async function bundle(entry: string, outfile: string): Promise<void> {
       js: "import { createRequire as __psCreateRequire } from 'node:module'; const require = __psCreateRequire(import.meta.url);",
     },
     logLevel: 'warning',
+    metafile: true,
   });
+  // Test support is reachable only through the `testing` entry points; a production import of it fails the build.
+  const leaked = Object.keys(metafile.inputs).filter((input) => TEST_SUPPORT.test(input));
+  if (leaked.length > 0) throw new Error(`test support in the bundle of ${entry}: ${leaked.join(', ')}`);
 }
 
 function copyPackage(name: string, into: string, filter?: (src: string) => boolean): void {

@@ -17,7 +17,7 @@ import { Device, type TerminalClient } from '@pocketshell/client';
 import type { EngineName } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { isLoopback, NodeDataChannelEngine, WeriftEngine } from '@pocketshell/webrtc';
+import { isLoopbackIPv4, NodeDataChannelEngine, WeriftEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import {
   browserAvailable,
@@ -148,7 +148,7 @@ function benchDevice(relayWsUrl: string, engine: EngineName): Device {
       engine === 'werift'
         ? new WeriftEngine({ bindAddress: '127.0.0.1' })
         : new NodeDataChannelEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     minBackoffMs: 50,
     maxBackoffMs: 500,
   });

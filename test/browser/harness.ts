@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isLoopback, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
 import { ensureWebClient } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { CHROMIUM, CHROMIUM_TEST_ARGS } from '@pocketshell/webrtc/testing';
@@ -92,7 +92,7 @@ export class TestHost {
       // Sessions get a login's environment; the prompt variables are passed on purpose.
       passEnv: ['PS1', 'BASH_ENV', 'ENV'],
       engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-      localAddressFilter: isLoopback,
+      localAddressFilter: isLoopbackIPv4,
       iceServers: [],
       minBackoffMs: 50,
       maxBackoffMs: 500,

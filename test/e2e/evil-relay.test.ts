@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
 import {
-  isLoopback,
+  isLoopbackIPv4,
   type OpenedHost,
   openHost,
   type PairingPrompt,
@@ -54,7 +54,7 @@ before(async () => {
     relayUrl: evil.wsUrl,
     env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
     engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     iceServers: [],
     minBackoffMs: 50,
     maxBackoffMs: 500,

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, HostConnection, PairedHost } from '@pocketshell/client';
 import {
-  isLoopback,
+  isLoopbackIPv4,
   makeOffer,
   type OpenedHost,
   openHost,
@@ -90,7 +90,11 @@ function rawControl(conn: HostConnection, text: string, ms = 5000): Promise<unkn
 
 /** A real signed offer from a real werift peer that never finishes (no answer is applied). */
 async function halfOpenOffer(d: Paired) {
-  const peer = await engine.createPeer({ iceServers: [], role: 'offerer', localAddressFilter: isLoopback });
+  const peer = await engine.createPeer({
+    iceServers: [],
+    role: 'offerer',
+    localAddressFilter: isLoopbackIPv4,
+  });
   extraPeers.push(peer);
   peer.createDataChannel('control');
   const sdp = await peer.setLocalDescription(await peer.createOffer());
@@ -145,7 +149,7 @@ before(async () => {
     relayUrl: relay.wsUrl,
     env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
     engine,
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     iceServers: [],
     minBackoffMs: 50,
     maxBackoffMs: 500,

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
 import {
-  isLoopback,
+  isLoopbackIPv4,
   makeOffer,
   nodePtyBackend,
   type OpenedHost,
@@ -126,7 +126,11 @@ function sendAndAwaitHangup(d: typeof shellDevice, kind: string, body: { conn: s
 
 /** A real signed offer (from a real werift peer) for the shell device. */
 async function realOffer(signer: KeyPair = shellDevice.key, swapFingerprintFrom?: Peer) {
-  const peer = await engine.createPeer({ iceServers: [], role: 'offerer', localAddressFilter: isLoopback });
+  const peer = await engine.createPeer({
+    iceServers: [],
+    role: 'offerer',
+    localAddressFilter: isLoopbackIPv4,
+  });
   extraPeers.push(peer);
   peer.createDataChannel('control');
   let sdp = await peer.setLocalDescription(await peer.createOffer());
@@ -157,7 +161,7 @@ before(async () => {
     env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
     engine: spyEngine,
     backend: spyBackend(nodePtyBackend()),
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     minBackoffMs: 50,
     maxBackoffMs: 500,
   });
@@ -257,7 +261,11 @@ test('a term: channel from a device without the shell grant is refused before an
 });
 
 test('a peer presenting a DTLS certificate other than the signed fingerprint is dropped', async () => {
-  const other = await engine.createPeer({ iceServers: [], role: 'offerer', localAddressFilter: isLoopback });
+  const other = await engine.createPeer({
+    iceServers: [],
+    role: 'offerer',
+    localAddressFilter: isLoopbackIPv4,
+  });
   extraPeers.push(other);
   const { peer, offer } = await realOffer(shellDevice.key, other);
   const before = spawns;

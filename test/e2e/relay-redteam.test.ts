@@ -17,16 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, HostConnection, PairedHost, TerminalClient } from '@pocketshell/client';
-import {
-  b64u,
-  type DeviceId,
-  fromB64u,
-  generateKeyPair,
-  hostIdOf,
-  randomBytes,
-  type ServerMessage,
-} from '@pocketshell/protocol';
-import { RawClient, type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { b64u, type DeviceId, fromB64u, generateKeyPair, hostIdOf, randomBytes } from '@pocketshell/protocol';
+import { replyCode as code, RawClient, type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import {
   loopbackDevice,
   POCKETSHELL,
@@ -65,10 +57,6 @@ after(async () => {
   await relay?.stop();
   rmSync(home, { recursive: true, force: true });
 });
-
-function code(m: ServerMessage): string {
-  return m.t === 'error' ? m.code : m.t;
-}
 
 /** Starts `pocketshell pair …` and resolves with the process and the pairing URL it prints. */
 async function startPair(args: string[]): Promise<{ proc: ChildProcess; url: string; out: () => string }> {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
-import { isLoopback, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
 import { DATABASE_FILE } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, waitForText } from '../support/cli.ts';
@@ -46,7 +46,7 @@ before(async () => {
       POCKETSHELL_TURN_SECRET: ENV,
     },
     engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     iceServers: [],
     minBackoffMs: 50,
     maxBackoffMs: 500,

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost, TerminalClient } from '@pocketshell/client';
-import { isLoopback, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
 import { type Grant, generateKeyPair } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, POCKETSHELL, pocketshell, until, waitForOutput } from '../support/cli.ts';
@@ -73,7 +73,7 @@ before(async () => {
     relayUrl: relay.wsUrl,
     env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
     engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     iceServers: [],
     minBackoffMs: 50,
     maxBackoffMs: 500,

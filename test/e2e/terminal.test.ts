@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, HostConnection, PairedHost, TerminalClient } from '@pocketshell/client';
-import { isLoopback, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
 import { generateKeyPair } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import xterm from '@xterm/headless';
@@ -39,7 +39,7 @@ before(async () => {
     env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/bash', HOME: home, PS1: 'ps1> ' },
     passEnv: ['PS1'],
     engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     minBackoffMs: 50,
     maxBackoffMs: 500,
   });

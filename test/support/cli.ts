@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Device, type TerminalClient } from '@pocketshell/client';
 import { generateKeyPair, type KeyPair, type WebSocketFactory } from '@pocketshell/protocol';
-import { isLoopback, WeriftEngine } from '@pocketshell/webrtc';
+import { isLoopbackIPv4, WeriftEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -74,7 +74,7 @@ export function loopbackDevice(relayWsUrl: string, keyPair: KeyPair = generateKe
     relayUrl: relayWsUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,
     engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopback,
+    localAddressFilter: isLoopbackIPv4,
     minBackoffMs: 50,
     maxBackoffMs: 500,
   });

@@ -35,6 +35,7 @@ import {
   randomId,
   type ServerMessage,
   sasDigits,
+  unixNow,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
 import {
@@ -141,7 +142,7 @@ export class Device {
 
   constructor(options: DeviceOptions) {
     this.#o = options;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? (() => unixNow());
     this.id = deviceIdOf(options.keyPair.publicKey);
     this.#signals = new DeviceSignals({
       id: this.id,
@@ -209,7 +210,7 @@ export class Device {
           if (m.t === 'pair.accepted') resolve(m);
           else if (m.t === 'pair.rejected')
             reject(new ProtocolError('unauthorized', 'the host declined the pairing'));
-          // The host gave up waiting for this device (§4.6): its acceptance or our confirmation was lost.
+          // The host gave up waiting for this device (docs/protocol.md §4.6): its acceptance or our confirmation was lost.
           else reject(new ProtocolError('revoked', 'the host stopped waiting for this device'));
         }
       });

@@ -47,7 +47,7 @@ export class TerminalClient extends TerminalStream<TerminalEvents> {
         this.channel.close();
       }
     });
-    channel.on('close', () => this.emit('close', undefined));
+    channel.on('close', () => this.emit('close'));
   }
 
   /** Detaches (the session lives on). */

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import type { StatePaths } from '@pocketshell/host-core';
 import type { Grant } from '@pocketshell/protocol';
+import { unixNow } from '@pocketshell/protocol';
 import {
   bundledWebRoot,
   defaultDataDir,
@@ -153,7 +154,7 @@ export async function up(options: UpOptions): Promise<RunningUp> {
       label: 'pocketshell up',
       uses: 1,
       ttlSeconds: 600,
-      now: Math.floor(Date.now() / 1000),
+      now: unixNow(),
     });
     await store.createToken(token.record);
     enroll = token.value;

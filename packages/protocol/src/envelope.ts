@@ -1,5 +1,5 @@
 /**
- * Sealed envelopes (PROTOCOL.md §5): everything a host and a device say to
+ * Sealed envelopes (docs/protocol.md §5): everything a host and a device say to
  * each other through the relay. HPKE mode_auth from the sender's static key
  * to the recipient's, both derived from their Ed25519 identities, with
  * `info = tr(seal/v1, sender_id, recipient_id)` and
@@ -11,6 +11,7 @@ import { ProtocolError } from './errors.ts';
 import { setupRecipient, setupSender } from './hpke.ts';
 import { type PartyId, toX25519Public, toX25519Secret } from './identity.ts';
 import type { ReplayCache } from './replay.ts';
+import { unixNow } from './time.ts';
 import { LABELS, tr } from './transcript.ts';
 
 /** The wire form of a sealed envelope. */
@@ -61,7 +62,7 @@ function aad(kind: string, mid: string, ts: number): Uint8Array {
 
 /** Seals `plaintext` from sender to recipient. */
 export function sealEnvelope(input: SealInput): Envelope {
-  const ts = input.ts ?? Math.floor(Date.now() / 1000);
+  const ts = input.ts ?? unixNow();
   const mid = b64u(input.mid ?? randomBytes(MID_BYTES));
   const { enc, context } = setupSender(
     toX25519Public(input.recipientPublic),

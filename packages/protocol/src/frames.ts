@@ -1,5 +1,5 @@
 /**
- * The terminal channel's frame codec (PROTOCOL.md §6). Every message on a
+ * The terminal channel's frame codec (docs/protocol.md §6). Every message on a
  * `term:` data channel is one frame whose first byte is its type: `0x00` +
  * raw terminal bytes, or `0x01` + UTF-8 JSON control. Host → device controls
  * are `attached`, `exit`, `title` and `bell`; device → host controls are

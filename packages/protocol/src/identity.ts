@@ -1,7 +1,7 @@
 /**
  * Long-term identities: Ed25519 key pairs (RFC 8032), self-certifying IDs
  * (`h_…` for hosts, `d_…` for devices), the fingerprint people compare, and
- * the Ed25519→X25519 map used for sealing (PROTOCOL.md §2).
+ * the Ed25519→X25519 map used for sealing (docs/protocol.md §2).
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';

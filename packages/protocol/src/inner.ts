@@ -1,5 +1,5 @@
 /**
- * The bodies inside sealed envelopes (PROTOCOL.md §4–§6): pairing request,
+ * The bodies inside sealed envelopes (docs/protocol.md §4–§6): pairing request,
  * acceptance and the device's confirmation, and the WebRTC signaling of one connection. Each body is
  * JSON; `parseInner(kind, value)` checks it like any network message, and
  * the transcript builders give the exact bytes each signature covers.
@@ -7,6 +7,7 @@
 import { ProtocolError } from './errors.ts';
 import type { DeviceId, HostId } from './identity.ts';
 import { array, b64, integer, type Obj, object, oneOf, string } from './schema.ts';
+import { MAX_TS } from './time.ts';
 import { LABELS, tr } from './transcript.ts';
 
 /** What a device may be allowed to do on a host. */
@@ -17,7 +18,6 @@ export type Grant = (typeof GRANTS)[number];
 export const MAX_SDP = 32 * 1024;
 const CONN_RE = /^[A-Za-z0-9_-]{8,32}$/;
 const NAME_MAX = 64;
-const MAX_TS = 9_999_999_999;
 
 export interface PairRequestBody {
   name: string;

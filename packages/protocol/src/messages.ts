@@ -1,5 +1,5 @@
 /**
- * Relay messages (PROTOCOL.md §3–§5) as discriminated unions on `t`, with
+ * Relay messages (docs/protocol.md §3–§5) as discriminated unions on `t`, with
  * parsers that take `unknown` straight off the WebSocket, enforce the 64 KiB
  * cap, check every field, and throw `ProtocolError('bad_message')` for
  * anything else. The relay, the host and the device all use these; no one
@@ -18,13 +18,12 @@ import {
   type Role,
 } from './identity.ts';
 import { array, b64, boolean, integer, type Obj, object, oneOf, optional, string } from './schema.ts';
+import { MAX_TS } from './time.ts';
 
 /** Largest frame either side accepts, in bytes (UTF-8). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Largest sealed ciphertext inside a frame, in bytes. */
 export const MAX_CT_BYTES = 46 * 1024;
-/** Largest Unix timestamp accepted (year 2286 and change). */
-const MAX_TS = 9_999_999_999;
 
 const RID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const KIND_RE = /^[a-z][a-z0-9.-]{0,31}$/;
@@ -134,7 +133,7 @@ export interface PairRejectedMessage {
   from: HostId;
 }
 /**
- * To a host: wrong redeems killed its live claims (PROTOCOL.md §4); a
+ * To a host: wrong redeems killed its live claims (docs/protocol.md §4); a
  * waiting pairing will never be redeemed and should say so.
  */
 export interface PairBurnedMessage {

@@ -1,5 +1,5 @@
 /**
- * Pairing (PROTOCOL.md §4) as pure functions shared by the host, the Node
+ * Pairing (docs/protocol.md §4) as pure functions shared by the host, the Node
  * client and the web client: the QR URL, the device's sealed request, the
  * host's checks and its sealed acceptance, the device's checks of that, and
  * the device's sealed confirmation that it completed — the host pins a
@@ -8,7 +8,7 @@
  * same values both sides verified.
  */
 import { b64u, equalBytes, fromB64u, fromUtf8, utf8 } from './bytes.ts';
-import { type Envelope, openEnvelope, sealEnvelope } from './envelope.ts';
+import { type Envelope, openJson, sealJson } from './envelope.ts';
 import { ProtocolError } from './errors.ts';
 import {
   type DeviceId,
@@ -16,11 +16,13 @@ import {
   type HostId,
   hostIdOf,
   type KeyPair,
+  type PartyId,
   sign,
   verifyOrThrow,
 } from './identity.ts';
 import {
   type Grant,
+  type InnerBodies,
   pairAcceptTranscript,
   pairConfirmTranscript,
   pairRequestTranscript,
@@ -108,7 +110,7 @@ export function parsePairUrl(url: string): PairLink {
 /**
  * True when two party names are the same name to a person: compared after
  * Unicode NFKC, case folding and collapsing whitespace, so "Pixel" and
- * " pixel" are one name. The test for a key change (PROTOCOL.md §4.8).
+ * " pixel" are one name. The test for a key change (docs/protocol.md §4.8).
  */
 export function sameName(a: string, b: string): boolean {
   const norm = (n: string) => n.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
@@ -134,15 +136,14 @@ export function makePairRequest(input: { link: PairLink; device: KeyPair; name: 
   const { link, device, name, now } = input;
   const hostId = hostIdOf(link.hostPub);
   const sig = sign(pairRequestTranscript(link.hostPub, device.publicKey, link.claim, now), device.secretKey);
-  const env = sealEnvelope({
-    kind: 'pair.request',
-    plaintext: utf8(JSON.stringify({ name, ts: now, sig: b64u(sig) })),
-    senderId: deviceIdOf(device.publicKey),
-    senderSecret: device.secretKey,
-    recipientId: hostId,
-    recipientPublic: link.hostPub,
-    ts: now,
-  });
+  const env = sealPairBody(
+    'pair.request',
+    { name, ts: now, sig: b64u(sig) },
+    deviceEnd(device.publicKey),
+    device.secretKey,
+    hostEnd(link.hostPub),
+    now,
+  );
   return { claim: b64u(link.claim), host: hostId, env };
 }
 
@@ -155,13 +156,61 @@ export interface VerifiedPairRequest {
   sas: string;
 }
 
-function openJsonBody(envelope: Envelope, open: Parameters<typeof openEnvelope>[0]): unknown {
-  const text = fromUtf8(openEnvelope({ ...open, envelope }));
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    throw new ProtocolError('bad_message', 'envelope body is not JSON', { cause });
-  }
+/** One end of a pairing: its id (a host's or a device's) and its public key. */
+interface End {
+  id: PartyId;
+  pub: Uint8Array;
+}
+const hostEnd = (pub: Uint8Array): End => ({ id: hostIdOf(pub), pub });
+const deviceEnd = (pub: Uint8Array): End => ({ id: deviceIdOf(pub), pub });
+
+type PairKind = 'pair.request' | 'pair.accept' | 'pair.confirm';
+
+/** Seals a pairing body as JSON from `from` (with its secret) to `to`. */
+function sealPairBody<K extends PairKind>(
+  kind: K,
+  body: InnerBodies[K],
+  from: End,
+  fromSecret: Uint8Array,
+  to: End,
+  ts: number,
+): Envelope {
+  return sealJson({
+    kind,
+    body,
+    senderId: from.id,
+    senderSecret: fromSecret,
+    recipientId: to.id,
+    recipientPublic: to.pub,
+    ts,
+  });
+}
+
+/**
+ * Opens a pairing envelope of `kind` from `from` to `to` (with its secret):
+ * the kind, the clock window (and the replay cache, when given), the seal,
+ * then the body's schema.
+ */
+function openPairBody<K extends PairKind>(
+  kind: K,
+  envelope: Envelope,
+  from: End,
+  to: End,
+  toSecret: Uint8Array,
+  now: number,
+  replay?: ReplayCache,
+): InnerBodies[K] {
+  if (envelope.kind !== kind) throw new ProtocolError('bad_message', `expected a ${kind} envelope`);
+  checkClock(envelope.ts, now);
+  const value = openJson({
+    envelope,
+    senderId: from.id,
+    senderPublic: from.pub,
+    recipientId: to.id,
+    recipientSecret: toSecret,
+    ...(replay ? { replay } : {}),
+  });
+  return parseInner(kind, value);
 }
 
 /**
@@ -180,18 +229,13 @@ export function openPairRequest(input: {
   if (devicePub.length !== 32 || deviceIdOf(devicePub) !== message.from) {
     throw new ProtocolError('bad_key', 'device id does not match its key');
   }
-  if (message.env.kind !== 'pair.request')
-    throw new ProtocolError('bad_message', 'expected a pair.request envelope');
-  checkClock(message.env.ts, now);
-  const body = parseInner(
+  const body = openPairBody(
     'pair.request',
-    openJsonBody(message.env, {
-      envelope: message.env,
-      senderId: message.from,
-      senderPublic: devicePub,
-      recipientId: hostIdOf(host.publicKey),
-      recipientSecret: host.secretKey,
-    }),
+    message.env,
+    deviceEnd(devicePub),
+    hostEnd(host.publicKey),
+    host.secretKey,
+    now,
   );
   checkClock(body.ts, now);
   verifyOrThrow(
@@ -219,15 +263,14 @@ export function makePairAccept(input: {
 }): Envelope {
   const { host, devicePub, claim } = input;
   const sig = sign(pairAcceptTranscript(host.publicKey, devicePub, claim), host.secretKey);
-  return sealEnvelope({
-    kind: 'pair.accept',
-    plaintext: utf8(JSON.stringify({ host_name: input.hostName, grants: input.grants, sig: b64u(sig) })),
-    senderId: hostIdOf(host.publicKey),
-    senderSecret: host.secretKey,
-    recipientId: deviceIdOf(devicePub),
-    recipientPublic: devicePub,
-    ts: input.now,
-  });
+  return sealPairBody(
+    'pair.accept',
+    { host_name: input.hostName, grants: [...input.grants], sig: b64u(sig) },
+    hostEnd(host.publicKey),
+    host.secretKey,
+    deviceEnd(devicePub),
+    input.now,
+  );
 }
 
 /** What the device learns from a verified acceptance. */
@@ -252,18 +295,13 @@ export function openPairAccept(input: {
   if (!equalBytes(hostPub, link.hostPub) || hostIdOf(link.hostPub) !== message.from) {
     throw new ProtocolError('bad_key', 'the accepting host is not the one in the QR code');
   }
-  if (message.env.kind !== 'pair.accept')
-    throw new ProtocolError('bad_message', 'expected a pair.accept envelope');
-  checkClock(message.env.ts, now);
-  const body = parseInner(
+  const body = openPairBody(
     'pair.accept',
-    openJsonBody(message.env, {
-      envelope: message.env,
-      senderId: message.from,
-      senderPublic: link.hostPub,
-      recipientId: deviceIdOf(device.publicKey),
-      recipientSecret: device.secretKey,
-    }),
+    message.env,
+    hostEnd(link.hostPub),
+    deviceEnd(device.publicKey),
+    device.secretKey,
+    now,
   );
   verifyOrThrow(
     fromB64u(body.sig),
@@ -282,15 +320,14 @@ export function openPairAccept(input: {
 export function makePairConfirm(input: { link: PairLink; device: KeyPair; now: number }): Envelope {
   const { link, device } = input;
   const sig = sign(pairConfirmTranscript(link.hostPub, device.publicKey, link.claim), device.secretKey);
-  return sealEnvelope({
-    kind: 'pair.confirm',
-    plaintext: utf8(JSON.stringify({ sig: b64u(sig) })),
-    senderId: deviceIdOf(device.publicKey),
-    senderSecret: device.secretKey,
-    recipientId: hostIdOf(link.hostPub),
-    recipientPublic: link.hostPub,
-    ts: input.now,
-  });
+  return sealPairBody(
+    'pair.confirm',
+    { sig: b64u(sig) },
+    deviceEnd(device.publicKey),
+    device.secretKey,
+    hostEnd(link.hostPub),
+    input.now,
+  );
 }
 
 /**
@@ -307,19 +344,14 @@ export function openPairConfirm(input: {
   replay?: ReplayCache;
 }): void {
   const { host, devicePub, claim, envelope, now } = input;
-  if (envelope.kind !== 'pair.confirm')
-    throw new ProtocolError('bad_message', 'expected a pair.confirm envelope');
-  checkClock(envelope.ts, now);
-  const body = parseInner(
+  const body = openPairBody(
     'pair.confirm',
-    openJsonBody(envelope, {
-      envelope,
-      senderId: deviceIdOf(devicePub),
-      senderPublic: devicePub,
-      recipientId: hostIdOf(host.publicKey),
-      recipientSecret: host.secretKey,
-      ...(input.replay ? { replay: input.replay } : {}),
-    }),
+    envelope,
+    deviceEnd(devicePub),
+    hostEnd(host.publicKey),
+    host.secretKey,
+    now,
+    input.replay,
   );
   verifyOrThrow(
     fromB64u(body.sig),

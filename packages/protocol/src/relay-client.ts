@@ -1,5 +1,5 @@
 /**
- * The client side of the relay connection (PROTOCOL.md §3), shared by the
+ * The client side of the relay connection (docs/protocol.md §3), shared by the
  * host agent, the Node client and the web client: dial, check the
  * challenge's origin, sign the auth transcript, then exchange messages —
  * requests with `rid`s answered by promise, everything else as events.
@@ -25,6 +25,7 @@ import {
   type ServerMessage,
   type TurnMessage,
 } from './messages.ts';
+import { unixNow } from './time.ts';
 
 /** The part of the WebSocket API the client uses (browser WebSocket and `ws` both fit). */
 export interface WebSocketLike {
@@ -77,7 +78,6 @@ export type ReplyTo<T extends RequestMessage['t']> = T extends 'pair.create'
 
 /** Events a relay client emits. */
 export interface RelayClientEvents {
-  [key: string]: unknown;
   state: RelayClientState;
   /** Authenticated; `skew` = relay clock − ours, in seconds. */
   ready: { id: PartyId; skew: number };
@@ -340,7 +340,7 @@ export class RelayClient extends Emitter<RelayClientEvents> {
         this.#drop(`challenge names ${message.relay}, not ${this.#origin}`);
         return;
       }
-      const ts = Math.floor(this.#o.now() / 1000);
+      const ts = unixNow(this.#o.now());
       const { publicKey, secretKey } = this.#o.keyPair;
       const sig = sign(
         relayAuthTranscript(message.relay, fromB64u(message.nonce), this.#o.role, publicKey, ts),
@@ -358,7 +358,7 @@ export class RelayClient extends Emitter<RelayClientEvents> {
       }
       this.#attempt = 0;
       this.#setState('ready');
-      this.emit('ready', { id: message.id, skew: message.time - Math.floor(this.#o.now() / 1000) });
+      this.emit('ready', { id: message.id, skew: message.time - unixNow(this.#o.now()) });
       return;
     }
     if (message.t === 'error') {

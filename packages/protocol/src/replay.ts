@@ -5,6 +5,7 @@
  * that are still inside the window.
  */
 import { ProtocolError } from './errors.ts';
+import { unixNow } from './time.ts';
 
 /** Largest allowed difference between a message's `ts` and our clock, in seconds. */
 export const CLOCK_WINDOW_S = 60;
@@ -33,7 +34,7 @@ export class ReplayCache {
   readonly #max: number;
 
   constructor(options: ReplayCacheOptions = {}) {
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? (() => unixNow());
     this.#max = options.maxEntries ?? 100_000;
   }
 

@@ -1,6 +1,6 @@
 /**
  * The short authentication string both sides show during pairing
- * (PROTOCOL.md §4.4): six decimal digits that a relay swapping in its own
+ * (docs/protocol.md §4.4): six decimal digits that a relay swapping in its own
  * key cannot make match.
  */
 import { sha256 } from '@noble/hashes/sha2.js';

@@ -1,5 +1,5 @@
 /**
- * The signed offer/answer of PROTOCOL.md §6 and the few things PocketShell
+ * The signed offer/answer of docs/protocol.md §6 and the few things PocketShell
  * reads from SDP, shared by the host and the browser. The device signs its
  * offer SDP with its long-term key
  * (`tr(sdp/v1, "offer", host_id, device_id, conn, nonce, ts, sdp)`); the host

@@ -30,7 +30,6 @@ export interface TerminalLink {
 }
 
 export interface TerminalStreamEvents {
-  [key: string]: unknown;
   /** `attached` (first, and again after a resync or in screen sync); the snapshot follows as `data`. */
   attached: AttachedControl;
   /** Output; `snapshot` marks the screen redraw, which does not count toward the offset. */

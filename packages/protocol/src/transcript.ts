@@ -1,7 +1,7 @@
 /**
  * Transcripts: the only bytes PocketShell signs or binds as AAD.
  * `tr(label, f1, f2, …) = utf8(label) ‖ for each field: u32be(len(f)) ‖ f`,
- * with strings as UTF-8 and integers as their decimal string (PROTOCOL.md §1).
+ * with strings as UTF-8 and integers as their decimal string (docs/protocol.md §1).
  * Never JSON, so two encoders can never disagree about what was signed.
  */
 import { concat, i2osp, utf8 } from './bytes.ts';

@@ -16,8 +16,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { b64u, type Envelope, generateKeyPair, randomBytes } from '@pocketshell/protocol';
-import { pairClients, RawClient, startRelay } from '../src/testing.ts';
+import { generateKeyPair } from '@pocketshell/protocol';
+import { junkEnvelope } from '../testing/fixtures.ts';
+import { pairClients, RawClient, startRelay } from '../testing/index.ts';
 
 const MAX_CONNECTIONS = 20_000;
 const SETUP_TIMEOUT_MS = 300_000;
@@ -55,16 +56,6 @@ function rssBytes(pid: number): number {
 function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function envelope(): Envelope {
-  return {
-    kind: 'relay-data',
-    mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
-    enc: b64u(randomBytes(32)),
-    ct: b64u(randomBytes(CT_BYTES)),
-  };
 }
 
 /** Runs `task(i)` for i in [0, n) with `concurrency` at a time. */
@@ -143,7 +134,7 @@ async function run(connections: number, seconds: number, rate: number): Promise<
     const held = Number(/^pocketshell_relay_connections (\d+)$/m.exec(metrics)?.[1] ?? Number.NaN);
     const rssHeld = rssBytes(pid);
 
-    const body = envelope();
+    const body = junkEnvelope('relay-data', CT_BYTES);
     const wire = pairs.map(({ host, device }) => ({
       host,
       device,

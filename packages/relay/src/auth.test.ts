@@ -1,5 +1,5 @@
 /**
- * Authentication against a real relay process (PROTOCOL.md §3): a wrong
+ * Authentication against a real relay process (docs/protocol.md §3): a wrong
  * signature, a stale `ts`, a replayed challenge and an id that does not
  * match its key are each refused with `unauthorized` and a close, and
  * nothing is stored; closed registration needs a live enrollment token.
@@ -10,9 +10,16 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { b64u, deviceIdOf, generateKeyPair, hostIdOf, type ServerMessage } from '@pocketshell/protocol';
+import {
+  b64u,
+  deviceIdOf,
+  generateKeyPair,
+  hostIdOf,
+  type ServerMessage,
+  unixNow,
+} from '@pocketshell/protocol';
+import { RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 import { DATABASE_FILE } from './sqlite-store.ts';
-import { RawClient, type StartedRelay, startRelay } from './testing.ts';
 
 const BIN = new URL('../bin/pocketshell-relay.js', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -78,18 +85,12 @@ describe('relay auth', () => {
     // stale ts: 61 s in the past, correctly signed
     c = await RawClient.open(relay.wsUrl);
     ch = await challenge(c);
-    await expectRefused(
-      c,
-      RawClient.authFor(ch, { role: 'host', keyPair, ts: Math.floor(Date.now() / 1000) - 61 }),
-    );
+    await expectRefused(c, RawClient.authFor(ch, { role: 'host', keyPair, ts: unixNow() - 61 }));
 
     // and in the future
     c = await RawClient.open(relay.wsUrl);
     ch = await challenge(c);
-    await expectRefused(
-      c,
-      RawClient.authFor(ch, { role: 'host', keyPair, ts: Math.floor(Date.now() / 1000) + 120 }),
-    );
+    await expectRefused(c, RawClient.authFor(ch, { role: 'host', keyPair, ts: unixNow() + 120 }));
 
     // replayed challenge: a valid auth for an earlier connection's nonce
     c = await RawClient.open(relay.wsUrl);

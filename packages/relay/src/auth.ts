@@ -1,5 +1,5 @@
 /**
- * Relay authentication (PROTOCOL.md §3): checks an `auth` message against
+ * Relay authentication (docs/protocol.md §3): checks an `auth` message against
  * the challenge this connection was sent — the claimed id (if any) is the
  * key's id, `ts` is within ±60 s, the signature over
  * `tr(relay-auth/v1, relay, nonce, role, pub, ts)` verifies — and only then

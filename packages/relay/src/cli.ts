@@ -8,8 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { EXIT } from '@pocketshell/protocol';
-import { isLoopback, loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
+import { EXIT, isLoopbackHost, unixNow } from '@pocketshell/protocol';
+import { loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
 import { openDataStore } from './data-dir.ts';
 import { RelayError } from './errors.ts';
 import { Logger } from './log.ts';
@@ -80,7 +80,7 @@ async function tokenCommand(argv: string[], out: (s: string) => void): Promise<n
   const [, sub, arg] = positionals;
   const config = loadConfig({ argv: rest, env: process.env, readFile: readIfExists, homedir: homedir() });
   const store = openStore(config);
-  const now = Math.floor(Date.now() / 1000);
+  const now = unixNow();
   try {
     switch (sub) {
       case 'create': {
@@ -151,7 +151,7 @@ async function serve(argv: string[], out: (s: string) => void): Promise<number> 
     },
     true,
   );
-  if (config.registration === 'open' && !isLoopback(config.host)) {
+  if (config.registration === 'open' && !isLoopbackHost(config.host)) {
     log.warn('open registration on a non-loopback address: anyone can register hosts');
   }
   const signal = await signalled;

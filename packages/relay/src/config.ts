@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isLoopbackHost } from '@pocketshell/protocol';
 import { RelayError } from './errors.ts';
 import { DEFAULT_LIMITS, type Limits, mergeLimits } from './limits.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
@@ -153,11 +154,6 @@ function fromFile(text: string, path: string): { raw: Raw; limits: unknown } {
   return { raw, limits };
 }
 
-/** True for loopback addresses (and `localhost`). */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
 function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
   if (!m) fail('listen', 'expected HOST:PORT (IPv6 as [ADDR]:PORT)');
@@ -193,7 +189,7 @@ export function loadConfig(sources: ConfigSources): RelayConfig {
   const str = (n: OptionName) => raw[n] as string | undefined;
 
   const { host, port } = parseListen(str('listen') ?? '127.0.0.1:8080');
-  const registrationRaw = str('registration') ?? (isLoopback(host) ? 'open' : 'token');
+  const registrationRaw = str('registration') ?? (isLoopbackHost(host) ? 'open' : 'token');
   if (registrationRaw !== 'open' && registrationRaw !== 'token')
     fail('registration', 'expected open or token');
 

@@ -13,9 +13,12 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { b64u, type Envelope, generateKeyPair, randomBytes, readServerMessage } from '@pocketshell/protocol';
+import { generateKeyPair, readServerMessage } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
+import { junkEnvelope } from '../testing/fixtures.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
+
+const env = () => junkEnvelope('offer', 16);
 
 interface Reply {
   status: number;
@@ -48,16 +51,6 @@ function get(url: string, path: string, options: { method?: string; ca?: string 
     req.on('error', rej);
     req.end();
   });
-}
-
-function env(): Envelope {
-  return {
-    kind: 'offer',
-    mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
-    enc: b64u(randomBytes(32)),
-    ct: b64u(randomBytes(16)),
-  };
 }
 
 describe('http', () => {

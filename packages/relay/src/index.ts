@@ -8,7 +8,6 @@
 export { verifyAuth } from './auth.ts';
 export {
   defaultDataDir,
-  isLoopback,
   loadConfig,
   type Registration,
   type RelayConfig,

@@ -6,37 +6,11 @@
  * and unauthenticated peers are dropped; 10^4 fuzzed frames never crash it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { b64u, type Envelope, generateKeyPair, randomBytes, type ServerMessage } from '@pocketshell/protocol';
+import { b64u, generateKeyPair, randomBytes, type ServerMessage } from '@pocketshell/protocol';
 import fc from 'fast-check';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
-
-function env(ctBytes = 64): Envelope {
-  return {
-    kind: 'offer',
-    mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
-    enc: b64u(randomBytes(32)),
-    ct: b64u(randomBytes(ctBytes)),
-  };
-}
-
-function code(m: ServerMessage): string {
-  return m.t === 'error' ? m.code : m.t;
-}
-
-const confDir = mkdtempSync(join(tmpdir(), 'relay-conf-'));
-after(() => rmSync(confDir, { recursive: true, force: true }));
-let confCount = 0;
-
-function configFile(limits: object): string {
-  const path = join(confDir, `relay-${++confCount}.json`);
-  writeFileSync(path, JSON.stringify({ limits }));
-  return path;
-}
+import { replyCode as code, limitsConfig as configFile, junkEnvelope as env } from '../testing/fixtures.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 
 async function healthy(relay: StartedRelay): Promise<void> {
   const res = await fetch(`${relay.url}/healthz`);
@@ -68,7 +42,7 @@ describe('limits (defaults)', () => {
     device.send(new TextEncoder().encode(big));
     assert.equal(code(await device.next((x) => x.t === 'error')), 'bad_message');
     // the connection still routes
-    const e = env(40 * 1024);
+    const e = env('offer', 40 * 1024);
     device.send({ t: 'send', to: host.id, env: e });
     assert.deepEqual(await host.next((x) => x.t === 'deliver'), { t: 'deliver', from: device.id, env: e });
     assert.equal(code(await device.request({ t: 'pair.revoke', peer: host.id! })), 'ok');

@@ -1,6 +1,6 @@
 /**
  * Pairing end-to-end between raw protocol clients and a real relay process
- * (PROTOCOL.md §4): create → redeem → request forwarded → accept → both can
+ * (docs/protocol.md §4): create → redeem → request forwarded → accept → both can
  * send; expired, reused and other-host claims are `claim_invalid`; five
  * wrong redeems against a host kill its live claim; accept and reject need
  * a pending redeem.
@@ -21,25 +21,13 @@ import {
   openJson,
   type PartyId,
   randomBytes,
-  type ServerMessage,
   sealJson,
 } from '@pocketshell/protocol';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
+import { replyCode as code, junkEnvelope as junk } from '../testing/fixtures.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 
-/** A syntactically valid envelope the relay cannot tell from a real one. */
-function junkEnvelope(): Envelope {
-  return {
-    kind: 'pair.request',
-    mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
-    enc: b64u(randomBytes(32)),
-    ct: b64u(randomBytes(48)),
-  };
-}
-
-function code(m: ServerMessage): string {
-  return m.t === 'error' ? m.code : m.t;
-}
+/** A `pair.request` envelope nobody can open. */
+const junkEnvelope = () => junk('pair.request', 48);
 
 async function hostWithClaim(wsUrl: string, keyPair: KeyPair = generateKeyPair()) {
   const host = await RawClient.connect(wsUrl, { role: 'host', keyPair });

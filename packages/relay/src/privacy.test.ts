@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { b64u, fromB64u, generateKeyPair, sealJson, toHex } from '@pocketshell/protocol';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 import { DATABASE_FILE } from './sqlite-store.ts';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
 
 const BIN = new URL('../bin/pocketshell-relay.js', import.meta.url).pathname;
 const run = promisify(execFile);

@@ -10,53 +10,26 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
-import {
-  b64u,
-  type Envelope,
-  generateKeyPair,
-  hostIdOf,
-  type KeyPair,
-  randomBytes,
-  type ServerMessage,
-} from '@pocketshell/protocol';
+import { b64u, generateKeyPair, hostIdOf, type KeyPair, randomBytes } from '@pocketshell/protocol';
+import { replyCode as code, limitsConfig as configWith, junkEnvelope as junk } from '../testing/fixtures.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 import { addressKey } from './limits.ts';
 import { DATABASE_FILE } from './sqlite-store.ts';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
+
+/** A `pair.request` envelope nobody can open. */
+const junkEnvelope = () => junk('pair.request', 48);
 
 const BIN = new URL('../bin/pocketshell-relay.js', import.meta.url).pathname;
 const TURN_SECRET = 'redteam-turn-secret-0123456789';
 
-function code(m: ServerMessage): string {
-  return m.t === 'error' ? m.code : m.t;
-}
-
-function junkEnvelope(): Envelope {
-  return {
-    kind: 'pair.request',
-    mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
-    enc: b64u(randomBytes(32)),
-    ct: b64u(randomBytes(48)),
-  };
-}
-
 const work = mkdtempSync(join(tmpdir(), 'relay-redteam-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-let n = 0;
-
-/** A config file holding `limits`. */
-function configWith(limits: object): string {
-  const path = join(work, `relay-${++n}.json`);
-  writeFileSync(path, JSON.stringify({ limits }));
-  return path;
-}
-
 /** Rows of a table, read from the relay's live database file. */
 function rows(dataDir: string, table: string): number {
   const db = new DatabaseSync(join(dataDir, DATABASE_FILE), { readOnly: true });

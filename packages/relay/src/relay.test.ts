@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair } from '@pocketshell/protocol';
+import { RawClient } from '../testing/index.ts';
 import { loadConfig } from './config.ts';
 import { Logger } from './log.ts';
 import { Relay } from './relay.ts';
 import { SqliteStore } from './sqlite-store.ts';
-import { RawClient } from './testing.ts';
 
 describe('Relay in-process', () => {
   let dir: string;

@@ -12,22 +12,13 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { b64u, type Envelope, generateKeyPair, randomBytes } from '@pocketshell/protocol';
+import { generateKeyPair } from '@pocketshell/protocol';
+import { junkEnvelope as env } from '../testing/fixtures.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 import { DATABASE_FILE } from './sqlite-store.ts';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
 
 const BIN = new URL('../bin/pocketshell-relay.js', import.meta.url).pathname;
 const run = promisify(execFile);
-
-function env(): Envelope {
-  return {
-    kind: 'offer',
-    mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
-    enc: b64u(randomBytes(32)),
-    ct: b64u(randomBytes(64)),
-  };
-}
 
 function query(dataDir: string, sql: string): Record<string, unknown>[] {
   const db = new DatabaseSync(join(dataDir, DATABASE_FILE));

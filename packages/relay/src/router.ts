@@ -1,6 +1,6 @@
 /**
  * What the relay does with each message from an authenticated connection
- * (PROTOCOL.md §3–§4): pairing (create, redeem, accept, reject, revoke),
+ * (docs/protocol.md §3–§4): pairing (create, redeem, accept, reject, revoke),
  * routing sealed envelopes between parties with a live pairing, presence,
  * and TURN credentials. Envelopes pass through untouched and unread.
  * Refusals are `error {rid, code}` on the sender's connection.

@@ -6,22 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { b64u, type Envelope, generateKeyPair, randomBytes, type ServerMessage } from '@pocketshell/protocol';
-import { pairClients, RawClient, type StartedRelay, startRelay } from './testing.ts';
-
-function env(): Envelope {
-  return {
-    kind: 'offer',
-    mid: b64u(randomBytes(16)),
-    ts: Math.floor(Date.now() / 1000),
-    enc: b64u(randomBytes(32)),
-    ct: b64u(randomBytes(64)),
-  };
-}
-
-function code(m: ServerMessage): string {
-  return m.t === 'error' ? m.code : m.t;
-}
+import { generateKeyPair } from '@pocketshell/protocol';
+import { replyCode as code, junkEnvelope as env } from '../testing/fixtures.ts';
+import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 
 describe('routing', () => {
   let relay: StartedRelay;

@@ -7,6 +7,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { DeviceId, HostId, PartyId } from '@pocketshell/protocol';
+import { unixNow } from '@pocketshell/protocol';
 import { RelayError } from './errors.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
 import type { NewToken, PushSubscriptionRecord, RedeemOutcome, RelayStore, TokenRecord } from './store.ts';
@@ -61,7 +62,7 @@ export class SqliteStore implements RelayStore {
         for (const sql of m.statements) this.#db.exec(sql);
         this.#db
           .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          .run(m.version, m.name, Math.floor(Date.now() / 1000));
+          .run(m.version, m.name, unixNow());
       });
     }
   }

@@ -1,5 +1,5 @@
 /**
- * TURN credentials (PROTOCOL.md §7) against Debian's coturn: the relay's
+ * TURN credentials (docs/protocol.md §7) against Debian's coturn: the relay's
  * `turn` answer follows the REST-API scheme, an allocation with it succeeds
  * on a loopback `turnserver --use-auth-secret`, and forged or expired ones
  * fail. coturn must be installed (scripts/install-system-deps.sh); without
@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pairClients, type StartedRelay, startRelay } from './testing.ts';
+import { unixNow } from '@pocketshell/protocol';
+import { pairClients, type StartedRelay, startRelay } from '../testing/index.ts';
 import { turnCredentials } from './turn.ts';
 import { turnAllocate } from './turn-probe.ts';
 
@@ -143,7 +144,7 @@ describe('turn credentials with coturn', () => {
     const old = turnCredentials({
       secret: SECRET,
       id: c.id!,
-      now: Math.floor(Date.now() / 1000) - 7200,
+      now: unixNow() - 7200,
       ttl: 600,
       urls: [],
     });

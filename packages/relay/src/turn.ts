@@ -1,5 +1,5 @@
 /**
- * TURN credentials in coturn's REST-API scheme (`use-auth-secret`, PROTOCOL.md
+ * TURN credentials in coturn's REST-API scheme (`use-auth-secret`, docs/protocol.md
  * §7): `username = "<expiry>:<id>"`, `credential = base64(HMAC-SHA1(secret,
  * username))`. coturn recomputes the credential from its shared secret and
  * refuses it after `expiry`; the relay never talks to coturn.

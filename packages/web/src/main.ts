@@ -7,7 +7,7 @@
  */
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { relayWsUrl } from '@pocketshell/protocol';
+import { isLoopbackHost, relayWsUrl } from '@pocketshell/protocol';
 import type { App, View } from './app.ts';
 import { installDebugHook } from './debug.ts';
 import { DeviceStore } from './store.ts';
@@ -31,10 +31,6 @@ const ROUTES: [RegExp, View][] = [
   [/^(?:#\/?|#\/hosts)?$/, hostsView],
 ];
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
-}
-
 async function boot(): Promise<void> {
   const root = document.getElementById('app');
   if (!root) return;
@@ -47,7 +43,7 @@ async function boot(): Promise<void> {
   }
   const keyPair = await store.keyPair();
   // Served from this machine: the host is here too, so only loopback candidates are offered.
-  const loopbackOnly = isLoopback(location.hostname);
+  const loopbackOnly = isLoopbackHost(location.hostname);
   const device = new WebDevice({
     keyPair,
     store,

@@ -1,5 +1,5 @@
 /**
- * The device of PROTOCOL.md, in the browser: one relay connection (the
+ * The device of docs/protocol.md, in the browser: one relay connection (the
  * browser's WebSocket), pairing from a QR link, host presence, and signed
  * WebRTC connections with the browser's own `RTCPeerConnection`.
  *

@@ -1,5 +1,5 @@
 /**
- * Binds a peer connection's DTLS certificate to a signed SDP (PROTOCOL.md
+ * Binds a peer connection's DTLS certificate to a signed SDP (docs/protocol.md
  * §6): once the connection reports `connected`, the fingerprint of the
  * certificate the remote actually presented is compared, in constant time,
  * with the `a=fingerprint` the remote signed; on any mismatch the peer is

@@ -1,14 +1,13 @@
 /**
  * The WebRTC engine interface: the narrow surface the PocketShell protocol
- * code needs from a WebRTC stack, so werift (today), node-datachannel (later)
- * and the browser's `RTCPeerConnection` can sit behind the same signaling and
+ * code needs from a WebRTC stack, so werift, node-datachannel and the
+ * browser's `RTCPeerConnection` can sit behind the same signaling and
  * session code. Descriptions are SDP strings, candidates are in the
  * `RTCIceCandidateInit` form, data channels are reliable and ordered, and the
  * engine reports the fingerprint of the DTLS certificate the remote actually
- * presented, so the signed-SDP binding (PROTOCOL.md §6) is checked above it.
+ * presented, so the signed-SDP binding (docs/protocol.md §6) is checked above it.
  */
-import type { IceCandidateInit } from '@pocketshell/protocol';
-import type { Events } from './events.ts';
+import type { Events, IceCandidateInit } from '@pocketshell/protocol';
 
 export type { IceCandidateInit };
 
@@ -29,7 +28,7 @@ export interface PeerOptions {
   role: PeerRole;
   /**
    * When given, only candidates whose IP address passes are signalled,
-   * accepted from the remote, or paired (e.g. `isLoopback` in tests).
+   * accepted from the remote, or paired (e.g. `isLoopbackIPv4` in tests).
    */
   localAddressFilter?: (address: string) => boolean;
 }
@@ -42,10 +41,10 @@ export type DataChannelState = 'connecting' | 'open' | 'closing' | 'closed';
 
 /** Events of a data channel. A message is a `string` (sent as text) or bytes. */
 export interface DataChannelEvents {
-  open: [];
-  message: [data: Uint8Array | string];
-  close: [];
-  bufferedamountlow: [];
+  open: undefined;
+  message: Uint8Array | string;
+  close: undefined;
+  bufferedamountlow: undefined;
 }
 
 /** A reliable, ordered data channel. */
@@ -68,10 +67,10 @@ export interface DataChannel extends Events<DataChannelEvents> {
 /** Events of a peer connection. */
 export interface PeerEvents {
   /** A local candidate to trickle, or `null` at the end of gathering. */
-  icecandidate: [candidate: IceCandidateInit | null];
-  connectionstatechange: [state: PeerConnectionState];
+  icecandidate: IceCandidateInit | null;
+  connectionstatechange: PeerConnectionState;
   /** A channel the remote opened; it may still be `connecting` (wait for `open` to send). */
-  datachannel: [channel: DataChannel];
+  datachannel: DataChannel;
 }
 
 /** One peer connection. */
@@ -111,10 +110,10 @@ export interface WebRtcEngine {
   createPeer(options: PeerOptions): Promise<Peer>;
 }
 
-/** Largest data-channel message PocketShell sends: works with every stack (PROTOCOL.md §6). */
+/** Largest data-channel message PocketShell sends: works with every stack (docs/protocol.md §6). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 
-/** Address filter for tests and benchmarks: IPv4 loopback only. */
-export function isLoopback(address: string): boolean {
-  return address === '127.0.0.1';
+/** Candidate address filter for tests and benchmarks: IPv4 loopback (127.0.0.0/8) only. */
+export function isLoopbackIPv4(address: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(address);
 }

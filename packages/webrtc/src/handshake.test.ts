@@ -49,7 +49,7 @@ const offerContext = () => ({
 });
 
 describe('offer', () => {
-  it('signs the PROTOCOL.md §6 transcript and verifies', () => {
+  it('signs the docs/protocol.md §6 transcript and verifies', () => {
     const body = makeOffer(offerInput);
     assert.equal(body.nonce, b64u(nonce));
     const transcript = sdpTranscript('offer', hostId, deviceId, 'conn-0001', nonce, NOW, SDP);

@@ -1,5 +1,5 @@
 /**
- * The signed offer/answer of PROTOCOL.md §6. The functions moved to
+ * The signed offer/answer of docs/protocol.md §6. The functions moved to
  * `@pocketshell/protocol` (sdp-handshake.ts) so the browser's device signs
  * and checks exactly what the host does; this module re-exports them so
  * the WebRTC layer's users see no change.

@@ -11,7 +11,6 @@ export * from './channel-writer.ts';
 export * from './dtls-binding.ts';
 export * from './engine.ts';
 export * from './errors.ts';
-export * from './events.ts';
 export * from './handshake.ts';
 export * from './negotiate.ts';
 export * from './node-datachannel-engine.ts';

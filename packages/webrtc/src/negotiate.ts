@@ -16,7 +16,7 @@ import {
   type ReplayCache,
 } from '@pocketshell/protocol';
 import { bindRemoteCertificate } from './dtls-binding.ts';
-import type { DataChannel, IceCandidateInit, IceServer, Peer, WebRtcEngine } from './engine.ts';
+import type { DataChannel, IceCandidateInit, IceServer, Peer, PeerRole, WebRtcEngine } from './engine.ts';
 import {
   makeAnswer,
   makeOffer,
@@ -76,6 +76,17 @@ async function closeOnError<T>(peer: Peer, step: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A peer for `role` whose local candidates go to `onIceCandidate`. */
+async function createPeer(setup: PeerSetup, role: PeerRole): Promise<Peer> {
+  const peer = await setup.engine.createPeer({
+    iceServers: setup.iceServers,
+    role,
+    ...(setup.localAddressFilter ? { localAddressFilter: setup.localAddressFilter } : {}),
+  });
+  peer.on('icecandidate', setup.onIceCandidate);
+  return peer;
+}
+
 function binding(peer: Peer, fingerprint: string, signal: AbortSignal | undefined): Promise<void> {
   const verified = bindRemoteCertificate(peer, fingerprint, signal ? { signal } : {});
   // Callers may never await it (e.g. the answer is refused); the peer is closed either way.
@@ -86,12 +97,7 @@ function binding(peer: Peer, fingerprint: string, signal: AbortSignal | undefine
 /** Device side: creates the peer and its channels, and signs the offer. */
 export async function startOffer(input: OfferInput): Promise<Offering> {
   if (input.channels.length === 0) throw new RangeError('startOffer: open at least one channel');
-  const peer = await input.engine.createPeer({
-    iceServers: input.iceServers,
-    role: 'offerer',
-    ...(input.localAddressFilter ? { localAddressFilter: input.localAddressFilter } : {}),
-  });
-  peer.on('icecandidate', input.onIceCandidate);
+  const peer = await createPeer(input, 'offerer');
   return closeOnError(peer, async () => {
     const channels = input.channels.map((label) => peer.createDataChannel(label));
     const sdp = await peer.setLocalDescription(await peer.createOffer());
@@ -161,12 +167,7 @@ export async function answerOffer(body: unknown, input: AnswerInput): Promise<An
     replay: input.replay,
     now: input.now(),
   });
-  const peer = await input.engine.createPeer({
-    iceServers: input.iceServers,
-    role: 'answerer',
-    ...(input.localAddressFilter ? { localAddressFilter: input.localAddressFilter } : {}),
-  });
-  peer.on('icecandidate', input.onIceCandidate);
+  const peer = await createPeer(input, 'answerer');
   return closeOnError(peer, async () => {
     const verified = binding(peer, offer.fingerprint, input.signal);
     await peer.setRemoteDescription(offer.sdp);

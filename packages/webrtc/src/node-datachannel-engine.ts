@@ -42,6 +42,7 @@
  * returns the applied description (with the candidates gathered so far).
  */
 import { createRequire } from 'node:module';
+import { Emitter } from '@pocketshell/protocol';
 import type {
   DataChannel as NdcChannel,
   IceServer as NdcIceServer,
@@ -49,22 +50,16 @@ import type {
   RtcConfig,
 } from 'node-datachannel';
 import { type CandidatePolicy, candidatePolicy } from './candidate-policy.ts';
-import type {
-  DataChannel,
-  DataChannelEvents,
-  DataChannelState,
-  IceCandidateInit,
-  IceServer,
-  Peer,
-  PeerConnectionState,
-  PeerEvents,
-  PeerOptions,
-  PeerRole,
-  WebRtcEngine,
+import type { Peer, PeerConnectionState, PeerEvents, PeerOptions, PeerRole, WebRtcEngine } from './engine.ts';
+import {
+  type DataChannel,
+  type DataChannelEvents,
+  type DataChannelState,
+  type IceCandidateInit,
+  type IceServer,
+  MAX_MESSAGE_BYTES,
 } from './engine.ts';
-import { MAX_MESSAGE_BYTES } from './engine.ts';
 import { WebRtcError } from './errors.ts';
-import { Emitter } from './events.ts';
 import { candidateAddress, filterSdpCandidates, sdpFingerprint } from './sdp.ts';
 
 /** Options of the node-datachannel engine. */
@@ -239,7 +234,7 @@ class NdcDataChannel extends Emitter<DataChannelEvents> implements DataChannel {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.emit('close');
-    queueMicrotask(() => this.clear());
+    queueMicrotask(() => this.removeAllListeners());
   }
 }
 
@@ -471,7 +466,7 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
           this.#state = 'closed';
           this.emit('connectionstatechange', 'closed');
         }
-        this.clear();
+        this.removeAllListeners();
       }
     })();
     return this.#closing;

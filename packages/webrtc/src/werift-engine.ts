@@ -15,23 +15,18 @@
  * packets, which other stacks (and tunnels) dropped, so the engine pins it.
  */
 import { createHash } from 'node:crypto';
+import { Emitter } from '@pocketshell/protocol';
 import type { RTCCertificate, RTCDataChannel, RTCPeerConnection, RTCPeerConnectionConfig } from 'werift';
 import { type CandidatePolicy, candidatePolicy } from './candidate-policy.ts';
-import type {
-  DataChannel,
-  DataChannelEvents,
-  DataChannelState,
-  IceCandidateInit,
-  Peer,
-  PeerConnectionState,
-  PeerEvents,
-  PeerOptions,
-  PeerRole,
-  WebRtcEngine,
+import type { Peer, PeerConnectionState, PeerEvents, PeerOptions, PeerRole, WebRtcEngine } from './engine.ts';
+import {
+  type DataChannel,
+  type DataChannelEvents,
+  type DataChannelState,
+  type IceCandidateInit,
+  MAX_MESSAGE_BYTES,
 } from './engine.ts';
-import { MAX_MESSAGE_BYTES } from './engine.ts';
 import { WebRtcError } from './errors.ts';
-import { Emitter } from './events.ts';
 import { candidateAddress, filterSdpCandidates, formatFingerprint } from './sdp.ts';
 
 /** SCTP packet size that fits the 1280-byte IPv6 minimum MTU after DTLS, UDP and IP headers. */
@@ -117,7 +112,7 @@ class WeriftDataChannel extends Emitter<DataChannelEvents> implements DataChanne
     for (const s of this.#subscriptions) s.unSubscribe();
     this.#subscriptions.length = 0;
     // Let listeners of 'close' finish first, then drop every listener.
-    queueMicrotask(() => this.clear());
+    queueMicrotask(() => this.removeAllListeners());
   }
 }
 
@@ -266,7 +261,7 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
         for (const s of this.#subscriptions) s.unSubscribe();
         this.#subscriptions.length = 0;
         if (this.#pc.connectionState !== 'closed') this.emit('connectionstatechange', 'closed');
-        this.clear();
+        this.removeAllListeners();
       }
     })();
     return this.#closing;

@@ -6,9 +6,9 @@
  * `node packages/webrtc/testing/bench-scratch.ts [MiB] [rounds] [highWaterKiB]`.
  */
 import dgram from 'node:dgram';
-import { deviceIdOf, generateKeyPair, hostIdOf, ReplayCache } from '@pocketshell/protocol';
+import { deviceIdOf, generateKeyPair, hostIdOf, ReplayCache, unixNow } from '@pocketshell/protocol';
 import { ChannelWriter } from '../src/channel-writer.ts';
-import { type DataChannel, isLoopback } from '../src/engine.ts';
+import { type DataChannel, isLoopbackIPv4 } from '../src/engine.ts';
 import { answerOffer, startOffer } from '../src/negotiate.ts';
 import { NodeDataChannelEngine } from '../src/node-datachannel-engine.ts';
 import { connectDirect, loopbackEngine, loopbackPeerOptions, nextChannel, once } from './testing.ts';
@@ -90,8 +90,8 @@ console.log(`node ${process.version}`);
     const common = {
       engine,
       iceServers: [],
-      localAddressFilter: isLoopback,
-      now: () => Math.floor(Date.now() / 1000),
+      localAddressFilter: isLoopbackIPv4,
+      now: () => unixNow(),
     };
     const ids = { hostId: hostIdOf(hostKey.publicKey), deviceId: deviceIdOf(deviceKey.publicKey) };
     const offering = await startOffer({

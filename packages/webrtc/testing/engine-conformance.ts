@@ -17,9 +17,10 @@ import {
   type IceCandidateInit,
   ProtocolError,
   ReplayCache,
+  unixNow,
 } from '@pocketshell/protocol';
 import type { DataChannel, Peer, WebRtcEngine } from '../src/engine.ts';
-import { isLoopback, MAX_MESSAGE_BYTES } from '../src/engine.ts';
+import { isLoopbackIPv4, MAX_MESSAGE_BYTES } from '../src/engine.ts';
 import { WebRtcError } from '../src/errors.ts';
 import { makeAnswer, makeOffer } from '../src/handshake.ts';
 import { answerOffer, startOffer } from '../src/negotiate.ts';
@@ -44,7 +45,7 @@ const host = generateKeyPair(new Uint8Array(32).fill(21));
 const device = generateKeyPair(new Uint8Array(32).fill(22));
 const hostId = hostIdOf(host.publicKey);
 const deviceId = deviceIdOf(device.publicKey);
-const now = () => Math.floor(Date.now() / 1000);
+const now = () => unixNow();
 const wire = <T>(body: T): unknown => JSON.parse(JSON.stringify(body));
 const isCode = (code: string) => (e: unknown) =>
   (e instanceof ProtocolError || e instanceof WebRtcError) && e.code === code;
@@ -146,6 +147,7 @@ export function engineConformance(pair: ConformancePair): void {
       const { a, b, channel, theirs } = await connected();
       try {
         assert.equal(theirs.label, 'control');
+        assert.equal(theirs.readyState, 'open');
         assert.equal(a.connectionState, 'connected');
         assert.equal(b.connectionState, 'connected');
         const toB = messages(theirs, 3);
@@ -316,7 +318,7 @@ export function engineConformance(pair: ConformancePair): void {
       const answered = await answerOffer(wire(lie), {
         engine: pair.answerer,
         iceServers: [],
-        localAddressFilter: isLoopback,
+        localAddressFilter: isLoopbackIPv4,
         onIceCandidate: (c) => void peer.addIceCandidate(c).catch(ignoreClosed),
         now,
         hostId,
@@ -354,7 +356,7 @@ export function engineConformance(pair: ConformancePair): void {
       const offering = await startOffer({
         engine: pair.offerer,
         iceServers: [],
-        localAddressFilter: isLoopback,
+        localAddressFilter: isLoopbackIPv4,
         onIceCandidate: (c) => {
           if (hostPeer) void hostPeer.addIceCandidate(c).catch(ignoreClosed);
           else toHost.push(c);
@@ -399,7 +401,7 @@ async function signed(pair: ConformancePair, conn: string) {
   const toHost: (IceCandidateInit | null)[] = [];
   const toDevice: (IceCandidateInit | null)[] = [];
   let delivered = false;
-  const common = { iceServers: [], localAddressFilter: isLoopback, now, hostId, deviceId };
+  const common = { iceServers: [], localAddressFilter: isLoopbackIPv4, now, hostId, deviceId };
   const offering = await startOffer({
     ...common,
     engine: pair.offerer,

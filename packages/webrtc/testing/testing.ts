@@ -12,7 +12,7 @@ import type {
   PeerOptions,
   WebRtcEngine,
 } from '../src/engine.ts';
-import { isLoopback } from '../src/engine.ts';
+import { isLoopbackIPv4 } from '../src/engine.ts';
 import { WebRtcError } from '../src/errors.ts';
 import { WeriftEngine } from '../src/werift-engine.ts';
 
@@ -44,7 +44,7 @@ export function loopbackEngine(): WeriftEngine {
 
 /** Peer options for loopback tests. */
 export function loopbackPeerOptions(role: PeerOptions['role']): PeerOptions {
-  return { iceServers: [], role, localAddressFilter: isLoopback };
+  return { iceServers: [], role, localAddressFilter: isLoopbackIPv4 };
 }
 
 /** Wraps an engine and records every `createPeer` call. */
@@ -114,10 +114,11 @@ export function once<E extends keyof DataChannelEvents & string>(
   channel: DataChannel,
   event: E,
 ): Promise<DataChannelEvents[E]> {
-  if (event === 'open' && channel.readyState === 'open') return Promise.resolve([] as DataChannelEvents[E]);
+  if (event === 'open' && channel.readyState === 'open')
+    return Promise.resolve(undefined as DataChannelEvents[E]);
   if (event === 'close' && channel.readyState === 'closed')
-    return Promise.resolve([] as DataChannelEvents[E]);
-  return new Promise((resolve) => channel.once(event, (...args) => resolve(args)));
+    return Promise.resolve(undefined as DataChannelEvents[E]);
+  return new Promise((resolve) => channel.once(event, resolve));
 }
 
 /** Collects the next `n` messages of `channel`. */

@@ -5,6 +5,7 @@
  * runner through which backends talk to systemctl, launchctl and journalctl.
  */
 import { spawn } from 'node:child_process';
+import { CliError } from '../exit-codes.ts';
 
 /** What to run and where: the same for systemd, launchd and the detached fallback. */
 export interface ServiceSpec {
@@ -92,3 +93,20 @@ export const runCommand: Runner = (command, args, options = {}) =>
     );
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+
+/**
+ * Runs a service manager's command (`systemctl --user …`, `launchctl …`) and
+ * returns its output; an exit code outside `okCodes` is `unavailable`, with
+ * the command and what it said.
+ */
+export async function runChecked(
+  run: Runner,
+  command: string,
+  args: readonly string[],
+  okCodes: readonly number[] = [0],
+): Promise<string> {
+  const r = await run(command, args);
+  if (r.code === null || !okCodes.includes(r.code))
+    throw new CliError('unavailable', `${command} ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return r.stdout;
+}

@@ -6,8 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliError } from '../exit-codes.ts';
 import type { LogOptions, Runner, ServiceBackend, ServiceSpec, ServiceState } from './backend.ts';
+import { runChecked } from './backend.ts';
 import { followLog, tailLog } from './log-file.ts';
 
 export const LAUNCHD_LABEL = 'dev.pocketshell.agent';
@@ -90,14 +90,8 @@ export class LaunchdService implements ServiceBackend {
     return `gui/${this.#o.uid}/${LAUNCHD_LABEL}`;
   }
 
-  async #ctl(args: string[], okCodes: readonly number[] = [0]): Promise<string> {
-    const r = await this.#o.run('launchctl', args);
-    if (r.code === null || !okCodes.includes(r.code))
-      throw new CliError(
-        'unavailable',
-        `launchctl ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`,
-      );
-    return r.stdout;
+  #ctl(args: string[], okCodes?: readonly number[]): Promise<string> {
+    return runChecked(this.#o.run, 'launchctl', args, okCodes);
   }
 
   async start(spec: ServiceSpec): Promise<ServiceState> {

@@ -6,32 +6,31 @@
  * rewrites them.
  */
 import { writeFileSync } from 'node:fs';
+import type { ServiceSpec } from './backend.ts';
 import { launchdPlist } from './launchd.ts';
 import { systemdUnit } from './systemd.ts';
 
+/** What a packaged install runs: `<binary> daemon run`, its state in `<home>/.pocketshell`. */
+function installSpec(binary: string, home: string, hardened: boolean): ServiceSpec {
+  const stateDir = `${home}/.pocketshell`;
+  return {
+    command: [binary, 'daemon', 'run'],
+    env: { POCKETSHELL_HOME: stateDir },
+    stateDir,
+    home,
+    logFile: `${stateDir}/daemon.log`,
+    hardened,
+  };
+}
+
 /** The user unit for a system-wide install (`/usr/bin/pocketshell`). */
 export function referenceUnit(): string {
-  return systemdUnit({
-    command: ['/usr/bin/pocketshell', 'daemon', 'run'],
-    env: { POCKETSHELL_HOME: '%h/.pocketshell' },
-    stateDir: '%h/.pocketshell',
-    home: '%h',
-    logFile: '%h/.pocketshell/daemon.log',
-    hardened: true,
-    specifiers: true,
-  });
+  return systemdUnit({ ...installSpec('/usr/bin/pocketshell', '%h', true), specifiers: true });
 }
 
 /** The launchd agent for a Homebrew install on Apple silicon, for a user "you". */
 export function referencePlist(): string {
-  return launchdPlist({
-    command: ['/opt/homebrew/bin/pocketshell', 'daemon', 'run'],
-    env: { POCKETSHELL_HOME: '/Users/you/.pocketshell' },
-    stateDir: '/Users/you/.pocketshell',
-    home: '/Users/you',
-    logFile: '/Users/you/.pocketshell/daemon.log',
-    hardened: false,
-  });
+  return launchdPlist(installSpec('/opt/homebrew/bin/pocketshell', '/Users/you', false));
 }
 
 export const REFERENCE_FILES = {

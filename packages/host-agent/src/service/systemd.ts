@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from '../exit-codes.ts';
 import type { LogOptions, Runner, ServiceBackend, ServiceSpec, ServiceState } from './backend.ts';
+import { runChecked } from './backend.ts';
 
 export const UNIT_NAME = 'pocketshell.service';
 
@@ -99,14 +100,8 @@ export class SystemdService implements ServiceBackend {
     return join(this.#o.unitDir, UNIT_NAME);
   }
 
-  async #ctl(...args: string[]): Promise<string> {
-    const r = await this.#o.run('systemctl', ['--user', ...args]);
-    if (r.code !== 0)
-      throw new CliError(
-        'unavailable',
-        `systemctl --user ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`,
-      );
-    return r.stdout;
+  #ctl(...args: string[]): Promise<string> {
+    return runChecked(this.#o.run, 'systemctl', ['--user', ...args]);
   }
 
   #install(spec: ServiceSpec): void {

@@ -21,6 +21,7 @@ import {
   publicKeyOf,
   randomBytes,
   string,
+  unixNow,
 } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
 import type { StatePaths } from './paths.ts';
@@ -96,7 +97,7 @@ export class IdentityStore {
     this.#paths = opts.paths;
     this.#secrets = opts.secrets;
     this.#hostname = opts.hostname ?? os.hostname;
-    this.#clock = opts.clock ?? (() => Math.floor(Date.now() / 1000));
+    this.#clock = opts.clock ?? (() => unixNow());
     this.#random = opts.random ?? randomBytes;
   }
 

@@ -15,12 +15,14 @@ import {
   GRANTS,
   type Grant,
   integer,
+  MAX_TS,
   type Obj,
   object,
   oneOf,
   optional,
   ProtocolError,
   string,
+  unixNow,
 } from '@pocketshell/protocol';
 import type { StatePaths } from './paths.ts';
 import { ensurePrivateDir, readJsonFile, writeJsonFile } from './private-files.ts';
@@ -60,7 +62,6 @@ interface DevicesFile {
 
 /** Most devices (and revoked entries) one host keeps. */
 export const MAX_DEVICES = 256;
-const MAX_TS = 9_999_999_999;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
 const NAME_RE = /^[^\x00-\x1f\x7f]{1,64}$/;
 
@@ -117,7 +118,7 @@ export class TrustStore {
 
   constructor(opts: { paths: StatePaths; clock?: () => number }) {
     this.#paths = opts.paths;
-    this.#clock = opts.clock ?? (() => Math.floor(Date.now() / 1000));
+    this.#clock = opts.clock ?? (() => unixNow());
   }
 
   #read(): DevicesFile {

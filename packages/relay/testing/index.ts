@@ -27,8 +27,11 @@ import {
   type ServerMessage,
   sealJson,
   sign,
+  unixNow,
 } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
+
+export * from './fixtures.ts';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pocketshell-relay.js');
 
@@ -260,7 +263,7 @@ export class RawClient {
     challenge: { nonce: string; relay: string },
     options: { role: Role; keyPair: KeyPair; ts?: number; enroll?: string },
   ): AuthMessage {
-    const ts = options.ts ?? Math.floor(Date.now() / 1000);
+    const ts = options.ts ?? unixNow();
     const pub = options.keyPair.publicKey;
     const sig = sign(
       relayAuthTranscript(challenge.relay, fromB64u(challenge.nonce), options.role, pub, ts),
@@ -386,7 +389,7 @@ export async function pairClients(
   if (created.t !== 'pair.created') throw new Error(`pair.create failed: ${JSON.stringify(created)}`);
   const hostId = hostIdOf(hostKey.publicKey);
   const deviceId = deviceIdOf(deviceKey.publicKey);
-  const ts = Math.floor(Date.now() / 1000);
+  const ts = unixNow();
   const claim = fromB64u(created.claim);
   const requestEnv = sealJson({
     kind: 'pair.request',

@@ -25,26 +25,20 @@ import {
   MAX_CONTROL_REPLY,
   makePairConfirm,
   makePairRequest,
-  object,
   openPairAccept,
   ProtocolError,
   parseInner,
   parsePairUrl,
-  RelayClient,
+  type RelayClient,
+  type RelayLinkOptions,
   RpcClient,
   randomId,
+  relayClientOf,
   type ServerMessage,
   sasDigits,
   unixNow,
-  type WebSocketFactory,
 } from '@pocketshell/protocol';
-import {
-  type DataChannel,
-  type IceServer,
-  type Peer,
-  startOffer,
-  type WebRtcEngine,
-} from '@pocketshell/webrtc';
+import { type DataChannel, type Peer, type PeerSideOptions, startOffer } from '@pocketshell/webrtc';
 import { TerminalClient } from './terminal-client.ts';
 
 /** A host this device is paired with. */
@@ -55,17 +49,8 @@ export interface PairedHost {
   grants: Grant[];
 }
 
-export interface DeviceOptions {
+export interface DeviceOptions extends RelayLinkOptions, PeerSideOptions {
   keyPair: KeyPair;
-  /** `ws[s]://…/ws` of the relay. */
-  relayUrl: string;
-  WebSocket: WebSocketFactory;
-  engine: WebRtcEngine;
-  localAddressFilter?: (address: string) => boolean;
-  iceServers?: readonly IceServer[];
-  now?: () => number;
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -149,14 +134,7 @@ export class Device {
       secretKey: options.keyPair.secretKey,
       send: (to, envelope) => this.relay.send(to, envelope),
     });
-    this.relay = new RelayClient({
-      url: options.relayUrl,
-      role: 'device',
-      keyPair: options.keyPair,
-      WebSocket: options.WebSocket,
-      ...(options.minBackoffMs !== undefined ? { minBackoffMs: options.minBackoffMs } : {}),
-      ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
-    });
+    this.relay = relayClientOf('device', options.keyPair, options);
     this.relay.on('message', (m) => this.#onMessage(m));
   }
 

@@ -111,6 +111,35 @@ export interface RelayClientOptions {
   tickMs?: number;
 }
 
+/** How a party (the host agent or a device) reaches its relay. */
+export interface RelayLinkOptions {
+  /** `ws[s]://…/ws` of the relay. */
+  relayUrl: string;
+  WebSocket: WebSocketFactory;
+  /** Unix seconds. */
+  now?: () => number;
+  /** Relay reconnect tuning (tests shorten it). */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** The relay client of a party from its link options. */
+export function relayClientOf(
+  role: Role,
+  keyPair: KeyPair,
+  o: RelayLinkOptions & { enroll?: string | undefined },
+): RelayClient {
+  return new RelayClient({
+    url: o.relayUrl,
+    role,
+    keyPair,
+    WebSocket: o.WebSocket,
+    ...(o.enroll !== undefined ? { enroll: o.enroll } : {}),
+    ...(o.minBackoffMs !== undefined ? { minBackoffMs: o.minBackoffMs } : {}),
+    ...(o.maxBackoffMs !== undefined ? { maxBackoffMs: o.maxBackoffMs } : {}),
+  });
+}
+
 interface Pending {
   resolve: (m: ServerMessage) => void;
   reject: (e: Error) => void;

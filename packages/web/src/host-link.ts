@@ -26,7 +26,6 @@ import { TermChannel } from './term-channel.ts';
 export type Route = 'p2p' | 'turn' | 'unknown';
 
 export interface HostLinkEvents {
-  [key: string]: unknown;
   /** The peer connection ended (by us, the host, or the network). */
   close: string;
 }

@@ -49,7 +49,7 @@ export class TermChannel extends TerminalStream<TermChannelEvents> {
     channel.addEventListener('close', () => {
       if (this.#closed) return;
       this.#closed = true;
-      this.emit('close', undefined);
+      this.emit('close');
     });
   }
 
@@ -63,7 +63,7 @@ export class TermChannel extends TerminalStream<TermChannelEvents> {
     if (this.channel.readyState === 'open' || this.channel.readyState === 'connecting') this.channel.close();
     if (!this.#closed) {
       this.#closed = true;
-      this.emit('close', undefined);
+      this.emit('close');
     }
   }
 }

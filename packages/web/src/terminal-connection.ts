@@ -95,7 +95,6 @@ export interface TerminalConnectionOptions<C extends ConnectionChannel> {
 }
 
 export interface TerminalConnectionEvents<C extends ConnectionChannel> {
-  [key: string]: unknown;
   state: TermState;
   /** A channel is being opened: its events (the snapshot first) are the screen's to read from now on. */
   opening: C;

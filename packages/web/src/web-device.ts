@@ -37,6 +37,7 @@ import {
   type ServerMessage,
   sameName,
   sasDigits,
+  unixNow,
   verifyAnswer,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
@@ -44,7 +45,6 @@ import { HostLink } from './host-link.ts';
 import type { DeviceStore, PinnedHost } from './store.ts';
 
 export interface WebDeviceEvents {
-  [key: string]: unknown;
   presence: { host: HostId; online: boolean };
   relay: RelayClientState;
   hosts: PinnedHost[];
@@ -180,7 +180,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       signal?.addEventListener('abort', () => end(new ProtocolError('timeout', 'pairing abandoned')));
     });
     accepted.catch(() => {});
-    const now = Math.floor(Date.now() / 1000);
+    const now = unixNow();
     const redeem = makePairRequest({ link, device: this.keyPair, name, now });
     await this.relay.request({ t: 'pair.redeem', ...redeem });
     onSas(sasDigits(link.hostPub, this.keyPair.publicKey, link.claim));
@@ -189,7 +189,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       device: this.keyPair,
       link,
       message,
-      now: Math.floor(Date.now() / 1000),
+      now: unixNow(),
     });
     const old = this.sameName(verified.hostName, verified.hostId);
     if (old.length > 0) {
@@ -209,10 +209,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     // Abandoned meanwhile (the screen went away): no confirmation, so the host pins nothing.
     if (signal?.aborted) throw new ProtocolError('timeout', 'pairing abandoned');
     // The host pins this device only on its signed confirmation that it completed too.
-    this.relay.send(
-      verified.hostId,
-      makePairConfirm({ link, device: this.keyPair, now: Math.floor(Date.now() / 1000) }),
-    );
+    this.relay.send(verified.hostId, makePairConfirm({ link, device: this.keyPair, now: unixNow() }));
     const { pinned, marked } = await this.#o.store.pin(
       {
         id: verified.hostId,
@@ -388,7 +385,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         hostId: host.id,
         deviceId: this.id,
         deviceSecret: this.keyPair.secretKey,
-        now: Math.floor(Date.now() / 1000),
+        now: unixNow(),
       });
       this.#signals.seal(host, 'offer', offer);
       offered = true;
@@ -399,7 +396,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         deviceId: this.id,
         conn,
         offerNonce: fromB64u(offer.nonce),
-        now: Math.floor(Date.now() / 1000),
+        now: unixNow(),
       });
       stage = 'connecting peer to peer (ICE, DTLS, the control channel)';
       await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });

@@ -110,6 +110,15 @@ export interface WebRtcEngine {
   createPeer(options: PeerOptions): Promise<Peer>;
 }
 
+/** How a party (the host agent or a device) makes its peers. */
+export interface PeerSideOptions {
+  engine: WebRtcEngine;
+  /** Only these local addresses are used for ICE (tests: loopback). */
+  localAddressFilter?: (address: string) => boolean;
+  /** Extra ICE servers besides the relay's TURN (never a public default). */
+  iceServers?: readonly IceServer[];
+}
+
 /** Largest data-channel message PocketShell sends: works with every stack (docs/protocol.md §6). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 

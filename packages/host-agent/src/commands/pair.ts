@@ -8,7 +8,6 @@ import {
   IdentityStore,
   openHost,
   openSecretStore,
-  type PinnedDevice,
   type StatePaths,
   TrustStore,
 } from '@pocketshell/host-core';

@@ -26,16 +26,19 @@ import {
   type PartyId,
   ProtocolError,
   parseInner,
-  RelayClient,
+  type RelayClient,
+  type RelayLinkOptions,
   ReplayCache,
+  relayClientOf,
   type ServerMessage,
   sameName,
   sealJson,
   string,
+  unixNow,
   type VerifiedPairRequest,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
-import type { DataChannel, IceServer, Peer, WebRtcEngine } from '@pocketshell/webrtc';
+import type { DataChannel, IceServer, Peer, PeerSideOptions } from '@pocketshell/webrtc';
 import { answerOffer } from '@pocketshell/webrtc';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionManager } from '../pty/session-manager.ts';
@@ -47,26 +50,13 @@ import { type ChannelContext, openChannel } from './channels.ts';
 export const DEFAULT_GRANTS: readonly Grant[] = ['shell'];
 
 /** What the agent needs; everything is injected. */
-export interface HostAgentOptions {
+export interface HostAgentOptions extends RelayLinkOptions, PeerSideOptions {
   identity: HostIdentity;
   trust: TrustStore;
   audit: AuditLog;
   sessions: SessionManager;
-  engine: WebRtcEngine;
-  /** `ws[s]://…/ws` of the relay. */
-  relayUrl: string;
-  WebSocket: WebSocketFactory;
-  /** Only these local addresses are used for ICE (tests: loopback). */
-  localAddressFilter?: (address: string) => boolean;
-  /** Extra ICE servers besides the relay's TURN (never a public default). */
-  iceServers?: readonly IceServer[];
   /** Enrollment token for a relay with closed registration. */
   enroll?: string;
-  /** Unix seconds. */
-  now?: () => number;
-  /** Relay reconnect tuning (tests shorten it). */
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
   /** WebRTC peer caps (defaults: `DEFAULT_PEER_LIMITS`). */
   peerLimits?: Partial<PeerLimits>;
   /** Refusal audit coalescing window in milliseconds (default 60 s). */
@@ -106,7 +96,6 @@ export interface PairingPrompt {
 
 /** Events of the agent. */
 export interface HostAgentEvents {
-  [key: string]: unknown;
   /** Relay connection state changes. */
   relay: { state: string; reason?: string };
   /** A device connection reached `connected` (and its certificate matched). */
@@ -175,17 +164,13 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   constructor(options: HostAgentOptions) {
     super();
     this.#o = options;
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? (() => unixNow());
     this.#limits = { ...DEFAULT_PEER_LIMITS, ...options.peerLimits };
-    this.relay = new RelayClient({
-      url: options.relayUrl,
-      role: 'host',
-      keyPair: { publicKey: options.identity.publicKey, secretKey: options.identity.secretKey },
-      WebSocket: options.WebSocket,
-      ...(options.enroll !== undefined ? { enroll: options.enroll } : {}),
-      ...(options.minBackoffMs !== undefined ? { minBackoffMs: options.minBackoffMs } : {}),
-      ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
-    });
+    this.relay = relayClientOf(
+      'host',
+      { publicKey: options.identity.publicKey, secretKey: options.identity.secretKey },
+      options,
+    );
     this.relay.on('state', (state) => this.emit('relay', { state }));
     this.relay.on('disconnected', ({ reason }) => this.emit('relay', { state: 'backoff', reason }));
     this.relay.on('message', (m) => this.#onRelayMessage(m));

@@ -303,3 +303,62 @@ test('finding 6: a flood of refused control requests leaves a bounded, coalesced
   assert.ok(summary, 'a summary record');
   assert.equal(summary.suppressed, 299);
 });
+
+test('devices from a device: devices.* need admin (a device can always unpair itself); a lost grant or a revocation closes the connection', async () => {
+  const admin = await pairDevice(['shell', 'admin']);
+  const other = await pairDevice(['shell']);
+  const ca = await admin.device.connect(admin.host.id);
+  const co = await other.device.connect(other.host.id);
+  try {
+    // Without admin: listing and changing are refused, with the wire code.
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: { code?: string }) => e.code,
+      );
+    assert.equal(await code(co.call('devices.list')), 'grant_missing');
+    assert.equal(
+      await code(co.call('devices.grants', { device: admin.device.id, grants: [] })),
+      'grant_missing',
+    );
+    assert.equal(await code(co.call('devices.revoke', { device: admin.device.id })), 'grant_missing');
+    // With admin: the list marks the asker and counts connections.
+    const { devices: listed } = await ca.call('devices.list');
+    const me = listed.find((d) => d.id === admin.device.id);
+    const them = listed.find((d) => d.id === other.device.id);
+    assert.equal(me?.self, true);
+    assert.deepEqual(them && { self: them.self, grants: them.grants }, { self: false, grants: ['shell'] });
+    assert.ok((them?.connections ?? 0) >= 1);
+    assert.equal(await code(ca.call('devices.revoke', { device: `d_${'a'.repeat(26)}` })), 'not_found');
+    // Giving a grant keeps the connection; taking one away closes it, so every channel is checked anew.
+    const term = await co.openTerminal('new');
+    const added = await ca.call('devices.grants', { device: other.device.id, grants: ['shell', 'stats'] });
+    assert.deepEqual(added.device.grants, ['shell', 'stats']);
+    assert.equal(term.channel.readyState, 'open');
+    await ca.call('devices.grants', { device: other.device.id, grants: ['stats'] });
+    await until(() => term.channel.readyState !== 'open');
+    assert.ok(
+      audit().some(
+        (e) => e.event === 'grants.changed' && e.device === other.device.id && e.by === admin.device.id,
+      ),
+    );
+    // Revoking another device: unpinned, audited with who asked, its connections closed.
+    const again = await other.device.connect(other.host.id);
+    assert.deepEqual(await ca.call('devices.revoke', { device: other.device.id }), { revoked: true });
+    await until(() => again.control.readyState !== 'open');
+    assert.equal(host.trust.status(other.device.id).status, 'revoked');
+    assert.ok(
+      audit().some(
+        (e) => e.event === 'revocation' && e.device === other.device.id && e.by === admin.device.id,
+      ),
+    );
+    // A device without admin may still unpair itself; the answer arrives before its connection closes.
+    const self = await pairDevice(['shell']);
+    const cs = await self.device.connect(self.host.id);
+    assert.deepEqual(await cs.call('devices.revoke', { device: self.device.id }), { revoked: true });
+    await until(() => cs.control.readyState !== 'open');
+    assert.equal(host.trust.status(self.device.id).status, 'revoked');
+  } finally {
+    await Promise.all([ca.close(), co.close()]);
+  }
+});

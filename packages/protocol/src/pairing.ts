@@ -52,11 +52,14 @@ export interface PairLink {
   hostName?: string;
 }
 
-/** Longest host name in a pairing link, in UTF-16 units (as in `pair.accept`). */
-const LINK_NAME_MAX = 64;
+/**
+ * Longest host name, in UTF-16 units: the host's own (its identity), in a
+ * pairing link and in `pair.accept`.
+ */
+export const MAX_HOST_NAME = 64;
 
 function linkName(name: string): string {
-  if (name.length === 0 || name.length > LINK_NAME_MAX || /[\p{Cc}\p{Cf}]/u.test(name))
+  if (name.length === 0 || name.length > MAX_HOST_NAME || /[\p{Cc}\p{Cf}]/u.test(name))
     throw new ProtocolError('bad_message', 'bad host name in pairing URL');
   return name;
 }

@@ -147,6 +147,12 @@ test('device refuses an acceptance from any host but the one in the QR code', ()
     code(() => openPairAccept({ device, link, message: relabelled, now: NOW })),
     'decrypt_failed',
   );
+  // The QR code's key under another host's id: refused before anything is opened.
+  const misnamed = { ...relabelled, from: hostIdOf(mallory.publicKey) };
+  assert.equal(
+    code(() => openPairAccept({ device, link, message: misnamed, now: NOW })),
+    'bad_key',
+  );
 });
 
 test('the pairing URL may carry the host name; a bad one is refused', () => {

@@ -15,6 +15,7 @@ import {
   deviceIdOf,
   type HostId,
   hostIdOf,
+  idMatchesKey,
   type KeyPair,
   type PartyId,
   sign,
@@ -51,11 +52,14 @@ export interface PairLink {
   hostName?: string;
 }
 
-/** Longest host name in a pairing link, in UTF-16 units (as in `pair.accept`). */
-const LINK_NAME_MAX = 64;
+/**
+ * Longest host name, in UTF-16 units: the host's own (its identity), in a
+ * pairing link and in `pair.accept`.
+ */
+export const MAX_HOST_NAME = 64;
 
 function linkName(name: string): string {
-  if (name.length === 0 || name.length > LINK_NAME_MAX || /[\p{Cc}\p{Cf}]/u.test(name))
+  if (name.length === 0 || name.length > MAX_HOST_NAME || /[\p{Cc}\p{Cf}]/u.test(name))
     throw new ProtocolError('bad_message', 'bad host name in pairing URL');
   return name;
 }
@@ -164,6 +168,18 @@ interface End {
 const hostEnd = (pub: Uint8Array): End => ({ id: hostIdOf(pub), pub });
 const deviceEnd = (pub: Uint8Array): End => ({ id: deviceIdOf(pub), pub });
 
+/**
+ * The sender of a relayed `pair.request` or `pair.accepted`: its key, which
+ * must be 32 bytes with the id the message is `from` (and the `pinned` key,
+ * when the receiver has one), or `bad_key` with `refusal`.
+ */
+function senderEnd(message: { from: PartyId; pub: string }, refusal: string, pinned?: Uint8Array): End {
+  const pub = fromB64u(message.pub);
+  if (!idMatchesKey(message.from, pub) || (pinned && !equalBytes(pub, pinned)))
+    throw new ProtocolError('bad_key', refusal);
+  return { id: message.from, pub };
+}
+
 type PairKind = 'pair.request' | 'pair.accept' | 'pair.confirm';
 
 /** Seals a pairing body as JSON from `from` (with its secret) to `to`. */
@@ -225,14 +241,11 @@ export function openPairRequest(input: {
   now: number;
 }): VerifiedPairRequest {
   const { host, claim, message, now } = input;
-  const devicePub = fromB64u(message.pub);
-  if (devicePub.length !== 32 || deviceIdOf(devicePub) !== message.from) {
-    throw new ProtocolError('bad_key', 'device id does not match its key');
-  }
+  const device = senderEnd(message, 'device id does not match its key');
   const body = openPairBody(
     'pair.request',
     message.env,
-    deviceEnd(devicePub),
+    device,
     hostEnd(host.publicKey),
     host.secretKey,
     now,
@@ -240,15 +253,15 @@ export function openPairRequest(input: {
   checkClock(body.ts, now);
   verifyOrThrow(
     fromB64u(body.sig),
-    pairRequestTranscript(host.publicKey, devicePub, claim, body.ts),
-    devicePub,
+    pairRequestTranscript(host.publicKey, device.pub, claim, body.ts),
+    device.pub,
     'pairing request signature',
   );
   return {
     deviceId: message.from,
-    devicePub,
+    devicePub: device.pub,
     name: body.name,
-    sas: sasDigits(host.publicKey, devicePub, claim),
+    sas: sasDigits(host.publicKey, device.pub, claim),
   };
 }
 
@@ -291,14 +304,11 @@ export function openPairAccept(input: {
   now: number;
 }): VerifiedPairAccept {
   const { device, link, message, now } = input;
-  const hostPub = fromB64u(message.pub);
-  if (!equalBytes(hostPub, link.hostPub) || hostIdOf(link.hostPub) !== message.from) {
-    throw new ProtocolError('bad_key', 'the accepting host is not the one in the QR code');
-  }
+  const host = senderEnd(message, 'the accepting host is not the one in the QR code', link.hostPub);
   const body = openPairBody(
     'pair.accept',
     message.env,
-    hostEnd(link.hostPub),
+    host,
     deviceEnd(device.publicKey),
     device.secretKey,
     now,

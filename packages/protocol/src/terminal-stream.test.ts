@@ -86,3 +86,18 @@ test('consumeOnEmit with a deferred ack: one ack per turn; autoAck false leaves 
   slow.stream.write('x');
   assert.deepEqual(slow.sent, ['x']);
 });
+
+test('exit: the code and the host reason are kept and the code emitted; no reason when the program ended by itself', () => {
+  const h = harness();
+  const codes: number[] = [];
+  h.stream.on('exit', (code) => codes.push(code));
+  h.attached(0, 0);
+  assert.equal(h.stream.exitCode, undefined);
+  assert.equal(h.stream.exitReason, undefined);
+  h.stream.receive(encodeControl({ t: 'exit', code: 130, reason: 'idle_timeout' }));
+  assert.deepEqual([h.stream.exitCode, h.stream.exitReason, codes], [130, 'idle_timeout', [130]]);
+  const own = harness();
+  own.attached(0, 0);
+  own.stream.receive(encodeControl({ t: 'exit', code: 0 }));
+  assert.deepEqual([own.stream.exitCode, own.stream.exitReason], [0, undefined]);
+});

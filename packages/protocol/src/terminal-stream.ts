@@ -21,7 +21,13 @@
 import { utf8 } from './bytes.ts';
 import { Emitter } from './emitter.ts';
 import { ProtocolError } from './errors.ts';
-import { type AttachedControl, encodeControl, encodeData, parseHostFrame } from './frames.ts';
+import {
+  type AttachedControl,
+  type ExitControl,
+  encodeControl,
+  encodeData,
+  parseHostFrame,
+} from './frames.ts';
 
 /** Where the stream's frames go. */
 export interface TerminalLink {
@@ -56,7 +62,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
   readonly #autoAck: boolean;
   readonly #consumeOnEmit: boolean;
   readonly #ackEvery: number;
-  readonly #defer: ((fn: () => void) => void) | undefined;
+  readonly #defer: (fn: () => void) => void;
   #session = '';
   #offset = 0;
   #acked = 0;
@@ -70,8 +76,8 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
   /** Data events of this stream not consumed yet. */
   #outstanding = 0;
   #ackQueued = false;
-  #exitCode: number | undefined;
-  #exitReason: string | undefined;
+  /** The host's `exit`, once the program ended. */
+  #exit: ExitControl | undefined;
 
   constructor(link: TerminalLink, options: TerminalStreamOptions = {}) {
     super();
@@ -79,7 +85,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
     this.#autoAck = options.autoAck ?? true;
     this.#consumeOnEmit = options.consumeOnEmit ?? false;
     this.#ackEvery = options.ackEvery ?? 32 * 1024;
-    this.#defer = options.defer;
+    this.#defer = options.defer ?? ((fn) => fn());
   }
 
   /** The session attached (empty before `attached`). */
@@ -94,7 +100,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
 
   /** The exit code, once the program ended. */
   get exitCode(): number | undefined {
-    return this.#exitCode;
+    return this.#exit?.code;
   }
 
   /**
@@ -103,7 +109,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
    * undefined when the program ended by itself.
    */
   get exitReason(): string | undefined {
-    return this.#exitReason;
+    return this.#exit?.reason;
   }
 
   /** Handles one frame from the host; throws `ProtocolError` for a bad one. */
@@ -139,8 +145,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
         }
         return;
       case 'exit':
-        this.#exitCode = c.code;
-        this.#exitReason = c.reason;
+        this.#exit = c;
         this.#emit('exit', c.code);
         return;
       case 'title':
@@ -200,12 +205,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
     if (!this.#autoAck) return;
     const due =
       this.#snapshotDone || this.#outstanding === 0 || this.#consumed - this.#acked >= this.#ackEvery;
-    if (!due) return;
-    if (!this.#defer) {
-      this.ack();
-      return;
-    }
-    if (this.#ackQueued) return;
+    if (!due || this.#ackQueued) return;
     this.#ackQueued = true;
     this.#defer(() => {
       this.#ackQueued = false;

@@ -2,9 +2,12 @@
  * What every way of running the daemon as a service has in common: the
  * specification of what to run (`ServiceSpec`), the state a backend reports
  * (`ServiceState`), the backend interface itself, and the injected command
- * runner through which backends talk to systemctl, launchctl and journalctl.
+ * runner through which backends talk to systemctl, launchctl and journalctl,
+ * and the base of the backends whose service manager reads a file we write.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { CliError } from '../exit-codes.ts';
 
 /** What to run and where: the same for systemd, launchd and the detached fallback. */
@@ -109,4 +112,28 @@ export async function runChecked(
   if (r.code === null || !okCodes.includes(r.code))
     throw new CliError('unavailable', `${command} ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
   return r.stdout;
+}
+
+/**
+ * The base of a backend whose service manager reads a file we write
+ * (systemd's unit, launchd's property list): its options, that file's path,
+ * and writing it.
+ */
+export abstract class FileServiceBackend<O> {
+  protected readonly options: O;
+  /** The file the service manager reads. */
+  readonly file: string;
+
+  constructor(options: O, file: string) {
+    this.options = options;
+    this.file = file;
+  }
+
+  /** Writes the file, 0644, through a rename: the manager never reads half of one. */
+  protected install(text: string): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, this.file);
+  }
 }

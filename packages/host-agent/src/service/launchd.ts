@@ -4,10 +4,9 @@
  * and `launchctl bootstrap / bootout / kickstart / print` in the user's GUI
  * domain. `stop` boots the agent out, so KeepAlive does not bring it back.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogOptions, Runner, ServiceBackend, ServiceSpec, ServiceState } from './backend.ts';
-import { runChecked } from './backend.ts';
+import { FileServiceBackend, runChecked } from './backend.ts';
 import { followLog, tailLog } from './log-file.ts';
 
 export const LAUNCHD_LABEL = 'dev.pocketshell.agent';
@@ -74,34 +73,28 @@ export interface LaunchdOptions {
   readonly logFile: string;
 }
 
-export class LaunchdService implements ServiceBackend {
+export class LaunchdService extends FileServiceBackend<LaunchdOptions> implements ServiceBackend {
   readonly kind = 'launchd' as const;
-  readonly #o: LaunchdOptions;
 
   constructor(options: LaunchdOptions) {
-    this.#o = options;
-  }
-
-  get plistPath(): string {
-    return join(this.#o.agentsDir, `${LAUNCHD_LABEL}.plist`);
+    super(options, join(options.agentsDir, `${LAUNCHD_LABEL}.plist`));
   }
 
   get #target(): string {
-    return `gui/${this.#o.uid}/${LAUNCHD_LABEL}`;
+    return `gui/${this.options.uid}/${LAUNCHD_LABEL}`;
   }
 
   #ctl(args: string[], okCodes?: readonly number[]): Promise<string> {
-    return runChecked(this.#o.run, 'launchctl', args, okCodes);
+    return runChecked(this.options.run, 'launchctl', args, okCodes);
   }
 
   async start(spec: ServiceSpec): Promise<ServiceState> {
-    mkdirSync(this.#o.agentsDir, { recursive: true });
-    writeFileSync(this.plistPath, launchdPlist(spec), { mode: 0o644 });
+    this.install(launchdPlist(spec));
     const now = await this.status();
     if (!now.running) {
       // bootout first: a loaded but stopped agent refuses a second bootstrap (error 5, 37).
-      await this.#o.run('launchctl', ['bootout', this.#target]);
-      await this.#ctl(['bootstrap', `gui/${this.#o.uid}`, this.plistPath]);
+      await this.options.run('launchctl', ['bootout', this.#target]);
+      await this.#ctl(['bootstrap', `gui/${this.options.uid}`, this.file]);
     }
     return this.status();
   }
@@ -115,13 +108,13 @@ export class LaunchdService implements ServiceBackend {
   async restart(spec: ServiceSpec): Promise<ServiceState> {
     const now = await this.status();
     if (!now.running) return this.start(spec);
-    writeFileSync(this.plistPath, launchdPlist(spec), { mode: 0o644 });
+    this.install(launchdPlist(spec));
     await this.#ctl(['kickstart', '-k', this.#target]);
     return this.status();
   }
 
   async status(): Promise<ServiceState> {
-    const r = await this.#o.run('launchctl', ['print', this.#target]);
+    const r = await this.options.run('launchctl', ['print', this.#target]);
     if (r.code !== 0)
       return {
         kind: this.kind,
@@ -141,8 +134,8 @@ export class LaunchdService implements ServiceBackend {
   }
 
   async logs(options: LogOptions): Promise<void> {
-    const text = tailLog(this.#o.logFile, options.lines);
+    const text = tailLog(this.options.logFile, options.lines);
     if (text) options.write(`${text}\n`);
-    if (options.follow) await followLog(this.#o.logFile, options.write, options.signal);
+    if (options.follow) await followLog(this.options.logFile, options.write, options.signal);
   }
 }

@@ -6,7 +6,7 @@
  * Backend selection honours POCKETSHELL_SERVICE and falls back to detached.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -64,6 +64,7 @@ test('systemd: start writes the unit, reloads, enables --now, and offers lingeri
     readFileSync(join(dir, 'user', 'pocketshell.service'), 'utf8'),
     /^ExecStart="\/usr\/bin\/node"/m,
   );
+  assert.deepEqual(readdirSync(join(dir, 'user')), ['pocketshell.service'], 'written through a rename');
   assert.deepEqual(started, {
     kind: 'systemd',
     running: true,
@@ -142,6 +143,7 @@ test('launchd: bootstrap into the GUI domain, kickstart to restart, bootout to s
   });
   await l.restart(spec);
   assert.ok(calls.includes('launchctl kickstart -k gui/501/dev.pocketshell.agent'));
+  assert.deepEqual(readdirSync(join(dir, 'LaunchAgents')), ['dev.pocketshell.agent.plist']);
   const stopped = await l.stop();
   assert.equal(stopped.running, false);
   assert.equal((await l.stop()).running, false, 'stop is idempotent');

@@ -4,11 +4,10 @@
  * and start/stop/status/logs through systemctl and journalctl. `stop`
  * disables as well, so a stopped agent stays stopped across logins.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from '../exit-codes.ts';
 import type { LogOptions, Runner, ServiceBackend, ServiceSpec, ServiceState } from './backend.ts';
-import { runChecked } from './backend.ts';
+import { FileServiceBackend, runChecked } from './backend.ts';
 
 export const UNIT_NAME = 'pocketshell.service';
 
@@ -88,46 +87,37 @@ export interface SystemdOptions {
   readonly linger?: boolean;
 }
 
-export class SystemdService implements ServiceBackend {
+export class SystemdService extends FileServiceBackend<SystemdOptions> implements ServiceBackend {
   readonly kind = 'systemd' as const;
-  readonly #o: SystemdOptions;
 
   constructor(options: SystemdOptions) {
-    this.#o = options;
-  }
-
-  get unitPath(): string {
-    return join(this.#o.unitDir, UNIT_NAME);
+    super(options, join(options.unitDir, UNIT_NAME));
   }
 
   #ctl(...args: string[]): Promise<string> {
-    return runChecked(this.#o.run, 'systemctl', ['--user', ...args]);
-  }
-
-  #install(spec: ServiceSpec): void {
-    mkdirSync(this.#o.unitDir, { recursive: true });
-    writeFileSync(this.unitPath, systemdUnit(spec), { mode: 0o644 });
+    return runChecked(this.options.run, 'systemctl', ['--user', ...args]);
   }
 
   async #linger(): Promise<void> {
-    const r = await this.#o.run('loginctl', ['show-user', this.#o.user, '--property=Linger', '--value']);
+    const { run, user, linger, note } = this.options;
+    const r = await run('loginctl', ['show-user', user, '--property=Linger', '--value']);
     if (r.code !== 0 || r.stdout.trim() === 'yes') return;
-    if (this.#o.linger) {
-      const e = await this.#o.run('loginctl', ['enable-linger', this.#o.user]);
-      this.#o.note(
+    if (linger) {
+      const e = await run('loginctl', ['enable-linger', user]);
+      note(
         e.code === 0
           ? 'Lingering enabled: the agent runs from boot, without a login session.'
           : `loginctl enable-linger failed: ${e.stderr.trim()}`,
       );
     } else {
-      this.#o.note(
-        `The agent stops when ${this.#o.user} logs out. To keep it running from boot: loginctl enable-linger ${this.#o.user} (or daemon start --linger).`,
+      note(
+        `The agent stops when ${user} logs out. To keep it running from boot: loginctl enable-linger ${user} (or daemon start --linger).`,
       );
     }
   }
 
   async start(spec: ServiceSpec): Promise<ServiceState> {
-    this.#install(spec);
+    this.install(systemdUnit(spec));
     await this.#ctl('daemon-reload');
     await this.#ctl('enable', '--now', UNIT_NAME);
     await this.#linger();
@@ -140,7 +130,7 @@ export class SystemdService implements ServiceBackend {
   }
 
   async restart(spec: ServiceSpec): Promise<ServiceState> {
-    this.#install(spec);
+    this.install(systemdUnit(spec));
     await this.#ctl('daemon-reload');
     await this.#ctl('enable', UNIT_NAME);
     await this.#ctl('restart', UNIT_NAME);
@@ -179,7 +169,7 @@ export class SystemdService implements ServiceBackend {
       '--no-pager',
       ...(options.follow ? ['-f'] : []),
     ];
-    const r = await this.#o.run('journalctl', args, { inherit: true, signal: options.signal });
+    const r = await this.options.run('journalctl', args, { inherit: true, signal: options.signal });
     if (r.code !== 0 && r.code !== null && !options.signal.aborted)
       throw new CliError('unavailable', `journalctl exited with ${r.code}`);
   }

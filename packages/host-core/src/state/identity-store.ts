@@ -17,6 +17,7 @@ import {
   hostIdOf,
   idMatchesKey,
   integer,
+  MAX_HOST_NAME,
   object,
   publicKeyOf,
   randomBytes,
@@ -30,8 +31,6 @@ import type { SecretStore } from './secret-store.ts';
 
 /** The name of the host key in the secret store. */
 export const HOST_KEY_NAME = 'host-key';
-/** Longest host name. */
-export const MAX_HOST_NAME = 64;
 
 /** The host's identity. `secretKey` is the 32-byte Ed25519 seed: never log it. */
 export interface HostIdentity {

@@ -18,7 +18,6 @@ import {
   type Grant,
   type IceCandidateInit,
   makePairAccept,
-  object,
   openJson,
   openPairConfirm,
   openPairRequest,
@@ -33,10 +32,8 @@ import {
   type ServerMessage,
   sameName,
   sealJson,
-  string,
   unixNow,
   type VerifiedPairRequest,
-  type WebSocketFactory,
 } from '@pocketshell/protocol';
 import type { DataChannel, IceServer, Peer, PeerSideOptions } from '@pocketshell/webrtc';
 import { answerOffer } from '@pocketshell/webrtc';

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { candidateAddress, sdpFingerprint } from '@pocketshell/protocol';
 import {
   connectDirect,
   loopbackEngine,
@@ -20,7 +21,6 @@ import {
 import type { IceCandidateInit, Peer } from './engine.ts';
 import { MAX_MESSAGE_BYTES } from './engine.ts';
 import { WebRtcError } from './errors.ts';
-import { candidateAddress, sdpFingerprint } from './sdp.ts';
 import { BROWSER_SAFE_SCTP_MTU, WeriftEngine } from './werift-engine.ts';
 
 const engine = loopbackEngine();

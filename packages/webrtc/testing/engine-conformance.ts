@@ -11,12 +11,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  candidateAddress,
   deviceIdOf,
   generateKeyPair,
   hostIdOf,
   type IceCandidateInit,
   ProtocolError,
   ReplayCache,
+  sdpFingerprint,
   unixNow,
 } from '@pocketshell/protocol';
 import type { DataChannel, Peer, WebRtcEngine } from '../src/engine.ts';
@@ -24,7 +26,6 @@ import { isLoopbackIPv4, MAX_MESSAGE_BYTES } from '../src/engine.ts';
 import { WebRtcError } from '../src/errors.ts';
 import { makeAnswer, makeOffer } from '../src/handshake.ts';
 import { answerOffer, startOffer } from '../src/negotiate.ts';
-import { candidateAddress, sdpFingerprint } from '../src/sdp.ts';
 import {
   connectDirect,
   ignoreClosed,

@@ -52,11 +52,13 @@ function toBytes(data: string | Buffer): Uint8Array | string {
 
 /** One werift data channel behind the `DataChannel` interface. */
 class WeriftDataChannel extends Emitter<DataChannelEvents> implements DataChannel {
+  readonly label: string;
   readonly #dc: RTCDataChannel;
   readonly #subscriptions: Unsubscribable[];
 
   constructor(dc: RTCDataChannel) {
     super();
+    this.label = dc.label;
     this.#dc = dc;
     this.#subscriptions = [
       dc.stateChanged.subscribe((state) => {
@@ -69,10 +71,6 @@ class WeriftDataChannel extends Emitter<DataChannelEvents> implements DataChanne
       dc.onMessage.subscribe((data) => this.emit('message', toBytes(data))),
       dc.bufferedAmountLow.subscribe(() => this.emit('bufferedamountlow')),
     ];
-  }
-
-  get label(): string {
-    return this.#dc.label;
   }
 
   get readyState(): DataChannelState {

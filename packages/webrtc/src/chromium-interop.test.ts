@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { sdpFingerprint } from '@pocketshell/protocol';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { lieAboutFingerprint } from '../testing/engine-conformance.ts';
 import {
@@ -30,7 +31,6 @@ import { bindRemoteCertificate } from './dtls-binding.ts';
 import type { Peer, WebRtcEngine } from './engine.ts';
 import { WebRtcError } from './errors.ts';
 import { NodeDataChannelEngine } from './node-datachannel-engine.ts';
-import { sdpFingerprint } from './sdp.ts';
 
 const FIXTURES = new URL('../testing/fixtures/', import.meta.url);
 

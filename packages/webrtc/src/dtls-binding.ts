@@ -8,9 +8,9 @@
  * engines may not). Until the binding holds, nothing may use the peer's
  * channels: `gateChannels` holds them back.
  */
+import { fingerprintsEqual } from '@pocketshell/protocol';
 import type { DataChannel, Peer, PeerConnectionState } from './engine.ts';
 import { WebRtcError } from './errors.ts';
-import { fingerprintsEqual } from './sdp.ts';
 
 /** States of one binding; `verified` and `dropped` are final. */
 export const BINDING_STATES = ['waiting', 'verified', 'dropped'] as const;

@@ -14,5 +14,4 @@ export * from './errors.ts';
 export * from './handshake.ts';
 export * from './negotiate.ts';
 export * from './node-datachannel-engine.ts';
-export * from './sdp.ts';
 export * from './werift-engine.ts';

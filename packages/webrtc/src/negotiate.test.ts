@@ -13,20 +13,19 @@ import {
   deviceIdOf,
   generateKeyPair,
   hostIdOf,
-  type IceCandidateInit,
   type OfferBody,
   ProtocolError,
   parseInner,
-  ReplayCache,
   unixNow,
 } from '@pocketshell/protocol';
-import { ignoreClosed, loopbackEngine, messages, once, SpyEngine } from '../testing/testing.ts';
+import { boundDeviceChannel, lieAboutFingerprint, signedInputs } from '../testing/engine-conformance.ts';
+import { loopbackEngine, messages, SpyEngine } from '../testing/testing.ts';
 import { gateChannels } from './dtls-binding.ts';
 import type { DataChannel, Peer, PeerOptions, WebRtcEngine } from './engine.ts';
 import { isLoopbackIPv4 } from './engine.ts';
 import { WebRtcError } from './errors.ts';
 import { makeOffer } from './handshake.ts';
-import { type AnswerInput, answerOffer, type OfferInput, startOffer } from './negotiate.ts';
+import { answerOffer, startOffer } from './negotiate.ts';
 
 const host = generateKeyPair(new Uint8Array(32).fill(11));
 const device = generateKeyPair(new Uint8Array(32).fill(12));
@@ -37,60 +36,11 @@ const now = () => unixNow();
 const isCode = (c: string) => (e: unknown) =>
   (e instanceof ProtocolError || e instanceof WebRtcError) && e.code === c;
 
-/** An in-memory pipe for `ice` bodies that holds candidates until the other peer exists. */
-class IcePipe {
-  readonly #held: (IceCandidateInit | null)[] = [];
-  #target: Peer | undefined;
-  readonly conn: string;
-
-  constructor(conn: string) {
-    this.conn = conn;
-  }
-
-  send = (candidate: IceCandidateInit | null): void => {
-    const body = parseInner('ice', JSON.parse(JSON.stringify({ conn: this.conn, candidate })));
-    if (this.#target) void this.#target.addIceCandidate(body.candidate).catch(ignoreClosed);
-    else this.#held.push(body.candidate);
-  };
-
-  deliverTo(peer: Peer): void {
-    this.#target = peer;
-    for (const c of this.#held.splice(0)) void peer.addIceCandidate(c).catch(ignoreClosed);
-  }
-}
-
 const wire = <T>(body: T): unknown => JSON.parse(JSON.stringify(body));
 
-function setup(engine: WebRtcEngine, conn: string) {
-  const toHost = new IcePipe(conn);
-  const toDevice = new IcePipe(conn);
-  const deviceInput: OfferInput = {
-    engine,
-    iceServers: [],
-    localAddressFilter: isLoopbackIPv4,
-    onIceCandidate: toHost.send,
-    now,
-    hostId,
-    deviceId,
-    deviceSecret: device.secretKey,
-    hostPub: host.publicKey,
-    conn,
-    channels: ['control'],
-  };
-  const hostInput: AnswerInput = {
-    engine,
-    iceServers: [],
-    localAddressFilter: isLoopbackIPv4,
-    onIceCandidate: toDevice.send,
-    now,
-    hostId,
-    deviceId,
-    hostSecret: host.secretKey,
-    devicePub: device.publicKey,
-    replay: new ReplayCache(),
-  };
-  return { toHost, toDevice, deviceInput, hostInput };
-}
+/** Device and host inputs on one engine, candidates through `IcePipe`s (JSON, `parseInner`). */
+const setup = (engine: WebRtcEngine, conn: string) =>
+  signedInputs({ offerer: engine, answerer: engine }, conn, { host, device });
 
 describe('signed WebRTC connection (werift, loopback)', () => {
   it('connects through the signed handshake and carries messages both ways', async () => {
@@ -98,22 +48,17 @@ describe('signed WebRTC connection (werift, loopback)', () => {
     const { toHost, toDevice, deviceInput, hostInput } = setup(engine, 'conn-ok-0001');
     const offering = await startOffer(deviceInput);
     const answered = await answerOffer(wire(offering.offer), hostInput);
-    toHost.deliverTo(answered.peer);
+    void toHost.deliverTo(answered.peer);
     const hostChannel = new Promise<DataChannel>((resolve) =>
       gateChannels(answered.peer, answered.verified, resolve),
     );
     const { verified: deviceVerified } = await offering.acceptAnswer(wire(answered.answer));
-    toDevice.deliverTo(offering.peer);
+    void toDevice.deliverTo(offering.peer);
     try {
       await Promise.all([answered.verified, deviceVerified]);
       assert.equal(engine.calls, 2);
       assert.equal(answered.offer.fingerprint, offering.peer.localFingerprint());
-      assert.equal(answered.peer.remoteCertificateFingerprint(), offering.peer.localFingerprint());
-      assert.equal(offering.peer.remoteCertificateFingerprint(), answered.peer.localFingerprint());
-
-      const [deviceChannel] = offering.channels;
-      assert.ok(deviceChannel);
-      await once(deviceChannel, 'open');
+      const deviceChannel = await boundDeviceChannel(offering, answered);
       const theirs = await hostChannel;
       assert.equal(theirs.label, 'control');
       await assert.rejects(offering.acceptAnswer(wire(answered.answer)), isCode('replay'));
@@ -205,14 +150,6 @@ describe('signed WebRTC connection (werift, loopback)', () => {
     }
   });
 });
-
-/** Replaces the SDP's fingerprint with another valid-looking one. */
-function lieAboutFingerprint(sdp: string): string {
-  return sdp.replace(
-    /a=fingerprint:sha-256 (\S+)/,
-    (_, fp: string) => `a=fingerprint:sha-256 ${fp.replace(/^../, fp.startsWith('00') ? '01' : '00')}`,
-  );
-}
 
 /**
  * The device side of a connection whose signed offer names a certificate the

@@ -101,15 +101,8 @@ export async function startOffer(input: OfferInput): Promise<Offering> {
   return closeOnError(peer, async () => {
     const channels = input.channels.map((label) => peer.createDataChannel(label));
     const sdp = await peer.setLocalDescription(await peer.createOffer());
-    const offer = makeOffer({
-      sdp,
-      conn: input.conn,
-      hostId: input.hostId,
-      deviceId: input.deviceId,
-      deviceSecret: input.deviceSecret,
-      now: input.now(),
-      ...(input.nonce ? { nonce: input.nonce } : {}),
-    });
+    // The input carries the signer's fields by name (conn, ids, deviceSecret, nonce).
+    const offer = makeOffer({ ...input, sdp, now: input.now() });
     const offerNonce = fromB64u(offer.nonce);
     let answered = false;
     const acceptAnswer = async (body: unknown) => {
@@ -172,15 +165,8 @@ export async function answerOffer(body: unknown, input: AnswerInput): Promise<An
     const verified = binding(peer, offer.fingerprint, input.signal);
     await peer.setRemoteDescription(offer.sdp);
     const sdp = await peer.setLocalDescription(await peer.createAnswer());
-    const answer = makeAnswer({
-      sdp,
-      conn: offer.conn,
-      offerNonce: offer.nonce,
-      hostId: input.hostId,
-      deviceId: input.deviceId,
-      hostSecret: input.hostSecret,
-      now: input.now(),
-    });
+    // The ids and hostSecret by name from the input; conn and nonce from the verified offer.
+    const answer = makeAnswer({ ...input, sdp, conn: offer.conn, offerNonce: offer.nonce, now: input.now() });
     return { peer, offer, answer, verified };
   });
 }

@@ -42,7 +42,7 @@
  * returns the applied description (with the candidates gathered so far).
  */
 import { createRequire } from 'node:module';
-import { Emitter } from '@pocketshell/protocol';
+import { candidateAddress, Emitter, filterSdpCandidates, sdpFingerprint } from '@pocketshell/protocol';
 import type {
   DataChannel as NdcChannel,
   IceServer as NdcIceServer,
@@ -60,7 +60,6 @@ import {
   MAX_MESSAGE_BYTES,
 } from './engine.ts';
 import { WebRtcError } from './errors.ts';
-import { candidateAddress, filterSdpCandidates, sdpFingerprint } from './sdp.ts';
 
 /** Options of the node-datachannel engine. */
 export interface NodeDataChannelEngineOptions {

@@ -1,12 +1,17 @@
 /**
  * Tests of the werift engine with two real peers in one process, on
- * 127.0.0.1 only: candidates, channels both ways, buffered-amount events,
- * certificates, size limits, and a clean close. Text and binary both ways
- * with the remote certificate read from DTLS are in the engine conformance
- * suite, which runs werift with itself.
+ * 127.0.0.1 only, where werift's behaviour is pinned tighter than the engine
+ * conformance suite asks: candidates in the offer and trickled, remote
+ * candidates refused before any description, peer-reflexive connection,
+ * exact buffered amounts, and a close that ends the remote peer as `closed`
+ * and leaves no socket. Text and binary both ways with the remote
+ * certificate read from DTLS, copies of sent bytes, size limits, closing
+ * channels and peers idempotently, and roles are in the conformance suite,
+ * which runs werift with itself.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { candidateAddress, sdpFingerprint } from '@pocketshell/protocol';
 import {
   connectDirect,
   loopbackEngine,
@@ -19,8 +24,6 @@ import {
 } from '../testing/testing.ts';
 import type { IceCandidateInit, Peer } from './engine.ts';
 import { MAX_MESSAGE_BYTES } from './engine.ts';
-import { WebRtcError } from './errors.ts';
-import { candidateAddress, sdpFingerprint } from './sdp.ts';
 import { BROWSER_SAFE_SCTP_MTU, WeriftEngine } from './werift-engine.ts';
 
 const engine = loopbackEngine();
@@ -111,37 +114,6 @@ describe('WeriftEngine', () => {
     }
   });
 
-  it('copies sent bytes, and refuses oversized messages and closed channels', async () => {
-    const [a, b] = await pair();
-    try {
-      const channel = a.createDataChannel('x');
-      assert.throws(
-        () => channel.send('early'),
-        (e: unknown) => e instanceof WebRtcError && e.code === 'not_open',
-      );
-      const remote = nextChannel(b);
-      await connectDirect(a, b);
-      const theirs = await remote;
-      await once(channel, 'open');
-      assert.throws(
-        () => channel.send(new Uint8Array(MAX_MESSAGE_BYTES + 1)),
-        (e: unknown) => e instanceof WebRtcError && e.code === 'message_too_large',
-      );
-      assert.throws(
-        () => channel.send('€'.repeat(MAX_MESSAGE_BYTES / 3 + 1)),
-        (e: unknown) => e instanceof WebRtcError && e.code === 'message_too_large',
-      );
-      const got = messages(theirs, 1);
-      const data = new Uint8Array([1, 2, 3]);
-      channel.send(data);
-      data.fill(9);
-      assert.deepEqual(await got, [new Uint8Array([1, 2, 3])]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
-
   it('tracks bufferedAmount and fires bufferedamountlow', async () => {
     const [a, b] = await pair();
     try {
@@ -170,60 +142,23 @@ describe('WeriftEngine', () => {
     }
   });
 
-  it('closes channels and peers cleanly and idempotently, leaving no sockets', async () => {
+  it('closes peers to a clean end, leaving no sockets', async () => {
     // Sockets of the previous test finish closing on the next turn.
     await new Promise((resolve) => setImmediate(resolve));
     const before = udpSockets();
     const [a, b] = await pair();
-    const channel = a.createDataChannel('c');
+    a.createDataChannel('c');
     assert.ok(udpSockets() === before, 'no socket before the description is set');
-    const remote = nextChannel(b);
     await connectDirect(a, b);
-    const theirs = await remote;
-    await once(channel, 'open');
     assert.ok(udpSockets() > before, 'the peers hold ICE sockets');
-
-    const closedHere = once(channel, 'close');
-    const closedThere = once(theirs, 'close');
-    channel.close();
-    channel.close();
-    await Promise.all([closedHere, closedThere]);
-    assert.equal(channel.readyState, 'closed');
-    assert.throws(
-      () => channel.send('late'),
-      (e: unknown) => e instanceof WebRtcError && e.code === 'not_open',
-    );
-
     const ended = waitForEnd(b);
-    await Promise.all([a.close(), a.close()]);
     await a.close();
     assert.equal(a.connectionState, 'closed');
     await b.close();
     assert.equal(await ended, 'closed');
-    await assert.rejects(
-      a.createOffer(),
-      (e: unknown) => e instanceof WebRtcError && e.code === 'peer_closed',
-    );
     // werift closes its sockets without awaiting them; their close callbacks run on the next turn.
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(udpSockets(), before, 'every ICE socket is closed');
-  });
-
-  it('keeps roles apart', async () => {
-    const [a, b] = await pair();
-    try {
-      await assert.rejects(
-        a.createAnswer(),
-        (e: unknown) => e instanceof WebRtcError && e.code === 'wrong_role',
-      );
-      await assert.rejects(
-        b.createOffer(),
-        (e: unknown) => e instanceof WebRtcError && e.code === 'wrong_role',
-      );
-    } finally {
-      await a.close();
-      await b.close();
-    }
   });
 
   it('defaults to the browser-safe SCTP MTU', () => {

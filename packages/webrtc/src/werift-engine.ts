@@ -15,7 +15,7 @@
  * packets, which other stacks (and tunnels) dropped, so the engine pins it.
  */
 import { createHash } from 'node:crypto';
-import { Emitter } from '@pocketshell/protocol';
+import { candidateAddress, Emitter, filterSdpCandidates, formatFingerprint } from '@pocketshell/protocol';
 import type { RTCCertificate, RTCDataChannel, RTCPeerConnection, RTCPeerConnectionConfig } from 'werift';
 import { type CandidatePolicy, candidatePolicy } from './candidate-policy.ts';
 import type { Peer, PeerConnectionState, PeerEvents, PeerOptions, PeerRole, WebRtcEngine } from './engine.ts';
@@ -27,7 +27,6 @@ import {
   MAX_MESSAGE_BYTES,
 } from './engine.ts';
 import { WebRtcError } from './errors.ts';
-import { candidateAddress, filterSdpCandidates, formatFingerprint } from './sdp.ts';
 
 /** SCTP packet size that fits the 1280-byte IPv6 minimum MTU after DTLS, UDP and IP headers. */
 export const BROWSER_SAFE_SCTP_MTU = 1191;
@@ -53,11 +52,13 @@ function toBytes(data: string | Buffer): Uint8Array | string {
 
 /** One werift data channel behind the `DataChannel` interface. */
 class WeriftDataChannel extends Emitter<DataChannelEvents> implements DataChannel {
+  readonly label: string;
   readonly #dc: RTCDataChannel;
   readonly #subscriptions: Unsubscribable[];
 
   constructor(dc: RTCDataChannel) {
     super();
+    this.label = dc.label;
     this.#dc = dc;
     this.#subscriptions = [
       dc.stateChanged.subscribe((state) => {
@@ -70,10 +71,6 @@ class WeriftDataChannel extends Emitter<DataChannelEvents> implements DataChanne
       dc.onMessage.subscribe((data) => this.emit('message', toBytes(data))),
       dc.bufferedAmountLow.subscribe(() => this.emit('bufferedamountlow')),
     ];
-  }
-
-  get label(): string {
-    return this.#dc.label;
   }
 
   get readyState(): DataChannelState {

@@ -11,22 +11,31 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  candidateAddress,
   deviceIdOf,
   generateKeyPair,
   hostIdOf,
   type IceCandidateInit,
   ProtocolError,
   ReplayCache,
+  sdpFingerprint,
   unixNow,
 } from '@pocketshell/protocol';
 import type { DataChannel, Peer, WebRtcEngine } from '../src/engine.ts';
 import { isLoopbackIPv4, MAX_MESSAGE_BYTES } from '../src/engine.ts';
 import { WebRtcError } from '../src/errors.ts';
 import { makeAnswer, makeOffer } from '../src/handshake.ts';
-import { answerOffer, startOffer } from '../src/negotiate.ts';
-import { candidateAddress, sdpFingerprint } from '../src/sdp.ts';
+import {
+  type Answered,
+  type AnswerInput,
+  answerOffer,
+  type OfferInput,
+  type Offering,
+  startOffer,
+} from '../src/negotiate.ts';
 import {
   connectDirect,
+  IcePipe,
   ignoreClosed,
   loopbackPeerOptions,
   messages,
@@ -70,6 +79,20 @@ function trickled(peer: Peer): Promise<(IceCandidateInit | null)[]> {
       }
     });
   });
+}
+
+/** Sends `text` on `channel` once open, and asserts that its remote end `remote` receives it, once open too. */
+async function assertCarries(
+  channel: DataChannel,
+  remote: Promise<DataChannel>,
+  text: string,
+): Promise<void> {
+  await once(channel, 'open');
+  const theirs = await remote;
+  await once(theirs, 'open');
+  const got = messages(theirs, 1);
+  channel.send(text);
+  assert.deepEqual(await got, [text]);
 }
 
 /** Registers the conformance tests for one pair of engines. */
@@ -174,14 +197,8 @@ export function engineConformance(pair: ConformancePair): void {
     it('opens channels from either side', async () => {
       const { a, b } = await connected();
       try {
-        const fromB = b.createDataChannel('back');
         const atA = nextChannel(a, 'back');
-        await once(fromB, 'open');
-        const theirs = await atA;
-        await once(theirs, 'open');
-        const got = messages(theirs, 1);
-        fromB.send('from the answerer');
-        assert.deepEqual(await got, ['from the answerer']);
+        await assertCarries(b.createDataChannel('back'), atA, 'from the answerer');
       } finally {
         await closeAll(a, b);
       }
@@ -286,16 +303,7 @@ export function engineConformance(pair: ConformancePair): void {
         const { verified } = await offering.acceptAnswer(wire(answered.answer));
         deliver();
         await Promise.all([verified, answered.verified]);
-        assert.equal(answered.peer.remoteCertificateFingerprint(), offering.peer.localFingerprint());
-        assert.equal(offering.peer.remoteCertificateFingerprint(), answered.peer.localFingerprint());
-        const [channel] = offering.channels;
-        assert.ok(channel);
-        await once(channel, 'open');
-        const theirs = await atHost;
-        await once(theirs, 'open');
-        const got = messages(theirs, 1);
-        channel.send('signed');
-        assert.deepEqual(await got, ['signed']);
+        await assertCarries(await boundDeviceChannel(offering, answered), atHost, 'signed');
       } finally {
         await closeAll(offering.peer, answered.peer);
       }
@@ -303,8 +311,8 @@ export function engineConformance(pair: ConformancePair): void {
 
     it('host drops a device whose DTLS certificate is not the signed one', async () => {
       const peer = await pair.offerer.createPeer(loopbackPeerOptions('offerer'));
-      const toHost: (IceCandidateInit | null)[] = [];
-      peer.on('icecandidate', (c) => toHost.push(c));
+      const { toHost, hostInput } = signedInputs(pair, 'conf-lie-0001');
+      peer.on('icecandidate', toHost.send);
       peer.createDataChannel('control');
       const real = await peer.setLocalDescription(await peer.createOffer());
       const lie = makeOffer({
@@ -316,16 +324,8 @@ export function engineConformance(pair: ConformancePair): void {
         now: now(),
       });
       const answered = await answerOffer(wire(lie), {
-        engine: pair.answerer,
-        iceServers: [],
-        localAddressFilter: isLoopbackIPv4,
+        ...hostInput,
         onIceCandidate: (c) => void peer.addIceCandidate(c).catch(ignoreClosed),
-        now,
-        hostId,
-        deviceId,
-        hostSecret: host.secretKey,
-        devicePub: device.publicKey,
-        replay: new ReplayCache(),
       });
       const states: string[] = [];
       answered.peer.on('connectionstatechange', (s) => states.push(s));
@@ -336,8 +336,7 @@ export function engineConformance(pair: ConformancePair): void {
         await peer.setRemoteDescription(answered.answer.sdp).catch((e: unknown) => {
           if (!isCode('connect_failed')(e)) throw e;
         });
-        for (const c of toHost.splice(0)) await answered.peer.addIceCandidate(c).catch(ignoreClosed);
-        peer.on('icecandidate', (c) => void answered.peer.addIceCandidate(c).catch(ignoreClosed));
+        await toHost.deliverTo(answered.peer);
         await assert.rejects(answered.verified, isCode('fingerprint_mismatch'));
         assert.equal(answered.peer.connectionState, 'closed');
         assert.equal(answered.peer.remoteCertificateFingerprint(), peer.localFingerprint());
@@ -351,30 +350,13 @@ export function engineConformance(pair: ConformancePair): void {
     });
 
     it('device drops a host whose DTLS certificate is not the signed one', async () => {
-      const toHost: (IceCandidateInit | null)[] = [];
-      let hostPeer: Peer | undefined;
-      const offering = await startOffer({
-        engine: pair.offerer,
-        iceServers: [],
-        localAddressFilter: isLoopbackIPv4,
-        onIceCandidate: (c) => {
-          if (hostPeer) void hostPeer.addIceCandidate(c).catch(ignoreClosed);
-          else toHost.push(c);
-        },
-        now,
-        hostId,
-        deviceId,
-        deviceSecret: device.secretKey,
-        hostPub: host.publicKey,
-        conn: 'conf-lie-0002',
-        channels: ['control'],
-      });
-      hostPeer = await pair.answerer.createPeer(loopbackPeerOptions('answerer'));
-      const target = hostPeer;
+      const { toHost, deviceInput } = signedInputs(pair, 'conf-lie-0002');
+      const offering = await startOffer(deviceInput);
+      const hostPeer = await pair.answerer.createPeer(loopbackPeerOptions('answerer'));
       hostPeer.on('icecandidate', (c) => void offering.peer.addIceCandidate(c).catch(ignoreClosed));
       try {
         await hostPeer.setRemoteDescription(offering.offer.sdp);
-        for (const c of toHost.splice(0)) await target.addIceCandidate(c).catch(ignoreClosed);
+        await toHost.deliverTo(hostPeer);
         const real = await hostPeer.setLocalDescription(await hostPeer.createAnswer());
         const lie = makeAnswer({
           sdp: lieAboutFingerprint(real),
@@ -396,39 +378,63 @@ export function engineConformance(pair: ConformancePair): void {
   });
 }
 
-/** A device offering and a host answering through the signed handshake, candidates held until `deliver`. */
-async function signed(pair: ConformancePair, conn: string) {
-  const toHost: (IceCandidateInit | null)[] = [];
-  const toDevice: (IceCandidateInit | null)[] = [];
-  let delivered = false;
-  const common = { iceServers: [], localAddressFilter: isLoopbackIPv4, now, hostId, deviceId };
-  const offering = await startOffer({
+/**
+ * The inputs of a device offering on `pair.offerer` and a host answering on
+ * `pair.answerer` (channel `control`), each end's candidates held in an
+ * `IcePipe` until delivered; `keys` are the host's and the device's.
+ */
+export function signedInputs(pair: ConformancePair, conn: string, keys = { host, device }) {
+  const toHost = new IcePipe(conn);
+  const toDevice = new IcePipe(conn);
+  const common = {
+    iceServers: [],
+    localAddressFilter: isLoopbackIPv4,
+    now,
+    hostId: hostIdOf(keys.host.publicKey),
+    deviceId: deviceIdOf(keys.device.publicKey),
+  };
+  const deviceInput: OfferInput = {
     ...common,
     engine: pair.offerer,
-    onIceCandidate: (c) => {
-      if (delivered) void answered.peer.addIceCandidate(c).catch(ignoreClosed);
-      else toHost.push(c);
-    },
-    deviceSecret: device.secretKey,
-    hostPub: host.publicKey,
+    onIceCandidate: toHost.send,
+    deviceSecret: keys.device.secretKey,
+    hostPub: keys.host.publicKey,
     conn,
     channels: ['control'],
-  });
-  const answered = await answerOffer(wire(offering.offer), {
+  };
+  const hostInput: AnswerInput = {
     ...common,
     engine: pair.answerer,
-    onIceCandidate: (c) => {
-      if (delivered) void offering.peer.addIceCandidate(c).catch(ignoreClosed);
-      else toDevice.push(c);
-    },
-    hostSecret: host.secretKey,
-    devicePub: device.publicKey,
+    onIceCandidate: toDevice.send,
+    hostSecret: keys.host.secretKey,
+    devicePub: keys.device.publicKey,
     replay: new ReplayCache(),
-  });
+  };
+  return { toHost, toDevice, deviceInput, hostInput };
+}
+
+/**
+ * For a connection both ends verified: asserts that each end reports the
+ * other's DTLS certificate, and resolves with the device's first channel
+ * once it is open.
+ */
+export async function boundDeviceChannel(offering: Offering, answered: Answered): Promise<DataChannel> {
+  assert.equal(answered.peer.remoteCertificateFingerprint(), offering.peer.localFingerprint());
+  assert.equal(offering.peer.remoteCertificateFingerprint(), answered.peer.localFingerprint());
+  const [channel] = offering.channels;
+  assert.ok(channel);
+  await once(channel, 'open');
+  return channel;
+}
+
+/** A device offering and a host answering through the signed handshake, candidates held until `deliver`. */
+async function signed(pair: ConformancePair, conn: string) {
+  const { toHost, toDevice, deviceInput, hostInput } = signedInputs(pair, conn);
+  const offering = await startOffer(deviceInput);
+  const answered = await answerOffer(wire(offering.offer), hostInput);
   const deliver = () => {
-    delivered = true;
-    for (const c of toHost.splice(0)) void answered.peer.addIceCandidate(c).catch(ignoreClosed);
-    for (const c of toDevice.splice(0)) void offering.peer.addIceCandidate(c).catch(ignoreClosed);
+    void toHost.deliverTo(answered.peer);
+    void toDevice.deliverTo(offering.peer);
   };
   return { offering, answered, deliver };
 }

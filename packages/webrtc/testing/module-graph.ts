@@ -12,23 +12,41 @@ import { execFileSync } from 'node:child_process';
  * then running `then` (module code; the import's namespace is `m`).
  */
 export function resolvedOnImport(entry: string, then = ''): string[] {
+  return resolvedInSteps(entry, { then }).then;
+}
+
+/**
+ * The file URLs a fresh Node process has resolved once it imported `entry`
+ * (`imported`), and again after each of `steps`, run in order in one
+ * scope (module code; the import's namespace is `m`, and a step may use
+ * what an earlier one declared).
+ */
+export function resolvedInSteps<S extends string>(
+  entry: string,
+  steps: Record<S, string>,
+): Record<'imported' | S, string[]> {
+  const mark = (name: string) => `seen[${JSON.stringify(name)}] = [...resolved];`;
   const script = `
     import { registerHooks } from 'node:module';
-    const seen = new Set();
+    const resolved = new Set();
+    const seen = {};
     registerHooks({
       resolve(specifier, context, next) {
-        const resolved = next(specifier, context);
-        seen.add(resolved.url);
-        return resolved;
+        const result = next(specifier, context);
+        resolved.add(result.url);
+        return result;
       },
     });
     const m = await import(${JSON.stringify(entry)});
-    ${then}
-    console.log(JSON.stringify([...seen]));
+    ${mark('imported')}
+    ${Object.entries<string>(steps)
+      .map(([name, code]) => `${code}\n${mark(name)}`)
+      .join('\n')}
+    console.log(JSON.stringify(seen));
   `;
   return JSON.parse(
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
-  ) as string[];
+  ) as Record<'imported' | S, string[]>;
 }
 
 /** The URLs among `urls` inside the installed package `name`. */

@@ -2,11 +2,14 @@
  * Test support for the WebRTC layer (not for production code): a loopback
  * werift engine, a spy engine that counts the peers it creates, and small
  * awaitable helpers over the typed events, so tests wait on events rather
- * than on sleeps. Everything here talks to 127.0.0.1 only.
+ * than on sleeps, and an in-memory pipe for trickled candidates. Everything
+ * here talks to 127.0.0.1 only.
  */
+import { parseInner } from '@pocketshell/protocol';
 import type {
   DataChannel,
   DataChannelEvents,
+  IceCandidateInit,
   Peer,
   PeerConnectionState,
   PeerOptions,
@@ -152,4 +155,31 @@ export async function connectDirect(offerer: Peer, answerer: Peer): Promise<void
   const answer = await answerer.setLocalDescription(await answerer.createAnswer());
   await offerer.setRemoteDescription(answer);
   await Promise.all([waitForState(offerer, 'connected'), waitForState(answerer, 'connected')]);
+}
+
+/**
+ * An in-memory signaling pipe for one direction of trickled candidates: each
+ * goes through JSON and `parseInner('ice', …)` as on the relay path, and is
+ * held until `deliverTo` names the peer that takes it.
+ */
+export class IcePipe {
+  readonly #held: (IceCandidateInit | null)[] = [];
+  #target: Peer | undefined;
+  readonly conn: string;
+
+  constructor(conn: string) {
+    this.conn = conn;
+  }
+
+  send = (candidate: IceCandidateInit | null): void => {
+    const body = parseInner('ice', JSON.parse(JSON.stringify({ conn: this.conn, candidate })));
+    if (this.#target) void this.#target.addIceCandidate(body.candidate).catch(ignoreClosed);
+    else this.#held.push(body.candidate);
+  };
+
+  /** Hands `peer` the held candidates, in order, and every later one; resolves once the held ones were added. */
+  async deliverTo(peer: Peer): Promise<void> {
+    this.#target = peer;
+    await Promise.all(this.#held.splice(0).map((c) => peer.addIceCandidate(c).catch(ignoreClosed)));
+  }
 }

@@ -7,7 +7,6 @@
  * (a daemon idles without the one it does not run).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import {
   NodeDataChannelEngine,
@@ -15,6 +14,7 @@ import {
   WebRtcError,
   WeriftEngine,
 } from '@pocketshell/webrtc';
+import { fromPackage, resolvedInSteps } from '@pocketshell/webrtc/testing';
 import { defaultEngineName, engineFromEnv } from './open-host.ts';
 
 const isEngineError = (e: unknown) => e instanceof WebRtcError && e.code === 'engine';
@@ -54,30 +54,16 @@ describe('engine choice', () => {
   });
 
   it('loads neither engine library on import or choice; werift on its first peer only', () => {
-    const script = `
-      import { registerHooks } from 'node:module';
-      const seen = new Set();
-      registerHooks({
-        resolve(specifier, context, next) {
-          const resolved = next(specifier, context);
-          seen.add(resolved.url);
-          return resolved;
-        },
-      });
-      const has = (name) => [...seen].some((url) => url.includes('/node_modules/' + name + '/'));
-      const loaded = () => ({ werift: has('werift'), ndc: has('node-datachannel') });
-      const hc = await import(${JSON.stringify(new URL('../index.ts', import.meta.url).href)});
-      const out = { imported: loaded() };
-      const engine = hc.engineFromEnv({ POCKETSHELL_ENGINE: 'werift', POCKETSHELL_ICE_ADDRESS: '127.0.0.1' });
-      out.chosen = loaded();
-      const peer = await engine.createPeer({ iceServers: [], role: 'offerer' });
-      out.peer = loaded();
-      await peer.close();
-      console.log(JSON.stringify(out));
-    `;
-    const out = JSON.parse(
-      execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
-    );
+    const urls = resolvedInSteps(new URL('../index.ts', import.meta.url).href, {
+      chosen: `const engine = m.engineFromEnv({ POCKETSHELL_ENGINE: 'werift', POCKETSHELL_ICE_ADDRESS: '127.0.0.1' });`,
+      peer: `const peer = await engine.createPeer({ iceServers: [], role: 'offerer' });
+        await peer.close();`,
+    });
+    const loaded = (step: keyof typeof urls) => ({
+      werift: fromPackage(urls[step], 'werift').length > 0,
+      ndc: fromPackage(urls[step], 'node-datachannel').length > 0,
+    });
+    const out = { imported: loaded('imported'), chosen: loaded('chosen'), peer: loaded('peer') };
     assert.deepEqual(out, {
       imported: { werift: false, ndc: false },
       chosen: { werift: false, ndc: false },

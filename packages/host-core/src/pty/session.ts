@@ -98,6 +98,8 @@ export class Session implements AttachmentHost {
   readonly id: string;
   readonly kind: SessionKind;
   readonly createdAt: number;
+  /** The program's process id (the PTY's, fixed for its life). */
+  readonly pid: number;
   readonly #handle: PtyHandle;
   readonly #mirror: ScreenMirror;
   readonly #tuning: SessionTuning;
@@ -132,6 +134,7 @@ export class Session implements AttachmentHost {
     this.#clock = init.clock ?? Date.now;
     this.#lastInputAt = init.createdAt;
     this.#handle = init.handle;
+    this.pid = init.handle.pid;
     this.#cols = init.cols;
     this.#rows = init.rows;
     this.#tuning = { ...SESSION_DEFAULTS, ...init.tuning };
@@ -166,10 +169,6 @@ export class Session implements AttachmentHost {
     return this.#attachments.size;
   }
 
-  get pid(): number {
-    return this.#handle.pid;
-  }
-
   /** Output bytes read from the PTY so far. */
   get offset(): number {
     return this.#mirror.received;
@@ -186,7 +185,7 @@ export class Session implements AttachmentHost {
       kind: this.kind,
       state: this.#state,
       attached: this.#attachments.size,
-      pid: this.#handle.pid,
+      pid: this.pid,
       cols: this.#cols,
       rows: this.#rows,
       title: this.#title,

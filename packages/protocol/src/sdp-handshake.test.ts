@@ -1,19 +1,19 @@
 /**
- * Tests of the SDP helpers the WebRTC layer relies on (they live in
- * `@pocketshell/protocol`, shared with the browser): the one sha-256
+ * Tests of the SDP helpers the WebRTC layer relies on (shared with the
+ * browser): the one sha-256
  * fingerprint, candidate filtering, constant-time comparison.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ProtocolError } from './errors.ts';
 import {
   candidateAddress,
   filterSdpCandidates,
   fingerprintBytes,
   fingerprintsEqual,
   formatFingerprint,
-  ProtocolError,
   sdpFingerprint,
-} from '@pocketshell/protocol';
+} from './sdp-handshake.ts';
 
 const FP = Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, '0').toUpperCase()).join(':');
 const sdpWith = (...lines: string[]) =>

@@ -330,6 +330,21 @@ test('devices from a device: devices.* need admin (a device can always unpair it
     assert.deepEqual(them && { self: them.self, grants: them.grants }, { self: false, grants: ['shell'] });
     assert.ok((them?.connections ?? 0) >= 1);
     assert.equal(await code(ca.call('devices.revoke', { device: `d_${'a'.repeat(26)}` })), 'not_found');
+    // A listing larger than one channel message (16 KiB) arrives whole, in fragments (rpc-frames.ts).
+    const many = Array.from({ length: 120 }, (_, i) =>
+      host.trust.pin({
+        publicKey: generateKeyPair().publicKey,
+        name: `spare ${i} ${'n'.repeat(50)}`,
+        grants: ['stats'],
+      }),
+    );
+    const big = await ca.call('devices.list');
+    assert.ok(JSON.stringify(big).length > 16 * 1024, 'the reply is larger than one channel message');
+    assert.deepEqual(
+      many.map((d) => big.devices.some((x) => x.id === d.id && x.name === d.name)),
+      many.map(() => true),
+    );
+    for (const d of many) host.trust.revoke(d.id);
     // Giving a grant keeps the connection; taking one away closes it, so every channel is checked anew.
     const term = await co.openTerminal('new');
     const added = await ca.call('devices.grants', { device: other.device.id, grants: ['shell', 'stats'] });

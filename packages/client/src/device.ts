@@ -16,6 +16,7 @@ import {
   type DeviceId,
   DeviceSignals,
   deviceIdOf,
+  encodeRpcFrames,
   fromB64u,
   type Grant,
   type HostId,
@@ -32,6 +33,7 @@ import {
   type RelayClient,
   type RelayLinkOptions,
   RpcClient,
+  RpcReassembler,
   randomId,
   relayClientOf,
   type ServerMessage,
@@ -71,9 +73,24 @@ export class HostConnection {
     this.peer = peer;
     this.control = control;
     this.#onClose = onClose;
-    this.rpc = new RpcClient(CONTROL_METHODS, (text) => control.send(text), { maxReply: MAX_CONTROL_REPLY });
-    // A malformed reply is dropped; its call fails when the channel closes.
-    control.on('message', (data) => void this.rpc.receive(data));
+    this.rpc = new RpcClient(
+      CONTROL_METHODS,
+      (text) => {
+        for (const frame of encodeRpcFrames(text)) control.send(frame);
+      },
+      { maxReply: MAX_CONTROL_REPLY },
+    );
+    // Replies larger than one channel message arrive in fragments; a malformed one is dropped
+    // (its call fails when the channel closes).
+    const frames = new RpcReassembler(MAX_CONTROL_REPLY);
+    control.on('message', (data) => {
+      try {
+        const whole = frames.push(data);
+        if (whole !== undefined) this.rpc.receive(whole);
+      } catch {
+        // Out of order or too long: dropped, as a malformed reply is.
+      }
+    });
     control.on('close', () => this.rpc.close(new ProtocolError('unavailable', 'control channel closed')));
   }
 

@@ -38,6 +38,14 @@ export function integer(o: Obj, key: string, min: number, max: number): number {
   return v;
 }
 
+/** A finite number in `[min, max]` (fractions allowed). */
+export function finite(o: Obj, key: string, min: number, max: number): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(key, 'expected a number');
+  if (v < min || v > max) fail(key, `out of range [${min}, ${max}]`);
+  return v;
+}
+
 /** A boolean. */
 export function boolean(o: Obj, key: string): boolean {
   const v = o[key];

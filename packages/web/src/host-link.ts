@@ -15,9 +15,11 @@ import {
   type ControlMethods,
   type ControlResult,
   Emitter,
+  encodeRpcFrames,
   MAX_CONTROL_REPLY,
   ProtocolError,
   RpcClient,
+  RpcReassembler,
 } from '@pocketshell/protocol';
 import type { PinnedHost } from './store.ts';
 import { TermChannel } from './term-channel.ts';
@@ -54,10 +56,28 @@ export class HostLink extends Emitter<HostLinkEvents> {
     this.pc = pc;
     this.control = control;
     this.#onClose = onClose;
-    this.#rpc = new RpcClient(CONTROL_METHODS, (text) => control.send(text), { maxReply: MAX_CONTROL_REPLY });
-    control.addEventListener('message', (e: MessageEvent) =>
-      this.#rpc.receive(typeof e.data === 'string' ? e.data : new Uint8Array(e.data as ArrayBuffer)),
+    this.#rpc = new RpcClient(
+      CONTROL_METHODS,
+      (text) => {
+        for (const frame of encodeRpcFrames(text))
+          if (typeof frame === 'string') control.send(frame);
+          else control.send(frame as Uint8Array<ArrayBuffer>);
+      },
+      { maxReply: MAX_CONTROL_REPLY },
     );
+    // Replies larger than one channel message arrive as binary fragments (rpc-frames.ts).
+    control.binaryType = 'arraybuffer';
+    const frames = new RpcReassembler(MAX_CONTROL_REPLY);
+    control.addEventListener('message', (e: MessageEvent) => {
+      try {
+        const whole = frames.push(
+          typeof e.data === 'string' ? e.data : new Uint8Array(e.data as ArrayBuffer),
+        );
+        if (whole !== undefined) this.#rpc.receive(whole);
+      } catch {
+        // Out of order or too long: dropped, as a malformed reply is.
+      }
+    });
     control.addEventListener('close', () => this.#end('control channel closed'));
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.#end(pc.connectionState);

@@ -10,10 +10,13 @@ import {
   CONTROL_METHODS,
   type ControlMethods,
   type DeviceId,
+  encodeError,
+  encodeRpcFrames,
   fingerprint,
   type Handlers,
   MAX_CONTROL_REQUEST,
   ProtocolError,
+  RpcReassembler,
   rpcServer,
 } from '@pocketshell/protocol';
 import type { DataChannel } from '@pocketshell/webrtc';
@@ -22,18 +25,33 @@ import type { ChannelContext } from './channels.ts';
 
 /** Serves the control methods on `channel` until it closes. */
 export function serveControl(ctx: ChannelContext, channel: DataChannel): void {
+  const send = (text: string) => {
+    if (channel.readyState !== 'open') return;
+    for (const frame of encodeRpcFrames(text)) channel.send(frame);
+  };
   const feed = rpcServer({
     methods: CONTROL_METHODS,
     handlers: controlHandlers(ctx),
     maxRequest: MAX_CONTROL_REQUEST,
     grants: ctx.grants,
     context: () => undefined,
-    send: (text) => {
-      if (channel.readyState === 'open') channel.send(text);
-    },
+    send,
     onRefusal: (error, method) => ctx.refuse(error, `control ${method}`),
   });
-  channel.on('message', (data) => void feed(data));
+  // Requests larger than one channel message arrive in fragments (rpc-frames.ts).
+  const frames = new RpcReassembler(MAX_CONTROL_REQUEST);
+  channel.on('message', (data) => {
+    let whole: string | Uint8Array | undefined;
+    try {
+      whole = frames.push(data);
+    } catch (error) {
+      const refused = error as ProtocolError;
+      ctx.refuse(refused, 'control frame');
+      send(encodeError(null, refused.code, refused.message));
+      return;
+    }
+    if (whole !== undefined) void feed(whole);
+  });
 }
 
 /** The device row a listing shows. */

@@ -345,6 +345,31 @@ describe('history store', () => {
     store.close();
   });
 
+  test('a clock set back adds to the earlier minute and rolls its hour up again', () => {
+    const store = new HistoryStore(dir);
+    const raw: Raw = { at: [], v: [] };
+    const sample = (at: number, v: number) => {
+      raw.at.push(at);
+      raw.v.push(v);
+      store.record(at, { cpu: v });
+    };
+    for (let at = T0; at < T0 + 2 * HOUR; at += 10_000) sample(at, (at / 10_000) % 7);
+    sample(T0 + 2 * HOUR + 5000, 100); // hours 0 and 1 are rolled up now
+    sample(T0 + 30 * MIN + 1000, 1000); // back into hour 0
+    sample(T0 + 30 * MIN + 2000, -1000);
+    sample(T0 + 2 * HOUR + 65_000, 5); // forward again: minute 30 is written, hour 0 rolled again
+    const now = T0 + 2 * HOUR + 65_000;
+    for (const range of RANGES) {
+      assert.deepEqual(store.query(['cpu'], range, now).series[0]!.points, expected(raw, range, now), range);
+    }
+    store.close();
+    const hour0 = rows(store.file, `SELECT min, max, count FROM hours WHERE hour = ${T0 / HOUR}`);
+    assert.deepEqual(
+      hour0.map((r) => [r.min, r.max, r.count]),
+      [[-1000, 1000, 362]],
+    );
+  });
+
   test('bad input is refused with a code and loses nothing else', () => {
     const store = new HistoryStore(dir);
     store.record(T0, { cpu: 10, mem: 20 });

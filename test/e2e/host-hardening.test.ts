@@ -33,7 +33,7 @@ import {
   randomId,
   sealJson,
 } from '@pocketshell/protocol';
-import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { limitsConfig, type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, until } from '../support/cli.ts';
 
 let relay: StartedRelay;
@@ -142,7 +142,14 @@ function sendOffer(d: Paired, offer: { conn: string }): Promise<string> {
 }
 
 before(async () => {
-  relay = await startRelay();
+  // This file pairs more devices with one host than the relay's default pair.create burst (10) allows in
+  // a minute; the limit itself is tested in packages/relay (limits.test.ts).
+  relay = await startRelay({
+    args: [
+      '--config',
+      limitsConfig({ rates: { 'pair.create': { identity: { burst: 100, perSecond: 1 } } } }),
+    ],
+  });
   home = mkdtempSync(join(tmpdir(), 'pocketshell-hardening-'));
   host = await openHost({
     paths: statePaths({ root: join(home, 'state') }),

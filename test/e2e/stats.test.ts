@@ -5,7 +5,8 @@
  * a snapshot; while it watches, a real bounded busy loop — named with a
  * marker string — shows up in the process list and the CPU figures, and
  * the snapshots the device rebuilds from deltas are the host's own;
- * `process.signal` TERM kills a real `sleep` with `admin` (audited) and is
+ * `process.renice` and `process.signal` TERM act on a real `sleep` with
+ * `admin` (audited; read back from the kernel, the process gone) and are
  * refused `grant_missing` without it, `not_permitted` for the daemon
  * itself, `not_found` for a missing pid; a device without `stats` is
  * refused the channel; the marker never reaches the relay's database, WAL
@@ -14,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
@@ -101,6 +102,11 @@ test('a device with stats gets a snapshot; a busy loop shows up live; deltas reb
     const first = await stats.snapshot();
     assert.ok(first.processes.length > 0 && first.cpu.cores.length > 0);
     assert.deepEqual(parseStatsSnapshot(JSON.parse(JSON.stringify(first))), first);
+    // This host was opened without a history store: stats.history is unsupported.
+    await assert.rejects(
+      stats.rpc.call('stats.history', { range: '1h', series: ['cpu'] }),
+      code('unsupported'),
+    );
 
     let latest: StatsSnapshot | undefined;
     let matched = 0;
@@ -152,7 +158,7 @@ test('a device with stats gets a snapshot; a busy loop shows up live; deltas reb
   }
 });
 
-test('process.signal TERM kills a real sleep with admin, and is refused without it', async () => {
+test('process.renice and process.signal TERM act on a real sleep with admin, and are refused without it', async () => {
   const admin = await pairDevice(['stats', 'admin']);
   const plain = await pairDevice(['stats']);
   const ca = await admin.device.connect(admin.host.id);
@@ -180,6 +186,11 @@ test('process.signal TERM kills a real sleep with admin, and is refused without 
       code('not_found'),
     );
 
+    // Renice (admin): read back from the kernel.
+    await assert.rejects(sp.rpc.call('process.renice', { pid, nice: 5 }), code('grant_missing'));
+    assert.deepEqual(await sa.rpc.call('process.renice', { pid, nice: 5 }), { nice: 5 });
+    assert.equal(getPriority(pid), 5);
+
     assert.deepEqual(await sa.rpc.call('process.signal', { pid, signal: 'TERM' }), { sent: true });
     await exited;
     assert.equal(sleep.signalCode, 'SIGTERM');
@@ -196,6 +207,7 @@ test('process.signal TERM kills a real sleep with admin, and is refused without 
       ),
       'the signal is audited',
     );
+    assert.ok(entries.some((e) => e.event === 'process.renice' && e.pid === pid && e.nice === 5));
     assert.ok(
       entries.some(
         (e) => e.event === 'refusal' && e.code === 'grant_missing' && e.device === plain.device.id,

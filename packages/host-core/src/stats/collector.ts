@@ -130,6 +130,33 @@ function linuxDiskCounters(): Map<string, { read: number; write: number }> {
   return out;
 }
 
+/** Linux: seconds since boot (undefined when unreadable). */
+function linuxUptime(): number | undefined {
+  try {
+    const up = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(up) ? up : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Linux: a process's CPU time over its life, in percent of one core, from
+ * /proc/<pid>/stat (utime, stime, starttime in clock ticks; USER_HZ is 100
+ * on every Linux Node runs on). 0 when unreadable or younger than 0.2 s.
+ */
+function lifetimeCpu(pid: number, uptime: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]);
+    const age = uptime - Number(f[19]) / 100;
+    return age >= 0.2 && Number.isFinite(ticks) ? (100 * ticks) / 100 / age : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** The numeric series of a snapshot the history keeps (docs/protocol.md §6). */
 export function seriesOf(s: StatsSnapshot): Record<string, number> {
   const values: Record<string, number> = {
@@ -157,6 +184,7 @@ export class StatsCollector {
   readonly #now: () => number;
   readonly #onSample: ((values: Record<string, number>, at: number) => void) | undefined;
   #processes: Cached<ProcessInfo[]> | undefined;
+  #seenPids = new Set<number>();
   readonly #slow: { [K in Slow]?: Cached<unknown> } = {};
   #disksAt = 0;
   #diskCounters = new Map<string, { read: number; write: number }>();
@@ -357,15 +385,28 @@ export class StatsCollector {
 
   async #readProcesses(si: SystemInformation, now: number): Promise<ProcessInfo[]> {
     const data = await si.processes();
+    const list = data.list ?? [];
     // On Linux systeminformation gives a share of all cores; the snapshot says percent of one core.
-    const scale = process.platform === 'linux' ? os.cpus().length || 1 : 1;
-    return [...(data.list ?? [])]
-      .sort((a, b) => (b.cpu || 0) - (a.cpu || 0) || (b.memRss || 0) - (a.memRss || 0) || a.pid - b.pid)
+    const linux = process.platform === 'linux';
+    const scale = linux ? os.cpus().length || 1 : 1;
+    // systeminformation measures a process's share between two lists, so one it has not seen
+    // before reads ~0; on Linux it gets its lifetime average instead (as `ps` shows), so a new
+    // busy process is listed at once rather than a list later.
+    const seen = this.#seenPids;
+    this.#seenPids = new Set(list.map((p) => p.pid));
+    const uptime = linux && seen.size > 0 ? linuxUptime() : undefined;
+    return list
+      .map((p) => {
+        let cpu = (p.cpu || 0) * scale;
+        if (uptime !== undefined && !seen.has(p.pid)) cpu = Math.max(cpu, lifetimeCpu(p.pid, uptime));
+        return { p, cpu: clamp(cpu, 0, 100_000) };
+      })
+      .sort((a, b) => b.cpu - a.cpu || (b.p.memRss || 0) - (a.p.memRss || 0) || a.p.pid - b.p.pid)
       .slice(0, MAX_PROCESSES)
-      .map((p) => ({
+      .map(({ p, cpu }) => ({
         pid: Math.round(clamp(p.pid, 0, 2 ** 31)),
         user: cut(p.user, 64),
-        cpu: clamp((p.cpu || 0) * scale, 0, 100_000),
+        cpu,
         mem: clamp(p.mem, 0, 100),
         rss: bytes((p.memRss || 0) * 1024),
         state: cut(p.state, 32),

@@ -10,7 +10,8 @@
  * refused `grant_missing` without it, `not_permitted` for the daemon
  * itself, `not_found` for a missing pid; a device without `stats` is
  * refused the channel; the marker never reaches the relay's database, WAL
- * or logs; and `pocketshell stats --json` prints a snapshot of this machine.
+ * or logs; and `pocketshell stats --json` prints a snapshot of this machine
+ * (`--watch`: one a second until interrupted).
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -23,7 +24,7 @@ import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } f
 import { type Grant, parseStatsSnapshot, randomId, type StatsSnapshot } from '@pocketshell/protocol';
 import { DATABASE_FILE } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDevice, pocketshell, until } from '../support/cli.ts';
+import { loopbackDevice, POCKETSHELL, pocketshell, until } from '../support/cli.ts';
 
 const MARKER = `PSMARKER_${randomId(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
 
@@ -250,6 +251,23 @@ test('the marker process’s name never reaches the relay’s database, WAL or l
   for (const f of files()) assert.equal(readFileSync(f).indexOf(MARKER), -1, `marker in ${f}`);
   assert.equal(relay.logs().indexOf(MARKER), -1, 'marker in the relay logs');
   assert.match(relay.logs(), /"msg":"paired"/, 'the logs are there to be searched');
+});
+
+test('pocketshell stats --watch --json prints a snapshot each second until interrupted', async () => {
+  const child = spawn(process.execPath, [POCKETSHELL, 'stats', '--watch', '--json'], {
+    env: { ...process.env, POCKETSHELL_HOME: join(home, 'cli') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  await until(() => out.split('\n').length > 2, 30_000);
+  const [a, b] = out.split('\n').map((l) => (l ? parseStatsSnapshot(JSON.parse(l)) : undefined));
+  assert.ok(a && b && b.at > a.at, 'two snapshots, one after the other');
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGINT');
+  await exited;
+  assert.equal(child.signalCode, 'SIGINT', 'ended by Ctrl-C');
 });
 
 test('pocketshell stats --json prints a snapshot of this machine', async () => {

@@ -224,10 +224,10 @@ export const STATS_METHODS = {
   /** A full snapshot now. */
   'stats.snapshot': method({ grant: 'stats', params: noParams, result: parseStatsSnapshot }),
   /**
-   * Streams the host's figures until the channel closes: events `snapshot`
-   * (a full one, first and whenever the shape changed) and `delta` (only
-   * what changed), about every `intervalMs` (bounded by `STATS_INTERVAL`).
-   * Resolves when the stream ends.
+   * Streams the host's figures until the channel closes: event `snapshot`
+   * (a full one, first), then `delta` events (`StatsDelta`: the sections
+   * that changed, whole) about every `intervalMs` (bounded by
+   * `STATS_INTERVAL`). Resolves when the stream ends.
    */
   'stats.watch': method({
     grant: 'stats',

@@ -237,13 +237,15 @@ export class StatsCollector {
     const watcher = { timer: undefined as unknown as NodeJS.Timeout };
     let stopped = false;
     const tick = async () => {
+      // The next tick is due `intervalMs` after this one started, not after its sample ended.
+      const started = performance.now();
       try {
         const s = await this.snapshot(intervalMs / 2);
         if (!stopped) listener(s);
       } catch (error) {
         if (!stopped) onError?.(error);
       }
-      if (!stopped) watcher.timer = setTimeout(tick, intervalMs);
+      if (!stopped) watcher.timer = setTimeout(tick, Math.max(0, intervalMs - (performance.now() - started)));
     };
     watcher.timer = setTimeout(tick, intervalMs);
     this.#watchers.add(watcher);

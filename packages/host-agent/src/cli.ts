@@ -19,6 +19,7 @@ import { devicesCommands } from './commands/devices.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { pairCommand } from './commands/pair.ts';
 import { sessionsCommand } from './commands/sessions.ts';
+import { statsCommand } from './commands/stats.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { EXIT, exitCodeOf } from './exit-codes.ts';
@@ -39,6 +40,7 @@ const COMMANDS: readonly ((program: Command, cli: Cli) => void)[] = [
   devicesCommands,
   sessionsCommand,
   statusCommand,
+  statsCommand,
   deviceCommands,
   connectCommand,
   auditCommands,

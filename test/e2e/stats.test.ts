@@ -20,7 +20,14 @@ import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
-import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import {
+  HistoryStore,
+  isLoopbackIPv4,
+  type OpenedHost,
+  openHost,
+  statePaths,
+  WeriftEngine,
+} from '@pocketshell/host-core';
 import { type Grant, parseStatsSnapshot, randomId, type StatsSnapshot } from '@pocketshell/protocol';
 import { DATABASE_FILE } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
@@ -279,4 +286,62 @@ test('pocketshell stats --json prints a snapshot of this machine', async () => {
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /^CPU +\d/m);
   assert.match(human.stdout, /^PID +USER +CPU%/m);
+});
+
+test('a host that keeps history serves it: a seeded day of minutes comes back exact over the channel', async () => {
+  // A second host, its state folder seeded with 24 h of one sample a minute, then opened with keepHistory.
+  const root = join(home, 'state-history');
+  const now = Date.now();
+  const start = now - 24 * 3600_000;
+  const seed = new HistoryStore(root);
+  const expected: [number, number][] = [];
+  for (let t = start - (start % 60_000); t < now - 60_000; t += 60_000) {
+    const v = 40 + 30 * Math.sin(t / 3_600_000);
+    seed.record(t, { cpu: v, mem: 50 });
+    expected.push([t, v]);
+  }
+  seed.close();
+  const keeper = await openHost({
+    paths: statePaths({ root }),
+    relayUrl: relay.wsUrl,
+    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
+    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+    localAddressFilter: isLoopbackIPv4,
+    iceServers: [],
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+    keepHistory: true,
+  });
+  keeper.agent.start();
+  const device = loopbackDevice(relay.wsUrl);
+  devices.push(device);
+  try {
+    let paired: Promise<PairedHost> | undefined;
+    await keeper.agent.pair({
+      webUrl: relay.url,
+      grants: ['stats'],
+      onUrl: (url) => {
+        paired = device.pair(url, { name: 'history reader' });
+      },
+      confirm: async () => true,
+    });
+    const conn = await device.connect((await paired!).id);
+    const stats = await conn.openStats();
+    const day = await stats.rpc.call('stats.history', { range: '24h', series: ['cpu', 'mem'] });
+    assert.equal(day.step, 60_000);
+    const cpu = day.series.find((s) => s.name === 'cpu');
+    assert.ok(cpu, 'the cpu series');
+    // Every seeded minute inside the range is there, each exact (one sample: min = avg = max).
+    const inRange = expected.filter(([t]) => t >= now - 24 * 3600_000);
+    const byAt = new Map(cpu.points.map((p) => [p[0], p]));
+    for (const [t, v] of inRange) {
+      const p = byAt.get(t);
+      assert.ok(p, `minute ${new Date(t).toISOString()}`);
+      assert.deepEqual([p[1], p[2], p[3]], [v, v, v]);
+    }
+    assert.ok(day.series.find((s) => s.name === 'mem')?.points.every((p) => p[2] === 50));
+    await conn.close();
+  } finally {
+    await keeper.close();
+  }
 });

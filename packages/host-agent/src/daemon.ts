@@ -77,6 +77,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     paths: options.paths,
     relayUrl: options.relayUrl,
     sessionTimeouts: sessionTimeoutsOf(config),
+    // The monitoring history (stats.db): a sample a minute, kept 30 days by the minute, a year by the hour.
+    keepHistory: true,
     ...(passEnv ? { passEnv } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.enroll ? { enroll: options.enroll } : {}),

@@ -16,3 +16,4 @@ export * from './host/terminal.ts';
 export * from './pty/index.ts';
 export * from './state/index.ts';
 export * from './stats/collector.ts';
+export * from './stats/history.ts';

@@ -217,7 +217,9 @@ export function parseStatsSnapshot(value: unknown): StatsSnapshot {
 export type HistoryPoint = readonly [at: number, min: number, avg: number, max: number];
 
 /** The numeric series the host keeps history for (`cpu`, `mem`, `swap`, `load1`, `net.rx`, `net.tx`, `disk:<mount>`, `temp:<label>`…). */
-const SERIES_NAME = /^[a-z][a-z0-9]*(?:[.:][A-Za-z0-9_./-]{1,64})?$/;
+export const SERIES_NAME = /^[a-z][a-z0-9]*(?:[.:][A-Za-z0-9_./-]{1,64})?$/;
+/** Most series one `stats.history` request asks for (so a 7 d answer stays within `MAX_STATS_REPLY`). */
+export const MAX_HISTORY_SERIES = 16;
 
 /** The methods of the `stats` channel. */
 export const STATS_METHODS = {
@@ -238,21 +240,21 @@ export const STATS_METHODS = {
     },
     result: (v) => ({ ended: string(object(v, 'result'), 'ended', 32) }),
   }),
-  /** History of some series over a range (minute points up to 30 d, hourly beyond). */
+  /** History of some series over a range: 1 h and 24 h by the minute, 7 d by 5 minutes, 30 d by the hour, 1 y by 6 hours (`step` says which). */
   'stats.history': method({
     grant: 'stats',
     params: (v) => {
       const o = object(v, 'params');
       return {
         range: oneOf(o, 'range', HISTORY_RANGES),
-        series: array(o, 'series', 64, (x, f) => string({ [f]: x }, f, 80, SERIES_NAME)),
+        series: array(o, 'series', MAX_HISTORY_SERIES, (x, f) => string({ [f]: x }, f, 80, SERIES_NAME)),
       };
     },
     result: (v) => {
       const o = object(v, 'result');
       return {
         step: integer(o, 'step', 1000, 86_400_000),
-        series: array(o, 'series', 64, (x) => {
+        series: array(o, 'series', MAX_HISTORY_SERIES, (x) => {
           const s = object(x, 'series');
           return {
             name: string(s, 'name', 80, SERIES_NAME),

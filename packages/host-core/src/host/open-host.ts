@@ -23,6 +23,7 @@ import { ensurePrivateDir } from '../state/private-files.ts';
 import { openSecretStore, type SecretStore } from '../state/secret-store.ts';
 import { TrustStore } from '../state/trust-store.ts';
 import { StatsCollector } from '../stats/collector.ts';
+import { HistoryStore } from '../stats/history.ts';
 import { HostAgent, type PeerLimits } from './host-agent.ts';
 import type { StatsHistoryQuery, StatsService } from './stats.ts';
 
@@ -48,7 +49,14 @@ export interface OpenHostOptions {
   peerLimits?: Partial<PeerLimits>;
   /** Extra environment variable names (or `PREFIX*`) PTY children get from the daemon (config `passEnv`). */
   passEnv?: readonly string[];
-  /** The history the `stats` channel serves (`stats.history`; none: `unsupported`). */
+  /**
+   * Keep the monitoring history (`stats.db` in the state folder, fed by the
+   * collector at least once a minute, served as `stats.history`). The
+   * daemon and `up` keep it; off by default, so a test host writes no
+   * database it does not need.
+   */
+  keepHistory?: boolean;
+  /** The history the `stats` channel serves (`stats.history`; none: `unsupported`); `keepHistory` sets it. */
   statsHistory?: StatsHistoryQuery;
   /** Hears every stats sample's numeric series (at least once a minute): feeds the history store. */
   onStatsSample?: (values: Record<string, number>, at: number) => void;
@@ -89,13 +97,23 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     ...(options.sessionTimeouts ? { timeouts: options.sessionTimeouts } : {}),
   });
   const engine = options.engine ?? engineFromEnv(options.env ?? process.env);
+  const history = options.keepHistory ? new HistoryStore(paths.root) : undefined;
+  const onSample =
+    history || options.onStatsSample
+      ? (values: Record<string, number>, at: number) => {
+          try {
+            history?.record(at, values);
+          } catch {
+            // A refused value (a series past the cap, a name it cannot keep) loses only itself.
+          }
+          options.onStatsSample?.(values, at);
+        }
+      : undefined;
   // systeminformation loads with the first sample, not here.
-  const collector = new StatsCollector(options.onStatsSample ? { onSample: options.onStatsSample } : {});
-  if (options.onStatsSample) collector.startHistory();
-  const stats: StatsService = {
-    collector,
-    ...(options.statsHistory ? { history: options.statsHistory } : {}),
-  };
+  const collector = new StatsCollector(onSample ? { onSample } : {});
+  if (onSample) collector.startHistory();
+  const statsHistory = options.statsHistory ?? history;
+  const stats: StatsService = { collector, ...(statsHistory ? { history: statsHistory } : {}) };
   const agent = new HostAgent({
     identity,
     trust,
@@ -127,6 +145,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
         collector.close();
         await agent.close();
         await sessions.close();
+        history?.close();
         audit.close();
       })();
       return closed;

@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { type HistoryPoint, type HistoryRange, ProtocolError } from '@pocketshell/protocol';
+import { type HistoryPoint, type HistoryRange, ProtocolError, SERIES_NAME } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
 import { currentOwner, ensurePrivateDir, type Owner } from '../state/private-files.ts';
 
@@ -56,10 +56,7 @@ export const WAL_LIMIT = 4 * 1024 * 1024;
 export const HISTORY_DISK_BOUND =
   MAX_SERIES * (MINUTE_RETENTION + HOUR_RETENTION) * ROW_BYTES + WAL_LIMIT + 1024 * 1024;
 
-/** Series names (the `stats.history` contract: `cpu`, `net.rx`, `disk:/home`, `temp:Package_id_0`…). */
-const SERIES_NAME = /^[a-z][a-z0-9]*(?:[.:][A-Za-z0-9_./-]{1,64})?$/;
-
-/** True when `name` is a series name the store (and the `stats` channel) accepts. */
+/** True when `name` is a series name the store (and the `stats` channel) accepts: protocol's `SERIES_NAME` (`cpu`, `net.rx`, `disk:/home`, `temp:Package_id_0`…). */
 export function isSeriesName(name: string): boolean {
   return name.length <= 80 && SERIES_NAME.test(name);
 }

@@ -139,23 +139,35 @@ export function summarize(ms: number[]): { p50: number; p99: number; mean: numbe
   return { p50: at(0.5), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
 }
 
-/** RSS (KiB) and total CPU ticks of a process, from /proc. */
-export async function procStats(pid: number): Promise<{ rssKiB: number; cpuTicks: number }> {
+/**
+ * RSS (KiB) and total CPU ticks of a process, from /proc; with `children`,
+ * the CPU of its children that ended (and were waited for) counts too — the
+ * `ps` a collector runs, say.
+ */
+export async function procStats(
+  pid: number,
+  children = false,
+): Promise<{ rssKiB: number; cpuTicks: number }> {
   const { readFileSync } = await import('node:fs');
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return {
     rssKiB: Number(/VmRSS:\s*(\d+)/.exec(status)![1]),
-    cpuTicks: Number(fields[11]) + Number(fields[12]),
+    cpuTicks:
+      Number(fields[11]) + Number(fields[12]) + (children ? Number(fields[13]) + Number(fields[14]) : 0),
   };
 }
 
-/** RSS and CPU% of `pids` summed over an idle `ms` window. */
-export async function idle(pids: number[], ms = 5000): Promise<{ rssMiB: number; cpuPercent: number }> {
-  const a = await Promise.all(pids.map(procStats));
+/** RSS and CPU% of `pids` summed over an idle `ms` window (`children`: see `procStats`). */
+export async function idle(
+  pids: number[],
+  ms = 5000,
+  children = false,
+): Promise<{ rssMiB: number; cpuPercent: number }> {
+  const a = await Promise.all(pids.map((p) => procStats(p, children)));
   await new Promise((r) => setTimeout(r, ms));
-  const b = await Promise.all(pids.map(procStats));
+  const b = await Promise.all(pids.map((p) => procStats(p, children)));
   const ticks = b.reduce((n, s, i) => n + s.cpuTicks - a[i]!.cpuTicks, 0);
   return {
     rssMiB: b.reduce((n, s) => n + s.rssKiB, 0) / 1024,

@@ -70,10 +70,16 @@ export function watchHost(
     setState('connecting');
     let link: HostLink | undefined;
     let error: unknown;
+    /** The channel closed before any snapshot: while it opened, or right after. */
+    let closedEarly = false;
     try {
       link = await device.link(hostId);
       if (!stopped && !hidden()) {
-        chan = await link.openStats();
+        const opening = link.openStats();
+        opening.catch((e: unknown) => {
+          closedEarly = codeOf(e) === 'unavailable';
+        });
+        chan = await opening;
         if (!stopped && !hidden())
           await chan.watch(o.intervalMs, (s) => {
             attempt = 0;
@@ -84,15 +90,15 @@ export function watchHost(
     } catch (e) {
       error = e;
     }
-    const c = chan;
+    if (chan?.refused) closedEarly = true;
     // Refused: the channel closed with no snapshot while the connection itself stayed up
     // (a lost connection closes every channel at once; its control channel's close comes with it).
-    if (c?.refused) await new Promise((r) => setTimeout(r, 300));
+    if (closedEarly) await new Promise((r) => setTimeout(r, 300));
     const linkClosed = link?.closed ?? true;
     chan?.close();
     chan = undefined;
     if (stopped || hidden()) return;
-    if (codeOf(error) === 'grant_missing' || (c?.refused && !linkClosed)) {
+    if (codeOf(error) === 'grant_missing' || (closedEarly && !linkClosed)) {
       setState('refused');
       return;
     }

@@ -41,6 +41,7 @@ import {
   unixNow,
 } from '@pocketshell/protocol';
 import { type DataChannel, type Peer, type PeerSideOptions, startOffer } from '@pocketshell/webrtc';
+import { StatsClient } from './stats-client.ts';
 import { TerminalClient } from './terminal-client.ts';
 
 /** A host this device is paired with. */
@@ -123,6 +124,18 @@ export class HostConnection {
     });
     await Promise.race([term.attachedOnce, closed]);
     return term;
+  }
+
+  /** Opens the `stats` channel (grant `stats`); rejects `unavailable` when the host refuses it. */
+  async openStats(): Promise<StatsClient> {
+    const channel = this.peer.createDataChannel('stats');
+    const stats = new StatsClient(channel);
+    await new Promise<void>((resolve, reject) => {
+      if (channel.readyState === 'open') return resolve();
+      channel.once('open', () => resolve());
+      channel.once('close', () => reject(new ProtocolError('unavailable', 'stats channel refused')));
+    });
+    return stats;
   }
 
   /** Closes the connection (sessions live on at the host). */

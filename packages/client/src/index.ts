@@ -3,4 +3,5 @@
  * signed WebRTC connections, control calls and terminal channels.
  */
 export * from './device.ts';
+export * from './stats-client.ts';
 export * from './terminal-client.ts';

@@ -11,6 +11,8 @@ export * from './errors.ts';
 export * from './host/control.ts';
 export * from './host/host-agent.ts';
 export * from './host/open-host.ts';
+export * from './host/stats.ts';
 export * from './host/terminal.ts';
 export * from './pty/index.ts';
 export * from './state/index.ts';
+export * from './stats/collector.ts';

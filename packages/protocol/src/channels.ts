@@ -50,6 +50,8 @@ export const CHANNELS = {
   control: { grant: null, framing: 'rpc', parseArg: noArg, formatArg: () => undefined },
   /** A terminal attached to a host session. */
   term: { grant: 'shell', framing: 'terminal', parseArg: termTarget, formatArg: (t: string) => t },
+  /** The host's live figures, history and process actions: the RPC of `STATS_METHODS` (stats.ts). */
+  stats: { grant: 'stats', framing: 'rpc', parseArg: noArg, formatArg: () => undefined },
 } as const satisfies Readonly<Record<string, ChannelSpec<unknown>>>;
 
 /** A channel kind. */

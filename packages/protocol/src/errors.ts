@@ -119,6 +119,8 @@ export const ERROR_CODES = catalogue({
   too_many_connections: 'wire failure 429 Too many connections for this identity.',
   limit_reached: 'wire failure 429 A configured limit was reached.',
   not_found: 'wire notFound 404 No such object.',
+  not_permitted:
+    'wire refused 403 The host may not act on that object (a protected process, or one its user does not own).',
   unsupported: 'wire failure 501 Not supported by this peer.',
   unavailable: 'wire unavailable 503 The relay or the peer cannot be reached right now.',
   timeout: 'wire timeout 504 No answer in time.',

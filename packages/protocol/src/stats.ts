@@ -294,3 +294,49 @@ export type StatsMethods = typeof STATS_METHODS;
 export const MAX_STATS_REQUEST = 4 * 1024;
 /** Largest message a device accepts on the stats channel (a snapshot, a history reply). */
 export const MAX_STATS_REPLY = 4 * 1024 * 1024;
+
+/** The sections of a snapshot a delta may carry (every key but `at`). */
+export const STATS_SECTIONS = [
+  'system',
+  'cpu',
+  'memory',
+  'disks',
+  'diskIo',
+  'network',
+  'temperatures',
+  'battery',
+  'users',
+  'processes',
+  'tcp',
+  'listening',
+] as const;
+/** One section. */
+export type StatsSection = (typeof STATS_SECTIONS)[number];
+
+/**
+ * A `delta` event of `stats.watch`: the new `at`, and every top-level
+ * section whose value changed since the previous event, whole (a merge
+ * patch one level deep; a section left out is unchanged). Applying it to
+ * the previous snapshot gives the host's snapshot exactly.
+ */
+export type StatsDelta = { readonly at: number } & { readonly [K in StatsSection]?: StatsSnapshot[K] };
+
+/** The delta from `prev` to `next`: `at` and the sections whose JSON differs. */
+export function statsDelta(prev: StatsSnapshot, next: StatsSnapshot): StatsDelta {
+  const delta: Record<string, unknown> = { at: next.at };
+  for (const k of STATS_SECTIONS) if (JSON.stringify(prev[k]) !== JSON.stringify(next[k])) delta[k] = next[k];
+  return delta as StatsDelta;
+}
+
+/**
+ * Applies a `delta` event (as received: unchecked) to the snapshot it
+ * follows; the result is parsed whole, so a delta with an unknown key or a
+ * bad section is `bad_message`.
+ */
+export function applyStatsDelta(prev: StatsSnapshot, delta: unknown): StatsSnapshot {
+  const d = object(delta, 'delta');
+  for (const k of Object.keys(d))
+    if (k !== 'at' && !(STATS_SECTIONS as readonly string[]).includes(k))
+      throw new ProtocolError('bad_message', 'delta: unknown section');
+  return parseStatsSnapshot({ ...prev, ...d });
+}

@@ -46,6 +46,8 @@ export const AUDIT_EVENTS = [
   'session.renamed',
   'key_changed',
   'grants.changed',
+  'process.signal',
+  'process.renice',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -83,6 +85,8 @@ export interface AuditRequiredFields {
   'session.renamed': { session: string };
   key_changed: { device: string };
   'grants.changed': { device: string };
+  'process.signal': { device: string };
+  'process.renice': { device: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -111,6 +115,8 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'session.renamed': 'session',
   key_changed: 'device',
   'grants.changed': 'device',
+  'process.signal': 'device',
+  'process.renice': 'device',
 };
 
 /** The `prev` of the first entry. */

@@ -22,6 +22,7 @@ import type { SessionManager } from '../pty/session-manager.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
 import { serveControl } from './control.ts';
+import { openStats, type StatsService } from './stats.ts';
 import { openTerminal } from './terminal.ts';
 
 /** What a channel handler may use: the host's parts, and the device it serves. */
@@ -32,6 +33,8 @@ export interface ChannelContext {
   readonly trust: TrustStore;
   readonly audit: AuditLog;
   readonly sessions: SessionManager;
+  /** The live figures and history the `stats` channel serves (none: it answers `unsupported`). */
+  readonly stats?: StatsService;
   /** The device's grants now (read at each use: a change applies at once). */
   grants(): ReadonlySet<Grant>;
   /** Audits a refusal (coalesced). */
@@ -55,6 +58,7 @@ export type ChannelHandler<K extends ChannelKind> = (
 const HANDLERS: { readonly [K in ChannelKind]: ChannelHandler<K> } = {
   control: (ctx, _arg, channel) => serveControl(ctx, channel),
   term: (ctx, target, channel) => openTerminal(ctx, target, channel),
+  stats: (ctx, _arg, channel) => openStats(ctx, channel),
 };
 
 /** Routes a channel the device opened: label, grant, handler. */

@@ -42,6 +42,7 @@ import type { SessionManager } from '../pty/session-manager.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
 import { type ChannelContext, openChannel } from './channels.ts';
+import type { StatsService } from './stats.ts';
 
 /** Grants a device gets when the pairing does not say: the least that is useful (docs/security.md). */
 export const DEFAULT_GRANTS: readonly Grant[] = ['shell'];
@@ -52,6 +53,8 @@ export interface HostAgentOptions extends RelayLinkOptions, PeerSideOptions {
   trust: TrustStore;
   audit: AuditLog;
   sessions: SessionManager;
+  /** What the `stats` channel serves (none: it answers `unsupported`). */
+  stats?: StatsService;
   /** Enrollment token for a relay with closed registration. */
   enroll?: string;
   /** WebRTC peer caps (defaults: `DEFAULT_PEER_LIMITS`). */
@@ -678,13 +681,14 @@ export class HostAgent extends Emitter<HostAgentEvents> {
 
   /** What the channel handlers of one device may use. */
   #channelContext(device: DeviceId): ChannelContext {
-    const { identity, trust, audit, sessions } = this.#o;
+    const { identity, trust, audit, sessions, stats } = this.#o;
     return {
       device,
       identity,
       trust,
       audit,
       sessions,
+      ...(stats ? { stats } : {}),
       grants: () => {
         const status = trust.status(device);
         return new Set(status.status === 'paired' ? status.device.grants : []);

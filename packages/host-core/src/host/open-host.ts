@@ -22,7 +22,9 @@ import type { StatePaths } from '../state/paths.ts';
 import { ensurePrivateDir } from '../state/private-files.ts';
 import { openSecretStore, type SecretStore } from '../state/secret-store.ts';
 import { TrustStore } from '../state/trust-store.ts';
+import { StatsCollector } from '../stats/collector.ts';
 import { HostAgent, type PeerLimits } from './host-agent.ts';
+import type { StatsHistoryQuery, StatsService } from './stats.ts';
 
 export interface OpenHostOptions {
   paths: StatePaths;
@@ -46,6 +48,10 @@ export interface OpenHostOptions {
   peerLimits?: Partial<PeerLimits>;
   /** Extra environment variable names (or `PREFIX*`) PTY children get from the daemon (config `passEnv`). */
   passEnv?: readonly string[];
+  /** The history the `stats` channel serves (`stats.history`; none: `unsupported`). */
+  statsHistory?: StatsHistoryQuery;
+  /** Hears every stats sample's numeric series (at least once a minute): feeds the history store. */
+  onStatsSample?: (values: Record<string, number>, at: number) => void;
 }
 
 /** An opened host: the agent plus the stores it was built from. */
@@ -58,6 +64,8 @@ export interface OpenedHost {
   trust: TrustStore;
   audit: AuditLog;
   sessions: SessionManager;
+  /** The stats collector and history the `stats` channel serves. */
+  stats: StatsService;
   /** Closes the agent, the sessions and the audit log. Idempotent. */
   close(): Promise<void>;
 }
@@ -81,11 +89,19 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     ...(options.sessionTimeouts ? { timeouts: options.sessionTimeouts } : {}),
   });
   const engine = options.engine ?? engineFromEnv(options.env ?? process.env);
+  // systeminformation loads with the first sample, not here.
+  const collector = new StatsCollector(options.onStatsSample ? { onSample: options.onStatsSample } : {});
+  if (options.onStatsSample) collector.startHistory();
+  const stats: StatsService = {
+    collector,
+    ...(options.statsHistory ? { history: options.statsHistory } : {}),
+  };
   const agent = new HostAgent({
     identity,
     trust,
     audit,
     sessions,
+    stats,
     engine,
     relayUrl: options.relayUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,
@@ -105,8 +121,10 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     trust,
     audit,
     sessions,
+    stats,
     close: () => {
       closed ??= (async () => {
+        collector.close();
         await agent.close();
         await sessions.close();
         audit.close();

@@ -1,0 +1,476 @@
+/**
+ * The stats collector (issue 14, docs/host.md "Live monitoring"): builds a
+ * `StatsSnapshot` of this machine from the npm package `systeminformation`,
+ * loaded on first use (never on import: src/module-graph.test.ts).
+ *
+ * Cheap figures (CPU load and per-core speed, memory and swap, load
+ * average, disk and network throughput) are read at every sample, i.e. at
+ * the rate a watching device asked for. Expensive ones are cached with a
+ * time to live (`STATS_TTL`): the process list every second (a process's
+ * CPU share is measured between two lists, so a new busy process shows
+ * within two seconds), temperatures every
+ * 5 s, TCP connections every 10 s, logged-in users every 15 s, filesystem
+ * sizes and battery every 30 s, OS and hardware info once. Besides the
+ * process list, at most one expensive figure is refreshed per sample (the
+ * most overdue), so they never all run in the same tick.
+ *
+ * Nothing runs at the fast rate unless a device watches: `watch` keeps a
+ * count of watchers, each with its own timer; with none, only the history
+ * timer samples, once a minute (`onSample` hears every sample's numeric
+ * series, whoever caused it).
+ *
+ * Linux and macOS. Linux-only: per-device disk throughput (read from
+ * /proc/diskstats; on macOS one `all` entry from `fsStats`), per-core
+ * frequency where the kernel exposes it (else the nominal speed), and
+ * temperatures (lm-sensors / hwmon; macOS reports them only on some
+ * machines, as systeminformation can). Where a figure is missing on a
+ * machine its list is empty (or `battery` null), never invented.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { MAX_PROCESSES, MAX_STATS_LIST, type ProcessInfo, type StatsSnapshot } from '@pocketshell/protocol';
+import type * as Si from 'systeminformation';
+
+/** The systeminformation module (injected in tests, loaded on first use otherwise). */
+export type SystemInformation = typeof Si;
+
+let loaded: SystemInformation | undefined;
+/** The real module, loaded on first use (literal `require`, so the bundle inlines it). */
+export function loadSystemInformation(): SystemInformation {
+  if (loaded) return loaded;
+  const load = typeof require === 'function' ? undefined : createRequire(import.meta.url);
+  loaded = (load ? load('systeminformation') : require('systeminformation')) as SystemInformation;
+  return loaded;
+}
+
+/** How long each expensive figure is kept, in milliseconds (`info`: once). */
+export const STATS_TTL = {
+  processes: 1_000,
+  temperatures: 5_000,
+  connections: 10_000,
+  users: 15_000,
+  disks: 30_000,
+  battery: 30_000,
+  info: Number.POSITIVE_INFINITY,
+} as const;
+type Slow = Exclude<keyof typeof STATS_TTL, 'processes'>;
+const SLOW: readonly Slow[] = ['info', 'disks', 'temperatures', 'connections', 'users', 'battery'];
+
+/** How often the collector samples for the history when nobody watches. */
+export const HISTORY_SAMPLE_MS = 60_000;
+
+export interface StatsCollectorOptions {
+  /** The systeminformation module (default: the real one, loaded on first use). */
+  si?: SystemInformation;
+  /** The clock, in ms since the epoch (default `Date.now`). */
+  now?: () => number;
+  /** Hears every sample's numeric series (the history store). */
+  onSample?: (values: Record<string, number>, at: number) => void;
+}
+
+/** A figure fetched now and then, with when it is due again. */
+interface Cached<T> {
+  value: T;
+  due: number;
+}
+
+type Info = StatsSnapshot['system'];
+type Listening = StatsSnapshot['listening'];
+interface Connections {
+  tcp: Record<string, number>;
+  listening: Listening;
+}
+
+const clamp = (n: unknown, lo: number, hi: number): number => {
+  const v = typeof n === 'number' && Number.isFinite(n) ? n : 0;
+  return Math.min(hi, Math.max(lo, v));
+};
+const bytes = (n: unknown) => Math.round(clamp(n, 0, Number.MAX_SAFE_INTEGER));
+const cut = (s: unknown, max: number): string => (typeof s === 'string' ? s : '').slice(0, max);
+
+/** Seconds since a systeminformation `YYYY-MM-DD HH:MM:SS` local time (0 when unreadable). */
+function elapsedSince(started: string, now: number): number {
+  const t = new Date(started.replace(' ', 'T')).getTime();
+  return Number.isFinite(t) ? Math.max(0, Math.round((now - t) / 1000)) : 0;
+}
+
+/** Linux block devices' byte counters (whole disks, not partitions, loop or ram devices). */
+function linuxDiskCounters(): Map<string, { read: number; write: number }> {
+  const out = new Map<string, { read: number; write: number }>();
+  let text: string;
+  try {
+    text = readFileSync('/proc/diskstats', 'utf8');
+  } catch {
+    return out;
+  }
+  let whole: Set<string>;
+  try {
+    whole = new Set(
+      readFileSync('/proc/partitions', 'utf8')
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/)[3] ?? ''),
+    );
+  } catch {
+    whole = new Set();
+  }
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    const name = f[2];
+    if (!name || f.length < 10 || /^(loop|ram|zram|fd|sr)\d/.test(name)) continue;
+    if (whole.size > 0 && !whole.has(name)) continue;
+    // A partition shares its disk's name plus a number (sda1, nvme0n1p1): keep disks only.
+    if (
+      /^(sd[a-z]+|vd[a-z]+|xvd[a-z]+|hd[a-z]+)\d+$/.test(name) ||
+      /^(nvme\d+n\d+|mmcblk\d+)p\d+$/.test(name)
+    )
+      continue;
+    out.set(name, { read: Number(f[5]) * 512, write: Number(f[9]) * 512 });
+  }
+  return out;
+}
+
+/** The numeric series of a snapshot the history keeps (docs/protocol.md §6). */
+export function seriesOf(s: StatsSnapshot): Record<string, number> {
+  const values: Record<string, number> = {
+    cpu: s.cpu.total,
+    mem: s.memory.total > 0 ? (100 * s.memory.used) / s.memory.total : 0,
+    swap: s.memory.swapTotal > 0 ? (100 * s.memory.swapUsed) / s.memory.swapTotal : 0,
+    load1: s.cpu.loadavg[0],
+    'net.rx': s.network.reduce((a, n) => a + n.rx, 0),
+    'net.tx': s.network.reduce((a, n) => a + n.tx, 0),
+  };
+  const name = /^[A-Za-z0-9_./-]{1,64}$/;
+  for (const d of s.disks)
+    if (d.size > 0 && name.test(d.mount)) values[`disk:${d.mount}`] = (100 * d.used) / d.size;
+  for (const t of s.temperatures) if (name.test(t.label)) values[`temp:${t.label}`] = t.celsius;
+  return values;
+}
+
+/**
+ * Samples this machine. `snapshot(maxAgeMs)` answers a sample younger than that
+ * old (sharing one in flight); `watch` calls a listener at its interval
+ * until unsubscribed; `startHistory` samples once a minute for `onSample`.
+ */
+export class StatsCollector {
+  readonly #si: SystemInformation | undefined;
+  readonly #now: () => number;
+  readonly #onSample: ((values: Record<string, number>, at: number) => void) | undefined;
+  #processes: Cached<ProcessInfo[]> | undefined;
+  readonly #slow: { [K in Slow]?: Cached<unknown> } = {};
+  #disksAt = 0;
+  #diskCounters = new Map<string, { read: number; write: number }>();
+  #last: StatsSnapshot | undefined;
+  #inFlight: Promise<StatsSnapshot> | undefined;
+  readonly #watchers = new Set<{ timer: NodeJS.Timeout }>();
+  #historyTimer: NodeJS.Timeout | undefined;
+  /** How many samples have been taken (for tests and the benchmark). */
+  samples = 0;
+
+  constructor(options: StatsCollectorOptions = {}) {
+    this.#si = options.si;
+    this.#now = options.now ?? Date.now;
+    this.#onSample = options.onSample;
+  }
+
+  get #sys(): SystemInformation {
+    return this.#si ?? loadSystemInformation();
+  }
+
+  /** The latest sample, if any. */
+  get last(): StatsSnapshot | undefined {
+    return this.#last;
+  }
+
+  /** Devices watching now (the reference count). */
+  get watching(): number {
+    return this.#watchers.size;
+  }
+
+  /** A snapshot younger than `maxAgeMs` (0: a fresh one). */
+  snapshot(maxAgeMs = 0): Promise<StatsSnapshot> {
+    if (this.#last && this.#now() - this.#last.at < maxAgeMs) return Promise.resolve(this.#last);
+    this.#inFlight ??= this.#sample().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  /**
+   * Calls `listener` with a snapshot about every `intervalMs` until the
+   * returned function is called. Errors of one sample are passed on and the
+   * timer goes on.
+   */
+  watch(
+    intervalMs: number,
+    listener: (s: StatsSnapshot) => void,
+    onError?: (e: unknown) => void,
+  ): () => void {
+    const watcher = { timer: undefined as unknown as NodeJS.Timeout };
+    let stopped = false;
+    const tick = async () => {
+      try {
+        const s = await this.snapshot(intervalMs / 2);
+        if (!stopped) listener(s);
+      } catch (error) {
+        if (!stopped) onError?.(error);
+      }
+      if (!stopped) watcher.timer = setTimeout(tick, intervalMs);
+    };
+    watcher.timer = setTimeout(tick, intervalMs);
+    this.#watchers.add(watcher);
+    return () => {
+      stopped = true;
+      clearTimeout(watcher.timer);
+      this.#watchers.delete(watcher);
+    };
+  }
+
+  /** Samples once a minute for the history when no sample was taken in that minute (unref'd timer). */
+  startHistory(): void {
+    if (this.#historyTimer) return;
+    this.#historyTimer = setInterval(() => {
+      if (this.#last && this.#now() - this.#last.at < HISTORY_SAMPLE_MS / 2) return;
+      this.snapshot(0).catch(() => {});
+    }, HISTORY_SAMPLE_MS);
+    this.#historyTimer.unref();
+  }
+
+  /** Stops every timer. */
+  close(): void {
+    clearInterval(this.#historyTimer);
+    this.#historyTimer = undefined;
+    for (const w of this.#watchers) clearTimeout(w.timer);
+    this.#watchers.clear();
+  }
+
+  /** Which expensive figures the next sample refreshes (the process list when due, and the most overdue other one). */
+  due(now = this.#now()): string[] {
+    const out: string[] = [];
+    if (!this.#processes || this.#processes.due <= now) out.push('processes');
+    const missing = SLOW.filter((k) => !this.#slow[k]);
+    if (missing.length > 0) return [...out, ...missing];
+    let most: Slow | undefined;
+    for (const k of SLOW) {
+      const c = this.#slow[k] as Cached<unknown>;
+      if (c.due <= now && (!most || c.due < (this.#slow[most] as Cached<unknown>).due)) most = k;
+    }
+    return most ? [...out, most] : out;
+  }
+
+  async #refresh(key: string, now: number): Promise<void> {
+    const si = this.#sys;
+    if (key === 'processes') {
+      this.#processes = { value: await this.#readProcesses(si, now), due: now + STATS_TTL.processes };
+      return;
+    }
+    const k = key as Slow;
+    const value =
+      k === 'info'
+        ? await this.#readInfo(si)
+        : k === 'disks'
+          ? await this.#readDisks(si)
+          : k === 'temperatures'
+            ? await this.#readTemperatures(si)
+            : k === 'connections'
+              ? await this.#readConnections(si)
+              : k === 'users'
+                ? await this.#readUsers(si)
+                : await this.#readBattery(si);
+    this.#slow[k] = { value, due: now + STATS_TTL[k] };
+  }
+
+  async #sample(): Promise<StatsSnapshot> {
+    const si = this.#sys;
+    const now = this.#now();
+    const [load, speed, mem, net, diskIo] = await Promise.all([
+      si.currentLoad(),
+      si.cpuCurrentSpeed(),
+      si.mem(),
+      si.networkStats('*'),
+      this.#readDiskIo(si, now),
+      ...this.due(now).map((k) => this.#refresh(k, now)),
+    ]);
+    const slow = <T>(k: Slow, fallback: T): T => (this.#slow[k]?.value as T | undefined) ?? fallback;
+    const avg = speed.avg > 0 ? speed.avg : 0;
+    const la = os.loadavg();
+    const conns = slow<Connections>('connections', { tcp: {}, listening: [] });
+    const snapshot: StatsSnapshot = {
+      at: Math.round(now),
+      system: { ...slow<Info>('info', EMPTY_INFO), uptime: Math.round(os.uptime()) },
+      cpu: {
+        total: clamp(load.currentLoad, 0, 100),
+        cores: (load.cpus ?? []).slice(0, MAX_STATS_LIST).map((c, i) => ({
+          load: clamp(c.load, 0, 100),
+          mhz: Math.round(clamp((speed.cores?.[i] ?? avg) || avg, 0, 1000) * 1000),
+        })),
+        loadavg: [clamp(la[0], 0, 1e6), clamp(la[1], 0, 1e6), clamp(la[2], 0, 1e6)],
+      },
+      memory: {
+        total: bytes(mem.total),
+        used: bytes(mem.active ?? mem.used),
+        available: bytes(mem.available),
+        swapTotal: bytes(mem.swaptotal),
+        swapUsed: bytes(mem.swapused),
+      },
+      disks: slow('disks', []),
+      diskIo,
+      network: (Array.isArray(net) ? net : [])
+        .filter((n) => n.iface)
+        .slice(0, MAX_STATS_LIST)
+        .map((n) => ({ iface: cut(n.iface, 64), rx: bytes(n.rx_sec), tx: bytes(n.tx_sec) })),
+      temperatures: slow('temperatures', []),
+      battery: slow('battery', null),
+      users: slow('users', []),
+      processes: this.#processes?.value ?? [],
+      tcp: conns.tcp,
+      listening: conns.listening,
+    };
+    this.#last = snapshot;
+    this.samples++;
+    this.#onSample?.(seriesOf(snapshot), snapshot.at);
+    return snapshot;
+  }
+
+  async #readDiskIo(si: SystemInformation, now: number): Promise<StatsSnapshot['diskIo']> {
+    if (process.platform === 'linux') {
+      const counters = linuxDiskCounters();
+      const seconds = this.#disksAt > 0 ? (now - this.#disksAt) / 1000 : 0;
+      const out: { device: string; read: number; write: number }[] = [];
+      for (const [device, c] of counters) {
+        const before = this.#diskCounters.get(device);
+        const rate = (a: number, b: number | undefined) =>
+          seconds > 0 && b !== undefined ? bytes((a - b) / seconds) : 0;
+        out.push({
+          device: cut(device, 64),
+          read: rate(c.read, before?.read),
+          write: rate(c.write, before?.write),
+        });
+      }
+      this.#diskCounters = counters;
+      this.#disksAt = now;
+      return out.slice(0, MAX_STATS_LIST);
+    }
+    const fs = await si.fsStats().catch(() => null);
+    return fs ? [{ device: 'all', read: bytes(fs.rx_sec), write: bytes(fs.wx_sec) }] : [];
+  }
+
+  async #readProcesses(si: SystemInformation, now: number): Promise<ProcessInfo[]> {
+    const data = await si.processes();
+    // On Linux systeminformation gives a share of all cores; the snapshot says percent of one core.
+    const scale = process.platform === 'linux' ? os.cpus().length || 1 : 1;
+    return [...(data.list ?? [])]
+      .sort((a, b) => (b.cpu || 0) - (a.cpu || 0) || (b.memRss || 0) - (a.memRss || 0) || a.pid - b.pid)
+      .slice(0, MAX_PROCESSES)
+      .map((p) => ({
+        pid: Math.round(clamp(p.pid, 0, 2 ** 31)),
+        user: cut(p.user, 64),
+        cpu: clamp((p.cpu || 0) * scale, 0, 100_000),
+        mem: clamp(p.mem, 0, 100),
+        rss: bytes((p.memRss || 0) * 1024),
+        state: cut(p.state, 32),
+        elapsed: elapsedSince(p.started ?? '', now),
+        name: cut(p.name, 256),
+        command: cut([p.command, p.params].filter(Boolean).join(' '), 1024),
+      }));
+  }
+
+  async #readInfo(si: SystemInformation): Promise<Info> {
+    const [o, sys, cpu] = await Promise.all([si.osInfo(), si.system(), si.cpu()]);
+    return {
+      hostname: cut(o.hostname || os.hostname(), 256),
+      platform: cut(o.platform || process.platform, 32),
+      distro: cut(o.distro, 256),
+      release: cut(o.release, 256),
+      kernel: cut(o.kernel || os.release(), 256),
+      arch: cut(o.arch || process.arch, 32),
+      model: cut([sys.manufacturer, sys.model].filter(Boolean).join(' '), 256),
+      cpuModel: cut([cpu.manufacturer, cpu.brand].filter(Boolean).join(' '), 256),
+      uptime: 0,
+    };
+  }
+
+  async #readDisks(si: SystemInformation): Promise<StatsSnapshot['disks']> {
+    const list = await si.fsSize().catch(() => []);
+    return list
+      .filter((d) => d.mount && d.size > 0)
+      .slice(0, MAX_STATS_LIST)
+      .map((d) => ({
+        mount: cut(d.mount, 1024),
+        fs: cut(d.type || d.fs, 64),
+        size: bytes(d.size),
+        used: bytes(Math.min(d.used, d.size)),
+      }));
+  }
+
+  async #readTemperatures(si: SystemInformation): Promise<StatsSnapshot['temperatures']> {
+    const t = await si.cpuTemperature().catch(() => null);
+    if (!t) return [];
+    const out: { label: string; celsius: number }[] = [];
+    const add = (label: string, c: unknown) => {
+      if (typeof c === 'number' && Number.isFinite(c) && c > -273 && c < 1000 && c !== -1 && c !== 0)
+        out.push({ label, celsius: c });
+    };
+    add('main', t.main);
+    for (const [i, c] of (t.cores ?? []).entries()) add(`core${i}`, c);
+    if (t.chipset !== undefined) add('chipset', t.chipset);
+    return out.slice(0, MAX_STATS_LIST);
+  }
+
+  async #readConnections(si: SystemInformation): Promise<Connections> {
+    const list = await si.networkConnections().catch(() => []);
+    const tcp: Record<string, number> = {};
+    const listening: { port: number; proto: string; process: string }[] = [];
+    const seen = new Set<string>();
+    for (const c of list) {
+      const proto = (c.protocol || '').toLowerCase();
+      const state = (c.state || '')
+        .toUpperCase()
+        .replace(/[^A-Z_0-9]/g, '_')
+        .slice(0, 16);
+      if (proto.startsWith('tcp') && state && (state in tcp || Object.keys(tcp).length < 16))
+        tcp[state] = (tcp[state] ?? 0) + 1;
+      const port = Number(c.localPort);
+      const listens = state === 'LISTEN' || (proto.startsWith('udp') && !c.peerPort);
+      if (listens && Number.isInteger(port) && port > 0 && port <= 65535) {
+        const key = `${proto.slice(0, 8)}:${port}`;
+        if (seen.has(key) || listening.length >= MAX_STATS_LIST) continue;
+        seen.add(key);
+        listening.push({ port, proto: proto.slice(0, 8), process: cut(c.process, 256) });
+      }
+    }
+    listening.sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
+    return { tcp, listening };
+  }
+
+  async #readUsers(si: SystemInformation): Promise<StatsSnapshot['users']> {
+    const list = await si.users().catch(() => []);
+    return list.slice(0, MAX_STATS_LIST).map((u) => {
+      const t = new Date(`${u.date}T${u.time || '00:00'}`).getTime();
+      return {
+        user: cut(u.user, 64),
+        tty: cut(u.tty, 64),
+        from: cut(u.ip, 256),
+        since: Number.isFinite(t) && t > 0 ? t : 0,
+      };
+    });
+  }
+
+  async #readBattery(si: SystemInformation): Promise<StatsSnapshot['battery']> {
+    const b = await si.battery().catch(() => null);
+    if (!b?.hasBattery) return null;
+    return { percent: clamp(b.percent, 0, 100), charging: b.isCharging === true };
+  }
+}
+
+const EMPTY_INFO: Info = {
+  hostname: '',
+  platform: process.platform,
+  distro: '',
+  release: '',
+  kernel: '',
+  arch: process.arch,
+  model: '',
+  cpuModel: '',
+  uptime: 0,
+};

@@ -3,7 +3,8 @@
  * protocol's `STATS_METHODS` over the shared typed RPC client, with
  * messages larger than one channel message as binary fragments
  * (`rpc-frames.ts`) both ways. `watch` keeps the host's current snapshot —
- * the full `snapshot` event, then each `delta` applied to it — and hands it
+ * the full `snapshot` event, then each `delta` applied to it (the
+ * protocol's `applyStatsDelta`: the sections that changed) — and hands it
  * to the screen; a watch lasts until the channel closes, so stopping one is
  * closing its channel. `history`, `signal` and `renice` may be called on
  * the same channel while a watch runs.
@@ -14,6 +15,7 @@
  * error.
  */
 import {
+  applyStatsDelta,
   encodeRpcFrames,
   type HistoryRange,
   MAX_STATS_REPLY,
@@ -31,18 +33,6 @@ import {
 
 /** A history reply. */
 export type StatsHistory = ResultOf<StatsMethods, 'stats.history'>;
-
-/**
- * Applies one `delta` event to the snapshot held: the one place that knows
- * the delta's shape. A delta carries the snapshot's fields that changed
- * (whole top-level members); the result is checked as a full snapshot, so
- * a delta that would make a bad one is refused (`bad_message`).
- */
-export function applyStatsDelta(current: StatsSnapshot, delta: unknown): StatsSnapshot {
-  if (typeof delta !== 'object' || delta === null || Array.isArray(delta))
-    throw new ProtocolError('bad_message', 'delta: expected an object');
-  return parseStatsSnapshot({ ...current, ...(delta as Record<string, unknown>) });
-}
 
 export class StatsChannel {
   readonly channel: RTCDataChannel;

@@ -624,7 +624,7 @@ export function monitorView(app: App, [id]: string[]): () => void {
     );
   const content = h(
     'div',
-    { class: 'stack', hidden: true },
+    { class: 'mon-body', hidden: true },
     about,
     rangeBar,
     historyNote,

@@ -184,6 +184,25 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     );
   });
 
+  test('a history range on a host without a history store says "No history yet"; Live again resumes', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);
+    await page.locator('[data-testid="chart-cpu"] canvas').waitFor();
+    await page.locator('[data-range="24h"]').tap();
+    assert.equal(await page.locator('[data-range="24h"]').getAttribute('aria-pressed'), 'true');
+    const note = page.locator('[data-testid="history-note"][data-state="empty"]');
+    await note.waitFor();
+    assert.match((await note.textContent()) ?? '', /No history yet/);
+    assert.equal(await page.locator('[data-testid="per-core"]').isDisabled(), true);
+    await screenshot(page, 'monitor-no-history');
+    await assertFits(page);
+    await page.locator('[data-range="live"]').tap();
+    await note.waitFor({ state: 'hidden' });
+    await page.waitForFunction(
+      () => Number((document.querySelector('[data-testid="chart-cpu"]') as HTMLElement).dataset.points) >= 2,
+    );
+  });
+
   test('sorts the processes by pid both ways and by CPU', async () => {
     const { page } = phone;
     await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);

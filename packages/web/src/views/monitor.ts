@@ -606,8 +606,7 @@ export function monitorView(app: App, [id]: string[]): () => void {
       if (gone) return;
       if (codeOf(error) === 'grant_missing') {
         procDenied.hidden = false;
-        procDenied.scrollIntoView({ block: 'nearest' });
-        toast('Not allowed: this device does not hold admin there');
+        procDenied.scrollIntoView({ block: 'center' });
         return;
       }
       toast(`Could not send ${signal}: ${(error as Error).message}`);

@@ -52,6 +52,16 @@ function startSleep(): { child: ChildProcess; pid: number; exited: Promise<NodeJ
   return { child, pid: child.pid, exited };
 }
 
+/** Polls `check` every 50 ms until it holds or `ms` passed; returns whether it held. */
+async function eventually(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
 /** Reads an attribute of every element matching `selector`, in order. */
 function attrs(page: Page, selector: string, name: string): Promise<string[]> {
   return page
@@ -130,6 +140,34 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     assert.ok((laterLine ?? '').split(' ').length >= 3);
     await screenshot(page, 'monitor-hosts-card');
     await assertFits(page);
+  });
+
+  test('the card’s watch runs only while the list is shown and the page visible', async () => {
+    const { page } = phone;
+    const watching = () => host.host.stats.collector.watching;
+    await card().and(page.locator(':not([hidden])')).waitFor();
+    assert.ok(await eventually(() => watching() === 1), 'one watch while the list is shown');
+    await page.locator('a.tab[href="#/devices"]').tap();
+    assert.ok(await eventually(() => watching() === 0), 'none once the list is gone');
+    await page.locator('a.tab[href="#/hosts"]').tap();
+    assert.ok(await eventually(() => watching() === 1), 'again when it is back');
+    // The page hidden (as when the phone locks or another app comes up): the
+    // page's own visibilitychange path, with document.visibilityState set as the browser would.
+    const setVisibility = (state: 'hidden' | 'visible') =>
+      page.evaluate((s) => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+    await setVisibility('hidden');
+    assert.ok(await eventually(() => watching() === 0), 'none while the page is hidden');
+    await setVisibility('visible');
+    assert.ok(await eventually(() => watching() === 1), 'again when it is visible');
+    const at = Number(await card().getAttribute('data-at'));
+    await page.waitForFunction(
+      ([sel, before]) =>
+        Number((document.querySelector(sel as string) as HTMLElement).dataset.at) > (before as number),
+      [`[data-testid="host-card"][data-stats-host="${host.host.identity.id}"]`, at] as const,
+    );
   });
 
   test('the Monitor screen draws live charts, total and per core', async () => {

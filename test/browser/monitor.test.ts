@@ -2,15 +2,18 @@
  * Live monitoring in Debian's Chromium (phone emulation, 412 px) against a
  * real relay process and a real host serving the `stats` channel with its
  * real collector: the hosts list's card for the host updates live (its
- * snapshot time and sparkline move); the Monitor screen, opened from the
- * card and linked from the host screen, draws live uPlot charts (total and
- * per core); the process list sorts by pid both ways and by CPU; a real
- * `sleep` is killed after a confirmation that names it (and a cancelled
- * confirmation kills nothing), and the process is gone (`kill(pid, 0)`
- * throws ESRCH). Without `admin` the host answers `grant_missing` and the
- * screen says so, the process lives on; without `stats` the hosts list
- * shows no card and the Monitor says why. Screenshots: monitor-hosts-card,
- * monitor-live (dark and light), monitor-per-core, monitor-processes,
+ * snapshot time and sparkline move), and its watch exists on the host only
+ * while the list is shown and the page visible; the Monitor screen, opened
+ * from the card and linked from the host screen, draws live uPlot charts
+ * (total and per core) and says "No history yet" for a range on a host
+ * without a history store; the process list sorts by pid both ways and by
+ * CPU; a real `sleep` is killed after a confirmation that names it (and a
+ * cancelled confirmation kills nothing), and the process is gone
+ * (`kill(pid, 0)` throws ESRCH). Without `admin` the host answers
+ * `grant_missing` and the screen says so, the process lives on; without
+ * `stats` the hosts list shows no card and the Monitor says why.
+ * Screenshots: monitor-hosts-card (dark and light), monitor-live (dark and
+ * light), monitor-per-core, monitor-no-history, monitor-processes,
  * monitor-kill-confirm, monitor-grant-missing, monitor-no-stats.
  */
 import assert from 'node:assert/strict';
@@ -140,6 +143,10 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     assert.ok((laterLine ?? '').split(' ').length >= 3);
     await screenshot(page, 'monitor-hosts-card');
     await assertFits(page);
+    await page.emulateMedia({ colorScheme: 'light' });
+    await screenshot(page, 'monitor-hosts-card-light');
+    await assertFits(page);
+    await page.emulateMedia({ colorScheme: 'dark' });
   });
 
   test('the card’s watch runs only while the list is shown and the page visible', async () => {

@@ -38,6 +38,8 @@ export class StatsChannel {
   readonly channel: RTCDataChannel;
   readonly #rpc: RpcClient<StatsMethods>;
   #closed = false;
+  /** Closed from this side (a screen leaving, the page hidden), not by the host. */
+  #closedHere = false;
   #snapshots = 0;
   #current: StatsSnapshot | undefined;
   readonly closed: Promise<void>;
@@ -92,9 +94,9 @@ export class StatsChannel {
     });
   }
 
-  /** True when the channel closed before any snapshot came (the host refused it). */
+  /** True when the host closed the channel before any snapshot came (it refused it). */
   get refused(): boolean {
-    return this.#closed && this.#snapshots === 0;
+    return this.#closed && this.#snapshots === 0 && !this.#closedHere;
   }
 
   /** The latest snapshot, if any. */
@@ -160,6 +162,7 @@ export class StatsChannel {
 
   /** Closes the channel (ends the watch). Idempotent. */
   close(): void {
+    if (!this.#closed) this.#closedHere = true;
     if (this.channel.readyState === 'open' || this.channel.readyState === 'connecting') this.channel.close();
     this.#end();
   }

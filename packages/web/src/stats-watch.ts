@@ -39,6 +39,7 @@ export function watchHost(
 ): HostWatch {
   let stopped = false;
   let running = false;
+  let again = false;
   let state: WatchState = 'connecting';
   let chan: StatsChannel | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -52,7 +53,12 @@ export function watchHost(
   const run = async () => {
     clearTimeout(timer);
     timer = undefined;
-    if (stopped || running || hidden() || state === 'refused') return;
+    if (running) {
+      // Still unwinding the last watch: start again as soon as it is done.
+      again = true;
+      return;
+    }
+    if (stopped || hidden() || state === 'refused') return;
     if (device.online(hostId) === false) {
       setState('offline');
       return;
@@ -62,6 +68,10 @@ export function watchHost(
       await watchOnce();
     } finally {
       running = false;
+    }
+    if (again) {
+      again = false;
+      void run();
     }
   };
 
@@ -113,8 +123,6 @@ export function watchHost(
   const onVisibility = () => {
     clearTimeout(timer);
     if (hidden()) chan?.close();
-    // Still unwinding the watch just closed: start again right after.
-    else if (running) timer = setTimeout(() => void run(), 500);
     else void run();
   };
   document.addEventListener('visibilitychange', onVisibility);

@@ -79,6 +79,7 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
   let phoneId: DeviceId;
   const sleeps: ChildProcess[] = [];
   const pageLog: string[] = [];
+  const cspViolations: string[] = [];
 
   before(async () => {
     await buildWeb();
@@ -86,6 +87,7 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     host = await TestHost.start(relay);
     phone = await launchPhone();
     phone.page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
       if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
     });
     phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
@@ -354,5 +356,9 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     assert.match((await denied.textContent()) ?? '', /does not hold the stats grant/);
     await screenshot(page, 'monitor-no-stats');
     await assertFits(page);
+  });
+
+  test('no screen of this file broke the Content Security Policy (uPlot styles through the CSSOM only)', () => {
+    assert.deepEqual(cspViolations, []);
   });
 });

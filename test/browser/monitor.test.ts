@@ -129,7 +129,10 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     assert.ok(firstAt > 0);
     assert.match((await card().locator('[data-metric="cpu"]').textContent()) ?? '', /CPU\s*[\d.]+%/);
     assert.match((await card().locator('[data-metric="mem"]').textContent()) ?? '', /Mem\s*[\d.]+%/);
-    assert.match((await card().locator('[data-metric="net"]').textContent()) ?? '', /↓.+\/s ↑.+\/s/);
+    assert.match(
+      (await card().locator('[data-metric="net"]').textContent()) ?? '',
+      /Net\/s\s*↓[\d.]+[BKMGTP] ↑[\d.]+[BKMGTP]/,
+    );
     const firstLine = await card().locator('[data-metric="cpu"] .spark-line').getAttribute('points');
     // Two later updates of the watch (every 2 s): a newer snapshot, a longer line.
     await page.waitForFunction(

@@ -15,6 +15,7 @@ import {
   netRates,
   pct,
   rate,
+  shortBytes,
   swapPct,
 } from '../../packages/web/src/stats-format.ts';
 
@@ -79,6 +80,10 @@ test('figures read as a person expects', () => {
   assert.equal(bytes(1536), '1.5 KiB');
   assert.equal(bytes(24 * 1024 ** 3), '24 GiB');
   assert.equal(rate(2048), '2.0 KiB/s');
+  assert.deepEqual(
+    [shortBytes(512), shortBytes(13 * 1024), shortBytes(1.2 * 1024 ** 2)],
+    ['512B', '13K', '1.2M'],
+  );
   assert.equal(duration(42), '42 s');
   assert.equal(duration(3 * 86_400 + 4 * 3600 + 5), '3 d 4 h');
   assert.equal(duration(5 * 3600 + 12 * 60), '5 h 12 min');

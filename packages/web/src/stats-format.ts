@@ -24,6 +24,18 @@ export function bytes(n: number): string {
   return `${i === 0 ? Math.round(v) : v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
+/** A short byte count for tight places: `512B`, `13K`, `1.2M`, `3.4G` (binary units). */
+export function shortBytes(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T', 'P'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 || v >= 10 ? Math.round(v) : v.toFixed(1)}${units[i]}`;
+}
+
 /** A rate in bytes per second. */
 export function rate(n: number): string {
   return `${bytes(n)}/s`;

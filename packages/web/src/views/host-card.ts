@@ -9,7 +9,7 @@
  */
 import type { HostId, StatsSnapshot } from '@pocketshell/protocol';
 import type { App } from '../app.ts';
-import { fullDisks, memPct, netRates, pct, rate, sparkline } from '../stats-format.ts';
+import { fullDisks, memPct, netRates, pct, shortBytes, sparkline } from '../stats-format.ts';
 import { watchHost } from '../stats-watch.ts';
 import { fill, h } from '../ui.ts';
 
@@ -63,7 +63,7 @@ export function hostCard(app: App, hostId: HostId): HostCard {
         { class: 'spark-row' },
         cell('cpu', 'CPU', pct(s.cpu.total), cpu, 100),
         cell('mem', 'Mem', pct(memPct(s)), mem, 100),
-        cell('net', 'Net', `↓${rate(rx)} ↑${rate(tx)}`, net),
+        cell('net', 'Net/s', `↓${shortBytes(rx)} ↑${shortBytes(tx)}`, net),
       ),
       full.length
         ? h(

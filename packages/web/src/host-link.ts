@@ -3,7 +3,7 @@
  * `RTCPeerConnection`, its `control` channel (the protocol's
  * `CONTROL_METHODS` over the shared typed RPC client: results checked on
  * arrival, errors as `RemoteError` with the host's code), terminal channels
- * opened on demand,
+ * and the `stats` channel opened on demand,
  * and which path the bytes take (peer to peer, or through a TURN relay).
  * `WebDevice.connect` builds it once the signed answer is applied and the
  * control channel is open.
@@ -21,6 +21,7 @@ import {
   RpcClient,
   RpcReassembler,
 } from '@pocketshell/protocol';
+import { StatsChannel } from './stats-channel.ts';
 import type { PinnedHost } from './store.ts';
 import { TermChannel } from './term-channel.ts';
 
@@ -134,6 +135,19 @@ export class HostLink extends Emitter<HostLinkEvents> {
       off?.();
     }
     return term;
+  }
+
+  /** Opens the `stats` channel; resolves once it is open (a host without the `stats` grant closes it at once). */
+  async openStats(): Promise<StatsChannel> {
+    if (this.#closed) throw new ProtocolError('unavailable', 'connection closed');
+    const stats = new StatsChannel(this.pc.createDataChannel('stats'));
+    try {
+      await stats.opened(OPEN_TIMEOUT_MS);
+    } catch (error) {
+      stats.close();
+      throw error;
+    }
+    return stats;
   }
 
   /** Where the bytes flow, from the selected ICE candidate pair. */

@@ -16,6 +16,7 @@ import { devicesView } from './views/devices.ts';
 import { hostView } from './views/host.ts';
 import { hostDevicesView } from './views/host-devices.ts';
 import { hostsView } from './views/hosts.ts';
+import { monitorView } from './views/monitor.ts';
 import { pairView } from './views/pair.ts';
 import { scanView } from './views/scan.ts';
 import { terminalView } from './views/terminal.ts';
@@ -25,6 +26,7 @@ const ROUTES: [RegExp, View][] = [
   [/^#\/pair\//, pairView],
   [/^#\/host\/([^/]+)$/, hostView],
   [/^#\/host\/([^/]+)\/devices$/, hostDevicesView],
+  [/^#\/host\/([^/]+)\/monitor$/, monitorView],
   [/^#\/t\/([^/]+)\/(.+)$/, terminalView],
   [/^#\/devices$/, devicesView],
   [/^#\/scan$/, scanView],

@@ -3,6 +3,7 @@
  * sessions, tmux and screen sessions — plus "New session". Tapping one
  * opens the terminal screen on it; each of our sessions can be renamed
  * (`sessions.rename`) or closed (`sessions.close`, after a confirmation).
+ * Below them: *Monitor* (the host's live stats) and *Devices*.
  */
 import type { HostId, SessionInfo } from '@pocketshell/protocol';
 import type { App } from '../app.ts';
@@ -22,9 +23,15 @@ export function hostView(app: App, [id]: string[]): () => void {
   const open = (target: string) => app.go(`#/t/${host.id}/${encodeURIComponent(target)}`);
   const devices = h(
     'a',
-    { class: 'button', href: `#/host/${host.id}/devices`, 'data-testid': 'host-devices' },
+    { class: 'button grow', href: `#/host/${host.id}/devices`, 'data-testid': 'host-devices' },
     'Devices',
   );
+  const monitor = h(
+    'a',
+    { class: 'button grow', href: `#/host/${host.id}/monitor`, 'data-testid': 'host-monitor' },
+    'Monitor',
+  );
+  const links = h('div', { class: 'button-row' }, monitor, devices);
   fill(
     body,
     h(
@@ -33,7 +40,7 @@ export function hostView(app: App, [id]: string[]): () => void {
       'New session',
     ),
     status,
-    devices,
+    links,
   );
   const load = async () => {
     const online = app.device.online(host.id as HostId);
@@ -114,7 +121,7 @@ export function hostView(app: App, [id]: string[]): () => void {
         rows.length
           ? h('ul', { class: 'list', 'data-testid': 'sessions' }, ...rows)
           : h('p', { class: 'muted' }, 'No sessions yet.'),
-        devices,
+        links,
       );
     } catch (error) {
       if (!gone) status.textContent = `Could not reach the host: ${(error as Error).message}`;

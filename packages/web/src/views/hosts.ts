@@ -4,17 +4,37 @@
  * the same name (an acknowledged key change) is marked "old key", so two
  * identical names never look alike. With no host yet it explains how to
  * pair.
+ *
+ * Each online host whose pairing gave this device `stats` gets a live card
+ * under its row (`host-card.ts`): CPU, memory and network sparklines from a
+ * slow watch (every 2 s) that runs only while this screen is shown and the
+ * page is visible; tapping it opens the host's Monitor screen.
  */
+import type { HostId } from '@pocketshell/protocol';
 import type { App } from '../app.ts';
 import { fill, h } from '../ui.ts';
 import { frame } from './chrome.ts';
+import { type HostCard, hostCard } from './host-card.ts';
 
 export function hostsView(app: App): () => void {
   const list = h('ul', { class: 'list', 'data-testid': 'hosts' });
   const body = h('div', { class: 'stack' }, list);
   const { dispose } = frame(app, 'Hosts', body, { tab: 'hosts' });
+  /** Live cards by host id; kept across renders (a presence change redraws the rows, not the cards). */
+  const cards = new Map<HostId, HostCard>();
   const render = () => {
     const hosts = app.device.hosts();
+    const wanted = new Set<HostId>(
+      hosts
+        .filter((x) => !x.replacedBy && x.grants.includes('stats') && app.device.online(x.id) === true)
+        .map((x) => x.id),
+    );
+    for (const [id, card] of cards)
+      if (!wanted.has(id)) {
+        card.dispose();
+        cards.delete(id);
+      }
+    for (const id of wanted) if (!cards.has(id)) cards.set(id, hostCard(app, id));
     if (hosts.length === 0) {
       fill(
         list,
@@ -59,6 +79,7 @@ export function hostsView(app: App): () => void {
             host.replacedBy ? h('span', { class: 'badge old-key' }, 'old key') : null,
             h('span', { class: `presence ${state}` }, state === 'unknown' ? '…' : state),
           ),
+          cards.get(host.id)?.el,
         );
       }),
     );
@@ -71,6 +92,8 @@ export function hostsView(app: App): () => void {
   ];
   return () => {
     for (const off of offs) off();
+    for (const card of cards.values()) card.dispose();
+    cards.clear();
     dispose();
   };
 }

@@ -63,6 +63,8 @@ export class TestHost {
   readonly home: string;
   readonly relay: StartedRelay;
   host!: OpenedHost;
+  /** Open the host with its monitoring history (`stats.db` in its state folder); takes effect at the next `open`. */
+  keepHistory = false;
 
   private constructor(relay: StartedRelay) {
     this.relay = relay;
@@ -96,8 +98,14 @@ export class TestHost {
       iceServers: [],
       minBackoffMs: 50,
       maxBackoffMs: 500,
+      keepHistory: this.keepHistory,
     });
     this.host.agent.start();
+  }
+
+  /** The host's state folder. */
+  get stateDir(): string {
+    return join(this.home, '.pocketshell');
   }
 
   async restart(beforeOpen?: () => Promise<void>): Promise<void> {

@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { HistoryStore } from '@pocketshell/host-core';
 import type { DeviceId } from '@pocketshell/protocol';
 import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
@@ -342,6 +343,39 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     assert.ok(alive(sleep.pid), 'not signalled');
     sleep.child.kill('SIGKILL');
     await sleep.exited;
+  });
+
+  test('24 h of history from a seeded store: the chart draws a day of minutes, then Live again', async () => {
+    const { page } = phone;
+    // A day of one sample a minute, written into the host's state folder, then the host reopened keeping history.
+    const now = Date.now();
+    const seed = new HistoryStore(host.stateDir);
+    let minutes = 0;
+    for (let t = now - 24 * 3600_000; t < now - 120_000; t += 60_000) {
+      const v = 40 + 30 * Math.sin(t / 3_600_000);
+      seed.record(t, { cpu: v, mem: 55, swap: 3, load1: v / 50, 'net.rx': 1e5, 'net.tx': 5e4 });
+      minutes++;
+    }
+    seed.close();
+    host.keepHistory = true;
+    await host.restart();
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);
+    await page.locator('[data-testid="chart-cpu"] canvas').waitFor();
+    await page.locator('[data-range="24h"]').tap();
+    // The day arrives (about 1440 points a series) and the "No history yet" note stays hidden.
+    await page.waitForFunction(
+      (least) =>
+        Number((document.querySelector('[data-testid="chart-cpu"]') as HTMLElement).dataset.points) >= least,
+      minutes - 5,
+    );
+    assert.equal(await page.locator('[data-testid="history-note"][data-state="empty"]').count(), 0);
+    await screenshot(page, 'monitor-history-24h');
+    await assertFits(page);
+    await page.locator('[data-range="live"]').tap();
+    await page.waitForFunction(
+      () =>
+        Number((document.querySelector('[data-testid="chart-cpu"]') as HTMLElement).dataset.points) < 1000,
+    );
   });
 
   test('without stats: no card on the hosts list, and the Monitor says why', async () => {

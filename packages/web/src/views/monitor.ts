@@ -268,8 +268,9 @@ export function monitorView(app: App, [id]: string[]): () => void {
     drawCharts();
     const c = watch.channel();
     if (!c) {
-      historyNote.textContent = 'Not connected to the host.';
-      historyNote.dataset.state = 'error';
+      // Asked again with the next snapshot, once the watch is connected.
+      historyNote.textContent = 'Not connected to the host yet…';
+      historyNote.dataset.state = 'offline';
       return;
     }
     try {
@@ -282,7 +283,10 @@ export function monitorView(app: App, [id]: string[]): () => void {
       historyNote.dataset.state = points > 0 ? 'shown' : 'empty';
     } catch (error) {
       if (gone || range !== r) return;
-      historyNote.dataset.state = codeOf(error) === 'unsupported' ? 'empty' : 'error';
+      const code = codeOf(error);
+      // A channel that closed under the request: asked again with the next snapshot.
+      historyNote.dataset.state =
+        code === 'unsupported' ? 'empty' : code === 'unavailable' ? 'offline' : 'error';
       historyNote.textContent =
         codeOf(error) === 'unsupported'
           ? 'No history yet: this host keeps none.'
@@ -677,6 +681,7 @@ export function monitorView(app: App, [id]: string[]): () => void {
       record(s);
       drawFigures(s);
       if (range === 'live') drawCharts();
+      else if (historyNote.dataset.state === 'offline') void setRange(range);
       drawProcesses();
     },
   });

@@ -19,6 +19,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { getPriority } from 'node:os';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { HistoryStore } from '@pocketshell/host-core';
 import type { DeviceId } from '@pocketshell/protocol';
@@ -282,7 +283,7 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     await assertFits(page);
   });
 
-  test('kills a real sleep after a confirmation naming it; a cancelled one kills nothing', async () => {
+  test('kills a real sleep after a confirmation naming it; a cancelled one kills nothing; renices it first', async () => {
     const { page } = phone;
     const sleep = startSleep();
     sleeps.push(sleep.child);
@@ -302,6 +303,15 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     await page.locator('[data-testid="signal-cancel"]').tap();
     await confirm.waitFor({ state: 'detached' });
     assert.ok(alive(sleep.pid), 'still running after Cancel');
+
+    // Priority: the chosen nice value is what the process runs at.
+    await row.locator('button').tap();
+    await page.locator('[data-testid="process-renice"]').tap();
+    await page.locator('[data-testid="renice-sheet"]').waitFor();
+    await screenshot(page, 'monitor-renice');
+    await page.locator('[data-testid="renice-10"]').tap();
+    await page.locator('.toast', { hasText: `now runs at nice 10` }).waitFor();
+    assert.equal(getPriority(sleep.pid), 10);
 
     await row.locator('button').tap();
     await page.locator('[data-testid="process-sheet"]').waitFor();

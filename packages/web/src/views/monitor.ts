@@ -576,10 +576,12 @@ export function monitorView(app: App, [id]: string[]): () => void {
           testid: `signal-${s}`,
           ...(s === 'KILL' || s === 'TERM' ? { kind: 'danger' as const } : {}),
         })),
+        { label: 'Priority…', value: 'renice', testid: 'process-renice' },
         { label: 'Cancel', value: 'cancel', testid: 'process-cancel' },
       ],
     });
     const chosen = await result;
+    if (chosen === 'renice' && !gone) return renice(p);
     if (gone || !chosen || !(PROCESS_SIGNALS as readonly string[]).includes(chosen)) return;
     const signal = chosen as ProcessSignal;
     const confirm = sheet({
@@ -614,6 +616,50 @@ export function monitorView(app: App, [id]: string[]): () => void {
         return;
       }
       toast(`Could not send ${signal}: ${(error as Error).message}`);
+    }
+  };
+
+  /** Renice: the choice is the confirmation (lowering a priority is harmless; raising one needs the host's rights). */
+  const renice = async (p: ProcessInfo) => {
+    const levels = [
+      { nice: 0, label: 'Normal (nice 0)' },
+      { nice: 10, label: 'Lower (nice 10)' },
+      { nice: 19, label: 'Lowest (nice 19)' },
+    ];
+    const { result } = sheet({
+      title: `Priority of ${p.name} (pid ${p.pid})`,
+      testid: 'renice-sheet',
+      content: [
+        h(
+          'p',
+          {},
+          `A higher nice value gives “${p.name}” less CPU when others want it. Going back up (a lower value) needs the rights of the host's user over it.`,
+        ),
+      ],
+      actions: [
+        ...levels.map((l) => ({ label: l.label, value: String(l.nice), testid: `renice-${l.nice}` })),
+        { label: 'Cancel', value: 'cancel', testid: 'renice-cancel' },
+      ],
+    });
+    const chosen = await result;
+    const level = levels.find((l) => String(l.nice) === chosen);
+    if (!level || gone) return;
+    const c = watch.channel();
+    if (!c) {
+      toast('Not connected to the host');
+      return;
+    }
+    try {
+      await c.renice(p.pid, level.nice);
+      toast(`${p.name} (pid ${p.pid}) now runs at nice ${level.nice}`);
+    } catch (error) {
+      if (gone) return;
+      if (codeOf(error) === 'grant_missing') {
+        procDenied.hidden = false;
+        procDenied.scrollIntoView({ block: 'center' });
+        return;
+      }
+      toast(`Could not change the priority: ${(error as Error).message}`);
     }
   };
 

@@ -393,9 +393,9 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     host.host.agent.setGrants(phoneId, ['shell']);
     await page.goto(`${relay.url}/#/hosts`);
     await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
-    // The pinned grants still say stats: the card tries once, is refused and stays hidden.
-    await card().and(page.locator('[data-state="refused"]')).waitFor({ state: 'attached' });
-    assert.equal(await card().isVisible(), false);
+    // The phone learns its new grants from host.info on its next connection: the card goes away.
+    await card().waitFor({ state: 'detached', timeout: 20_000 });
+    assert.equal(await card().count(), 0);
     await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);
     const denied = page.locator('[data-testid="stats-denied"]');
     await denied.waitFor();

@@ -366,6 +366,8 @@ test('devices from a device: devices.* need admin (a device can always unpair it
     );
     // Revoking another device: unpinned, audited with who asked, its connections closed.
     const again = await other.device.connect(other.host.id);
+    // host.info tells a device the grants it holds now (the web client keeps its own record in step).
+    assert.deepEqual((await again.call('host.info')).grants, ['stats']);
     assert.deepEqual(await ca.call('devices.revoke', { device: other.device.id }), { revoked: true });
     await until(() => again.control.readyState !== 'open');
     assert.equal(host.trust.status(other.device.id).status, 'revoked');

@@ -114,7 +114,7 @@ function renameParams(value: unknown): { id: string; name: string } {
 
 /** The control methods. */
 export const CONTROL_METHODS = {
-  /** Who the host is. */
+  /** Who the host is, and the grants the asking device holds there now. */
   'host.info': method({
     grant: null,
     params: noParams,
@@ -127,6 +127,7 @@ export const CONTROL_METHODS = {
         platform: string(o, 'platform', 32),
         arch: string(o, 'arch', 32),
         node: string(o, 'node', 32),
+        grants: grantList(o, 'grants'),
       };
     },
   }),

@@ -107,6 +107,19 @@ export class DeviceStore {
     return { pinned, marked };
   }
 
+  /** Updates a pinned host's grants (as the host reported them); returns the record, or undefined when not pinned. */
+  async setGrants(id: HostId, grants: readonly Grant[]): Promise<PinnedHost | undefined> {
+    const all = await this.hosts();
+    const host = all.find((h) => h.id === id);
+    if (!host) return undefined;
+    const changed = { ...host, grants: [...grants] };
+    await this.#put(
+      'hosts',
+      all.map((h) => (h.id === id ? changed : h)),
+    );
+    return changed;
+  }
+
   /** Forgets a host. */
   async unpin(id: HostId): Promise<void> {
     await this.#put(

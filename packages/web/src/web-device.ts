@@ -225,6 +225,22 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     return pinned;
   }
 
+  /** Keeps the stored grants in step with what the host says this device holds (an admin may change them). */
+  async #refreshGrants(link: HostLink): Promise<void> {
+    try {
+      const { grants } = await link.call('host.info');
+      const known = this.#hosts.get(link.host.id);
+      if (!known || (known.grants.length === grants.length && known.grants.every((g) => grants.includes(g))))
+        return;
+      const updated = await this.#o.store.setGrants(link.host.id, grants);
+      if (!updated) return;
+      this.#hosts.set(updated.id, updated);
+      this.emit('hosts', this.hosts());
+    } catch {
+      // The link went away first: the next connection asks again.
+    }
+  }
+
   /** Unpairs a host: tells the relay (best effort) and forgets it. */
   async unpair(id: HostId): Promise<void> {
     this.#links.get(id)?.close();
@@ -427,6 +443,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         }
       });
       this.#links.set(host.id, link);
+      void this.#refreshGrants(link);
       return link;
     } catch (error) {
       cleanup();

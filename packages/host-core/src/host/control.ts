@@ -82,6 +82,8 @@ export function controlHandlers(ctx: ChannelContext): Handlers<ControlMethods, u
       platform: process.platform,
       arch: process.arch,
       node: process.version,
+      // The asker's grants now: a device keeps what it shows in step after a change.
+      grants: [...ctx.grants()],
     }),
     'sessions.list': async () => {
       const found = await sessions.discover();

@@ -4,7 +4,8 @@
  * typed, in range) and agrees with what Node itself reads; deltas between
  * two real snapshots rebuild the second exactly; and, with a fake clock,
  * the expensive figures are cached and staggered (the module is wrapped to
- * count its calls — every call still runs the real one).
+ * count its calls — every call still runs the real one; on Linux the process
+ * list comes from the /proc reader, whose reads count as `processes`).
  */
 import assert from 'node:assert/strict';
 import os from 'node:os';
@@ -17,9 +18,10 @@ import {
   type SystemInformation,
   seriesOf,
 } from './collector.ts';
+import { ProcfsReader, procfsAvailable } from './procfs.ts';
 
-/** The real module, each function call counted by name. */
-function counted(): { si: SystemInformation; calls: Record<string, number> } {
+/** The real module, each function call counted by name (and the real /proc reader's reads as `processes`). */
+function counted(): { si: SystemInformation; procfs: ProcfsReader | null; calls: Record<string, number> } {
   const real = loadSystemInformation();
   const calls: Record<string, number> = {};
   const si = new Proxy(real, {
@@ -32,7 +34,15 @@ function counted(): { si: SystemInformation; calls: Record<string, number> } {
       };
     },
   });
-  return { si, calls };
+  const procfs = procfsAvailable() ? new ProcfsReader() : null;
+  if (procfs) {
+    const read = procfs.read.bind(procfs);
+    procfs.read = (limit) => {
+      calls.processes = (calls.processes ?? 0) + 1;
+      return read(limit);
+    };
+  }
+  return { si, procfs, calls };
 }
 
 const SLOW_CALLS = ['osInfo', 'fsSize', 'cpuTemperature', 'networkConnections', 'users', 'battery'];
@@ -85,10 +95,10 @@ describe('stats collector', () => {
   });
 
   it('caches and staggers the expensive figures (fake clock)', async () => {
-    const { si, calls } = counted();
+    const { si, procfs, calls } = counted();
     let t = 1_000_000;
     const heard: Record<string, number>[] = [];
-    const collector = new StatsCollector({ si, now: () => t, onSample: (v) => heard.push(v) });
+    const collector = new StatsCollector({ si, procfs, now: () => t, onSample: (v) => heard.push(v) });
     const count = (names: string[]) => names.reduce((a, n) => a + (calls[n] ?? 0), 0);
 
     // The first sample reads everything once.

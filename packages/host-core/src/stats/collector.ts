@@ -7,8 +7,10 @@
  * average, disk and network throughput) are read at every sample, i.e. at
  * the rate a watching device asked for. Expensive ones are cached with a
  * time to live (`STATS_TTL`): the process list every second (a process's
- * CPU share is measured between two lists, so a new busy process shows
- * within two seconds), temperatures every
+ * CPU share is measured between two lists, and one not seen before gets its
+ * lifetime average, so a new busy process shows within two seconds; on
+ * Linux read straight from /proc, ./procfs.ts, elsewhere from
+ * systeminformation's `processes()`, i.e. `ps`), temperatures every
  * 5 s, TCP connections every 10 s, logged-in users every 15 s, filesystem
  * sizes and battery every 30 s, OS and hardware info once. Besides the
  * process list, at most one expensive figure is refreshed per sample (the
@@ -31,6 +33,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { MAX_PROCESSES, MAX_STATS_LIST, type ProcessInfo, type StatsSnapshot } from '@pocketshell/protocol';
 import type * as Si from 'systeminformation';
+import { ProcfsReader, procfsAvailable } from './procfs.ts';
 
 /** The systeminformation module (injected in tests, loaded on first use otherwise). */
 export type SystemInformation = typeof Si;
@@ -67,6 +70,11 @@ export interface StatsCollectorOptions {
   now?: () => number;
   /** Hears every sample's numeric series (the history store). */
   onSample?: (values: Record<string, number>, at: number) => void;
+  /**
+   * The /proc process reader (default: one when /proc is readable on Linux);
+   * null: systeminformation's `processes()` instead.
+   */
+  procfs?: ProcfsReader | null;
 }
 
 /** A figure fetched now and then, with when it is due again. */
@@ -183,6 +191,7 @@ export class StatsCollector {
   readonly #si: SystemInformation | undefined;
   readonly #now: () => number;
   readonly #onSample: ((values: Record<string, number>, at: number) => void) | undefined;
+  readonly #procfs: ProcfsReader | null;
   #processes: Cached<ProcessInfo[]> | undefined;
   #seenPids = new Set<number>();
   readonly #slow: { [K in Slow]?: Cached<unknown> } = {};
@@ -199,6 +208,8 @@ export class StatsCollector {
     this.#si = options.si;
     this.#now = options.now ?? Date.now;
     this.#onSample = options.onSample;
+    this.#procfs =
+      options.procfs !== undefined ? options.procfs : procfsAvailable() ? new ProcfsReader() : null;
   }
 
   get #sys(): SystemInformation {
@@ -386,6 +397,7 @@ export class StatsCollector {
   }
 
   async #readProcesses(si: SystemInformation, now: number): Promise<ProcessInfo[]> {
+    if (this.#procfs) return this.#procfs.read();
     const data = await si.processes();
     const list = data.list ?? [];
     // On Linux systeminformation gives a share of all cores; the snapshot says percent of one core.

@@ -8,6 +8,7 @@
  * list comes from the /proc reader, whose reads count as `processes`).
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import os from 'node:os';
 import { describe, it } from 'node:test';
 import { applyStatsDelta, parseStatsSnapshot, STATS_SECTIONS, statsDelta } from '@pocketshell/protocol';
@@ -144,6 +145,32 @@ describe('stats collector', () => {
     const last = heard.at(-1)!;
     for (const k of ['cpu', 'mem', 'swap', 'load1', 'net.rx', 'net.tx', 'disk:/']) assert.ok(k in last, k);
     assert.deepEqual(last, seriesOf(collector.last!));
+    collector.close();
+  });
+
+  it('network throughput: the interfaces with an address, and bytes sent over loopback show on lo', async () => {
+    const collector = new StatsCollector();
+    const a = await collector.snapshot(0);
+    assert.deepEqual(
+      a.network.map((n) => n.iface).sort(),
+      Object.keys(os.networkInterfaces()).sort(),
+      'the interfaces that have an address',
+    );
+    // 8 MiB through a real loopback TCP connection between two samples.
+    const server = net.createServer((socket) => socket.resume());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as net.AddressInfo;
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => client.end(Buffer.alloc(8 * 2 ** 20), () => r()));
+    await new Promise((r) => client.on('close', r));
+    server.close();
+    const b = await collector.snapshot(0);
+    const lo = b.network.find((n) => n.iface === 'lo');
+    if (process.platform === 'linux') {
+      assert.ok(lo, 'lo');
+      const sent = (lo.tx * (b.at - a.at)) / 1000;
+      assert.ok(sent >= 8 * 2 ** 20 * 0.99, `lo carried ${sent} bytes`);
+    }
     collector.close();
   });
 

@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       'monitoring',
       `## Monitoring: what the stats collector costs
 
-Measured ${new Date().toISOString().slice(0, 10)} on ${machine} (\`npm run bench:stats\`). The daemon (\`pocketshell daemon run\`, node-datachannel) over ${WINDOW_MS / 1000} s windows; CPU in % of one core, the programs it runs included (the \`ps\` the collector starts), RSS at the window's end. "Watching" is one Node device on the \`stats\` channel at 1 Hz (${rate.toFixed(2)} updates/s received); \`top -b -d 1\` ran over the same window as that one, measured on its own process.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine} (\`npm run bench:stats\`). The daemon (\`pocketshell daemon run\`, node-datachannel) over ${WINDOW_MS / 1000} s windows; CPU in % of one core, the programs it runs included (the shell commands systeminformation starts; \`ps\` for the process list where there is no /proc), RSS at the window's end. "Watching" is one Node device on the \`stats\` channel at 1 Hz (${rate.toFixed(2)} updates/s received); \`top -b -d 1\` ran over the same window as that one, measured on its own process.
 
 | | CPU | RSS |
 |---|---:|---:|

@@ -246,48 +246,6 @@ test('a device without stats is refused the channel', async () => {
   }
 });
 
-test('the marker process’s name never reaches the relay’s database, WAL or logs', async () => {
-  assert.ok(markerSeen, 'the marker went through the stats channel');
-  const files = () =>
-    [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`]
-      .map((f) => join(dataDir, f))
-      .filter((f) => existsSync(f));
-  assert.ok(files().length >= 1, 'the relay database is there to be searched');
-  for (const f of files()) assert.equal(readFileSync(f).indexOf(MARKER), -1, `marker in ${f}`);
-  await relay.kill('SIGTERM');
-  for (const f of files()) assert.equal(readFileSync(f).indexOf(MARKER), -1, `marker in ${f}`);
-  assert.equal(relay.logs().indexOf(MARKER), -1, 'marker in the relay logs');
-  assert.match(relay.logs(), /"msg":"paired"/, 'the logs are there to be searched');
-});
-
-test('pocketshell stats --watch --json prints a snapshot each second until interrupted', async () => {
-  const child = spawn(process.execPath, [POCKETSHELL, 'stats', '--watch', '--json'], {
-    env: { ...process.env, POCKETSHELL_HOME: join(home, 'cli') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  await until(() => out.split('\n').length > 2, 30_000);
-  const [a, b] = out.split('\n').map((l) => (l ? parseStatsSnapshot(JSON.parse(l)) : undefined));
-  assert.ok(a && b && b.at > a.at, 'two snapshots, one after the other');
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGINT');
-  await exited;
-  assert.equal(child.signalCode, 'SIGINT', 'ended by Ctrl-C');
-});
-
-test('pocketshell stats --json prints a snapshot of this machine', async () => {
-  const r = await pocketshell(['stats', '--json'], { POCKETSHELL_HOME: join(home, 'cli') });
-  assert.equal(r.code, 0, r.stderr);
-  const s = parseStatsSnapshot(JSON.parse(r.stdout));
-  assert.ok(s.processes.length > 0 && s.memory.total > 0);
-  const human = await pocketshell(['stats'], { POCKETSHELL_HOME: join(home, 'cli') });
-  assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stdout, /^CPU +\d/m);
-  assert.match(human.stdout, /^PID +USER +CPU%/m);
-});
-
 test('a host that keeps history serves it: a seeded day of minutes comes back exact over the channel', async () => {
   // A second host, its state folder seeded with 24 h of one sample a minute, then opened with keepHistory.
   const root = join(home, 'state-history');
@@ -344,4 +302,46 @@ test('a host that keeps history serves it: a seeded day of minutes comes back ex
   } finally {
     await keeper.close();
   }
+});
+
+test('the marker process’s name never reaches the relay’s database, WAL or logs', async () => {
+  assert.ok(markerSeen, 'the marker went through the stats channel');
+  const files = () =>
+    [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`]
+      .map((f) => join(dataDir, f))
+      .filter((f) => existsSync(f));
+  assert.ok(files().length >= 1, 'the relay database is there to be searched');
+  for (const f of files()) assert.equal(readFileSync(f).indexOf(MARKER), -1, `marker in ${f}`);
+  await relay.kill('SIGTERM');
+  for (const f of files()) assert.equal(readFileSync(f).indexOf(MARKER), -1, `marker in ${f}`);
+  assert.equal(relay.logs().indexOf(MARKER), -1, 'marker in the relay logs');
+  assert.match(relay.logs(), /"msg":"paired"/, 'the logs are there to be searched');
+});
+
+test('pocketshell stats --watch --json prints a snapshot each second until interrupted', async () => {
+  const child = spawn(process.execPath, [POCKETSHELL, 'stats', '--watch', '--json'], {
+    env: { ...process.env, POCKETSHELL_HOME: join(home, 'cli') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  await until(() => out.split('\n').length > 2, 30_000);
+  const [a, b] = out.split('\n').map((l) => (l ? parseStatsSnapshot(JSON.parse(l)) : undefined));
+  assert.ok(a && b && b.at > a.at, 'two snapshots, one after the other');
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGINT');
+  await exited;
+  assert.equal(child.signalCode, 'SIGINT', 'ended by Ctrl-C');
+});
+
+test('pocketshell stats --json prints a snapshot of this machine', async () => {
+  const r = await pocketshell(['stats', '--json'], { POCKETSHELL_HOME: join(home, 'cli') });
+  assert.equal(r.code, 0, r.stderr);
+  const s = parseStatsSnapshot(JSON.parse(r.stdout));
+  assert.ok(s.processes.length > 0 && s.memory.total > 0);
+  const human = await pocketshell(['stats'], { POCKETSHELL_HOME: join(home, 'cli') });
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^CPU +\d/m);
+  assert.match(human.stdout, /^PID +USER +CPU%/m);
 });

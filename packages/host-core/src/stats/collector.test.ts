@@ -4,9 +4,11 @@
  * typed, in range) and agrees with what Node itself reads; deltas between
  * two real snapshots rebuild the second exactly; and, with a fake clock,
  * the expensive figures are cached and staggered (the module is wrapped to
- * count its calls — every call still runs the real one).
+ * count its calls — every call still runs the real one; on Linux the process
+ * list comes from the /proc reader, whose reads count as `processes`).
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import os from 'node:os';
 import { describe, it } from 'node:test';
 import { applyStatsDelta, parseStatsSnapshot, STATS_SECTIONS, statsDelta } from '@pocketshell/protocol';
@@ -17,9 +19,10 @@ import {
   type SystemInformation,
   seriesOf,
 } from './collector.ts';
+import { ProcfsReader, procfsAvailable } from './procfs.ts';
 
-/** The real module, each function call counted by name. */
-function counted(): { si: SystemInformation; calls: Record<string, number> } {
+/** The real module, each function call counted by name (and the real /proc reader's reads as `processes`). */
+function counted(): { si: SystemInformation; procfs: ProcfsReader | null; calls: Record<string, number> } {
   const real = loadSystemInformation();
   const calls: Record<string, number> = {};
   const si = new Proxy(real, {
@@ -32,7 +35,15 @@ function counted(): { si: SystemInformation; calls: Record<string, number> } {
       };
     },
   });
-  return { si, calls };
+  const procfs = procfsAvailable() ? new ProcfsReader() : null;
+  if (procfs) {
+    const read = procfs.read.bind(procfs);
+    procfs.read = (limit) => {
+      calls.processes = (calls.processes ?? 0) + 1;
+      return read(limit);
+    };
+  }
+  return { si, procfs, calls };
 }
 
 const SLOW_CALLS = ['osInfo', 'fsSize', 'cpuTemperature', 'networkConnections', 'users', 'battery'];
@@ -85,10 +96,10 @@ describe('stats collector', () => {
   });
 
   it('caches and staggers the expensive figures (fake clock)', async () => {
-    const { si, calls } = counted();
+    const { si, procfs, calls } = counted();
     let t = 1_000_000;
     const heard: Record<string, number>[] = [];
-    const collector = new StatsCollector({ si, now: () => t, onSample: (v) => heard.push(v) });
+    const collector = new StatsCollector({ si, procfs, now: () => t, onSample: (v) => heard.push(v) });
     const count = (names: string[]) => names.reduce((a, n) => a + (calls[n] ?? 0), 0);
 
     // The first sample reads everything once.
@@ -134,6 +145,32 @@ describe('stats collector', () => {
     const last = heard.at(-1)!;
     for (const k of ['cpu', 'mem', 'swap', 'load1', 'net.rx', 'net.tx', 'disk:/']) assert.ok(k in last, k);
     assert.deepEqual(last, seriesOf(collector.last!));
+    collector.close();
+  });
+
+  it('network throughput: the interfaces with an address, and bytes sent over loopback show on lo', async () => {
+    const collector = new StatsCollector();
+    const a = await collector.snapshot(0);
+    assert.deepEqual(
+      a.network.map((n) => n.iface).sort(),
+      Object.keys(os.networkInterfaces()).sort(),
+      'the interfaces that have an address',
+    );
+    // 8 MiB through a real loopback TCP connection between two samples.
+    const server = net.createServer((socket) => socket.resume());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as net.AddressInfo;
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => client.end(Buffer.alloc(8 * 2 ** 20), () => r()));
+    await new Promise((r) => client.on('close', r));
+    server.close();
+    const b = await collector.snapshot(0);
+    const lo = b.network.find((n) => n.iface === 'lo');
+    if (process.platform === 'linux') {
+      assert.ok(lo, 'lo');
+      const sent = (lo.tx * (b.at - a.at)) / 1000;
+      assert.ok(sent >= 8 * 2 ** 20 * 0.99, `lo carried ${sent} bytes`);
+    }
     collector.close();
   });
 

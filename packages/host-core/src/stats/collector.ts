@@ -7,8 +7,10 @@
  * average, disk and network throughput) are read at every sample, i.e. at
  * the rate a watching device asked for. Expensive ones are cached with a
  * time to live (`STATS_TTL`): the process list every second (a process's
- * CPU share is measured between two lists, so a new busy process shows
- * within two seconds), temperatures every
+ * CPU share is measured between two lists, and one not seen before gets its
+ * lifetime average, so a new busy process shows within two seconds; on
+ * Linux read straight from /proc, ./procfs.ts, elsewhere from
+ * systeminformation's `processes()`, i.e. `ps`), temperatures every
  * 5 s, TCP connections every 10 s, logged-in users every 15 s, filesystem
  * sizes and battery every 30 s, OS and hardware info once. Besides the
  * process list, at most one expensive figure is refreshed per sample (the
@@ -19,7 +21,10 @@
  * timer samples, once a minute (`onSample` hears every sample's numeric
  * series, whoever caused it).
  *
- * Linux and macOS. Linux-only: per-device disk throughput (read from
+ * Linux and macOS. On Linux network throughput is read from
+ * /sys/class/net/<iface>/statistics (the interfaces with an address, as
+ * systeminformation's `networkStats('*')` lists them, without its shell
+ * commands each sample). Linux-only: per-device disk throughput (read from
  * /proc/diskstats; on macOS one `all` entry from `fsStats`), per-core
  * frequency where the kernel exposes it (else the nominal speed), and
  * temperatures (lm-sensors / hwmon; macOS reports them only on some
@@ -31,6 +36,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { MAX_PROCESSES, MAX_STATS_LIST, type ProcessInfo, type StatsSnapshot } from '@pocketshell/protocol';
 import type * as Si from 'systeminformation';
+import { ProcfsReader, procfsAvailable } from './procfs.ts';
 
 /** The systeminformation module (injected in tests, loaded on first use otherwise). */
 export type SystemInformation = typeof Si;
@@ -67,6 +73,11 @@ export interface StatsCollectorOptions {
   now?: () => number;
   /** Hears every sample's numeric series (the history store). */
   onSample?: (values: Record<string, number>, at: number) => void;
+  /**
+   * The /proc process reader (default: one when /proc is readable on Linux);
+   * null: systeminformation's `processes()` instead.
+   */
+  procfs?: ProcfsReader | null;
 }
 
 /** A figure fetched now and then, with when it is due again. */
@@ -95,9 +106,9 @@ function elapsedSince(started: string, now: number): number {
   return Number.isFinite(t) ? Math.max(0, Math.round((now - t) / 1000)) : 0;
 }
 
-/** Linux block devices' byte counters (whole disks, not partitions, loop or ram devices). */
-function linuxDiskCounters(): Map<string, { read: number; write: number }> {
-  const out = new Map<string, { read: number; write: number }>();
+/** Linux block devices' byte counters (read, written; whole disks, not partitions, loop or ram devices). */
+function linuxDiskCounters(): Map<string, readonly number[]> {
+  const out = new Map<string, readonly number[]>();
   let text: string;
   try {
     text = readFileSync('/proc/diskstats', 'utf8');
@@ -125,9 +136,47 @@ function linuxDiskCounters(): Map<string, { read: number; write: number }> {
       /^(nvme\d+n\d+|mmcblk\d+)p\d+$/.test(name)
     )
       continue;
-    out.set(name, { read: Number(f[5]) * 512, write: Number(f[9]) * 512 });
+    out.set(name, [Number(f[5]) * 512, Number(f[9]) * 512]);
   }
   return out;
+}
+
+/**
+ * Linux: the byte counters (received, sent) of the interfaces that have an
+ * address — the ones systeminformation's `networkStats('*')` lists — read
+ * from /sys/class/net rather than through its `cat`s each sample.
+ */
+function linuxNetCounters(): Map<string, readonly number[]> {
+  const out = new Map<string, readonly number[]>();
+  for (const iface of Object.keys(os.networkInterfaces())) {
+    if (!/^[^/]{1,64}$/.test(iface) || iface === '.' || iface === '..') continue;
+    try {
+      const dir = `/sys/class/net/${iface}/statistics`;
+      const rx = Number(readFileSync(`${dir}/rx_bytes`, 'latin1'));
+      const tx = Number(readFileSync(`${dir}/tx_bytes`, 'latin1'));
+      if (Number.isFinite(rx) && Number.isFinite(tx)) out.set(iface, [rx, tx]);
+    } catch {
+      // Gone since it was listed.
+    }
+  }
+  return out;
+}
+
+/** Byte counters read at `at` (ms), by device. */
+interface Counters {
+  at: number;
+  values: Map<string, readonly number[]>;
+}
+
+/** Each device's two counters in bytes per second since `before` (0 for a device it lacks, or without one). */
+function ratesSince(before: Counters, after: Counters): [string, number, number][] {
+  const seconds = before.at > 0 ? (after.at - before.at) / 1000 : 0;
+  const rate = (v: number | undefined, old: number | undefined) =>
+    seconds > 0 && v !== undefined && old !== undefined ? bytes((v - old) / seconds) : 0;
+  return [...after.values].slice(0, MAX_STATS_LIST).map(([device, v]) => {
+    const old = before.values.get(device);
+    return [cut(device, 64), rate(v[0], old?.[0]), rate(v[1], old?.[1])];
+  });
 }
 
 /** Linux: seconds since boot (undefined when unreadable). */
@@ -183,11 +232,12 @@ export class StatsCollector {
   readonly #si: SystemInformation | undefined;
   readonly #now: () => number;
   readonly #onSample: ((values: Record<string, number>, at: number) => void) | undefined;
+  readonly #procfs: ProcfsReader | null;
   #processes: Cached<ProcessInfo[]> | undefined;
   #seenPids = new Set<number>();
   readonly #slow: { [K in Slow]?: Cached<unknown> } = {};
-  #disksAt = 0;
-  #diskCounters = new Map<string, { read: number; write: number }>();
+  #diskCounters: Counters = { at: 0, values: new Map() };
+  #netCounters: Counters = { at: 0, values: new Map() };
   #last: StatsSnapshot | undefined;
   #inFlight: Promise<StatsSnapshot> | undefined;
   readonly #watchers = new Set<{ timer: NodeJS.Timeout }>();
@@ -199,6 +249,8 @@ export class StatsCollector {
     this.#si = options.si;
     this.#now = options.now ?? Date.now;
     this.#onSample = options.onSample;
+    this.#procfs =
+      options.procfs !== undefined ? options.procfs : procfsAvailable() ? new ProcfsReader() : null;
   }
 
   get #sys(): SystemInformation {
@@ -317,7 +369,7 @@ export class StatsCollector {
       si.currentLoad(),
       si.cpuCurrentSpeed(),
       si.mem(),
-      si.networkStats('*'),
+      this.#readNetwork(si, now),
       this.#readDiskIo(si, now),
       ...this.due(now).map((k) => this.#refresh(k, now)),
     ]);
@@ -345,10 +397,7 @@ export class StatsCollector {
       },
       disks: slow('disks', []),
       diskIo,
-      network: (Array.isArray(net) ? net : [])
-        .filter((n) => n.iface)
-        .slice(0, MAX_STATS_LIST)
-        .map((n) => ({ iface: cut(n.iface, 64), rx: bytes(n.rx_sec), tx: bytes(n.tx_sec) })),
+      network: net,
       temperatures: slow('temperatures', []),
       battery: slow('battery', null),
       users: slow('users', []),
@@ -364,28 +413,29 @@ export class StatsCollector {
 
   async #readDiskIo(si: SystemInformation, now: number): Promise<StatsSnapshot['diskIo']> {
     if (process.platform === 'linux') {
-      const counters = linuxDiskCounters();
-      const seconds = this.#disksAt > 0 ? (now - this.#disksAt) / 1000 : 0;
-      const out: { device: string; read: number; write: number }[] = [];
-      for (const [device, c] of counters) {
-        const before = this.#diskCounters.get(device);
-        const rate = (a: number, b: number | undefined) =>
-          seconds > 0 && b !== undefined ? bytes((a - b) / seconds) : 0;
-        out.push({
-          device: cut(device, 64),
-          read: rate(c.read, before?.read),
-          write: rate(c.write, before?.write),
-        });
-      }
-      this.#diskCounters = counters;
-      this.#disksAt = now;
-      return out.slice(0, MAX_STATS_LIST);
+      const before = this.#diskCounters;
+      this.#diskCounters = { at: now, values: linuxDiskCounters() };
+      return ratesSince(before, this.#diskCounters).map(([device, read, write]) => ({ device, read, write }));
     }
     const fs = await si.fsStats().catch(() => null);
     return fs ? [{ device: 'all', read: bytes(fs.rx_sec), write: bytes(fs.wx_sec) }] : [];
   }
 
+  async #readNetwork(si: SystemInformation, now: number): Promise<StatsSnapshot['network']> {
+    if (process.platform === 'linux') {
+      const before = this.#netCounters;
+      this.#netCounters = { at: now, values: linuxNetCounters() };
+      return ratesSince(before, this.#netCounters).map(([iface, rx, tx]) => ({ iface, rx, tx }));
+    }
+    const net = await si.networkStats('*');
+    return (Array.isArray(net) ? net : [])
+      .filter((n) => n.iface)
+      .slice(0, MAX_STATS_LIST)
+      .map((n) => ({ iface: cut(n.iface, 64), rx: bytes(n.rx_sec), tx: bytes(n.tx_sec) }));
+  }
+
   async #readProcesses(si: SystemInformation, now: number): Promise<ProcessInfo[]> {
+    if (this.#procfs) return this.#procfs.read();
     const data = await si.processes();
     const list = data.list ?? [];
     // On Linux systeminformation gives a share of all cores; the snapshot says percent of one core.

@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type HistoryPoint, type HistoryRange, ProtocolError, SERIES_NAME } from '@pocketshell/protocol';
+import { Statements } from '@pocketshell/protocol/sqlite';
 import { HostError } from '../errors.ts';
 import { currentOwner, ensurePrivateDir, type Owner } from '../state/private-files.ts';
 
@@ -159,7 +160,7 @@ export class HistoryStore {
   /** The database file. */
   readonly file: string;
   readonly #db: DatabaseSync;
-  readonly #stmts = new Map<string, StatementSync>();
+  readonly #sql: Statements<StatementSync>;
   /** Series name → id, as stored. */
   readonly #ids = new Map<string, number>();
   /** The minute being accumulated (epoch minutes), or null before the first sample. */
@@ -184,6 +185,7 @@ export class HistoryStore {
     } catch (cause) {
       throw new HostError('state_io', `${this.file}: cannot open`, { cause, path: this.file });
     }
+    this.#sql = new Statements(this.#db);
     try {
       this.#db.exec('PRAGMA journal_mode = WAL');
       this.#db.exec('PRAGMA synchronous = FULL');
@@ -203,8 +205,7 @@ export class HistoryStore {
 
   /** The schema version in the file. */
   get schemaVersion(): number {
-    const row = this.#db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as Row | undefined;
-    return Number(row?.v ?? 0);
+    return this.#sql.schemaVersion();
   }
 
   /** How many series the store knows (at most `MAX_SERIES`). */
@@ -215,58 +216,30 @@ export class HistoryStore {
   }
 
   #migrate(): void {
-    this.#db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    this.#sql.migrate(
+      MIGRATIONS,
+      Math.floor(Date.now() / 1000),
+      (current, known) =>
+        new HostError(
+          'state_corrupt',
+          `${this.file}: history schema v${current} is newer than this host (v${known})`,
+          {
+            path: this.file,
+          },
+        ),
     );
-    const current = this.schemaVersion;
-    const known = MIGRATIONS.at(-1)?.version ?? 0;
-    if (current > known) {
-      throw new HostError(
-        'state_corrupt',
-        `${this.file}: history schema v${current} is newer than this host (v${known})`,
-        { path: this.file },
-      );
-    }
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
-      this.#tx(() => {
-        for (const sql of m.statements) this.#db.exec(sql);
-        this.#db
-          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          .run(m.version, m.name, Math.floor(Date.now() / 1000));
-      });
-    }
   }
 
   /** Reads the series ids and the roll-up mark from the file (at open, and after a failed write). */
   #reload(): void {
     this.#ids.clear();
-    for (const r of this.#q('SELECT id, name FROM series').all() as Row[]) {
+    for (const r of this.#sql.get('SELECT id, name FROM series').all() as Row[]) {
       this.#ids.set(r.name as string, Number(r.id));
     }
-    const rolled = this.#q("SELECT value FROM meta WHERE key = 'rolled_through'").get() as Row | undefined;
+    const rolled = this.#sql.get("SELECT value FROM meta WHERE key = 'rolled_through'").get() as
+      | Row
+      | undefined;
     this.#rolledThrough = rolled === undefined ? null : Number(rolled.value);
-  }
-
-  #q(sql: string): StatementSync {
-    let s = this.#stmts.get(sql);
-    if (s === undefined) {
-      s = this.#db.prepare(sql);
-      this.#stmts.set(sql, s);
-    }
-    return s;
-  }
-
-  #tx<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.#db.exec('COMMIT');
-      return out;
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw error;
-    }
   }
 
   #ensureOpen(): void {
@@ -334,7 +307,7 @@ export class HistoryStore {
     const needsRoll = this.#rolledThrough === null || this.#rolledThrough < hour - 1;
     if (pending.length === 0 && !needsRoll) return;
     try {
-      this.#tx(() => {
+      this.#sql.transaction(() => {
         if (previous !== null && pending.length > 0) this.#writeMinute(previous, pending);
         if (needsRoll) this.#rollUp(hour, minute);
       });
@@ -346,17 +319,17 @@ export class HistoryStore {
 
   #writeMinute(minute: number, rows: [string, Agg][]): void {
     const hour = Math.floor(minute / 60);
-    const upsert = this.#q(
+    const upsert = this.#sql.get(
       `INSERT INTO minutes (minute, series, min, sum, count, max) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (minute, series) DO UPDATE SET min = MIN(min, excluded.min), sum = sum + excluded.sum,
          count = count + excluded.count, max = MAX(max, excluded.max)`,
     );
-    const touch = this.#q('UPDATE series SET last_hour = ? WHERE id = ? AND last_hour < ?');
+    const touch = this.#sql.get('UPDATE series SET last_hour = ? WHERE id = ? AND last_hour < ?');
     for (const [name, a] of rows) {
       let id = this.#ids.get(name);
       if (id === undefined) {
         id = Number(
-          this.#q('INSERT INTO series (name, last_hour) VALUES (?, ?)').run(name, hour).lastInsertRowid,
+          this.#sql.get('INSERT INTO series (name, last_hour) VALUES (?, ?)').run(name, hour).lastInsertRowid,
         );
         this.#ids.set(name, id);
       } else touch.run(hour, id, hour); // changes (and dirties its page) once an hour at most
@@ -370,30 +343,36 @@ export class HistoryStore {
   #rollUp(hour: number, minute: number): void {
     let from = this.#rolledThrough === null ? null : this.#rolledThrough + 1;
     if (from === null) {
-      const first = this.#q('SELECT MIN(minute) AS m FROM minutes').get() as Row;
+      const first = this.#sql.get('SELECT MIN(minute) AS m FROM minutes').get() as Row;
       from = first.m === null ? hour : Math.floor(Number(first.m) / 60);
     }
     if (from <= hour - 1) this.#rollHours(from, hour - 1);
-    this.#q(
-      "INSERT INTO meta (key, value) VALUES ('rolled_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    ).run(hour - 1);
-    this.#q('DELETE FROM minutes WHERE minute < ?').run(minute - MINUTE_RETENTION);
+    this.#sql
+      .get(
+        "INSERT INTO meta (key, value) VALUES ('rolled_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+      .run(hour - 1);
+    this.#sql.get('DELETE FROM minutes WHERE minute < ?').run(minute - MINUTE_RETENTION);
     const oldestHour = hour - HOUR_RETENTION;
-    this.#q('DELETE FROM hours WHERE hour < ?').run(oldestHour);
-    const gone = this.#q('DELETE FROM series WHERE last_hour < ? RETURNING name').all(oldestHour) as Row[];
+    this.#sql.get('DELETE FROM hours WHERE hour < ?').run(oldestHour);
+    const gone = this.#sql
+      .get('DELETE FROM series WHERE last_hour < ? RETURNING name')
+      .all(oldestHour) as Row[];
     for (const r of gone) this.#ids.delete(r.name as string);
     this.#rolledThrough = hour - 1;
   }
 
   /** (Re)computes the hourly rows of hours `from`…`to` from their minute rows. */
   #rollHours(from: number, to: number): void {
-    this.#q(
-      `INSERT INTO hours (hour, series, min, sum, count, max)
+    this.#sql
+      .get(
+        `INSERT INTO hours (hour, series, min, sum, count, max)
        SELECT minute / 60, series, MIN(min), SUM(sum), SUM(count), MAX(max) FROM minutes
        WHERE minute >= ? AND minute < ? GROUP BY minute / 60, series
        ON CONFLICT (hour, series) DO UPDATE SET min = excluded.min, sum = excluded.sum,
          count = excluded.count, max = excluded.max`,
-    ).run(from * 60, (to + 1) * 60);
+      )
+      .run(from * 60, (to + 1) * 60);
   }
 
   /**
@@ -486,7 +465,7 @@ export class HistoryStore {
     if (this.#openMinute !== null && pending.length > 0) {
       try {
         const minute = this.#openMinute;
-        this.#tx(() => this.#writeMinute(minute, pending));
+        this.#sql.transaction(() => this.#writeMinute(minute, pending));
       } catch (cause) {
         failure = new HostError('state_io', `${this.file}: cannot write the history`, {
           cause,
@@ -495,7 +474,7 @@ export class HistoryStore {
       }
     }
     this.#open.clear();
-    this.#stmts.clear();
+    this.#sql.clear();
     this.#db.close();
     if (failure !== undefined) throw failure;
   }

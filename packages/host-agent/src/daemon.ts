@@ -7,9 +7,11 @@
  * ignored (from a non-interactive background shell), because caught
  * signals reset to default across exec while ignored ones do not.
  */
+
 import type { Server } from 'node:net';
 import { type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
+import { once } from '@pocketshell/protocol';
 import { readConfig, sessionTimeoutsOf, socketPath } from './config.ts';
 import { CliError } from './exit-codes.ts';
 import { LocalClient, serveLocalApi } from './local-api.ts';
@@ -153,14 +155,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await host.close();
     throw error;
   }
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      server.close();
-      await host.close();
-    })();
-    return stopping;
-  };
+  const stop = once(async () => {
+    server.close();
+    await host.close();
+  });
   return { host, stop };
 }
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import type { StatePaths } from '@pocketshell/host-core';
 import type { Grant } from '@pocketshell/protocol';
-import { unixNow } from '@pocketshell/protocol';
+import { once, unixNow } from '@pocketshell/protocol';
 import {
   bundledWebRoot,
   defaultDataDir,
@@ -186,18 +186,14 @@ export async function up(options: UpOptions): Promise<RunningUp> {
     out: options.out,
     note: reachNote(webUrl, lan !== undefined),
   });
-  let stopping: Promise<void> | undefined;
   return {
     relayUrl,
     webUrl,
     daemon,
-    stop: () => {
-      stopping ??= (async () => {
-        loop.stop();
-        await daemon.stop();
-        await relay.close();
-      })();
-      return stopping;
-    },
+    stop: once(async () => {
+      loop.stop();
+      await daemon.stop();
+      await relay.close();
+    }),
   };
 }

@@ -17,6 +17,7 @@ export * from './identity.ts';
 export * from './inner.ts';
 export * from './loopback.ts';
 export * from './messages.ts';
+export * from './once.ts';
 export * from './pairing.ts';
 export * from './relay-client.ts';
 export * from './replay.ts';

@@ -4,7 +4,9 @@
  * sessions, WebRTC engine — and builds the `HostAgent`. The CLI and the
  * end-to-end tests use this one path, so what they test is what runs.
  */
+
 import type { WebSocketFactory } from '@pocketshell/protocol';
+import { once } from '@pocketshell/protocol';
 import type { IceServer, WebRtcEngine } from '@pocketshell/webrtc';
 import {
   NodeDataChannelEngine,
@@ -130,7 +132,6 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
     ...(options.peerLimits ? { peerLimits: options.peerLimits } : {}),
   });
-  let closed: Promise<void> | undefined;
   return {
     agent,
     engine,
@@ -140,16 +141,13 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     audit,
     sessions,
     stats,
-    close: () => {
-      closed ??= (async () => {
-        collector.close();
-        await agent.close();
-        await sessions.close();
-        history?.close();
-        audit.close();
-      })();
-      return closed;
-    },
+    close: once(async () => {
+      collector.close();
+      await agent.close();
+      await sessions.close();
+      history?.close();
+      audit.close();
+    }),
   };
 }
 

@@ -15,12 +15,11 @@ import {
   type ControlMethods,
   type ControlResult,
   Emitter,
-  encodeRpcFrames,
   MAX_CONTROL_REPLY,
   ProtocolError,
-  RpcClient,
-  RpcReassembler,
+  type RpcClient,
 } from '@pocketshell/protocol';
+import { rpcOverDataChannel } from './rpc-channel.ts';
 import { StatsChannel } from './stats-channel.ts';
 import type { PinnedHost } from './store.ts';
 import { TermChannel } from './term-channel.ts';
@@ -57,28 +56,9 @@ export class HostLink extends Emitter<HostLinkEvents> {
     this.pc = pc;
     this.control = control;
     this.#onClose = onClose;
-    this.#rpc = new RpcClient(
-      CONTROL_METHODS,
-      (text) => {
-        for (const frame of encodeRpcFrames(text))
-          if (typeof frame === 'string') control.send(frame);
-          else control.send(frame as Uint8Array<ArrayBuffer>);
-      },
-      { maxReply: MAX_CONTROL_REPLY },
-    );
-    // Replies larger than one channel message arrive as binary fragments (rpc-frames.ts).
-    control.binaryType = 'arraybuffer';
-    const frames = new RpcReassembler(MAX_CONTROL_REPLY);
-    control.addEventListener('message', (e: MessageEvent) => {
-      try {
-        const whole = frames.push(
-          typeof e.data === 'string' ? e.data : new Uint8Array(e.data as ArrayBuffer),
-        );
-        if (whole !== undefined) this.#rpc.receive(whole);
-      } catch {
-        // Out of order or too long: dropped, as a malformed reply is.
-      }
-    });
+    // Replies larger than one channel message arrive as binary fragments (rpc-frames.ts);
+    // a malformed one is dropped.
+    this.#rpc = rpcOverDataChannel(control, CONTROL_METHODS, MAX_CONTROL_REPLY);
     control.addEventListener('close', () => this.#end('control channel closed'));
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.#end(pc.connectionState);

@@ -16,20 +16,19 @@
  */
 import {
   applyStatsDelta,
-  encodeRpcFrames,
   type HistoryRange,
   MAX_STATS_REPLY,
   type ProcessSignal,
   ProtocolError,
   parseStatsSnapshot,
   type ResultOf,
-  RpcClient,
-  RpcReassembler,
+  type RpcClient,
   STATS_INTERVAL,
   STATS_METHODS,
   type StatsMethods,
   type StatsSnapshot,
 } from '@pocketshell/protocol';
+import { rpcOverDataChannel } from './rpc-channel.ts';
 
 /** A history reply. */
 export type StatsHistory = ResultOf<StatsMethods, 'stats.history'>;
@@ -46,28 +45,10 @@ export class StatsChannel {
 
   constructor(channel: RTCDataChannel) {
     this.channel = channel;
-    this.#rpc = new RpcClient(
-      STATS_METHODS,
-      (text) => {
-        if (channel.readyState !== 'open') throw new ProtocolError('unavailable', 'stats channel not open');
-        for (const frame of encodeRpcFrames(text))
-          if (typeof frame === 'string') channel.send(frame);
-          else channel.send(frame as Uint8Array<ArrayBuffer>);
-      },
-      { maxReply: MAX_STATS_REPLY },
-    );
-    channel.binaryType = 'arraybuffer';
-    const frames = new RpcReassembler(MAX_STATS_REPLY);
-    channel.addEventListener('message', (e: MessageEvent) => {
-      try {
-        const whole = frames.push(
-          typeof e.data === 'string' ? e.data : new Uint8Array(e.data as ArrayBuffer),
-        );
-        if (whole !== undefined) this.#rpc.receive(whole);
-      } catch {
-        // Out of order or too long: a host that sends garbage loses this channel.
-        this.close();
-      }
+    // Out of order or too long: a host that sends garbage loses this channel.
+    this.#rpc = rpcOverDataChannel(channel, STATS_METHODS, MAX_STATS_REPLY, {
+      notOpen: 'stats channel not open',
+      onMalformed: () => this.close(),
     });
     this.closed = new Promise((resolve) => {
       channel.addEventListener('close', () => {

@@ -12,28 +12,25 @@ export function pct(n: number): string {
   return `${n < 10 ? n.toFixed(1) : Math.round(n)}%`;
 }
 
-/** `512 B`, `3.4 KiB`, `1.2 GiB`. */
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+/** `n` bytes in the largest binary unit it reaches: whole under 1024 B or from 10 up, one decimal below 10. */
+function binary(n: number, units: readonly string[], sep: string): string {
   let v = n;
   let i = 0;
   while (v >= 1024 && i < units.length - 1) {
     v /= 1024;
     i++;
   }
-  return `${i === 0 ? Math.round(v) : v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+  return `${i === 0 || v >= 10 ? Math.round(v) : v.toFixed(1)}${sep}${units[i]}`;
+}
+
+/** `512 B`, `3.4 KiB`, `1.2 GiB`. */
+export function bytes(n: number): string {
+  return binary(n, ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'], ' ');
 }
 
 /** A short byte count for tight places: `512B`, `13K`, `1.2M`, `3.4G` (binary units). */
 export function shortBytes(n: number): string {
-  const units = ['B', 'K', 'M', 'G', 'T', 'P'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 || v >= 10 ? Math.round(v) : v.toFixed(1)}${units[i]}`;
+  return binary(n, ['B', 'K', 'M', 'G', 'T', 'P'], '');
 }
 
 /** A rate in bytes per second. */

@@ -557,6 +557,17 @@ export function monitorView(app: App, [id]: string[]): () => void {
     procCount.textContent = `${shown.length} of ${current.processes.length} processes (the top ${current.processes.length} by CPU)`;
   };
 
+  /** A signal or renice the host refused: no grant shows the red card, anything else a toast. */
+  const actionFailed = (error: unknown, what: string) => {
+    if (gone) return;
+    if (codeOf(error) === 'grant_missing') {
+      procDenied.hidden = false;
+      procDenied.scrollIntoView({ block: 'center' });
+      return;
+    }
+    toast(`${what}: ${(error as Error).message}`);
+  };
+
   const act = async (p: ProcessInfo) => {
     const { result } = sheet({
       title: `${p.name} (pid ${p.pid})`,
@@ -609,13 +620,7 @@ export function monitorView(app: App, [id]: string[]): () => void {
       await c.signal(p.pid, signal);
       toast(`Sent ${signal} to ${p.name} (pid ${p.pid})`);
     } catch (error) {
-      if (gone) return;
-      if (codeOf(error) === 'grant_missing') {
-        procDenied.hidden = false;
-        procDenied.scrollIntoView({ block: 'center' });
-        return;
-      }
-      toast(`Could not send ${signal}: ${(error as Error).message}`);
+      actionFailed(error, `Could not send ${signal}`);
     }
   };
 
@@ -653,13 +658,7 @@ export function monitorView(app: App, [id]: string[]): () => void {
       await c.renice(p.pid, level.nice);
       toast(`${p.name} (pid ${p.pid}) now runs at nice ${level.nice}`);
     } catch (error) {
-      if (gone) return;
-      if (codeOf(error) === 'grant_missing') {
-        procDenied.hidden = false;
-        procDenied.scrollIntoView({ block: 'center' });
-        return;
-      }
-      toast(`Could not change the priority: ${(error as Error).message}`);
+      actionFailed(error, 'Could not change the priority');
     }
   };
 

@@ -21,6 +21,7 @@ export * from './pairing.ts';
 export * from './relay-client.ts';
 export * from './replay.ts';
 export * from './rpc.ts';
+export * from './rpc-endpoint.ts';
 export * from './rpc-frames.ts';
 export * from './sas.ts';
 export * from './schema.ts';

@@ -12,6 +12,7 @@ export * from './emitter.ts';
 export * from './envelope.ts';
 export * from './errors.ts';
 export * from './frames.ts';
+export * from './held-bytes.ts';
 export * from './hpke.ts';
 export * from './identity.ts';
 export * from './inner.ts';

@@ -73,7 +73,7 @@ function audit(): Record<string, unknown>[] {
 }
 
 /** Sends one raw text message on the control channel and resolves with the first reply (or null after `ms`). */
-function rawControl(conn: HostConnection, text: string, ms = 5000): Promise<unknown> {
+function rawControl(conn: HostConnection, text: string | Uint8Array, ms = 5000): Promise<unknown> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       off();
@@ -174,10 +174,20 @@ after(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-test('finding 13: a control request with a malformed method is answered with its id', async () => {
+test('finding 13: a control request with a malformed method is answered with its id, a bad fragment with id null', async () => {
   const d = await pairDevice(['shell']);
   const conn = await d.device.connect(d.host.id);
   try {
+    // A binary message that is no RPC fragment: refused, answered with id null, audited (first: a device's
+    // refusals with one code are coalesced after the first).
+    const frame = (await rawControl(conn, Uint8Array.of(0x07, 1, 2))) as {
+      id?: unknown;
+      error?: { code: string };
+    } | null;
+    assert.deepEqual(frame && { id: frame.id, code: frame.error?.code }, { id: null, code: 'bad_message' });
+    await until(() => audit().some((e) => e.event === 'refusal' && e.what === 'control frame'));
+    // The channel still serves whole requests after it.
+    assert.equal((await conn.call('host.info')).id, d.host.id);
     const reply = (await rawControl(conn, JSON.stringify({ id: 41, method: 'Bad-Method!' }))) as {
       id?: number;
       error?: { code: string };

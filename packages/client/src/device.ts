@@ -16,7 +16,6 @@ import {
   type DeviceId,
   DeviceSignals,
   deviceIdOf,
-  encodeRpcFrames,
   fromB64u,
   type Grant,
   type HostId,
@@ -32,8 +31,7 @@ import {
   parsePairUrl,
   type RelayClient,
   type RelayLinkOptions,
-  RpcClient,
-  RpcReassembler,
+  type RpcClient,
   randomId,
   relayClientOf,
   type ServerMessage,
@@ -41,6 +39,7 @@ import {
   unixNow,
 } from '@pocketshell/protocol';
 import { type DataChannel, type Peer, type PeerSideOptions, startOffer } from '@pocketshell/webrtc';
+import { rpcOverChannel } from './rpc-channel.ts';
 import { StatsClient } from './stats-client.ts';
 import { TerminalClient } from './terminal-client.ts';
 
@@ -74,25 +73,7 @@ export class HostConnection {
     this.peer = peer;
     this.control = control;
     this.#onClose = onClose;
-    this.rpc = new RpcClient(
-      CONTROL_METHODS,
-      (text) => {
-        for (const frame of encodeRpcFrames(text)) control.send(frame);
-      },
-      { maxReply: MAX_CONTROL_REPLY },
-    );
-    // Replies larger than one channel message arrive in fragments; a malformed one is dropped
-    // (its call fails when the channel closes).
-    const frames = new RpcReassembler(MAX_CONTROL_REPLY);
-    control.on('message', (data) => {
-      try {
-        const whole = frames.push(data);
-        if (whole !== undefined) this.rpc.receive(whole);
-      } catch {
-        // Out of order or too long: dropped, as a malformed reply is.
-      }
-    });
-    control.on('close', () => this.rpc.close(new ProtocolError('unavailable', 'control channel closed')));
+    this.rpc = rpcOverChannel(control, CONTROL_METHODS, MAX_CONTROL_REPLY, 'control');
   }
 
   /** Calls a control method (typed by the protocol's method map). */

@@ -1,24 +1,22 @@
 /**
  * The `stats` channel from a Node device (docs/protocol.md §6): an
- * `RpcClient` over `STATS_METHODS` (replies larger than one channel message
- * arrive in fragments, rpc-frames.ts), and `watch`, which keeps the host's
+ * `RpcClient` over `STATS_METHODS` (rpc-channel.ts: replies larger than one
+ * channel message arrive in fragments), and `watch`, which keeps the host's
  * snapshot current by applying each `delta` event to the last snapshot
  * (`applyStatsDelta`), so the listener always sees a whole, checked one.
  */
 import {
   applyStatsDelta,
-  encodeRpcFrames,
   MAX_STATS_REPLY,
-  ProtocolError,
   parseStatsSnapshot,
-  RpcClient,
-  RpcReassembler,
+  type RpcClient,
   STATS_INTERVAL,
   STATS_METHODS,
   type StatsMethods,
   type StatsSnapshot,
 } from '@pocketshell/protocol';
 import type { DataChannel } from '@pocketshell/webrtc';
+import { rpcOverChannel } from './rpc-channel.ts';
 
 export class StatsClient {
   readonly channel: DataChannel;
@@ -27,23 +25,7 @@ export class StatsClient {
 
   constructor(channel: DataChannel) {
     this.channel = channel;
-    this.rpc = new RpcClient(
-      STATS_METHODS,
-      (text) => {
-        for (const frame of encodeRpcFrames(text)) channel.send(frame);
-      },
-      { maxReply: MAX_STATS_REPLY },
-    );
-    const frames = new RpcReassembler(MAX_STATS_REPLY);
-    channel.on('message', (data) => {
-      try {
-        const whole = frames.push(data);
-        if (whole !== undefined) this.rpc.receive(whole);
-      } catch {
-        // Out of order or too long: dropped, as a malformed reply is.
-      }
-    });
-    channel.on('close', () => this.rpc.close(new ProtocolError('unavailable', 'stats channel closed')));
+    this.rpc = rpcOverChannel(channel, STATS_METHODS, MAX_STATS_REPLY, 'stats');
   }
 
   /** A full snapshot now. */

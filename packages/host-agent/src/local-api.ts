@@ -22,6 +22,7 @@ import {
   encodeError,
   encodeEvent,
   type Handlers,
+  HeldBytes,
   ProtocolError,
   RemoteError,
   type ResultOf,
@@ -41,46 +42,19 @@ const MAX_REPLY_LINE = 1024 * 1024;
  * `ProtocolError('bad_message')` as soon as a line is longer than `max`
  * (after which the reader holds nothing and must not be used again).
  */
-export class LineReader {
-  readonly max: number;
-  #parts: Buffer[] = [];
-  #held = 0;
-
-  constructor(max: number) {
-    this.max = max;
-  }
-
-  /** Bytes of the unfinished line held now (never more than `max`). */
-  get held(): number {
-    return this.#held;
-  }
-
+export class LineReader extends HeldBytes {
   push(chunk: Buffer): Buffer[] {
+    const tooLong = `line longer than ${this.max} bytes`;
     const lines: Buffer[] = [];
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
-      if (this.#held + nl - start > this.max) this.#overflow();
-      lines.push(
-        this.#parts.length > 0
-          ? Buffer.concat([...this.#parts, chunk.subarray(start, nl)])
-          : chunk.subarray(start, nl),
-      );
-      this.#parts = [];
-      this.#held = 0;
+      this.add(chunk.subarray(start, nl), tooLong);
+      const line = this.take();
+      lines.push(Buffer.from(line.buffer, line.byteOffset, line.length));
       start = nl + 1;
     }
-    if (start < chunk.length) {
-      if (this.#held + chunk.length - start > this.max) this.#overflow();
-      this.#parts.push(chunk.subarray(start));
-      this.#held += chunk.length - start;
-    }
+    if (start < chunk.length) this.add(chunk.subarray(start), tooLong);
     return lines;
-  }
-
-  #overflow(): never {
-    this.#parts = [];
-    this.#held = 0;
-    throw new ProtocolError('bad_message', `line longer than ${this.max} bytes`);
   }
 }
 

@@ -4,13 +4,17 @@
  * channel's size that reassemble to the same bytes (fast-check over sizes
  * and multi-byte text); out-of-order fragments, text between fragments and
  * messages past the cap are refused with `bad_message` and nothing held.
+ * `rpcEndpoint` calls through fragments both ways.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { fromUtf8, utf8Length } from './bytes.ts';
 import { ProtocolError } from './errors.ts';
+import { method } from './rpc.ts';
+import { rpcEndpoint } from './rpc-endpoint.ts';
 import { encodeRpcFrames, MAX_CHANNEL_MESSAGE, RpcReassembler } from './rpc-frames.ts';
+import { object, string } from './schema.ts';
 
 const bad = (fn: () => unknown) =>
   assert.throws(fn, (e: unknown) => e instanceof ProtocolError && e.code === 'bad_message');
@@ -63,5 +67,26 @@ describe('rpc frames', () => {
     assert.equal(r.held, 0);
     // After a refusal the next message reassembles normally.
     assert.equal(r.push('{"id":2}'), '{"id":2}');
+  });
+
+  test('rpcEndpoint: a large request goes as fragments, a fragmented reply resolves, a bad fragment throws', async () => {
+    const methods = {
+      echo: method({
+        grant: null,
+        params: (v) => ({ text: string(object(v), 'text', 1 << 20) }),
+        result: (v) => ({ text: string(object(v), 'text', 1 << 20) }),
+      }),
+    };
+    const sent: (string | Uint8Array)[] = [];
+    const end = rpcEndpoint(methods, (m) => sent.push(m), 1 << 20);
+    const text = 'é'.repeat(20_000);
+    const call = end.rpc.call('echo', { text });
+    assert.ok(sent.length > 2 && sent.every((m) => m instanceof Uint8Array));
+    const request = new RpcReassembler(1 << 20);
+    const whole = sent.map((m) => request.push(m)).at(-1) as Uint8Array;
+    assert.deepEqual(JSON.parse(fromUtf8(whole)), { id: 1, method: 'echo', params: { text } });
+    for (const frame of encodeRpcFrames(JSON.stringify({ id: 1, result: { text } }))) end.receive(frame);
+    assert.deepEqual(await call, { text });
+    bad(() => end.receive(Uint8Array.of(0x07, 1, 2)));
   });
 });

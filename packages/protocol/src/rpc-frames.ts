@@ -9,8 +9,8 @@
  * a fragment with another header, text arriving between fragments, or a
  * message past the cap — before holding more than the cap.
  */
-import { concat, utf8, utf8Length } from './bytes.ts';
-import { ProtocolError } from './errors.ts';
+import { utf8, utf8Length } from './bytes.ts';
+import { HeldBytes } from './held-bytes.ts';
 
 /** Largest data-channel message PocketShell sends: works with every stack. */
 export const MAX_CHANNEL_MESSAGE = 16 * 1024;
@@ -38,43 +38,18 @@ export function encodeRpcFrames(text: string, max = MAX_CHANNEL_MESSAGE): (strin
  * Puts fragmented RPC messages back together. `push` returns a whole
  * message (text as it came, or the reassembled UTF-8 bytes) or undefined
  * while fragments are pending; it throws `bad_message` (and forgets what it
- * held) on anything out of order or past `maxBytes`.
+ * held) on anything out of order or past `max` bytes (`held` tells how
+ * many bytes of an unfinished message it holds now).
  */
-export class RpcReassembler {
-  readonly maxBytes: number;
-  #parts: Uint8Array[] = [];
-  #held = 0;
-
-  constructor(maxBytes: number) {
-    this.maxBytes = maxBytes;
-  }
-
-  /** Bytes of an unfinished message held now. */
-  get held(): number {
-    return this.#held;
-  }
-
+export class RpcReassembler extends HeldBytes {
   push(data: string | Uint8Array): string | Uint8Array | undefined {
     if (typeof data === 'string') {
-      if (this.#parts.length > 0) this.#fail('a text message inside a fragmented one');
+      if (this.holding) this.fail('a text message inside a fragmented one');
       return data;
     }
     const head = data[0];
-    if (data.length < 2 || (head !== MORE && head !== LAST)) this.#fail('not an RPC fragment');
-    if (this.#held + data.length - 1 > this.maxBytes)
-      this.#fail(`message longer than ${this.maxBytes} bytes`);
-    this.#parts.push(data.subarray(1));
-    this.#held += data.length - 1;
-    if (head === MORE) return undefined;
-    const whole = this.#parts.length === 1 ? (this.#parts[0] as Uint8Array) : concat(...this.#parts);
-    this.#parts = [];
-    this.#held = 0;
-    return whole;
-  }
-
-  #fail(why: string): never {
-    this.#parts = [];
-    this.#held = 0;
-    throw new ProtocolError('bad_message', why);
+    if (data.length < 2 || (head !== MORE && head !== LAST)) this.fail('not an RPC fragment');
+    this.add(data.subarray(1), `message longer than ${this.max} bytes`);
+    return head === MORE ? undefined : this.take();
   }
 }

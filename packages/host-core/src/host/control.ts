@@ -2,7 +2,7 @@
  * The `control` data channel (docs/protocol.md §6): the protocol's
  * `CONTROL_METHODS` served with the shared RPC codec — each request
  * size-capped, its grant checked against the device's grants at that
- * moment, its params schema-checked, then handled. A handler's
+ * moment, its params schema-checked, then handled (rpc-channel.ts). A handler's
  * `ProtocolError` travels back with its code, anything else as `internal`
  * without its detail; every refusal is audited.
  */
@@ -10,47 +10,24 @@ import {
   CONTROL_METHODS,
   type ControlMethods,
   type DeviceId,
-  encodeError,
-  encodeRpcFrames,
   fingerprint,
   type Handlers,
   MAX_CONTROL_REQUEST,
   ProtocolError,
-  RpcReassembler,
-  rpcServer,
 } from '@pocketshell/protocol';
 import type { DataChannel } from '@pocketshell/webrtc';
 import type { PinnedDevice } from '../state/trust-store.ts';
 import type { ChannelContext } from './channels.ts';
+import { serveRpcChannel } from './rpc-channel.ts';
 
 /** Serves the control methods on `channel` until it closes. */
 export function serveControl(ctx: ChannelContext, channel: DataChannel): void {
-  const send = (text: string) => {
-    if (channel.readyState !== 'open') return;
-    for (const frame of encodeRpcFrames(text)) channel.send(frame);
-  };
-  const feed = rpcServer({
+  serveRpcChannel(ctx, channel, {
     methods: CONTROL_METHODS,
-    handlers: controlHandlers(ctx),
+    handlers: () => controlHandlers(ctx),
     maxRequest: MAX_CONTROL_REQUEST,
-    grants: ctx.grants,
     context: () => undefined,
-    send,
-    onRefusal: (error, method) => ctx.refuse(error, `control ${method}`),
-  });
-  // Requests larger than one channel message arrive in fragments (rpc-frames.ts).
-  const frames = new RpcReassembler(MAX_CONTROL_REQUEST);
-  channel.on('message', (data) => {
-    let whole: string | Uint8Array | undefined;
-    try {
-      whole = frames.push(data);
-    } catch (error) {
-      const refused = error as ProtocolError;
-      ctx.refuse(refused, 'control frame');
-      send(encodeError(null, refused.code, refused.message));
-      return;
-    }
-    if (whole !== undefined) void feed(whole);
+    what: 'control',
   });
 }
 

@@ -16,16 +16,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import {
-  encodeError,
   encodeEvent,
-  encodeRpcFrames,
   type Handlers,
   type HistoryPoint,
   type HistoryRange,
   MAX_STATS_REQUEST,
   ProtocolError,
-  RpcReassembler,
-  rpcServer,
   STATS_METHODS,
   type StatsMethods,
   type StatsSnapshot,
@@ -34,6 +30,7 @@ import {
 import type { DataChannel } from '@pocketshell/webrtc';
 import type { StatsCollector } from '../stats/collector.ts';
 import type { ChannelContext } from './channels.ts';
+import { serveRpcChannel } from './rpc-channel.ts';
 
 /** The history store's query side (packages/host-core/src/stats/history.ts). */
 export interface StatsHistoryQuery {
@@ -104,32 +101,13 @@ function checkTarget(pid: number): void {
 /** Serves the stats methods on `channel` until it closes. */
 export function openStats(ctx: ChannelContext, channel: DataChannel): void {
   const service = ctx.stats;
-  const send = (text: string) => {
-    if (channel.readyState !== 'open') return;
-    for (const frame of encodeRpcFrames(text)) channel.send(frame);
-  };
   const stops = new Set<() => void>();
-  const feed = rpcServer({
+  serveRpcChannel(ctx, channel, {
     methods: STATS_METHODS,
-    handlers: statsHandlers(ctx, service, send, stops),
+    handlers: (send) => statsHandlers(ctx, service, send, stops),
     maxRequest: MAX_STATS_REQUEST,
-    grants: ctx.grants,
     context: (id) => id,
-    send,
-    onRefusal: (error, method) => ctx.refuse(error, `stats ${method}`),
-  });
-  const frames = new RpcReassembler(MAX_STATS_REQUEST);
-  channel.on('message', (data) => {
-    let whole: string | Uint8Array | undefined;
-    try {
-      whole = frames.push(data);
-    } catch (error) {
-      const refused = error as ProtocolError;
-      ctx.refuse(refused, 'stats frame');
-      send(encodeError(null, refused.code, refused.message));
-      return;
-    }
-    if (whole !== undefined) void feed(whole);
+    what: 'stats',
   });
   channel.on('close', () => {
     for (const stop of [...stops]) stop();

@@ -1,0 +1,66 @@
+/**
+ * A method map served on a data channel (docs/protocol.md §6), as the
+ * `control` and `stats` channels are: each request size-capped, its grant
+ * checked against the device's grants at that moment, its params
+ * schema-checked, then handled; messages larger than one channel message
+ * travel as fragments both ways (rpc-frames.ts). A fragment out of order or
+ * past the cap is refused and answered `{id: null, error}`; every refusal
+ * is audited as `<what> <method>` (`<what> frame` for a fragment).
+ */
+import {
+  encodeError,
+  encodeRpcFrames,
+  type Handlers,
+  type MethodMap,
+  type ProtocolError,
+  RpcReassembler,
+  rpcServer,
+} from '@pocketshell/protocol';
+import type { DataChannel } from '@pocketshell/webrtc';
+import type { ChannelContext } from './channels.ts';
+
+export interface RpcChannelOptions<M extends MethodMap, C> {
+  readonly methods: M;
+  /** The handlers, given the channel's `send` (for events before a result). */
+  readonly handlers: (send: (text: string) => void) => Handlers<M, C>;
+  /** Largest request, in bytes (also the cap on a fragmented one). */
+  readonly maxRequest: number;
+  /** The per-request context handed to a handler. */
+  readonly context: (id: number) => C;
+  /** The channel's name in the audit log (`control`, `stats`). */
+  readonly what: string;
+}
+
+/** Serves `o.methods` on `channel` until it closes. */
+export function serveRpcChannel<M extends MethodMap, C>(
+  ctx: ChannelContext,
+  channel: DataChannel,
+  o: RpcChannelOptions<M, C>,
+): void {
+  const send = (text: string) => {
+    if (channel.readyState !== 'open') return;
+    for (const frame of encodeRpcFrames(text)) channel.send(frame);
+  };
+  const feed = rpcServer({
+    methods: o.methods,
+    handlers: o.handlers(send),
+    maxRequest: o.maxRequest,
+    grants: ctx.grants,
+    context: o.context,
+    send,
+    onRefusal: (error, method) => ctx.refuse(error, `${o.what} ${method}`),
+  });
+  const frames = new RpcReassembler(o.maxRequest);
+  channel.on('message', (data) => {
+    let whole: string | Uint8Array | undefined;
+    try {
+      whole = frames.push(data);
+    } catch (error) {
+      const refused = error as ProtocolError;
+      ctx.refuse(refused, `${o.what} frame`);
+      send(encodeError(null, refused.code, refused.message));
+      return;
+    }
+    if (whole !== undefined) void feed(whole);
+  });
+}

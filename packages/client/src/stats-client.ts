@@ -5,16 +5,8 @@
  * snapshot current by applying each `delta` event to the last snapshot
  * (`applyStatsDelta`), so the listener always sees a whole, checked one.
  */
-import {
-  applyStatsDelta,
-  MAX_STATS_REPLY,
-  parseStatsSnapshot,
-  type RpcClient,
-  STATS_INTERVAL,
-  STATS_METHODS,
-  type StatsMethods,
-  type StatsSnapshot,
-} from '@pocketshell/protocol';
+import type { RpcClient, StatsMethods, StatsSnapshot } from '@pocketshell/protocol';
+import { MAX_STATS_REPLY, STATS_INTERVAL, STATS_METHODS, statsFollower } from '@pocketshell/protocol';
 import type { DataChannel } from '@pocketshell/webrtc';
 import { rpcOverChannel } from './rpc-channel.ts';
 
@@ -40,22 +32,21 @@ export class StatsClient {
    * `bad_message`; the channel is closed).
    */
   watch(listener: (s: StatsSnapshot) => void, intervalMs: number = STATS_INTERVAL.default): Promise<unknown> {
-    let current: StatsSnapshot | undefined;
+    const follow = statsFollower();
     return this.rpc.call(
       'stats.watch',
       { intervalMs },
       {
         onEvent: (event, data) => {
+          let now: StatsSnapshot | undefined;
           try {
-            if (event === 'snapshot') current = parseStatsSnapshot(data);
-            else if (event === 'delta' && current) current = applyStatsDelta(current, data);
-            else return;
+            now = follow(event, data);
           } catch (error) {
             this.rpc.close(error as Error);
             this.channel.close();
             return;
           }
-          listener(current);
+          if (now) listener(now);
         },
       },
     );

@@ -186,14 +186,11 @@ export async function up(options: UpOptions): Promise<RunningUp> {
     out: options.out,
     note: reachNote(webUrl, lan !== undefined),
   });
-  return {
-    relayUrl,
-    webUrl,
-    daemon,
-    stop: once(async () => {
-      loop.stop();
-      await daemon.stop();
-      await relay.close();
-    }),
-  };
+  // Stops the pairing loop, then the daemon, then the relay it talks to.
+  const stop = once(async () => {
+    loop.stop();
+    await daemon.stop();
+    await relay.close();
+  });
+  return { relayUrl, webUrl, daemon, stop };
 }

@@ -342,3 +342,20 @@ export function applyStatsDelta(prev: StatsSnapshot, delta: unknown): StatsSnaps
       throw new ProtocolError('bad_message', 'delta: unknown section');
   return parseStatsSnapshot({ ...prev, ...d });
 }
+
+/**
+ * Follows a `stats.watch` request's events, returning the host's current
+ * snapshot after each: `snapshot` replaces it, `delta` changes it (a delta
+ * before any snapshot, or another event, returns undefined and changes
+ * nothing). A malformed event throws `bad_message`; the caller drops the
+ * channel. The Node client and the web client both watch through it.
+ */
+export function statsFollower(): (event: string, data: unknown) => StatsSnapshot | undefined {
+  let current: StatsSnapshot | undefined;
+  return (event, data) => {
+    if (event === 'snapshot') current = parseStatsSnapshot(data);
+    else if (event === 'delta' && current) current = applyStatsDelta(current, data);
+    else return undefined;
+    return current;
+  };
+}

@@ -15,18 +15,17 @@
  * error.
  */
 import {
-  applyStatsDelta,
   type HistoryRange,
   MAX_STATS_REPLY,
   type ProcessSignal,
   ProtocolError,
-  parseStatsSnapshot,
   type ResultOf,
   type RpcClient,
   STATS_INTERVAL,
   STATS_METHODS,
   type StatsMethods,
   type StatsSnapshot,
+  statsFollower,
 } from '@pocketshell/protocol';
 import { rpcOverDataChannel } from './rpc-channel.ts';
 
@@ -97,21 +96,21 @@ export class StatsChannel {
    */
   async watch(intervalMs: number, onSnapshot: (s: StatsSnapshot) => void): Promise<void> {
     const ms = Math.min(STATS_INTERVAL.max, Math.max(STATS_INTERVAL.min, Math.round(intervalMs)));
+    const follow = statsFollower();
     await this.#rpc.call(
       'stats.watch',
       { intervalMs: ms },
       {
         onEvent: (event, data) => {
-          let next: StatsSnapshot;
+          let next: StatsSnapshot | undefined;
           try {
-            if (event === 'snapshot') next = parseStatsSnapshot(data);
-            else if (event === 'delta' && this.#current) next = applyStatsDelta(this.#current, data);
-            else return;
+            next = follow(event, data);
           } catch {
             // A malformed update: the host loses this channel (the screen reopens one).
             this.close();
             return;
           }
+          if (!next) return;
           this.#current = next;
           this.#snapshots++;
           onSnapshot(next);

@@ -43,11 +43,29 @@ const devices: Device[] = [];
 const children: ChildProcess[] = [];
 let markerSeen = false;
 
-async function pairDevice(grants: Grant[]): Promise<{ device: Device; host: PairedHost }> {
+/** A host on `root` reached through this file's relay, on loopback (`keepHistory`: with its history store). */
+function openTestHost(root: string, keepHistory = false): Promise<OpenedHost> {
+  return openHost({
+    paths: statePaths({ root }),
+    relayUrl: relay.wsUrl,
+    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
+    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+    localAddressFilter: isLoopbackIPv4,
+    iceServers: [],
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+    keepHistory,
+  });
+}
+
+async function pairDevice(
+  grants: Grant[],
+  on: OpenedHost = host,
+): Promise<{ device: Device; host: PairedHost }> {
   const device = loopbackDevice(relay.wsUrl);
   devices.push(device);
   let paired: Promise<PairedHost> | undefined;
-  await host.agent.pair({
+  await on.agent.pair({
     webUrl: relay.url,
     grants,
     onUrl: (url) => {
@@ -80,16 +98,7 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'pocketshell-stats-relay-'));
   relay = await startRelay({ dataDir, args: ['--log-level', 'debug'] });
   home = mkdtempSync(join(tmpdir(), 'pocketshell-stats-'));
-  host = await openHost({
-    paths: statePaths({ root: join(home, 'state') }),
-    relayUrl: relay.wsUrl,
-    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopbackIPv4,
-    iceServers: [],
-    minBackoffMs: 50,
-    maxBackoffMs: 500,
-  });
+  host = await openTestHost(join(home, 'state'));
   host.agent.start();
 });
 
@@ -259,31 +268,11 @@ test('a host that keeps history serves it: a seeded day of minutes comes back ex
     expected.push([t, v]);
   }
   seed.close();
-  const keeper = await openHost({
-    paths: statePaths({ root }),
-    relayUrl: relay.wsUrl,
-    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopbackIPv4,
-    iceServers: [],
-    minBackoffMs: 50,
-    maxBackoffMs: 500,
-    keepHistory: true,
-  });
+  const keeper = await openTestHost(root, true);
   keeper.agent.start();
-  const device = loopbackDevice(relay.wsUrl);
-  devices.push(device);
   try {
-    let paired: Promise<PairedHost> | undefined;
-    await keeper.agent.pair({
-      webUrl: relay.url,
-      grants: ['stats'],
-      onUrl: (url) => {
-        paired = device.pair(url, { name: 'history reader' });
-      },
-      confirm: async () => true,
-    });
-    const conn = await device.connect((await paired!).id);
+    const d = await pairDevice(['stats'], keeper);
+    const conn = await d.device.connect(d.host.id);
     const stats = await conn.openStats();
     const day = await stats.rpc.call('stats.history', { range: '24h', series: ['cpu', 'mem'] });
     const answeredAt = Date.now();

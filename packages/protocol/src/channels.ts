@@ -14,7 +14,9 @@ export type Framing =
   /** JSON requests and replies (rpc.ts). */
   | 'rpc'
   /** Terminal frames (frames.ts, terminal-stream.ts). */
-  | 'terminal';
+  | 'terminal'
+  /** JSON RPC plus binary data and ack frames (files-frames.ts). */
+  | 'files';
 
 /** One catalogue entry: the grant the channel needs, its framing, and its label argument's grammar. */
 export interface ChannelSpec<A> {
@@ -52,6 +54,13 @@ export const CHANNELS = {
   term: { grant: 'shell', framing: 'terminal', parseArg: termTarget, formatArg: (t: string) => t },
   /** The host's live figures, history and process actions: the RPC of `STATS_METHODS` (stats.ts). */
   stats: { grant: 'stats', framing: 'rpc', parseArg: noArg, formatArg: () => undefined },
+  /**
+   * The device's files under its root: the RPC of `FILES_METHODS` (files.ts)
+   * with data frames (files-frames.ts). A device may open several (one per
+   * transfer keeps a listing from waiting behind a big file); each method
+   * checks `files:read` or `files:write`.
+   */
+  files: { grant: 'files:read', framing: 'files', parseArg: noArg, formatArg: () => undefined },
 } as const satisfies Readonly<Record<string, ChannelSpec<unknown>>>;
 
 /** A channel kind. */

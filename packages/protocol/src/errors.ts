@@ -121,6 +121,14 @@ export const ERROR_CODES = catalogue({
   not_found: 'wire notFound 404 No such object.',
   not_permitted:
     'wire refused 403 The host may not act on that object (a protected process, or one its user does not own).',
+  path_denied:
+    'wire refused 403 The path is outside the device’s root, leads out of it through a link, or is on the deny list.',
+  exists: 'wire failure 409 Something already exists under that name.',
+  wrong_type:
+    'wire failure 409 The object is of the wrong type (a folder where a file is needed, or the reverse).',
+  integrity: 'wire failure 422 The bytes received do not match their SHA-256; nothing was written.',
+  cancelled: 'wire failure 499 The operation was cancelled.',
+  no_space: 'wire failure 507 The host’s disk is full.',
   unsupported: 'wire failure 501 Not supported by this peer.',
   unavailable: 'wire unavailable 503 The relay or the peer cannot be reached right now.',
   timeout: 'wire timeout 504 No answer in time.',

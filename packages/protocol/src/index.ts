@@ -11,6 +11,8 @@ export * from './device-signals.ts';
 export * from './emitter.ts';
 export * from './envelope.ts';
 export * from './errors.ts';
+export * from './files.ts';
+export * from './files-frames.ts';
 export * from './frames.ts';
 export * from './held-bytes.ts';
 export * from './hpke.ts';

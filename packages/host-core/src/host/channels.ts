@@ -22,6 +22,7 @@ import type { SessionManager } from '../pty/session-manager.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
 import { serveControl } from './control.ts';
+import { type FilesService, openFiles } from './files.ts';
 import { openStats, type StatsService } from './stats.ts';
 import { openTerminal } from './terminal.ts';
 
@@ -35,6 +36,8 @@ export interface ChannelContext {
   readonly sessions: SessionManager;
   /** The live figures and history the `stats` channel serves (none: it answers `unsupported`). */
   readonly stats?: StatsService;
+  /** The roots and caps the `files` channel serves (none: it answers `unsupported`). */
+  readonly files?: FilesService;
   /** The device's grants now (read at each use: a change applies at once). */
   grants(): ReadonlySet<Grant>;
   /** Audits a refusal (coalesced). */
@@ -59,6 +62,7 @@ const HANDLERS: { readonly [K in ChannelKind]: ChannelHandler<K> } = {
   control: (ctx, _arg, channel) => serveControl(ctx, channel),
   term: (ctx, target, channel) => openTerminal(ctx, target, channel),
   stats: (ctx, _arg, channel) => openStats(ctx, channel),
+  files: (ctx, _arg, channel) => openFiles(ctx, channel),
 };
 
 /** Routes a channel the device opened: label, grant, handler. */

@@ -42,6 +42,7 @@ import type { SessionManager } from '../pty/session-manager.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
 import { type ChannelContext, openChannel } from './channels.ts';
+import type { FilesService } from './files.ts';
 import type { StatsService } from './stats.ts';
 
 /** Grants a device gets when the pairing does not say: the least that is useful (docs/security.md). */
@@ -55,6 +56,8 @@ export interface HostAgentOptions extends RelayLinkOptions, PeerSideOptions {
   sessions: SessionManager;
   /** What the `stats` channel serves (none: it answers `unsupported`). */
   stats?: StatsService;
+  /** What the `files` channel serves (none: it answers `unsupported`). */
+  files?: FilesService;
   /** Enrollment token for a relay with closed registration. */
   enroll?: string;
   /** WebRTC peer caps (defaults: `DEFAULT_PEER_LIMITS`). */
@@ -681,7 +684,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
 
   /** What the channel handlers of one device may use. */
   #channelContext(device: DeviceId): ChannelContext {
-    const { identity, trust, audit, sessions, stats } = this.#o;
+    const { identity, trust, audit, sessions, stats, files } = this.#o;
     return {
       device,
       identity,
@@ -689,6 +692,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       audit,
       sessions,
       ...(stats ? { stats } : {}),
+      ...(files ? { files } : {}),
       grants: () => {
         const status = trust.status(device);
         return new Set(status.status === 'paired' ? status.device.grants : []);

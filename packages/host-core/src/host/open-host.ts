@@ -16,6 +16,8 @@ import {
 } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import { AuditLog } from '../audit/audit-log.ts';
+import { FileRoot } from '../files/confine.ts';
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../files/transfers.ts';
 import { nodePtyBackend, type PtyBackend } from '../pty/backend.ts';
 import type { SessionTimeouts } from '../pty/session-limits.ts';
 import { SessionManager } from '../pty/session-manager.ts';
@@ -26,6 +28,7 @@ import { openSecretStore, type SecretStore } from '../state/secret-store.ts';
 import { TrustStore } from '../state/trust-store.ts';
 import { StatsCollector } from '../stats/collector.ts';
 import { HistoryStore } from '../stats/history.ts';
+import type { FilesService } from './files.ts';
 import { HostAgent, type PeerLimits } from './host-agent.ts';
 import type { StatsHistoryQuery, StatsService } from './stats.ts';
 
@@ -62,6 +65,12 @@ export interface OpenHostOptions {
   statsHistory?: StatsHistoryQuery;
   /** Hears every stats sample's numeric series (at least once a minute): feeds the history store. */
   onStatsSample?: (values: Record<string, number>, at: number) => void;
+  /**
+   * The `files` channel: the default root of every device (default: the
+   * host user's home) and the home the deny list is under (default
+   * `os.homedir()`); tests point both at a temporary folder.
+   */
+  files?: { root?: string; home?: string; limits?: Partial<TransferLimits> };
 }
 
 /** An opened host: the agent plus the stores it was built from. */
@@ -116,12 +125,22 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
   if (onSample) collector.startHistory();
   const statsHistory = options.statsHistory ?? history;
   const stats: StatsService = { collector, ...(statsHistory ? { history: statsHistory } : {}) };
+  const files: FilesService = {
+    root: () =>
+      FileRoot.open({
+        ...(options.files?.root !== undefined ? { root: options.files.root } : {}),
+        ...(options.files?.home !== undefined ? { home: options.files.home } : {}),
+        deny: [paths.root],
+      }),
+    limits: { ...DEFAULT_TRANSFER_LIMITS, ...options.files?.limits },
+  };
   const agent = new HostAgent({
     identity,
     trust,
     audit,
     sessions,
     stats,
+    files,
     engine,
     relayUrl: options.relayUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,

@@ -29,6 +29,12 @@ export interface RpcChannelOptions<M extends MethodMap, C> {
   readonly context: (id: number) => C;
   /** The channel's name in the audit log (`control`, `stats`). */
   readonly what: string;
+  /**
+   * Binary messages that are not RPC fragments (first byte past `0x01`):
+   * the `files` channel's data and ack frames. Without it they are refused
+   * as fragments are.
+   */
+  readonly frames?: (data: Uint8Array) => void;
 }
 
 /** Serves `o.methods` on `channel` until it closes. */
@@ -52,6 +58,10 @@ export function serveRpcChannel<M extends MethodMap, C>(
   });
   const frames = new RpcReassembler(o.maxRequest);
   channel.on('message', (data) => {
+    if (o.frames && typeof data !== 'string' && (data[0] ?? 0) > 0x01) {
+      o.frames(data);
+      return;
+    }
     let whole: string | Uint8Array | undefined;
     try {
       whole = frames.push(data);

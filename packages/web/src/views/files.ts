@@ -1,0 +1,1062 @@
+/**
+ * A host's Files screen (`#/host/<id>/files[/<path>]`, from the host
+ * screen): the device's folders under its root on that computer, over the
+ * `files` channel (docs/protocol.md §6). Breadcrumbs from the root; a
+ * folder listed a page at a time (more on demand), sorted by name, size or
+ * date (tap again to reverse), hidden files on request; folders first.
+ * Tapping a folder opens it, tapping a file previews it (preview.ts);
+ * long-pressing an entry, or its ⋯ button, offers its actions: download to
+ * the phone, rename, move, copy, delete (to the trash, or for good after a
+ * second confirmation), and for a folder "Open a terminal here" (a new
+ * session whose first input is `cd -- '<folder>'`). The folder's own ⋯
+ * offers a new folder, upload, a terminal here and a refresh.
+ *
+ * Uploads (several files from an `<input type=file multiple>`) run one at
+ * a time on a channel of their own, so the listing never waits behind
+ * them; each shows its progress with speed and time left, and can be
+ * cancelled. A lost connection pauses an upload and it resumes from what
+ * the host already holds (checked by hash) once the host is back, or when
+ * "Resume" is tapped. Downloads show in the same list.
+ *
+ * Entries on the host's deny list are shown greyed and do not open; a
+ * link shows where it leads (`→ folder`, `→ outside`…), and only a link to
+ * a file or folder within the root opens. Errors are said in plain words
+ * with their code. Without `files:read` the screen says so; without
+ * `files:write` the changing actions are not offered.
+ */
+import { type FileEntry, type HostId, type ListSort, ProtocolError } from '@pocketshell/protocol';
+import type { App } from '../app.ts';
+import type { FilesChannel, FilesResult } from '../files-channel.ts';
+import {
+  absolutePath,
+  baseName,
+  cdCommand,
+  crumbs,
+  errorCode,
+  fileDate,
+  fileError,
+  joinPath,
+  mimeType,
+  parentPath,
+  RateMeter,
+  transferLine,
+} from '../files-format.ts';
+import { setFirstInput } from '../first-input.ts';
+import { openPreview } from '../preview.ts';
+import { bytes } from '../stats-format.ts';
+import { fill, h, sheet, toast } from '../ui.ts';
+import { frame } from './chrome.ts';
+
+/** Entries asked per page. */
+export const PAGE = 200;
+/** How long a press lasts before it is a long press. */
+const LONG_PRESS_MS = 500;
+/** Waits between attempts to resume an upload after a lost connection. */
+const RESUME_BACKOFF_MS = [1000, 2000, 4000, 8000, 15_000];
+
+type Info = FilesResult<'files.info'>;
+
+/** One upload or download in the transfers list. */
+interface Transfer {
+  kind: 'upload' | 'download';
+  name: string;
+  /** Root-relative path of the file on the host. */
+  path: string;
+  file?: File;
+  overwrite: boolean;
+  state: 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
+  done: number;
+  total: number;
+  meter: RateMeter;
+  abort?: AbortController;
+  attempts: number;
+  el: HTMLElement;
+  message?: string | undefined;
+}
+
+const LINK_WORDS: Record<string, string> = {
+  file: 'file',
+  dir: 'folder',
+  other: 'special file',
+  broken: 'nothing (broken)',
+  outside: 'outside (not followed)',
+};
+
+export function filesView(app: App, [id, pathParam]: string[]): () => void {
+  const host = app.device.host(id ?? '');
+  const body = h('div', { class: 'stack files' });
+  const { el: screenEl, dispose } = frame(app, host ? `${host.name} · Files` : 'Files', body, {
+    back: host ? `#/host/${host.id}` : '#/hosts',
+  });
+  if (!host) {
+    fill(body, h('p', { class: 'error' }, 'This host is not paired with this device.'));
+    return dispose;
+  }
+  const hostId = host.id as HostId;
+  let gone = false;
+  let path = pathParam ?? '';
+  let info: Info | undefined;
+  let sort: ListSort = 'name';
+  let desc = false;
+  let hidden = false;
+  let next: number | null = null;
+  let loadSeq = 0;
+  const entries: FileEntry[] = [];
+
+  // ---------------------------------------------------------------- channels
+  /** One channel for the listing and changes, one for transfers (a big file never holds up the listing). */
+  const channels: Record<'browse' | 'xfer', Promise<FilesChannel> | undefined> = {
+    browse: undefined,
+    xfer: undefined,
+  };
+  const channel = (slot: 'browse' | 'xfer'): Promise<FilesChannel> => {
+    const existing = channels[slot];
+    if (existing) {
+      return existing.then(
+        (c) => {
+          if (!c.isClosed) return c;
+          channels[slot] = undefined;
+          return channel(slot);
+        },
+        () => {
+          channels[slot] = undefined;
+          return channel(slot);
+        },
+      );
+    }
+    if (gone) return Promise.reject(new ProtocolError('cancelled', 'screen closed'));
+    const opening = app.device.link(hostId).then((link) => link.openFiles());
+    channels[slot] = opening;
+    opening.catch(() => {
+      if (channels[slot] === opening) channels[slot] = undefined;
+    });
+    return opening;
+  };
+
+  // ---------------------------------------------------------------- the screen's parts
+  const status = h('p', { class: 'muted', 'data-testid': 'files-status' }, 'Connecting…');
+  const denied = h(
+    'div',
+    { class: 'card warn', 'data-testid': 'files-denied', 'data-code': 'grant_missing', hidden: true },
+    h('div', { class: 'warn-title' }, 'Not allowed'),
+    h('p', {}, `This device may not see files on ${host.name}: it does not hold the files:read grant there.`),
+    h('p', { class: 'muted' }, 'A device with admin on that computer can give it.'),
+  );
+  const crumbBar = h('nav', { class: 'crumbs', 'aria-label': 'Folder', 'data-testid': 'crumbs' });
+  const sortButtons = (['name', 'size', 'mtime'] as const).map((key) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'seg',
+        'data-sort': key,
+        'aria-pressed': key === sort ? 'true' : 'false',
+        onclick: () => {
+          if (sort === key) desc = !desc;
+          else {
+            sort = key;
+            desc = key !== 'name';
+          }
+          drawSort();
+          void load();
+        },
+      },
+      key === 'mtime' ? 'Date' : key === 'size' ? 'Size' : 'Name',
+    ),
+  );
+  const drawSort = () => {
+    for (const b of sortButtons) {
+      const on = b.dataset.sort === sort;
+      b.setAttribute('aria-pressed', String(on));
+      const label = b.dataset.sort === 'mtime' ? 'Date' : b.dataset.sort === 'size' ? 'Size' : 'Name';
+      b.textContent = on ? `${label} ${desc ? '↓' : '↑'}` : label;
+    }
+  };
+  drawSort();
+  const hiddenChip = h(
+    'button',
+    {
+      type: 'button',
+      class: 'chip',
+      'aria-pressed': 'false',
+      'data-testid': 'show-hidden',
+      onclick: () => {
+        hidden = !hidden;
+        hiddenChip.setAttribute('aria-pressed', String(hidden));
+        void load();
+      },
+    },
+    'Hidden',
+  );
+  const fileInput = h('input', {
+    type: 'file',
+    multiple: true,
+    class: 'visually-hidden',
+    'data-testid': 'upload-input',
+    'aria-label': 'Files to upload',
+    tabindex: -1,
+  });
+  fileInput.addEventListener('change', () => {
+    const files = Array.from(fileInput.files ?? []);
+    fileInput.value = '';
+    void addUploads(files);
+  });
+  const uploadButton = h(
+    'button',
+    {
+      type: 'button',
+      class: 'button small primary',
+      'data-testid': 'upload',
+      hidden: true,
+      onclick: () => fileInput.click(),
+    },
+    'Upload',
+  );
+  const folderMenuButton = h(
+    'button',
+    {
+      type: 'button',
+      class: 'icon-button',
+      'aria-label': 'Folder actions',
+      'data-testid': 'folder-actions',
+      onclick: () => void folderActions(),
+    },
+    '⋯',
+  );
+  const toolbar = h(
+    'div',
+    { class: 'files-tools' },
+    h(
+      'div',
+      { class: 'segmented sorts', role: 'group', 'aria-label': 'Sort', 'data-testid': 'sorts' },
+      ...sortButtons,
+    ),
+    hiddenChip,
+    uploadButton,
+    folderMenuButton,
+  );
+  const transfersList = h('ul', { class: 'list transfers', 'data-testid': 'transfers', hidden: true });
+  const list = h('ul', { class: 'list entries', 'data-testid': 'entries' });
+  const more = h(
+    'button',
+    {
+      type: 'button',
+      class: 'button',
+      'data-testid': 'load-more',
+      hidden: true,
+      onclick: () => void loadMore(),
+    },
+    'Show more',
+  );
+  const browser = h(
+    'div',
+    { class: 'stack', hidden: true },
+    crumbBar,
+    toolbar,
+    transfersList,
+    status,
+    list,
+    more,
+  );
+  fill(body, denied, browser, fileInput);
+  // Before the browser shows: the status line says what happens.
+  body.prepend(h('p', { class: 'muted', 'data-testid': 'files-connecting' }, 'Connecting…'));
+
+  const say = (text: string, error = false) => {
+    status.textContent = text;
+    status.classList.toggle('error', error);
+    status.hidden = text === '';
+  };
+
+  // ---------------------------------------------------------------- listing
+  const drawCrumbs = () => {
+    const rootLabel = info?.root === '/' ? '/' : baseName(info?.root ?? '') || 'root';
+    const parts = crumbs(path, rootLabel);
+    fill(
+      crumbBar,
+      ...parts.flatMap(([label, at], i) => [
+        i > 0 ? h('span', { class: 'crumb-sep', 'aria-hidden': 'true' }, '/') : null,
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'crumb',
+            'data-path': at,
+            'aria-current': i === parts.length - 1 ? 'location' : undefined,
+            onclick: () => go(at),
+          },
+          label,
+        ),
+      ]),
+    );
+    crumbBar.scrollLeft = crumbBar.scrollWidth;
+  };
+
+  const go = (to: string) => {
+    path = to;
+    app.rewrite(`#/host/${host.id}/files${to ? `/${encodeURIComponent(to)}` : ''}`);
+    void load();
+  };
+
+  const canWrite = () => info?.write === true;
+
+  const load = async () => {
+    const seq = ++loadSeq;
+    drawCrumbs();
+    entries.length = 0;
+    next = null;
+    list.replaceChildren();
+    more.hidden = true;
+    say('Loading…');
+    await page(seq, 0);
+  };
+
+  const loadMore = async () => {
+    if (next === null) return;
+    more.disabled = true;
+    await page(loadSeq, next);
+    more.disabled = false;
+  };
+
+  const page = async (seq: number, cursor: number) => {
+    try {
+      const chan = await channel('browse');
+      const r = await chan.call('files.list', { path, cursor, limit: PAGE, sort, desc, hidden });
+      if (gone || seq !== loadSeq) return;
+      entries.push(...r.entries);
+      next = r.next;
+      for (const e of r.entries) list.append(row(e));
+      more.hidden = next === null;
+      list.dataset.total = String(r.total);
+      list.dataset.path = r.path;
+      if (r.total === 0) say(hidden ? 'This folder is empty.' : 'Nothing here (hidden files are not shown).');
+      else
+        say(
+          `${r.total} ${r.total === 1 ? 'item' : 'items'}${r.truncated ? ' (a very large folder: only the first 100 000 are listed)' : ''}`,
+        );
+      if (r.total > 0 && entries.length >= r.total) status.hidden = false;
+    } catch (error) {
+      if (gone || seq !== loadSeq) return;
+      say(`Could not list this folder: ${fileError(error)}`, true);
+      status.dataset.code = errorCode(error);
+    }
+  };
+
+  const subLine = (e: FileEntry) => {
+    const parts: string[] = [];
+    if (e.type === 'link') parts.push(`→ ${LINK_WORDS[e.link ?? 'broken'] ?? e.link}`);
+    if (e.type === 'file') parts.push(bytes(e.size));
+    parts.push(fileDate(e.mtime));
+    if (e.denied) parts.push('protected');
+    return parts.join(' · ');
+  };
+
+  const iconOf = (e: FileEntry) => {
+    if (e.type === 'dir' || (e.type === 'link' && e.link === 'dir')) return '📁';
+    if (e.type === 'link') return '↪';
+    if (e.type === 'other') return '⚙';
+    return '📄';
+  };
+
+  /** Whether tapping the entry does something (denied entries and links that lead nowhere do not open). */
+  const openable = (e: FileEntry) =>
+    !e.denied &&
+    (e.type === 'file' || e.type === 'dir' || (e.type === 'link' && (e.link === 'file' || e.link === 'dir')));
+  const isDir = (e: FileEntry) => e.type === 'dir' || (e.type === 'link' && e.link === 'dir');
+
+  const row = (e: FileEntry): HTMLElement => {
+    const at = joinPath(path, e.name);
+    const main = h(
+      'button',
+      {
+        class: 'row',
+        type: 'button',
+        'data-name': e.name,
+        disabled: !openable(e),
+        'aria-disabled': openable(e) ? undefined : 'true',
+        onclick: () => {
+          if (pressed) {
+            pressed = false;
+            return;
+          }
+          open(e, at);
+        },
+      },
+      h('span', { class: 'file-icon', 'aria-hidden': 'true' }, iconOf(e)),
+      h(
+        'span',
+        { class: 'row-main' },
+        h('span', { class: 'row-title' }, e.name),
+        h('span', { class: 'row-sub' }, subLine(e)),
+      ),
+    );
+    // A long press (held, not moved) opens the entry's actions, as its ⋯ does.
+    let pressed = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let startX = 0;
+    let startY = 0;
+    const cancelPress = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    const li = h(
+      'li',
+      {
+        class: `with-actions file-row${e.denied ? ' denied' : ''}`,
+        'data-name': e.name,
+        'data-type': e.type,
+        'data-link': e.link,
+        'data-denied': e.denied ? 'true' : undefined,
+      },
+      main,
+      h(
+        'button',
+        {
+          class: 'icon-button',
+          type: 'button',
+          'aria-label': `Actions for ${e.name}`,
+          'data-action': 'menu',
+          onclick: () => void entryActions(e, at),
+        },
+        '⋯',
+      ),
+    );
+    li.addEventListener('pointerdown', (ev) => {
+      startX = ev.clientX;
+      startY = ev.clientY;
+      pressed = false;
+      cancelPress();
+      timer = setTimeout(() => {
+        timer = undefined;
+        pressed = true;
+        void entryActions(e, at);
+      }, LONG_PRESS_MS);
+    });
+    li.addEventListener('pointermove', (ev) => {
+      if (Math.abs(ev.clientX - startX) > 10 || Math.abs(ev.clientY - startY) > 10) cancelPress();
+    });
+    li.addEventListener('pointerup', cancelPress);
+    li.addEventListener('pointercancel', cancelPress);
+    // A touch browser's own long-press menu: ours instead (once, if the timer already fired).
+    li.addEventListener('contextmenu', (ev) => {
+      ev.preventDefault();
+      if (pressed || timer === undefined) {
+        if (!pressed) void entryActions(e, at);
+        return;
+      }
+      cancelPress();
+      pressed = true;
+      void entryActions(e, at);
+    });
+    return li;
+  };
+
+  const open = (e: FileEntry, at: string) => {
+    if (!openable(e)) return;
+    if (isDir(e)) {
+      go(at);
+      return;
+    }
+    void openPreview({
+      path: at,
+      entry: e,
+      channel: () => channel('xfer'),
+      download: () => void download(at, e),
+    });
+  };
+
+  // ---------------------------------------------------------------- actions
+  /** A sheet of actions, one per line; resolves with the chosen one's value. */
+  const menu = (title: string, items: { label: string; value: string; danger?: boolean }[]) => {
+    let close: (v: string) => void = () => {};
+    const buttons = items.map((it) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: `menu-item${it.danger ? ' danger' : ''}`,
+          'data-menu': it.value,
+          onclick: () => close(it.value),
+        },
+        it.label,
+      ),
+    );
+    const s = sheet({
+      title,
+      testid: 'actions-sheet',
+      content: [h('div', { class: 'menu' }, ...buttons)],
+      actions: [{ label: 'Cancel', value: 'cancel' }],
+    });
+    close = (v) => s.el.close(v);
+    return s.result;
+  };
+
+  /** A sheet with one text field; resolves with the trimmed text, or null. */
+  const ask = async (title: string, label: string, value: string, action: string, note?: string) => {
+    const field = h('input', {
+      type: 'text',
+      class: 'text-field',
+      value,
+      'aria-label': label,
+      'data-testid': 'name-field',
+      autocapitalize: 'off',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      autofocus: true,
+    });
+    const { el, result } = sheet({
+      title,
+      testid: 'name-sheet',
+      content: [
+        h('label', { class: 'setting' }, h('span', { class: 'label' }, label), field),
+        note ? h('p', { class: 'muted' }, note) : null,
+      ],
+      actions: [
+        { label: 'Cancel', value: 'cancel' },
+        { label: action, value: 'ok', kind: 'primary', testid: 'name-ok' },
+      ],
+    });
+    field.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') el.close('ok');
+    });
+    // The name without its extension selected, ready to be typed over.
+    const dot = value.lastIndexOf('.');
+    field.setSelectionRange(0, dot > 0 ? dot : value.length);
+    if ((await result) !== 'ok' || gone) return null;
+    const text = field.value.trim();
+    return text === '' ? null : text;
+  };
+
+  const confirm = async (
+    title: string,
+    text: string,
+    action: string,
+    kind: 'primary' | 'danger' = 'danger',
+  ) => {
+    const { result } = sheet({
+      title,
+      testid: 'confirm-sheet',
+      content: [h('p', { class: 'muted' }, text)],
+      actions: [
+        { label: 'Cancel', value: 'cancel', testid: 'confirm-cancel' },
+        { label: action, value: 'ok', kind, testid: 'confirm-ok' },
+      ],
+    });
+    return (await result) === 'ok' && !gone;
+  };
+
+  /** Runs a change, says it, reloads the listing; errors in plain words. */
+  const change = async (what: string, run: (chan: FilesChannel) => Promise<unknown>, done: string) => {
+    try {
+      const chan = await channel('browse');
+      await run(chan);
+      toast(done);
+    } catch (error) {
+      toast(`Could not ${what}: ${fileError(error)}`);
+    }
+    if (!gone) await load();
+  };
+
+  const entryActions = async (e: FileEntry, at: string) => {
+    const w = canWrite() && !e.denied;
+    const items: { label: string; value: string; danger?: boolean }[] = [];
+    if (openable(e)) items.push({ label: isDir(e) ? 'Open' : 'Preview', value: 'open' });
+    if (!e.denied && (e.type === 'file' || (e.type === 'link' && e.link === 'file')))
+      items.push({ label: 'Download to this phone', value: 'download' });
+    if (isDir(e) && !e.denied) items.push({ label: 'Open a terminal here', value: 'terminal' });
+    if (w) {
+      items.push({ label: 'Rename', value: 'rename' });
+      items.push({ label: 'Move', value: 'move' });
+      items.push({ label: 'Copy', value: 'copy' });
+      items.push({ label: 'Delete', value: 'delete', danger: true });
+    }
+    const choice = await menu(e.name, items);
+    if (gone || !choice) return;
+    if (choice === 'open') open(e, at);
+    else if (choice === 'download') void download(at, e);
+    else if (choice === 'terminal') terminalHere(at);
+    else if (choice === 'rename') {
+      const name = await ask('Rename', 'New name', e.name, 'Rename');
+      if (name === null || name === e.name) return;
+      await change('rename', (c) => c.call('files.rename', { path: at, name }), `Renamed to ${name}`);
+    } else if (choice === 'move' || choice === 'copy') {
+      const verb = choice === 'move' ? 'Move' : 'Copy';
+      const suggested = choice === 'copy' ? copyName(at) : at;
+      const to = await ask(
+        `${verb} “${e.name}”`,
+        'To (the full path from the root)',
+        suggested,
+        verb,
+        info ? `The root is ${info.root}.` : undefined,
+      );
+      if (to === null || to === at) return;
+      const target = to.replace(/^\/+/, '');
+      if (choice === 'move')
+        await change(
+          'move',
+          (c) => c.call('files.move', { from: at, to: target, overwrite: false }),
+          'Moved',
+        );
+      else
+        await change(
+          'copy',
+          (c) => c.call('files.copy', { from: at, to: target, overwrite: false }),
+          'Copied',
+        );
+    } else if (choice === 'delete') await remove(e, at);
+  };
+
+  const copyName = (at: string) => {
+    const name = baseName(at);
+    const dot = name.lastIndexOf('.');
+    const copy = dot > 0 ? `${name.slice(0, dot)} copy${name.slice(dot)}` : `${name} copy`;
+    return joinPath(parentPath(at), copy);
+  };
+
+  const remove = async (e: FileEntry, at: string) => {
+    const { result } = sheet({
+      title: `Delete “${e.name}”?`,
+      testid: 'delete-sheet',
+      content: [
+        h(
+          'p',
+          { class: 'muted' },
+          isDir(e) && e.type === 'dir'
+            ? 'The folder and everything in it go to the computer’s trash, where they can be restored.'
+            : 'It goes to the computer’s trash, where it can be restored.',
+        ),
+      ],
+      actions: [
+        { label: 'Cancel', value: 'cancel' },
+        { label: 'Delete for good…', value: 'permanent', kind: 'danger', testid: 'delete-permanent' },
+        { label: 'Move to trash', value: 'trash', kind: 'primary', testid: 'delete-trash' },
+      ],
+    });
+    const choice = await result;
+    if (gone || (choice !== 'trash' && choice !== 'permanent')) return;
+    if (choice === 'permanent') {
+      const sure = await confirm(
+        `Delete “${e.name}” for good?`,
+        'It is removed from the computer at once and cannot be restored.',
+        'Delete for good',
+      );
+      if (!sure) return;
+      await change('delete', (c) => c.call('files.delete', { path: at, permanent: true }), 'Deleted');
+    } else
+      await change(
+        'delete',
+        (c) => c.call('files.delete', { path: at, permanent: false }),
+        'Moved to the trash',
+      );
+  };
+
+  const terminalHere = (at: string) => {
+    if (!info) return;
+    const command = cdCommand(absolutePath(info.root, at));
+    if (command === undefined) {
+      toast('This folder’s name cannot be typed into a shell safely.');
+      return;
+    }
+    setFirstInput(host.id, `${command}\r`);
+    app.go(`#/t/${host.id}/new`);
+  };
+
+  const folderActions = async () => {
+    const items: { label: string; value: string }[] = [];
+    if (canWrite()) {
+      items.push({ label: 'New folder', value: 'mkdir' });
+      items.push({ label: 'Upload files', value: 'upload' });
+    }
+    items.push({ label: 'Open a terminal here', value: 'terminal' });
+    items.push({ label: 'Refresh', value: 'refresh' });
+    const choice = await menu(path === '' ? info?.root || 'Root' : baseName(path), items);
+    if (gone || !choice) return;
+    if (choice === 'mkdir') {
+      const name = await ask('New folder', 'Name', '', 'Create');
+      if (name === null) return;
+      await change(
+        'make the folder',
+        (c) => c.call('files.mkdir', { path: joinPath(path, name), parents: false }),
+        `Made ${name}`,
+      );
+    } else if (choice === 'upload') fileInput.click();
+    else if (choice === 'terminal') terminalHere(path);
+    else void load();
+  };
+
+  // ---------------------------------------------------------------- transfers
+  const transfers: Transfer[] = [];
+  let pumping = false;
+
+  const drawTransfer = (t: Transfer) => {
+    const pct = t.total > 0 ? Math.min(100, (t.done / t.total) * 100) : t.state === 'done' ? 100 : 0;
+    const line =
+      t.state === 'running'
+        ? transferLine(t.done, t.total, t.meter.rate())
+        : t.state === 'queued'
+          ? `Waiting · ${bytes(t.total)}`
+          : t.state === 'paused'
+            ? `Paused at ${bytes(t.done)} of ${bytes(t.total)}: ${t.message ?? 'connection lost'}`
+            : t.state === 'done'
+              ? `${t.kind === 'upload' ? 'Uploaded' : 'Downloaded'} · ${bytes(t.total)}${t.message ? ` · ${t.message}` : ''}`
+              : t.state === 'cancelled'
+                ? 'Cancelled'
+                : (t.message ?? 'Failed');
+    const active = t.state === 'running' || t.state === 'queued' || t.state === 'paused';
+    const fillEl = h('div', { class: `meter-fill${t.state === 'failed' ? ' failed' : ''}` });
+    fillEl.style.width = `${pct.toFixed(1)}%`;
+    t.el.dataset.state = t.state;
+    t.el.dataset.done = String(t.done);
+    fill(
+      t.el,
+      h(
+        'div',
+        { class: 'transfer-main' },
+        h(
+          'div',
+          { class: 'transfer-head' },
+          h('span', { class: 'badge' }, t.kind === 'upload' ? '↑' : '↓'),
+          h('span', { class: 'row-title' }, t.name),
+        ),
+        h(
+          'div',
+          {
+            class: 'meter',
+            role: 'progressbar',
+            'aria-valuemin': 0,
+            'aria-valuemax': 100,
+            'aria-valuenow': Math.round(pct),
+          },
+          fillEl,
+        ),
+        h(
+          'span',
+          { class: `row-sub wrap${t.state === 'failed' ? ' error' : ''}`, 'data-testid': 'transfer-line' },
+          line,
+        ),
+      ),
+      t.state === 'paused' && t.kind === 'upload'
+        ? h(
+            'button',
+            {
+              class: 'icon-button',
+              type: 'button',
+              'aria-label': `Resume ${t.name}`,
+              'data-action': 'resume',
+              onclick: () => resume(t),
+            },
+            '↻',
+          )
+        : null,
+      active
+        ? h(
+            'button',
+            {
+              class: 'icon-button danger',
+              type: 'button',
+              'aria-label': `Cancel ${t.name}`,
+              'data-action': 'cancel',
+              onclick: () => cancel(t),
+            },
+            '✕',
+          )
+        : h(
+            'button',
+            {
+              class: 'icon-button',
+              type: 'button',
+              'aria-label': `Clear ${t.name}`,
+              'data-action': 'clear',
+              onclick: () => clear(t),
+            },
+            '✓',
+          ),
+    );
+  };
+
+  /** Redraws the running transfers at most a few times a second. */
+  let drawTimer: ReturnType<typeof setTimeout> | undefined;
+  const drawSoon = (t: Transfer) => {
+    if (drawTimer !== undefined) return;
+    drawTimer = setTimeout(() => {
+      drawTimer = undefined;
+      drawTransfer(t);
+    }, 100);
+  };
+
+  const addTransfer = (t: Omit<Transfer, 'el' | 'meter' | 'attempts'>): Transfer => {
+    const el = h('li', { class: 'transfer', 'data-kind': t.kind, 'data-name': t.name });
+    const full: Transfer = { ...t, el, meter: new RateMeter(), attempts: 0 };
+    transfers.push(full);
+    transfersList.append(el);
+    transfersList.hidden = false;
+    drawTransfer(full);
+    return full;
+  };
+
+  const clear = (t: Transfer) => {
+    t.el.remove();
+    transfers.splice(transfers.indexOf(t), 1);
+    transfersList.hidden = transfers.length === 0;
+  };
+
+  const cancel = (t: Transfer) => {
+    if (t.state === 'queued' || t.state === 'paused') {
+      t.state = 'cancelled';
+      drawTransfer(t);
+      if (t.kind === 'upload') void cancelOnHost(t);
+      return;
+    }
+    t.abort?.abort();
+  };
+
+  /** A paused upload's temporary file is the host's to remove: begin it again and cancel at once. */
+  const cancelOnHost = async (t: Transfer) => {
+    if (t.done === 0 || !t.file) return;
+    try {
+      const chan = await channel('xfer');
+      const b = await chan.call('files.upload.begin', {
+        path: t.path,
+        size: t.file.size,
+        overwrite: t.overwrite,
+        restart: false,
+        mode: undefined,
+      });
+      await chan.call('files.upload.cancel', { handle: b.handle });
+    } catch {
+      // The host removes abandoned temporary files itself.
+    }
+  };
+
+  const resume = (t: Transfer) => {
+    if (t.state !== 'paused') return;
+    t.state = 'queued';
+    t.attempts = 0;
+    drawTransfer(t);
+    void pump();
+  };
+
+  const addUploads = async (files: File[]) => {
+    if (files.length === 0) return;
+    const folder = path;
+    // One question per name already in the folder as listed.
+    for (const file of files) {
+      const target = joinPath(folder, file.name);
+      let overwrite = false;
+      if (folder === path && entries.some((e) => e.name === file.name)) {
+        overwrite = await confirm(
+          `Replace “${file.name}”?`,
+          'A file with this name is already in this folder; uploading replaces it.',
+          'Replace',
+          'primary',
+        );
+        if (!overwrite) continue;
+      }
+      addTransfer({
+        kind: 'upload',
+        name: file.name,
+        path: target,
+        file,
+        overwrite,
+        state: 'queued',
+        done: 0,
+        total: file.size,
+      });
+    }
+    void pump();
+  };
+
+  /** Runs the queued uploads one at a time. */
+  const pump = async () => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      for (
+        let t = transfers.find((x) => x.kind === 'upload' && x.state === 'queued');
+        t && !gone;
+        t = transfers.find((x) => x.kind === 'upload' && x.state === 'queued')
+      )
+        await runUpload(t);
+    } finally {
+      pumping = false;
+    }
+  };
+
+  const runUpload = async (t: Transfer) => {
+    const file = t.file;
+    if (!file) return;
+    t.state = 'running';
+    t.abort = new AbortController();
+    t.meter.reset();
+    drawTransfer(t);
+    try {
+      const chan = await channel('xfer');
+      const r = await chan.upload(file, t.path, {
+        overwrite: t.overwrite,
+        signal: t.abort.signal,
+        onProgress: (done, total) => {
+          t.done = done;
+          t.total = total;
+          t.meter.add(done);
+          drawSoon(t);
+        },
+      });
+      t.state = 'done';
+      t.done = r.size;
+      t.message = r.resumedFrom > 0 ? `resumed from ${bytes(r.resumedFrom)}` : undefined;
+      t.el.dataset.sha256 = r.sha256;
+      if (parentPath(r.path) === path) void load();
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'cancelled' || t.abort.signal.aborted) t.state = 'cancelled';
+      else if (code === 'unavailable' || code === 'timeout') {
+        // The connection went: keep what the host holds, and resume when it is back.
+        t.state = 'paused';
+        t.message = fileError(error);
+        scheduleResume(t);
+      } else {
+        t.state = 'failed';
+        t.message = fileError(error);
+        t.el.dataset.code = code;
+      }
+    }
+    clearTimeout(drawTimer);
+    drawTimer = undefined;
+    drawTransfer(t);
+  };
+
+  const resumeTimers = new Set<ReturnType<typeof setTimeout>>();
+  const scheduleResume = (t: Transfer) => {
+    const wait = RESUME_BACKOFF_MS[Math.min(t.attempts++, RESUME_BACKOFF_MS.length - 1)] ?? 15_000;
+    const timer = setTimeout(() => {
+      resumeTimers.delete(timer);
+      if (gone || t.state !== 'paused') return;
+      if (app.device.online(hostId) === false) return; // resumed by the presence event
+      t.state = 'queued';
+      drawTransfer(t);
+      void pump();
+    }, wait);
+    resumeTimers.add(timer);
+  };
+
+  const download = async (at: string, e: FileEntry) => {
+    const t = addTransfer({
+      kind: 'download',
+      name: e.name,
+      path: at,
+      overwrite: false,
+      state: 'running',
+      done: 0,
+      total: e.size,
+    });
+    t.abort = new AbortController();
+    try {
+      const chan = await channel('xfer');
+      const r = await chan.download(at, {
+        type: mimeType(e.name),
+        signal: t.abort.signal,
+        expectedSize: e.size,
+        onProgress: (done, total) => {
+          t.done = done;
+          t.total = total;
+          t.meter.add(done);
+          drawSoon(t);
+        },
+      });
+      t.state = 'done';
+      t.done = r.size;
+      t.total = r.size;
+      t.el.dataset.sha256 = r.sha256;
+      // Handed to the browser as a file: an <a download> on a Blob URL.
+      const url = URL.createObjectURL(r.blob);
+      const a = h('a', {
+        href: url,
+        download: e.name,
+        class: 'visually-hidden',
+        'data-testid': 'download-link',
+      });
+      screenEl.append(a);
+      a.click();
+      setTimeout(() => {
+        URL.revokeObjectURL(url);
+        a.remove();
+      }, 60_000);
+    } catch (error) {
+      const code = errorCode(error);
+      t.state = code === 'cancelled' || t.abort.signal.aborted ? 'cancelled' : 'failed';
+      t.message = fileError(error);
+      t.el.dataset.code = code;
+    }
+    clearTimeout(drawTimer);
+    drawTimer = undefined;
+    drawTransfer(t);
+  };
+
+  // ---------------------------------------------------------------- start
+  const start = async () => {
+    const connecting = body.querySelector('[data-testid="files-connecting"]');
+    try {
+      const chan = await channel('browse');
+      info = await chan.call('files.info');
+      if (gone) return;
+      connecting?.remove();
+      browser.hidden = false;
+      denied.hidden = true;
+      uploadButton.hidden = !info.write;
+      if (pathParam === undefined && info.home !== null) path = info.home;
+      await load();
+    } catch (error) {
+      if (gone) return;
+      // A channel the host refuses (no files:read) opens and closes at once.
+      let refused = errorCode(error) === 'grant_missing';
+      if (!refused && errorCode(error) === 'unavailable') {
+        try {
+          const link = await app.device.link(hostId);
+          const { grants } = await link.call('host.info');
+          refused = !grants.includes('files:read');
+        } catch {
+          // Unknown: said below as the error it was.
+        }
+      }
+      if (gone) return;
+      if (refused) {
+        connecting?.remove();
+        denied.hidden = false;
+        return;
+      }
+      if (connecting) connecting.textContent = `Could not reach the host: ${fileError(error)}`;
+      retry = setTimeout(() => void start(), 3000);
+    }
+  };
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  void start();
+
+  const offPresence = app.device.on('presence', (p) => {
+    if (p.host !== hostId || !p.online || gone) return;
+    if (!info) {
+      clearTimeout(retry);
+      void start();
+      return;
+    }
+    let resumed = false;
+    for (const t of transfers)
+      if (t.kind === 'upload' && t.state === 'paused') {
+        t.state = 'queued';
+        drawTransfer(t);
+        resumed = true;
+      }
+    if (resumed) void pump();
+  });
+
+  return () => {
+    gone = true;
+    clearTimeout(retry);
+    clearTimeout(drawTimer);
+    for (const t of resumeTimers) clearTimeout(t);
+    for (const t of transfers) t.abort?.abort();
+    offPresence();
+    for (const c of Object.values(channels)) void c?.then((x) => x.close()).catch(() => {});
+    for (const d of document.querySelectorAll('dialog.preview')) (d as HTMLDialogElement).close();
+    dispose();
+  };
+}

@@ -22,7 +22,7 @@ const NUM = String.raw`\b(?:0[xX][0-9a-fA-F_]+|0[bB][01_]+|\d[\d_]*(?:\.\d[\d_]*
 const DQ = String.raw`"(?:[^"\\\n]|\\.)*"?`;
 const SQ = String.raw`'(?:[^'\\\n]|\\.)*'?`;
 const BQ = String.raw`\`(?:[^\`\\]|\\[\s\S])*\`?`;
-const BLOCK = String.raw`\/\*[\s\S]*?(?:\*\/|$)`;
+const BLOCK = String.raw`\/\*[\s\S]*?(?:\*\/|(?![\s\S]))`;
 const LINE = String.raw`\/\/[^\n]*`;
 const HASH = String.raw`#[^\n]*`;
 
@@ -66,8 +66,8 @@ const C_LIKE: Lang = {
 const PYTHON: Lang = {
   rules: [
     ['com', HASH],
-    ['str', String.raw`"""[\s\S]*?(?:"""|$)`],
-    ['str', String.raw`'''[\s\S]*?(?:'''|$)`],
+    ['str', String.raw`"""[\s\S]*?(?:"""|(?![\s\S]))`],
+    ['str', String.raw`'''[\s\S]*?(?:'''|(?![\s\S]))`],
     ['str', DQ],
     ['str', SQ],
     ['num', NUM],
@@ -114,7 +114,7 @@ const CSS: Lang = {
 };
 const MARKUP: Lang = {
   rules: [
-    ['com', String.raw`<!--[\s\S]*?(?:-->|$)`],
+    ['com', String.raw`<!--[\s\S]*?(?:-->|(?![\s\S]))`],
     ['tag', String.raw`<\/?[A-Za-z][\w:.-]*|\/?>`],
     ['key', String.raw`\b[\w:-]+(?==)`],
     ['str', DQ],
@@ -124,7 +124,7 @@ const MARKUP: Lang = {
 const MARKDOWN: Lang = {
   rules: [
     ['head', String.raw`^#{1,6}[ \t][^\n]*`],
-    ['str', String.raw`\`\`\`[\s\S]*?(?:\`\`\`|$)|\`[^\`\n]*\``],
+    ['str', String.raw`\`\`\`[\s\S]*?(?:\`\`\`|(?![\s\S]))|\`[^\`\n]*\``],
     ['key', String.raw`\[[^\]\n]*\](?=\()`],
     ['com', String.raw`^>[^\n]*`],
   ],
@@ -209,7 +209,7 @@ function compiled(lang: Lang): RegExp {
 /** `text` as tokens for a file called `name` (one plain token when the language is unknown). */
 export function highlight(text: string, name: string): Token[] {
   const lang = pick(name);
-  if (!lang) return [['', text]];
+  if (!lang) return text === '' ? [] : [['', text]];
   const re = compiled(lang);
   re.lastIndex = 0;
   const out: Token[] = [];

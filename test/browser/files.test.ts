@@ -1,0 +1,293 @@
+/**
+ * The Files screen in Debian's Chromium (phone emulation, 412 px) against
+ * a real relay process and a real host serving the `files` channel from a
+ * temporary root (a folder `project` holding a TypeScript file and a PNG,
+ * a text file at the top, a `.ssh` folder on the deny list): the host
+ * screen links to Files; the listing shows the root's entries, folders
+ * first; tapping `project` opens it (breadcrumbs follow); the TypeScript
+ * file previews as coloured text (its words on screen, keywords in their
+ * own spans); the PNG previews as an image the browser decoded
+ * (naturalWidth > 0); the hidden toggle shows `.ssh`, greyed and not
+ * openable. A 12 MiB file uploaded from the page (`setInputFiles`) shows
+ * its progress and ends on the host with the same SHA-256, and downloaded
+ * back through the page (`<a download>` on a Blob URL) its bytes are the
+ * original's. "Open a terminal here" opens a new session in that folder.
+ * Screenshots (in /tmp/fweb-shots and .artifacts/screenshots): files-hosts,
+ * files-listing, files-folder, files-text-preview, files-image-preview,
+ * files-hidden, files-actions, files-upload-progress, files-uploaded.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { crc32, deflateSync } from 'node:zlib';
+import type { StartedRelay } from '@pocketshell/relay/testing';
+import type { Page } from 'playwright-core';
+import {
+  browserSkip,
+  buildWeb,
+  launchPhone,
+  type Phone,
+  screenshot,
+  startWebRelay,
+  TestHost,
+  typeInTerminal,
+  waitForLine,
+} from './harness.ts';
+
+const skip = browserSkip();
+const SHOTS = '/tmp/fweb-shots';
+
+/** A real PNG (8-bit RGB, a colour gradient) of `width` × `height`. */
+function png(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body) >>> 0);
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    raw[row] = 0; // no filter
+    for (let x = 0; x < width; x++) {
+      raw[row + 1 + x * 3] = Math.round((x / width) * 255);
+      raw[row + 2 + x * 3] = Math.round((y / height) * 255);
+      raw[row + 3 + x * 3] = 160;
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+const TS_SOURCE = `// The answer, computed.
+export function answer(): number {
+  const six = 6;
+  return six * 7; // 42
+}
+
+const greeting = "hello from the host";
+console.log(greeting, answer());
+`;
+
+/** Saves a screenshot in the harness's folder and in /tmp/fweb-shots. */
+async function shot(page: Page, name: string): Promise<void> {
+  const path = await screenshot(page, name);
+  mkdirSync(SHOTS, { recursive: true });
+  copyFileSync(path, join(SHOTS, `${name}.png`));
+}
+
+/** The names of the listed entries, in order. */
+function listed(page: Page): Promise<string[]> {
+  return page
+    .locator('[data-testid="entries"] li.file-row')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('data-name') ?? ''));
+}
+
+describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
+  let relay: StartedRelay;
+  let host: TestHost;
+  let phone: Phone;
+  let root: string;
+  let work: string;
+  const image = png(64, 48);
+  const pageLog: string[] = [];
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'pocketshell-files-root-'));
+    work = mkdtempSync(join(tmpdir(), 'pocketshell-files-work-'));
+    mkdirSync(join(root, 'project'));
+    writeFileSync(join(root, 'project', 'answer.ts'), TS_SOURCE);
+    writeFileSync(join(root, 'project', 'chart.png'), image);
+    writeFileSync(join(root, 'top.txt'), 'A text file at the top of the root.\n');
+    mkdirSync(join(root, '.ssh'));
+    writeFileSync(join(root, '.ssh', 'id_ed25519'), 'not a real key\n');
+    await buildWeb();
+    relay = await startWebRelay();
+    host = await TestHost.start(relay, { filesRoot: root });
+    phone = await launchPhone();
+    phone.page.on('console', (m) => {
+      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
+    });
+    phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
+    const { page } = phone;
+    await host.host.agent.pair({
+      webUrl: relay.url,
+      grants: ['shell', 'files:read', 'files:write'],
+      onUrl: (url) => void page.goto(url),
+      confirm: async (prompt) => {
+        const sas = page.locator('[data-testid="sas"][data-digits]');
+        await sas.waitFor();
+        return (await sas.getAttribute('data-digits')) === prompt.sas;
+      },
+    });
+    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+  });
+
+  afterEach((t) => {
+    if ((t as { passed?: boolean }).passed === false && pageLog.length)
+      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
+  });
+
+  after(async () => {
+    await phone?.close();
+    await host?.close();
+    await relay?.stop();
+    if (root) rmSync(root, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const openFiles = async (page: Page) => {
+    await page.goto(`${relay.url}#/host/${host.host.identity.id}`);
+    await page.locator('[data-testid="host-files"]').tap();
+    try {
+      await page.locator('[data-testid="entries"] li.file-row').first().waitFor();
+    } catch (error) {
+      await shot(page, 'files-failed').catch(() => {});
+      const said = await page
+        .locator('main')
+        .innerText()
+        .catch(() => '?');
+      throw new Error(`the Files screen listed nothing; it said: ${said.slice(0, 300)}`, { cause: error });
+    }
+  };
+
+  test('browses into a folder and previews a text file and an image', async () => {
+    const { page } = phone;
+    await shot(page, 'files-hosts');
+    await openFiles(page);
+    // Folders first, then files; hidden entries only on request.
+    assert.deepEqual(await listed(page), ['project', 'top.txt']);
+    await shot(page, 'files-listing');
+
+    await page.locator('li.file-row[data-name="project"] .row').tap();
+    await page.locator('[data-testid="entries"][data-path="project"]').waitFor();
+    assert.deepEqual(await listed(page), ['answer.ts', 'chart.png']);
+    assert.deepEqual(
+      await page.locator('[data-testid="crumbs"] .crumb').evaluateAll((els) => els.map((e) => e.textContent)),
+      [root.split('/').pop(), 'project'],
+    );
+    assert.match(page.url(), /#\/host\/[^/]+\/files\/project$/);
+    await shot(page, 'files-folder');
+
+    // Text: its words on screen, coloured.
+    await page.locator('li.file-row[data-name="answer.ts"] .row').tap();
+    const text = page.locator('[data-testid="preview-text"]');
+    await text.waitFor();
+    const shown = await text.innerText();
+    assert.match(shown, /export function answer\(\): number \{/);
+    assert.match(shown, /hello from the host/);
+    assert.equal(await text.getAttribute('data-lang'), 'code');
+    const keywords = await text.locator('.hl-kw').allInnerTexts();
+    assert.ok(
+      keywords.includes('function') && keywords.includes('return'),
+      `keywords: ${keywords.join(',')}`,
+    );
+    assert.ok((await text.locator('.hl-str').allInnerTexts()).includes('"hello from the host"'));
+    assert.ok((await text.locator('.hl-com').count()) >= 2);
+    await shot(page, 'files-text-preview');
+    await page.locator('[data-testid="preview-close"]').tap();
+    await page.locator('[data-testid="preview"]').waitFor({ state: 'detached' });
+
+    // Image: decoded by the browser from the Blob the download built.
+    await page.locator('li.file-row[data-name="chart.png"] .row').tap();
+    const img = page.locator('[data-testid="preview-image"]');
+    await img.waitFor();
+    await page.waitForFunction(() => {
+      const el = document.querySelector<HTMLImageElement>('[data-testid="preview-image"]');
+      return el?.complete && el.naturalWidth > 0;
+    });
+    assert.deepEqual(
+      await img.evaluate((el: HTMLImageElement) => [el.naturalWidth, el.naturalHeight]),
+      [64, 48],
+    );
+    await shot(page, 'files-image-preview');
+    await page.locator('[data-testid="preview-close"]').tap();
+    await page.locator('[data-testid="preview"]').waitFor({ state: 'detached' });
+
+    // Back to the root by the breadcrumbs; hidden files on request; `.ssh` is denied: greyed, not openable.
+    await page.locator('[data-testid="crumbs"] .crumb[data-path=""]').tap();
+    await page.locator('[data-testid="entries"][data-path=""]').waitFor();
+    await page.locator('[data-testid="show-hidden"]').tap();
+    const ssh = page.locator('li.file-row[data-name=".ssh"]');
+    await ssh.waitFor();
+    assert.equal(await ssh.getAttribute('data-denied'), 'true');
+    assert.equal(await ssh.locator('.row').isDisabled(), true);
+    await shot(page, 'files-hidden');
+    await page.locator('[data-testid="show-hidden"]').tap();
+    await ssh.waitFor({ state: 'detached' });
+  });
+
+  test('uploads a file from the page and downloads it back, bytes equal', async () => {
+    const { page } = phone;
+    await openFiles(page);
+    await page.locator('li.file-row[data-name="project"] .row').tap();
+    await page.locator('[data-testid="entries"][data-path="project"]').waitFor();
+
+    const original = randomBytes(12 * 1024 * 1024);
+    const local = join(work, 'upload.bin');
+    writeFileSync(local, original);
+    await page.locator('[data-testid="upload-input"]').setInputFiles(local);
+    const item = page.locator('li.transfer[data-kind="upload"][data-name="upload.bin"]');
+    await item.waitFor();
+    // Progress while it runs (if it is not over already: the screenshot shows what there is).
+    await page
+      .locator('li.transfer[data-name="upload.bin"][data-state="running"]:not([data-done="0"])')
+      .or(page.locator('li.transfer[data-name="upload.bin"][data-state="done"]'))
+      .first()
+      .waitFor();
+    await shot(page, 'files-upload-progress');
+    await page
+      .locator('li.transfer[data-name="upload.bin"][data-state="done"]')
+      .waitFor({ timeout: 120_000 });
+    const expected = sha256(original);
+    assert.equal(await item.getAttribute('data-sha256'), expected);
+    assert.equal(sha256(readFileSync(join(root, 'project', 'upload.bin'))), expected);
+    // The listing shows it.
+    await page.locator('li.file-row[data-name="upload.bin"]').waitFor();
+    await shot(page, 'files-uploaded');
+
+    // Back to the phone through its ⋯ menu: an <a download> on a Blob URL.
+    await page.locator('li.file-row[data-name="upload.bin"] [data-action="menu"]').tap();
+    await page.locator('[data-testid="actions-sheet"]').waitFor();
+    await shot(page, 'files-actions');
+    const downloading = page.waitForEvent('download', { timeout: 120_000 });
+    await page.locator('[data-menu="download"]').tap();
+    const download = await downloading;
+    assert.equal(download.suggestedFilename(), 'upload.bin');
+    const saved = await download.path();
+    const back = readFileSync(saved);
+    assert.equal(back.length, original.length);
+    assert.ok(back.equals(original), 'the downloaded bytes are the uploaded ones');
+    await page.locator('li.transfer[data-kind="download"][data-state="done"]').waitFor();
+    assert.equal(
+      await page.locator('li.transfer[data-kind="download"]').getAttribute('data-sha256'),
+      expected,
+    );
+  });
+
+  test('opens a terminal in a folder', async () => {
+    const { page } = phone;
+    await openFiles(page);
+    await page.locator('li.file-row[data-name="project"] [data-action="menu"]').tap();
+    await page.locator('[data-menu="terminal"]').tap();
+    await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor();
+    await typeInTerminal(page, 'pwd');
+    await waitForLine(page, new RegExp(`^${join(root, 'project').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+  });
+});

@@ -48,6 +48,12 @@ export const AUDIT_EVENTS = [
   'grants.changed',
   'process.signal',
   'process.renice',
+  // files channel, entry operations (files/ops.ts)
+  'files.mkdir',
+  'files.rename',
+  'files.move',
+  'files.copy',
+  'files.delete',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -87,6 +93,11 @@ export interface AuditRequiredFields {
   'grants.changed': { device: string };
   'process.signal': { device: string };
   'process.renice': { device: string };
+  'files.mkdir': { device: string };
+  'files.rename': { device: string };
+  'files.move': { device: string };
+  'files.copy': { device: string };
+  'files.delete': { device: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -117,6 +128,11 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'grants.changed': 'device',
   'process.signal': 'device',
   'process.renice': 'device',
+  'files.mkdir': 'device',
+  'files.rename': 'device',
+  'files.move': 'device',
+  'files.copy': 'device',
+  'files.delete': 'device',
 };
 
 /** The `prev` of the first entry. */

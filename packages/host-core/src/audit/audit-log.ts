@@ -48,6 +48,7 @@ export const AUDIT_EVENTS = [
   'grants.changed',
   'process.signal',
   'process.renice',
+  'files.write',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -87,6 +88,7 @@ export interface AuditRequiredFields {
   'grants.changed': { device: string };
   'process.signal': { device: string };
   'process.renice': { device: string };
+  'files.write': { device: string; path: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -117,6 +119,7 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'grants.changed': 'device',
   'process.signal': 'device',
   'process.renice': 'device',
+  'files.write': 'device',
 };
 
 /** The `prev` of the first entry. */

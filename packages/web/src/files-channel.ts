@@ -20,8 +20,8 @@
  * - Aborting (an `AbortSignal`) cancels on the host: `files.cancel` for a
  *   read or download, `files.upload.cancel` for an upload.
  *
- * The request id of a read or download names its data frames; it is read
- * back from the request as it is sent (the RPC client numbers requests).
+ * The request id of a read or download names its data frames (the RPC
+ * client's `onId` says it before the request leaves).
  * A frame that breaks the rules (out of order, past the window, of an
  * unknown type) ends the channel, as the host does.
  */
@@ -61,8 +61,6 @@ const aborted = () => new ProtocolError('cancelled', 'cancelled');
 export class FilesChannel {
   readonly channel: RTCDataChannel;
   readonly #rpc: RpcClient<FilesMethods>;
-  /** The id of the request sent last (read back as it is sent). */
-  #lastId = 0;
   readonly #sinks = new Map<number, Sink>();
   readonly #senders = new Map<number, ChunkSender>();
   #closed = false;
@@ -75,7 +73,6 @@ export class FilesChannel {
       FILES_METHODS,
       (text) => {
         if (channel.readyState !== 'open') throw new ProtocolError('unavailable', 'files channel not open');
-        this.#lastId = (JSON.parse(text) as { id: number }).id;
         for (const frame of encodeRpcFrames(text))
           if (typeof frame === 'string') channel.send(frame);
           else channel.send(frame as Uint8Array<ArrayBuffer>);
@@ -149,21 +146,26 @@ export class FilesChannel {
     signal?: AbortSignal,
   ): Promise<FilesResult<K>> {
     if (signal?.aborted) throw aborted();
-    const pending = this.#rpc.call(method, params as never) as Promise<FilesResult<K>>;
-    const id = this.#lastId;
-    const receiver = new ChunkReceiver(id, params.offset, (frame) => this.#send(frame));
+    let id = -1;
     let failed: Error | undefined;
-    this.#sinks.set(id, (offset, bytes) => {
-      if (failed) return;
-      try {
-        receiver.accept(offset, bytes.length);
-        take(bytes, offset);
-        receiver.consumed(receiver.received);
-      } catch (error) {
-        failed = error as Error;
-        this.close();
-      }
-    });
+    const pending = this.#rpc.call(method, params as never, {
+      // The data frames carry the request's id: their sink is in place before the request leaves.
+      onId: (assigned) => {
+        id = assigned;
+        const receiver = new ChunkReceiver(id, params.offset, (frame) => this.#send(frame));
+        this.#sinks.set(id, (offset, bytes) => {
+          if (failed) return;
+          try {
+            receiver.accept(offset, bytes.length);
+            take(bytes, offset);
+            receiver.consumed(receiver.received);
+          } catch (error) {
+            failed = error as Error;
+            this.close();
+          }
+        });
+      },
+    }) as Promise<FilesResult<K>>;
     const onAbort = () => void this.#rpc.call('files.cancel', { id }).catch(() => {});
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -304,10 +306,12 @@ export class FilesChannel {
         const bytes = new Uint8Array(await file.slice(at, Math.min(size, at + UPLOAD_SLICE)).arrayBuffer());
         hash.update(bytes);
         await sender.push(bytes);
-        options.onProgress?.(sender.sent, size);
+        // Done is what the host has acked (written); the window's worth in flight is not yet.
+        options.onProgress?.(sender.sent - sender.inFlight, size);
       }
       if (signal?.aborted) throw aborted();
       const result = await this.#rpc.call('files.upload.finish', { handle, sha256: toHex(hash.digest()) });
+      options.onProgress?.(size, size);
       return { ...result, resumedFrom: offset };
     } catch (error) {
       if ((error as { code?: string }).code === 'cancelled' && !this.#closed)

@@ -28,7 +28,7 @@ const HASH = String.raw`#[^\n]*`;
 
 const C_KEYWORDS = words(`
   abstract as async await break case catch char class const continue crate debugger def default defer
-  delete do double else enum export extends extern false final finally float fn for from func go goto
+  delete do double else enum export extends extern false final finally float fn for from func function go goto
   if impl implements import in instanceof int interface let long loop match mod module mut namespace
   new nil null override package private protected pub public readonly return select self short static
   struct super switch this throw throws trait true try type typeof undefined union unsafe use using var

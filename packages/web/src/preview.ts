@@ -119,8 +119,11 @@ export function openPreview(o: PreviewOptions): Promise<void> {
     body.append(
       h('pre', { class: 'code', 'data-testid': 'preview-text', 'data-lang': lang ?? 'plain' }, code),
     );
+    const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
     status.textContent =
-      size > head.length ? `The first ${bytes(head.length)} of ${bytes(size)}.` : `${bytes(size)}.`;
+      size > head.length
+        ? `The first ${bytes(head.length)} of ${bytes(size)} (${lines} lines).`
+        : `${lines} ${lines === 1 ? 'line' : 'lines'}${lang ? '' : ' · plain text'}`;
   };
 
   const showBlob = async (max: number) => {

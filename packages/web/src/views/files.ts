@@ -38,10 +38,12 @@ import {
   joinPath,
   mimeType,
   parentPath,
+  previewKind,
   RateMeter,
   transferLine,
 } from '../files-format.ts';
 import { setFirstInput } from '../first-input.ts';
+import { icon } from '../icons.ts';
 import { openPreview } from '../preview.ts';
 import { bytes } from '../stats-format.ts';
 import { fill, h, sheet, toast } from '../ui.ts';
@@ -232,9 +234,8 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
       ...sortButtons,
     ),
     hiddenChip,
-    uploadButton,
-    folderMenuButton,
   );
+  const actionsBar = h('div', { class: 'files-tools' }, uploadButton, folderMenuButton);
   const transfersList = h('ul', { class: 'list transfers', 'data-testid': 'transfers', hidden: true });
   const list = h('ul', { class: 'list entries', 'data-testid': 'entries' });
   const more = h(
@@ -252,6 +253,7 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
     'div',
     { class: 'stack', hidden: true },
     crumbBar,
+    actionsBar,
     toolbar,
     transfersList,
     status,
@@ -270,7 +272,9 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
 
   // ---------------------------------------------------------------- listing
   const drawCrumbs = () => {
-    const rootLabel = info?.root === '/' ? '/' : baseName(info?.root ?? '') || 'root';
+    // The root is named as the person knows it: Home, /, or the folder's own name.
+    const rootLabel =
+      info?.home === '' ? 'Home' : info?.root === '/' ? '/' : baseName(info?.root ?? '') || 'Root';
     const parts = crumbs(path, rootLabel);
     fill(
       crumbBar,
@@ -352,10 +356,10 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
   };
 
   const iconOf = (e: FileEntry) => {
-    if (e.type === 'dir' || (e.type === 'link' && e.link === 'dir')) return '📁';
-    if (e.type === 'link') return '↪';
-    if (e.type === 'other') return '⚙';
-    return '📄';
+    if (e.type === 'dir' || (e.type === 'link' && e.link === 'dir')) return icon('folder');
+    if (e.type === 'link') return icon('link');
+    if (e.type === 'other') return icon('other');
+    return icon(previewKind(e.name) === 'image' ? 'image' : 'file');
   };
 
   /** Whether tapping the entry does something (denied entries and links that lead nowhere do not open). */

@@ -11,14 +11,27 @@
  * openable. A 6 MiB file uploaded from the page (`setInputFiles`) shows
  * its progress and ends on the host with the same SHA-256, and downloaded
  * back through the page (`<a download>` on a Blob URL) its bytes are the
- * original's. "Open a terminal here" opens a new session in that folder.
+ * original's. A 16 MiB upload broken by a host restart pauses and resumes
+ * from what the host holds (the line says "resumed from"), with the right
+ * hash and no temporary file left. "Open a terminal here" opens a new
+ * session in that folder. The PDF previews in an iframe on a Blob URL
+ * (the relay's CSP allows blob: frames), and no CSP violation is reported.
  * Screenshots (in /tmp/fweb-shots and .artifacts/screenshots): files-hosts,
  * files-listing, files-folder, files-text-preview, files-image-preview,
- * files-hidden, files-actions, files-upload-progress, files-uploaded.
+ * files-pdf-preview, files-hidden, files-actions, files-upload-progress,
+ * files-uploaded, files-upload-resumed.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -26,6 +39,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
 import {
+  assertFits,
   browserSkip,
   buildWeb,
   launchPhone,
@@ -73,6 +87,29 @@ function png(width: number, height: number): Buffer {
   ]);
 }
 
+/** A real one-page PDF saying "Hello PDF". */
+function pdf(): Buffer {
+  const stream = 'BT /F1 24 Tf 40 100 Td (Hello PDF) Tj ET';
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((o, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const o of offsets) out += `${String(o).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 const TS_SOURCE = `// The answer, computed.
@@ -107,6 +144,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   let work: string;
   const image = png(64, 48);
   const pageLog: string[] = [];
+  const cspViolations: string[] = [];
 
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'pocketshell-files-root-'));
@@ -114,6 +152,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     mkdirSync(join(root, 'project'));
     writeFileSync(join(root, 'project', 'answer.ts'), TS_SOURCE);
     writeFileSync(join(root, 'project', 'chart.png'), image);
+    writeFileSync(join(root, 'project', 'hello.pdf'), pdf());
     writeFileSync(join(root, 'top.txt'), 'A text file at the top of the root.\n');
     mkdirSync(join(root, '.ssh'));
     writeFileSync(join(root, '.ssh', 'id_ed25519'), 'not a real key\n');
@@ -122,6 +161,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     host = await TestHost.start(relay, { filesRoot: root });
     phone = await launchPhone();
     phone.page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
       if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
     });
     phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
@@ -174,10 +214,11 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     // Folders first, then files; hidden entries only on request.
     assert.deepEqual(await listed(page), ['project', 'top.txt']);
     await shot(page, 'files-listing');
+    await assertFits(page);
 
     await page.locator('li.file-row[data-name="project"] .row').tap();
     await page.locator('[data-testid="entries"][data-path="project"]').waitFor();
-    assert.deepEqual(await listed(page), ['answer.ts', 'chart.png']);
+    assert.deepEqual(await listed(page), ['answer.ts', 'chart.png', 'hello.pdf']);
     assert.deepEqual(
       await page.locator('[data-testid="crumbs"] .crumb').evaluateAll((els) => els.map((e) => e.textContent)),
       ['Home', 'project'],
@@ -219,6 +260,20 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await shot(page, 'files-image-preview');
     await page.locator('[data-testid="preview-close"]').tap();
     await page.locator('[data-testid="preview"]').waitFor({ state: 'detached' });
+
+    // PDF: the browser's own viewer in an iframe on a Blob URL (the relay's CSP allows blob: frames only).
+    await page.locator('li.file-row[data-name="hello.pdf"] .row').tap();
+    const frame = page.locator('[data-testid="preview-pdf"]');
+    await frame.waitFor();
+    assert.match((await frame.getAttribute('src')) ?? '', /^blob:/);
+    // The frame loaded the Blob (a frame the CSP refused would be an error page), and the viewer drew.
+    const pdfFrame = await (await frame.elementHandle())?.contentFrame();
+    await pdfFrame?.waitForLoadState();
+    assert.match(pdfFrame?.url() ?? '', /^blob:/);
+    await shot(page, 'files-pdf-preview');
+    await page.locator('[data-testid="preview-close"]').tap();
+    await page.locator('[data-testid="preview"]').waitFor({ state: 'detached' });
+    assert.deepEqual(cspViolations, []);
 
     // Back to the root by the breadcrumbs; hidden files on request; `.ssh` is denied: greyed, not openable.
     await page.locator('[data-testid="crumbs"] .crumb[data-path=""]').tap();
@@ -289,5 +344,45 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor();
     await typeInTerminal(page, 'pwd');
     await waitForLine(page, new RegExp(`^${join(root, 'project').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+  });
+
+  test('an upload broken by a host restart resumes from what the host holds', async () => {
+    const { page } = phone;
+    await openFiles(page);
+    const original = randomBytes(16 * 1024 * 1024);
+    const local = join(work, 'resume.bin');
+    writeFileSync(local, original);
+    await page.locator('[data-testid="upload-input"]').setInputFiles(local);
+    const item = page.locator('li.transfer[data-kind="upload"][data-name="resume.bin"]');
+    await page.waitForFunction(() => {
+      const el = document.querySelector('li.transfer[data-name="resume.bin"]');
+      return (
+        el?.getAttribute('data-state') === 'running' &&
+        Number(el.getAttribute('data-done')) >= 2 * 1024 * 1024
+      );
+    });
+    // The host goes away mid-upload: the page pauses, keeps the file, and goes on when the host is back.
+    await host.restart();
+    await item
+      .and(
+        page.locator(
+          '[data-state="paused"], [data-state="queued"], [data-state="running"], [data-state="done"]',
+        ),
+      )
+      .waitFor();
+    await shot(page, 'files-upload-resumed');
+    await page
+      .locator('li.transfer[data-name="resume.bin"][data-state="done"]')
+      .waitFor({ timeout: 180_000 });
+    const line = await item.locator('[data-testid="transfer-line"]').innerText();
+    assert.match(line, /resumed from [1-9]/);
+    const expected = sha256(original);
+    assert.equal(await item.getAttribute('data-sha256'), expected);
+    assert.equal(sha256(readFileSync(join(root, 'resume.bin'))), expected);
+    // Nothing of the broken try is left beside it.
+    assert.deepEqual(
+      readdirSync(root).filter((n) => n.includes('.part')),
+      [],
+    );
   });
 });

@@ -135,6 +135,9 @@ export class HostLink extends Emitter<HostLinkEvents> {
   async openFiles(): Promise<FilesChannel> {
     if (this.#closed) throw new ProtocolError('unavailable', 'connection closed');
     const files = new FilesChannel(this.pc.createDataChannel('files'));
+    // A lost connection fails its transfers at once (a paused upload resumes on the next one).
+    const off = this.once('close', () => files.close());
+    void files.closed.then(off);
     try {
       await files.opened(OPEN_TIMEOUT_MS);
     } catch (error) {

@@ -893,8 +893,19 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
     t.abort = new AbortController();
     t.meter.reset();
     drawTransfer(t);
+    let chan: FilesChannel;
     try {
-      const chan = await channel('xfer');
+      chan = await channel('xfer');
+    } catch (error) {
+      // No connection yet (the host restarting, the network away): wait and try again.
+      if (gone) return;
+      t.state = 'paused';
+      t.message = fileError(error);
+      scheduleResume(t);
+      drawTransfer(t);
+      return;
+    }
+    try {
       const r = await chan.upload(file, t.path, {
         overwrite: t.overwrite,
         signal: t.abort.signal,
@@ -1042,6 +1053,7 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
       void start();
       return;
     }
+    void load();
     let resumed = false;
     for (const t of transfers)
       if (t.kind === 'upload' && t.state === 'paused') {

@@ -25,11 +25,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -384,5 +386,90 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
       readdirSync(root).filter((n) => n.includes('.part')),
       [],
     );
+  });
+
+  test('makes, renames, copies, moves and deletes entries; a refusal in words', async () => {
+    const { page } = phone;
+    await openFiles(page);
+    const sheetClosed = () => page.locator('dialog.sheet').waitFor({ state: 'detached' });
+    const actionsOf = async (name: string) => {
+      await page.locator(`li.file-row[data-name="${name}"] [data-action="menu"]`).tap();
+      await page.locator('[data-testid="actions-sheet"]').waitFor();
+    };
+    const answer = async (text: string) => {
+      await page.locator('[data-testid="name-field"]').fill(text);
+      await page.locator('[data-testid="name-ok"]').tap();
+      await sheetClosed();
+    };
+
+    // New folder.
+    await page.locator('[data-testid="folder-actions"]').tap();
+    await page.locator('[data-menu="mkdir"]').tap();
+    await answer('made');
+    await page.locator('li.file-row[data-name="made"]').waitFor();
+    assert.ok(statSync(join(root, 'made')).isDirectory());
+
+    // A long press (held still) opens the same actions as ⋯: rename.
+    const row = page.locator('li.file-row[data-name="top.txt"] .row');
+    const box = await row.boundingBox();
+    assert.ok(box);
+    const at = {
+      clientX: box.x + box.width / 2,
+      clientY: box.y + box.height / 2,
+      pointerType: 'touch',
+      bubbles: true,
+    };
+    await row.dispatchEvent('pointerdown', at);
+    await page.locator('[data-testid="actions-sheet"]').waitFor();
+    await row.dispatchEvent('pointerup', at);
+    await page.locator('[data-menu="rename"]').tap();
+    await answer('note.txt');
+    await page.locator('li.file-row[data-name="note.txt"]').waitFor();
+    assert.equal(readFileSync(join(root, 'note.txt'), 'utf8'), 'A text file at the top of the root.\n');
+    assert.equal(existsSync(join(root, 'top.txt')), false);
+
+    // Copy into the folder; a second copy to the same name is refused, in words.
+    await actionsOf('note.txt');
+    await page.locator('[data-menu="copy"]').tap();
+    await answer('made/note.txt');
+    await page.locator('.toast', { hasText: 'Copied' }).waitFor();
+    assert.equal(
+      readFileSync(join(root, 'made', 'note.txt'), 'utf8'),
+      readFileSync(join(root, 'note.txt'), 'utf8'),
+    );
+    await actionsOf('note.txt');
+    await page.locator('[data-menu="copy"]').tap();
+    await answer('made/note.txt');
+    await page.locator('.toast', { hasText: /already there.*\(exists\)/ }).waitFor();
+
+    // Move it.
+    await actionsOf('note.txt');
+    await page.locator('[data-menu="move"]').tap();
+    await answer('made/moved.txt');
+    await page.locator('li.file-row[data-name="note.txt"]').waitFor({ state: 'detached' });
+    assert.equal(existsSync(join(root, 'note.txt')), false);
+    assert.ok(existsSync(join(root, 'made', 'moved.txt')));
+
+    // Delete the folder to the trash (the host user's trash, under the home).
+    await actionsOf('made');
+    await page.locator('[data-menu="delete"]').tap();
+    await page.locator('[data-testid="delete-trash"]').tap();
+    await page.locator('li.file-row[data-name="made"]').waitFor({ state: 'detached' });
+    assert.equal(existsSync(join(root, 'made')), false);
+    assert.ok(existsSync(join(root, '.local', 'share', 'Trash', 'files', 'made', 'moved.txt')));
+
+    // Delete for good asks twice; the file is gone, not in the trash.
+    writeFileSync(join(root, 'gone.txt'), 'bye\n');
+    await page.locator('[data-testid="folder-actions"]').tap();
+    await page.locator('[data-menu="refresh"]').tap();
+    await actionsOf('gone.txt');
+    await page.locator('[data-menu="delete"]').tap();
+    await page.locator('[data-testid="delete-permanent"]').tap();
+    await page.locator('[data-testid="confirm-sheet"]').waitFor();
+    await shot(page, 'files-delete-confirm');
+    await page.locator('[data-testid="confirm-ok"]').tap();
+    await page.locator('li.file-row[data-name="gone.txt"]').waitFor({ state: 'detached' });
+    assert.equal(existsSync(join(root, 'gone.txt')), false);
+    assert.equal(existsSync(join(root, '.local', 'share', 'Trash', 'files', 'gone.txt')), false);
   });
 });

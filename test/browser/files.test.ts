@@ -16,10 +16,15 @@
  * hash and no temporary file left. "Open a terminal here" opens a new
  * session in that folder. The PDF previews in an iframe on a Blob URL
  * (the relay's CSP allows blob: frames), and no CSP violation is reported.
+ * From the page: new folder, rename (by a long press), copy (a second copy
+ * refused `exists`, said in words), move, delete to the trash and for
+ * good, each checked on disk; a cancelled upload leaves nothing; a name
+ * already there is replaced only when asked. With `files:read` only the
+ * changing actions are not offered; without it the screen says why.
  * Screenshots (in /tmp/fweb-shots and .artifacts/screenshots): files-hosts,
  * files-listing, files-folder, files-text-preview, files-image-preview,
  * files-pdf-preview, files-hidden, files-actions, files-upload-progress,
- * files-uploaded, files-upload-resumed.
+ * files-uploaded, files-upload-resumed, files-delete-confirm, files-no-grant.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -38,6 +43,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { crc32, deflateSync } from 'node:zlib';
+import type { DeviceId } from '@pocketshell/protocol';
 import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
 import {
@@ -112,6 +118,16 @@ function pdf(): Buffer {
   return Buffer.from(out, 'latin1');
 }
 
+/** Polls `check` every 50 ms until it holds or `ms` passed; returns whether it held. */
+async function eventually(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 const TS_SOURCE = `// The answer, computed.
@@ -144,6 +160,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   let phone: Phone;
   let root: string;
   let work: string;
+  let phoneId: DeviceId;
   const image = png(64, 48);
   const pageLog: string[] = [];
   const cspViolations: string[] = [];
@@ -168,7 +185,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     });
     phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
     const { page } = phone;
-    await host.host.agent.pair({
+    const pinned = await host.host.agent.pair({
       webUrl: relay.url,
       grants: ['shell', 'files:read', 'files:write'],
       onUrl: (url) => void page.goto(url),
@@ -178,6 +195,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
         return (await sas.getAttribute('data-digits')) === prompt.sas;
       },
     });
+    phoneId = pinned.id as DeviceId;
     await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
   });
 
@@ -471,5 +489,76 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await page.locator('li.file-row[data-name="gone.txt"]').waitFor({ state: 'detached' });
     assert.equal(existsSync(join(root, 'gone.txt')), false);
     assert.equal(existsSync(join(root, '.local', 'share', 'Trash', 'files', 'gone.txt')), false);
+  });
+
+  test('a cancelled upload leaves nothing; a name already there is replaced only when asked', async () => {
+    const { page } = phone;
+    await openFiles(page);
+    const local = join(work, 'cancel.bin');
+    writeFileSync(local, randomBytes(16 * 1024 * 1024));
+    await page.locator('[data-testid="upload-input"]').setInputFiles(local);
+    const item = page.locator('li.transfer[data-kind="upload"][data-name="cancel.bin"]');
+    await page.waitForFunction(() => {
+      const el = document.querySelector('li.transfer[data-name="cancel.bin"]');
+      return (
+        el?.getAttribute('data-state') === 'running' && Number(el.getAttribute('data-done')) >= 1024 * 1024
+      );
+    });
+    await item.locator('[data-action="cancel"]').tap();
+    await page.locator('li.transfer[data-name="cancel.bin"][data-state="cancelled"]').waitFor();
+    assert.ok(
+      await eventually(() => readdirSync(root).every((n) => !n.includes('cancel.bin'))),
+      `left behind: ${readdirSync(root).join(', ')}`,
+    );
+
+    writeFileSync(join(root, 'replace.txt'), 'old\n');
+    await page.locator('[data-testid="folder-actions"]').tap();
+    await page.locator('[data-menu="refresh"]').tap();
+    await page.locator('li.file-row[data-name="replace.txt"]').waitFor();
+    const newer = join(work, 'replace.txt');
+    writeFileSync(newer, 'new content\n');
+    // Declined: nothing is sent.
+    await page.locator('[data-testid="upload-input"]').setInputFiles(newer);
+    await page.locator('[data-testid="confirm-sheet"]').waitFor();
+    await page.locator('[data-testid="confirm-cancel"]').tap();
+    await page.locator('dialog.sheet').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('li.transfer[data-name="replace.txt"]').count(), 0);
+    assert.equal(readFileSync(join(root, 'replace.txt'), 'utf8'), 'old\n');
+    // Accepted: replaced.
+    await page.locator('[data-testid="upload-input"]').setInputFiles(newer);
+    await page.locator('[data-testid="confirm-ok"]').tap();
+    await page.locator('li.transfer[data-name="replace.txt"][data-state="done"]').waitFor();
+    assert.equal(readFileSync(join(root, 'replace.txt'), 'utf8'), 'new content\n');
+  });
+
+  test('with files:read only, nothing that changes a file is offered; without it the screen says why', async () => {
+    const { page } = phone;
+    host.host.agent.setGrants(phoneId, ['shell', 'files:read']);
+    await page.goto(`${relay.url}/#/hosts`);
+    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    await openFiles(page);
+    assert.equal(await page.locator('[data-testid="upload"]').isVisible(), false);
+    await page.locator('li.file-row[data-name="replace.txt"] [data-action="menu"]').tap();
+    const offered = await page
+      .locator('[data-testid="actions-sheet"] .menu-item')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-menu')));
+    assert.deepEqual(offered, ['open', 'download']);
+    await page.keyboard.press('Escape');
+    await page.locator('dialog.sheet').waitFor({ state: 'detached' });
+
+    host.host.agent.setGrants(phoneId, ['shell']);
+    await page.goto(`${relay.url}/#/hosts`);
+    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/files`);
+    const denied = page.locator('[data-testid="files-denied"]');
+    await denied.waitFor();
+    assert.equal(await denied.getAttribute('data-code'), 'grant_missing');
+    assert.match((await denied.textContent()) ?? '', /does not hold the files:read grant/);
+    await shot(page, 'files-no-grant');
+    await assertFits(page);
+  });
+
+  test('no screen of this file broke the Content Security Policy', () => {
+    assert.deepEqual(cspViolations, []);
   });
 });

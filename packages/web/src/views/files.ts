@@ -11,12 +11,11 @@
  * session whose first input is `cd -- '<folder>'`). The folder's own ⋯
  * offers a new folder, upload, a terminal here and a refresh.
  *
- * Uploads (several files from an `<input type=file multiple>`) run one at
- * a time on a channel of their own, so the listing never waits behind
- * them; each shows its progress with speed and time left, and can be
- * cancelled. A lost connection pauses an upload and it resumes from what
- * the host already holds (checked by hash) once the host is back, or when
- * "Resume" is tapped. Downloads show in the same list.
+ * Uploads (several files from an `<input type=file multiple>`; a name
+ * already listed asks before it is replaced) and downloads run on a
+ * channel of their own, so the listing never waits behind them; their
+ * list (progress, speed, time left, cancel, resume after a lost
+ * connection) is `files-transfers.ts`.
  *
  * Entries on the host's deny list are shown greyed and do not open; a
  * link shows where it leads (`→ folder`, `→ outside`…), and only a link to
@@ -36,11 +35,8 @@ import {
   fileDate,
   fileError,
   joinPath,
-  mimeType,
   parentPath,
   previewKind,
-  RateMeter,
-  transferLine,
 } from '../files-format.ts';
 import { setFirstInput } from '../first-input.ts';
 import { icon } from '../icons.ts';
@@ -48,33 +44,14 @@ import { openPreview } from '../preview.ts';
 import { bytes } from '../stats-format.ts';
 import { fill, h, sheet, toast } from '../ui.ts';
 import { frame } from './chrome.ts';
+import { TransferList } from './files-transfers.ts';
 
 /** Entries asked per page. */
 export const PAGE = 200;
 /** How long a press lasts before it is a long press. */
 const LONG_PRESS_MS = 500;
-/** Waits between attempts to resume an upload after a lost connection. */
-const RESUME_BACKOFF_MS = [1000, 2000, 4000, 8000, 15_000];
 
 type Info = FilesResult<'files.info'>;
-
-/** One upload or download in the transfers list. */
-interface Transfer {
-  kind: 'upload' | 'download';
-  name: string;
-  /** Root-relative path of the file on the host. */
-  path: string;
-  file?: File;
-  overwrite: boolean;
-  state: 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
-  done: number;
-  total: number;
-  meter: RateMeter;
-  abort?: AbortController;
-  attempts: number;
-  el: HTMLElement;
-  message?: string | undefined;
-}
 
 const LINK_WORDS: Record<string, string> = {
   file: 'file',
@@ -689,163 +666,22 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
   };
 
   // ---------------------------------------------------------------- transfers
-  const transfers: Transfer[] = [];
-  let pumping = false;
+  const transfers = new TransferList({
+    el: transfersList,
+    anchors: screenEl,
+    channel: () => channel('xfer'),
+    online: () => app.device.online(hostId),
+    uploaded: (at) => {
+      if (!gone && parentPath(at) === path) void load();
+    },
+  });
 
-  const drawTransfer = (t: Transfer) => {
-    const pct = t.total > 0 ? Math.min(100, (t.done / t.total) * 100) : t.state === 'done' ? 100 : 0;
-    const line =
-      t.state === 'running'
-        ? transferLine(t.done, t.total, t.meter.rate())
-        : t.state === 'queued'
-          ? `Waiting · ${bytes(t.total)}`
-          : t.state === 'paused'
-            ? `Paused at ${bytes(t.done)} of ${bytes(t.total)}: ${t.message ?? 'connection lost'}`
-            : t.state === 'done'
-              ? `${t.kind === 'upload' ? 'Uploaded' : 'Downloaded'} · ${bytes(t.total)}${t.message ? ` · ${t.message}` : ''}`
-              : t.state === 'cancelled'
-                ? 'Cancelled'
-                : (t.message ?? 'Failed');
-    const active = t.state === 'running' || t.state === 'queued' || t.state === 'paused';
-    const fillEl = h('div', { class: `meter-fill${t.state === 'failed' ? ' failed' : ''}` });
-    fillEl.style.width = `${pct.toFixed(1)}%`;
-    t.el.dataset.state = t.state;
-    t.el.dataset.done = String(t.done);
-    fill(
-      t.el,
-      h(
-        'div',
-        { class: 'transfer-main' },
-        h(
-          'div',
-          { class: 'transfer-head' },
-          h('span', { class: 'badge' }, t.kind === 'upload' ? '↑' : '↓'),
-          h('span', { class: 'row-title' }, t.name),
-        ),
-        h(
-          'div',
-          {
-            class: 'meter',
-            role: 'progressbar',
-            'aria-valuemin': 0,
-            'aria-valuemax': 100,
-            'aria-valuenow': Math.round(pct),
-          },
-          fillEl,
-        ),
-        h(
-          'span',
-          { class: `row-sub wrap${t.state === 'failed' ? ' error' : ''}`, 'data-testid': 'transfer-line' },
-          line,
-        ),
-      ),
-      t.state === 'paused' && t.kind === 'upload'
-        ? h(
-            'button',
-            {
-              class: 'icon-button',
-              type: 'button',
-              'aria-label': `Resume ${t.name}`,
-              'data-action': 'resume',
-              onclick: () => resume(t),
-            },
-            '↻',
-          )
-        : null,
-      active
-        ? h(
-            'button',
-            {
-              class: 'icon-button danger',
-              type: 'button',
-              'aria-label': `Cancel ${t.name}`,
-              'data-action': 'cancel',
-              onclick: () => cancel(t),
-            },
-            '✕',
-          )
-        : h(
-            'button',
-            {
-              class: 'icon-button',
-              type: 'button',
-              'aria-label': `Clear ${t.name}`,
-              'data-action': 'clear',
-              onclick: () => clear(t),
-            },
-            '✓',
-          ),
-    );
-  };
-
-  /** Redraws the running transfers at most a few times a second. */
-  let drawTimer: ReturnType<typeof setTimeout> | undefined;
-  const drawSoon = (t: Transfer) => {
-    if (drawTimer !== undefined) return;
-    drawTimer = setTimeout(() => {
-      drawTimer = undefined;
-      drawTransfer(t);
-    }, 100);
-  };
-
-  const addTransfer = (t: Omit<Transfer, 'el' | 'meter' | 'attempts'>): Transfer => {
-    const el = h('li', { class: 'transfer', 'data-kind': t.kind, 'data-name': t.name });
-    const full: Transfer = { ...t, el, meter: new RateMeter(), attempts: 0 };
-    transfers.push(full);
-    transfersList.append(el);
-    transfersList.hidden = false;
-    drawTransfer(full);
-    return full;
-  };
-
-  const clear = (t: Transfer) => {
-    t.el.remove();
-    transfers.splice(transfers.indexOf(t), 1);
-    transfersList.hidden = transfers.length === 0;
-  };
-
-  const cancel = (t: Transfer) => {
-    if (t.state === 'queued' || t.state === 'paused') {
-      t.state = 'cancelled';
-      drawTransfer(t);
-      if (t.kind === 'upload') void cancelOnHost(t);
-      return;
-    }
-    t.abort?.abort();
-  };
-
-  /** A paused upload's temporary file is the host's to remove: begin it again and cancel at once. */
-  const cancelOnHost = async (t: Transfer) => {
-    if (t.done === 0 || !t.file) return;
-    try {
-      const chan = await channel('xfer');
-      const b = await chan.call('files.upload.begin', {
-        path: t.path,
-        size: t.file.size,
-        overwrite: t.overwrite,
-        restart: false,
-        mode: undefined,
-      });
-      await chan.call('files.upload.cancel', { handle: b.handle });
-    } catch {
-      // The host removes abandoned temporary files itself.
-    }
-  };
-
-  const resume = (t: Transfer) => {
-    if (t.state !== 'paused') return;
-    t.state = 'queued';
-    t.attempts = 0;
-    drawTransfer(t);
-    void pump();
-  };
+  const download = (at: string, e: FileEntry) => transfers.download(at, e);
 
   const addUploads = async (files: File[]) => {
-    if (files.length === 0) return;
     const folder = path;
     // One question per name already in the folder as listed.
     for (const file of files) {
-      const target = joinPath(folder, file.name);
       let overwrite = false;
       if (folder === path && entries.some((e) => e.name === file.name)) {
         overwrite = await confirm(
@@ -856,155 +692,9 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
         );
         if (!overwrite) continue;
       }
-      addTransfer({
-        kind: 'upload',
-        name: file.name,
-        path: target,
-        file,
-        overwrite,
-        state: 'queued',
-        done: 0,
-        total: file.size,
-      });
-    }
-    void pump();
-  };
-
-  /** Runs the queued uploads one at a time. */
-  const pump = async () => {
-    if (pumping) return;
-    pumping = true;
-    try {
-      for (
-        let t = transfers.find((x) => x.kind === 'upload' && x.state === 'queued');
-        t && !gone;
-        t = transfers.find((x) => x.kind === 'upload' && x.state === 'queued')
-      )
-        await runUpload(t);
-    } finally {
-      pumping = false;
-    }
-  };
-
-  const runUpload = async (t: Transfer) => {
-    const file = t.file;
-    if (!file) return;
-    t.state = 'running';
-    t.abort = new AbortController();
-    t.meter.reset();
-    drawTransfer(t);
-    let chan: FilesChannel;
-    try {
-      chan = await channel('xfer');
-    } catch (error) {
-      // No connection yet (the host restarting, the network away): wait and try again.
       if (gone) return;
-      t.state = 'paused';
-      t.message = fileError(error);
-      scheduleResume(t);
-      drawTransfer(t);
-      return;
+      transfers.upload(file, joinPath(folder, file.name), overwrite);
     }
-    try {
-      const r = await chan.upload(file, t.path, {
-        overwrite: t.overwrite,
-        signal: t.abort.signal,
-        onProgress: (done, total) => {
-          t.done = done;
-          t.total = total;
-          t.meter.add(done);
-          drawSoon(t);
-        },
-      });
-      t.state = 'done';
-      t.done = r.size;
-      t.message = r.resumedFrom > 0 ? `resumed from ${bytes(r.resumedFrom)}` : undefined;
-      t.el.dataset.sha256 = r.sha256;
-      if (parentPath(r.path) === path) void load();
-    } catch (error) {
-      const code = errorCode(error);
-      if (code === 'cancelled' || t.abort.signal.aborted) t.state = 'cancelled';
-      else if (code === 'unavailable' || code === 'timeout') {
-        // The connection went: keep what the host holds, and resume when it is back.
-        t.state = 'paused';
-        t.message = fileError(error);
-        scheduleResume(t);
-      } else {
-        t.state = 'failed';
-        t.message = fileError(error);
-        t.el.dataset.code = code;
-      }
-    }
-    clearTimeout(drawTimer);
-    drawTimer = undefined;
-    drawTransfer(t);
-  };
-
-  const resumeTimers = new Set<ReturnType<typeof setTimeout>>();
-  const scheduleResume = (t: Transfer) => {
-    const wait = RESUME_BACKOFF_MS[Math.min(t.attempts++, RESUME_BACKOFF_MS.length - 1)] ?? 15_000;
-    const timer = setTimeout(() => {
-      resumeTimers.delete(timer);
-      if (gone || t.state !== 'paused') return;
-      if (app.device.online(hostId) === false) return; // resumed by the presence event
-      t.state = 'queued';
-      drawTransfer(t);
-      void pump();
-    }, wait);
-    resumeTimers.add(timer);
-  };
-
-  const download = async (at: string, e: FileEntry) => {
-    const t = addTransfer({
-      kind: 'download',
-      name: e.name,
-      path: at,
-      overwrite: false,
-      state: 'running',
-      done: 0,
-      total: e.size,
-    });
-    t.abort = new AbortController();
-    try {
-      const chan = await channel('xfer');
-      const r = await chan.download(at, {
-        type: mimeType(e.name),
-        signal: t.abort.signal,
-        expectedSize: e.size,
-        onProgress: (done, total) => {
-          t.done = done;
-          t.total = total;
-          t.meter.add(done);
-          drawSoon(t);
-        },
-      });
-      t.state = 'done';
-      t.done = r.size;
-      t.total = r.size;
-      t.el.dataset.sha256 = r.sha256;
-      // Handed to the browser as a file: an <a download> on a Blob URL.
-      const url = URL.createObjectURL(r.blob);
-      const a = h('a', {
-        href: url,
-        download: e.name,
-        class: 'visually-hidden',
-        'data-testid': 'download-link',
-      });
-      screenEl.append(a);
-      a.click();
-      setTimeout(() => {
-        URL.revokeObjectURL(url);
-        a.remove();
-      }, 60_000);
-    } catch (error) {
-      const code = errorCode(error);
-      t.state = code === 'cancelled' || t.abort.signal.aborted ? 'cancelled' : 'failed';
-      t.message = fileError(error);
-      t.el.dataset.code = code;
-    }
-    clearTimeout(drawTimer);
-    drawTimer = undefined;
-    drawTransfer(t);
   };
 
   // ---------------------------------------------------------------- start
@@ -1054,22 +744,13 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
       return;
     }
     void load();
-    let resumed = false;
-    for (const t of transfers)
-      if (t.kind === 'upload' && t.state === 'paused') {
-        t.state = 'queued';
-        drawTransfer(t);
-        resumed = true;
-      }
-    if (resumed) void pump();
+    transfers.resumePaused();
   });
 
   return () => {
     gone = true;
     clearTimeout(retry);
-    clearTimeout(drawTimer);
-    for (const t of resumeTimers) clearTimeout(t);
-    for (const t of transfers) t.abort?.abort();
+    transfers.dispose();
     offPresence();
     for (const c of Object.values(channels)) void c?.then((x) => x.close()).catch(() => {});
     for (const d of document.querySelectorAll('dialog.preview')) (d as HTMLDialogElement).close();

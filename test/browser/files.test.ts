@@ -19,12 +19,16 @@
  * From the page: new folder, rename (by a long press), copy (a second copy
  * refused `exists`, said in words), move, delete to the trash and for
  * good, each checked on disk; a cancelled upload leaves nothing; a name
- * already there is replaced only when asked. With `files:read` only the
+ * already there is replaced only when asked. Links show where they lead
+ * (a link to a folder in the root opens; out of it, or to nothing, they
+ * are disabled); a folder of 450 files pages in 200 at a time and sorts
+ * by size both ways. With `files:read` only the
  * changing actions are not offered; without it the screen says why.
  * Screenshots (in /tmp/fweb-shots and .artifacts/screenshots): files-hosts,
  * files-listing, files-folder, files-text-preview, files-image-preview,
  * files-pdf-preview, files-hidden, files-actions, files-upload-progress,
- * files-uploaded, files-upload-resumed, files-delete-confirm, files-no-grant.
+ * files-uploaded, files-upload-resumed, files-delete-confirm, files-links,
+ * files-sorted-by-size, files-no-grant.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -37,6 +41,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -173,6 +178,15 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     writeFileSync(join(root, 'project', 'chart.png'), image);
     writeFileSync(join(root, 'project', 'hello.pdf'), pdf());
     writeFileSync(join(root, 'top.txt'), 'A text file at the top of the root.\n');
+    // Links: one to a folder in the root, one out of it (never followed), one to nothing.
+    mkdirSync(join(root, 'links'));
+    symlinkSync('../project', join(root, 'links', 'to-project'));
+    symlinkSync('/etc', join(root, 'links', 'to-etc'));
+    symlinkSync('missing', join(root, 'links', 'to-nothing'));
+    // A folder of 450 files, file NNN holding NNN bytes: three pages.
+    mkdirSync(join(root, 'many'));
+    for (let i = 0; i < 450; i++)
+      writeFileSync(join(root, 'many', `f${String(i).padStart(3, '0')}`), Buffer.alloc(i));
     mkdirSync(join(root, '.ssh'));
     writeFileSync(join(root, '.ssh', 'id_ed25519'), 'not a real key\n');
     await buildWeb();
@@ -232,7 +246,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await shot(page, 'files-hosts');
     await openFiles(page);
     // Folders first, then files; hidden entries only on request.
-    assert.deepEqual(await listed(page), ['project', 'top.txt']);
+    assert.deepEqual(await listed(page), ['links', 'many', 'project', 'top.txt']);
     await shot(page, 'files-listing');
     await assertFits(page);
 
@@ -529,6 +543,59 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await page.locator('[data-testid="confirm-ok"]').tap();
     await page.locator('li.transfer[data-name="replace.txt"][data-state="done"]').waitFor();
     assert.equal(readFileSync(join(root, 'replace.txt'), 'utf8'), 'new content\n');
+  });
+
+  test('links show where they lead; a folder of 450 pages in, sorted by size both ways', async () => {
+    const { page } = phone;
+    await openFiles(page);
+    await page.locator('li.file-row[data-name="links"] .row').tap();
+    await page.locator('[data-testid="entries"][data-path="links"]').waitFor();
+    const link = (name: string) => page.locator(`li.file-row[data-name="${name}"]`);
+    assert.equal(await link('to-project').getAttribute('data-link'), 'dir');
+    assert.equal(await link('to-etc').getAttribute('data-link'), 'outside');
+    assert.equal(await link('to-nothing').getAttribute('data-link'), 'broken');
+    assert.match(await link('to-project').locator('.row-sub').innerText(), /→ folder/);
+    assert.match(await link('to-etc').locator('.row-sub').innerText(), /→ outside/);
+    assert.equal(await link('to-etc').locator('.row').isDisabled(), true);
+    assert.equal(await link('to-nothing').locator('.row').isDisabled(), true);
+    await shot(page, 'files-links');
+    // A link to a folder in the root opens it.
+    await link('to-project').locator('.row').tap();
+    await page.locator('[data-testid="entries"][data-path="links/to-project"]').waitFor();
+    assert.deepEqual(await listed(page), ['answer.ts', 'chart.png', 'hello.pdf', 'upload.bin']);
+
+    await page.locator('[data-testid="crumbs"] .crumb[data-path=""]').tap();
+    await page.locator('li.file-row[data-name="many"] .row').tap();
+    await page.locator('[data-testid="entries"][data-path="many"]').waitFor();
+    assert.equal(await page.locator('[data-testid="entries"]').getAttribute('data-total'), '450');
+    const count = () => page.locator('[data-testid="entries"] li.file-row').count();
+    assert.equal(await count(), 200);
+    await page.locator('[data-testid="load-more"]').tap();
+    await page.locator('li.file-row[data-name="f399"]').waitFor();
+    assert.equal(await count(), 400);
+    await page.locator('[data-testid="load-more"]').tap();
+    await page.locator('li.file-row[data-name="f449"]').waitFor();
+    assert.equal(await count(), 450);
+    assert.equal(await page.locator('[data-testid="load-more"]').isVisible(), false);
+    const names = await listed(page);
+    assert.deepEqual(names, [...names].sort());
+    assert.equal(new Set(names).size, 450);
+    // Size: largest first, then (tapped again) smallest first.
+    await page.locator('[data-sort="size"]').tap();
+    await page
+      .locator('[data-testid="entries"] li.file-row')
+      .first()
+      .and(page.locator('[data-name="f449"]'))
+      .waitFor();
+    assert.match((await page.locator('[data-sort="size"]').innerText()) ?? '', /↓/);
+    await page.locator('[data-sort="size"]').tap();
+    await page
+      .locator('[data-testid="entries"] li.file-row')
+      .first()
+      .and(page.locator('[data-name="f000"]'))
+      .waitFor();
+    assert.match((await page.locator('[data-sort="size"]').innerText()) ?? '', /↑/);
+    await shot(page, 'files-sorted-by-size');
   });
 
   test('with files:read only, nothing that changes a file is offered; without it the screen says why', async () => {

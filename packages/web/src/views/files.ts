@@ -551,6 +551,14 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
       items.push({ label: 'Copy', value: 'copy' });
       items.push({ label: 'Delete', value: 'delete', danger: true });
     }
+    if (items.length === 0) {
+      toast(
+        e.denied
+          ? 'Protected: this cannot be opened or changed from here.'
+          : 'Nothing can be done with this here.',
+      );
+      return;
+    }
     const choice = await menu(e.name, items);
     if (gone || !choice) return;
     if (choice === 'open') open(e, at);

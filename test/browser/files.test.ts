@@ -22,13 +22,15 @@
  * already there is replaced only when asked. Links show where they lead
  * (a link to a folder in the root opens; out of it, or to nothing, they
  * are disabled); a folder of 450 files pages in 200 at a time and sorts
- * by size both ways. With `files:read` only the
+ * by size both ways. A 300 KiB log previews its first 256 KiB (light
+ * theme). With `files:read` only the
  * changing actions are not offered; without it the screen says why.
  * Screenshots (in /tmp/fweb-shots and .artifacts/screenshots): files-hosts,
  * files-listing, files-folder, files-text-preview, files-image-preview,
  * files-pdf-preview, files-hidden, files-actions, files-upload-progress,
  * files-uploaded, files-upload-resumed, files-delete-confirm, files-links,
- * files-sorted-by-size, files-no-grant.
+ * files-sorted-by-size, files-text-preview-light, files-listing-light,
+ * files-no-grant.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -187,6 +189,15 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     mkdirSync(join(root, 'many'));
     for (let i = 0; i < 450; i++)
       writeFileSync(join(root, 'many', `f${String(i).padStart(3, '0')}`), Buffer.alloc(i));
+    // A 300 KiB log: the preview shows its first 256 KiB.
+    mkdirSync(join(root, 'logs'));
+    writeFileSync(
+      join(root, 'logs', 'big.log'),
+      Array.from(
+        { length: 300 * 16 },
+        (_, i) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(51)}\n`,
+      ).join(''),
+    );
     mkdirSync(join(root, '.ssh'));
     writeFileSync(join(root, '.ssh', 'id_ed25519'), 'not a real key\n');
     await buildWeb();
@@ -246,7 +257,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await shot(page, 'files-hosts');
     await openFiles(page);
     // Folders first, then files; hidden entries only on request.
-    assert.deepEqual(await listed(page), ['links', 'many', 'project', 'top.txt']);
+    assert.deepEqual(await listed(page), ['links', 'logs', 'many', 'project', 'top.txt']);
     await shot(page, 'files-listing');
     await assertFits(page);
 
@@ -596,6 +607,30 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
       .waitFor();
     assert.match((await page.locator('[data-sort="size"]').innerText()) ?? '', /↑/);
     await shot(page, 'files-sorted-by-size');
+  });
+
+  test('a large text file previews its first 256 KiB (light theme)', async () => {
+    const { page } = phone;
+    await page.emulateMedia({ colorScheme: 'light' });
+    try {
+      await openFiles(page);
+      await page.locator('li.file-row[data-name="logs"] .row').tap();
+      await page.locator('li.file-row[data-name="big.log"] .row').tap();
+      const text = page.locator('[data-testid="preview-text"]');
+      await text.waitFor();
+      const status = page.locator('[data-testid="preview-status"]');
+      assert.equal(await status.innerText(), 'The first 256 KiB of 300 KiB (4096 lines).');
+      const shown = await text.innerText();
+      assert.ok(shown.startsWith('line 000000 '));
+      // 256 KiB of 64-byte lines: 4096 whole lines, the last one 004095.
+      assert.match(shown, /line 004095 x+\n?$/);
+      assert.doesNotMatch(shown, /line 004096/);
+      await shot(page, 'files-text-preview-light');
+      await page.locator('[data-testid="preview-close"]').tap();
+      await shot(page, 'files-listing-light');
+    } finally {
+      await page.emulateMedia({ colorScheme: 'dark' });
+    }
   });
 
   test('with files:read only, nothing that changes a file is offered; without it the screen says why', async () => {

@@ -11,7 +11,7 @@
  * openable. A 6 MiB file uploaded from the page (`setInputFiles`) shows
  * its progress and ends on the host with the same SHA-256, and downloaded
  * back through the page (`<a download>` on a Blob URL) its bytes are the
- * original's. A 16 MiB upload broken by a host restart pauses and resumes
+ * original's. A 32 MiB upload broken by a host restart pauses and resumes
  * from what the host holds (the line says "resumed from"), with the right
  * hash and no temporary file left. "Open a terminal here" opens a new
  * session in that folder. The PDF previews in an iframe on a Blob URL
@@ -394,7 +394,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   test('an upload broken by a host restart resumes from what the host holds', async () => {
     const { page } = phone;
     await openFiles(page);
-    const original = randomBytes(16 * 1024 * 1024);
+    const original = randomBytes(32 * 1024 * 1024);
     const local = join(work, 'resume.bin');
     writeFileSync(local, original);
     await page.locator('[data-testid="upload-input"]').setInputFiles(local);
@@ -402,8 +402,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await page.waitForFunction(() => {
       const el = document.querySelector('li.transfer[data-name="resume.bin"]');
       return (
-        el?.getAttribute('data-state') === 'running' &&
-        Number(el.getAttribute('data-done')) >= 2 * 1024 * 1024
+        el?.getAttribute('data-state') === 'running' && Number(el.getAttribute('data-done')) >= 256 * 1024
       );
     });
     // The host goes away mid-upload: the page pauses, keeps the file, and goes on when the host is back.
@@ -520,13 +519,13 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     const { page } = phone;
     await openFiles(page);
     const local = join(work, 'cancel.bin');
-    writeFileSync(local, randomBytes(16 * 1024 * 1024));
+    writeFileSync(local, randomBytes(32 * 1024 * 1024));
     await page.locator('[data-testid="upload-input"]').setInputFiles(local);
     const item = page.locator('li.transfer[data-kind="upload"][data-name="cancel.bin"]');
     await page.waitForFunction(() => {
       const el = document.querySelector('li.transfer[data-name="cancel.bin"]');
       return (
-        el?.getAttribute('data-state') === 'running' && Number(el.getAttribute('data-done')) >= 1024 * 1024
+        el?.getAttribute('data-state') === 'running' && Number(el.getAttribute('data-done')) >= 256 * 1024
       );
     });
     await item.locator('[data-action="cancel"]').tap();

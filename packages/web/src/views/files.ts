@@ -91,20 +91,22 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
   const channel = (slot: 'browse' | 'xfer'): Promise<FilesChannel> => {
     const existing = channels[slot];
     if (existing) {
-      return existing.then(
-        (c) => {
-          if (!c.isClosed) return c;
-          channels[slot] = undefined;
-          return channel(slot);
-        },
-        () => {
-          channels[slot] = undefined;
-          return channel(slot);
-        },
-      );
+      // A closed or failed channel is opened again, once for every caller waiting on it.
+      const again = () => {
+        if (channels[slot] === existing) channels[slot] = undefined;
+        return channel(slot);
+      };
+      return existing.then((c) => (c.isClosed ? again() : c), again);
     }
     if (gone) return Promise.reject(new ProtocolError('cancelled', 'screen closed'));
-    const opening = app.device.link(hostId).then((link) => link.openFiles());
+    const opening = app.device
+      .link(hostId)
+      .then((link) => link.openFiles())
+      .then((c) => {
+        // Opened after the screen went away: not kept.
+        if (gone) c.close();
+        return c;
+      });
     channels[slot] = opening;
     opening.catch(() => {
       if (channels[slot] === opening) channels[slot] = undefined;
@@ -315,7 +317,6 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
         say(
           `${r.total} ${r.total === 1 ? 'item' : 'items'}${r.truncated ? ' (a very large folder: only the first 100 000 are listed)' : ''}`,
         );
-      if (r.total > 0 && entries.length >= r.total) status.hidden = false;
     } catch (error) {
       if (gone || seq !== loadSeq) return;
       say(`Could not list this folder: ${fileError(error)}`, true);

@@ -22,14 +22,16 @@
  * already there is replaced only when asked. Links show where they lead
  * (a link to a folder in the root opens; out of it, or to nothing, they
  * are disabled); a folder of 450 files pages in 200 at a time and sorts
- * by size both ways. A 300 KiB log previews its first 256 KiB (light
+ * by size both ways. A search by name (case-insensitive) lists the
+ * matches under the folder shown, each with its folder, and a match
+ * previews from where it is. A 300 KiB log previews its first 256 KiB (light
  * theme). With `files:read` only the
  * changing actions are not offered; without it the screen says why.
  * Screenshots (in /tmp/fweb-shots and .artifacts/screenshots): files-hosts,
  * files-listing, files-folder, files-text-preview, files-image-preview,
  * files-pdf-preview, files-hidden, files-actions, files-upload-progress,
  * files-uploaded, files-upload-resumed, files-delete-confirm, files-links,
- * files-sorted-by-size, files-text-preview-light, files-listing-light,
+ * files-sorted-by-size, files-search, files-text-preview-light, files-listing-light,
  * files-no-grant.
  */
 import assert from 'node:assert/strict';
@@ -606,6 +608,40 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
       .waitFor();
     assert.match((await page.locator('[data-sort="size"]').innerText()) ?? '', /↑/);
     await shot(page, 'files-sorted-by-size');
+  });
+
+  test('searches by name under the folder shown; a match opens where it is', async () => {
+    const { page } = phone;
+    await openFiles(page);
+    await page.locator('li.file-row[data-name="many"] .row').tap();
+    await page.locator('[data-testid="entries"][data-path="many"]').waitFor();
+    await page.locator('[data-testid="search"]').tap();
+    await page.locator('[data-testid="name-field"]').fill('F44');
+    await page.locator('[data-testid="name-ok"]').tap();
+    await page.locator('[data-testid="entries"][data-search="F44"]').waitFor();
+    assert.deepEqual(
+      (await listed(page)).sort(),
+      Array.from({ length: 10 }, (_, i) => `f44${i}`),
+    );
+    assert.equal(await page.locator('[data-testid="files-status"]').innerText(), '10 matches');
+    // From the root: a file in a folder, shown with its folder, previews from there.
+    await page.locator('[data-testid="crumbs"] .crumb[data-path=""]').tap();
+    await page.locator('[data-testid="search-bar"]').waitFor({ state: 'hidden' });
+    await page.locator('[data-testid="search"]').tap();
+    await page.locator('[data-testid="name-field"]').fill('answer');
+    await page.locator('[data-testid="name-ok"]').tap();
+    const match = page.locator(
+      '[data-testid="entries"][data-search="answer"] li.file-row[data-name="answer.ts"]',
+    );
+    await match.waitFor();
+    assert.match(await match.locator('.row-sub').innerText(), /^in project · /);
+    await shot(page, 'files-search');
+    await match.locator('.row').tap();
+    await page.locator('[data-testid="preview-text"]', { hasText: 'hello from the host' }).waitFor();
+    await page.locator('[data-testid="preview-close"]').tap();
+    await page.locator('[data-testid="search-clear"]').tap();
+    await page.locator('[data-testid="search-bar"]').waitFor({ state: 'hidden' });
+    await page.locator('li.file-row[data-name="project"]').waitFor();
   });
 
   test('a large text file previews its first 256 KiB (light theme)', async () => {

@@ -9,7 +9,9 @@
  * the phone, rename, move, copy, delete (to the trash, or for good after a
  * second confirmation), and for a folder "Open a terminal here" (a new
  * session whose first input is `cd -- '<folder>'`). The folder's own ⋯
- * offers a new folder, upload, a terminal here and a refresh.
+ * offers a new folder, upload, a terminal here and a refresh. The
+ * magnifier searches names under the folder shown (`files.search`) and
+ * lists the matches, each with its folder, in place of the listing.
  *
  * Uploads (several files from an `<input type=file multiple>`; a name
  * already listed asks before it is replaced) and downloads run on a
@@ -48,6 +50,8 @@ import { TransferList } from './files-transfers.ts';
 
 /** Entries asked per page. */
 export const PAGE = 200;
+/** Matches asked of a search. */
+export const SEARCH_LIMIT = 200;
 /** How long a press lasts before it is a long press. */
 const LONG_PRESS_MS = 500;
 
@@ -214,7 +218,33 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
     ),
     hiddenChip,
   );
-  const actionsBar = h('div', { class: 'files-tools' }, uploadButton, folderMenuButton);
+  const searchButton = h(
+    'button',
+    {
+      type: 'button',
+      class: 'icon-button',
+      'aria-label': 'Search by name',
+      'data-testid': 'search',
+      onclick: async () => {
+        const query = await ask('Search this folder', 'Name contains', '', 'Search');
+        if (query !== null) void search(query);
+      },
+    },
+    icon('search'),
+  );
+  const actionsBar = h('div', { class: 'files-tools' }, uploadButton, searchButton, folderMenuButton);
+  const searchLabel = h('span', { class: 'search-query' });
+  const searchBar = h(
+    'div',
+    { class: 'files-tools search-bar', 'data-testid': 'search-bar', hidden: true },
+    h('span', { class: 'muted' }, 'Names containing'),
+    searchLabel,
+    h(
+      'button',
+      { type: 'button', class: 'chip', 'data-testid': 'search-clear', onclick: () => void load() },
+      'Clear',
+    ),
+  );
   const transfersList = h('ul', { class: 'list transfers', 'data-testid': 'transfers', hidden: true });
   const list = h('ul', { class: 'list entries', 'data-testid': 'entries' });
   const more = h(
@@ -234,6 +264,7 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
     crumbBar,
     actionsBar,
     toolbar,
+    searchBar,
     transfersList,
     status,
     list,
@@ -250,11 +281,12 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
   };
 
   // ---------------------------------------------------------------- listing
+  /** The root as the person knows it: Home, /, or the folder's own name. */
+  const rootLabel = () =>
+    info?.home === '' ? 'Home' : info?.root === '/' ? '/' : baseName(info?.root ?? '') || 'Root';
+
   const drawCrumbs = () => {
-    // The root is named as the person knows it: Home, /, or the folder's own name.
-    const rootLabel =
-      info?.home === '' ? 'Home' : info?.root === '/' ? '/' : baseName(info?.root ?? '') || 'Root';
-    const parts = crumbs(path, rootLabel);
+    const parts = crumbs(path, rootLabel());
     fill(
       crumbBar,
       ...parts.flatMap(([label, at], i) => [
@@ -285,6 +317,7 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
 
   const load = async () => {
     const seq = ++loadSeq;
+    searchBar.hidden = true;
     drawCrumbs();
     entries.length = 0;
     next = null;
@@ -324,6 +357,34 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
     }
   };
 
+  /** Names containing `query` under the folder shown (the host bounds the walk), in place of the listing. */
+  const search = async (query: string) => {
+    const seq = ++loadSeq;
+    entries.length = 0;
+    next = null;
+    list.replaceChildren();
+    more.hidden = true;
+    searchBar.hidden = false;
+    searchLabel.textContent = `“${query}”`;
+    say('Searching…');
+    try {
+      const chan = await channel('browse');
+      const r = await chan.call('files.search', { path, query, limit: SEARCH_LIMIT, hidden });
+      if (gone || seq !== loadSeq) return;
+      for (const m of r.matches) list.append(row(m, m.path));
+      list.dataset.path = path;
+      list.dataset.search = query;
+      const n = r.matches.length;
+      say(
+        `${n === 0 ? 'No' : n} ${n === 1 ? 'match' : 'matches'}${r.truncated ? ' (the search stopped early: try a longer name, or a folder further down)' : ''}`,
+      );
+    } catch (error) {
+      if (gone || seq !== loadSeq) return;
+      say(`Could not search: ${fileError(error)}`, true);
+      status.dataset.code = errorCode(error);
+    }
+  };
+
   const subLine = (e: FileEntry) => {
     const parts: string[] = [];
     if (e.type === 'link') parts.push(`→ ${LINK_WORDS[e.link ?? 'broken'] ?? e.link}`);
@@ -346,8 +407,11 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
     (e.type === 'file' || e.type === 'dir' || (e.type === 'link' && (e.link === 'file' || e.link === 'dir')));
   const isDir = (e: FileEntry) => e.type === 'dir' || (e.type === 'link' && e.link === 'dir');
 
-  const row = (e: FileEntry): HTMLElement => {
-    const at = joinPath(path, e.name);
+  /** A listing's row; a search match passes its own path (and shows its folder). */
+  const row = (e: FileEntry, matchPath?: string): HTMLElement => {
+    const at = matchPath ?? joinPath(path, e.name);
+    const sub =
+      matchPath === undefined ? subLine(e) : `in ${parentPath(matchPath) || rootLabel()} · ${subLine(e)}`;
     const main = h(
       'button',
       {
@@ -369,7 +433,7 @@ export function filesView(app: App, [id, pathParam]: string[]): () => void {
         'span',
         { class: 'row-main' },
         h('span', { class: 'row-title' }, e.name),
-        h('span', { class: 'row-sub' }, subLine(e)),
+        h('span', { class: 'row-sub' }, sub),
       ),
     );
     // A long press (held, not moved) opens the entry's actions, as its ⋯ does.

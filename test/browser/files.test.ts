@@ -289,6 +289,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     assert.ok((await text.locator('.hl-str').allInnerTexts()).includes('"hello from the host"'));
     assert.ok((await text.locator('.hl-com').count()) >= 2);
     await shot(page, 'files-text-preview');
+    await assertFits(page);
     await page.locator('[data-testid="preview-close"]').tap();
     await page.locator('[data-testid="preview"]').waitFor({ state: 'detached' });
 
@@ -354,6 +355,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
       .first()
       .waitFor();
     await shot(page, 'files-upload-progress');
+    await assertFits(page);
     await page
       .locator('li.transfer[data-name="upload.bin"][data-state="done"]')
       .waitFor({ timeout: 120_000 });
@@ -368,6 +370,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await page.locator('li.file-row[data-name="upload.bin"] [data-action="menu"]').tap();
     await page.locator('[data-testid="actions-sheet"]').waitFor();
     await shot(page, 'files-actions');
+    await assertFits(page);
     const downloading = page.waitForEvent('download', { timeout: 120_000 });
     await page.locator('[data-menu="download"]').tap();
     const download = await downloading;

@@ -254,6 +254,7 @@ describe('files confinement, property tests (10 000 runs in all)', () => {
       limits: {
         tree: { entries: 200, depth: 16 },
         search: { visits: 500, ms: 10_000, depth: 8 },
+        dirEntries: 1000,
       },
     });
     watched = makeSentinels(f);

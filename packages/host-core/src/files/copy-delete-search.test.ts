@@ -267,4 +267,20 @@ describe('files.search', () => {
     assert.equal(many.truncated, true);
     assert.deepEqual(many.matches, []);
   });
+
+  it('stops at the time bound', async () => {
+    // A bound already past: the walk stops at its first entry.
+    const g = await filesFixture({
+      limits: { ...DEFAULT_OPS_LIMITS, search: { visits: 1000, ms: -1, depth: 8 } },
+    });
+    try {
+      await fs.writeFile(path.join(g.home, 'match'), '');
+      assert.deepEqual(await g.call('files.search', { path: '', query: 'match' }), {
+        matches: [],
+        truncated: true,
+      });
+    } finally {
+      await g.close();
+    }
+  });
 });

@@ -54,6 +54,8 @@ export const AUDIT_EVENTS = [
   'files.move',
   'files.copy',
   'files.delete',
+  // files channel, transfers (files/transfers.ts)
+  'files.write',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -98,6 +100,7 @@ export interface AuditRequiredFields {
   'files.move': { device: string };
   'files.copy': { device: string };
   'files.delete': { device: string };
+  'files.write': { device: string; path: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -133,6 +136,7 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'files.move': 'device',
   'files.copy': 'device',
   'files.delete': 'device',
+  'files.write': 'device',
 };
 
 /** The `prev` of the first entry. */

@@ -100,7 +100,16 @@ describe('trust store', () => {
     // Other changes keep it.
     assert.equal(make().setGrants(d.id, ['files:read', 'files:write']).filesRoot, '/srv/data');
     assert.equal(make().touch(d.id).filesRoot, '/srv/data');
-    for (const bad of ['relative/x', '/a/../b', '/a//b', '/a/', '/a/./b', '/a\nb', '', `/${'x'.repeat(4096)}`])
+    for (const bad of [
+      'relative/x',
+      '/a/../b',
+      '/a//b',
+      '/a/',
+      '/a/./b',
+      '/a\nb',
+      '',
+      `/${'x'.repeat(4096)}`,
+    ])
       assert.throws(() => store.setFilesRoot(d.id, bad), ProtocolError, JSON.stringify(bad));
     assert.equal(make().require(d.id).filesRoot, '/srv/data');
     assert.equal(store.setFilesRoot(d.id, '/').filesRoot, '/');
@@ -111,6 +120,9 @@ describe('trust store', () => {
     const file = JSON.parse(fs.readFileSync(paths.devices, 'utf8'));
     file.devices[0].filesRoot = '../../etc';
     fs.writeFileSync(paths.devices, JSON.stringify(file));
-    assert.throws(() => make().list(), (err: unknown) => isHostError(err, 'state_corrupt'));
+    assert.throws(
+      () => make().list(),
+      (err: unknown) => isHostError(err, 'state_corrupt'),
+    );
   });
 });

@@ -197,8 +197,9 @@ async function copyDir(
   try {
     const { entries, truncated } = await readEntries(src, limits.entries + 1);
     if (truncated) throw new ProtocolError('limit_reached', `more than ${limits.entries} entries`);
+    // Counted as read, before going deeper: the names held along the walk stay within the bound.
+    for (const _ of entries) count();
     for (const e of entries) {
-      count();
       if (root.isDenied(path.join(src.real, e.name)))
         throw new ProtocolError('path_denied', 'the folder holds a path on the deny list');
       const st = await fs.lstat(src.path(e.name)).catch(() => undefined);

@@ -591,7 +591,7 @@ function step() {
     x.linked = !x.linked;
   }
 }
-function loop() { if (!running) return; for (let i = 0; i < 16; i++) step(); setImmediate(loop); }
+function loop() { if (!running) return; for (let i = 0; i < 16; i++) step(); setTimeout(loop, 0); }
 process.stdin.on('data', (d) => {
   for (const c of d.toString()) {
     if (c === 'R') { for (const x of pairs) x.linked = false; running = true; process.stdout.write('r\\n'); setImmediate(loop); }

@@ -25,7 +25,6 @@
  * A frame that breaks the rules (out of order, past the window, of an
  * unknown type) ends the channel, as the host does.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import {
   type CallArgs,
   ChunkReceiver,
@@ -39,8 +38,8 @@ import {
   type ResultOf,
   RpcClient,
   RpcReassembler,
-  toHex,
 } from '@pocketshell/protocol';
+import { Sha256Stream } from './sha256-stream.ts';
 
 /** Bytes read from a File at once for an upload (four windows). */
 export const UPLOAD_SLICE = 1024 * 1024;
@@ -57,6 +56,16 @@ export type Progress = (done: number, total: number) => void;
 type Sink = (offset: number, bytes: Uint8Array) => void;
 
 const aborted = () => new ProtocolError('cancelled', 'cancelled');
+
+/** `file[at, at + UPLOAD_SLICE)` (to `end` at most); its failure is taken where it is awaited. */
+function readSlice(file: Blob, at: number, end: number): Promise<Uint8Array> {
+  const p = file
+    .slice(at, Math.min(end, at + UPLOAD_SLICE))
+    .arrayBuffer()
+    .then((b) => new Uint8Array(b));
+  p.catch(() => undefined);
+  return p;
+}
 
 export class FilesChannel {
   readonly channel: RTCDataChannel;
@@ -217,34 +226,39 @@ export class FilesChannel {
     path: string,
     options: { type?: string; signal?: AbortSignal; onProgress?: Progress; expectedSize?: number } = {},
   ): Promise<{ blob: Blob; size: number; sha256: string; mtime: number }> {
-    const hash = sha256.create();
+    const hash = new Sha256Stream();
     const folded: Blob[] = [];
     let parts: Uint8Array<ArrayBuffer>[] = [];
     let pendingBytes = 0;
     let done = 0;
     const total = options.expectedSize ?? 0;
-    const r = await this.#receive(
-      'files.download',
-      { path, offset: 0 },
-      (bytes) => {
-        hash.update(bytes);
-        parts.push(bytes.slice());
-        pendingBytes += bytes.length;
-        done += bytes.length;
-        if (pendingBytes >= FOLD_BYTES) {
-          folded.push(new Blob(parts));
-          parts = [];
-          pendingBytes = 0;
-        }
-        options.onProgress?.(done, Math.max(total, done));
-      },
-      options.signal,
-    );
-    const digest = toHex(hash.digest());
-    if (done !== r.size || digest !== r.sha256)
-      throw new ProtocolError('integrity', 'the bytes received do not match the host’s SHA-256');
-    const blob = new Blob([...folded, ...parts], options.type ? { type: options.type } : {});
-    return { blob, size: r.size, sha256: r.sha256, mtime: r.mtime };
+    try {
+      const r = await this.#receive(
+        'files.download',
+        { path, offset: 0 },
+        (bytes) => {
+          hash.update(bytes);
+          // A view of the message's own buffer (a fresh one each message): the Blob copies it.
+          parts.push(bytes as Uint8Array<ArrayBuffer>);
+          pendingBytes += bytes.length;
+          done += bytes.length;
+          if (pendingBytes >= FOLD_BYTES) {
+            folded.push(new Blob(parts));
+            parts = [];
+            pendingBytes = 0;
+          }
+          options.onProgress?.(done, Math.max(total, done));
+        },
+        options.signal,
+      );
+      const digest = await hash.digest();
+      if (done !== r.size || digest !== r.sha256)
+        throw new ProtocolError('integrity', 'the bytes received do not match the host’s SHA-256');
+      const blob = new Blob([...folded, ...parts], options.type ? { type: options.type } : {});
+      return { blob, size: r.size, sha256: r.sha256, mtime: r.mtime };
+    } finally {
+      hash.close();
+    }
   }
 
   /**
@@ -269,27 +283,36 @@ export class FilesChannel {
         mode: undefined,
       });
     let started = await begin(false);
-    const hash = sha256.create();
-    if (started.offset > 0) {
-      // A resume: our own first `offset` bytes must be what the host holds.
-      const same = started.offset <= size && (await this.#hashInto(hash, file, 0, started.offset, signal));
-      if (!same || toHex(hash.clone().digest()) !== started.prefix) {
-        await this.#rpc.call('files.upload.cancel', { handle: started.handle }).catch(() => {});
-        started = await begin(true);
-        if (started.offset !== 0)
-          throw new ProtocolError('bad_message', 'a restarted upload must start at 0');
-        hash.destroy();
-        return this.#sendFrom(file, started.handle, 0, sha256.create(), options);
+    const hash = new Sha256Stream();
+    try {
+      if (started.offset > 0) {
+        // A resume: our own first `offset` bytes must be what the host holds.
+        const same = started.offset <= size && (await this.#hashInto(hash, file, 0, started.offset, signal));
+        if (!same || (await hash.peek()) !== started.prefix) {
+          await this.#rpc.call('files.upload.cancel', { handle: started.handle }).catch(() => {});
+          started = await begin(true);
+          if (started.offset !== 0)
+            throw new ProtocolError('bad_message', 'a restarted upload must start at 0');
+          hash.close();
+          const fresh = new Sha256Stream();
+          try {
+            return await this.#sendFrom(file, started.handle, 0, fresh, options);
+          } finally {
+            fresh.close();
+          }
+        }
       }
+      return await this.#sendFrom(file, started.handle, started.offset, hash, options);
+    } finally {
+      hash.close();
     }
-    return this.#sendFrom(file, started.handle, started.offset, hash, options);
   }
 
   async #sendFrom(
     file: Blob,
     handle: number,
     offset: number,
-    hash: ReturnType<typeof sha256.create>,
+    hash: Sha256Stream,
     options: { signal?: AbortSignal; onProgress?: Progress },
   ): Promise<FilesResult<'files.upload.finish'> & { resumedFrom: number }> {
     const { signal } = options;
@@ -300,17 +323,20 @@ export class FilesChannel {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       options.onProgress?.(offset, size);
+      // The next slice is read from the File while this one is hashed and sent.
+      let next = offset < size ? readSlice(file, offset, size) : undefined;
       for (let at = offset; at < size; at += UPLOAD_SLICE) {
         if (signal?.aborted) throw aborted();
         if (this.#closed) throw new ProtocolError('unavailable', 'files channel closed');
-        const bytes = new Uint8Array(await file.slice(at, Math.min(size, at + UPLOAD_SLICE)).arrayBuffer());
+        const bytes = await (next as Promise<Uint8Array>);
+        next = at + UPLOAD_SLICE < size ? readSlice(file, at + UPLOAD_SLICE, size) : undefined;
         hash.update(bytes);
         await sender.push(bytes);
         // Done is what the host has acked (written); the window's worth in flight is not yet.
         options.onProgress?.(sender.sent - sender.inFlight, size);
       }
       if (signal?.aborted) throw aborted();
-      const result = await this.#rpc.call('files.upload.finish', { handle, sha256: toHex(hash.digest()) });
+      const result = await this.#rpc.call('files.upload.finish', { handle, sha256: await hash.digest() });
       options.onProgress?.(size, size);
       return { ...result, resumedFrom: offset };
     } catch (error) {
@@ -325,7 +351,7 @@ export class FilesChannel {
 
   /** Feeds `file[from, to)` into `hash`, slice by slice; false when the file is shorter. */
   async #hashInto(
-    hash: ReturnType<typeof sha256.create>,
+    hash: Sha256Stream,
     file: Blob,
     from: number,
     to: number,

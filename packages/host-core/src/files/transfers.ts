@@ -127,12 +127,19 @@ async function readAt(fh: FileHandle, buf: Uint8Array, length: number, position:
   return got;
 }
 
-/** Writes all of `bytes` at `position`. */
-async function writeAt(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
-    done += bytesWritten;
+/** Writes all of `parts`, one after the other, at `position` (one `writev` when the disk takes it all). */
+async function writeAllAt(fh: FileHandle, parts: Uint8Array[], position: number): Promise<void> {
+  let at = position;
+  let rest = parts;
+  while (rest.length > 0) {
+    let { bytesWritten } = await fh.writev(rest, at);
+    at += bytesWritten;
+    // A short write: go on from the first byte not written.
+    let i = 0;
+    while (i < rest.length && bytesWritten >= (rest[i] as Uint8Array).length)
+      bytesWritten -= (rest[i++] as Uint8Array).length;
+    rest = rest.slice(i);
+    if (bytesWritten > 0) rest[0] = (rest[0] as Uint8Array).subarray(bytesWritten);
   }
 }
 
@@ -221,17 +228,26 @@ class Upload {
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
-    for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
+    while (this.#queue.length > 0) {
+      // Every frame waiting goes in one write (they are contiguous): one trip to the disk
+      // thread per batch, not per 16 KiB frame, so the acks come back sooner.
+      const batch = this.#queue.splice(0, this.#queue.length);
+      const first = batch[0] as { offset: number; bytes: Uint8Array };
+      const last = batch[batch.length - 1] as { offset: number; bytes: Uint8Array };
       if (!this.error && !this.ended && this.fh) {
         try {
-          await writeAt(this.fh, item.bytes, item.offset);
-          this.hash.update(item.bytes);
+          await writeAllAt(
+            this.fh,
+            batch.map((item) => item.bytes),
+            first.offset,
+          );
+          for (const item of batch) this.hash.update(item.bytes);
         } catch (error) {
           this.error = fsError(error, 'the upload');
         }
       }
       // Acked once written (or dropped after an error: the sender goes on to `finish`, which answers it).
-      if (!this.ended) this.receiver.consumed(item.offset + item.bytes.length);
+      if (!this.ended) this.receiver.consumed(last.offset + last.bytes.length);
     }
     this.#pumping = false;
     const idle = this.#idle;
@@ -350,15 +366,31 @@ export class Transfers {
 
   /** Sends bytes `[from, to)` of `fh` through `out.sender` (to `Infinity`: until the end, as it grows). */
   async #send(fh: FileHandle, out: Outgoing, from: number, to: number, hash?: Hash): Promise<number> {
-    const buf = new Uint8Array(READ_PIECE);
+    // Two buffers: the next piece is read from disk while this one waits for room in the window.
+    const bufs = [new Uint8Array(READ_PIECE), new Uint8Array(READ_PIECE)];
+    const readPiece = (at: number, buf: Uint8Array) => {
+      const p = at < to ? readAt(fh, buf, Math.min(buf.length, to - at), at) : Promise.resolve(0);
+      // Its error is taken where it is awaited; meanwhile it is not an unhandled rejection.
+      p.catch(() => undefined);
+      return p;
+    };
     let at = from;
-    while (at < to) {
-      const n = await readAt(fh, buf, Math.min(buf.length, to - at), at);
-      if (n === 0) break;
-      const piece = buf.subarray(0, n);
-      hash?.update(piece);
-      await out.sender.push(piece);
-      at += n;
+    let turn = 0;
+    let next = readPiece(at, bufs[0] as Uint8Array);
+    try {
+      while (at < to) {
+        const n = await next;
+        if (n === 0) break;
+        const piece = (bufs[turn] as Uint8Array).subarray(0, n);
+        turn ^= 1;
+        next = readPiece(at + n, bufs[turn] as Uint8Array);
+        hash?.update(piece);
+        await out.sender.push(piece);
+        at += n;
+      }
+    } finally {
+      // A read still running must end before the file is closed.
+      await next.catch(() => 0);
     }
     return at - from;
   }

@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fromB64u, type Grant, generateKeyPair, type HostId } from '@pocketshell/protocol';
-import { loopbackDevice } from './cli.ts';
+import { type EngineName, filesDevice } from './files-e2e.ts';
 
 interface Config {
   relayWsUrl: string;
@@ -23,6 +23,7 @@ interface Config {
   local: string;
   remote: string;
   overwrite?: boolean;
+  engine?: EngineName;
 }
 
 const config = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as Config;
@@ -32,7 +33,7 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 50);
 
-const device = loopbackDevice(config.relayWsUrl, generateKeyPair(fromB64u(config.seed)));
+const device = filesDevice(config.relayWsUrl, generateKeyPair(fromB64u(config.seed)), config.engine);
 device.addHost({
   id: config.host.id as HostId,
   pub: fromB64u(config.host.pub),

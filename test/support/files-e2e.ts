@@ -10,17 +10,51 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Device, PairedHost } from '@pocketshell/client';
-import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
-import { b64u, type Grant, generateKeyPair, type KeyPair } from '@pocketshell/protocol';
+import type { PairedHost } from '@pocketshell/client';
+import { Device } from '@pocketshell/client';
+import { isLoopbackIPv4, type OpenedHost, openHost, statePaths } from '@pocketshell/host-core';
+import {
+  b64u,
+  type Grant,
+  generateKeyPair,
+  type KeyPair,
+  type WebSocketFactory,
+} from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDevice } from './cli.ts';
+import { NodeDataChannelEngine, type WebRtcEngine, WeriftEngine } from '@pocketshell/webrtc';
+import { WebSocket } from 'ws';
 
 const CLIENT = fileURLToPath(new URL('./files-client.ts', import.meta.url));
+
+/** The WebRTC engines a files test may run on (both ends the same). */
+export type EngineName = 'werift' | 'node-datachannel';
+
+/** An engine bound to loopback. */
+export function loopbackEngine(name: EngineName = 'werift'): WebRtcEngine {
+  return name === 'werift'
+    ? new WeriftEngine({ bindAddress: '127.0.0.1' })
+    : new NodeDataChannelEngine({ bindAddress: '127.0.0.1' });
+}
+
+/** A Node device on loopback (as support/cli.ts's `loopbackDevice`), on the engine named. */
+export function filesDevice(relayWsUrl: string, keyPair: KeyPair, engine: EngineName = 'werift'): Device {
+  const device = new Device({
+    keyPair,
+    relayUrl: relayWsUrl,
+    WebSocket: WebSocket as unknown as WebSocketFactory,
+    engine: loopbackEngine(engine),
+    localAddressFilter: isLoopbackIPv4,
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+  });
+  device.start();
+  return device;
+}
 
 export interface FilesWorld {
   relay: StartedRelay;
   host: OpenedHost;
+  engine: EngineName;
   /** Scratch folder; `root` (the devices' files root) and `home` are in it. */
   dir: string;
   root: string;
@@ -43,7 +77,10 @@ export interface Paired {
 }
 
 /** Starts the relay and the host; `perDevice` caps concurrent transfers. */
-export async function filesWorld(limits: { perDevice?: number } = {}): Promise<FilesWorld> {
+export async function filesWorld(
+  limits: { perDevice?: number } = {},
+  engine: EngineName = 'werift',
+): Promise<FilesWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'pocketshell-files-'));
   const root = join(dir, 'root');
   const home = join(root, 'home');
@@ -53,7 +90,7 @@ export async function filesWorld(limits: { perDevice?: number } = {}): Promise<F
     paths: statePaths({ root: join(dir, 'state') }),
     relayUrl: relay.wsUrl,
     env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+    engine: loopbackEngine(engine),
     localAddressFilter: isLoopbackIPv4,
     iceServers: [],
     minBackoffMs: 50,
@@ -67,13 +104,14 @@ export async function filesWorld(limits: { perDevice?: number } = {}): Promise<F
   return {
     relay,
     host,
+    engine,
     dir,
     root,
     home,
     async pair(grants) {
       const seed = crypto.getRandomValues(new Uint8Array(32));
       const keyPair = generateKeyPair(seed);
-      const device = loopbackDevice(relay.wsUrl, keyPair);
+      const device = filesDevice(relay.wsUrl, keyPair, engine);
       devices.push(device);
       let paired: Promise<PairedHost> | undefined;
       await host.agent.pair({
@@ -94,6 +132,7 @@ export async function filesWorld(limits: { perDevice?: number } = {}): Promise<F
           relayWsUrl: relay.wsUrl,
           seed: b64u(p.seed),
           host: { ...p.host, pub: b64u(p.host.pub) },
+          engine,
           ...job,
         }),
         { mode: 0o600 },

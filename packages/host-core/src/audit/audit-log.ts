@@ -48,6 +48,14 @@ export const AUDIT_EVENTS = [
   'grants.changed',
   'process.signal',
   'process.renice',
+  // files channel, entry operations (files/ops.ts)
+  'files.mkdir',
+  'files.rename',
+  'files.move',
+  'files.copy',
+  'files.delete',
+  'files.root',
+  // files channel, transfers (files/transfers.ts)
   'files.write',
 ] as const;
 /** One audited event. */
@@ -88,6 +96,12 @@ export interface AuditRequiredFields {
   'grants.changed': { device: string };
   'process.signal': { device: string };
   'process.renice': { device: string };
+  'files.mkdir': { device: string };
+  'files.rename': { device: string };
+  'files.move': { device: string };
+  'files.copy': { device: string };
+  'files.delete': { device: string };
+  'files.root': { device: string };
   'files.write': { device: string; path: string };
 }
 
@@ -119,6 +133,12 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'grants.changed': 'device',
   'process.signal': 'device',
   'process.renice': 'device',
+  'files.mkdir': 'device',
+  'files.rename': 'device',
+  'files.move': 'device',
+  'files.copy': 'device',
+  'files.delete': 'device',
+  'files.root': 'device',
   'files.write': 'device',
 };
 

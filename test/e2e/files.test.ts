@@ -9,16 +9,23 @@
  * client resumes from the host's temporary file and completes; cancels
  * end transfers; a tail follows appended lines, a truncation and a
  * deletion; too many transfers at once are refused `limit_reached`; a
- * device without `files:write` cannot upload; stale temporary files go.
+ * device without `files:write` cannot upload; stale temporary files go;
+ * a link, hard link or FIFO planted under an upload's temporary name is
+ * replaced, never written through.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
+  linkSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -454,5 +461,34 @@ test('temporary files unused for 24 hours are removed when an upload begins in t
   await files.upload('stale/x.bin', bytesSource(Uint8Array.of(1, 2, 3)));
   assert.equal(existsSync(stale), false);
   assert.equal(existsSync(fresh), true);
+  files.close();
+});
+
+test('a link, a hard link or a FIFO planted under an upload’s temporary name is replaced, never written through', async () => {
+  const files = await conn.openFiles();
+  const dir = join(w.root, 'plant');
+  mkdirSync(dir);
+  const outside = join(w.dir, 'outside.txt');
+  const bytes = randomBytes(100_000);
+  const cases: [string, (part: string) => void][] = [
+    ['link.bin', (part) => symlinkSync(outside, part)],
+    ['hard.bin', (part) => linkSync(outside, part)],
+    ['fifo.bin', (part) => execFileSync('mkfifo', [part])],
+  ];
+  for (const [name, plant] of cases) {
+    writeFileSync(outside, 'outside, untouched');
+    // The temporary name as docs/protocol.md §6 gives it: key from device, folder, name and size.
+    const key = createHash('sha256')
+      .update(`${rw.device.id}\0${realpathSync(dir)}\0${name}\0${bytes.length}`)
+      .digest('hex')
+      .slice(0, 16);
+    plant(join(dir, `.${name}.pocketshell-${key}.part`));
+    const r = await files.upload(`plant/${name}`, bytesSource(bytes));
+    assert.equal(r.sha256, sha(bytes), name);
+    assert.ok(readFileSync(join(dir, name)).equals(bytes), name);
+    assert.equal(readFileSync(outside, 'utf8'), 'outside, untouched', name);
+    assert.equal(lstatSync(outside).isFile(), true);
+    assert.deepEqual(partsIn(dir), [], name);
+  }
   files.close();
 });

@@ -546,13 +546,16 @@ export class Transfers {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(error, 'the upload');
         // A part file from an earlier try: resume from its length when it is a plain file of ours.
-        const old = await fs.open(partPath, O_PART_OLD).catch((e) => {
+        // Anything else under that name (a link, a hard link to elsewhere, a FIFO, a longer file)
+        // is removed — the name itself, never what it leads to — and the file made anew.
+        const old = await fs.open(partPath, O_PART_OLD).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ELOOP') return undefined;
           throw fsError(e, 'the upload');
         });
-        const st = await old.stat();
-        if (!st.isFile() || st.nlink !== 1 || st.size > p.size) {
-          await old.close();
-          if (!st.isFile()) throw new ProtocolError('wrong_type', 'the temporary file is not a file');
+        const st = await old?.stat();
+        if (!old || !st || !st.isFile() || st.nlink !== 1 || st.size > p.size) {
+          await old?.close();
+          if (st?.isDirectory()) throw new ProtocolError('wrong_type', 'the temporary file is a folder');
           await fs.unlink(partPath).catch(() => undefined);
           fh = await fs.open(partPath, O_PART_NEW, 0o600).catch((e) => {
             throw fsError(e, 'the upload');

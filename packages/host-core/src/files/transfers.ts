@@ -553,7 +553,7 @@ export class Transfers {
           throw fsError(e, 'the upload');
         });
         const st = await old?.stat();
-        if (!old || !st || !st.isFile() || st.nlink !== 1 || st.size > p.size) {
+        if (!old || !st?.isFile() || st.nlink !== 1 || st.size > p.size) {
           await old?.close();
           if (st?.isDirectory()) throw new ProtocolError('wrong_type', 'the temporary file is a folder');
           await fs.unlink(partPath).catch(() => undefined);

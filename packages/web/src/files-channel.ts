@@ -7,12 +7,13 @@
  *   Blob) take the host's data frames on the request's id, check their
  *   order and the host's window (`ChunkReceiver`) and ack each chunk once
  *   it is taken into the page; a download hashes what it takes (streaming
- *   SHA-256) and refuses (`integrity`) bytes that do not match the host's
- *   hash. Chunks are folded into a Blob every few MiB, so the browser may
+ *   SHA-256, in a Web Worker: sha256-stream.ts) and refuses (`integrity`)
+ *   bytes that do not match the host's hash. Chunks are folded into a Blob every few MiB, so the browser may
  *   keep a large file out of the page's heap.
  * - `upload` sends a `File` (or any Blob) in slices read with
  *   `blob.slice().arrayBuffer()`, at most `FILES_WINDOW` bytes in flight
- *   (`ChunkSender`, paced by the host's acks), hashing as it goes, and
+ *   (`ChunkSender`, paced by the host's acks; the next slice read while
+ *   one is sent), hashing as it goes (in the worker), and
  *   ends with `files.upload.finish` and the hash. A resumed upload (the
  *   host answers `begin` with an offset) hashes its own first `offset`
  *   bytes and compares them with the host's `prefix`; when they differ it

@@ -15,10 +15,12 @@
  *   and resumes from its length (the device checks the `prefix` hash). A
  *   `begin` for a key another channel still holds takes the file over (the
  *   old channel's client is gone or about to be).
- * - Frames are written in order, one at a time, at their offset; the ack
- *   goes once the bytes are written, so the device is paced by the disk.
- *   The SHA-256 is computed as the bytes are written (the resumed prefix
- *   hashed from the disk first).
+ * - Frames are written in order at their offset; the frames that arrived
+ *   while a write ran go together in the next one (one `writev`: a trip to
+ *   the disk thread per batch, not per 16 KiB frame). The ack goes once the
+ *   bytes are written, so the device is paced by the disk. The SHA-256 is
+ *   computed as the bytes are written (the resumed prefix hashed from the
+ *   disk first).
  * - `finish`: the hash must be the sender's (`integrity` otherwise: the
  *   temporary file is removed, nothing appears), then fchmod, fsync, `link`
  *   to the final name (`exists` if it appeared meanwhile) or `rename` over

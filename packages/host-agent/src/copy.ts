@@ -12,7 +12,7 @@
  * partial for that. Progress on stderr when it is a terminal.
  */
 import { type Dirent, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { openSecretStore, type StatePaths } from '@pocketshell/host-core';
 import {
   type Code,
@@ -209,7 +209,8 @@ export class Copier {
     const isDir = st.type === 'dir' || (st.type === 'link' && st.link === 'dir');
     if (isDir && !this.#o.recursive)
       throw new CliError('wrong_type', `${src || '/'} is a folder: copy it with -r`);
-    const into = lstatOrNull(localDest);
+    const into = local(localDest, () => statSync(localDest, { throwIfNoEntry: false }) ?? null);
+    if (!into && /\/$/.test(localDest)) throw new CliError('not_found', `${localDest}: no such folder`);
     const name = rbase(src);
     const target = into?.isDirectory() && name ? join(localDest, name) : localDest;
     if (!isDir) {
@@ -343,8 +344,8 @@ export class Copier {
       throw new CliError('wrong_type', `${localSrc} is a folder: copy it with -r`);
     const into = await this.#rstat(dst);
     const intoDir = into?.type === 'dir' || (into?.type === 'link' && into.link === 'dir');
-    const name = basename(localSrc.replace(/\/+$/, ''));
-    const target = intoDir && name && name !== '.' && name !== '..' ? rjoin(dst, name) : dst;
+    const name = basename(resolve(localSrc));
+    const target = intoDir && name ? rjoin(dst, name) : dst;
     if (st.isFile()) {
       this.#total = st.size;
       await this.#uploadFile(localSrc, target, st.size, this.#o.force === true);

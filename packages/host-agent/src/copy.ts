@@ -309,11 +309,7 @@ export class Copier {
             items.push({ rel: r, dir: true, size: 0 });
             await walk(r);
           } else if (e.type === 'file') items.push({ rel: r, dir: false, size: e.size });
-          else if (e.type === 'link' && e.link === 'file') {
-            const s = await this.#rstat(shown);
-            items.push({ rel: r, dir: false, size: s?.size ?? 0 });
-          } else if (e.type === 'link')
-            this.#skip(`${shown} (a link${e.link === 'dir' ? ' to a folder' : ''})`);
+          else if (e.type === 'link') this.#skip(`${shown} (a link)`);
           else this.#skip(`${shown} (not a regular file)`);
         }
         cursor = page.next;
@@ -365,11 +361,8 @@ export class Copier {
     const label = basename(src);
     this.#bar.update(label, this.#base, this.#total, true);
     try {
-      await this.#files.uploadFile(src, target, {
-        overwrite,
-        onProgress: this.#progress(label),
-        signal: this.#signal,
-      });
+      // No signal: Ctrl-C closes the channel instead (see `cp`), so the host keeps the partial for a resume.
+      await this.#files.uploadFile(src, target, { overwrite, onProgress: this.#progress(label) });
     } catch (error) {
       throw this.#cancelled(error, 'the host keeps the partial upload');
     }
@@ -525,18 +518,22 @@ export async function cp(
     );
   const remote = a.kind === 'remote' ? a : (b as Extract<Endpoint, { kind: 'remote' }>);
   const ac = new AbortController();
+  let session: { files: FilesApi; close(): Promise<void> } | undefined;
   let sigints = 0;
   const onSigint = () => {
     sigints++;
     if (sigints > 1) process.exit(130);
     ac.abort();
+    // An upload stops with its channel: the host keeps what it has (a cancel would remove it).
+    if (a.kind === 'local') session?.files.close();
   };
   process.on('SIGINT', onSigint);
   const started = performance.now();
   try {
-    const session = await openFilesOn(paths, env, remote.host);
+    session = await openFilesOn(paths, env, remote.host);
     const copier = new Copier(session.files, o, out, ac.signal);
     try {
+      if (ac.signal.aborted) throw new CliError('cancelled', 'cancelled');
       const result =
         a.kind === 'remote'
           ? await copier.download(a.path, (b as { path: string }).path)
@@ -551,7 +548,7 @@ export async function cp(
       return result;
     } finally {
       copier.clear();
-      await session.close();
+      await session.close().catch(() => undefined);
     }
   } finally {
     process.off('SIGINT', onSigint);

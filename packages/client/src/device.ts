@@ -39,6 +39,7 @@ import {
   unixNow,
 } from '@pocketshell/protocol';
 import { type DataChannel, type Peer, type PeerSideOptions, startOffer } from '@pocketshell/webrtc';
+import { FilesClient } from './files-client.ts';
 import { rpcOverChannel } from './rpc-channel.ts';
 import { StatsClient } from './stats-client.ts';
 import { TerminalClient } from './terminal-client.ts';
@@ -117,6 +118,22 @@ export class HostConnection {
       channel.once('close', () => reject(new ProtocolError('unavailable', 'stats channel refused')));
     });
     return stats;
+  }
+
+  /**
+   * Opens a `files` channel (grant `files:read`); rejects `unavailable` when
+   * the host refuses it. Several may be open at once (one per transfer keeps
+   * a listing from waiting behind a large file).
+   */
+  async openFiles(): Promise<FilesClient> {
+    const channel = this.peer.createDataChannel('files');
+    const files = new FilesClient(channel);
+    await new Promise<void>((resolve, reject) => {
+      if (channel.readyState === 'open') return resolve();
+      channel.once('open', () => resolve());
+      channel.once('close', () => reject(new ProtocolError('unavailable', 'files channel refused')));
+    });
+    return files;
   }
 
   /** Closes the connection (sessions live on at the host). */

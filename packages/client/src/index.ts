@@ -3,5 +3,6 @@
  * signed WebRTC connections, control calls and terminal channels.
  */
 export * from './device.ts';
+export * from './files-client.ts';
 export * from './stats-client.ts';
 export * from './terminal-client.ts';

@@ -213,6 +213,11 @@ export function rpcServer<M extends MethodMap, C>(
 export interface CallOptions {
   /** Hears the request's events before its answer. */
   readonly onEvent?: (event: string, data: unknown) => void;
+  /**
+   * Hears the request's id just before it is sent: the `files` channel's
+   * data frames of a read, download or tail carry it.
+   */
+  readonly onId?: (id: number) => void;
 }
 
 /** The arguments of `call` for method K: params may be left out when the method takes none. */
@@ -271,6 +276,7 @@ export class RpcClient<M extends MethodMap> {
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { result, resolve, reject, onEvent: options?.onEvent });
       try {
+        options?.onId?.(id);
         this.#send(encodeRequest(id, method, params));
       } catch (error) {
         this.#pending.delete(id);

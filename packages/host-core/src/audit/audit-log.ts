@@ -48,6 +48,14 @@ export const AUDIT_EVENTS = [
   'grants.changed',
   'process.signal',
   'process.renice',
+  // files channel, entry operations (files/ops.ts)
+  'files.mkdir',
+  'files.rename',
+  'files.move',
+  'files.copy',
+  'files.delete',
+  // files channel, transfers (files/transfers.ts)
+  'files.write',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -87,6 +95,12 @@ export interface AuditRequiredFields {
   'grants.changed': { device: string };
   'process.signal': { device: string };
   'process.renice': { device: string };
+  'files.mkdir': { device: string };
+  'files.rename': { device: string };
+  'files.move': { device: string };
+  'files.copy': { device: string };
+  'files.delete': { device: string };
+  'files.write': { device: string; path: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -117,6 +131,12 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'grants.changed': 'device',
   'process.signal': 'device',
   'process.renice': 'device',
+  'files.mkdir': 'device',
+  'files.rename': 'device',
+  'files.move': 'device',
+  'files.copy': 'device',
+  'files.delete': 'device',
+  'files.write': 'device',
 };
 
 /** The `prev` of the first entry. */

@@ -22,16 +22,22 @@
  *   before a byte is read.
  * - New files are created `O_CREAT | O_EXCL | O_NOFOLLOW` in an anchored
  *   folder; renames and links happen between anchored folders.
- * - The deny list (credentials, keys, PocketShell's own state) holds real
- *   paths; an entry on it or under it is neither read nor written, and a
- *   folder holding one may not be moved, copied or deleted whole. No grant
- *   lifts it.
+ * - The deny list (credentials, keys, PocketShell's own state) holds each
+ *   path both as written (under the real home) and resolved with
+ *   `realpath`; a path is checked both as the device named it (joined to
+ *   the root, before any link is followed) and as resolved, so a deny path
+ *   that is a link — or becomes one after the root was opened — is denied
+ *   under either name. An entry on it or under it is neither read nor
+ *   written, and a folder holding one may not be moved, copied or deleted
+ *   whole. No grant lifts it.
+ * - Root-relative paths and entry names are checked again here (no `..`,
+ *   no NUL, a name is one component), whatever the caller did before.
  */
 import { constants as C, type Stats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ProtocolError } from '@pocketshell/protocol';
+import { normalizeFilePath, ProtocolError } from '@pocketshell/protocol';
 
 /** Paths under the host user's home that no device may read or write, whatever its grants. */
 export const DENIED_IN_HOME = [
@@ -71,6 +77,12 @@ export interface FileRootOptions {
   readonly home?: string;
   /** More absolute paths to deny (the host's state folder). */
   readonly deny?: readonly string[];
+  /**
+   * The host user's trash (freedesktop.org layout; default
+   * `$XDG_DATA_HOME/Trash`, or `<home>/.local/share/Trash` — always the
+   * latter when `home` is given).
+   */
+  readonly trash?: string;
 }
 
 const ANCHOR_BY_FD = process.platform === 'linux';
@@ -131,7 +143,9 @@ export class AnchoredDir {
   /** The path by which to reach `name` in this folder (through the descriptor on Linux). */
   path(name?: string): string {
     const base = ANCHOR_BY_FD ? `/proc/self/fd/${this.handle.fd}` : this.real;
-    return name === undefined ? base : `${base}/${name}`;
+    if (name === undefined) return base;
+    checkName(name);
+    return `${base}/${name}`;
   }
 
   /** The root-relative path of `name` in this folder. */
@@ -159,11 +173,14 @@ export class FileRoot {
   readonly deny: readonly string[];
   /** The host user's home, relative to the root (null when outside it). */
   readonly home: string | null;
+  /** The host user's trash folder (absolute; it may not exist yet). */
+  readonly trash: string;
 
-  private constructor(root: string, deny: readonly string[], home: string | null) {
+  private constructor(root: string, deny: readonly string[], home: string | null, trash: string) {
     this.root = root;
     this.deny = deny;
     this.home = home;
+    this.trash = trash;
   }
 
   /** Resolves the root and the deny list (each through `realpath` where it exists). */
@@ -172,16 +189,28 @@ export class FileRoot {
     const root = await fs.realpath(opts.root ?? home);
     const st = await fs.stat(root);
     if (!st.isDirectory()) throw new ProtocolError('wrong_type', 'the files root is not a folder');
-    const deny = await Promise.all(
-      [...DENIED_IN_HOME.map((d) => path.join(home, d)), ...(opts.deny ?? [])].map(realOrResolved),
+    // Each denied path as written and as resolved: a link on the list is denied under both names.
+    const named = [...DENIED_IN_HOME.map((d) => path.join(home, d)), ...(opts.deny ?? [])].map((p) =>
+      path.resolve(p),
     );
+    const deny = [...named, ...(await Promise.all(named.map(realOrResolved)))];
     const relHome = isWithin(home, root) ? path.relative(root, home).split(path.sep).join('/') : null;
-    return new FileRoot(root, [...new Set(deny)], relHome);
+    const trash = path.resolve(
+      opts.trash ??
+        (opts.home === undefined && process.env.XDG_DATA_HOME && path.isAbsolute(process.env.XDG_DATA_HOME)
+          ? path.join(process.env.XDG_DATA_HOME, 'Trash')
+          : path.join(home, '.local', 'share', 'Trash')),
+    );
+    return new FileRoot(root, [...new Set(deny)], relHome, trash);
   }
 
-  /** The real path a root-relative path names (not resolved: the caller resolves). */
+  /**
+   * The path a root-relative path names under the root, not resolved (the
+   * caller resolves). `rel` is checked again (`bad_message` for `..`, NUL).
+   */
   join(rel: string): string {
-    return rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
+    const norm = normalizeFilePath(rel);
+    return norm === '' ? this.root : path.join(this.root, ...norm.split('/'));
   }
 
   /** True when `real` is on the deny list or under an entry of it. */
@@ -206,9 +235,11 @@ export class FileRoot {
    */
   async dir(rel: string): Promise<AnchoredDir> {
     const what = rel === '' ? 'the root' : 'the folder';
+    const named = this.join(rel);
+    if (this.isDenied(named)) throw new ProtocolError('path_denied', `${what}: on the deny list`);
     let real: string;
     try {
-      real = await fs.realpath(this.join(rel));
+      real = await fs.realpath(named);
     } catch (error) {
       throw fsError(error, what);
     }
@@ -233,7 +264,9 @@ export class FileRoot {
    * the root). The entry itself is not resolved: a link stays a link.
    */
   async parentOf(rel: string): Promise<{ dir: AnchoredDir; name: string }> {
+    rel = normalizeFilePath(rel);
     if (rel === '') throw new ProtocolError('path_denied', 'the root itself cannot be changed');
+    if (this.isDenied(this.join(rel))) throw new ProtocolError('path_denied', 'on the deny list');
     const cut = rel.lastIndexOf('/');
     const dir = await this.dir(cut < 0 ? '' : rel.slice(0, cut));
     const name = cut < 0 ? rel : rel.slice(cut + 1);
@@ -250,9 +283,11 @@ export class FileRoot {
    * before anything is read. The caller closes it.
    */
   async openFile(rel: string): Promise<OpenedFile> {
+    const named = this.join(rel);
+    if (this.isDenied(named)) throw new ProtocolError('path_denied', 'the file: on the deny list');
     let real: string;
     try {
-      real = await fs.realpath(this.join(rel));
+      real = await fs.realpath(named);
     } catch (error) {
       throw fsError(error, 'the file');
     }
@@ -296,11 +331,29 @@ export class FileRoot {
   }
 }
 
+/** Refuses (`bad_message`) anything but one path component. */
+function checkName(name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0'))
+    throw new ProtocolError('bad_message', 'not a file name');
+}
+
+/**
+ * `realpath` of `p`, or — when it does not exist (yet) — of its longest
+ * existing ancestor with the rest appended: a denied path that appears
+ * later under a linked folder is still named by its real path.
+ */
 async function realOrResolved(p: string): Promise<string> {
   const abs = path.resolve(p);
-  try {
-    return await fs.realpath(abs);
-  } catch {
-    return abs;
+  const rest: string[] = [];
+  let at = abs;
+  for (;;) {
+    try {
+      return path.join(await fs.realpath(at), ...rest);
+    } catch {
+      const up = path.dirname(at);
+      if (up === at) return abs;
+      rest.unshift(path.basename(at));
+      at = up;
+    }
   }
 }

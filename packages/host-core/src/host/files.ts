@@ -32,21 +32,28 @@ export interface FilesService {
 }
 
 /** Serves the files methods on `channel` until it closes. */
-export async function openFiles(ctx: ChannelContext, channel: DataChannel): Promise<void> {
+export function openFiles(ctx: ChannelContext, channel: DataChannel): void {
   const service = ctx.files;
   if (!service) throw new ProtocolError('unsupported', 'this host serves no files');
-  const root = await service.root(ctx.device);
-  const transfers = new Transfers(ctx, root, service.limits, {
-    send: (frame) => {
-      if (channel.readyState === 'open') channel.send(frame);
-    },
-    open: () => channel.readyState === 'open',
+  // The root resolves first (realpath of it and of the deny list); requests that come meanwhile wait.
+  let root: FileRoot | undefined;
+  let transfers: Transfers | undefined;
+  const ready = service.root(ctx.device).then((r) => {
+    root = r;
+    transfers = new Transfers(ctx, r, service.limits, {
+      send: (frame) => {
+        if (channel.readyState === 'open') channel.send(frame);
+      },
+      open: () => channel.readyState === 'open',
+    });
+    if (channel.readyState === 'closed') transfers.close();
   });
   serveRpcChannel(ctx, channel, {
     methods: FILES_METHODS,
+    ready,
     handlers: (send): Handlers<FilesMethods, number> => ({
-      ...fileOps(ctx, root),
-      ...transfers.handlers(send),
+      ...fileOps(ctx, root as FileRoot),
+      ...(transfers as Transfers).handlers(send),
     }),
     maxRequest: MAX_FILES_REQUEST,
     context: (id) => id,
@@ -54,6 +61,7 @@ export async function openFiles(ctx: ChannelContext, channel: DataChannel): Prom
     frames: (data) => {
       try {
         const m = decodeFilesMessage(data);
+        if (!transfers) throw new ProtocolError('bad_message', 'a data frame before any transfer');
         if (m.kind === 'data') transfers.data(m.id, m.offset, m.bytes);
         else if (m.kind === 'ack') transfers.ack(m.id, m.offset);
       } catch (error) {
@@ -63,5 +71,5 @@ export async function openFiles(ctx: ChannelContext, channel: DataChannel): Prom
       }
     },
   });
-  channel.on('close', () => transfers.close());
+  channel.on('close', () => transfers?.close());
 }

@@ -35,9 +35,19 @@ export interface RpcChannelOptions<M extends MethodMap, C> {
    * as fragments are.
    */
   readonly frames?: (data: Uint8Array) => void;
+  /** Settles when the handlers can be built (the `files` channel resolves its root first). */
+  readonly ready?: Promise<unknown>;
 }
 
-/** Serves `o.methods` on `channel` until it closes. */
+/** Most messages held while a channel's `ready` is pending (more closes the channel). */
+const MAX_EARLY_MESSAGES = 64;
+
+/**
+ * Serves `o.methods` on `channel` until it closes. With `o.ready`, messages
+ * that arrive before it settles are held (at most `MAX_EARLY_MESSAGES`) and
+ * served in order once it resolves, and the handlers are built then; when
+ * it rejects, the refusal is audited and the channel closed.
+ */
 export function serveRpcChannel<M extends MethodMap, C>(
   ctx: ChannelContext,
   channel: DataChannel,
@@ -47,17 +57,20 @@ export function serveRpcChannel<M extends MethodMap, C>(
     if (channel.readyState !== 'open') return;
     for (const frame of encodeRpcFrames(text)) channel.send(frame);
   };
-  const feed = rpcServer({
-    methods: o.methods,
-    handlers: o.handlers(send),
-    maxRequest: o.maxRequest,
-    grants: ctx.grants,
-    context: o.context,
-    send,
-    onRefusal: (error, method) => ctx.refuse(error, `${o.what} ${method}`),
-  });
   const frames = new RpcReassembler(o.maxRequest);
-  channel.on('message', (data) => {
+  let feed: ((data: string | Uint8Array) => Promise<void>) | undefined;
+  const start = () => {
+    feed = rpcServer({
+      methods: o.methods,
+      handlers: o.handlers(send),
+      maxRequest: o.maxRequest,
+      grants: ctx.grants,
+      context: o.context,
+      send,
+      onRefusal: (error, method) => ctx.refuse(error, `${o.what} ${method}`),
+    });
+  };
+  const handle = (data: string | Uint8Array, serve: (data: string | Uint8Array) => Promise<void>) => {
     if (o.frames && typeof data !== 'string' && (data[0] ?? 0) > 0x01) {
       o.frames(data);
       return;
@@ -71,6 +84,32 @@ export function serveRpcChannel<M extends MethodMap, C>(
       send(encodeError(null, refused.code, refused.message));
       return;
     }
-    if (whole !== undefined) void feed(whole);
+    if (whole !== undefined) void serve(whole);
+  };
+  let early: (string | Uint8Array)[] | undefined;
+  if (o.ready) {
+    early = [];
+    o.ready.then(
+      () => {
+        start();
+        const held = early ?? [];
+        early = undefined;
+        for (const data of held) if (feed) handle(data, feed);
+      },
+      (error) => {
+        early = undefined;
+        ctx.refuse(error, `${o.what} open`);
+        channel.close();
+      },
+    );
+  } else start();
+  channel.on('message', (data) => {
+    if (feed) return handle(data, feed);
+    if (!early || early.length >= MAX_EARLY_MESSAGES) {
+      early = undefined;
+      channel.close();
+      return;
+    }
+    early.push(data);
   });
 }

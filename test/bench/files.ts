@@ -31,13 +31,6 @@ import { POCKETSHELL, pocketshell, startReadyDaemon, until } from '../support/cl
 import { median, writeSection } from './measure.ts';
 import { sshOptions, startSshd } from './ssh.ts';
 
-/** What the bench uses of `FilesClient` (@pocketshell/client). */
-interface FilesApi {
-  downloadFile(remote: string, local: string): Promise<{ size: number; sha256: string }>;
-  uploadFile(local: string, remote: string): Promise<{ path: string; size: number; sha256: string }>;
-  close(): void;
-}
-
 const MIB = 2 ** 20;
 const SIZE_MB = Number(process.env.BENCH_FILES_MB ?? 256);
 const SIZE = SIZE_MB * MIB;
@@ -207,8 +200,7 @@ async function pocketShell(sum: string) {
     const host = await device.pair(p1.url, { name: 'bench' });
     await p1.exited;
     const conn = await device.connect(host.id);
-    // FilesClient (packages/client/src/files-client.ts).
-    const files = await (conn as unknown as { openFiles(): Promise<FilesApi> }).openFiles();
+    const files = await conn.openFiles();
     const local = join(here, 'ps.bin');
     const down = await timed(
       'PocketShell download (FilesClient)',

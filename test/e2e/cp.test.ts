@@ -263,6 +263,9 @@ test('Ctrl-C cancels an upload cleanly, and the same command finishes it', async
   assert.equal(code, 1, first.stderr());
   assert.match(first.stderr(), /cancelled.*run the same command again to resume.*\[cancelled\]/);
   assert.equal(existsSync(join(hostHome, 'upload.bin')), false, 'nothing under the final name');
+  assert.match(first.stderr(), /the host keeps the partial upload/);
+  const kept = partial();
+  assert.ok(kept > 0 && kept < 64 * 1024 * 1024, `the host kept the partial for a resume (${kept} bytes)`);
 
   const second = await cp([src, `${H}:upload.bin`]);
   assert.equal(second.code, 0, second.stderr);

@@ -13,6 +13,7 @@
  */
 import { type Dirent, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import type { FilesClient } from '@pocketshell/client';
 import { openSecretStore, type StatePaths } from '@pocketshell/host-core';
 import {
   type Code,
@@ -21,7 +22,6 @@ import {
   type FilesMethods,
   normalizeFilePath,
   type ResultOf,
-  type RpcClient,
 } from '@pocketshell/protocol';
 import { openDevice } from './connect.ts';
 import { DeviceStore } from './device-store.ts';
@@ -31,24 +31,8 @@ import { formatBytes, ProgressLine, type ProgressStream } from './progress.ts';
 /** The suffix of a download (file or folder) that is not complete yet. */
 export const PART_SUFFIX = '.pocketshell-part';
 
-/**
- * What `cp` uses of `FilesClient` (@pocketshell/client, files-client.ts):
- * its RPC and the resumable whole-file transfers.
- */
-export interface FilesApi {
-  readonly rpc: RpcClient<FilesMethods>;
-  downloadFile(
-    remotePath: string,
-    localPath: string,
-    opts?: { resume?: boolean; onProgress?(done: number, total: number): void; signal?: AbortSignal },
-  ): Promise<{ size: number; sha256: string }>;
-  uploadFile(
-    localPath: string,
-    remotePath: string,
-    opts?: { overwrite?: boolean; onProgress?(done: number, total: number): void; signal?: AbortSignal },
-  ): Promise<{ path: string; size: number; sha256: string }>;
-  close(): void;
-}
+/** What `cp` uses of `FilesClient` (@pocketshell/client): its RPC and the resumable whole-file transfers. */
+export type FilesApi = Pick<FilesClient, 'rpc' | 'downloadFile' | 'uploadFile' | 'close'>;
 
 /** One side of a copy, as given on the command line. */
 export type Endpoint = { kind: 'local'; path: string } | { kind: 'remote'; host: string; path: string };
@@ -479,8 +463,7 @@ export async function openFilesOn(
   device.start();
   try {
     const conn = await device.connect(host.id);
-    // FilesClient (wt-fxfer): HostConnection.openFiles() opens a `files` channel.
-    const files = await (conn as unknown as { openFiles(): Promise<FilesApi> }).openFiles();
+    const files = await conn.openFiles();
     return {
       files,
       close: async () => {

@@ -51,8 +51,12 @@ export function formatProgress(s: ProgressState, width: number): string {
     s.speed > 0 ? `${formatBytes(s.speed)}/s` : '-- /s'
   }  ${left} left`;
   const room = width - figures.length - 2;
-  const barWidth = Math.max(0, Math.min(30, room - 14));
-  const bar = barWidth >= 5 ? `[${'#'.repeat(Math.round((pct / 100) * barWidth)).padEnd(barWidth)}]  ` : '';
+  // A bar of a width that depends on the terminal only, so it does not jump as the figures change.
+  const barWidth = width >= 110 ? 30 : width >= 90 ? 20 : width >= 75 ? 10 : 0;
+  const bar =
+    barWidth > 0 && room - barWidth - 4 >= 8
+      ? `[${'#'.repeat(Math.round((pct / 100) * barWidth)).padEnd(barWidth)}]  `
+      : '';
   const labelRoom = Math.max(0, room - bar.length);
   const label =
     [...s.label].length <= labelRoom
@@ -118,7 +122,7 @@ export class ProgressLine {
     if (!force && this.#drawn && at - this.#last < 100) return;
     this.#last = at;
     this.#drawn = true;
-    const width = Math.max(20, (this.#stream.columns ?? 80) - 1);
+    const width = Math.max(20, (this.#stream.columns || 80) - 1);
     this.#stream.write(`\r\x1b[2K${formatProgress({ label, done, total, speed: this.#speed }, width)}`);
   }
 

@@ -1,9 +1,10 @@
 /**
  * `npm run bench:files` (issue 15): file throughput both ways on loopback,
  * in one run, side by side:
- * - the raw data-channel rate: two node-datachannel peers on 127.0.0.1 in
- *   this process, 16 KiB binary messages through `ChannelWriter` (paced by
- *   `bufferedAmount`), no files, no framing — the ceiling;
+ * - the raw data-channel rate: two node-datachannel peers on 127.0.0.1,
+ *   this process and raw-peer.ts (two processes, as PocketShell's two ends
+ *   are), 16 KiB binary messages through `ChannelWriter` (paced by
+ *   `bufferedAmount`), both ways, no files, no framing — the ceiling;
  * - PocketShell: a real relay process, a real `pocketshell daemon run`
  *   (node-datachannel) and the Node `FilesClient` here — `downloadFile`
  *   and `uploadFile` of one file (SHA-256 on both ends, fsync and atomic
@@ -20,12 +21,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Device } from '@pocketshell/client';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { ChannelWriter, type DataChannel, isLoopbackIPv4, NodeDataChannelEngine } from '@pocketshell/webrtc';
-import { connectDirect, loopbackPeerOptions, nextChannel, once } from '@pocketshell/webrtc/testing';
+import { ChannelWriter, isLoopbackIPv4, NodeDataChannelEngine } from '@pocketshell/webrtc';
+import { loopbackPeerOptions, once } from '@pocketshell/webrtc/testing';
 import { WebSocket } from 'ws';
 import { POCKETSHELL, pocketshell, startReadyDaemon, until } from '../support/cli.ts';
 import { median, writeSection } from './measure.ts';
@@ -85,39 +88,71 @@ async function timed(what: string, prepare: () => void | Promise<void>, once: ()
 
 // ---------------------------------------------------------------- the raw channel
 
-async function rawChannel(): Promise<number[]> {
+/** Both directions between this process and raw-peer.ts (another process, as the daemon is). */
+async function rawChannel(): Promise<{ down: number[]; up: number[] }> {
   const engine = new NodeDataChannelEngine({ bindAddress: '127.0.0.1' });
-  const a = await engine.createPeer(loopbackPeerOptions('offerer'));
-  const b = await engine.createPeer(loopbackPeerOptions('answerer'));
+  const peer = await engine.createPeer(loopbackPeerOptions('offerer'));
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./raw-peer.ts', import.meta.url))], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const send = (m: unknown) => child.stdin.write(`${JSON.stringify(m)}\n`);
   try {
-    const channel = a.createDataChannel('bulk');
-    const remote = nextChannel(b);
-    await connectDirect(a, b);
-    const theirs: DataChannel = await remote;
+    const channel = peer.createDataChannel('bulk');
+    peer.on('icecandidate', (c) => send({ t: 'ice', c }));
+    const answered = new Promise<string>((resolve) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const m = JSON.parse(line) as { t: string; sdp?: string; c?: unknown };
+        if (m.t === 'answer') resolve(m.sdp!);
+        else if (m.t === 'ice') void peer.addIceCandidate(m.c as never).catch(() => {});
+      });
+    });
+    send({ t: 'offer', sdp: await peer.setLocalDescription(await peer.createOffer()) });
+    await peer.setRemoteDescription(await answered);
     await once(channel, 'open');
     const writer = new ChannelWriter(channel);
     const payload = randomBytes(16 * 1024);
-    return await timed(
-      'raw data channel',
+    const text = (want: string) =>
+      new Promise<void>((resolve) => {
+        const off = channel.on('message', (m) => {
+          if (m === want) {
+            off();
+            resolve();
+          }
+        });
+      });
+    const up = await timed(
+      'raw data channel, here → there',
       () => {},
       async () => {
-        const done = new Promise<void>((resolve) => {
+        const got = text('got');
+        channel.send(`expect:${SIZE}`);
+        for (let sent = 0; sent < SIZE; sent += payload.byteLength) await writer.write(payload);
+        await got;
+      },
+    );
+    const down = await timed(
+      'raw data channel, there → here',
+      () => {},
+      async () => {
+        await new Promise<void>((resolve) => {
           let got = 0;
-          const off = theirs.on('message', (m) => {
-            got += typeof m === 'string' ? m.length : m.byteLength;
+          const off = channel.on('message', (m) => {
+            if (typeof m === 'string') return;
+            got += m.byteLength;
             if (got >= SIZE) {
               off();
               resolve();
             }
           });
+          channel.send(`send:${SIZE}`);
         });
-        for (let sent = 0; sent < SIZE; sent += payload.byteLength) await writer.write(payload);
-        await done;
       },
     );
+    return { down, up };
   } finally {
-    await a.close();
-    await b.close();
+    child.stdin.end();
+    await peer.close();
+    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
   }
 }
 
@@ -274,15 +309,15 @@ async function main(): Promise<void> {
     const ssh = await scp(sum);
     const ps = await pocketShell(sum);
     const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
-    const pct = (rates: number[]) => `${((median(rates) / median(raw)) * 100).toFixed(0)} %`;
+    const pct = (rates: number[], of: number[]) => `${((median(rates) / median(of)) * 100).toFixed(0)} %`;
     const markdown = `## Files (\`npm run bench:files\`)
 
-Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. One ${SIZE_MB} MiB file of random bytes each way, on loopback, in one run; median of ${RUNS} runs (min–max), from the start of the copy to the last byte on disk. PocketShell: a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process (node-datachannel) and the Node \`FilesClient\` in the bench process over one \`files\` channel (data frames with a 256 KiB window, SHA-256 of the whole file on both ends; an upload is fsynced and renamed into place); \`pocketshell cp\` is the CLI, one process per copy, its WebRTC connection included. \`scp\`: OpenSSH to a private \`sshd\` on 127.0.0.1 (ed25519 keys, default cipher). The raw data channel is two node-datachannel peers in one process sending 16 KiB binary messages paced by \`bufferedAmount\` (at most 256 KiB queued), no files and no hashing: the ceiling for PocketShell's transfers.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. One ${SIZE_MB} MiB file of random bytes each way, on loopback, in one run; median of ${RUNS} runs (min–max), from the start of the copy to the last byte on disk. PocketShell: a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process (node-datachannel) and the Node \`FilesClient\` in the bench process over one \`files\` channel (data frames with a 256 KiB window, SHA-256 of the whole file on both ends; an upload is fsynced and renamed into place); \`pocketshell cp\` is the CLI, one process per copy, its WebRTC connection included. \`scp\`: OpenSSH to a private \`sshd\` on 127.0.0.1 (ed25519 keys, default cipher). The raw data channel is two node-datachannel peers, the bench process and another one (test/bench/raw-peer.ts), as PocketShell's two ends are, sending 16 KiB binary messages paced by \`bufferedAmount\` (at most 256 KiB queued), with no files, framing or hashing: the ceiling for PocketShell's transfers. "Download" there is the other process sending to the bench process.
 
 | | download (host → here) | upload (here → host) |
 |---|---:|---:|
-| raw data channel (node-datachannel, one way) | ${cell(raw)} | ${cell(raw)} |
-| PocketShell, \`FilesClient\` | ${cell(ps.down)} (${pct(ps.down)} of raw) | ${cell(ps.up)} (${pct(ps.up)} of raw) |
+| raw data channel (node-datachannel, two processes) | ${cell(raw.down)} | ${cell(raw.up)} |
+| PocketShell, \`FilesClient\` | ${cell(ps.down)} (${pct(ps.down, raw.down)} of raw) | ${cell(ps.up)} (${pct(ps.up, raw.up)} of raw) |
 | PocketShell, \`pocketshell cp\` (connection included) | ${cell(ps.cliDown)} | ${cell(ps.cliUp)} |
 | \`scp\` (OpenSSH) | ${cell(ssh.down)} | ${cell(ssh.up)} |
 `;

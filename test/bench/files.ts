@@ -19,7 +19,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -304,6 +304,7 @@ function cell(rates: number[]): string {
 
 async function main(): Promise<void> {
   try {
+    const load = loadavg()[0]!.toFixed(2);
     const sum = makeFile(source);
     const raw = await rawChannel();
     const ssh = await scp(sum);
@@ -312,7 +313,7 @@ async function main(): Promise<void> {
     const pct = (rates: number[], of: number[]) => `${((median(rates) / median(of)) * 100).toFixed(0)} %`;
     const markdown = `## Files (\`npm run bench:files\`)
 
-Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. One ${SIZE_MB} MiB file of random bytes each way, on loopback, in one run; median of ${RUNS} runs (min–max), from the start of the copy to the last byte on disk. PocketShell: a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process (node-datachannel) and the Node \`FilesClient\` in the bench process over one \`files\` channel (data frames with a 256 KiB window, SHA-256 of the whole file on both ends; an upload is fsynced and renamed into place); \`pocketshell cp\` is the CLI, one process per copy, its WebRTC connection included. \`scp\`: OpenSSH to a private \`sshd\` on 127.0.0.1 (ed25519 keys, default cipher). The raw data channel is two node-datachannel peers, the bench process and another one (test/bench/raw-peer.ts), as PocketShell's two ends are, sending 16 KiB binary messages paced by \`bufferedAmount\` (at most 256 KiB queued), with no files, framing or hashing: the ceiling for PocketShell's transfers. "Download" there is the other process sending to the bench process.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine} (load average ${load} at the start: the figures move with what else runs). One ${SIZE_MB} MiB file of random bytes each way, on loopback, in one run; median of ${RUNS} runs (min–max), from the start of the copy to the last byte on disk. PocketShell: a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process (node-datachannel) and the Node \`FilesClient\` in the bench process over one \`files\` channel (data frames with a 256 KiB window, SHA-256 of the whole file on both ends; an upload is fsynced and renamed into place); \`pocketshell cp\` is the CLI, one process per copy, its WebRTC connection included. \`scp\`: OpenSSH to a private \`sshd\` on 127.0.0.1 (ed25519 keys, default cipher). The raw data channel is two node-datachannel peers, the bench process and another one (test/bench/raw-peer.ts), as PocketShell's two ends are, sending 16 KiB binary messages paced by \`bufferedAmount\` (at most 256 KiB queued), with no files, framing or hashing: the ceiling for PocketShell's transfers. "Download" there is the other process sending to the bench process.
 
 | | download (host → here) | upload (here → host) |
 |---|---:|---:|

@@ -276,3 +276,39 @@ test('Ctrl-C cancels an upload cleanly, and the same command finishes it', async
     'no temporary file left on the host',
   );
 });
+
+test('a folder download killed halfway goes on in its .pocketshell-part folder, keeping the files already complete', async () => {
+  const src = join(hostHome, 'photos');
+  mkdirSync(join(src, 'later'), { recursive: true });
+  for (const name of ['a.raw', 'b.raw', 'later/c.raw'])
+    writeFileSync(join(src, name), randomBytes(24 * 1024 * 1024));
+  const dest = join(here, 'photos');
+  const part = `${dest}.pocketshell-part`;
+  const first = startCp(['-r', `${H}:photos`, dest]);
+  // Listed folders first: later/c.raw comes before a.raw; kill once it is complete and a.raw has begun.
+  await until(
+    () => size(join(part, 'a.raw.pocketshell-part')) > 0 || first.child.exitCode !== null,
+    60_000,
+    5,
+  );
+  first.child.kill('SIGKILL');
+  await first.exited;
+  assert.equal(existsSync(dest), false, 'nothing under the final name');
+  assert.equal(
+    sha(join(part, 'later', 'c.raw')),
+    sha(join(src, 'later', 'c.raw')),
+    'the first file is complete',
+  );
+  const before = statSync(join(part, 'later', 'c.raw')).ino;
+
+  const second = await cp(['-r', `${H}:photos`, dest]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /resuming the folder/);
+  assert.deepEqual(tree(dest), tree(src));
+  assert.equal(existsSync(part), false);
+  assert.equal(
+    statSync(join(dest, 'later', 'c.raw')).ino,
+    before,
+    'the complete file was kept, not fetched again',
+  );
+});

@@ -8,8 +8,11 @@
  * - a download killed halfway (SIGKILL) goes on from its
  *   `.pocketshell-part` when run again, and ends with the right bytes;
  * - Ctrl-C (SIGINT) during an upload cancels it cleanly (exit 1,
- *   `[cancelled]`, nothing under the final name), and the same command
- *   run again completes it;
+ *   `[cancelled]`, nothing under the final name, the host keeps the
+ *   partial), and the same command run again completes it;
+ * - a folder cut short either way (a killed download, Ctrl-C on an
+ *   upload) goes on in its `.pocketshell-part` folder, keeping the files
+ *   already complete (same inode), and is renamed into place at the end;
  * - refusals with their codes and exit codes: an existing destination
  *   without `--force` (`exists`, 1; `--force` then overwrites), a path on
  *   the host's deny list either way (`path_denied`, 4, audited on the
@@ -310,5 +313,37 @@ test('a folder download killed halfway goes on in its .pocketshell-part folder, 
     statSync(join(dest, 'later', 'c.raw')).ino,
     before,
     'the complete file was kept, not fetched again',
+  );
+});
+
+test('Ctrl-C during a folder upload: the host keeps its .pocketshell-part folder, and the same command finishes it', async () => {
+  const src = join(here, 'album');
+  mkdirSync(join(src, 'later'), { recursive: true });
+  for (const name of ['a.raw', 'b.raw', 'later/c.raw'])
+    writeFileSync(join(src, name), randomBytes(24 * 1024 * 1024));
+  const part = join(hostHome, 'album.pocketshell-part');
+  const first = startCp(['-r', src, `${H}:album`]);
+  // Sent in name order: a.raw, b.raw, later/c.raw; stop once a.raw is in place and b.raw has begun.
+  const begun = () => readdirSync(part).some((n) => n.startsWith('.b.raw.') && size(join(part, n)) > 0);
+  await until(() => (existsSync(part) && begun()) || first.child.exitCode !== null, 60_000, 5);
+  first.child.kill('SIGINT');
+  assert.equal(await first.exited, 1, first.stderr());
+  assert.match(
+    first.stderr(),
+    /cancelled; the host keeps the partial folder album\.pocketshell-part: run the same command again to resume \[cancelled\]/,
+  );
+  assert.equal(existsSync(join(hostHome, 'album')), false, 'nothing under the final name');
+  assert.equal(sha(join(part, 'a.raw')), sha(join(src, 'a.raw')), 'the first file is complete on the host');
+  const before = statSync(join(part, 'a.raw')).ino;
+
+  const second = await cp(['-r', src, `${H}:album`]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /resuming the folder album/);
+  assert.deepEqual(tree(join(hostHome, 'album')), tree(src));
+  assert.equal(existsSync(part), false);
+  assert.equal(
+    statSync(join(hostHome, 'album', 'a.raw')).ino,
+    before,
+    'the complete file was kept, not sent again',
   );
 });

@@ -144,6 +144,9 @@ export class Copier {
   readonly #result: CpResult = { files: 0, bytes: 0, skipped: [] };
   #base = 0;
   #total = 0;
+  /** What a cancel leaves for a resume: the partial folder's, else the file's being copied. */
+  #folder: string | undefined;
+  #stays: string | undefined;
 
   constructor(files: FilesApi, o: CpOptions, out: CpOutput, signal: AbortSignal) {
     this.#files = files;
@@ -217,15 +220,12 @@ export class Copier {
       this.#note(`resuming ${target} at ${formatBytes(Math.min(part.size, size))} of ${formatBytes(size)}`);
     const label = basename(target);
     this.#bar.update(label, this.#base, this.#total, true);
-    try {
-      await this.#files.downloadFile(src, target, {
-        resume: true,
-        onProgress: this.#progress(label),
-        signal: this.#signal,
-      });
-    } catch (error) {
-      throw this.#cancelled(error, `the partial file ${target}${PART_SUFFIX} stays`);
-    }
+    this.#stays = `the partial file ${target}${PART_SUFFIX} stays`;
+    await this.#files.downloadFile(src, target, {
+      resume: true,
+      onProgress: this.#progress(label),
+      signal: this.#signal,
+    });
     this.#base += size;
     this.#result.files++;
     this.#result.bytes += size;
@@ -241,6 +241,7 @@ export class Copier {
     const items = await this.#walkRemote(src);
     this.#total = items.reduce((n, i) => n + i.size, 0);
     local(work, () => mkdirSync(work, { recursive: true }));
+    if (work !== target) this.#folder = `the partial folder ${work} stays`;
     for (const item of items) {
       const dest = join(work, item.rel);
       if (item.dir) {
@@ -254,16 +255,7 @@ export class Copier {
         this.#result.files++;
         continue;
       }
-      try {
-        await this.#downloadFile(rjoin(src, item.rel), dest, item.size, true);
-      } catch (error) {
-        if (codeOf(error) === 'cancelled')
-          throw new CliError(
-            'cancelled',
-            `cancelled; the partial folder ${work} stays: run the same command again to resume`,
-          );
-        throw error;
-      }
+      await this.#downloadFile(rjoin(src, item.rel), dest, item.size, true);
     }
     if (work !== target) local(target, () => renameSync(work, target));
   }
@@ -344,12 +336,9 @@ export class Copier {
       throw new CliError('exists', `${target} exists on the host: pass --force to overwrite it`);
     const label = basename(src);
     this.#bar.update(label, this.#base, this.#total, true);
-    try {
-      // No signal: Ctrl-C closes the channel instead (see `cp`), so the host keeps the partial for a resume.
-      await this.#files.uploadFile(src, target, { overwrite, onProgress: this.#progress(label) });
-    } catch (error) {
-      throw this.#cancelled(error, 'the host keeps the partial upload');
-    }
+    this.#stays = 'the host keeps the partial upload';
+    // No signal: Ctrl-C closes the channel instead (see `cp`), so the host keeps the partial for a resume.
+    await this.#files.uploadFile(src, target, { overwrite, onProgress: this.#progress(label) });
     this.#base += size;
     this.#result.files++;
     this.#result.bytes += size;
@@ -369,6 +358,7 @@ export class Copier {
     if (partial && (await this.#rstat(work)))
       this.#note(`resuming the folder ${target} from ${work} on the host`);
     await this.#mkdir(work);
+    if (partial) this.#folder = `the host keeps the partial folder ${work}`;
     for (const item of items) {
       const dest = rjoin(work, item.rel);
       if (item.dir) {
@@ -382,16 +372,7 @@ export class Copier {
         this.#result.files++;
         continue;
       }
-      try {
-        await this.#uploadFile(join(src, item.rel), dest, item.size, partial || this.#o.force === true, have);
-      } catch (error) {
-        if (codeOf(error) === 'cancelled')
-          throw new CliError(
-            'cancelled',
-            `cancelled; the host keeps the partial folder ${work}: run the same command again to resume`,
-          );
-        throw error;
-      }
+      await this.#uploadFile(join(src, item.rel), dest, item.size, partial || this.#o.force === true, have);
     }
     if (partial) await this.#files.rpc.call('files.move', { from: work, to: target, overwrite: false });
   }
@@ -433,11 +414,18 @@ export class Copier {
     return items;
   }
 
-  /** A transfer's failure; when Ctrl-C caused it, `cancelled` saying what stays for a resume. */
-  #cancelled(error: unknown, stays: string): Error {
-    if (this.#signal.aborted || codeOf(error) === 'cancelled')
-      return new CliError('cancelled', `cancelled; ${stays}: run the same command again to resume`);
-    return error as Error;
+  /**
+   * A failure as the person should hear it: after Ctrl-C (whatever the
+   * transfer rejected with — `cancelled`, or the closed channel of an
+   * upload), `cancelled` saying what stays for a resume.
+   */
+  failure(error: unknown): Error {
+    if (!this.#signal.aborted && codeOf(error) !== 'cancelled') return error as Error;
+    const stays = this.#folder ?? this.#stays;
+    return new CliError(
+      'cancelled',
+      stays ? `cancelled; ${stays}: run the same command again to resume` : 'cancelled',
+    );
   }
 
   #finish(): void {
@@ -517,10 +505,12 @@ export async function cp(
     const copier = new Copier(session.files, o, out, ac.signal);
     try {
       if (ac.signal.aborted) throw new CliError('cancelled', 'cancelled');
-      const result =
-        a.kind === 'remote'
-          ? await copier.download(a.path, (b as { path: string }).path)
-          : await copier.upload(a.path, (b as { path: string }).path);
+      const result = await (a.kind === 'remote'
+        ? copier.download(a.path, (b as { path: string }).path)
+        : copier.upload(a.path, (b as { path: string }).path)
+      ).catch((error: unknown) => {
+        throw copier.failure(error);
+      });
       if (!o.quiet && out.stream.isTTY) {
         const s = (performance.now() - started) / 1000;
         out.err(

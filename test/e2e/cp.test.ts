@@ -17,7 +17,8 @@
  *   without `--force` (`exists`, 1; `--force` then overwrites), a path on
  *   the host's deny list either way (`path_denied`, 4, audited on the
  *   host), a folder without `-r` (`wrong_type`), no such file
- *   (`not_found`, 8), two local paths (usage, 2).
+ *   (`not_found`, 8), two local paths (usage, 2), a device without
+ *   `files:read` or `files:write` (`grant_missing`, 4).
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -346,4 +347,39 @@ test('Ctrl-C during a folder upload: the host keeps its .pocketshell-part folder
     before,
     'the complete file was kept, not sent again',
   );
+});
+
+test('grants: without files:read nothing is copied, without files:write nothing is uploaded (exit 4)', async () => {
+  const pairAs = async (grants: string, name: string) => {
+    const env = { ...devEnv, POCKETSHELL_HOME: join(base, `state-${name}`) };
+    const pair = spawn(process.execPath, [POCKETSHELL, 'pair', '--yes', '--grants', grants], {
+      env: { ...process.env, ...hostEnv },
+    });
+    let out = '';
+    pair.stdout!.on('data', (d: Buffer) => (out += d));
+    const exited = new Promise((r) => pair.once('exit', r));
+    await until(() => /http:\/\/\S+#\/pair\/1\/\S+/.test(out), 30_000, 50);
+    const paired = await pocketshell(
+      ['device', 'pair', /http:\/\/\S+#\/pair\/1\/\S+/.exec(out)![0], '--name', name],
+      env,
+    );
+    assert.equal(paired.code, 0, paired.stderr);
+    await exited;
+    return env;
+  };
+  writeFileSync(join(hostHome, 'shared.txt'), 'shared\n');
+  const shellOnly = await pairAs('shell', 'shell-only');
+  const noFiles = await pocketshell(['cp', `${H}:shared.txt`, join(here, 'shared.txt')], shellOnly);
+  assert.equal(noFiles.code, 4, noFiles.stderr);
+  assert.match(noFiles.stderr, /needs the files:read grant.*\[grant_missing\]/);
+  assert.equal(existsSync(join(here, 'shared.txt')), false);
+
+  const readOnly = await pairAs('files:read', 'read-only');
+  const down = await pocketshell(['cp', `${H}:shared.txt`, join(here, 'shared.txt')], readOnly);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(readFileSync(join(here, 'shared.txt'), 'utf8'), 'shared\n');
+  const up = await pocketshell(['cp', join(here, 'shared.txt'), `${H}:shared-copy.txt`], readOnly);
+  assert.equal(up.code, 4, up.stderr);
+  assert.match(up.stderr, /files:write grant.*\[grant_missing\]/);
+  assert.equal(existsSync(join(hostHome, 'shared-copy.txt')), false);
 });

@@ -34,6 +34,9 @@ export const PART_SUFFIX = '.pocketshell-part';
 /** What `cp` uses of `FilesClient` (@pocketshell/client): its RPC and the resumable whole-file transfers. */
 export type FilesApi = Pick<FilesClient, 'rpc' | 'downloadFile' | 'uploadFile' | 'close'>;
 
+/** What `files.info` says: the device's root, whether it may write, the home in the root. */
+export type FilesInfo = ResultOf<FilesMethods, 'files.info'>;
+
 /** One side of a copy, as given on the command line. */
 export type Endpoint = { kind: 'local'; path: string } | { kind: 'remote'; host: string; path: string };
 
@@ -139,8 +142,8 @@ export class Copier {
   readonly #out: CpOutput;
   readonly #signal: AbortSignal;
   readonly #bar: ProgressLine;
-  #home: string | null | undefined;
-  #write = false;
+  readonly #home: string | null;
+  readonly #write: boolean;
   readonly #result: CpResult = { files: 0, bytes: 0, skipped: [] };
   #base = 0;
   #total = 0;
@@ -148,8 +151,10 @@ export class Copier {
   #folder: string | undefined;
   #stays: string | undefined;
 
-  constructor(files: FilesApi, o: CpOptions, out: CpOutput, signal: AbortSignal) {
+  constructor(files: FilesApi, info: FilesInfo, o: CpOptions, out: CpOutput, signal: AbortSignal) {
     this.#files = files;
+    this.#home = info.home;
+    this.#write = info.write;
     this.#o = o;
     this.#out = out;
     this.#signal = signal;
@@ -160,13 +165,6 @@ export class Copier {
     if (this.#o.quiet) return;
     this.#bar.clear();
     this.#out.err(line);
-  }
-
-  async #info(): Promise<void> {
-    if (this.#home !== undefined) return;
-    const info = await this.#files.rpc.call('files.info');
-    this.#home = info.home;
-    this.#write = info.write;
   }
 
   async #rstat(path: string): Promise<(FileEntry & { path: string }) | null> {
@@ -188,8 +186,7 @@ export class Copier {
 
   /** Host → here. */
   async download(remote: string, localDest: string): Promise<CpResult> {
-    await this.#info();
-    const src = resolveRemote(remote, this.#home!);
+    const src = resolveRemote(remote, this.#home);
     const st = await this.#rstat(src);
     if (!st) throw new CliError('not_found', `${src || '/'}: no such file or folder on the host`);
     if (st.denied) throw new CliError('path_denied', `${src}: on the host’s deny list`);
@@ -302,13 +299,12 @@ export class Copier {
 
   /** Here → host. */
   async upload(localSrc: string, remote: string): Promise<CpResult> {
-    await this.#info();
     if (!this.#write)
       throw new CliError(
         'grant_missing',
         'this device may not write files on that host (it needs the files:write grant)',
       );
-    const dst = resolveRemote(remote, this.#home!);
+    const dst = resolveRemote(remote, this.#home);
     const st = local(localSrc, () => statSync(localSrc));
     if (!st.isDirectory() && !st.isFile())
       throw new CliError('wrong_type', `${localSrc} is not a regular file`);
@@ -443,7 +439,7 @@ export async function openFilesOn(
   paths: StatePaths,
   env: Readonly<Record<string, string | undefined>>,
   query: string,
-): Promise<{ files: FilesApi; close(): Promise<void> }> {
+): Promise<{ files: FilesApi; info: FilesInfo; close(): Promise<void> }> {
   const secrets = await openSecretStore({ paths, env });
   const host = new DeviceStore(paths, secrets).find(query);
   const { device } = await openDevice(paths, env, host.relay);
@@ -451,9 +447,22 @@ export async function openFilesOn(
   device.start();
   try {
     const conn = await device.connect(host.id);
-    const files = await conn.openFiles();
+    // The host closes a `files` channel it refuses: the first call fails. The grants this device
+    // was paired with say why (they may have changed since; the host's word is the channel).
+    const refused = async (error: unknown): Promise<never> => {
+      await conn.close();
+      if (!host.grants.includes('files:read'))
+        throw new CliError(
+          'grant_missing',
+          `${host.name} does not let this device see its files (it needs the files:read grant; paired with: ${host.grants.join(', ') || 'none'})`,
+        );
+      throw error;
+    };
+    const files = await conn.openFiles().catch(refused);
+    const info = await files.rpc.call('files.info').catch(refused);
     return {
       files,
+      info,
       close: async () => {
         files.close();
         await conn.close();
@@ -489,7 +498,7 @@ export async function cp(
     );
   const remote = a.kind === 'remote' ? a : (b as Extract<Endpoint, { kind: 'remote' }>);
   const ac = new AbortController();
-  let session: { files: FilesApi; close(): Promise<void> } | undefined;
+  let session: { files: FilesApi; info: FilesInfo; close(): Promise<void> } | undefined;
   let sigints = 0;
   const onSigint = () => {
     sigints++;
@@ -502,7 +511,7 @@ export async function cp(
   const started = performance.now();
   try {
     session = await openFilesOn(paths, env, remote.host);
-    const copier = new Copier(session.files, o, out, ac.signal);
+    const copier = new Copier(session.files, session.info, o, out, ac.signal);
     try {
       if (ac.signal.aborted) throw new CliError('cancelled', 'cancelled');
       const result = await (a.kind === 'remote'

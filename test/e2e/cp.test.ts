@@ -273,6 +273,7 @@ test('Ctrl-C cancels an upload cleanly, and the same command finishes it', async
 
   const second = await cp([src, `${H}:upload.bin`]);
   assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /resuming .*upload\.bin at .* \(the host kept the rest\)/);
   assert.equal(sha(join(hostHome, 'upload.bin')), sha(src));
   assert.deepEqual(
     readdirSync(hostHome).filter((n) => n.endsWith('.part')),

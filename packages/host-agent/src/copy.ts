@@ -333,8 +333,19 @@ export class Copier {
     const label = basename(src);
     this.#bar.update(label, this.#base, this.#total, true);
     this.#stays = 'the host keeps the partial upload';
+    const progress = this.#progress(label);
+    let first = true;
+    const onProgress = (done: number) => {
+      // The first report is where the host goes on from: past 0 it kept a partial of this upload.
+      if (first && done > 0)
+        this.#note(
+          `resuming ${src} at ${formatBytes(done)} of ${formatBytes(size)} (the host kept the rest)`,
+        );
+      first = false;
+      progress(done);
+    };
     // No signal: Ctrl-C closes the channel instead (see `cp`), so the host keeps the partial for a resume.
-    await this.#files.uploadFile(src, target, { overwrite, onProgress: this.#progress(label) });
+    await this.#files.uploadFile(src, target, { overwrite, onProgress });
     this.#base += size;
     this.#result.files++;
     this.#result.bytes += size;

@@ -65,14 +65,17 @@ export class TestHost {
   host!: OpenedHost;
   /** Open the host with its monitoring history (`stats.db` in its state folder); takes effect at the next `open`. */
   keepHistory = false;
+  /** The `files` channel's root (and the home its deny list is under); default the process's home. Takes effect at the next `open`. */
+  filesRoot: string | undefined;
 
   private constructor(relay: StartedRelay) {
     this.relay = relay;
     this.home = mkdtempSync(join(tmpdir(), 'pocketshell-browser-host-'));
   }
 
-  static async start(relay: StartedRelay): Promise<TestHost> {
+  static async start(relay: StartedRelay, options: { filesRoot?: string } = {}): Promise<TestHost> {
     const t = new TestHost(relay);
+    t.filesRoot = options.filesRoot;
     await t.open();
     return t;
   }
@@ -99,6 +102,7 @@ export class TestHost {
       minBackoffMs: 50,
       maxBackoffMs: 500,
       keepHistory: this.keepHistory,
+      ...(this.filesRoot !== undefined ? { files: { root: this.filesRoot, home: this.filesRoot } } : {}),
     });
     this.host.agent.start();
   }

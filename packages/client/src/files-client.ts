@@ -450,7 +450,8 @@ export class FilesClient {
     opts: { resume?: boolean; onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
   ): Promise<{ size: number; sha256: string }> {
     const part = `${localPath}.pocketshell-part`;
-    const total = (await this.rpc.call('files.stat', { path: remotePath })).size;
+    // The file's size now (an empty read answers it): for progress, and to spot a part longer than the file.
+    const total = (await this.rpc.call('files.read', { path: remotePath, offset: 0, length: 0 })).size;
     const resume = opts.resume ?? true;
     const fh = await fs.open(part, C.O_RDWR | C.O_CREAT | (resume ? 0 : C.O_TRUNC), 0o644);
     let ok = false;

@@ -150,6 +150,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       revoke: async (params) => ({
         revoked: await agent.revoke(String((params as { device?: unknown })?.device ?? '') as DeviceId),
       }),
+      // `pocketshell devices root`: the daemon writes and audits it (one writer of the audit log).
+      'devices.root': ({ device, root }) => {
+        const pinned = host.trust.setFilesRoot(device, root);
+        host.audit.append('files.root', { device, root: root ?? '', by: 'local' });
+        return { device: pinned };
+      },
     });
   } catch (error) {
     await host.close();

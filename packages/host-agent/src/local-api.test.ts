@@ -135,6 +135,7 @@ describe('local API socket', () => {
       pair: unsupported,
       'limits.reload': unsupported,
       revoke: unsupported,
+      'devices.root': unsupported,
     };
     server = await serveLocalApi(sock, handlers);
   });

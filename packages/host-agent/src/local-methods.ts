@@ -7,7 +7,12 @@
  * what a command sends is checked field by field.
  */
 
-import type { PacingInfo, PinnedDevice, SessionTimeouts } from '@pocketshell/host-core';
+import {
+  type PacingInfo,
+  type PinnedDevice,
+  parseFilesRoot,
+  type SessionTimeouts,
+} from '@pocketshell/host-core';
 import {
   array,
   boolean,
@@ -93,6 +98,18 @@ export const LOCAL_METHODS = {
     grant: null,
     params: (v) => ({ device: string(object(v, 'params'), 'device', 28, DEVICE_ID_RE) as DeviceId }),
     result: (v) => ({ revoked: boolean(object(v, 'result'), 'revoked') }),
+  }),
+  /** Sets a device's own files root (`null`: back to the home folder); audited `files.root`. */
+  'devices.root': method({
+    grant: null,
+    params: (v) => {
+      const o = object(v, 'params');
+      return {
+        device: string(o, 'device', 28, DEVICE_ID_RE) as DeviceId,
+        root: o.root === null ? null : parseFilesRoot(o, 'root'),
+      };
+    },
+    result: trusted<{ device: PinnedDevice }>('devices.root'),
   }),
 } as const;
 

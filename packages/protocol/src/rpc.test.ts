@@ -217,4 +217,19 @@ describe('rpc server and client', () => {
     );
     assert.equal(sent.length, 1, 'nothing is sent after close');
   });
+
+  test('onId hears each request’s own id before the request is sent', () => {
+    const sent: string[] = [];
+    const heard: [number, number][] = [];
+    const client = new RpcClient(MAP, (t) => sent.push(t));
+    for (const text of ['a', 'b']) {
+      void client.call('echo', { text }, { onId: (id) => heard.push([id, sent.length]) }).catch(() => {});
+    }
+    // Each id is the one its request carries, heard while nothing of that request was sent.
+    assert.deepEqual(
+      heard,
+      sent.map((t, i) => [(JSON.parse(t) as { id: number }).id, i]),
+    );
+    client.close();
+  });
 });

@@ -86,6 +86,8 @@ describe('http', () => {
     assert.doesNotMatch(csp, /script-src[^;]*unsafe/);
     assert.match(csp, /frame-ancestors 'none'/);
     assert.match(csp, /object-src 'none'/);
+    // Frames: only blob: URLs the app made (the PDF preview), nothing from elsewhere.
+    assert.match(csp, /frame-src blob:(;|$)/);
     assert.equal(index.headers['x-frame-options'], 'DENY');
     assert.equal(index.headers['x-content-type-options'], 'nosniff');
     assert.equal(index.headers['strict-transport-security'], undefined);

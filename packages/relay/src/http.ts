@@ -34,7 +34,9 @@ const TYPES: Record<string, string> = {
 /**
  * The Content Security Policy. Scripts only from this origin (no inline, no
  * eval); styles allow inline because xterm.js sets style elements for its
- * renderer; no plugins, no framing, no form posts, no base-URI changes.
+ * renderer; no plugins, no framing of the app, no form posts, no base-URI
+ * changes. The app itself may frame only `blob:` URLs it made: the Files
+ * screen's PDF preview (the browser's own viewer in an iframe).
  */
 export function contentSecurityPolicy(wsOrigin?: string): string {
   return [
@@ -43,6 +45,7 @@ export function contentSecurityPolicy(wsOrigin?: string): string {
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "font-src 'self'",
+    'frame-src blob:',
     `connect-src 'self'${wsOrigin ? ` ${wsOrigin}` : ''}`,
     "worker-src 'self'",
     "manifest-src 'self'",

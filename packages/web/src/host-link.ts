@@ -2,8 +2,8 @@
  * One open WebRTC connection to a host, in the browser: the
  * `RTCPeerConnection`, its `control` channel (the protocol's
  * `CONTROL_METHODS` over the shared typed RPC client: results checked on
- * arrival, errors as `RemoteError` with the host's code), terminal channels
- * and the `stats` channel opened on demand,
+ * arrival, errors as `RemoteError` with the host's code), terminal channels,
+ * the `stats` channel and `files` channels opened on demand,
  * and which path the bytes take (peer to peer, or through a TURN relay).
  * `WebDevice.connect` builds it once the signed answer is applied and the
  * control channel is open.
@@ -19,6 +19,7 @@ import {
   ProtocolError,
   type RpcClient,
 } from '@pocketshell/protocol';
+import { FilesChannel } from './files-channel.ts';
 import { rpcOverDataChannel } from './rpc-channel.ts';
 import { StatsChannel } from './stats-channel.ts';
 import type { PinnedHost } from './store.ts';
@@ -128,6 +129,22 @@ export class HostLink extends Emitter<HostLinkEvents> {
       throw error;
     }
     return stats;
+  }
+
+  /** Opens a `files` channel; resolves once it is open (a host without `files:read` closes it at once). */
+  async openFiles(): Promise<FilesChannel> {
+    if (this.#closed) throw new ProtocolError('unavailable', 'connection closed');
+    const files = new FilesChannel(this.pc.createDataChannel('files'));
+    // A lost connection fails its transfers at once (a paused upload resumes on the next one).
+    const off = this.once('close', () => files.close());
+    void files.closed.then(off);
+    try {
+      await files.opened(OPEN_TIMEOUT_MS);
+    } catch (error) {
+      files.close();
+      throw error;
+    }
+    return files;
   }
 
   /** Where the bytes flow, from the selected ICE candidate pair. */

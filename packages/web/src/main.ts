@@ -13,6 +13,7 @@ import { installDebugHook } from './debug.ts';
 import { DeviceStore } from './store.ts';
 import { fill, h } from './ui.ts';
 import { devicesView } from './views/devices.ts';
+import { filesView } from './views/files.ts';
 import { hostView } from './views/host.ts';
 import { hostDevicesView } from './views/host-devices.ts';
 import { hostsView } from './views/hosts.ts';
@@ -27,6 +28,8 @@ const ROUTES: [RegExp, View][] = [
   [/^#\/host\/([^/]+)$/, hostView],
   [/^#\/host\/([^/]+)\/devices$/, hostDevicesView],
   [/^#\/host\/([^/]+)\/monitor$/, monitorView],
+  [/^#\/host\/([^/]+)\/files$/, filesView],
+  [/^#\/host\/([^/]+)\/files\/(.+)$/, filesView],
   [/^#\/t\/([^/]+)\/(.+)$/, terminalView],
   [/^#\/devices$/, devicesView],
   [/^#\/scan$/, scanView],

@@ -1,10 +1,14 @@
 /**
- * `pocketshell devices list|revoke|limits`: the devices paired with this
- * host. Revoking and new session limits go through the running daemon when
- * one answers, so they apply at once (its connections close, live sessions
- * get the new limits); else they are written to the state folder for its
- * next start.
+ * `pocketshell devices list|revoke|limits|root`: the devices paired with
+ * this host. Revoking and new session limits go through the running daemon
+ * when one answers, so they apply at once (its connections close, live
+ * sessions get the new limits); else they are written to the state folder
+ * for its next start. A device's files root is written to the trust store,
+ * which the daemon reads each time a `files` channel opens.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { AuditLog, TrustStore } from '@pocketshell/host-core';
 import type { DeviceId } from '@pocketshell/protocol';
 import type { Command } from 'commander';
@@ -142,6 +146,52 @@ export function devicesCommands(program: Command, { io }: Cli): void {
           `${id}: idle ${minutesText(effective.idleMinutes ?? 0)}, lifetime ${minutesText(effective.maxLifetimeMinutes ?? 0)}${
             id !== 'default' && Object.keys(entry).length === 0 ? ' (the default)' : ''
           }`,
+      );
+    });
+  devices
+    .command('root <id> [folder]')
+    .description(
+      "show or set the folder a device's files are confined to (default: your home folder); applies to files channels opened from then on",
+    )
+    .option('--reset', 'back to the home folder')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, folder: string | undefined, o: { reset?: boolean; json?: boolean }) => {
+      const p = paths(io);
+      const trust = new TrustStore({ paths: p });
+      const known = trust.status(id);
+      if (known.status !== 'paired') throw new CliError('not_found', `no paired device ${id}`);
+      if (folder !== undefined && o.reset)
+        throw new CliError('config_invalid', 'give a folder or --reset, not both');
+      let device = known.device;
+      if (folder !== undefined || o.reset) {
+        let root: string | null = null;
+        if (folder !== undefined) {
+          root = path.resolve(folder);
+          let st: fs.Stats;
+          try {
+            st = fs.statSync(root);
+          } catch {
+            throw new CliError('not_found', `no such folder: ${root}`);
+          }
+          if (!st.isDirectory()) throw new CliError('wrong_type', `not a folder: ${root}`);
+        }
+        const r = await withDaemon(p, (client) =>
+          client.call('devices.root', { device: id as DeviceId, root }),
+        );
+        if (r) device = r.device;
+        else {
+          device = trust.setFilesRoot(id, root);
+          const audit = AuditLog.open(p.audit);
+          try {
+            audit.append('files.root', { device: id, root: root ?? '', by: 'cli' });
+          } finally {
+            audit.close();
+          }
+        }
+      }
+      const root = device.filesRoot ?? null;
+      print(io, o, { id, root, home: os.homedir() }, () =>
+        root === null ? `${id}: ${os.homedir()} (the home folder, the default)` : `${id}: ${root}`,
       );
     });
 }

@@ -54,6 +54,7 @@ export const AUDIT_EVENTS = [
   'files.move',
   'files.copy',
   'files.delete',
+  'files.root',
   // files channel, transfers (files/transfers.ts)
   'files.write',
 ] as const;
@@ -100,6 +101,7 @@ export interface AuditRequiredFields {
   'files.move': { device: string };
   'files.copy': { device: string };
   'files.delete': { device: string };
+  'files.root': { device: string };
   'files.write': { device: string; path: string };
 }
 
@@ -136,6 +138,7 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'files.move': 'device',
   'files.copy': 'device',
   'files.delete': 'device',
+  'files.root': 'device',
   'files.write': 'device',
 };
 

@@ -32,6 +32,8 @@
  *   whole. No grant lifts it.
  * - Root-relative paths and entry names are checked again here (no `..`,
  *   no NUL, a name is one component), whatever the caller did before.
+ * - On macOS and Windows, whose file systems usually ignore case, the deny
+ *   list is compared without case.
  */
 import { constants as C, type Stats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
@@ -215,12 +217,14 @@ export class FileRoot {
 
   /** True when `real` is on the deny list or under an entry of it. */
   isDenied(real: string): boolean {
-    return this.deny.some((d) => isWithin(real, d));
+    const p = fold(real);
+    return this.deny.some((d) => isWithin(p, fold(d)));
   }
 
   /** True when a denied path lies strictly under the folder `real` (it may not be moved or deleted whole). */
   holdsDenied(real: string): boolean {
-    return this.deny.some((d) => d !== real && isWithin(d, real));
+    const p = fold(real);
+    return this.deny.some((d) => fold(d) !== p && isWithin(fold(d), p));
   }
 
   /** Refuses (`path_denied`) a real path outside the root or on the deny list. */
@@ -330,6 +334,13 @@ export class FileRoot {
     return stat;
   }
 }
+
+/**
+ * A path as the deny list compares it: lower-cased where file systems
+ * usually ignore case (macOS, Windows), so `~/.SSH` is `~/.ssh` there.
+ */
+const fold: (p: string) => string =
+  process.platform === 'darwin' || process.platform === 'win32' ? (p) => p.toLowerCase() : (p) => p;
 
 /** Refuses (`bad_message`) anything but one path component. */
 function checkName(name: string): void {

@@ -9,9 +9,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ProtocolError } from '@pocketshell/protocol';
+import { FileRoot } from './confine.ts';
 import { DEFAULT_OPS_LIMITS } from './ops.ts';
 import { type FilesFixture, filesFixture } from './test-fixture.ts';
-import { encodeTrashPath, trashName } from './trash.ts';
+import { encodeTrashPath, moveToTrash, trashName } from './trash.ts';
 
 const code = (c: string) => (e: unknown) => e instanceof ProtocolError && e.code === c;
 
@@ -201,6 +202,52 @@ describe('files.delete', () => {
     assert.deepEqual(await fs.readdir(path.join(f.home, '.gnupg')), []);
   });
 
+  it('a trash reached by a link outside the root that leads through a link inside it is refused', async () => {
+    // The host user's link `base/tlink` points into the root, at a link a device made there to the outside.
+    const projects = path.join(f.home, 'projects');
+    await fs.mkdir(projects);
+    await fs.symlink(f.outside, path.join(projects, 'evil'));
+    await fs.symlink(path.join(projects, 'evil'), path.join(f.base, 'tlink'));
+    await fs.writeFile(path.join(projects, 'victim'), 'v');
+    try {
+      const root = await FileRoot.open({
+        root: projects,
+        home: f.home,
+        trash: path.join(f.base, 'tlink', 'Trash'),
+      });
+      const dir = await root.dir('');
+      try {
+        await assert.rejects(moveToTrash(root, dir, 'victim', false), code('not_permitted'));
+      } finally {
+        await dir.close();
+      }
+      assert.deepEqual(await fs.readdir(f.outside), []);
+      assert.equal(await fs.readFile(path.join(projects, 'victim'), 'utf8'), 'v');
+      // Through a link outside the root to a real folder, the trash works.
+      await fs.mkdir(path.join(f.base, 'real-data'));
+      await fs.rm(path.join(f.base, 'tlink'));
+      await fs.symlink(path.join(f.base, 'real-data'), path.join(f.base, 'tlink'));
+      const again = await FileRoot.open({
+        root: projects,
+        home: f.home,
+        trash: path.join(f.base, 'tlink', 'Trash'),
+      });
+      const d2 = await again.dir('');
+      try {
+        assert.equal(await moveToTrash(again, d2, 'victim', false), 'victim');
+      } finally {
+        await d2.close();
+      }
+      assert.equal(
+        await fs.readFile(path.join(f.base, 'real-data', 'Trash', 'files', 'victim'), 'utf8'),
+        'v',
+      );
+    } finally {
+      await fs.rm(path.join(f.base, 'tlink'), { force: true });
+      await fs.rm(path.join(f.base, 'real-data'), { recursive: true, force: true });
+    }
+  });
+
   it('trash names stay within 255 bytes with their .trashinfo', () => {
     const long = 'é'.repeat(127);
     for (const n of [1, 2, 1000]) {
@@ -266,5 +313,21 @@ describe('files.search', () => {
     const many = await f.call('files.search', { path: '', query: 'nomatch' });
     assert.equal(many.truncated, true);
     assert.deepEqual(many.matches, []);
+  });
+
+  it('stops at the time bound', async () => {
+    // A bound already past: the walk stops at its first entry.
+    const g = await filesFixture({
+      limits: { ...DEFAULT_OPS_LIMITS, search: { visits: 1000, ms: -1, depth: 8 } },
+    });
+    try {
+      await fs.writeFile(path.join(g.home, 'match'), '');
+      assert.deepEqual(await g.call('files.search', { path: '', query: 'match' }), {
+        matches: [],
+        truncated: true,
+      });
+    } finally {
+      await g.close();
+    }
   });
 });

@@ -128,10 +128,19 @@ async function copyOne(
   if (root.isDenied(path.join(from.real, name)))
     throw new ProtocolError('path_denied', 'the folder holds a path on the deny list');
   if (isLink) {
+    let target: string;
     try {
-      await fs.symlink(await fs.readlink(from.path(name)), to.path(as));
+      target = await fs.readlink(from.path(name));
     } catch (error) {
+      // EINVAL: no longer a link — it changed between the look and the copy.
+      if ((error as NodeJS.ErrnoException).code === 'EINVAL')
+        throw new ProtocolError('path_denied', 'the link changed while it was copied');
       throw fsError(error, 'the link');
+    }
+    try {
+      await fs.symlink(target, to.path(as));
+    } catch (error) {
+      throw fsError(error, 'the copy');
     }
     return;
   }
@@ -188,8 +197,9 @@ async function copyDir(
   try {
     const { entries, truncated } = await readEntries(src, limits.entries + 1);
     if (truncated) throw new ProtocolError('limit_reached', `more than ${limits.entries} entries`);
+    // Counted as read, before going deeper: the names held along the walk stay within the bound.
+    for (const _ of entries) count();
     for (const e of entries) {
-      count();
       if (root.isDenied(path.join(src.real, e.name)))
         throw new ProtocolError('path_denied', 'the folder holds a path on the deny list');
       const st = await fs.lstat(src.path(e.name)).catch(() => undefined);

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ProtocolError } from '@pocketshell/protocol';
+import { DEFAULT_OPS_LIMITS } from './ops.ts';
 import { type FilesFixture, filesFixture, TEST_DEVICE } from './test-fixture.ts';
 
 const code = (c: string) => (e: unknown) => e instanceof ProtocolError && e.code === c;
@@ -146,6 +147,26 @@ describe('files.list and files.stat', () => {
     await assert.rejects(f.call('files.list', { path: '../outside' }), code('bad_message'));
     // A link to a folder inside the root is followed.
     assert.equal((await f.call('files.list', { path: 'l-dir' })).total, 0);
+  });
+});
+
+describe('files.list bounds', () => {
+  it('reads at most the bound of entries: truncated, sorted by what was read', async () => {
+    const f = await filesFixture({ limits: { ...DEFAULT_OPS_LIMITS, dirEntries: 10 } });
+    try {
+      for (let i = 0; i < 25; i++) await fs.writeFile(path.join(f.home, `f${i}`), '');
+      const r = await f.call('files.list', { path: '', limit: 100 });
+      assert.equal(r.truncated, true);
+      assert.equal(r.total, 10);
+      assert.equal(r.entries.length, 10);
+      const names = r.entries.map((e) => e.name);
+      assert.deepEqual(
+        [...names].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
+        names,
+      );
+    } finally {
+      await f.close();
+    }
   });
 });
 

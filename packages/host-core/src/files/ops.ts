@@ -46,12 +46,15 @@ export interface OpsLimits {
   /** A copy or a permanent delete: most entries and deepest nesting. */
   readonly tree: TreeLimits;
   readonly search: SearchLimits;
+  /** Most entries a listing reads from one folder (`MAX_DIR_ENTRIES`). */
+  readonly dirEntries: number;
 }
 
 /** Default bounds: 100 000 entries, 256 levels; search as `DEFAULT_SEARCH_LIMITS`. */
 export const DEFAULT_OPS_LIMITS: OpsLimits = {
   tree: { entries: 100_000, depth: 256 },
   search: DEFAULT_SEARCH_LIMITS,
+  dirEntries: MAX_DIR_ENTRIES,
 };
 
 /** Longest path written to the audit log (its values are capped). */
@@ -88,7 +91,7 @@ export function fileOps(
     'files.list': async ({ path: rel, cursor, limit, sort, desc, hidden }) => {
       const dir = await root.dir(rel);
       try {
-        const read = await readEntries(dir, MAX_DIR_ENTRIES);
+        const read = await readEntries(dir, Math.min(limits.dirEntries, MAX_DIR_ENTRIES));
         const shown = hidden ? read.entries : read.entries.filter((e) => !e.name.startsWith('.'));
         const sorted = await sortEntries(dir, shown, sort, desc);
         const page = sorted.slice(cursor, cursor + limit);

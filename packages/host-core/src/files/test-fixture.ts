@@ -42,9 +42,14 @@ export interface FilesFixture {
 
 /** Makes the folders and serves the operations. */
 export async function filesFixture(
-  opts: { limits?: OpsLimits; grants?: Grant[] } = {},
+  opts: {
+    limits?: OpsLimits;
+    grants?: Grant[];
+    /** Where to make the folder (default: the OS's temporary folder). */
+    tmp?: string;
+  } = {},
 ): Promise<FilesFixture> {
-  const base = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'ps-files-')));
+  const base = await fs.realpath(await fs.mkdtemp(path.join(opts.tmp ?? os.tmpdir(), 'ps-files-')));
   const home = path.join(base, 'home');
   const outside = path.join(base, 'outside');
   const state = path.join(base, 'state');

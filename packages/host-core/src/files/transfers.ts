@@ -365,6 +365,9 @@ export class Transfers {
 
   /** Registers a sender under request `id`. */
   #outgoingFor(id: number, start: number): Outgoing {
+    // Closed while the file was opening: nothing would ever end this sender.
+    if (this.#closed) throw new ProtocolError('unavailable', 'the channel closed');
+    if (this.#outgoing.has(id)) throw new ProtocolError('bad_message', 'a transfer with that id is running');
     const out: Outgoing = {
       sender: new ChunkSender(id, start, this.#io.send),
       end: (why) =>
@@ -378,11 +381,21 @@ export class Transfers {
     return out;
   }
 
+  /** `#outgoingFor`, closing `fh` when it refuses. */
+  async #register(fh: FileHandle, id: number, start: number): Promise<Outgoing> {
+    try {
+      return this.#outgoingFor(id, start);
+    } catch (error) {
+      await fh.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
   async #read(rel: string, offset: number, length: number, id: number) {
     const release = this.#acquire();
     try {
       const file = await this.#root.openFile(rel);
-      const out = this.#outgoingFor(id, offset);
+      const out = await this.#register(file.handle, id, offset);
       try {
         const size = file.stat.size;
         const sent = await this.#send(file.handle, out, offset, Math.min(size, offset + length));
@@ -406,7 +419,7 @@ export class Transfers {
         await file.handle.close().catch(() => undefined);
         throw new ProtocolError('bad_message', 'offset past the end of the file');
       }
-      const out = this.#outgoingFor(id, offset);
+      const out = await this.#register(file.handle, id, offset);
       try {
         const hash = createHash('sha256');
         // A resumed download is checked whole: the device's prefix is hashed here too.
@@ -443,7 +456,7 @@ export class Transfers {
           wake = resolve;
         });
       let pos = Math.max(0, file.stat.size - backlog);
-      const out = this.#outgoingFor(id, pos);
+      const out = await this.#register(file.handle, id, pos);
       const stop = out.end;
       out.end = (why) => {
         ended ??= why;
@@ -533,13 +546,16 @@ export class Transfers {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(error, 'the upload');
         // A part file from an earlier try: resume from its length when it is a plain file of ours.
-        const old = await fs.open(partPath, O_PART_OLD).catch((e) => {
+        // Anything else under that name (a link, a hard link to elsewhere, a FIFO, a longer file)
+        // is removed — the name itself, never what it leads to — and the file made anew.
+        const old = await fs.open(partPath, O_PART_OLD).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ELOOP') return undefined;
           throw fsError(e, 'the upload');
         });
-        const st = await old.stat();
-        if (!st.isFile() || st.nlink !== 1 || st.size > p.size) {
-          await old.close();
-          if (!st.isFile()) throw new ProtocolError('wrong_type', 'the temporary file is not a file');
+        const st = await old?.stat();
+        if (!old || !st?.isFile() || st.nlink !== 1 || st.size > p.size) {
+          await old?.close();
+          if (st?.isDirectory()) throw new ProtocolError('wrong_type', 'the temporary file is a folder');
           await fs.unlink(partPath).catch(() => undefined);
           fh = await fs.open(partPath, O_PART_NEW, 0o600).catch((e) => {
             throw fsError(e, 'the upload');
@@ -568,6 +584,11 @@ export class Transfers {
         sendAck: this.#io.send,
         release,
       });
+      if (this.#closed) {
+        // The channel closed while this began: the file stays for a resume, nothing stays open.
+        await up.stop(false);
+        throw new ProtocolError('unavailable', 'the channel closed');
+      }
       this.#uploads.set(handle, up);
       this.#shared.uploads.set(key, up);
       return { handle, offset, prefix };

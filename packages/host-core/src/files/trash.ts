@@ -61,12 +61,21 @@ async function openTrash(root: FileRoot): Promise<OpenedTrash> {
   }
 }
 
-/** Walks `target` (absolute, or relative to `from`) down from `from`; see `openTrash`. */
+/** Links followed on the way to the trash (as the kernel's own limit). */
+const MAX_HOPS = 40;
+
+/**
+ * Walks `target` (absolute, or relative to `from`) down from `from`; see
+ * `openTrash`. A link outside the root is followed one level at a time —
+ * its text resolved against its folder and walked by the same rules — so a
+ * chain that passes through the root is refused there.
+ */
 async function walkDown(
   root: FileRoot,
   target: string,
   from: string,
   start?: FileHandle,
+  hops = { n: 0 },
 ): Promise<AnchoredDir> {
   let real = from;
   let handle = start ? await openDir(`${fdPath(start, real)}/.`) : await openDir(from);
@@ -78,6 +87,7 @@ async function walkDown(
         if (error.code !== 'EEXIST') throw fsError(error, 'the trash');
       });
       let next: FileHandle;
+      let followed: string | undefined;
       try {
         next = await fs.open(at, O_DIR);
       } catch (error) {
@@ -86,11 +96,23 @@ async function walkDown(
         const where = path.join(real, part);
         if (isWithin(where, root.root))
           throw new ProtocolError('not_permitted', 'the trash is reached through a link: delete permanently');
-        next = await openDir(await fs.realpath(where).catch((e) => Promise.reject(fsError(e, 'the trash'))));
+        if (++hops.n > MAX_HOPS) throw new ProtocolError('not_permitted', 'the trash: too many links');
+        const text = await fs
+          .readlink(at)
+          .catch((e: NodeJS.ErrnoException) =>
+            Promise.reject(
+              e.code === 'EINVAL'
+                ? new ProtocolError('not_permitted', 'the trash: a file where a folder should be')
+                : fsError(e, 'the trash'),
+            ),
+          );
+        const via = await walkDown(root, path.resolve(real, text), '/', undefined, hops);
+        next = via.handle;
+        followed = via.real;
       }
       await handle.close().catch(() => undefined);
       handle = next;
-      real = BY_FD ? await fs.readlink(`/proc/self/fd/${handle.fd}`) : path.join(real, part);
+      real = BY_FD ? await fs.readlink(`/proc/self/fd/${handle.fd}`) : (followed ?? path.join(real, part));
     }
     return new AnchoredDir(handle, real, '');
   } catch (error) {

@@ -16,7 +16,7 @@ import {
 } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import { AuditLog } from '../audit/audit-log.ts';
-import { FileRoot } from '../files/confine.ts';
+import { FileRoot, fsError } from '../files/confine.ts';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../files/transfers.ts';
 import { nodePtyBackend, type PtyBackend } from '../pty/backend.ts';
 import type { SessionTimeouts } from '../pty/session-limits.ts';
@@ -67,8 +67,9 @@ export interface OpenHostOptions {
   onStatsSample?: (values: Record<string, number>, at: number) => void;
   /**
    * The `files` channel: the default root of every device (default: the
-   * host user's home) and the home the deny list is under (default
-   * `os.homedir()`); tests point both at a temporary folder.
+   * host user's home; a device's own `filesRoot` in the trust store comes
+   * first) and the home the deny list is under (default `os.homedir()`);
+   * tests point both at a temporary folder.
    */
   files?: { root?: string; home?: string; limits?: Partial<TransferLimits> };
 }
@@ -126,12 +127,20 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
   const statsHistory = options.statsHistory ?? history;
   const stats: StatsService = { collector, ...(statsHistory ? { history: statsHistory } : {}) };
   const files: FilesService = {
-    root: () =>
-      FileRoot.open({
-        ...(options.files?.root !== undefined ? { root: options.files.root } : {}),
-        ...(options.files?.home !== undefined ? { home: options.files.home } : {}),
-        deny: [paths.root],
-      }),
+    // The device's own root when it has one (`pocketshell devices root`), read at each channel's opening.
+    root: async (device) => {
+      const known = trust.status(device);
+      const root = (known.status === 'paired' ? known.device.filesRoot : undefined) ?? options.files?.root;
+      try {
+        return await FileRoot.open({
+          ...(root !== undefined ? { root } : {}),
+          ...(options.files?.home !== undefined ? { home: options.files.home } : {}),
+          deny: [paths.root],
+        });
+      } catch (error) {
+        throw fsError(error, 'the files root');
+      }
+    },
     limits: { ...DEFAULT_TRANSFER_LIMITS, ...options.files?.limits },
   };
   const agent = new HostAgent({

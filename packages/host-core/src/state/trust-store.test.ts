@@ -90,4 +90,39 @@ describe('trust store', () => {
     fs.writeFileSync(paths.devices, '');
     assert.throws(() => make().list(), corrupt);
   });
+
+  test('a device’s own files root: set, kept, cleared; only an absolute, normalised path', () => {
+    const store = make();
+    const d = store.pin({ publicKey: phone.publicKey, name: 'Pixel', grants: ['files:read'] });
+    assert.equal(d.filesRoot, undefined);
+    assert.equal(store.setFilesRoot(d.id, '/srv/data').filesRoot, '/srv/data');
+    assert.equal(make().require(d.id).filesRoot, '/srv/data');
+    // Other changes keep it.
+    assert.equal(make().setGrants(d.id, ['files:read', 'files:write']).filesRoot, '/srv/data');
+    assert.equal(make().touch(d.id).filesRoot, '/srv/data');
+    for (const bad of [
+      'relative/x',
+      '/a/../b',
+      '/a//b',
+      '/a/',
+      '/a/./b',
+      '/a\nb',
+      '',
+      `/${'x'.repeat(4096)}`,
+    ])
+      assert.throws(() => store.setFilesRoot(d.id, bad), ProtocolError, JSON.stringify(bad));
+    assert.equal(make().require(d.id).filesRoot, '/srv/data');
+    assert.equal(store.setFilesRoot(d.id, '/').filesRoot, '/');
+    assert.equal('filesRoot' in store.setFilesRoot(d.id, null), false);
+    assert.equal(make().require(d.id).filesRoot, undefined);
+    assert.throws(() => store.setFilesRoot(deviceIdOf(laptop.publicKey), '/srv'), code('not_paired'));
+    // A tampered root in the file is state_corrupt, as any other field.
+    const file = JSON.parse(fs.readFileSync(paths.devices, 'utf8'));
+    file.devices[0].filesRoot = '../../etc';
+    fs.writeFileSync(paths.devices, JSON.stringify(file));
+    assert.throws(
+      () => make().list(),
+      (err: unknown) => isHostError(err, 'state_corrupt'),
+    );
+  });
 });

@@ -1,11 +1,14 @@
 /**
  * The trust store: the devices this host has paired with (pinned id, public
- * key, name, grants, when paired, when last seen) and the devices it has
+ * key, name, grants, when paired, when last seen, its files root when it
+ * has one of its own) and the devices it has
  * revoked. Revoking forgets the key but keeps a revoked-list entry, so a
  * revoked device is told `revoked`, not treated as a stranger. The file
  * (`devices.json`, 0600) is schema-checked on every read and replaced
  * atomically on every change; a corrupt one is a `state_corrupt` error.
  */
+
+import path from 'node:path';
 import {
   b64u,
   DEVICE_ID_RE,
@@ -38,6 +41,8 @@ export interface PinnedDevice {
   readonly pairedAt: number;
   /** Unix seconds of the last authenticated contact. */
   readonly lastSeen?: number;
+  /** The device's own root for the `files` channel (absolute, normalised); none: the host user's home. */
+  readonly filesRoot?: string;
 }
 
 /** A device that was revoked: its key is forgotten, its id is remembered. */
@@ -64,6 +69,18 @@ interface DevicesFile {
 export const MAX_DEVICES = 256;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
 const NAME_RE = /^[^\x00-\x1f\x7f]{1,64}$/;
+/** Longest files root kept, in characters. */
+export const MAX_FILES_ROOT = 4096;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
+const ROOT_RE = /^\/[^\x00-\x1f\x7f]*$/;
+
+/** Checks a files root: absolute, normalised (no `.`, `..`, `//`, trailing `/` but for `/`), no control characters. */
+export function parseFilesRoot(o: Obj, key: string): string {
+  const v = string(o, key, MAX_FILES_ROOT, ROOT_RE);
+  if (path.posix.normalize(v) !== v || (v.length > 1 && v.endsWith('/')))
+    throw new ProtocolError('bad_message', `${key}: not a normalised absolute path`);
+  return v;
+}
 
 function listOf<T>(o: Obj, key: string, item: (v: Obj) => T): T[] {
   const v = o[key];
@@ -80,6 +97,7 @@ function parsePinned(o: Obj): PinnedDevice {
   const grants = o.grants;
   if (!Array.isArray(grants) || grants.length > GRANTS.length) throw new Error(`device ${id}: bad grants`);
   const lastSeen = optional(o, 'lastSeen', (x, k) => integer(x, k, 0, MAX_TS));
+  const filesRoot = optional(o, 'filesRoot', parseFilesRoot);
   return {
     id,
     pub,
@@ -87,6 +105,7 @@ function parsePinned(o: Obj): PinnedDevice {
     grants: [...new Set(grants.map((g, i) => oneOf({ [`grants[${i}]`]: g }, `grants[${i}]`, GRANTS)))],
     pairedAt: integer(o, 'pairedAt', 0, MAX_TS),
     ...(lastSeen === undefined ? {} : { lastSeen }),
+    ...(filesRoot === undefined ? {} : { filesRoot }),
   };
 }
 
@@ -181,6 +200,18 @@ export class TrustStore {
   /** Replaces a device's grants; throws `not_paired` when it is not paired. */
   setGrants(id: string, grants: readonly Grant[]): PinnedDevice {
     return this.#update(id, (d) => parsePinned({ ...d, grants: [...grants] } as unknown as Obj));
+  }
+
+  /**
+   * Sets a device's own files root (an absolute path; `null`: back to the
+   * host user's home); throws `not_paired` when it is not paired,
+   * `bad_message` for a path that is not absolute and normalised.
+   */
+  setFilesRoot(id: string, root: string | null): PinnedDevice {
+    return this.#update(id, (d) => {
+      const { filesRoot: _, ...rest } = d;
+      return parsePinned((root === null ? rest : { ...rest, filesRoot: root }) as unknown as Obj);
+    });
   }
 
   /** Records an authenticated contact now. */

@@ -3,7 +3,8 @@
  * sessions, tmux and screen sessions — plus "New session". Tapping one
  * opens the terminal screen on it; each of our sessions can be renamed
  * (`sessions.rename`) or closed (`sessions.close`, after a confirmation).
- * Below them: *Monitor* (the host's live stats) and *Devices*.
+ * Below them: *Monitor* (the host's live stats), *Files* (the file
+ * browser) and *Devices*.
  */
 import type { HostId, SessionInfo } from '@pocketshell/protocol';
 import type { App } from '../app.ts';
@@ -31,7 +32,12 @@ export function hostView(app: App, [id]: string[]): () => void {
     { class: 'button grow', href: `#/host/${host.id}/monitor`, 'data-testid': 'host-monitor' },
     'Monitor',
   );
-  const links = h('div', { class: 'button-row' }, monitor, devices);
+  const files = h(
+    'a',
+    { class: 'button grow', href: `#/host/${host.id}/files`, 'data-testid': 'host-files' },
+    'Files',
+  );
+  const links = h('div', { class: 'button-row' }, monitor, files, devices);
   fill(
     body,
     h(

@@ -18,6 +18,7 @@ import { WebglAddon } from '@xterm/addon-webgl';
 import { Terminal } from '@xterm/xterm';
 import type { App } from '../app.ts';
 import { exitMessage } from '../exit-message.ts';
+import { takeFirstInput } from '../first-input.ts';
 import { InputQueue } from '../input-queue.ts';
 import { KeyBar } from '../keybar.ts';
 import type { TermChannel } from '../term-channel.ts';
@@ -111,6 +112,8 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   }
   let disposed = false;
   const cleanups: (() => void)[] = [];
+  /** What another screen left to type first in a new session (the Files screen's "Open a terminal here"). */
+  let firstInput = target === undefined || target === 'new' ? takeFirstInput(host.id) : undefined;
 
   const indicator = h(
     'span',
@@ -503,6 +506,10 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     showBanner(null);
     refit();
     channel.resize(term.cols, term.rows);
+    if (firstInput !== undefined) {
+      channel.write(firstInput);
+      firstInput = undefined;
+    }
     if (queue.size > 0) {
       if (sameSession) flushQueue();
       else offerQueue();

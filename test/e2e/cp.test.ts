@@ -18,7 +18,10 @@
  *   the host's deny list either way (`path_denied`, 4, audited on the
  *   host), a folder without `-r` (`wrong_type`), no such file
  *   (`not_found`, 8), two local paths (usage, 2), a device without
- *   `files:read` or `files:write` (`grant_missing`, 4).
+ *   `files:read` or `files:write` (`grant_missing`, 4);
+ * - a device root set with `pocketshell devices root`: `host:` is that
+ *   folder (copied whole with -r), `host:~/…` is refused when the home is
+ *   outside it.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -383,4 +386,30 @@ test('grants: without files:read nothing is copied, without files:write nothing 
   assert.equal(up.code, 4, up.stderr);
   assert.match(up.stderr, /files:write grant.*\[grant_missing\]/);
   assert.equal(existsSync(join(hostHome, 'shared-copy.txt')), false);
+});
+
+test('a device root set on the host: host: is that folder, ~ is outside it (path_denied)', async () => {
+  const list = JSON.parse((await pocketshell(['devices', 'list', '--json'], hostEnv)).stdout) as {
+    devices: { id: string; name: string }[];
+  };
+  const me = list.devices.find((d) => d.name === 'laptop')!;
+  const shared = join(hostHome, 'shared-root');
+  mkdirSync(join(shared, 'docs'), { recursive: true });
+  writeFileSync(join(shared, 'docs', 'report.txt'), 'in the root\n');
+  const set = await pocketshell(['devices', 'root', me.id, shared], hostEnv);
+  assert.equal(set.code, 0, set.stderr);
+  try {
+    const got = await cp([`${H}:docs/report.txt`, join(here, 'report.txt')]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(readFileSync(join(here, 'report.txt'), 'utf8'), 'in the root\n');
+    const listing = await cp(['-r', `${H}:`, join(here, 'whole-root')]);
+    assert.equal(listing.code, 0, listing.stderr);
+    assert.deepEqual(tree(join(here, 'whole-root')), tree(shared));
+    const home = await cp([`${H}:~/notes.bin`, join(here, 'from-home')]);
+    assert.equal(home.code, 4, home.stderr);
+    assert.match(home.stderr, /home is outside this device’s root.*\[path_denied\]/);
+  } finally {
+    const reset = await pocketshell(['devices', 'root', me.id, '--reset'], hostEnv);
+    assert.equal(reset.code, 0, reset.stderr);
+  }
 });

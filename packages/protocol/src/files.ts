@@ -149,6 +149,7 @@ export const FILES_METHODS = {
   /** One page of a folder, sorted. */
   'files.list': method({
     grant: 'files:read',
+    optional: ['cursor', 'limit', 'sort', 'desc', 'hidden'],
     params: (v) => {
       const o = object(v, 'params');
       return {
@@ -186,6 +187,7 @@ export const FILES_METHODS = {
    */
   'files.read': method({
     grant: 'files:read',
+    optional: ['offset'],
     params: (v) => {
       const o = object(v, 'params');
       return {
@@ -211,6 +213,7 @@ export const FILES_METHODS = {
    */
   'files.download': method({
     grant: 'files:read',
+    optional: ['offset'],
     params: (v) => {
       const o = object(v, 'params');
       return {
@@ -235,6 +238,7 @@ export const FILES_METHODS = {
    */
   'files.tail': method({
     grant: 'files:read',
+    optional: ['backlog'],
     params: (v) => {
       const o = object(v, 'params');
       return {
@@ -261,6 +265,7 @@ export const FILES_METHODS = {
    */
   'files.upload.begin': method({
     grant: 'files:write',
+    optional: ['overwrite', 'restart', 'mode'],
     params: (v) => {
       const o = object(v, 'params');
       return {
@@ -310,6 +315,7 @@ export const FILES_METHODS = {
   /** Makes a folder (`parents`: and any missing parent, like `mkdir -p`). */
   'files.mkdir': method({
     grant: 'files:write',
+    optional: ['parents'],
     params: (v) => {
       const o = object(v, 'params');
       return { path: filePath(o, 'path'), parents: optional(o, 'parents', boolean) ?? false };
@@ -328,6 +334,7 @@ export const FILES_METHODS = {
   /** Moves an entry to another path (`to` is the new full path). */
   'files.move': method({
     grant: 'files:write',
+    optional: ['overwrite'],
     params: (v) => {
       const o = object(v, 'params');
       return {
@@ -341,6 +348,7 @@ export const FILES_METHODS = {
   /** Copies a file or a folder (recursively; links are copied as links) to `to`. */
   'files.copy': method({
     grant: 'files:write',
+    optional: ['overwrite'],
     params: (v) => {
       const o = object(v, 'params');
       return {
@@ -361,6 +369,7 @@ export const FILES_METHODS = {
   /** Deletes an entry: to the host user's trash (freedesktop.org layout) unless `permanent`. */
   'files.delete': method({
     grant: 'files:write',
+    optional: ['permanent'],
     params: (v) => {
       const o = object(v, 'params');
       return { path: filePath(o, 'path'), permanent: optional(o, 'permanent', boolean) ?? false };
@@ -370,6 +379,7 @@ export const FILES_METHODS = {
   /** Finds entries whose name contains `query` (case-insensitive) under `path`, bounded. */
   'files.search': method({
     grant: 'files:read',
+    optional: ['limit', 'hidden'],
     params: (v) => {
       const o = object(v, 'params');
       return {

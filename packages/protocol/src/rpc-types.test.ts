@@ -9,7 +9,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CONTROL_METHODS, type ControlMethods } from './control-methods.ts';
-import { type Handlers, RpcClient } from './rpc.ts';
+import { FILES_METHODS, type FilesMethods } from './files.ts';
+import { type Handlers, method, RpcClient } from './rpc.ts';
+import { integer, object, optional } from './schema.ts';
 
 test('the control map types calls and handlers (checked by tsc)', async () => {
   const sent: string[] = [];
@@ -66,4 +68,39 @@ test('the control map types calls and handlers (checked by tsc)', async () => {
   await assert.rejects(client.call('sessions.destroy' as 'host.info'), /no method sessions.destroy/);
   client.close();
   await Promise.all(calls);
+});
+
+test('params with defaults may be left out by callers, and handlers get them filled in (checked by tsc)', async () => {
+  const sent: string[] = [];
+  const client = new RpcClient(FILES_METHODS, (text) => sent.push(text));
+  const calls = [
+    // Only `path` is required: the rest have defaults.
+    client.call('files.list', { path: '' }),
+    client.call('files.list', { path: 'a', sort: 'size', desc: true }),
+    // @ts-expect-error — a defaulted param still has its type.
+    client.call('files.list', { path: '', limit: 'many' }),
+    // @ts-expect-error — the required one may not be left out.
+    client.call('files.list', { sort: 'name' }),
+  ];
+  const handlers: Partial<Handlers<FilesMethods, number>> = {
+    // The handler sees every param, defaults filled in (no `undefined` to handle).
+    'files.list': (p) => {
+      const limit: number = p.limit;
+      return { path: p.path, entries: [], next: null, total: limit, truncated: false };
+    },
+  };
+  assert.equal(typeof handlers['files.list'], 'function');
+  method({
+    grant: null,
+    params: (v) => ({ n: optional(object(v), 'n', (o, k) => integer(o, k, 0, 9)) ?? 0 }),
+    result: () => undefined,
+    // @ts-expect-error — `optional` names only keys of the params.
+    optional: ['m'],
+  });
+  assert.deepEqual(
+    sent.map((t) => JSON.parse(t).params),
+    [{ path: '' }, { path: 'a', sort: 'size', desc: true }, { path: '', limit: 'many' }, { sort: 'name' }],
+  );
+  client.close();
+  await Promise.all(calls.map((c) => c.catch(() => {})));
 });

@@ -21,23 +21,37 @@ import { integer, object, string } from './schema.ts';
 /** Checks a value that came off the wire and returns it typed; throws `ProtocolError('bad_message')`. */
 export type Parser<T> = (value: unknown) => T;
 
-/** One method: how its params and its result are checked, and the grant it needs (null: none). */
-export interface MethodSpec<P, R, G extends string = string> {
+/**
+ * One method: how its params and its result are checked, the grant it
+ * needs (null: none), and which params a caller may leave out (`optional`:
+ * the parser fills in their defaults; it only shapes the caller's type).
+ */
+export interface MethodSpec<P, R, G extends string = string, O extends PropertyKey = never> {
   readonly params: Parser<P>;
   readonly result: Parser<R>;
   readonly grant: G | null;
+  readonly optional?: readonly (O & keyof P)[];
 }
 
 /** A map of methods, by name (`^[a-z][a-z.]*$`). */
 // biome-ignore lint/suspicious/noExplicitAny: the map's members are each typed; `any` only lets them differ.
-export type MethodMap = Readonly<Record<string, MethodSpec<any, any>>>;
+export type MethodMap = Readonly<Record<string, MethodSpec<any, any, string, any>>>;
 
-/** A method's params type. */
+/** A method's params type, as its handler gets them (defaults filled in). */
 export type ParamsOf<M extends MethodMap, K extends keyof M> =
-  M[K] extends MethodSpec<infer P, unknown> ? P : never;
+  M[K] extends MethodSpec<infer P, infer _R, string, infer _O> ? P : never;
+/** A method's params type, as a caller passes them (the `optional` ones may be left out). */
+export type InputOf<M extends MethodMap, K extends keyof M> =
+  M[K] extends MethodSpec<infer P, infer _R, string, infer O>
+    ? [O] extends [never]
+      ? P
+      : { [F in keyof P as F extends O ? never : F]: P[F] } & {
+          [F in keyof P as F extends O ? F : never]?: P[F];
+        }
+    : never;
 /** A method's result type. */
 export type ResultOf<M extends MethodMap, K extends keyof M> =
-  M[K] extends MethodSpec<unknown, infer R> ? R : never;
+  M[K] extends MethodSpec<infer _P, infer R, string, infer _O> ? R : never;
 
 /** The handlers serving a map: one per method, typed by it (none may be missing). */
 export type Handlers<M extends MethodMap, C> = {
@@ -45,7 +59,9 @@ export type Handlers<M extends MethodMap, C> = {
 };
 
 /** Declares a method (keeps its types). */
-export function method<P, R, G extends string = string>(spec: MethodSpec<P, R, G>): MethodSpec<P, R, G> {
+export function method<P, R, G extends string = string, const O extends string = never>(
+  spec: MethodSpec<P, R, G, O>,
+): MethodSpec<P, R, G, O> {
   return spec;
 }
 
@@ -222,9 +238,9 @@ export interface CallOptions {
 
 /** The arguments of `call` for method K: params may be left out when the method takes none. */
 export type CallArgs<M extends MethodMap, K extends keyof M> =
-  undefined extends ParamsOf<M, K>
-    ? [params?: ParamsOf<M, K>, options?: CallOptions]
-    : [params: ParamsOf<M, K>, options?: CallOptions];
+  undefined extends InputOf<M, K>
+    ? [params?: InputOf<M, K>, options?: CallOptions]
+    : [params: InputOf<M, K>, options?: CallOptions];
 
 interface Pending {
   readonly result: Parser<unknown>;

@@ -27,8 +27,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ProtocolError } from '@pocketshell/protocol';
 import fc from 'fast-check';
+import { type FilesFixture, filesFixture } from '../../testing/files.ts';
 import type { OpsMethod } from './ops.ts';
-import { type FilesFixture, filesFixture } from './test-fixture.ts';
 
 const OUT_MARK = 'OUTSIDE-SENTINEL';
 const DENY_MARK = 'DENIED-SENTINEL';

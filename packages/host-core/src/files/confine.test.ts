@@ -10,8 +10,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ProtocolError } from '@pocketshell/protocol';
+import { type FilesFixture, filesFixture } from '../../testing/files.ts';
 import { FileRoot } from './confine.ts';
-import { type FilesFixture, filesFixture } from './test-fixture.ts';
 
 const denied = (e: unknown) => e instanceof ProtocolError && e.code === 'path_denied';
 const bad = (e: unknown) => e instanceof ProtocolError && e.code === 'bad_message';

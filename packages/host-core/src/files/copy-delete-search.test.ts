@@ -9,9 +9,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ProtocolError } from '@pocketshell/protocol';
+import { type FilesFixture, filesFixture } from '../../testing/files.ts';
 import { FileRoot } from './confine.ts';
 import { DEFAULT_OPS_LIMITS } from './ops.ts';
-import { type FilesFixture, filesFixture } from './test-fixture.ts';
 import { encodeTrashPath, moveToTrash, trashName } from './trash.ts';
 
 const code = (c: string) => (e: unknown) => e instanceof ProtocolError && e.code === c;

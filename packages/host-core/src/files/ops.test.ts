@@ -9,8 +9,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ProtocolError } from '@pocketshell/protocol';
+import { type FilesFixture, filesFixture, TEST_DEVICE } from '../../testing/files.ts';
 import { DEFAULT_OPS_LIMITS } from './ops.ts';
-import { type FilesFixture, filesFixture, TEST_DEVICE } from './test-fixture.ts';
 
 const code = (c: string) => (e: unknown) => e instanceof ProtocolError && e.code === c;
 

@@ -17,10 +17,10 @@ import {
   type ParamsOf,
   type ResultOf,
 } from '@pocketshell/protocol';
-import { type AuditEntry, AuditLog } from '../audit/audit-log.ts';
-import type { ChannelContext } from '../host/channels.ts';
-import { FileRoot } from './confine.ts';
-import { DEFAULT_OPS_LIMITS, fileOps, type OpsLimits, type OpsMethod } from './ops.ts';
+import { type AuditEntry, AuditLog } from '../src/audit/audit-log.ts';
+import { FileRoot } from '../src/files/confine.ts';
+import { DEFAULT_OPS_LIMITS, fileOps, type OpsLimits, type OpsMethod } from '../src/files/ops.ts';
+import type { ChannelContext } from '../src/host/channels.ts';
 
 /** The device the fixture serves. */
 export const TEST_DEVICE = 'd_filesfixture' as DeviceId;

@@ -1,5 +1,5 @@
 /**
- * A private OpenSSH server for the terminal benchmarks (fresh ed25519 host
+ * A private OpenSSH server for the terminal and files benchmarks (fresh ed25519 host
  * and client keys, key auth only, no PAM, its own config and port), and the
  * `ssh -tt` command line that reaches it. `wrap` runs sshd (and its readiness
  * probe) under a prefix such as `ip netns exec NS`, for the shaped-link bench.
@@ -53,6 +53,8 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
       'PrintMotd no',
       'PrintLastLog no',
       `SetEnv HOME=${home}`,
+      // scp speaks SFTP (OpenSSH 9 on): the files bench needs the subsystem.
+      'Subsystem sftp internal-sftp',
     ].join('\n'),
   );
   const argv = [...wrap, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')];

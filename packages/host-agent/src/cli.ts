@@ -5,7 +5,7 @@
  * assembles them under the global options. Every command takes its state
  * folder from `POCKETSHELL_HOME` (default `~/.pocketshell`).
  *
- * Commands a running daemon never uses (`up`, `device`, `connect`,
+ * Commands a running daemon never uses (`up`, `device`, `connect`, `cp`,
  * `doctor`) load their modules when they run, not at start: a daemon idles
  * for days, and every module it loads stays resident.
  */
@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { auditCommands } from './commands/audit.ts';
 import { type Cli, type Io, refuseRoot } from './commands/common.ts';
+import { cpCommand } from './commands/cp.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { connectCommand, deviceCommands } from './commands/device.ts';
 import { devicesCommands } from './commands/devices.ts';
@@ -43,6 +44,7 @@ const COMMANDS: readonly ((program: Command, cli: Cli) => void)[] = [
   statsCommand,
   deviceCommands,
   connectCommand,
+  cpCommand,
   auditCommands,
 ];
 

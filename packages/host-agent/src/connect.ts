@@ -17,7 +17,8 @@ import { DeviceStore, type KnownHost } from './device-store.ts';
 /** The detach key: Ctrl-] (as telnet). */
 export const DETACH_KEY = 0x1d;
 
-async function openDevice(
+/** This machine's device (its key from the store) on `relay`, not started. */
+export async function openDevice(
   paths: StatePaths,
   env: Readonly<Record<string, string | undefined>>,
   relay: string,

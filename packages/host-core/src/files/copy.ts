@@ -12,7 +12,7 @@
  * `O_CREAT | O_EXCL | O_NOFOLLOW` in an anchored folder. Bounded in entries
  * and depth (`limit_reached`); sockets, FIFOs and devices are skipped.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { constants as C } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,6 +37,16 @@ export interface CopyResult {
   readonly path: string;
   readonly entries: number;
   readonly bytes: number;
+  /** The SHA-256 (hex) of the bytes copied, when a single file was (the audit records it). */
+  readonly sha256?: string;
+}
+
+/** What a copy counts as it goes. */
+interface CopyState {
+  entries: number;
+  bytes: number;
+  /** Hashes a single file's bytes. */
+  hash?: Hash;
 }
 
 /** A temporary name beside `name` (within 255 bytes). */
@@ -63,7 +73,7 @@ export async function copyEntry(
       const tmp = tempName(dst.name, 'copy');
       if (root.isDenied(path.join(dst.dir.real, tmp)))
         throw new ProtocolError('path_denied', 'on the deny list');
-      const state = { entries: 0, bytes: 0 };
+      const state: CopyState = { entries: 0, bytes: 0 };
       const buf = Buffer.allocUnsafe(CHUNK);
       const count = () => {
         if (++state.entries > limits.entries)
@@ -87,6 +97,7 @@ export async function copyEntry(
           }
         } else {
           count();
+          if (st.isFile()) state.hash = createHash('sha256');
           await copyOne(root, src.dir, src.name, st.isSymbolicLink(), dst.dir, tmp, state, buf);
         }
         if (overwrite) {
@@ -105,7 +116,12 @@ export async function copyEntry(
         }).catch(() => undefined);
         throw error;
       }
-      return { path: to, entries: state.entries, bytes: state.bytes };
+      return {
+        path: to,
+        entries: state.entries,
+        bytes: state.bytes,
+        ...(state.hash ? { sha256: state.hash.digest('hex') } : {}),
+      };
     } finally {
       await dst.dir.close();
     }
@@ -122,7 +138,7 @@ async function copyOne(
   isLink: boolean,
   to: AnchoredDir,
   as: string,
-  state: { bytes: number },
+  state: CopyState,
   buf: Buffer,
 ): Promise<void> {
   if (root.isDenied(path.join(from.real, name)))
@@ -161,9 +177,12 @@ async function copyOne(
           const { bytesWritten } = await out.write(buf, done, bytesRead - done);
           done += bytesWritten;
         }
+        state.hash?.update(buf.subarray(0, bytesRead));
         pos += bytesRead;
         state.bytes += bytesRead;
       }
+      // On disk before it gets its name: a crash leaves the old state or the whole copy.
+      await out.sync();
     } catch (error) {
       throw fsError(error, 'the copy');
     } finally {
@@ -184,7 +203,7 @@ async function copyDir(
   depth: number,
   limits: TreeLimits,
   count: () => void,
-  state: { bytes: number },
+  state: CopyState,
   buf: Buffer,
 ): Promise<void> {
   if (depth >= limits.depth) throw new ProtocolError('limit_reached', `deeper than ${limits.depth}`);

@@ -221,7 +221,13 @@ export function fileOps(
 
     'files.copy': async ({ from, to, overwrite }) => {
       const result = await copyEntry(root, from, to, overwrite, limits.tree);
-      audit('files.copy', { path: from, to, entries: result.entries, bytes: result.bytes });
+      audit('files.copy', {
+        path: from,
+        to,
+        entries: result.entries,
+        bytes: result.bytes,
+        ...(result.sha256 ? { sha256: result.sha256 } : {}),
+      });
       return result;
     },
 

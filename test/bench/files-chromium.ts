@@ -10,11 +10,10 @@
  * from the action to the transfer's line saying `done` (which it says once
  * the host's SHA-256 matched the page's). Median of `runs`.
  *
- * `npm run bench:files-chromium` runs it beside the raw Chromium channel
- * (raw-chromium.ts) and writes the "files-chromium" section of
- * docs/benchmarks.md. Alone: `node test/bench/files-chromium.ts`.
- * BENCH_FILES_MB (64), BENCH_FILES_RUNS (3); BENCH_WRITE_DOCS=1 adds the raw
- * channel and writes the section; BENCH_ENGINE=werift for the daemon;
+ * `npm run bench:files` runs it beside the raw Chromium channel
+ * (raw-chromium.ts) for its Chromium rows. Alone (prints JSON):
+ * `node test/bench/files-chromium.ts`; BENCH_FILES_MB (64),
+ * BENCH_FILES_RUNS (3); BENCH_ENGINE=werift for the daemon;
  * profiling: BENCH_CPU_PROF=<dir> (the daemon's `--cpu-prof`),
  * BENCH_PAGE_PROF=<prefix> (the page's CPU profile over CDP, first upload
  * and download), BENCH_TRACE=<file> (every data and ack frame the page sent
@@ -28,8 +27,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { browserAvailable, buildWeb, launchPhone, type Phone, startWebRelay } from '../browser/harness.ts';
 import { POCKETSHELL, startReadyDaemon, until } from '../support/cli.ts';
-import { median, writeSection } from './measure.ts';
-import { rawChromiumBench } from './raw-chromium.ts';
+import { median } from './measure.ts';
 
 const MIB = 2 ** 20;
 
@@ -211,9 +209,6 @@ export async function chromiumFilesBench(o: {
   }
 }
 
-/** min–max of `xs`, one decimal. */
-const spread = (xs: number[]) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   const sizeMB = Number(process.env.BENCH_FILES_MB ?? 64);
   const runs = Number(process.env.BENCH_FILES_RUNS ?? 3);
@@ -231,19 +226,4 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(
     JSON.stringify({ ...f, upMedian: median(f.up), downMedian: median(f.down), load: loadavg()[0] }),
   );
-  if (process.env.BENCH_WRITE_DOCS) {
-    const raw = await rawChromiumBench({ sizeMB, runs });
-    console.log(JSON.stringify(raw));
-    const row = (xs: number[]) => `${median(xs).toFixed(1)} MiB/s (${spread(xs)})`;
-    writeSection(
-      'files-chromium',
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:files-chromium\` (load average ${load} at the start, 2 cores shared with other work: the figures move with it). One ${sizeMB} MiB file of random bytes each way, median of ${runs} (min–max). Chromium ${f.chromium} headless (phone emulation), the built web client's Files screen paired to a \`pocketshell daemon run\` process (node-datachannel) through a \`pocketshell-relay\` process, on loopback: upload from \`setInputFiles\` to the transfer's line saying done (the host checked the SHA-256, fsynced and renamed the file), download from the tap to done (the page checked the SHA-256 and built the Blob). The raw channel is the same two WebRTC stacks with no PocketShell code: a page's \`RTCPeerConnection\` and a node-datachannel peer in the bench process, 16 KiB messages, the sender keeping at most 256 KiB queued (test/bench/raw-chromium.ts).
-
-| | upload (page → host) | download (host → page) |
-|---|---:|---:|
-| PocketShell, Chromium web client | ${row(f.up)} | ${row(f.down)} |
-| raw data channel, Chromium ↔ node-datachannel | ${row(raw.up)} | ${row(raw.down)} |
-`,
-    );
-  }
 }

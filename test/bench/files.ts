@@ -31,13 +31,16 @@ import { ChannelWriter, isLoopbackIPv4, NodeDataChannelEngine } from '@pocketshe
 import { loopbackPeerOptions, once } from '@pocketshell/webrtc/testing';
 import { WebSocket } from 'ws';
 import { POCKETSHELL, pocketshell, startReadyDaemon, until } from '../support/cli.ts';
+import { browserAvailable, chromiumFilesBench } from './files-chromium.ts';
 import { median, writeSection } from './measure.ts';
+import { rawChromiumBench } from './raw-chromium.ts';
 import { sshOptions, startSshd } from './ssh.ts';
 
 const MIB = 2 ** 20;
 const SIZE_MB = Number(process.env.BENCH_FILES_MB ?? 256);
 const SIZE = SIZE_MB * MIB;
 const RUNS = Number(process.env.BENCH_FILES_RUNS ?? 3);
+const CHROMIUM_MB = Number(process.env.BENCH_FILES_CHROMIUM_MB ?? 64);
 const run = promisify(execFile);
 
 const work = mkdtempSync(join(tmpdir(), 'pocketshell-filesbench-'));
@@ -309,6 +312,12 @@ async function main(): Promise<void> {
     const raw = await rawChannel();
     const ssh = await scp(sum);
     const ps = await pocketShell(sum);
+    const browser = browserAvailable()
+      ? {
+          files: await chromiumFilesBench({ sizeMB: CHROMIUM_MB, runs: RUNS }),
+          raw: await rawChromiumBench({ sizeMB: CHROMIUM_MB, runs: RUNS }),
+        }
+      : undefined;
     const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
     const pct = (rates: number[], of: number[]) => `${((median(rates) / median(of)) * 100).toFixed(0)} %`;
     const markdown = `## Files (\`npm run bench:files\`)
@@ -321,7 +330,15 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machine} (load average ${
 | PocketShell, \`FilesClient\` | ${cell(ps.down)} (${pct(ps.down, raw.down)} of raw) | ${cell(ps.up)} (${pct(ps.up, raw.up)} of raw) |
 | PocketShell, \`pocketshell cp\` (connection included) | ${cell(ps.cliDown)} | ${cell(ps.cliUp)} |
 | \`scp\` (OpenSSH) | ${cell(ssh.down)} | ${cell(ssh.up)} |
-`;
+${
+  browser
+    ? `| raw data channel, Chromium ↔ node-datachannel (${CHROMIUM_MB} MiB) | ${cell(browser.raw.down)} | ${cell(browser.raw.up)} |
+| PocketShell, Chromium web client (${CHROMIUM_MB} MiB) | ${cell(browser.files.down)} (${pct(browser.files.down, browser.raw.down)} of raw) | ${cell(browser.files.up)} (${pct(browser.files.up, browser.raw.up)} of raw) |
+
+The Chromium rows: headless Chromium ${browser.files.chromium} (phone emulation), the built web client's Files screen paired to its own \`pocketshell daemon run\` (node-datachannel) and relay processes; upload from \`setInputFiles\` to the transfer's line saying done (the host checked the SHA-256, fsynced and renamed the file), download from the tap to done (the page checked the SHA-256 and built the Blob); SHA-256 in a Web Worker. Their raw channel is a bare \`RTCPeerConnection\` in a page and a node-datachannel peer in the bench process, 16 KiB messages, at most 256 KiB queued: the browser's channel, not PocketShell, is what bounds these (see "Files: what bounds a transfer" below).
+`
+    : '(Chromium not installed: no browser rows.)\n'
+}`;
     writeSection('files', markdown);
     console.log(markdown);
   } finally {

@@ -2,9 +2,11 @@
  * The `files` channel from a Node device (docs/protocol.md §6): an
  * `RpcClient` over `FILES_METHODS`, and the transfers on top of it —
  * `download`/`read`/`tail` receive data frames (`ChunkReceiver`: the ack
- * goes once the sink has taken the bytes, so a slow sink slows the host),
- * `upload` sends them (`ChunkSender`: never more than `FILES_WINDOW` bytes
- * unacked, so the host's disk paces it). `downloadFile` and `uploadFile`
+ * goes once the sink has taken the bytes, so a slow sink slows the host;
+ * frames that queued while the sink was busy reach it as one chunk, so a
+ * file sink writes once per batch, not per 16 KiB frame), `upload` sends
+ * them (`ChunkSender`: never more than `FILES_WINDOW` bytes unacked, so
+ * the host's disk paces it; the next piece read while one is sent). `downloadFile` and `uploadFile`
  * move whole files: a download goes to `<local>.pocketshell-part`, is
  * resumed from that file's length, checked against the host's SHA-256 of
  * the whole file (the local prefix hashed too), fsynced and renamed into

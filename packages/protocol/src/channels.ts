@@ -61,6 +61,12 @@ export const CHANNELS = {
    * checks `files:read` or `files:write`.
    */
   files: { grant: 'files:read', framing: 'files', parseArg: noArg, formatArg: () => undefined },
+  /**
+   * Alert rules, history, acknowledgements, snoozes and the live alert
+   * stream: the RPC of `ALERTS_METHODS` (alerts.ts); each method checks its
+   * own grant and the host filters what a device sees by its grants.
+   */
+  alerts: { grant: null, framing: 'rpc', parseArg: noArg, formatArg: () => undefined },
 } as const satisfies Readonly<Record<string, ChannelSpec<unknown>>>;
 
 /** A channel kind. */

@@ -4,6 +4,8 @@
  * SAS, replay protection, message types and parsers, error codes. No Node
  * APIs; nothing runs on import.
  */
+
+export * from './alerts.ts';
 export * from './bytes.ts';
 export * from './channels.ts';
 export * from './control-methods.ts';

@@ -4,6 +4,7 @@
  * JSON; `parseInner(kind, value)` checks it like any network message, and
  * the transcript builders give the exact bytes each signature covers.
  */
+import { type AlertPushBody, parseAlertPushBody } from './alerts.ts';
 import { ProtocolError } from './errors.ts';
 import type { DeviceId, HostId } from './identity.ts';
 import { array, b64, integer, type Obj, object, oneOf, string } from './schema.ts';
@@ -69,6 +70,8 @@ export interface InnerBodies {
   answer: AnswerBody;
   ice: IceBody;
   hangup: HangupBody;
+  /** Host → device, carried by `push.send` (docs/protocol.md §5, alerts.ts). */
+  alert: AlertPushBody;
 }
 export type InnerKind = keyof InnerBodies;
 export const INNER_KINDS: readonly InnerKind[] = [
@@ -79,6 +82,7 @@ export const INNER_KINDS: readonly InnerKind[] = [
   'answer',
   'ice',
   'hangup',
+  'alert',
 ];
 
 function name(o: Obj, key: string): string {
@@ -144,6 +148,9 @@ export function parseInner<K extends InnerKind>(kind: K, value: unknown): InnerB
       break;
     case 'hangup':
       body = { conn: conn(o), reason: string(o, 'reason', 48, /^[a-z][a-z0-9_]*$/) };
+      break;
+    case 'alert':
+      body = parseAlertPushBody(o);
       break;
     default: {
       const never: never = k;

@@ -31,6 +31,11 @@ const CODE_RE = /^[a-z][a-z0-9_]{0,47}$/;
 const ENROLL_RE = /^[A-Za-z0-9_-]{16,128}$/;
 const URL_RE = /^(stun|stuns|turn|turns):[\x21-\x7e]{1,250}$/;
 const ORIGIN_RE = /^wss?:\/\/[\x21-\x7e]{1,250}$/;
+/** A push service endpoint: an https URL (the relay checks it further against its allowlist). */
+const PUSH_ENDPOINT_RE = /^https:\/\/[\x21-\x7e]{1,1000}$/;
+const B64U_RE = /^[A-Za-z0-9_-]+={0,2}$/;
+/** Largest push endpoint URL, in characters. */
+export const MAX_PUSH_ENDPOINT = 1024;
 
 // ---------------------------------------------------------------- client → relay
 
@@ -81,6 +86,41 @@ export interface TurnCredentialsMessage {
   t: 'turn.credentials';
   rid: string;
 }
+/** Device: asks for the relay's VAPID public key (answered by `push.vapid`, or `error` `unsupported` when push is off). */
+export interface PushKeyMessage {
+  t: 'push.key';
+  rid: string;
+}
+/**
+ * Device: stores a Web Push subscription for this device (the browser's
+ * `PushSubscription`: its endpoint URL and its `p256dh` / `auth` keys,
+ * base64url as the browser gives them). Answered by `ok`.
+ */
+export interface PushSubscribeMessage {
+  t: 'push.subscribe';
+  rid: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+}
+/** Device: forgets one subscription of this device (by endpoint), or all of them when none is named. Answered by `ok`. */
+export interface PushUnsubscribeMessage {
+  t: 'push.unsubscribe';
+  rid: string;
+  endpoint?: string;
+}
+/**
+ * Host: an alert sealed to one paired device (inner kind `alert`). The
+ * relay delivers it as `deliver` to the device's open connections and as a
+ * Web Push message to its subscriptions, never opening it; rate-limited per
+ * host and device. Answered by `ok` once accepted (not once delivered).
+ */
+export interface PushSendMessage {
+  t: 'push.send';
+  rid: string;
+  to: DeviceId;
+  env: Envelope;
+}
 
 /** Everything a host or a device may send to the relay. */
 export type ClientMessage =
@@ -91,7 +131,11 @@ export type ClientMessage =
   | PairRejectMessage
   | PairRevokeMessage
   | SendMessage
-  | TurnCredentialsMessage;
+  | TurnCredentialsMessage
+  | PushKeyMessage
+  | PushSubscribeMessage
+  | PushUnsubscribeMessage
+  | PushSendMessage;
 
 // ---------------------------------------------------------------- relay → client
 
@@ -161,6 +205,12 @@ export interface TurnMessage {
   credential: string;
   ttl: number;
 }
+/** The relay's VAPID public key (RFC 8292): an uncompressed P-256 point, base64url (65 bytes). */
+export interface PushVapidMessage {
+  t: 'push.vapid';
+  rid: string;
+  key: string;
+}
 export interface ErrorMessage {
   t: 'error';
   rid?: string;
@@ -183,6 +233,7 @@ export type ServerMessage =
   | DeliverMessage
   | PresenceMessage
   | TurnMessage
+  | PushVapidMessage
   | ErrorMessage;
 
 // ---------------------------------------------------------------- framing
@@ -300,6 +351,25 @@ export function parseClientMessage(value: unknown): ClientMessage {
     }
     case 'turn.credentials':
       return { t, rid: rid(o) };
+    case 'push.key':
+      return { t, rid: rid(o) };
+    case 'push.subscribe':
+      return {
+        t,
+        rid: rid(o),
+        endpoint: string(o, 'endpoint', MAX_PUSH_ENDPOINT, PUSH_ENDPOINT_RE),
+        // an uncompressed P-256 point (65 bytes → 87 base64url characters) and a 16-byte secret
+        p256dh: string(o, 'p256dh', 88, B64U_RE),
+        auth: string(o, 'auth', 24, B64U_RE),
+      };
+    case 'push.unsubscribe': {
+      const m: PushUnsubscribeMessage = { t, rid: rid(o) };
+      const endpoint = optional(o, 'endpoint', (x, k) => string(x, k, MAX_PUSH_ENDPOINT, PUSH_ENDPOINT_RE));
+      if (endpoint !== undefined) m.endpoint = endpoint;
+      return m;
+    }
+    case 'push.send':
+      return { t, rid: rid(o), to: deviceId(o, 'to'), env: env(o) };
     default:
       return unknownType(t);
   }
@@ -341,6 +411,8 @@ export function parseServerMessage(value: unknown): ServerMessage {
         credential: string(o, 'credential', 128),
         ttl: integer(o, 'ttl', 0, 86_400),
       };
+    case 'push.vapid':
+      return { t, rid: rid(o), key: string(o, 'key', 88, B64U_RE) };
     case 'error': {
       const m: ErrorMessage = { t, code: string(o, 'code', 48, CODE_RE) };
       const r = optional(o, 'rid', (x) => rid(x));

@@ -21,6 +21,7 @@ import {
   encodeMessage,
   type OkMessage,
   type PairCreatedMessage,
+  type PushVapidMessage,
   readServerMessage,
   type ServerMessage,
   type TurnMessage,
@@ -74,7 +75,9 @@ export type ReplyTo<T extends RequestMessage['t']> = T extends 'pair.create'
   ? PairCreatedMessage
   : T extends 'turn.credentials'
     ? TurnMessage
-    : OkMessage;
+    : T extends 'push.key'
+      ? PushVapidMessage
+      : OkMessage;
 
 /** Events a relay client emits. */
 export interface RelayClientEvents {

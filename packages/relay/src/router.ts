@@ -77,6 +77,11 @@ export class Router {
         return this.#revoke(conn, m.rid, m.peer);
       case 'turn.credentials':
         return this.#turn(conn, m.rid);
+      case 'push.key':
+      case 'push.subscribe':
+      case 'push.unsubscribe':
+      case 'push.send':
+        throw new ProtocolError('unsupported', 'this relay sends no push yet');
       default: {
         const never: never = m;
         throw new ProtocolError('bad_message', `unhandled ${(never as { t: string }).t}`);

@@ -17,10 +17,12 @@ import {
   parseChannelLabel,
 } from '@pocketshell/protocol';
 import type { DataChannel } from '@pocketshell/webrtc';
+import type { AlertCenter } from '../alerts/center.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionManager } from '../pty/session-manager.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
+import { openAlerts } from './alerts.ts';
 import { serveControl } from './control.ts';
 import { type FilesService, openFiles } from './files.ts';
 import { openStats, type StatsService } from './stats.ts';
@@ -38,6 +40,8 @@ export interface ChannelContext {
   readonly stats?: StatsService;
   /** The roots and caps the `files` channel serves (none: it answers `unsupported`). */
   readonly files?: FilesService;
+  /** The alert center the `alerts` channel serves (none: it answers `unsupported`). */
+  readonly alerts?: AlertCenter;
   /** The device's grants now (read at each use: a change applies at once). */
   grants(): ReadonlySet<Grant>;
   /** Audits a refusal (coalesced). */
@@ -63,6 +67,7 @@ const HANDLERS: { readonly [K in ChannelKind]: ChannelHandler<K> } = {
   term: (ctx, target, channel) => openTerminal(ctx, target, channel),
   stats: (ctx, _arg, channel) => openStats(ctx, channel),
   files: (ctx, _arg, channel) => openFiles(ctx, channel),
+  alerts: (ctx, _arg, channel) => openAlerts(ctx, channel),
 };
 
 /** Routes a channel the device opened: label, grant, handler. */

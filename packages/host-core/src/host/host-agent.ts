@@ -7,6 +7,7 @@
  * channel, every refusal audited.
  */
 import {
+  type AlertPushBody,
   b64u,
   buildPairUrl,
   type DeliverMessage,
@@ -37,6 +38,7 @@ import {
 } from '@pocketshell/protocol';
 import type { DataChannel, IceServer, Peer, PeerSideOptions } from '@pocketshell/webrtc';
 import { answerOffer } from '@pocketshell/webrtc';
+import type { AlertCenter } from '../alerts/center.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionManager } from '../pty/session-manager.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
@@ -58,6 +60,8 @@ export interface HostAgentOptions extends RelayLinkOptions, PeerSideOptions {
   stats?: StatsService;
   /** What the `files` channel serves (none: it answers `unsupported`). */
   files?: FilesService;
+  /** What the `alerts` channel serves (none: it answers `unsupported`). */
+  alerts?: AlertCenter;
   /** Enrollment token for a relay with closed registration. */
   enroll?: string;
   /** WebRTC peer caps (defaults: `DEFAULT_PEER_LIMITS`). */
@@ -397,6 +401,27 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     if (waiting.length === 1) waiting[0]!.reject(failure as Error);
   }
 
+  /**
+   * Seals an alert to a paired device (inner kind `alert`) and hands it to
+   * the relay (`push.send`), which delivers it to the device's open relay
+   * connections and as Web Push to its subscriptions, without opening it.
+   * Rejects when the device is not paired or the relay refuses or is down
+   * (the alert stays in the host's history either way).
+   */
+  async pushAlert(device: DeviceId, body: AlertPushBody): Promise<void> {
+    const status = this.#o.trust.status(device);
+    if (status.status !== 'paired') throw new ProtocolError('not_paired', 'no such device');
+    const env = sealJson({
+      kind: 'alert',
+      body,
+      senderId: this.id,
+      senderSecret: this.#o.identity.secretKey,
+      recipientId: device,
+      recipientPublic: fromB64u(status.device.pub),
+    });
+    await this.relay.request({ t: 'push.send', to: device, env });
+  }
+
   /** Forgets a device: unpins it, tells the relay, closes its connections at once. */
   revoke(device: DeviceId): Promise<boolean> {
     return this.#revokeBy(device, 'host');
@@ -684,7 +709,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
 
   /** What the channel handlers of one device may use. */
   #channelContext(device: DeviceId): ChannelContext {
-    const { identity, trust, audit, sessions, stats, files } = this.#o;
+    const { identity, trust, audit, sessions, stats, files, alerts } = this.#o;
     return {
       device,
       identity,
@@ -693,6 +718,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       sessions,
       ...(stats ? { stats } : {}),
       ...(files ? { files } : {}),
+      ...(alerts ? { alerts } : {}),
       grants: () => {
         const status = trust.status(device);
         return new Set(status.status === 'paired' ? status.device.grants : []);

@@ -9,6 +9,7 @@
 import { b64u, ProtocolError, randomBytes } from '@pocketshell/protocol';
 import { HostError } from '../errors.ts';
 import type { PacingInfo } from './attachment.ts';
+import type { AttentionListener } from './attention.ts';
 import type { PtyBackend } from './backend.ts';
 import { type Command, loginShell, sessionCwd, sessionEnv } from './login-shell.ts';
 import {
@@ -70,6 +71,8 @@ export interface SessionManagerOptions {
   readonly timers?: LimitTimers;
   /** Hears every session a limit ended, before it is closed. */
   readonly onLimit?: (session: Session, reason: LimitReason) => void;
+  /** Hears every session's attention events (pty/attention.ts). */
+  readonly onAttention?: AttentionListener;
   readonly random?: (n: number) => Uint8Array;
 }
 

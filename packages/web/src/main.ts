@@ -1,17 +1,20 @@
 /**
  * The web client's entry: opens the device store (key made on first use),
  * starts the relay connection of this origin, registers the service worker,
- * installs the debug hook (`debug.ts`) and routes `#/…` fragments to
+ * installs the debug hook (`debug.ts`), shows alerts as they come (a toast;
+ * the service worker's messages: an alert it opened from a push, a tapped
+ * notification's screen) and routes `#/…` fragments to
  * screens. Each screen is a function that builds its DOM into the root and
  * returns its own teardown.
  */
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { isLoopbackHost, relayWsUrl } from '@pocketshell/protocol';
+import { alertRoute } from './alert-route.ts';
 import type { App, View } from './app.ts';
 import { installDebugHook } from './debug.ts';
 import { DeviceStore } from './store.ts';
-import { fill, h } from './ui.ts';
+import { alertToast, fill, h } from './ui.ts';
 import { devicesView } from './views/devices.ts';
 import { filesView } from './views/files.ts';
 import { hostView } from './views/host.ts';
@@ -57,6 +60,11 @@ async function boot(): Promise<void> {
     ...(loopbackOnly ? { allowCandidate: (a: string) => /^127\./.test(a) || a === '::1' } : {}),
   });
   device.start();
+  // A new alert from a paired host (sealed delivery or a push the worker posted): a toast on any screen.
+  device.alerts.on('alert', ({ host, alert }) => {
+    const name = device.hosts().find((x) => x.id === host)?.name ?? host;
+    alertToast(`${name}: ${alert.title}`, alert.severity, () => app.go(alertRoute(host, alert)));
+  });
   let teardown: (() => void) | undefined;
   /** The fragment the shown screen is for: a second event for the same navigation does nothing. */
   let routed: string | undefined;
@@ -104,6 +112,13 @@ async function boot(): Promise<void> {
   route();
   if ('serviceWorker' in navigator && window.isSecureContext) {
     navigator.serviceWorker.register('./sw.js').catch(() => {});
+    // The service worker's word (sw.ts): a tapped notification's screen, an alert that came by push.
+    navigator.serviceWorker.addEventListener('message', (e: MessageEvent) => {
+      const m = e.data as { type?: unknown; hash?: unknown } | null;
+      if (m?.type === 'pocketshell.open' && typeof m.hash === 'string' && /^#\/[^\s]*$/.test(m.hash))
+        app.go(m.hash);
+      else if (m?.type === 'pocketshell.alert') device.takePushedAlert(e.data);
+    });
   }
 }
 

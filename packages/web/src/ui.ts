@@ -37,6 +37,26 @@ export function toast(text: string): void {
   setTimeout(() => el.remove(), 3500);
 }
 
+/** A new alert at the top of the screen, coloured by severity; tapping it opens `open`. */
+export function alertToast(text: string, severity: string, open: () => void): void {
+  const el = h(
+    'button',
+    {
+      type: 'button',
+      class: `alert-toast sev-${severity}`,
+      role: 'status',
+      'data-testid': 'alert-toast',
+      onclick: () => {
+        el.remove();
+        open();
+      },
+    },
+    text,
+  );
+  document.body.append(el);
+  setTimeout(() => el.remove(), 6000);
+}
+
 /** A button of a `sheet`: closing with `value`. */
 export interface SheetAction {
   label: string;

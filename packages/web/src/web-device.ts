@@ -27,12 +27,14 @@ import {
   makeOffer,
   makePairConfirm,
   makePairRequest,
+  openJson,
   openPairAccept,
   type PairLink,
   ProtocolError,
   parseInner,
   RelayClient,
   type RelayClientState,
+  ReplayCache,
   randomId,
   type ServerMessage,
   sameName,
@@ -41,6 +43,7 @@ import {
   verifyAnswer,
   type WebSocketFactory,
 } from '@pocketshell/protocol';
+import { AlertInbox } from './alert-inbox.ts';
 import { HostLink } from './host-link.ts';
 import type { DeviceStore, PinnedHost } from './store.ts';
 
@@ -82,6 +85,9 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
   readonly #signals: DeviceSignals;
   readonly #links = new Map<HostId, HostLink>();
   readonly #connecting = new Map<HostId, Promise<HostLink>>();
+  /** Alerts received from paired hosts (sealed `alert` envelopes, and pushes the service worker posts). */
+  readonly alerts: AlertInbox;
+  readonly #alertReplay = new ReplayCache();
 
   constructor(options: WebDeviceOptions) {
     super();
@@ -94,6 +100,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       send: (to, envelope) => this.relay.send(to, envelope),
     });
     for (const h of options.hosts) this.#hosts.set(h.id, h);
+    this.alerts = new AlertInbox(options.store);
     this.relay = new RelayClient({
       url: options.relayUrl,
       role: 'device',
@@ -275,7 +282,43 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
 
   #onDeliver(m: DeliverMessage): void {
     const host = this.#hosts.get(m.from as HostId);
-    if (host) this.#signals.deliver(m.env, host);
+    if (!host) return;
+    if (m.env.kind === 'alert') this.#onAlert(m, host);
+    else this.#signals.deliver(m.env, host);
+  }
+
+  /** A sealed alert from a paired host: opened with this device's key, checked, kept. */
+  #onAlert(m: DeliverMessage, host: PinnedHost): void {
+    if (host.replacedBy !== undefined) return;
+    let body: unknown;
+    try {
+      body = parseInner(
+        'alert',
+        openJson({
+          envelope: m.env,
+          senderId: host.id,
+          senderPublic: host.pub,
+          recipientId: this.id,
+          recipientSecret: this.keyPair.secretKey,
+          replay: this.#alertReplay,
+        }),
+      );
+    } catch {
+      return;
+    }
+    void this.alerts.add(host.id, body);
+  }
+
+  /**
+   * An alert the service worker opened from a push and posted to this page
+   * (`{type, host, alert}`); kept only for a pinned host, body checked again.
+   */
+  takePushedAlert(message: unknown): void {
+    const m = message as { host?: unknown; alert?: unknown } | null;
+    if (typeof m?.host !== 'string') return;
+    const host = this.#hosts.get(m.host as HostId);
+    if (!host || host.replacedBy !== undefined) return;
+    void this.alerts.add(host.id, m.alert);
   }
 
   async #iceServers(): Promise<RTCIceServer[]> {

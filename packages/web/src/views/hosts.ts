@@ -77,6 +77,7 @@ export function hostsView(app: App): () => void {
               h('span', { class: 'row-sub' }, host.fingerprint),
             ),
             host.replacedBy ? h('span', { class: 'badge old-key' }, 'old key') : null,
+            alertBadge(host.id),
             h('span', { class: `presence ${state}` }, state === 'unknown' ? '…' : state),
           ),
           cards.get(host.id)?.el,
@@ -84,8 +85,26 @@ export function hostsView(app: App): () => void {
       }),
     );
   };
+  const alertBadge = (id: HostId) => {
+    const n = app.device.alerts.unseen(id);
+    if (n === 0) return null;
+    return h(
+      'span',
+      {
+        class: 'badge alert-count',
+        'data-testid': 'alert-badge',
+        'aria-label': `${n} new alert${n === 1 ? '' : 's'}`,
+        onclick: (e: Event) => {
+          e.preventDefault();
+          app.go(`#/host/${id}/alerts`);
+        },
+      },
+      String(n > 99 ? '99+' : n),
+    );
+  };
   render();
   const offs = [
+    app.device.alerts.on('changed', render),
     app.device.on('presence', render),
     app.device.on('hosts', render),
     app.device.on('relay', render),

@@ -1,0 +1,210 @@
+/**
+ * Alerts in Debian's Chromium (phone emulation) against a real relay
+ * process and a real host (docs/web.md "Alerts and notifications").
+ *
+ * The service worker (built from packages/web/src/sw.ts) gets push payloads
+ * `{from, env}` sealed in the test with the protocol's `sealJson` from the
+ * paired host's own identity (inner kind `alert`), dispatched to the real,
+ * registered worker as a `PushEvent` from inside it (Playwright's
+ * `serviceWorker.evaluate`; the test keeps the promise the handler hands to
+ * `waitUntil`, so it knows when the handler is done): the notification
+ * shows the right title, body and tag; dispatching `notificationclick`
+ * with that very notification sends the page to the session's terminal
+ * route. A payload sealed by a key the phone never pinned, one whose
+ * ciphertext was changed, and one claiming the pinned host but sealed by
+ * another key show nothing.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import {
+  type AlertPushBody,
+  type DeviceId,
+  deviceIdOf,
+  type Envelope,
+  fromB64u,
+  generateKeyPair,
+  hostIdOf,
+  sealJson,
+} from '@pocketshell/protocol';
+import type { StartedRelay } from '@pocketshell/relay/testing';
+import type { Worker } from 'playwright-core';
+import { browserSkip, buildWeb, launchPhone, type Phone, startWebRelay, TestHost } from './harness.ts';
+
+const skip = browserSkip();
+
+interface ShownNotification {
+  title: string;
+  body: string;
+  tag: string;
+  url: string;
+}
+
+describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
+  let relay: StartedRelay;
+  let host: TestHost;
+  let phone: Phone;
+  let phoneId: DeviceId;
+  let phonePub: Uint8Array;
+  let worker: Worker;
+  const pageLog: string[] = [];
+
+  before(async () => {
+    await buildWeb();
+    relay = await startWebRelay();
+    host = await TestHost.start(relay);
+    phone = await launchPhone();
+    await phone.context.grantPermissions(['notifications'], { origin: relay.url });
+    const { page } = phone;
+    page.on('console', (m) => {
+      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
+    const pinned = await host.host.agent.pair({
+      webUrl: relay.url,
+      grants: ['shell', 'stats'],
+      onUrl: (url) => void page.goto(url),
+      confirm: async (prompt) => {
+        const sas = page.locator('[data-testid="sas"][data-digits]');
+        await sas.waitFor();
+        return (await sas.getAttribute('data-digits')) === prompt.sas;
+      },
+    });
+    phoneId = pinned.id as DeviceId;
+    phonePub = fromB64u(pinned.pub);
+    assert.equal(deviceIdOf(phonePub), phoneId);
+    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    // The worker the page registered, active and controlling the page.
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    worker = phone.context.serviceWorkers()[0] ?? (await phone.context.waitForEvent('serviceworker'));
+  });
+
+  afterEach((t) => {
+    if ((t as { passed?: boolean }).passed === false && pageLog.length)
+      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
+  });
+
+  after(async () => {
+    await phone?.close();
+    await host?.close();
+    await relay?.stop();
+  });
+
+  const alertBody = (over: Partial<AlertPushBody> = {}): AlertPushBody => ({
+    id: `alert_${Math.random().toString(36).slice(2, 10)}`,
+    at: Date.now(),
+    kind: 'attention',
+    state: 'notice',
+    severity: 'warning',
+    title: 'build finished',
+    body: 'make -j8 exited after 4 min',
+    open: 'session',
+    session: 's_alerts42',
+    ...over,
+  });
+
+  /** Seals `body` to the phone, from `sender` (default: the paired host's own identity). */
+  const seal = (body: unknown, sender?: { id: string; secretKey: Uint8Array }): Envelope => {
+    const id = sender?.id ?? host.host.identity.id;
+    return sealJson({
+      kind: 'alert',
+      body,
+      senderId: id as never,
+      senderSecret: sender?.secretKey ?? host.host.identity.secretKey,
+      recipientId: phoneId,
+      recipientPublic: phonePub,
+    });
+  };
+
+  /** Dispatches a push with `payload` to the real service worker; resolves once its handler is done. */
+  const push = (payload: unknown) =>
+    worker.evaluate(async (data) => {
+      const scope = self as unknown as {
+        dispatchEvent(e: Event): boolean;
+      };
+      const Push = (self as unknown as { PushEvent: new (t: string, i: { data: string }) => Event })
+        .PushEvent;
+      const event = new Push('push', { data });
+      let pending: Promise<unknown> = Promise.resolve();
+      // A synthetic event's own waitUntil throws; this one hands the test the handler's promise.
+      Object.defineProperty(event, 'waitUntil', { value: (p: Promise<unknown>) => (pending = p) });
+      scope.dispatchEvent(event);
+      await pending;
+    }, JSON.stringify(payload));
+
+  const notifications = (): Promise<ShownNotification[]> =>
+    phone.page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.ready;
+      return (await reg.getNotifications()).map((n) => ({
+        title: n.title,
+        body: n.body,
+        tag: n.tag,
+        url: String((n.data as { url?: unknown } | null)?.url ?? ''),
+      }));
+    });
+
+  test('a sealed alert pushed to the service worker shows its notification; tapping it opens the session', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/hosts`);
+    const alert = alertBody();
+    await push({ from: host.host.identity.id, env: seal(alert) });
+    const shown = await notifications();
+    assert.equal(shown.length, 1, JSON.stringify(shown));
+    assert.equal(shown[0]?.title, 'build finished');
+    assert.equal(shown[0]?.body, `${host.host.identity.name} · make -j8 exited after 4 min`);
+    assert.equal(shown[0]?.tag, alert.id);
+    const route = `#/t/${host.host.identity.id}/s_alerts42`;
+    assert.equal(shown[0]?.url, `${relay.url}/${route}`);
+    // The page got the alert too (its in-app inbox): the host's badge on the hosts list.
+    await page.locator(`[data-host="${host.host.identity.id}"] [data-testid="alert-badge"]`).waitFor();
+    // Tap: the worker's notificationclick with the notification it showed.
+    await worker.evaluate(async (tag) => {
+      const scope = self as unknown as {
+        registration: ServiceWorkerRegistration;
+        dispatchEvent(e: Event): boolean;
+        NotificationEvent: new (t: string, i: { notification: Notification }) => Event;
+      };
+      const [notification] = await scope.registration.getNotifications({ tag });
+      if (!notification) throw new Error('no notification to tap');
+      const event = new scope.NotificationEvent('notificationclick', { notification });
+      let pending: Promise<unknown> = Promise.resolve();
+      Object.defineProperty(event, 'waitUntil', { value: (p: Promise<unknown>) => (pending = p) });
+      scope.dispatchEvent(event);
+      await pending;
+    }, alert.id);
+    await page.waitForURL((url) => url.hash === route);
+    assert.deepEqual(await notifications(), [], 'the tapped notification is closed');
+  });
+
+  test('a payload sealed by an unpinned key, tampered with or forged for the pinned host shows nothing', async () => {
+    const stranger = generateKeyPair();
+    const strangerId = hostIdOf(stranger.publicKey);
+    await push({
+      from: strangerId,
+      env: seal(alertBody({ title: 'stranger' }), { id: strangerId, ...stranger }),
+    });
+    // Claims the pinned host but is sealed by another key.
+    await push({
+      from: host.host.identity.id,
+      env: sealJson({
+        kind: 'alert',
+        body: alertBody({ title: 'forged' }),
+        senderId: host.host.identity.id,
+        senderSecret: stranger.secretKey,
+        recipientId: phoneId,
+        recipientPublic: phonePub,
+      }),
+    });
+    const good = seal(alertBody({ title: 'tampered' }));
+    const flipped = good.ct.slice(0, 10) + (good.ct[10] === 'A' ? 'B' : 'A') + good.ct.slice(11);
+    await push({ from: host.host.identity.id, env: { ...good, ct: flipped } });
+    // A body that opens but is not an alert.
+    await push({ from: host.host.identity.id, env: seal({ title: 'not an alert' }) });
+    assert.deepEqual(await notifications(), []);
+    // The same path still shows a good one (the handler ran and was not broken).
+    await push({ from: host.host.identity.id, env: seal(alertBody({ title: 'good' })) });
+    assert.deepEqual(
+      (await notifications()).map((n) => n.title),
+      ['good'],
+    );
+  });
+});

@@ -13,8 +13,17 @@
  * route. A payload sealed by a key the phone never pinned, one whose
  * ciphertext was changed, and one claiming the pinned host but sealed by
  * another key show nothing.
+ *
+ * In-app: an alert the host seals to the phone and sends through the real
+ * relay (`deliver`) shows a toast and a badge on the hosts list; tapping the
+ * toast opens the alert's screen. Against a host whose agent serves no
+ * alerts (main before wt-alerts landed), the alerts screens say the agent
+ * is too old and list what the phone received; "Notifications on this
+ * phone" against a relay that sends no push says so. Screenshots (phone
+ * viewport) go to /tmp/aweb-shots.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import {
   type AlertPushBody,
@@ -27,10 +36,19 @@ import {
   sealJson,
 } from '@pocketshell/protocol';
 import type { StartedRelay } from '@pocketshell/relay/testing';
-import type { Worker } from 'playwright-core';
+import type { Page, Worker } from 'playwright-core';
 import { browserSkip, buildWeb, launchPhone, type Phone, startWebRelay, TestHost } from './harness.ts';
 
 const skip = browserSkip();
+const SHOTS = '/tmp/aweb-shots';
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.evaluate(
+    () => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))),
+  );
+  await page.screenshot({ path: `${SHOTS}/${name}.png` });
+}
 
 interface ShownNotification {
   title: string;
@@ -206,5 +224,87 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
       (await notifications()).map((n) => n.title),
       ['good'],
     );
+  });
+
+  test('an alert sealed by the host through the relay shows a toast and a badge; the toast opens its screen', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/hosts`);
+    const row = page.locator(`[data-host="${host.host.identity.id}"]`);
+    await row.waitFor();
+    const before = Number(
+      (await row
+        .locator('[data-testid="alert-badge"]')
+        .textContent()
+        .catch(() => '0')) || 0,
+    );
+    const alert = alertBody({
+      title: 'disk / above 90%',
+      kind: 'rule',
+      state: 'firing',
+      severity: 'critical',
+      open: 'monitor',
+      body: '93.2 % used',
+    });
+    delete (alert as { session?: string }).session;
+    host.host.agent.relay.send(phoneId, seal(alert));
+    const toastEl = page.locator('[data-testid="alert-toast"]');
+    await toastEl.waitFor();
+    assert.equal(await toastEl.textContent(), `${host.host.identity.name}: disk / above 90%`);
+    assert.match((await toastEl.getAttribute('class')) ?? '', /sev-critical/);
+    await page.waitForFunction(
+      ([sel, n]) => Number(document.querySelector(sel as string)?.textContent) === (n as number) + 1,
+      [`[data-host="${host.host.identity.id}"] [data-testid="alert-badge"]`, before] as const,
+    );
+    await shot(page, 'alerts-toast-and-badge');
+    await toastEl.click();
+    await page.waitForURL((url) => url.hash === `#/host/${host.host.identity.id}/monitor`);
+    // The same alert again (the relay's delivery and the push of one alert): kept once.
+    host.host.agent.relay.send(phoneId, seal(alert));
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    await page.locator(`[data-alert="${alert.id}"]`).waitFor();
+    assert.equal(await page.locator(`[data-alert="${alert.id}"]`).count(), 1);
+  });
+
+  test('against an agent without alerts, the screens say so and list what the phone received', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    const card = page.locator('[data-testid="alerts-unsupported"]');
+    await card.waitFor();
+    assert.match((await card.textContent()) ?? '', /too old for alerts/);
+    // What came by push and by the relay is listed, newest first, coloured by severity.
+    const titles = await page.locator('[data-testid="alert-history"] .row-title').allTextContents();
+    assert.ok(titles.includes('build finished') && titles.includes('disk / above 90%'), titles.join(' | '));
+    assert.equal((await page.locator('[data-alert].sev-critical').count()) >= 1, true);
+    assert.equal(
+      await page.locator('[data-testid="test-alert"]').isVisible(),
+      false,
+      'no test alert without a center',
+    );
+    // Seen: the hosts list's badge is gone.
+    await shot(page, 'alerts-history-unsupported');
+    await page.locator('[data-testid="alerts-tab-rules"]').click();
+    await page.waitForURL((url) => url.hash.endsWith('/alerts/rules'));
+    await page.locator('[data-testid="alerts-unsupported"]').waitFor();
+    await shot(page, 'alerts-rules-unsupported');
+    await page.goto(`${relay.url}/#/hosts`);
+    await page.locator(`[data-host="${host.host.identity.id}"]`).waitFor();
+    assert.equal(
+      await page.locator(`[data-host="${host.host.identity.id}"] [data-testid="alert-badge"]`).count(),
+      0,
+    );
+  });
+
+  test('"Notifications on this phone" says when the relay sends no push, and that alerts arrive in-app', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    const panel = page.locator('[data-testid="push-panel"]');
+    await panel.and(page.locator('[data-state="off"]')).waitFor();
+    await shot(page, 'alerts-push-off');
+    await page.locator('[data-testid="push-toggle"]').click();
+    await panel.and(page.locator('[data-state="no-relay-push"]')).waitFor();
+    assert.match((await panel.textContent()) ?? '', /relay sends no push/);
+    assert.match((await panel.textContent()) ?? '', /arrive in the app/);
+    assert.equal(await page.locator('[data-testid="push-toggle"]').isVisible(), false, 'nothing to turn on');
+    await shot(page, 'alerts-push-no-relay');
   });
 });

@@ -19,6 +19,7 @@ import {
   ProtocolError,
   type RpcClient,
 } from '@pocketshell/protocol';
+import { AlertsChannel } from './alerts-channel.ts';
 import { FilesChannel } from './files-channel.ts';
 import { rpcOverDataChannel } from './rpc-channel.ts';
 import { StatsChannel } from './stats-channel.ts';
@@ -129,6 +130,19 @@ export class HostLink extends Emitter<HostLinkEvents> {
       throw error;
     }
     return stats;
+  }
+
+  /** Opens the `alerts` channel; rejects `unsupported` when the host closes it at once (no alert center there). */
+  async openAlerts(): Promise<AlertsChannel> {
+    if (this.#closed) throw new ProtocolError('unavailable', 'connection closed');
+    const alerts = new AlertsChannel(this.pc.createDataChannel('alerts'));
+    try {
+      await alerts.opened(OPEN_TIMEOUT_MS);
+    } catch (error) {
+      alerts.close();
+      throw error;
+    }
+    return alerts;
   }
 
   /** Opens a `files` channel; resolves once it is open (a host without `files:read` closes it at once). */

@@ -15,6 +15,7 @@ import type { App, View } from './app.ts';
 import { installDebugHook } from './debug.ts';
 import { DeviceStore } from './store.ts';
 import { alertToast, fill, h } from './ui.ts';
+import { alertRulesView, alertsView } from './views/alerts.ts';
 import { devicesView } from './views/devices.ts';
 import { filesView } from './views/files.ts';
 import { hostView } from './views/host.ts';
@@ -31,6 +32,8 @@ const ROUTES: [RegExp, View][] = [
   [/^#\/host\/([^/]+)$/, hostView],
   [/^#\/host\/([^/]+)\/devices$/, hostDevicesView],
   [/^#\/host\/([^/]+)\/monitor$/, monitorView],
+  [/^#\/host\/([^/]+)\/alerts$/, alertsView],
+  [/^#\/host\/([^/]+)\/alerts\/rules$/, alertRulesView],
   [/^#\/host\/([^/]+)\/files$/, filesView],
   [/^#\/host\/([^/]+)\/files\/(.+)$/, filesView],
   [/^#\/t\/([^/]+)\/(.+)$/, terminalView],

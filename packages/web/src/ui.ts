@@ -37,8 +37,9 @@ export function toast(text: string): void {
   setTimeout(() => el.remove(), 3500);
 }
 
-/** A new alert at the top of the screen, coloured by severity; tapping it opens `open`. */
+/** A new alert at the top of the screen (replacing the one shown), coloured by severity; tapping it opens `open`. */
 export function alertToast(text: string, severity: string, open: () => void): void {
+  for (const old of document.querySelectorAll('.alert-toast')) old.remove();
   const el = h(
     'button',
     {

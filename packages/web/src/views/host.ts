@@ -4,7 +4,7 @@
  * opens the terminal screen on it; each of our sessions can be renamed
  * (`sessions.rename`) or closed (`sessions.close`, after a confirmation).
  * Below them: *Monitor* (the host's live stats), *Files* (the file
- * browser) and *Devices*.
+ * browser), *Alerts* (history, rules, notifications) and *Devices*.
  */
 import type { HostId, SessionInfo } from '@pocketshell/protocol';
 import type { App } from '../app.ts';
@@ -37,7 +37,12 @@ export function hostView(app: App, [id]: string[]): () => void {
     { class: 'button grow', href: `#/host/${host.id}/files`, 'data-testid': 'host-files' },
     'Files',
   );
-  const links = h('div', { class: 'button-row' }, monitor, files, devices);
+  const alerts = h(
+    'a',
+    { class: 'button grow', href: `#/host/${host.id}/alerts`, 'data-testid': 'host-alerts' },
+    'Alerts',
+  );
+  const links = h('div', { class: 'button-row wrap' }, monitor, files, alerts, devices);
   fill(
     body,
     h(

@@ -10,7 +10,9 @@
  * `waitUntil`, so it knows when the handler is done): the notification
  * shows the right title, body and tag; dispatching `notificationclick`
  * with that very notification sends the page to the session's terminal
- * route. A payload sealed by a key the phone never pinned, one whose
+ * route. The same through Chromium's own push path: CDP's
+ * `ServiceWorker.deliverPushMessage` works headless and the trusted push
+ * event shows the notification. A payload sealed by a key the phone never pinned, one whose
  * ciphertext was changed, and one claiming the pinned host but sealed by
  * another key show nothing.
  *
@@ -191,6 +193,38 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     }, alert.id);
     await page.waitForURL((url) => url.hash === route);
     assert.deepEqual(await notifications(), [], 'the tapped notification is closed');
+  });
+
+  test('a push delivered by Chromium itself (CDP ServiceWorker.deliverPushMessage) shows its notification', async () => {
+    const { page } = phone;
+    const cdp = await phone.context.newCDPSession(page);
+    const registrations: { registrationId: string; scopeURL: string }[] = [];
+    cdp.on(
+      'ServiceWorker.workerRegistrationUpdated',
+      (e: { registrations: { registrationId: string; scopeURL: string }[] }) =>
+        registrations.push(...e.registrations),
+    );
+    await cdp.send('ServiceWorker.enable');
+    const deadline = Date.now() + 10_000;
+    while (registrations.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const reg = registrations.find((r) => r.scopeURL.startsWith(relay.url));
+    assert.ok(reg, 'the app’s registration');
+    const alert = alertBody({ title: 'from the push service' });
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: relay.url,
+      registrationId: reg.registrationId,
+      data: JSON.stringify({ from: host.host.identity.id, env: seal(alert) }),
+    });
+    await page.waitForFunction(async (tag) => {
+      const r = await navigator.serviceWorker.ready;
+      return (await r.getNotifications({ tag })).length === 1;
+    }, alert.id);
+    const shown = (await notifications()).find((n) => n.tag === alert.id);
+    assert.equal(shown?.title, 'from the push service');
+    await cdp.detach();
+    await page.evaluate(async () => {
+      for (const n of await (await navigator.serviceWorker.ready).getNotifications()) n.close();
+    });
   });
 
   test('a payload sealed by an unpinned key, tampered with or forged for the pinned host shows nothing', async () => {

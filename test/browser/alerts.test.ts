@@ -39,7 +39,15 @@ import {
 } from '@pocketshell/protocol';
 import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page, Worker } from 'playwright-core';
-import { browserSkip, buildWeb, launchPhone, type Phone, startWebRelay, TestHost } from './harness.ts';
+import {
+  assertFits,
+  browserSkip,
+  buildWeb,
+  launchPhone,
+  type Phone,
+  startWebRelay,
+  TestHost,
+} from './harness.ts';
 
 const skip = browserSkip();
 const SHOTS = '/tmp/aweb-shots';
@@ -340,5 +348,27 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     assert.match((await panel.textContent()) ?? '', /arrive in the app/);
     assert.equal(await page.locator('[data-testid="push-toggle"]').isVisible(), false, 'nothing to turn on');
     await shot(page, 'alerts-push-no-relay');
+  });
+
+  test('the host screen links Alerts; the terminal settings offer muting a session, and say when the agent is too old', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    await page.locator('[data-testid="host-alerts"]').waitFor();
+    await shot(page, 'alerts-host-screen');
+    await assertFits(page);
+    await page.locator('[data-testid="new-session"]').tap();
+    await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor();
+    await page.locator('[data-testid="term-settings"]').tap();
+    const note = page.locator('[data-testid="session-alerts-note"]');
+    await page.waitForFunction(
+      () =>
+        !/Asking/.test(
+          document.querySelector('[data-testid="session-alerts-note"]')?.textContent ?? 'Asking',
+        ),
+    );
+    assert.match((await note.textContent()) ?? '', /too old for alerts/);
+    assert.equal(await page.locator('[data-testid="session-alerts"]').isDisabled(), true);
+    await shot(page, 'alerts-terminal-settings');
+    await page.locator('[data-testid="settings-done"]').tap();
   });
 });

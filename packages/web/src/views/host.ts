@@ -24,22 +24,22 @@ export function hostView(app: App, [id]: string[]): () => void {
   const open = (target: string) => app.go(`#/t/${host.id}/${encodeURIComponent(target)}`);
   const devices = h(
     'a',
-    { class: 'button grow', href: `#/host/${host.id}/devices`, 'data-testid': 'host-devices' },
+    { class: 'button grow half', href: `#/host/${host.id}/devices`, 'data-testid': 'host-devices' },
     'Devices',
   );
   const monitor = h(
     'a',
-    { class: 'button grow', href: `#/host/${host.id}/monitor`, 'data-testid': 'host-monitor' },
+    { class: 'button grow half', href: `#/host/${host.id}/monitor`, 'data-testid': 'host-monitor' },
     'Monitor',
   );
   const files = h(
     'a',
-    { class: 'button grow', href: `#/host/${host.id}/files`, 'data-testid': 'host-files' },
+    { class: 'button grow half', href: `#/host/${host.id}/files`, 'data-testid': 'host-files' },
     'Files',
   );
   const alerts = h(
     'a',
-    { class: 'button grow', href: `#/host/${host.id}/alerts`, 'data-testid': 'host-alerts' },
+    { class: 'button grow half', href: `#/host/${host.id}/alerts`, 'data-testid': 'host-alerts' },
     'Alerts',
   );
   const links = h('div', { class: 'button-row wrap' }, monitor, files, alerts, devices);

@@ -25,6 +25,7 @@ import type { TermChannel } from '../term-channel.ts';
 import { FONTS, type TermSettings, THEMES, termTheme } from '../term-settings.ts';
 import { TerminalConnection, type TermState } from '../terminal-connection.ts';
 import { h, sheet, toast } from '../ui.ts';
+import { sessionMute } from './session-mute.ts';
 
 /** ESC c: a full reset (screen, scrollback, modes), as `Terminal.reset()` does. */
 const RIS = Uint8Array.of(0x1b, 0x63);
@@ -111,6 +112,8 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     return () => {};
   }
   let disposed = false;
+  /** The session attached (for muting its alerts from the settings sheet). */
+  let liveSession: string | undefined;
   const cleanups: (() => void)[] = [];
   /** What another screen left to type first in a new session (the Files screen's "Open a terminal here"). */
   let firstInput = target === undefined || target === 'new' ? takeFirstInput(host.id) : undefined;
@@ -348,6 +351,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
       applySettings();
       void app.store.setSetting('theme', settings.theme);
     });
+    const mute = sessionMute(app, host.id, liveSession);
     const { result } = sheet({
       title: 'Terminal settings',
       testid: 'settings-sheet',
@@ -375,10 +379,14 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
         h('label', { class: 'setting' }, h('span', { class: 'label' }, 'Font'), fontSelect),
         h('label', { class: 'setting' }, h('span', { class: 'label' }, 'Theme'), themeSelect),
         h('p', { class: 'muted' }, 'Kept on this device.'),
+        mute.el,
       ],
       actions: [{ label: 'Done', value: 'done', kind: 'primary', testid: 'settings-done' }],
     });
-    void result.then(() => term.focus());
+    void result.then(() => {
+      mute.close();
+      term.focus();
+    });
   };
   settingsButton.addEventListener('click', openSettings);
   fontDown.addEventListener('click', () => setFont((term.options.fontSize ?? 14) - 1));
@@ -502,6 +510,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     toast('That session is gone; started a new one.');
   });
   conn.on('live', ({ channel, session, sameSession }) => {
+    liveSession = session;
     app.rewrite(`#/t/${host.id}/${encodeURIComponent(session)}`);
     showBanner(null);
     refit();

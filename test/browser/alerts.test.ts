@@ -78,7 +78,8 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
 
   before(async () => {
     await buildWeb();
-    relay = await startWebRelay();
+    // Push off at the relay and no alert center on the host: the degraded paths.
+    relay = await startWebRelay(['--no-push']);
     host = await TestHost.start(relay);
     phone = await launchPhone();
     await phone.context.grantPermissions(['notifications'], { origin: relay.url });
@@ -370,5 +371,136 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     assert.equal(await page.locator('[data-testid="session-alerts"]').isDisabled(), true);
     await shot(page, 'alerts-terminal-settings');
     await page.locator('[data-testid="settings-done"]').tap();
+  });
+});
+
+describe('alerts screens against a real alert center', { skip, timeout: 240_000 }, () => {
+  let relay: StartedRelay;
+  let host: TestHost;
+  let phone: Phone;
+  let phoneId: DeviceId;
+  const pageLog: string[] = [];
+
+  before(async () => {
+    await buildWeb();
+    relay = await startWebRelay();
+    host = await TestHost.start(relay, { alerts: true });
+    phone = await launchPhone();
+    await phone.context.grantPermissions(['notifications'], { origin: relay.url });
+    const { page } = phone;
+    page.on('console', (m) => {
+      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
+    const pinned = await host.host.agent.pair({
+      webUrl: relay.url,
+      grants: ['shell', 'stats'],
+      onUrl: (url) => void page.goto(url),
+      confirm: async (prompt) => {
+        const sas = page.locator('[data-testid="sas"][data-digits]');
+        await sas.waitFor();
+        return (await sas.getAttribute('data-digits')) === prompt.sas;
+      },
+    });
+    phoneId = pinned.id as DeviceId;
+    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+  });
+
+  afterEach((t) => {
+    if ((t as { passed?: boolean }).passed === false && pageLog.length)
+      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
+  });
+
+  after(async () => {
+    await phone?.close();
+    await host?.close();
+    await relay?.stop();
+  });
+
+  const rulesUrl = () => `${relay.url}/#/host/${host.host.identity.id}/alerts/rules`;
+
+  test('rules editor: add a rule, a wrong threshold is refused with words, save, reload shows it', async () => {
+    const { page } = phone;
+    await page.goto(rulesUrl());
+    await page.locator('[data-testid="rules"] [data-rule]').first().waitFor();
+    const before = await page.locator('[data-testid="rules"] [data-rule]').count();
+    await shot(page, 'alerts-rules');
+    await assertFits(page);
+    await page.locator('[data-testid="rule-add"]').tap();
+    await page.locator('[data-testid="rule-blank"]').tap();
+    const editor = page.locator('[data-testid="rule-editor"]');
+    await editor.waitFor();
+    await editor.locator('[data-testid="rule-metric"]').selectOption('disk');
+    await editor.locator('[data-testid="rule-target"]').fill('/');
+    await editor.locator('[data-testid="rule-threshold"]').fill('120');
+    assert.equal(await editor.locator('[data-testid="rule-unit"]').textContent(), '%');
+    await editor.locator('[data-testid="rule-done"]').tap();
+    // Refused before anything is sent: the sheet comes back with the reason.
+    const problem = page.locator('[data-testid="rule-editor"] [data-testid="rule-problem"]');
+    await problem.waitFor();
+    assert.equal(await problem.textContent(), 'A percentage is between 0 and 100.');
+    await page.locator('[data-testid="rule-editor"] [data-testid="rule-threshold"]').fill('97');
+    await page.locator('[data-testid="rule-editor"] [data-testid="rule-name"]').fill('Root disk full');
+    await shot(page, 'alerts-rule-editor');
+    await page.locator('[data-testid="rule-editor"] [data-testid="rule-done"]').tap();
+    await page.locator('[data-rule] .row-title', { hasText: 'Root disk full' }).waitFor();
+    // One more change: the first rule off.
+    const first = await page.locator('[data-testid="rules"] [data-rule]').first().getAttribute('data-rule');
+    await page.locator(`[data-testid="rule-toggle-${first}"]`).tap();
+    await page.locator('[data-testid="rules-save"]').tap();
+    await page.locator('[data-testid="rules-save"]', { hasText: 'Saved' }).waitFor();
+    // Kept by the host: a reload reads them back.
+    await page.reload();
+    await page.locator('[data-rule] .row-title', { hasText: 'Root disk full' }).waitFor();
+    assert.equal(await page.locator('[data-testid="rules"] [data-rule]').count(), before + 1);
+    assert.match(
+      (await page.locator('[data-rule]', { hasText: 'Root disk full' }).textContent()) ?? '',
+      /Disk \/ above 97%/,
+    );
+    assert.equal(
+      await page.locator(`[data-testid="rule-toggle-${first}"]`).getAttribute('aria-pressed'),
+      'false',
+    );
+    const stored = host.host.alerts?.rules().rules.find((r) => r.name === 'Root disk full');
+    assert.deepEqual(
+      stored && { metric: stored.metric, target: stored.target, op: stored.op, threshold: stored.threshold },
+      { metric: 'disk', target: '/', op: 'above', threshold: 97 },
+    );
+  });
+
+  test('history: a test alert appears, is acknowledged; snooze the host for an hour', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    const testButton = page.locator('[data-testid="test-alert"]');
+    await testButton.and(page.locator(':enabled')).waitFor();
+    await testButton.tap();
+    const row = page.locator('[data-alert][data-acked="false"]').first();
+    await row.waitFor();
+    const id = await row.getAttribute('data-alert');
+    await shot(page, 'alerts-history');
+    await assertFits(page);
+    await row.tap();
+    await page.locator('[data-testid="alert-ack"]').tap();
+    await page.locator(`[data-alert="${id}"][data-acked="true"]`).waitFor();
+    // Kept by the host.
+    await page.reload();
+    await page.locator(`[data-alert="${id}"][data-acked="true"]`).waitFor();
+    const kept = host.host.alerts?.list(phoneId, new Set(['shell', 'stats']), { limit: 50 });
+    const acked = kept?.alerts.find((a) => a.id === id);
+    assert.equal(acked?.kind, 'test');
+    assert.ok(acked?.ackedAt, 'acknowledged on the host');
+    await page.locator(`[data-alert="${id}"]`).tap();
+    await page.locator('[data-testid="alert-snooze"]').tap();
+    await page.locator('[data-testid="snooze-sheet"]').waitFor();
+    await page
+      .locator('[data-testid="snooze-target"]')
+      .selectOption({ label: `everything from ${host.host.identity.name}` });
+    await page.locator('[data-testid="snooze-60"]').tap();
+    await page.locator('[data-testid="snoozes"]', { hasText: 'Snoozed: everything' }).waitFor();
+    assert.ok(
+      host.host.alerts?.snoozes().some((z) => 'all' in z.target && z.until > Date.now()),
+      'the host is snoozed',
+    );
+    await shot(page, 'alerts-history-snoozed');
   });
 });

@@ -53,9 +53,9 @@ export async function buildWeb(outDir?: string): Promise<void> {
   );
 }
 
-/** A relay process serving the built client. */
-export function startWebRelay(): Promise<StartedRelay> {
-  return startRelay({ args: ['--web-root', WEB_DIST] });
+/** A relay process serving the built client (`args`: more of its flags, e.g. `--no-push`). */
+export function startWebRelay(args: readonly string[] = []): Promise<StartedRelay> {
+  return startRelay({ args: ['--web-root', WEB_DIST, ...args] });
 }
 
 /** An in-process host on its own state folder; `restart` closes it and opens the same identity again. */
@@ -67,15 +67,21 @@ export class TestHost {
   keepHistory = false;
   /** The `files` channel's root (and the home its deny list is under); default the process's home. Takes effect at the next `open`. */
   filesRoot: string | undefined;
+  /** Run an alert center (the `alerts` channel); off: the host answers as an agent without alerts. Takes effect at the next `open`. */
+  alerts = false;
 
   private constructor(relay: StartedRelay) {
     this.relay = relay;
     this.home = mkdtempSync(join(tmpdir(), 'pocketshell-browser-host-'));
   }
 
-  static async start(relay: StartedRelay, options: { filesRoot?: string } = {}): Promise<TestHost> {
+  static async start(
+    relay: StartedRelay,
+    options: { filesRoot?: string; alerts?: boolean } = {},
+  ): Promise<TestHost> {
     const t = new TestHost(relay);
     t.filesRoot = options.filesRoot;
+    t.alerts = options.alerts ?? false;
     await t.open();
     return t;
   }
@@ -103,6 +109,7 @@ export class TestHost {
       maxBackoffMs: 500,
       keepHistory: this.keepHistory,
       ...(this.filesRoot !== undefined ? { files: { root: this.filesRoot, home: this.filesRoot } } : {}),
+      ...(this.alerts ? { alerts: {} } : {}),
     });
     this.host.agent.start();
   }

@@ -503,4 +503,25 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     );
     await shot(page, 'alerts-history-snoozed');
   });
+
+  test('"Notifications on this phone" against a relay with push: the relay’s key is asked, the browser’s answer shown', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    const panel = page.locator('[data-testid="push-panel"]');
+    await panel.and(page.locator('[data-state="off"]')).waitFor();
+    await page.locator('[data-testid="push-toggle"]').tap();
+    // The relay gave its VAPID key; headless Chromium has no push service to subscribe with and
+    // never answers: the panel says so (after its 15 s) instead of asking forever.
+    await panel.and(page.locator('[data-state="failed"]')).waitFor({ timeout: 40_000 });
+    assert.match(
+      (await panel.locator('[data-testid="push-text"]').textContent()) ?? '',
+      /Could not turn on: the browser’s push service did not answer/,
+    );
+    assert.equal(
+      await page.locator('[data-testid="push-toggle"]').textContent(),
+      'Turn on',
+      'it may be tried again',
+    );
+    await shot(page, 'alerts-push-relay-on');
+  });
 });

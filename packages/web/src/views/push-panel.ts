@@ -26,6 +26,9 @@ export type PushState =
   | 'working'
   | 'failed';
 
+/** How long the browser's push service gets to make a subscription. */
+const SUBSCRIBE_TIMEOUT_MS = 15_000;
+
 const IN_APP =
   'Alerts still arrive in the app while it is open: a banner, a badge on the hosts list, and each host’s alerts screen.';
 
@@ -98,10 +101,19 @@ export function pushPanel(app: App): { el: HTMLElement; dispose(): void } {
         throw error;
       }
       const reg = await registration();
-      const sub = await reg.pushManager.subscribe({
-        userVisibleOnly: true,
-        applicationServerKey: fromB64u(key) as Uint8Array<ArrayBuffer>,
-      });
+      // A browser whose push service cannot be reached may never answer (headless Chromium does not).
+      const sub = await Promise.race([
+        reg.pushManager.subscribe({
+          userVisibleOnly: true,
+          applicationServerKey: fromB64u(key) as Uint8Array<ArrayBuffer>,
+        }),
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(new Error('the browser’s push service did not answer')),
+            SUBSCRIBE_TIMEOUT_MS,
+          ),
+        ),
+      ]);
       const p256dh = sub.getKey('p256dh');
       const auth = sub.getKey('auth');
       if (!p256dh || !auth) throw new Error('the browser gave no keys');

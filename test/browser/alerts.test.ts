@@ -21,8 +21,15 @@
  * toast opens the alert's screen. Against a host whose agent serves no
  * alerts (main before wt-alerts landed), the alerts screens say the agent
  * is too old and list what the phone received; "Notifications on this
- * phone" against a relay that sends no push says so. Screenshots (phone
- * viewport) go to /tmp/aweb-shots.
+ * phone" against a relay that sends no push says so.
+ *
+ * Against a real alert center (a host opened with `alerts`, a relay with
+ * push on): the rules editor adds a rule, refuses a wrong threshold with
+ * its words, saves, and a reload shows what the host kept; a test alert
+ * appears in the history and is acknowledged; the host is snoozed; a
+ * session is muted and unmuted from the terminal settings; "Turn on" asks
+ * the relay's VAPID key and ends in "could not" (headless Chromium has no
+ * push service). Screenshots (phone viewport) go to /tmp/aweb-shots.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -523,5 +530,26 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
       'it may be tried again',
     );
     await shot(page, 'alerts-push-relay-on');
+  });
+
+  test('the terminal settings mute and unmute the session’s alerts on the host', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    await page.locator('[data-testid="new-session"]').tap();
+    await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor();
+    const session = decodeURIComponent(new URL(page.url()).hash.split('/').pop() ?? '');
+    await page.locator('[data-testid="term-settings"]').tap();
+    const chip = page.locator('[data-testid="session-alerts"]');
+    await chip.and(page.locator(':enabled')).waitFor();
+    assert.equal(await chip.textContent(), 'On');
+    await chip.tap();
+    await chip.and(page.locator('[aria-pressed="false"]')).waitFor();
+    assert.equal(await chip.textContent(), 'Muted');
+    assert.deepEqual(host.host.alerts?.rules().muted, [session]);
+    await shot(page, 'alerts-terminal-mute');
+    await chip.tap();
+    await chip.and(page.locator('[aria-pressed="true"]')).waitFor();
+    assert.deepEqual(host.host.alerts?.rules().muted, []);
+    await page.locator('[data-testid="settings-done"]').tap();
   });
 });

@@ -475,6 +475,34 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     );
   });
 
+  test('history is live: an alert the host raises while the screen is open appears at the top', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    await page.locator('[data-testid="test-alert"]').and(page.locator(':enabled')).waitFor();
+    // A terminal's OSC 9 as the host's PTY layer reports it, into the real center.
+    const raised = host.host.alerts?.attention({
+      session: 's_live1',
+      reason: 'notify',
+      at: Date.now(),
+      watched: false,
+      title: '',
+      text: 'deploy finished',
+    });
+    assert.ok(raised, 'the center raised an alert');
+    const row = page.locator(`[data-alert="${raised.id}"]`);
+    await row.waitFor();
+    assert.equal(
+      await page.locator('[data-alert]').first().getAttribute('data-alert'),
+      raised.id,
+      'newest first',
+    );
+    assert.match((await row.textContent()) ?? '', /deploy finished/);
+    // Tapping it offers its session.
+    await row.tap();
+    await page.locator('[data-testid="alert-open"]').tap();
+    await page.waitForURL((url) => url.hash === `#/t/${host.host.identity.id}/s_live1`);
+  });
+
   test('history: a test alert appears, is acknowledged; snooze the host for an hour', async () => {
     const { page } = phone;
     await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);

@@ -537,6 +537,14 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
       'the host is snoozed',
     );
     await shot(page, 'alerts-history-snoozed');
+    // Lifted again (0 minutes).
+    await page.locator('[data-testid="snooze-lift"]').tap();
+    await page.locator('[data-testid="snoozes"][hidden]').waitFor({ state: 'attached' });
+    assert.equal(
+      host.host.alerts?.snoozes().some((z) => 'all' in z.target),
+      false,
+      'the snooze is lifted on the host',
+    );
   });
 
   test('"Notifications on this phone" against a relay with push: the relay’s key is asked, the browser’s answer shown', async () => {

@@ -3,12 +3,13 @@
  * the host's `alerts` channel (alerts-channel.ts), like the Monitor over
  * `stats`:
  *
- * - `#/host/<id>/alerts`: "Notifications on this phone" (push-panel.ts),
- *   the history newest first — severity colour, firing / resolved / notice,
+ * - `#/host/<id>/alerts`: the history newest first — severity colour, firing / resolved / notice,
  *   acknowledged or not — live through `alerts.watch`; tapping an alert
  *   opens its actions: acknowledge, open its session or the Monitor,
  *   snooze its rule, its session or the whole host for 15 min, 1 h, 8 h or
- *   a day. "Acknowledge all" and "Send a test alert" above the list.
+ *   a day (snoozes in force listed, each can be lifted). "Acknowledge
+ *   all" and "Send a test alert" above the list, "Notifications on this
+ *   phone" (push-panel.ts) below it.
  * - `#/host/<id>/alerts/rules`: the rules, each with an on/off toggle;
  *   tapping one edits it (metric, target, above/below, threshold in its
  *   unit, for, cooldown, severity) with the checks worded for a person;
@@ -156,7 +157,7 @@ export function alertsView(app: App, [id]: string[]): () => void {
   void app.device.alerts.markSeen(hostId);
   const push = pushPanel(app);
   const list = h('ul', { class: 'list alert-list', 'data-testid': 'alert-history' });
-  const snoozeLine = h('p', { class: 'muted', 'data-testid': 'snoozes', hidden: true });
+  const snoozeLine = h('ul', { class: 'list snoozes', 'data-testid': 'snoozes', hidden: true });
   const ackAll = h(
     'button',
     { type: 'button', class: 'button grow', 'data-testid': 'ack-all', disabled: true },
@@ -210,13 +211,35 @@ export function alertsView(app: App, [id]: string[]): () => void {
     const now = Date.now();
     const live = snoozes.filter((s) => s.until > now);
     snoozeLine.hidden = live.length === 0;
-    snoozeLine.textContent = live
-      .map((s) => {
+    fill(
+      snoozeLine,
+      ...live.map((s) => {
         const t = s.target;
         const what = 'rule' in t ? `rule ${t.rule}` : 'session' in t ? `session ${t.session}` : 'everything';
-        return `Snoozed: ${what} until ${when(s.until)}`;
-      })
-      .join(' · ');
+        return h(
+          'li',
+          { class: 'toggle-row' },
+          h('span', { class: 'row-main muted' }, `Snoozed: ${what} until ${when(s.until)}`),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'chip',
+              'data-testid': 'snooze-lift',
+              onclick: async () => {
+                if (!channel) return;
+                try {
+                  showSnoozes((await channel.snooze(t, 0)).snoozes);
+                } catch (error) {
+                  toast(failure(error));
+                }
+              },
+            },
+            'Lift',
+          ),
+        );
+      }),
+    );
   };
   const actions = async (a: Alert) => {
     const buttons = [
@@ -323,7 +346,7 @@ export function alertsView(app: App, [id]: string[]): () => void {
   };
 
   const hostActions = h('div', { class: 'button-row', hidden: true }, ackAll, testButton);
-  fill(f.content, push.el, hostActions, snoozeLine, h('h2', {}, 'History'), list);
+  fill(f.content, hostActions, snoozeLine, h('h2', {}, 'History'), list, push.el);
   showInbox();
   const offInbox = app.device.alerts.on('changed', () => {
     if (!channel) showInbox();

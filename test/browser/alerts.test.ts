@@ -514,6 +514,9 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     const id = await row.getAttribute('data-alert');
     await shot(page, 'alerts-history');
     await assertFits(page);
+    await page.emulateMedia({ colorScheme: 'light' });
+    await shot(page, 'alerts-history-light');
+    await page.emulateMedia({ colorScheme: 'dark' });
     await row.tap();
     await page.locator('[data-testid="alert-ack"]').tap();
     await page.locator(`[data-alert="${id}"][data-acked="true"]`).waitFor();

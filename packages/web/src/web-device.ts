@@ -257,6 +257,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       // Not paired at the relay any more, or offline: forgetting is what matters.
     }
     await this.#o.store.unpin(id);
+    void this.alerts.forget(id);
     this.#hosts.delete(id);
     this.#online.delete(id);
     this.emit('hosts', this.hosts());
@@ -272,6 +273,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       const host = this.#hosts.get(m.from as HostId);
       if (host)
         void this.#o.store.unpin(host.id).then(() => {
+          void this.alerts.forget(host.id);
           this.#hosts.delete(host.id);
           this.emit('hosts', this.hosts());
         });

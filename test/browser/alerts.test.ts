@@ -297,7 +297,8 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     });
     delete (alert as { session?: string }).session;
     host.host.agent.relay.send(phoneId, seal(alert));
-    const toastEl = page.locator('[data-testid="alert-toast"]');
+    // (An earlier alert's banner may still be up: this one replaces it.)
+    const toastEl = page.locator('[data-testid="alert-toast"]', { hasText: 'disk / above 90%' });
     await toastEl.waitFor();
     assert.equal(await toastEl.textContent(), `${host.host.identity.name}: disk / above 90%`);
     assert.match((await toastEl.getAttribute('class')) ?? '', /sev-critical/);

@@ -114,9 +114,16 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     worker = phone.context.serviceWorkers()[0] ?? (await phone.context.waitForEvent('serviceworker'));
   });
 
-  afterEach((t) => {
-    if ((t as { passed?: boolean }).passed === false && pageLog.length)
-      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
+  afterEach(async (t) => {
+    if ((t as { passed?: boolean }).passed !== false) return;
+    if (pageLog.length) t.diagnostic(`page log:\n${pageLog.join('\n')}`);
+    // What the screen said when it stalled.
+    const text = await phone.page
+      .locator('body')
+      .innerText()
+      .catch(() => '?');
+    t.diagnostic(`screen: ${text.slice(0, 800)}`);
+    await shot(phone.page, `failed-${t.name.slice(0, 24).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
   });
 
   after(async () => {
@@ -414,9 +421,16 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
   });
 
-  afterEach((t) => {
-    if ((t as { passed?: boolean }).passed === false && pageLog.length)
-      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
+  afterEach(async (t) => {
+    if ((t as { passed?: boolean }).passed !== false) return;
+    if (pageLog.length) t.diagnostic(`page log:\n${pageLog.join('\n')}`);
+    // What the screen said when it stalled.
+    const text = await phone.page
+      .locator('body')
+      .innerText()
+      .catch(() => '?');
+    t.diagnostic(`screen: ${text.slice(0, 800)}`);
+    await shot(phone.page, `failed-${t.name.slice(0, 24).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
   });
 
   after(async () => {

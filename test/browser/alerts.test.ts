@@ -443,7 +443,12 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
 
   test('rules editor: add a rule, a wrong threshold is refused with words, save, reload shows it', async () => {
     const { page } = phone;
-    await page.goto(rulesUrl());
+    // As a person gets there: the host screen (connected: its sessions listed), Alerts, Rules.
+    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    await page.locator('[data-testid="sessions"], p.muted:has-text("No sessions yet.")').first().waitFor();
+    await page.locator('[data-testid="host-alerts"]').tap();
+    await page.locator('[data-testid="alerts-tab-rules"]').tap();
+    await page.waitForURL(rulesUrl());
     await page.locator('[data-testid="rules"] [data-rule]').first().waitFor();
     const before = await page.locator('[data-testid="rules"] [data-rule]').count();
     await shot(page, 'alerts-rules');
@@ -524,7 +529,8 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     const testButton = page.locator('[data-testid="test-alert"]');
     await testButton.and(page.locator(':enabled')).waitFor();
     await testButton.tap();
-    const row = page.locator('[data-alert][data-acked="false"]').first();
+    // The test alert (the live test's alert is unacknowledged too).
+    const row = page.locator('[data-alert][data-acked="false"]', { hasText: 'Test alert' });
     await row.waitFor();
     const id = await row.getAttribute('data-alert');
     await shot(page, 'alerts-history');

@@ -115,11 +115,20 @@ function alertsFrame(
     status,
     channel: async () => {
       if (!host) throw new Error('not paired');
-      const link = await app.device.link(host.id);
-      const c = await link.openAlerts();
-      if (gone) c.close();
-      opened = c;
-      return c;
+      // A connection that dropped while opening is tried again (twice); a refusal is final.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const link = await app.device.link(host.id);
+          const c = await link.openAlerts();
+          if (gone) c.close();
+          opened = c;
+          return c;
+        } catch (error) {
+          const code = codeOf(error);
+          if (gone || attempt >= 2 || (code !== 'unavailable' && code !== 'timeout')) throw error;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
     },
     dispose: () => {
       gone = true;

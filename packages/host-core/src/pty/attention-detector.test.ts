@@ -126,6 +126,22 @@ describe('terminal attention', () => {
     assert.equal(e.exitCode, 3);
   });
 
+  test("bash with docs/host.md's OSC 133 one-liner: finished with the command, duration and exit code", async () => {
+    await manager.close();
+    manager = makeManager({ shell: { file: '/bin/bash', args: ['--norc', '--noprofile', '-i'] } });
+    const session = manager.create();
+    type(
+      session,
+      `PS0=$'\\e]133;C\\a'; PROMPT_COMMAND='printf "\\e]133;D;%s\\a" "$?"'"\${PROMPT_COMMAND:+;$PROMPT_COMMAND}"; PS1='\\[\\e]133;A\\a\\]'"$PS1"'\\[\\e]133;B\\a\\]'`,
+    );
+    await sleep(500);
+    type(session, 'sleep 1; (exit 7)');
+    const e = await nextEvent((x) => x.reason === 'finished');
+    assert.equal(e.text, 'sleep 1; (exit 7)');
+    assert.equal(e.exitCode, 7);
+    assert.ok(e.durationMs !== undefined && e.durationMs >= 1000, `duration ${e.durationMs}`);
+  });
+
   test('without OSC 133, a command typed while unattached finishes at quiet after its output', async () => {
     const session = manager.create();
     type(session, 'sleep 3; echo done');

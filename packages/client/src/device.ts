@@ -39,6 +39,7 @@ import {
   unixNow,
 } from '@pocketshell/protocol';
 import { type DataChannel, type Peer, type PeerSideOptions, startOffer } from '@pocketshell/webrtc';
+import { AlertsClient } from './alerts-client.ts';
 import { FilesClient } from './files-client.ts';
 import { rpcOverChannel } from './rpc-channel.ts';
 import { StatsClient } from './stats-client.ts';
@@ -118,6 +119,18 @@ export class HostConnection {
       channel.once('close', () => reject(new ProtocolError('unavailable', 'stats channel refused')));
     });
     return stats;
+  }
+
+  /** Opens the `alerts` channel (no grant: the host filters by grants); rejects `unavailable` when refused. */
+  async openAlerts(): Promise<AlertsClient> {
+    const channel = this.peer.createDataChannel('alerts');
+    const alerts = new AlertsClient(channel);
+    await new Promise<void>((resolve, reject) => {
+      if (channel.readyState === 'open') return resolve();
+      channel.once('open', () => resolve());
+      channel.once('close', () => reject(new ProtocolError('unavailable', 'alerts channel refused')));
+    });
+    return alerts;
   }
 
   /**

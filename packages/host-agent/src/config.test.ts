@@ -74,3 +74,27 @@ test('sessionLimits is read in minutes, checked, and turned into milliseconds fo
     );
   }
 });
+
+test('alerts: the exec hook argv and the evaluator interval are read and checked', () => {
+  const alerts = { exec: ['/usr/local/bin/notify', '--topic', 'host one'], sampleMs: 10_000 };
+  fs.writeFileSync(paths.config, JSON.stringify({ alerts }), { mode: 0o600 });
+  assert.deepEqual(readConfig(paths), { alerts });
+  writeConfig(paths, { relay: 'ws://127.0.0.1:1/ws' });
+  assert.deepEqual(readConfig(paths).alerts, alerts);
+  for (const bad of [
+    { exec: [] },
+    { exec: [''] },
+    { exec: 'notify --all' },
+    { exec: ['a\u0000b'] },
+    { sampleMs: 10 },
+    { sampleMs: 1.5 },
+    'on',
+  ]) {
+    fs.writeFileSync(paths.config, JSON.stringify({ alerts: bad }), { mode: 0o600 });
+    assert.throws(
+      () => readConfig(paths),
+      (e: unknown) => isHostError(e, 'state_corrupt'),
+      JSON.stringify(bad),
+    );
+  }
+});

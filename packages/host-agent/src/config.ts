@@ -55,6 +55,36 @@ export interface HostConfig {
   passEnv?: string[];
   /** Idle timeout and maximum lifetime of sessions (default: none). */
   sessionLimits?: SessionLimitsConfig;
+  /** The alert center (docs/host.md "Alerts"): the evaluator's interval and the `exec` hook. */
+  alerts?: AlertsConfig;
+}
+
+/** `alerts` in config.json. */
+export interface AlertsConfig {
+  /** A command run for each alert, the alert as JSON on its stdin (argv, no shell). */
+  exec?: string[];
+  /** How often the rules are evaluated, in milliseconds (default 5000). */
+  sampleMs?: number;
+}
+
+/** Fastest and slowest evaluator interval config.json may set. */
+export const ALERT_SAMPLE_RANGE = { min: 1000, max: 300_000 } as const;
+
+function alertsConfig(o: Obj, key: string): AlertsConfig {
+  const v = object(o[key], key);
+  const out: AlertsConfig = {};
+  const exec = optional(v, 'exec', (x, k) =>
+    array(x, k, 64, (a, f) => string({ [f]: a }, f, 4096, /^[^\0]*$/)),
+  );
+  if (exec !== undefined) {
+    if (exec.length === 0 || !exec[0]) throw new ProtocolError('bad_message', 'alerts.exec: name a command');
+    out.exec = exec;
+  }
+  const sampleMs = optional(v, 'sampleMs', (x, k) =>
+    integer(x, k, ALERT_SAMPLE_RANGE.min, ALERT_SAMPLE_RANGE.max),
+  );
+  if (sampleMs !== undefined) out.sampleMs = sampleMs;
+  return out;
 }
 
 function minuteLimits(o: Obj, key: string): MinuteLimits {
@@ -116,10 +146,12 @@ function parse(value: unknown): HostConfig {
     array(x, k, 64, (v, f) => string({ [f]: v }, f, 129, PASS_ENV_RE)),
   );
   const limits = optional(o, 'sessionLimits', sessionLimits);
+  const alerts = optional(o, 'alerts', alertsConfig);
   if (relay !== undefined) c.relay = relay;
   if (web !== undefined) c.web = web;
   if (passEnv !== undefined) c.passEnv = passEnv;
   if (limits !== undefined) c.sessionLimits = limits;
+  if (alerts !== undefined) c.alerts = alerts;
   return c;
 }
 

@@ -81,6 +81,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     sessionTimeouts: sessionTimeoutsOf(config),
     // The monitoring history (stats.db): a sample a minute, kept 30 days by the minute, a year by the hour.
     keepHistory: true,
+    // The alert center: rules evaluated every alerts.sampleMs, the alerts.exec hook (docs/host.md "Alerts").
+    alerts: {
+      ...(config.alerts?.sampleMs !== undefined ? { sampleMs: config.alerts.sampleMs } : {}),
+      ...(config.alerts?.exec ? { exec: config.alerts.exec } : {}),
+    },
     ...(passEnv ? { passEnv } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.enroll ? { enroll: options.enroll } : {}),

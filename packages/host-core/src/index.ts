@@ -6,10 +6,16 @@
 
 // The WebRTC layer moved to @pocketshell/webrtc; re-exported so host-core's users see no change.
 export * from '@pocketshell/webrtc';
+export * from './alerts/center.ts';
+export * from './alerts/exec-hook.ts';
+export * from './alerts/rule-state.ts';
+export * from './alerts/sampler.ts';
+export * from './alerts/store.ts';
 export * from './audit/index.ts';
 export * from './errors.ts';
 export * from './files/confine.ts';
 export * from './files/transfers.ts';
+export * from './host/alerts.ts';
 export * from './host/control.ts';
 export * from './host/files.ts';
 export * from './host/host-agent.ts';

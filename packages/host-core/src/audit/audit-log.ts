@@ -57,6 +57,11 @@ export const AUDIT_EVENTS = [
   'files.root',
   // files channel, transfers (files/transfers.ts)
   'files.write',
+  // alerts (alerts/center.ts, issue 16)
+  'alerts.rules',
+  'alerts.mute',
+  'alerts.snooze',
+  'alerts.exec',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -103,6 +108,10 @@ export interface AuditRequiredFields {
   'files.delete': { device: string };
   'files.root': { device: string };
   'files.write': { device: string; path: string };
+  'alerts.rules': { device: string };
+  'alerts.mute': { device: string };
+  'alerts.snooze': { device: string };
+  'alerts.exec': { outcome: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -140,6 +149,10 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'files.delete': 'device',
   'files.root': 'device',
   'files.write': 'device',
+  'alerts.rules': 'device',
+  'alerts.mute': 'device',
+  'alerts.snooze': 'device',
+  'alerts.exec': 'outcome',
 };
 
 /** The `prev` of the first entry. */

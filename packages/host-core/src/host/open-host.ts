@@ -15,6 +15,7 @@ import {
   WeriftEngine,
 } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
+import { AlertCenter } from '../alerts/center.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { FileRoot, fsError } from '../files/confine.ts';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../files/transfers.ts';
@@ -72,6 +73,14 @@ export interface OpenHostOptions {
    * tests point both at a temporary folder.
    */
   files?: { root?: string; home?: string; limits?: Partial<TransferLimits> };
+  /**
+   * The alert center (docs/host.md "Alerts": `alerts.json` and
+   * `alerts-history.json` in the state folder, the rules evaluated every
+   * `sampleMs`, terminal attention, the `alerts` channel, pushes through the
+   * relay, the `alerts.exec` hook). The daemon and `up` always keep one;
+   * off by default, so a test host writes no alert files it does not need.
+   */
+  alerts?: { sampleMs?: number; exec?: readonly string[]; execTimeoutMs?: number };
 }
 
 /** An opened host: the agent plus the stores it was built from. */
@@ -86,6 +95,8 @@ export interface OpenedHost {
   sessions: SessionManager;
   /** The stats collector and history the `stats` channel serves. */
   stats: StatsService;
+  /** The alert center (with `alerts`). */
+  alerts?: AlertCenter;
   /** Closes the agent, the sessions and the audit log. Idempotent. */
   close(): Promise<void>;
 }
@@ -98,7 +109,13 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
   const identity = await new IdentityStore({ paths, secrets }).loadOrCreate();
   const trust = new TrustStore({ paths });
   const audit = AuditLog.open(paths.audit);
+  // The center pushes through the agent, built last: bound once it exists.
+  let agentRef: HostAgent | undefined;
+  let alerts: AlertCenter | undefined;
   const sessions = new SessionManager({
+    onAttention: (event) => {
+      alerts?.attention(event);
+    },
     backend: options.backend ?? nodePtyBackend(),
     ...(options.env ? { env: options.env } : {}),
     ...(options.passEnv ? { passEnv: options.passEnv } : {}),
@@ -126,6 +143,32 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
   if (onSample) collector.startHistory();
   const statsHistory = options.statsHistory ?? history;
   const stats: StatsService = { collector, ...(statsHistory ? { history: statsHistory } : {}) };
+  if (options.alerts) {
+    try {
+      alerts = new AlertCenter({
+        root: paths.root,
+        audit,
+        collector,
+        devices: () => trust.list(),
+        push: async (device, body) => {
+          if (!agentRef) throw new Error('the agent is not built yet');
+          await agentRef.pushAlert(device, body);
+        },
+        ...(options.alerts.sampleMs !== undefined ? { sampleMs: options.alerts.sampleMs } : {}),
+        ...(options.alerts.exec ? { exec: options.alerts.exec } : {}),
+        ...(options.alerts.execTimeoutMs !== undefined
+          ? { execTimeoutMs: options.alerts.execTimeoutMs }
+          : {}),
+      });
+    } catch (error) {
+      // A corrupt alerts file refuses the start (state_corrupt, naming the file); close what is open.
+      collector.close();
+      await sessions.close();
+      history?.close();
+      audit.close();
+      throw error;
+    }
+  }
   const files: FilesService = {
     // The device's own root when it has one (`pocketshell devices root`), read at each channel's opening.
     root: async (device) => {
@@ -150,6 +193,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     sessions,
     stats,
     files,
+    ...(alerts ? { alerts } : {}),
     engine,
     relayUrl: options.relayUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,
@@ -160,6 +204,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
     ...(options.peerLimits ? { peerLimits: options.peerLimits } : {}),
   });
+  agentRef = agent;
   return {
     agent,
     engine,
@@ -169,7 +214,9 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
     audit,
     sessions,
     stats,
+    ...(alerts ? { alerts } : {}),
     close: once(async () => {
+      await alerts?.close();
       collector.close();
       await agent.close();
       await sessions.close();

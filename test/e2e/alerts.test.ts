@@ -1,0 +1,202 @@
+/**
+ * The alert center end to end (issue 16's acceptance, docs/host.md
+ * "Alerts"): a real relay process, a real host agent with its alert center
+ * (the light sampler reading this machine's /proc/stat every 500 ms) and
+ * paired Node devices on the `alerts` channel. A device sets a CPU rule;
+ * a real bounded busy loop spinning both cores crosses it: exactly one
+ * `firing` alert (after the rule's `forSeconds`), one `resolved` once the
+ * loop ends, and a second busy loop inside the cooldown raises nothing —
+ * as seen by `alerts.watch` events and `alerts.list`. A device holding
+ * only `shell` sees none of it; `alerts.test` reaches its asker only;
+ * acknowledging and snoozing through the channel are audited.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Device, PairedHost } from '@pocketshell/client';
+import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import type { Alert, AlertRule, Grant } from '@pocketshell/protocol';
+import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { loopbackDevice, until } from '../support/cli.ts';
+
+const SAMPLE_MS = 500;
+const FOR_SECONDS = 2;
+const THRESHOLD = 85;
+
+let relay: StartedRelay;
+let dataDir: string;
+let home: string;
+let host: OpenedHost;
+const devices: Device[] = [];
+const children: ChildProcess[] = [];
+
+async function pairDevice(grants: Grant[]): Promise<{ device: Device; host: PairedHost }> {
+  const device = loopbackDevice(relay.wsUrl);
+  devices.push(device);
+  let paired: Promise<PairedHost> | undefined;
+  await host.agent.pair({
+    webUrl: relay.url,
+    grants,
+    onUrl: (url) => {
+      paired = device.pair(url, { name: `alerts ${grants.join('+')}` });
+    },
+    confirm: async () => true,
+  });
+  return { device, host: await paired! };
+}
+
+function audit(): Record<string, unknown>[] {
+  return readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** This machine's CPU busy share over `ms`, from /proc/stat. */
+async function cpuOver(ms: number): Promise<number> {
+  const read = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return [total - f[3]! - f[4]!, total] as const;
+  };
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  return (100 * (b[0] - a[0])) / Math.max(1, b[1] - a[1]);
+}
+
+/** Spins every core for `seconds` (bounded: each child ends by itself); settles when they exit. */
+function busyLoop(seconds: number): Promise<void> {
+  const loops = [0, 1].map(() => {
+    const c = spawn(process.execPath, ['-e', `const e=Date.now()+${seconds * 1000};while(Date.now()<e){}`], {
+      stdio: 'ignore',
+    });
+    children.push(c);
+    return new Promise<void>((r) => c.once('exit', () => r()));
+  });
+  return Promise.all(loops).then(() => {});
+}
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'pocketshell-alerts-relay-'));
+  relay = await startRelay({ dataDir });
+  home = mkdtempSync(join(tmpdir(), 'pocketshell-alerts-'));
+  host = await openHost({
+    paths: statePaths({ root: join(home, 'state') }),
+    relayUrl: relay.wsUrl,
+    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
+    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+    localAddressFilter: isLoopbackIPv4,
+    iceServers: [],
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+    alerts: { sampleMs: SAMPLE_MS },
+  });
+  host.agent.start();
+});
+
+after(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await Promise.all(devices.map((d) => d.close()));
+  await host?.close();
+  await relay?.stop();
+  rmSync(home, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('a real busy loop crosses a CPU rule: one firing, none again within the cooldown, one resolved', async () => {
+  const watcher = await pairDevice(['stats', 'shell']);
+  const shellOnly = await pairDevice(['shell']);
+  const conn = await watcher.device.connect(watcher.host.id);
+  const conn2 = await shellOnly.device.connect(shellOnly.host.id);
+  try {
+    const alerts = await conn.openAlerts();
+    const other = await conn2.openAlerts();
+    const center = host.alerts!;
+
+    // The defaults of a new host, and suggestions for this machine.
+    const first = await alerts.rpc.call('alerts.rules');
+    assert.ok(first.rules.some((r) => r.id === 'cpu-high' && r.threshold === 90 && r.forSeconds === 300));
+    assert.ok(first.rules.some((r) => r.metric === 'disk' && r.target === '/'));
+
+    const seen: Alert[] = [];
+    const seenByOther: Alert[] = [];
+    alerts.watch((a) => seen.push(a)).catch(() => {});
+    other.watch((a) => seenByOther.push(a)).catch(() => {});
+
+    // Start from a quiet moment (other work shares this machine): below the threshold for a second.
+    await until(async () => (await cpuOver(1000)) < THRESHOLD - 25, 120_000, 0);
+    const rule: AlertRule = {
+      id: 'cpu-busy',
+      name: 'Busy loop',
+      enabled: true,
+      metric: 'cpu',
+      target: '',
+      op: 'above',
+      threshold: THRESHOLD,
+      forSeconds: FOR_SECONDS,
+      cooldownSeconds: 3600,
+      severity: 'critical',
+    };
+    const set = await alerts.rpc.call('alerts.rules.set', { rules: [rule], attention: first.attention });
+    assert.deepEqual(set.rules, [rule]);
+
+    const started = Date.now();
+    const loop = busyLoop(8);
+    await until(() => seen.some((a) => a.rule === 'cpu-busy' && a.state === 'firing'), 60_000);
+    const firing = seen.find((a) => a.state === 'firing')!;
+    console.log(`# firing ${firing.at - started} ms after the busy loop started (value ${firing.value} %)`);
+    assert.ok(firing.at - started >= FOR_SECONDS * 1000 - SAMPLE_MS, 'fired only after forSeconds');
+    assert.ok(firing.value! > THRESHOLD);
+    assert.equal(firing.title, 'Busy loop above 85 %');
+    await loop;
+    await until(() => seen.some((a) => a.rule === 'cpu-busy' && a.state === 'resolved'), 120_000);
+
+    // A second loop within the cooldown: the rule breaches again, and stays silent.
+    const samples = center.samples;
+    await busyLoop(2 * FOR_SECONDS + 2);
+    await until(() => center.samples >= samples + Math.ceil(((2 * FOR_SECONDS + 2) * 1000) / SAMPLE_MS));
+    const listed = await alerts.rpc.call('alerts.list', { limit: 50 });
+    const ours = listed.alerts.filter((a) => a.rule === 'cpu-busy');
+    assert.deepEqual(
+      ours.map((a) => a.state),
+      ['resolved', 'firing'],
+    );
+    assert.deepEqual(
+      seen.filter((a) => a.rule === 'cpu-busy').map((a) => a.state),
+      ['firing', 'resolved'],
+    );
+    assert.deepEqual(ours[1], firing);
+    assert.equal(listed.unacked, ours.length);
+
+    // A device without `stats` saw and lists none of it.
+    assert.deepEqual(seenByOther, []);
+    assert.deepEqual((await other.rpc.call('alerts.list', {})).alerts, []);
+
+    // A test alert reaches its asker only (watch and list).
+    const t = await other.rpc.call('alerts.test');
+    assert.equal(t.alert.kind, 'test');
+    await until(() => seenByOther.length === 1);
+    assert.deepEqual(seenByOther[0], t.alert);
+    assert.ok(!(await alerts.rpc.call('alerts.list', {})).alerts.some((a) => a.id === t.alert.id));
+
+    // Acknowledge and snooze through the channel.
+    assert.deepEqual(await alerts.rpc.call('alerts.ack', { all: true }), { acked: ours.length });
+    assert.equal((await alerts.rpc.call('alerts.list', {})).unacked, 0);
+    const snoozed = await alerts.rpc.call('alerts.snooze', { target: { rule: 'cpu-busy' }, minutes: 30 });
+    assert.equal(snoozed.snoozes.length, 1);
+    const muted = await other.rpc.call('alerts.mute', { session: 'abc', muted: true });
+    assert.deepEqual(muted, { muted: true });
+    const events = audit().map((e) => e.event);
+    for (const e of ['alerts.rules', 'alerts.snooze', 'alerts.mute']) assert.ok(events.includes(e), e);
+    // Pushes went to the relay for the one device with `stats` (delivered or refused: counted, never thrown).
+    console.log(`# pushes: ${JSON.stringify(center.pushes)}`);
+    assert.equal(center.pushes.sent + center.pushes.failed, 3);
+  } finally {
+    await conn.close();
+    await conn2.close();
+  }
+});

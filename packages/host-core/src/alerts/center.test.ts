@@ -10,7 +10,7 @@
  * its failure audited; changes audited.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -375,4 +375,21 @@ test('the alerts.exec hook gets each alert as JSON on stdin; a failing hook is a
     await x.c.close();
     x.audit.close();
   }
+});
+
+test('a history write that fails keeps the alert, delivers it, and is audited, never thrown into a session', async () => {
+  const root = tmp();
+  const h = center(root);
+  // The history file's place taken by a folder: the atomic rename fails.
+  rmSync(join(root, ALERT_HISTORY_FILE), { force: true });
+  mkdirSync(join(root, ALERT_HISTORY_FILE));
+  const a = h.c.attention(event({ session: 'sx' }));
+  assert.ok(a);
+  assert.equal(h.c.saveFailures, 1);
+  assert.equal(h.pushed.length, 2, 'pushed to the shell devices anyway');
+  assert.equal(h.c.list(SHELL, new Set(['shell']), { limit: 5 }).alerts[0]?.id, a.id);
+  const refusal = h.audited().find((e) => e.event === 'refusal');
+  assert.deepEqual([refusal?.code, refusal?.what], ['state_io', 'alerts save']);
+  await h.c.close();
+  h.audit.close();
 });

@@ -130,6 +130,8 @@ export const ERROR_CODES = catalogue({
   cancelled: 'wire failure 499 The operation was cancelled.',
   no_space: 'wire failure 507 The host’s disk is full.',
   unsupported: 'wire failure 501 Not supported by this peer.',
+  push_endpoint_refused:
+    'wire refused 403 The push endpoint is not an https URL of a push service this relay sends to (its allowlist).',
   unavailable: 'wire unavailable 503 The relay or the peer cannot be reached right now.',
   timeout: 'wire timeout 504 No answer in time.',
   key_changed:

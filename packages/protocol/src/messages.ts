@@ -120,7 +120,12 @@ export interface PushSendMessage {
   rid: string;
   to: DeviceId;
   env: Envelope;
+  /** The Web Push `Urgency` (RFC 8030 §5.3) the host asks for: `high` for a critical alert; `normal` when absent. */
+  urgency?: PushUrgency;
 }
+/** The urgencies a host may ask for. */
+export const PUSH_URGENCIES = ['normal', 'high'] as const;
+export type PushUrgency = (typeof PUSH_URGENCIES)[number];
 
 /** Everything a host or a device may send to the relay. */
 export type ClientMessage =
@@ -368,8 +373,12 @@ export function parseClientMessage(value: unknown): ClientMessage {
       if (endpoint !== undefined) m.endpoint = endpoint;
       return m;
     }
-    case 'push.send':
-      return { t, rid: rid(o), to: deviceId(o, 'to'), env: env(o) };
+    case 'push.send': {
+      const m: PushSendMessage = { t, rid: rid(o), to: deviceId(o, 'to'), env: env(o) };
+      const urgency = optional(o, 'urgency', (x, k) => oneOf(x, k, PUSH_URGENCIES));
+      if (urgency !== undefined) m.urgency = urgency;
+      return m;
+    }
     default:
       return unknownType(t);
   }

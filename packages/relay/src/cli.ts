@@ -23,6 +23,7 @@ const USAGE = `usage:
                     [--registration open|token] [--turn-secret S] [--turn-url URL]... [--turn-ttl SECONDS]
                     [--tls-cert FILE --tls-key FILE] [--trust-proxy] [--web-root DIR]
                     [--log-level debug|info|warn|error] [--config FILE]
+                    [--no-push] [--push-contact mailto:ADDR|https://URL] [--push-endpoint-host HOST[:PORT]]...
   pocketshell-relay token create [--label TEXT] [--uses N] [--ttl SECONDS] [--data DIR]
   pocketshell-relay token list [--data DIR]
   pocketshell-relay token revoke ID [--data DIR]
@@ -140,6 +141,7 @@ async function serve(argv: string[], out: (s: string) => void): Promise<number> 
       dataDir: config.dataDir,
       publicUrl: config.publicUrl,
       turn: config.turnSecret !== undefined,
+      push: config.push.enabled,
       // the web client served, or what is missing and how to fix it (served as soon as it is built)
       ...(config.webRoot !== undefined && webClientBuilt(config.webRoot)
         ? { web: config.webRoot }

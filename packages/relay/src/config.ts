@@ -12,6 +12,12 @@ import { isLoopbackHost } from '@pocketshell/protocol';
 import { RelayError } from './errors.ts';
 import { DEFAULT_LIMITS, type Limits, mergeLimits } from './limits.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
+import {
+  checkEndpointHost,
+  DEFAULT_PUSH_ENDPOINT_HOSTS,
+  defaultPushContact,
+  type PushConfig,
+} from './push.ts';
 
 /** Who may register a new host. */
 export type Registration = 'open' | 'token';
@@ -41,6 +47,8 @@ export interface RelayConfig {
   webRoot: string | undefined;
   logLevel: LogLevel;
   limits: Limits;
+  /** Web Push (docs/relay.md "Web Push"). */
+  push: PushConfig;
 }
 
 /** The option names, shared by argv, env (`POCKETSHELL_RELAY_` + upper snake) and the config file (camelCase). */
@@ -57,6 +65,9 @@ const OPTIONS = {
   'trust-proxy': { type: 'boolean' },
   'web-root': { type: 'string' },
   'log-level': { type: 'string' },
+  'no-push': { type: 'boolean' },
+  'push-contact': { type: 'string' },
+  'push-endpoint-host': { type: 'string', multiple: true },
   config: { type: 'string' },
 } as const;
 
@@ -118,7 +129,31 @@ function fromEnv(env: Record<string, string | undefined>): Raw {
   return raw;
 }
 
-function fromFile(text: string, path: string): { raw: Raw; limits: unknown } {
+/** What a config file may hold besides the options: `limits` and `push`. */
+interface FileExtras {
+  limits: unknown;
+  push: { enabled?: boolean; contact?: string; endpoints?: string[] };
+}
+
+/** The config file's `push` object: `{enabled?, contact?, endpoints?}`. */
+function filePush(v: unknown, path: string): FileExtras['push'] {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`${path}: push`, 'expected an object');
+  const out: FileExtras['push'] = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (k === 'enabled' && typeof x === 'boolean') out.enabled = x;
+    else if (k === 'contact' && typeof x === 'string') out.contact = x;
+    else if (k === 'endpoints' && Array.isArray(x) && x.every((e) => typeof e === 'string'))
+      out.endpoints = x;
+    else
+      fail(
+        `${path}: push.${k}`,
+        'unknown setting or wrong type (enabled: boolean, contact: string, endpoints: strings)',
+      );
+  }
+  return out;
+}
+
+function fromFile(text: string, path: string): { raw: Raw } & FileExtras {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -129,9 +164,14 @@ function fromFile(text: string, path: string): { raw: Raw; limits: unknown } {
     fail(path, 'expected an object');
   const raw: Raw = {};
   let limits: unknown;
+  let push: FileExtras['push'] = {};
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (k === 'limits') {
       limits = v;
+      continue;
+    }
+    if (k === 'push') {
+      push = filePush(v, path);
       continue;
     }
     const name = (Object.keys(OPTIONS) as OptionName[]).find((n) => camel(n) === k);
@@ -151,7 +191,7 @@ function fromFile(text: string, path: string): { raw: Raw; limits: unknown } {
     }
     raw[name] = v as string | string[] | boolean;
   }
-  return { raw, limits };
+  return { raw, limits, push };
 }
 
 function parseListen(value: string): { host: string; port: number } {
@@ -184,7 +224,8 @@ export function loadConfig(sources: ConfigSources): RelayConfig {
   const filePath = explicitFile ?? defaultConfigFile(sources.env, sources.homedir);
   const text = sources.readFile(filePath);
   if (text === undefined && explicitFile !== undefined) fail('config', `${explicitFile} does not exist`);
-  const file = text === undefined ? { raw: {} as Raw, limits: undefined } : fromFile(text, filePath);
+  const file =
+    text === undefined ? { raw: {} as Raw, limits: undefined, push: {} } : fromFile(text, filePath);
   const raw: Raw = { ...file.raw, ...env, ...cli };
   const str = (n: OptionName) => raw[n] as string | undefined;
 
@@ -224,6 +265,24 @@ export function loadConfig(sources: ConfigSources): RelayConfig {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
     fail('log-level', `one of ${LOG_LEVELS.join(', ')}`);
 
+  const contact = str('push-contact') ?? file.push.contact ?? defaultPushContact(publicUrl);
+  if (!/^(mailto:[^\s@]+@[^\s@]+|https:\/\/[\x21-\x7e]+)$/.test(contact) || contact.length > 200) {
+    fail('push-contact', 'a mailto: address or an https: URL');
+  }
+  const push: PushConfig = {
+    enabled: raw['no-push'] !== true && file.push.enabled !== false,
+    contact,
+    endpointHosts: [
+      ...new Set(
+        [
+          ...DEFAULT_PUSH_ENDPOINT_HOSTS,
+          ...(file.push.endpoints ?? []),
+          ...((raw['push-endpoint-host'] as string[] | undefined) ?? []),
+        ].map(checkEndpointHost),
+      ),
+    ],
+  };
+
   let limits: Limits;
   try {
     limits = mergeLimits(DEFAULT_LIMITS, file.limits);
@@ -246,5 +305,6 @@ export function loadConfig(sources: ConfigSources): RelayConfig {
     webRoot: str('web-root') ?? sources.defaultWebRoot,
     logLevel: logLevel as LogLevel,
     limits,
+    push,
   };
 }

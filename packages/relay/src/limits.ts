@@ -2,8 +2,11 @@
  * The relay's abuse limits: every number in one place, with defaults, and
  * `RateLimiter`, which holds a per-IP and a per-identity `BucketSet` for
  * each limited action (connect, auth, pair.create, pair.redeem, pair.wrong,
- * send, turn). `pair.wrong` counts only wrong redeems, so an address cannot
- * burn a host's claim by changing identities.
+ * send, turn, push.subscribe, push.send, push.device). `pair.wrong` counts
+ * only wrong redeems, so an address cannot burn a host's claim by changing
+ * identities. `push.send` is per host (its `identity` bucket) and `push.device`
+ * per (host, device) pair: its `identity` bucket is keyed by the pair and its
+ * `ip` bucket by the device (all hosts together).
  * Operators override any number through the config file's `limits` object.
  */
 import { type BucketRate, BucketSet } from './token-bucket.ts';
@@ -17,6 +20,9 @@ export const LIMITED_ACTIONS = [
   'pair.wrong',
   'send',
   'turn',
+  'push.subscribe',
+  'push.send',
+  'push.device',
 ] as const;
 /** One limited action. */
 export type LimitedAction = (typeof LIMITED_ACTIONS)[number];
@@ -71,6 +77,12 @@ export const DEFAULT_LIMITS: Limits = {
     'pair.wrong': { ip: { burst: 3, perSecond: 0.005 }, identity: { burst: 3, perSecond: 0.005 } },
     send: { ip: { burst: 2000, perSecond: 1000 }, identity: { burst: 400, perSecond: 200 } },
     turn: { ip: { burst: 60, perSecond: 1 }, identity: { burst: 10, perSecond: 0.1 } },
+    // push.key, push.subscribe and push.unsubscribe, per address and per device
+    'push.subscribe': { ip: { burst: 60, perSecond: 1 }, identity: { burst: 20, perSecond: 0.2 } },
+    // push.send per host address and per host: 60 at once, then one a second
+    'push.send': { ip: { burst: 120, perSecond: 2 }, identity: { burst: 60, perSecond: 1 } },
+    // push.send per device from all hosts (`ip`) and per (host, device) pair (`identity`): 10 at once, then one per 6 s
+    'push.device': { ip: { burst: 30, perSecond: 0.5 }, identity: { burst: 10, perSecond: 1 / 6 } },
   },
   maxFrameBytes: 80 * 1024,
   maxConnectionsPerIdentity: 8,

@@ -1,7 +1,8 @@
 /**
  * Relay metrics in the Prometheus text format (version 0.0.4): open
  * connections, authenticated connections by role, connections accepted,
- * messages routed by type, and refusals by error code. Counters only go up;
+ * messages routed by type, refusals by error code, and Web Push messages
+ * by outcome (sent, gone, failed). Counters only go up;
  * gauges are read when scraped.
  */
 
@@ -12,6 +13,7 @@ export class Metrics {
   readonly authenticated = { host: 0, device: 0 };
   readonly routed = new Map<string, number>();
   readonly refusals = new Map<string, number>();
+  readonly pushes = new Map<string, number>();
 
   /** Counts one routed message of type `t` (`deliver`, `pair.request`, …). */
   route(t: string): void {
@@ -21,6 +23,11 @@ export class Metrics {
   /** Counts one refusal with `code`. */
   refuse(code: string): void {
     this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
+  }
+
+  /** Counts one Web Push message by outcome (`sent`, `gone`, `failed`). */
+  push(outcome: string): void {
+    this.pushes.set(outcome, (this.pushes.get(outcome) ?? 0) + 1);
   }
 
   /** Renders everything as Prometheus text. */
@@ -53,6 +60,12 @@ export class Metrics {
       'counter',
       'Refusals sent, by error code.',
       labelled('code', this.refusals),
+    );
+    metric(
+      'pocketshell_relay_push_total',
+      'counter',
+      'Web Push messages handed to push services, by outcome.',
+      labelled('outcome', this.pushes),
     );
     return `${lines.join('\n')}\n`;
   }

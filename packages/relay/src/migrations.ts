@@ -82,4 +82,14 @@ export const MIGRATIONS: readonly Migration[] = [
       'DELETE FROM devices WHERE id NOT IN (SELECT device_id FROM pairings)',
     ],
   },
+  {
+    version: 3,
+    name: 'push-endpoint-unique',
+    statements: [
+      // an endpoint is one browser subscription: it belongs to one device, the last to present it
+      'ALTER TABLE push_subscriptions ADD COLUMN updated_at BIGINT NULL',
+      'DELETE FROM push_subscriptions WHERE id NOT IN (SELECT MIN(id) FROM push_subscriptions GROUP BY endpoint)',
+      'CREATE UNIQUE INDEX push_subscriptions_endpoint ON push_subscriptions (endpoint)',
+    ],
+  },
 ];

@@ -25,12 +25,14 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { register, verifyAuth } from './auth.ts';
 import type { RelayConfig } from './config.ts';
 import { CLOSE, Connection } from './connection.ts';
+import { prepareDataDir } from './data-dir.ts';
 import { RelayError } from './errors.ts';
 import { createHttpHandler } from './http.ts';
 import { Hub } from './hub.ts';
 import { RateLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { loadVapidKeys, PushSender } from './push.ts';
 import { Router } from './router.ts';
 import type { RelayStore } from './store.ts';
 
@@ -41,6 +43,8 @@ export interface RelayDeps {
   /** Milliseconds since the epoch. */
   now?: () => number;
   random?: (n: number) => Uint8Array;
+  /** Web Push sender; by default made from `config.push` with the VAPID keys of the data folder. */
+  push?: PushSender;
 }
 
 const HOST_HEADER_RE = /^[A-Za-z0-9.:[\]-]{1,253}$/;
@@ -64,6 +68,7 @@ export class Relay {
   readonly #limiter: RateLimiter;
   readonly #hub = new Hub<Connection>();
   readonly #router: Router;
+  readonly #push: PushSender | undefined;
   readonly #server: Server;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
@@ -79,6 +84,11 @@ export class Relay {
     this.#nowMs = deps.now ?? Date.now;
     this.#random = deps.random ?? ((n) => new Uint8Array(randomBytes(n)));
     this.#limiter = new RateLimiter(config.limits, this.#nowMs);
+    if (deps.push !== undefined) this.#push = deps.push;
+    else if (config.push.enabled) {
+      prepareDataDir(config.dataDir);
+      this.#push = new PushSender(loadVapidKeys(config.dataDir), config.push);
+    }
     this.#router = new Router({
       store: this.#store,
       hub: this.#hub,
@@ -89,6 +99,7 @@ export class Relay {
       now: () => this.#nowS(),
       random: this.#random,
       turn: { secret: config.turnSecret, urls: config.turnUrls, ttl: config.turnTtlSeconds },
+      push: this.#push,
     });
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
     const handler = createHttpHandler({
@@ -411,6 +422,9 @@ export class Relay {
         this.#server.closeAllConnections();
       });
       await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+      // pushes under way still remove the subscriptions their push service called gone
+      await this.#router.settle();
+      this.#push?.close();
       await this.#store.close();
     })();
     return this.#closing;

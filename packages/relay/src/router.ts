@@ -2,7 +2,10 @@
  * What the relay does with each message from an authenticated connection
  * (docs/protocol.md §3–§4): pairing (create, redeem, accept, reject, revoke),
  * routing sealed envelopes between parties with a live pairing, presence,
- * and TURN credentials. Envelopes pass through untouched and unread.
+ * TURN credentials, and Web Push (`push.*`: a device's subscriptions; a
+ * host's sealed alert delivered to the device's connections and to its
+ * push services through `PushSender`). Envelopes pass through untouched
+ * and unread.
  * Refusals are `error {rid, code}` on the sender's connection.
  */
 import {
@@ -22,6 +25,7 @@ import type { Hub } from './hub.ts';
 import { addressKey, type Limits, type RateLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import { MAX_PUSH_PAYLOAD, MAX_SUBSCRIPTIONS_PER_DEVICE, type PushSender } from './push.ts';
 import type { RelayStore } from './store.ts';
 import { secretHash } from './tokens.ts';
 import { turnCredentials } from './turn.ts';
@@ -41,11 +45,15 @@ export interface RouterDeps {
   now: () => number;
   random: (n: number) => Uint8Array;
   turn: { secret: string | undefined; urls: string[]; ttl: number };
+  /** Undefined when push is off (`--no-push`). */
+  push: PushSender | undefined;
 }
 
 /** Routes messages of `ready` connections. */
 export class Router {
   readonly #d: RouterDeps;
+  /** Web Push messages on their way to push services. */
+  readonly #pushing = new Set<Promise<void>>();
 
   constructor(deps: RouterDeps) {
     this.#d = deps;
@@ -78,10 +86,13 @@ export class Router {
       case 'turn.credentials':
         return this.#turn(conn, m.rid);
       case 'push.key':
+        return this.#pushKey(conn, m.rid);
       case 'push.subscribe':
+        return this.#subscribe(conn, m);
       case 'push.unsubscribe':
+        return this.#unsubscribe(conn, m.rid, m.endpoint);
       case 'push.send':
-        throw new ProtocolError('unsupported', 'this relay sends no push yet');
+        return this.#pushSend(conn, m);
       default: {
         const never: never = m;
         throw new ProtocolError('bad_message', `unhandled ${(never as { t: string }).t}`);
@@ -224,6 +235,113 @@ export class Router {
       urls: d.turn.urls,
     });
     conn.send({ t: 'turn', rid, ...c });
+  }
+
+  #pushSender(conn: Connection): PushSender {
+    this.#only(conn, 'device', 'push');
+    const push = this.#d.push;
+    if (push === undefined) throw new ProtocolError('unsupported', 'this relay sends no Web Push');
+    if (!this.#d.limiter.take('push.subscribe', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    return push;
+  }
+
+  async #pushKey(conn: Connection, rid: string): Promise<void> {
+    const push = this.#pushSender(conn);
+    conn.send({ t: 'push.vapid', rid, key: push.keys.publicKey });
+  }
+
+  async #subscribe(conn: Connection, m: Extract<ClientMessage, { t: 'push.subscribe' }>): Promise<void> {
+    const d = this.#d;
+    const push = this.#pushSender(conn);
+    if (!push.allowed(m.endpoint)) throw new ProtocolError('push_endpoint_refused');
+    let p256dh: Uint8Array;
+    let auth: Uint8Array;
+    try {
+      p256dh = fromB64u(m.p256dh);
+      auth = fromB64u(m.auth);
+    } catch {
+      throw new ProtocolError('bad_key', 'p256dh and auth: base64url');
+    }
+    if (p256dh.length !== 65 || p256dh[0] !== 4 || auth.length !== 16) {
+      throw new ProtocolError('bad_key', 'p256dh: an uncompressed P-256 point; auth: 16 bytes');
+    }
+    const device = conn.id as DeviceId;
+    // subscriptions hang off the device row, which exists only while the device is paired
+    if (!(await d.store.hasPairing(device))) throw new ProtocolError('not_paired');
+    const stored = await d.store.putPushSubscription(
+      {
+        id: b64u(d.random(16)),
+        deviceId: device,
+        endpoint: m.endpoint,
+        p256dh: m.p256dh,
+        auth: m.auth,
+        createdAt: d.now(),
+      },
+      MAX_SUBSCRIPTIONS_PER_DEVICE,
+    );
+    if (!stored) throw new ProtocolError('limit_reached', 'too many push subscriptions for this device');
+    conn.send({ t: 'ok', rid: m.rid });
+    d.log.info('push subscribed', { device });
+  }
+
+  async #unsubscribe(conn: Connection, rid: string, endpoint: string | undefined): Promise<void> {
+    this.#pushSender(conn);
+    const device = conn.id as DeviceId;
+    const removed = await this.#d.store.removePushSubscriptions(device, endpoint);
+    conn.send({ t: 'ok', rid });
+    this.#d.log.info('push unsubscribed', { device, removed });
+  }
+
+  async #pushSend(conn: Connection, m: Extract<ClientMessage, { t: 'push.send' }>): Promise<void> {
+    const d = this.#d;
+    this.#only(conn, 'host', 'push.send');
+    const host = conn.id as HostId;
+    const device = m.to;
+    if (!d.limiter.take('push.send', conn.ip, host)) throw new ProtocolError('rate_limited');
+    if (!d.limiter.take('push.device', device, `${host}>${device}`)) throw new ProtocolError('rate_limited');
+    if (m.env.kind !== 'alert') throw new ProtocolError('bad_message', 'push.send carries an alert envelope');
+    if (!(await d.store.isPaired(host, device))) throw new ProtocolError('not_paired');
+    const payload = JSON.stringify({ from: host, env: m.env });
+    if (Buffer.byteLength(payload) > MAX_PUSH_PAYLOAD) {
+      throw new ProtocolError('bad_message', `a push payload is at most ${MAX_PUSH_PAYLOAD} bytes`);
+    }
+    let online = 0;
+    for (const c of d.hub.connectionsOf(device)) {
+      if (c.ws.bufferedAmount <= MAX_BUFFERED_BYTES && c.send({ t: 'deliver', from: host, env: m.env })) {
+        online += 1;
+      }
+    }
+    if (online > 0) d.metrics.route('deliver');
+    conn.send({ t: 'ok', rid: m.rid });
+    const push = d.push;
+    if (push === undefined) return;
+    const subs = await d.store.pushSubscriptionsOf(device);
+    d.log.debug('push accepted', { host, device, online, subscriptions: subs.length });
+    for (const sub of subs) {
+      const sending = (async () => {
+        const r = await push.send(sub, payload, m.urgency ?? 'normal');
+        d.metrics.push(r.outcome);
+        if (r.outcome === 'gone') await d.store.removePushEndpoint(sub.endpoint);
+        // the subscription's id, never its endpoint (a capability)
+        d.log[r.outcome === 'failed' ? 'info' : 'debug']('push', {
+          host,
+          device,
+          subscription: sub.id,
+          outcome: r.outcome,
+          status: r.status,
+          code: r.code,
+        });
+      })().catch((error: unknown) => {
+        d.log.error('push failed', { device, error: String((error as Error).name) });
+      });
+      this.#pushing.add(sending);
+      void sending.finally(() => this.#pushing.delete(sending));
+    }
+  }
+
+  /** Waits for the Web Push messages under way (on close). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.#pushing]);
   }
 
   /** After a device authenticates: the presence of each host it is paired with. */

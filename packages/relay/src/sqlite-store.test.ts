@@ -119,26 +119,67 @@ describe('SqliteStore', () => {
     );
   });
 
-  it('keeps push subscriptions per device', async () => {
-    await store.addPushSubscription({
-      id: 'p1',
-      deviceId: D,
-      endpoint: 'https://push.example/1',
-      p256dh: 'k',
+  it('keeps push subscriptions per device, upserted by endpoint, capped, and gone with the device', async () => {
+    const D2 = `d_${'e'.repeat(26)}` as const;
+    const sub = (id: string, deviceId: typeof D | typeof D2, n: number, keys = 'k') => ({
+      id,
+      deviceId,
+      endpoint: `https://push.example/${n}`,
+      p256dh: keys,
       auth: 'a',
-      createdAt: 1,
+      createdAt: n,
     });
-    await store.addPushSubscription({
-      id: 'p2',
-      deviceId: D,
-      endpoint: 'https://push.example/1',
-      p256dh: 'k2',
-      auth: 'a2',
-      createdAt: 2,
-    });
-    const subs = await store.pushSubscriptionsOf(D);
-    assert.equal(subs.length, 1);
-    assert.equal(subs[0]!.p256dh, 'k2');
+    await store.touchHost(H2, 'pubH2', 100);
+    for (const d of [D, D2]) {
+      await store.addPending(H2, d, `pub-${d}`, 10_000);
+      assert.equal(await store.acceptPending(H2, d, 100), true);
+    }
+    assert.equal(await store.putPushSubscription(sub('p1', D, 1), 2), true);
+    assert.equal(await store.putPushSubscription(sub('p2', D, 1, 'k2'), 2), true, 'same endpoint: an update');
+    let subs = await store.pushSubscriptionsOf(D);
+    assert.deepEqual(
+      subs.map((s) => [s.id, s.endpoint, s.p256dh]),
+      [['p1', 'https://push.example/1', 'k2']],
+    );
+    assert.equal(await store.putPushSubscription(sub('p3', D, 2), 2), true);
+    assert.equal(
+      await store.putPushSubscription(sub('p4', D, 3), 2),
+      false,
+      'a third endpoint: over the cap',
+    );
+    assert.equal(await store.putPushSubscription(sub('p5', D, 2, 'k5'), 2), true, 'an update is not counted');
+    assert.deepEqual(
+      (await store.pushSubscriptionsOf(D)).map((s) => s.endpoint),
+      ['https://push.example/1', 'https://push.example/2'],
+    );
+    // an endpoint presented by another device moves to it
+    assert.equal(await store.putPushSubscription(sub('p6', D2, 2), 2), true);
+    assert.deepEqual(
+      (await store.pushSubscriptionsOf(D)).map((s) => s.endpoint),
+      ['https://push.example/1'],
+    );
+    assert.deepEqual(
+      (await store.pushSubscriptionsOf(D2)).map((s) => s.endpoint),
+      ['https://push.example/2'],
+    );
+    assert.equal(await store.removePushEndpoint('https://push.example/2'), true);
+    assert.equal(await store.removePushEndpoint('https://push.example/2'), false);
+    assert.equal(await store.putPushSubscription(sub('p7', D, 7), 8), true);
+    assert.equal(await store.removePushSubscriptions(D, 'https://push.example/7'), 1);
+    assert.equal(await store.removePushSubscriptions(D, 'https://push.example/7'), 0);
+    assert.equal(await store.putPushSubscription(sub('p8', D, 8), 8), true);
+    assert.equal(await store.removePushSubscriptions(D), 2);
+    assert.deepEqual(await store.pushSubscriptionsOf(D), []);
+    // a device keeps its subscriptions while it has a pairing left, and loses them with its last one
+    assert.equal(await store.putPushSubscription(sub('p9', D, 9), 8), true);
+    await store.touchHost(H, 'pubH', 100);
+    await store.addPending(H, D, 'pubD', 10_000);
+    assert.equal(await store.acceptPending(H, D, 100), true);
+    assert.equal(await store.removePairing(H2, D), true);
+    subs = await store.pushSubscriptionsOf(D);
+    assert.equal(subs.length, 1, 'still paired with H');
+    assert.equal(await store.removePairing(H, D), true);
+    assert.deepEqual(await store.pushSubscriptionsOf(D), [], 'gone with the last pairing');
     await store.ping();
     await store.purgeExpired(10_000);
   });

@@ -243,19 +243,42 @@ export class SqliteStore implements RelayStore {
     return true;
   }
 
-  async addPushSubscription(s: PushSubscriptionRecord): Promise<void> {
-    this.#sql
-      .get(
-        `INSERT INTO push_subscriptions (id, device_id, endpoint, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device_id, endpoint) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth`,
-      )
-      .run(s.id, s.deviceId, s.endpoint, s.p256dh, s.auth, s.createdAt);
+  async putPushSubscription(s: PushSubscriptionRecord, maxPerDevice: number): Promise<boolean> {
+    return this.#sql.transaction(() => {
+      const held = this.#sql
+        .get('SELECT COUNT(*) AS n FROM push_subscriptions WHERE device_id = ? AND endpoint <> ?')
+        .get(s.deviceId, s.endpoint) as Row;
+      if (Number(held.n) >= maxPerDevice) return false;
+      this.#sql
+        .get(
+          `INSERT INTO push_subscriptions (id, device_id, endpoint, p256dh, auth, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (endpoint) DO UPDATE SET device_id = excluded.device_id, p256dh = excluded.p256dh,
+           auth = excluded.auth, updated_at = excluded.updated_at`,
+        )
+        .run(s.id, s.deviceId, s.endpoint, s.p256dh, s.auth, s.createdAt, s.createdAt);
+      return true;
+    });
+  }
+
+  async removePushSubscriptions(device: DeviceId, endpoint?: string): Promise<number> {
+    const r =
+      endpoint === undefined
+        ? this.#sql.get('DELETE FROM push_subscriptions WHERE device_id = ?').run(device)
+        : this.#sql
+            .get('DELETE FROM push_subscriptions WHERE device_id = ? AND endpoint = ?')
+            .run(device, endpoint);
+    return Number(r.changes);
+  }
+
+  async removePushEndpoint(endpoint: string): Promise<boolean> {
+    return this.#sql.get('DELETE FROM push_subscriptions WHERE endpoint = ?').run(endpoint).changes === 1;
   }
 
   async pushSubscriptionsOf(device: DeviceId): Promise<PushSubscriptionRecord[]> {
     const rows = this.#sql
       .get(
-        'SELECT id, device_id, endpoint, p256dh, auth, created_at FROM push_subscriptions WHERE device_id = ? ORDER BY id',
+        'SELECT id, device_id, endpoint, p256dh, auth, created_at FROM push_subscriptions WHERE device_id = ? ORDER BY created_at, id',
       )
       .all(device) as Row[];
     return rows.map((r) => ({

@@ -29,7 +29,11 @@ export interface NewToken {
 /** How a redeem went. */
 export type RedeemOutcome = { ok: true } | { ok: false; burned: HostId[] };
 
-/** A push subscription (Web Push; used by a later issue). */
+/**
+ * A device's Web Push subscription: the push service's endpoint URL (a
+ * capability: whoever holds it can send to the browser, so it is never
+ * logged) and the browser's `p256dh` / `auth` keys, base64url.
+ */
 export interface PushSubscriptionRecord {
   id: string;
   deviceId: DeviceId;
@@ -96,8 +100,19 @@ export interface RelayStore {
   /** Revokes a token; false when there is no such token. */
   revokeToken(id: string, now: number): Promise<boolean>;
 
-  addPushSubscription(sub: PushSubscriptionRecord): Promise<void>;
+  /**
+   * Stores a subscription, upserted by endpoint (an endpoint presented again,
+   * by this device or another, takes the new keys and device). False, and
+   * nothing stored, when the device already holds `maxPerDevice` others.
+   * Subscriptions go with their device (when its last pairing is removed).
+   */
+  putPushSubscription(sub: PushSubscriptionRecord, maxPerDevice: number): Promise<boolean>;
+  /** The device's subscriptions, oldest first. */
   pushSubscriptionsOf(device: DeviceId): Promise<PushSubscriptionRecord[]>;
+  /** Removes one subscription of the device (by endpoint) or all of them; the number removed. */
+  removePushSubscriptions(device: DeviceId, endpoint?: string): Promise<number>;
+  /** Removes the subscription with this endpoint (the push service answered 404/410); true when there was one. */
+  removePushEndpoint(endpoint: string): Promise<boolean>;
 
   /** Deletes expired claims and pending redeems. */
   purgeExpired(now: number): Promise<void>;

@@ -419,7 +419,13 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       recipientId: device,
       recipientPublic: fromB64u(status.device.pub),
     });
-    await this.relay.request({ t: 'push.send', to: device, env });
+    // the one thing the relay learns of the alert: whether to ask the push service to wake the phone now
+    await this.relay.request({
+      t: 'push.send',
+      to: device,
+      env,
+      urgency: body.severity === 'critical' ? 'high' : 'normal',
+    });
   }
 
   /** Forgets a device: unpins it, tells the relay, closes its connections at once. */

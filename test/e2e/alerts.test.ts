@@ -8,7 +8,8 @@
  * loop ends, and a second busy loop inside the cooldown raises nothing —
  * as seen by `alerts.watch` events and `alerts.list`. A device holding
  * only `shell` sees none of it; `alerts.test` reaches its asker only;
- * acknowledging and snoozing through the channel are audited.
+ * acknowledging and snoozing through the channel are audited; the alerts
+ * were pushed sealed through the relay to the devices that may see them.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -18,7 +19,16 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
 import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
-import type { Alert, AlertRule, Grant } from '@pocketshell/protocol';
+import {
+  type Alert,
+  type AlertPushBody,
+  type AlertRule,
+  type Grant,
+  generateKeyPair,
+  type KeyPair,
+  openJson,
+  parseInner,
+} from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, until } from '../support/cli.ts';
 
@@ -33,8 +43,11 @@ let host: OpenedHost;
 const devices: Device[] = [];
 const children: ChildProcess[] = [];
 
-async function pairDevice(grants: Grant[]): Promise<{ device: Device; host: PairedHost }> {
-  const device = loopbackDevice(relay.wsUrl);
+async function pairDevice(
+  grants: Grant[],
+): Promise<{ device: Device; host: PairedHost; pushed: AlertPushBody[] }> {
+  const keys: KeyPair = generateKeyPair();
+  const device = loopbackDevice(relay.wsUrl, keys);
   devices.push(device);
   let paired: Promise<PairedHost> | undefined;
   await host.agent.pair({
@@ -45,7 +58,25 @@ async function pairDevice(grants: Grant[]): Promise<{ device: Device; host: Pair
     },
     confirm: async () => true,
   });
-  return { device, host: await paired! };
+  const host_ = await paired!;
+  // What the relay delivers live (`deliver` of a sealed `alert`), opened with the device's key.
+  const pushed: AlertPushBody[] = [];
+  device.relay.on('message', (m) => {
+    if (m.t !== 'deliver' || m.env.kind !== 'alert') return;
+    pushed.push(
+      parseInner(
+        'alert',
+        openJson({
+          envelope: m.env,
+          senderId: host_.id,
+          senderPublic: host_.pub,
+          recipientId: device.id,
+          recipientSecret: keys.secretKey,
+        }),
+      ),
+    );
+  });
+  return { device, host: host_, pushed };
 }
 
 function audit(): Record<string, unknown>[] {
@@ -192,9 +223,22 @@ test('a real busy loop crosses a CPU rule: one firing, none again within the coo
     assert.deepEqual(muted, { muted: true });
     const events = audit().map((e) => e.event);
     for (const e of ['alerts.rules', 'alerts.snooze', 'alerts.mute']) assert.ok(events.includes(e), e);
-    // Pushes went to the relay for the one device with `stats` (delivered or refused: counted, never thrown).
+    // Pushed sealed through the relay: the rule's two alerts to the device with `stats` (opening the
+    // Monitor screen), the test alert to its asker only.
     console.log(`# pushes: ${JSON.stringify(center.pushes)}`);
-    assert.equal(center.pushes.sent + center.pushes.failed, 3);
+    await until(() => watcher.pushed.length >= 2 && shellOnly.pushed.length >= 1);
+    assert.deepEqual(
+      watcher.pushed.map((b) => [b.id, b.state, b.open]),
+      [
+        [firing.id, 'firing', 'monitor'],
+        [ours[0]!.id, 'resolved', 'monitor'],
+      ],
+    );
+    assert.deepEqual(
+      shellOnly.pushed.map((b) => [b.id, b.kind, b.open]),
+      [[t.alert.id, 'test', 'alerts']],
+    );
+    assert.deepEqual(center.pushes, { sent: 3, failed: 0 });
   } finally {
     await conn.close();
     await conn2.close();

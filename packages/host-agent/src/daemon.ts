@@ -11,7 +11,7 @@
 import type { Server } from 'node:net';
 import { type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
-import { once } from '@pocketshell/protocol';
+import { once, ProtocolError } from '@pocketshell/protocol';
 import { readConfig, sessionTimeoutsOf, socketPath } from './config.ts';
 import { CliError } from './exit-codes.ts';
 import { LocalClient, serveLocalApi } from './local-api.ts';
@@ -160,6 +160,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         const pinned = host.trust.setFilesRoot(device, root);
         host.audit.append('files.root', { device, root: root ?? '', by: 'local' });
         return { device: pinned };
+      },
+      // `pocketshell alerts test`: a test alert to one paired device or to each, by every path it has.
+      'alerts.test': async ({ device }) => {
+        const center = host.alerts;
+        if (!center) throw new ProtocolError('unsupported', 'this daemon runs no alert center');
+        const targets = device ? [device] : host.trust.list().map((d) => d.id);
+        for (const d of targets)
+          if (host.trust.status(d).status !== 'paired')
+            throw new ProtocolError('not_found', 'no such device');
+        const alerts = [];
+        for (const d of targets) alerts.push({ device: d, id: (await center.test(d)).id });
+        return { alerts };
       },
     });
   } catch (error) {

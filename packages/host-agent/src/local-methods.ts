@@ -111,6 +111,16 @@ export const LOCAL_METHODS = {
     },
     result: trusted<{ device: PinnedDevice }>('devices.root'),
   }),
+  /** Raises a test alert for one paired device, or for each (`pocketshell alerts test`). */
+  'alerts.test': method({
+    grant: null,
+    params: (v): { device?: DeviceId } => {
+      if (v === undefined || v === null) return {};
+      const device = optional(object(v, 'params'), 'device', (o, k) => string(o, k, 28, DEVICE_ID_RE));
+      return device === undefined ? {} : { device: device as DeviceId };
+    },
+    result: trusted<{ alerts: { device: DeviceId; id: string }[] }>('alerts.test'),
+  }),
 } as const;
 
 /** The local API's map type. */

@@ -3,7 +3,8 @@
  * relay (docs/host.md "Alerts"): the daemon writes the default rules on
  * start (`alerts rules`), `alerts test <device>` sends a test alert to a
  * paired Node device — which receives it sealed through the relay and
- * opens it with its key — and `alerts list` shows it in the history; an
+ * opens it with its key — `alerts list` shows it in the history and
+ * `status` the center's counts; an
  * unknown device is refused; a corrupt `alerts.json` stops the daemon
  * from starting with `state_corrupt`, naming the file.
  */
@@ -96,6 +97,15 @@ test('alerts rules, test and list through a real daemon; a corrupt alerts.json s
   );
   await until(() => pushed.length === 1);
   assert.deepEqual([pushed[0]!.id, pushed[0]!.kind, pushed[0]!.open], [alerts[0]!.id, 'test', 'alerts']);
+
+  // `status` reports the center: the default rules, sampling, the one push.
+  const status = JSON.parse((await pocketshell(['status', '--json'], env)).stdout) as {
+    daemon: { alerts: { rules: number; enabled: number; evaluating: boolean; pushes: object } };
+  };
+  assert.equal(status.daemon.alerts.rules, parsed.rules.length);
+  assert.equal(status.daemon.alerts.enabled, parsed.rules.length);
+  assert.equal(status.daemon.alerts.evaluating, true);
+  assert.deepEqual(status.daemon.alerts.pushes, { sent: 1, failed: 0 });
 
   const listed = await pocketshell(['alerts', 'list', '--json'], env);
   assert.equal(listed.code, 0, listed.stderr);

@@ -9,12 +9,13 @@
  */
 
 import type { Server } from 'node:net';
-import { type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
+import { type AlertCenter, type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
 import { once, ProtocolError } from '@pocketshell/protocol';
 import { readConfig, sessionTimeoutsOf, socketPath } from './config.ts';
 import { CliError } from './exit-codes.ts';
 import { LocalClient, serveLocalApi } from './local-api.ts';
+import type { DaemonStatus } from './local-methods.ts';
 import { relayFailure } from './relay-wait.ts';
 
 /** What runs the daemon: `pocketshell daemon run` (by hand or a service) or `pocketshell up`. */
@@ -127,6 +128,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sessions: host.sessions.list(),
         // Idle timeout and maximum lifetime in force (ms; config.json `sessionLimits` in minutes).
         sessionLimits: host.sessions.timeouts,
+        ...(host.alerts ? { alerts: alertsStatus(host.alerts) } : {}),
       }),
       sessions: async () => ({
         sessions: host.sessions.list(),
@@ -183,6 +185,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await host.close();
   });
   return { host, stop };
+}
+
+/** The alert center's line of `status`. */
+function alertsStatus(center: AlertCenter): NonNullable<DaemonStatus['alerts']> {
+  const { rules } = center.rules();
+  return {
+    rules: rules.length,
+    enabled: rules.filter((r) => r.enabled).length,
+    evaluating: center.evaluating,
+    pushes: { ...center.pushes },
+    ...(center.exec ? { exec: { ...center.exec.counts } } : {}),
+  };
 }
 
 /** Stops `daemon` on SIGINT/SIGTERM/SIGQUIT, then exits. */

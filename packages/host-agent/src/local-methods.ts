@@ -50,6 +50,14 @@ export interface DaemonStatus {
   connections: { device: DeviceId; conn: string; state: string }[];
   sessions: SessionInfo[];
   sessionLimits: SessionTimeouts;
+  /** The alert center: rules, whether it samples, pushes and hook runs so far. */
+  alerts?: {
+    rules: number;
+    enabled: number;
+    evaluating: boolean;
+    pushes: { sent: number; failed: number };
+    exec?: { ok: number; failed: number; dropped: number };
+  };
 }
 
 /** What `sessions` answers. */

@@ -10,7 +10,16 @@
  * its failure audited; changes audited.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -335,7 +344,14 @@ test('the alerts.exec hook gets each alert as JSON on stdin; a failing hook is a
   const root = tmp();
   const out = join(root, 'hook-out.jsonl');
   const script = join(root, 'hook.sh');
-  writeFileSync(script, `#!/bin/sh\ncat >> '${out}'\n`, { mode: 0o700 });
+  writeFileSync(
+    script,
+    `#!/bin/sh\ncat >> '${out}'\nprintenv POCKETSHELL_HOOK_PROBE >> '${out}.env' || true\n`,
+    {
+      mode: 0o700,
+    },
+  );
+  process.env.POCKETSHELL_HOOK_PROBE = 'daemon-only';
   const h = center(root, { exec: [script] });
   await h.run(90, 15);
   h.c.attention(event({ text: 'hello $(touch /tmp/nope) `x`' }));
@@ -353,6 +369,12 @@ test('the alerts.exec hook gets each alert as JSON on stdin; a failing hook is a
   );
   assert.equal(got[1]!.body, 'hello $(touch /tmp/nope) `x`', 'passed as data, never to a shell');
   assert.deepEqual(h.c.exec!.counts, { ok: 2, failed: 0, dropped: 0 });
+  assert.equal(
+    existsSync(`${out}.env`) ? readFileSync(`${out}.env`, 'utf8') : '',
+    '',
+    'no POCKETSHELL_* variable',
+  );
+  delete process.env.POCKETSHELL_HOOK_PROBE;
   await h.c.close();
   h.audit.close();
 

@@ -28,7 +28,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { isHostError } from '../errors.ts';
 import type { AttentionEvent } from '../pty/attention.ts';
 import { AlertCenter, type AlertCenterOptions } from './center.ts';
-import { ALERT_HISTORY_FILE, ALERTS_FILE, defaultRules } from './store.ts';
+import { ALERT_HISTORY_FILE, ALERTS_FILE, defaultRules, diskRuleId, suggestedRules } from './store.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -414,4 +414,23 @@ test('a history write that fails keeps the alert, delivers it, and is audited, n
   assert.deepEqual([refusal?.code, refusal?.what], ['state_io', 'alerts save']);
   await h.c.close();
   h.audit.close();
+});
+
+test('suggestions: mounts without a rule, a sensor, a battery — disabled, never one already kept', () => {
+  const s = suggestedRules(defaultRules(['/']), {
+    temperatures: true,
+    battery: true,
+    mounts: ['/', '/srv/data'],
+  });
+  const ids = s.map((r) => r.id);
+  assert.ok(ids.includes('disk-srv-data') && ids.includes('temperature-high') && ids.includes('battery-low'));
+  assert.ok(!ids.includes('disk-root'), '/ already has a rule');
+  assert.ok(s.every((r) => !r.enabled));
+  const none = suggestedRules(defaultRules(['/', '/srv/data']), {
+    temperatures: false,
+    battery: false,
+    mounts: [],
+  });
+  assert.ok(!none.some((r) => ['temperature-high', 'battery-low', 'disk-srv-data'].includes(r.id)));
+  assert.equal(diskRuleId('/var/lib/docker'), 'disk-var-lib-docker');
 });

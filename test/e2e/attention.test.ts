@@ -119,9 +119,7 @@ async function runDetached(conn: HostConnection, line: string, ready: RegExp): P
       ),
     ),
   ]);
-  const { sessions } = await conn.call('sessions.list');
-  const session = sessions.find((s) => s.state === 'RUNNING' && s.attached > 0);
-  assert.ok(session, 'the session is listed as attached');
+  const session = { id: term.session };
   term.close();
   await until(async () => {
     const now = await conn.call('sessions.list');
@@ -173,11 +171,18 @@ test('a long command finishing while nobody watches raises one: with OSC 133 mar
     await until(() => seen.some((a) => a.session === marked && a.reason === 'finished'), 60_000);
     const finished = seen.find((a) => a.session === marked && a.reason === 'finished')!;
     assert.equal(finished.kind, 'attention');
-    assert.match(`${finished.title} ${finished.body}`, /4/, 'the exit status is told');
+    assert.match(
+      finished.body,
+      /ran \d+ s.*exit 4/,
+      `the duration and exit status are told: ${finished.body}`,
+    );
+    assert.equal(finished.severity, 'warning', 'a command that failed is a warning');
 
     // A session that never marks: Enter, output, then quiet while nobody watches.
     const plain = await runDetached(conn, 'echo go; sleep 3; echo done\r', /go\r\n/);
     await until(() => seen.some((a) => a.session === plain && a.reason === 'finished'), 60_000);
+    const quiet = seen.find((a) => a.session === plain && a.reason === 'finished')!;
+    assert.match(quiet.body, /sleep 3/, `the command typed is told: ${quiet.body}`);
 
     // Muted: the same again raises nothing for that session.
     await alerts.rpc.call('alerts.mute', { session: plain, muted: true });

@@ -8,7 +8,11 @@
  * loop ends, and a second busy loop inside the cooldown raises nothing —
  * as seen by `alerts.watch` events and `alerts.list`. A device holding
  * only `shell` sees none of it; `alerts.test` reaches its asker only;
- * acknowledging and snoozing through the channel are audited.
+ * acknowledging and snoozing through the channel are audited; the alerts
+ * were pushed sealed through the relay to the devices that may see them.
+ * An OSC 9 written in a real terminal session raises an attention alert,
+ * and so does a command of 2 s (OSC 133 C … D) finishing after the device
+ * detached — for devices holding `shell` only.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -18,7 +22,16 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
 import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
-import type { Alert, AlertRule, Grant } from '@pocketshell/protocol';
+import {
+  type Alert,
+  type AlertPushBody,
+  type AlertRule,
+  type Grant,
+  generateKeyPair,
+  type KeyPair,
+  openJson,
+  parseInner,
+} from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, until } from '../support/cli.ts';
 
@@ -33,8 +46,11 @@ let host: OpenedHost;
 const devices: Device[] = [];
 const children: ChildProcess[] = [];
 
-async function pairDevice(grants: Grant[]): Promise<{ device: Device; host: PairedHost }> {
-  const device = loopbackDevice(relay.wsUrl);
+async function pairDevice(
+  grants: Grant[],
+): Promise<{ device: Device; host: PairedHost; pushed: AlertPushBody[] }> {
+  const keys: KeyPair = generateKeyPair();
+  const device = loopbackDevice(relay.wsUrl, keys);
   devices.push(device);
   let paired: Promise<PairedHost> | undefined;
   await host.agent.pair({
@@ -45,7 +61,25 @@ async function pairDevice(grants: Grant[]): Promise<{ device: Device; host: Pair
     },
     confirm: async () => true,
   });
-  return { device, host: await paired! };
+  const host_ = await paired!;
+  // What the relay delivers live (`deliver` of a sealed `alert`), opened with the device's key.
+  const pushed: AlertPushBody[] = [];
+  device.relay.on('message', (m) => {
+    if (m.t !== 'deliver' || m.env.kind !== 'alert') return;
+    pushed.push(
+      parseInner(
+        'alert',
+        openJson({
+          envelope: m.env,
+          senderId: host_.id,
+          senderPublic: host_.pub,
+          recipientId: device.id,
+          recipientSecret: keys.secretKey,
+        }),
+      ),
+    );
+  });
+  return { device, host: host_, pushed };
 }
 
 function audit(): Record<string, unknown>[] {
@@ -192,9 +226,84 @@ test('a real busy loop crosses a CPU rule: one firing, none again within the coo
     assert.deepEqual(muted, { muted: true });
     const events = audit().map((e) => e.event);
     for (const e of ['alerts.rules', 'alerts.snooze', 'alerts.mute']) assert.ok(events.includes(e), e);
-    // Pushes went to the relay for the one device with `stats` (delivered or refused: counted, never thrown).
+    // Pushed sealed through the relay: the rule's two alerts to the device with `stats` (opening the
+    // Monitor screen), the test alert to its asker only.
     console.log(`# pushes: ${JSON.stringify(center.pushes)}`);
-    assert.equal(center.pushes.sent + center.pushes.failed, 3);
+    await until(() => watcher.pushed.length >= 2 && shellOnly.pushed.length >= 1);
+    assert.deepEqual(
+      watcher.pushed.map((b) => [b.id, b.state, b.open]),
+      [
+        [firing.id, 'firing', 'monitor'],
+        [ours[0]!.id, 'resolved', 'monitor'],
+      ],
+    );
+    assert.deepEqual(
+      shellOnly.pushed.map((b) => [b.id, b.kind, b.open]),
+      [[t.alert.id, 'test', 'alerts']],
+    );
+    assert.deepEqual(center.pushes, { sent: 3, failed: 0 });
+  } finally {
+    await conn.close();
+    await conn2.close();
+  }
+});
+
+test('an OSC 9 in a terminal session and a long command finishing raise attention alerts, for shell devices only', async () => {
+  const both = await pairDevice(['shell', 'stats']);
+  const statsOnly = await pairDevice(['stats']);
+  const conn = await both.device.connect(both.host.id);
+  const conn2 = await statsOnly.device.connect(statsOnly.host.id);
+  try {
+    const alerts = await conn.openAlerts();
+    const other = await conn2.openAlerts();
+    const seen: Alert[] = [];
+    const seenByOther: Alert[] = [];
+    alerts.watch((a) => seen.push(a)).catch(() => {});
+    other.watch((a) => seenByOther.push(a)).catch(() => {});
+    // Commands of a second or more count as long here.
+    const now = await alerts.rpc.call('alerts.rules');
+    await alerts.rpc.call('alerts.rules.set', {
+      rules: now.rules,
+      attention: { ...now.attention, longCommandSeconds: 1 },
+    });
+
+    const before = new Set(host.sessions.list().map((s) => s.id));
+    const term = await conn.openTerminal('new', { cols: 80, rows: 24 });
+    const session = host.sessions.list().find((s) => !before.has(s.id))!.id;
+    let out = '';
+    term.on('data', ({ bytes }) => {
+      out += Buffer.from(bytes).toString('utf8');
+    });
+
+    // OSC 9 while watched: a notification is raised all the same, opening the session.
+    term.write(`printf '\\033]9;%s\\007' 'build done'\r`);
+    await until(() => seen.some((a) => a.kind === 'attention' && a.reason === 'notify'));
+    const notify = seen.find((a) => a.reason === 'notify')!;
+    assert.equal(notify.session, session);
+    assert.equal(notify.body, 'build done');
+    await until(() => both.pushed.some((b) => b.id === notify.id));
+    assert.deepEqual(
+      both.pushed.filter((b) => b.id === notify.id).map((b) => [b.open, b.session]),
+      [['session', session]],
+    );
+
+    // A command of 2 s (OSC 133 C … D;3) finishing after the device detached.
+    term.write(`echo STARTED; printf '\\033]133;C\\007'; sleep 2; printf '\\033]133;D;3\\007'\r`);
+    await until(() => /[\r\n]STARTED\r\n/.test(out));
+    term.close();
+    await until(() => seen.some((a) => a.kind === 'attention' && a.reason === 'finished'), 30_000);
+    const finished = seen.find((a) => a.reason === 'finished')!;
+    assert.equal(finished.session, session);
+    assert.match(finished.body, /ran 2 s, exit 3$/);
+    assert.equal(finished.severity, 'warning');
+
+    // The device holding only `stats` saw and lists none of it, and got no push of it.
+    assert.deepEqual(seenByOther, []);
+    assert.deepEqual(
+      (await other.rpc.call('alerts.list', {})).alerts.filter((a) => a.kind === 'attention'),
+      [],
+    );
+    assert.deepEqual(statsOnly.pushed, []);
   } finally {
     await conn.close();
     await conn2.close();

@@ -37,6 +37,9 @@ before(async () => {
       'debug',
       '--push-endpoint-host',
       service.hostPort,
+      // a name on the allowlist that resolves to loopback: stored, but never contacted
+      '--push-endpoint-host',
+      `localhost:${service.hostPort.split(':')[1]}`,
       '--config',
       // one (host, device) pair may push 3 at once, then (practically) no more
       limitsConfig({ rates: { 'push.device': { identity: { burst: 3, perSecond: 0.001 } } } }),
@@ -116,10 +119,10 @@ describe('Web Push through the relay', () => {
     assert.equal(
       await code(p.device, {
         ...base,
-        endpoint: `https://localhost:${service.hostPort.split(':')[1]}/push/1`,
+        endpoint: `https://[::1]:${service.hostPort.split(':')[1]}/push/1`,
       }),
       'push_endpoint_refused',
-      'the allowlist names 127.0.0.1, not a name',
+      'the allowlist names 127.0.0.1 and localhost, not ::1',
     );
     assert.equal(
       await code(p.device, { ...base, endpoint: 'https://127.0.0.1:1/push/1' }),
@@ -262,6 +265,31 @@ describe('Web Push through the relay', () => {
     // the device's last pairing goes: so do its subscriptions
     assert.equal(replyCode(await p.device.request({ t: 'pair.revoke', peer: p.hostId })), 'ok');
     assert.deepEqual(storedEndpoints(p.deviceId), []);
+  });
+
+  it('never connects to an allowlisted name that resolves to a loopback address', async () => {
+    const p = await pair();
+    const sub = service.subscribe(`https://localhost:${service.hostPort.split(':')[1]}`);
+    const r = await p.device.request({
+      t: 'push.subscribe',
+      endpoint: sub.endpoint,
+      p256dh: sub.p256dh,
+      auth: sub.auth,
+    });
+    assert.equal(replyCode(r), 'ok', 'on the allowlist');
+    const failedBefore = await pushed('failed');
+    assert.equal(
+      replyCode(await p.host.request({ t: 'push.send', to: p.deviceId, env: junkEnvelope('alert') })),
+      'ok',
+    );
+    await untilPushed('failed', failedBefore + 1);
+    assert.equal(
+      service.received.filter((x) => x.subscription === sub.id).length,
+      0,
+      'the push service was not reached',
+    );
+    assert.match(relay.logs(), /"outcome":"failed","code":"EPUSHPRIVATE"/);
+    assert.deepEqual(storedEndpoints(p.deviceId), [sub.endpoint], 'kept: a failure is not a 404/410');
   });
 
   it('answers unsupported when push is off', async () => {

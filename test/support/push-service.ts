@@ -3,8 +3,8 @@
  * RFCs with node:crypto only (no push library), so it checks what the relay
  * sends independently of the library the relay sends with. A real HTTPS
  * server on 127.0.0.1 with a self-signed certificate made at start with
- * `openssl` (its file is what the relay trusts, through
- * `NODE_EXTRA_CA_CERTS`).
+ * `openssl` for 127.0.0.1 and `localhost` (its file is what the relay
+ * trusts, through `NODE_EXTRA_CA_CERTS`).
  *
  * - RFC 8292 (VAPID): `Authorization: vapid t=<JWT>, k=<key>`; the JWT is
  *   ES256 (`alg`), signed by `k` (an uncompressed P-256 point), its `aud`
@@ -195,7 +195,7 @@ export class TestPushService {
         '-subj',
         '/CN=127.0.0.1',
         '-addext',
-        'subjectAltName=IP:127.0.0.1',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
       ],
       { stdio: 'ignore' },
     );
@@ -220,14 +220,18 @@ export class TestPushService {
     return service;
   }
 
-  /** A new subscription (a fresh P-256 key pair and auth secret), as `PushManager.subscribe()` gives one. */
-  subscribe(): TestSubscription {
+  /**
+   * A new subscription (a fresh P-256 key pair and auth secret), as
+   * `PushManager.subscribe()` gives one; its endpoint names `origin`
+   * (default `https://127.0.0.1:PORT`; `https://localhost:PORT` works too).
+   */
+  subscribe(origin = this.origin): TestSubscription {
     const id = randomBytes(12).toString('hex');
     const ecdh = createECDH('prime256v1');
     ecdh.generateKeys();
     const held: Held = { ecdh, publicKey: ecdh.getPublicKey(), auth: randomBytes(16), gone: false };
     this.#subs.set(id, held);
-    return { id, endpoint: `${this.origin}/push/${id}`, p256dh: b64u(held.publicKey), auth: b64u(held.auth) };
+    return { id, endpoint: `${origin}/push/${id}`, p256dh: b64u(held.publicKey), auth: b64u(held.auth) };
   }
 
   /** From now on the subscription answers 410 Gone. */

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { alertsCommands } from './commands/alerts.ts';
 import { auditCommands } from './commands/audit.ts';
 import { type Cli, type Io, refuseRoot } from './commands/common.ts';
 import { cpCommand } from './commands/cp.ts';
@@ -42,6 +43,7 @@ const COMMANDS: readonly ((program: Command, cli: Cli) => void)[] = [
   sessionsCommand,
   statusCommand,
   statsCommand,
+  alertsCommands,
   deviceCommands,
   connectCommand,
   cpCommand,

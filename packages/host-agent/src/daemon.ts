@@ -9,12 +9,13 @@
  */
 
 import type { Server } from 'node:net';
-import { type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
+import { type AlertCenter, type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
-import { once } from '@pocketshell/protocol';
+import { once, ProtocolError } from '@pocketshell/protocol';
 import { readConfig, sessionTimeoutsOf, socketPath } from './config.ts';
 import { CliError } from './exit-codes.ts';
 import { LocalClient, serveLocalApi } from './local-api.ts';
+import type { DaemonStatus } from './local-methods.ts';
 import { relayFailure } from './relay-wait.ts';
 
 /** What runs the daemon: `pocketshell daemon run` (by hand or a service) or `pocketshell up`. */
@@ -127,6 +128,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sessions: host.sessions.list(),
         // Idle timeout and maximum lifetime in force (ms; config.json `sessionLimits` in minutes).
         sessionLimits: host.sessions.timeouts,
+        ...(host.alerts ? { alerts: alertsStatus(host.alerts) } : {}),
       }),
       sessions: async () => ({
         sessions: host.sessions.list(),
@@ -161,6 +163,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         host.audit.append('files.root', { device, root: root ?? '', by: 'local' });
         return { device: pinned };
       },
+      // `pocketshell alerts test`: a test alert to one paired device or to each, by every path it has.
+      'alerts.test': async ({ device }) => {
+        const center = host.alerts;
+        if (!center) throw new ProtocolError('unsupported', 'this daemon runs no alert center');
+        const targets = device ? [device] : host.trust.list().map((d) => d.id);
+        for (const d of targets)
+          if (host.trust.status(d).status !== 'paired')
+            throw new ProtocolError('not_found', 'no such device');
+        const alerts = [];
+        for (const d of targets) alerts.push({ device: d, id: (await center.test(d)).id });
+        return { alerts };
+      },
     });
   } catch (error) {
     await host.close();
@@ -171,6 +185,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await host.close();
   });
   return { host, stop };
+}
+
+/** The alert center's line of `status`. */
+function alertsStatus(center: AlertCenter): NonNullable<DaemonStatus['alerts']> {
+  const { rules } = center.rules();
+  return {
+    rules: rules.length,
+    enabled: rules.filter((r) => r.enabled).length,
+    evaluating: center.evaluating,
+    pushes: { ...center.pushes },
+    ...(center.exec ? { exec: { ...center.exec.counts } } : {}),
+  };
 }
 
 /** Stops `daemon` on SIGINT/SIGTERM/SIGQUIT, then exits. */

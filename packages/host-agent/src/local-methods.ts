@@ -50,6 +50,14 @@ export interface DaemonStatus {
   connections: { device: DeviceId; conn: string; state: string }[];
   sessions: SessionInfo[];
   sessionLimits: SessionTimeouts;
+  /** The alert center: rules, whether it samples, pushes and hook runs so far. */
+  alerts?: {
+    rules: number;
+    enabled: number;
+    evaluating: boolean;
+    pushes: { sent: number; failed: number };
+    exec?: { ok: number; failed: number; dropped: number };
+  };
 }
 
 /** What `sessions` answers. */
@@ -110,6 +118,16 @@ export const LOCAL_METHODS = {
       };
     },
     result: trusted<{ device: PinnedDevice }>('devices.root'),
+  }),
+  /** Raises a test alert for one paired device, or for each (`pocketshell alerts test`). */
+  'alerts.test': method({
+    grant: null,
+    params: (v): { device?: DeviceId } => {
+      if (v === undefined || v === null) return {};
+      const device = optional(object(v, 'params'), 'device', (o, k) => string(o, k, 28, DEVICE_ID_RE));
+      return device === undefined ? {} : { device: device as DeviceId };
+    },
+    result: trusted<{ alerts: { device: DeviceId; id: string }[] }>('alerts.test'),
   }),
 } as const;
 

@@ -10,7 +10,17 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fromB64u } from '@pocketshell/protocol';
+import {
+  type AlertPushBody,
+  deviceIdOf,
+  fromB64u,
+  generateKeyPair,
+  hostIdOf,
+  MAX_ALERT_BODY,
+  MAX_ALERT_TITLE,
+  parseAlertPushBody,
+  sealJson,
+} from '@pocketshell/protocol';
 import { loadConfig } from './config.ts';
 import {
   checkEndpointHost,
@@ -19,6 +29,7 @@ import {
   endpointAllowed,
   isPrivateAddress,
   loadVapidKeys,
+  MAX_PUSH_PAYLOAD,
   publicOnlyLookup,
   VAPID_FILE,
 } from './push.ts';
@@ -160,5 +171,34 @@ describe('push configuration', () => {
     assert.throws(() => cfg(['--push-contact', 'ops@example.org']), { code: 'config_invalid' });
     assert.throws(() => cfg(['--push-endpoint-host', 'https://x.org']), { code: 'config_invalid' });
     assert.throws(() => cfg([], { push: { endpoint: [] } }), { code: 'config_invalid' });
+  });
+});
+
+describe('push payload size', () => {
+  it('holds the largest alert the protocol allows, sealed', () => {
+    const host = generateKeyPair();
+    const device = generateKeyPair();
+    // three UTF-8 bytes per character: the most bytes a title or body of this length can take
+    const body: AlertPushBody = parseAlertPushBody({
+      id: 'x'.repeat(32),
+      at: 2 ** 40,
+      kind: 'attention',
+      state: 'resolved',
+      severity: 'critical',
+      title: '界'.repeat(MAX_ALERT_TITLE),
+      body: '界'.repeat(MAX_ALERT_BODY),
+      open: 'session',
+      session: 's'.repeat(64),
+    });
+    const env = sealJson({
+      kind: 'alert',
+      body,
+      senderId: hostIdOf(host.publicKey),
+      senderSecret: host.secretKey,
+      recipientId: deviceIdOf(device.publicKey),
+      recipientPublic: device.publicKey,
+    });
+    const payload = JSON.stringify({ from: hostIdOf(host.publicKey), env });
+    assert.ok(Buffer.byteLength(payload) <= MAX_PUSH_PAYLOAD, `${Buffer.byteLength(payload)} bytes`);
   });
 });

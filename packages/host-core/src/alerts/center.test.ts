@@ -10,7 +10,16 @@
  * its failure audited; changes audited.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -19,7 +28,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { isHostError } from '../errors.ts';
 import type { AttentionEvent } from '../pty/attention.ts';
 import { AlertCenter, type AlertCenterOptions } from './center.ts';
-import { ALERT_HISTORY_FILE, ALERTS_FILE, defaultRules } from './store.ts';
+import { ALERT_HISTORY_FILE, ALERTS_FILE, defaultRules, diskRuleId, suggestedRules } from './store.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -335,7 +344,14 @@ test('the alerts.exec hook gets each alert as JSON on stdin; a failing hook is a
   const root = tmp();
   const out = join(root, 'hook-out.jsonl');
   const script = join(root, 'hook.sh');
-  writeFileSync(script, `#!/bin/sh\ncat >> '${out}'\n`, { mode: 0o700 });
+  writeFileSync(
+    script,
+    `#!/bin/sh\ncat >> '${out}'\nprintenv POCKETSHELL_HOOK_PROBE >> '${out}.env' || true\n`,
+    {
+      mode: 0o700,
+    },
+  );
+  process.env.POCKETSHELL_HOOK_PROBE = 'daemon-only';
   const h = center(root, { exec: [script] });
   await h.run(90, 15);
   h.c.attention(event({ text: 'hello $(touch /tmp/nope) `x`' }));
@@ -353,6 +369,12 @@ test('the alerts.exec hook gets each alert as JSON on stdin; a failing hook is a
   );
   assert.equal(got[1]!.body, 'hello $(touch /tmp/nope) `x`', 'passed as data, never to a shell');
   assert.deepEqual(h.c.exec!.counts, { ok: 2, failed: 0, dropped: 0 });
+  assert.equal(
+    existsSync(`${out}.env`) ? readFileSync(`${out}.env`, 'utf8') : '',
+    '',
+    'no POCKETSHELL_* variable',
+  );
+  delete process.env.POCKETSHELL_HOOK_PROBE;
   await h.c.close();
   h.audit.close();
 
@@ -375,4 +397,40 @@ test('the alerts.exec hook gets each alert as JSON on stdin; a failing hook is a
     await x.c.close();
     x.audit.close();
   }
+});
+
+test('a history write that fails keeps the alert, delivers it, and is audited, never thrown into a session', async () => {
+  const root = tmp();
+  const h = center(root);
+  // The history file's place taken by a folder: the atomic rename fails.
+  rmSync(join(root, ALERT_HISTORY_FILE), { force: true });
+  mkdirSync(join(root, ALERT_HISTORY_FILE));
+  const a = h.c.attention(event({ session: 'sx' }));
+  assert.ok(a);
+  assert.equal(h.c.saveFailures, 1);
+  assert.equal(h.pushed.length, 2, 'pushed to the shell devices anyway');
+  assert.equal(h.c.list(SHELL, new Set(['shell']), { limit: 5 }).alerts[0]?.id, a.id);
+  const refusal = h.audited().find((e) => e.event === 'refusal');
+  assert.deepEqual([refusal?.code, refusal?.what], ['state_io', 'alerts save']);
+  await h.c.close();
+  h.audit.close();
+});
+
+test('suggestions: mounts without a rule, a sensor, a battery — disabled, never one already kept', () => {
+  const s = suggestedRules(defaultRules(['/']), {
+    temperatures: true,
+    battery: true,
+    mounts: ['/', '/srv/data'],
+  });
+  const ids = s.map((r) => r.id);
+  assert.ok(ids.includes('disk-srv-data') && ids.includes('temperature-high') && ids.includes('battery-low'));
+  assert.ok(!ids.includes('disk-root'), '/ already has a rule');
+  assert.ok(s.every((r) => !r.enabled));
+  const none = suggestedRules(defaultRules(['/', '/srv/data']), {
+    temperatures: false,
+    battery: false,
+    mounts: [],
+  });
+  assert.ok(!none.some((r) => ['temperature-high', 'battery-low', 'disk-srv-data'].includes(r.id)));
+  assert.equal(diskRuleId('/var/lib/docker'), 'disk-var-lib-docker');
 });

@@ -176,6 +176,8 @@ export class AlertCenter {
   readonly pushes = { sent: 0, failed: 0 };
   /** Evaluator samples taken. */
   samples = 0;
+  /** Alert-path writes that failed (the alert was kept in memory and delivered). */
+  saveFailures = 0;
 
   /** Loads (or creates) the state folder's alert files; throws `state_corrupt` on a bad one. */
   constructor(options: AlertCenterOptions) {
@@ -460,7 +462,7 @@ export class AlertCenter {
         ),
       );
     }
-    if (dirty) this.#files.saveState(this.#state);
+    if (dirty) this.#save(() => this.#files.saveState(this.#state));
     for (const a of out) this.#deliver(a, undefined);
     return out;
   }
@@ -479,8 +481,31 @@ export class AlertCenter {
     this.#history.push({ alert, ...(to ? { to } : {}) });
     if (this.#history.length > MAX_ALERT_HISTORY)
       this.#history.splice(0, this.#history.length - MAX_ALERT_HISTORY);
-    this.#files.saveHistory(this.#history);
+    this.#save(() => this.#files.saveHistory(this.#history));
     return alert;
+  }
+
+  /**
+   * Writes on the alert path (a sample, a terminal's event): a failure (disk
+   * full) keeps the alert in memory and delivers it anyway, counted in
+   * `saveFailures` and refused in the audit log, never thrown into the
+   * evaluator or a session.
+   */
+  #save(write: () => void): void {
+    try {
+      write();
+    } catch (error) {
+      this.saveFailures++;
+      const code = (error as { code?: unknown }).code;
+      try {
+        this.options.audit?.append('refusal', {
+          code: typeof code === 'string' ? code : 'internal',
+          what: 'alerts save',
+        });
+      } catch {
+        // The audit log is closed or full too: counted above.
+      }
+    }
   }
 
   async #raise(a: Omit<Alert, 'id' | 'at'>, to: DeviceId): Promise<Alert> {

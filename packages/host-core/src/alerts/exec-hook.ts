@@ -2,7 +2,7 @@
  * The `alerts.exec` hook (docs/host.md "Alerts", docs/security.md
  * "Alerts"): a command from the daemon's config run for each alert the
  * host raises — argv as given (no shell), the alert as JSON on its stdin,
- * stdout and stderr discarded, killed after `timeoutMs` (default 10 s).
+ * the daemon's environment without its `POCKETSHELL_*` variables, stdout and stderr discarded, killed after `timeoutMs` (default 10 s).
  * One runs at a time; at most `maxQueue` wait (more are dropped and
  * counted). A failure (cannot start, non-zero exit, killed) is reported to
  * `onFailure` (the center audits it); nothing here throws.
@@ -72,7 +72,11 @@ export class ExecHook {
         clearTimeout(timer);
         resolve(v);
       };
-      const child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'ignore'], shell: false });
+      // The daemon's environment without its own POCKETSHELL_* settings (as sessions get it).
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith('POCKETSHELL_')),
+      );
+      const child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'ignore'], shell: false, env });
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         finish(['timeout', `killed after ${this.#o.timeoutMs ?? EXEC_TIMEOUT_MS} ms`]);

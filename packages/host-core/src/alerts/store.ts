@@ -14,7 +14,6 @@
  * file is a `state_corrupt` error naming it, never a silent reset.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   ALERTS_METHODS,
@@ -181,7 +180,8 @@ export function suggestedRules(
   for (const m of mounts) if (!watched.has(m) && m.length <= 256) out.push(diskRule(m, false));
   const temps =
     seen.temperatures ??
-    (process.platform === 'linux' && hasSys('/sys/class/hwmon', () => true) && os.cpus().length > 0);
+    (process.platform === 'linux' &&
+      hasSys('/sys/class/hwmon', (n) => hasSys(`/sys/class/hwmon/${n}`, (f) => /^temp\d+_input$/.test(f))));
   if (temps)
     out.push({
       id: 'temperature-high',

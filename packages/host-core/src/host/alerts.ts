@@ -56,12 +56,14 @@ export function alertsHandlers(
     'alerts.list': ({ limit, before }) => center.list(ctx.device, ctx.grants(), { limit, before }),
     'alerts.ack': ({ ids, all }) => ({ acked: center.ack(ctx.device, ctx.grants(), ids, all) }),
     'alerts.snooze': ({ target, minutes }) => ({ snoozes: center.snooze(target, minutes, ctx.device) }),
+    // Settles only when the channel closes (no result reaches the device then).
     'alerts.watch': (_params, id) =>
-      new Promise(() => {
+      new Promise((resolve) => {
         const stop = center.watch(ctx.device, ctx.grants, (alert) => send(encodeEvent(id, 'alert', alert)));
         const onClose = () => {
           stop();
           stops.delete(onClose);
+          resolve({});
         };
         stops.add(onClose);
       }),

@@ -26,6 +26,13 @@ export interface Snapshot {
   readonly title: string;
 }
 
+/** A place in the mirror's buffer (`ScreenMirror.markCursor`). */
+export interface CursorMark {
+  /** The text from the mark to the cursor's line (wrapped lines followed), right-trimmed. */
+  text(): string;
+  dispose(): void;
+}
+
 /** How many trailing raw bytes are kept to finish an unfinished sequence in a snapshot. */
 const TAIL_KEEP = 4096;
 
@@ -59,6 +66,8 @@ export class ScreenMirror {
   #tail: Uint8Array = new Uint8Array(0);
   #waiters: Array<() => void> = [];
   #progress: (() => void) | undefined;
+  /** When each chunk not yet parsed was received (ms; the head is the one being parsed). */
+  #stamps: number[] = [];
   #disposed = false;
   #title = '';
 
@@ -106,17 +115,79 @@ export class ScreenMirror {
     this.#progress = listener;
   }
 
-  /** Feeds PTY output to the mirror. */
-  write(chunk: Uint8Array): void {
+  /**
+   * Feeds PTY output to the mirror; `at` is when it was read (ms since the
+   * epoch), handed back by `parsingAt` while the parser is on it.
+   */
+  write(chunk: Uint8Array, at = 0): void {
     if (this.#disposed || chunk.length === 0) return;
     this.#received += chunk.length;
     this.#keepTail(chunk);
+    this.#stamps.push(at);
     const end = this.#received;
     this.#term.write(chunk, () => {
+      this.#stamps.shift();
       this.#parsed = end;
       this.#wake();
       this.#progress?.();
     });
+  }
+
+  /**
+   * When the output the parser is working on was read (the `at` given to
+   * `write`; 0 when none): what a parser hook (`onOsc`, `onBell`) runs for.
+   */
+  get parsingAt(): number {
+    return this.#stamps[0] ?? 0;
+  }
+
+  /** Called with the payload of every OSC `ident` sequence (split or not), after the parser has seen it whole. */
+  onOsc(ident: number, handler: (data: string) => void): void {
+    this.#term.parser.registerOscHandler(ident, (data) => {
+      handler(data);
+      return true;
+    });
+  }
+
+  /**
+   * The line under the cursor up to the cursor, and whether a full-screen program has the alternate screen.
+   * Meaningful from `whenCaughtUp` or a parser hook.
+   */
+  cursor(): { readonly before: string; readonly alternate: boolean } {
+    const b = this.#term.buffer.active;
+    const x = Math.min(b.cursorX, this.#term.cols);
+    return {
+      before: b.getLine(b.baseY + b.cursorY)?.translateToString(false, 0, x) ?? '',
+      alternate: b.type === 'alternate',
+    };
+  }
+
+  /**
+   * Marks where the cursor is now; `text()` then reads from there to the
+   * start of the cursor's line, following wrapped lines only (at most 16):
+   * what was typed after a prompt. The mark follows its line as scrollback
+   * is trimmed; `dispose()` frees it.
+   */
+  markCursor(): CursorMark {
+    const term = this.#term;
+    const x = Math.min(term.buffer.active.cursorX, term.cols);
+    const marker = term.registerMarker(0);
+    return {
+      text: () => {
+        const line = marker?.line ?? -1;
+        if (line < 0 || this.#disposed) return '';
+        const b = term.buffer.active;
+        const end = b.baseY + b.cursorY;
+        let out = b.getLine(line)?.translateToString(true, x) ?? '';
+        for (let y = line + 1; y < end && y <= line + 16; y++) {
+          const l = b.getLine(y);
+          if (!l?.isWrapped) break;
+          out += l.translateToString(true);
+        }
+        return out;
+      },
+      dispose: () => marker?.dispose(),
+    };
   }
 
   /** Resizes once the bytes received so far are parsed, so the mirror sees them at the old size. */
@@ -168,6 +239,7 @@ export class ScreenMirror {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#waiters = [];
+    this.#stamps = [];
     this.#term.dispose();
   }
 

@@ -301,6 +301,7 @@ export class SessionManager {
       createdAt: this.#clock(),
       clock: this.#clock,
       ...(this.#opts.tuning ? { tuning: this.#opts.tuning } : {}),
+      ...(this.#opts.onAttention ? { onAttention: this.#opts.onAttention } : {}),
     });
     this.#sessions.set(id, session);
     if (opts.owner !== undefined) this.#owners.set(id, opts.owner);

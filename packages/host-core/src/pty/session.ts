@@ -29,6 +29,8 @@ import {
   type PacingInfo,
   type SnapshotOptions,
 } from './attachment.ts';
+import type { AttentionListener } from './attention.ts';
+import { AttentionDetector, type AttentionTuning } from './attention-detector.ts';
 import type { PtyExit, PtyHandle } from './backend.ts';
 import { ScreenMirror, type Snapshot, safeTitle } from './screen-mirror.ts';
 
@@ -55,6 +57,8 @@ export interface SessionTuning {
   readonly snapshotMax: number;
   /** How long `close()` waits after SIGHUP before SIGKILL. */
   readonly killGraceMs: number;
+  /** Terminal attention timings (attention-detector.ts; default `ATTENTION_DEFAULTS`). */
+  readonly attention?: Partial<AttentionTuning>;
 }
 
 export const SESSION_DEFAULTS: SessionTuning = {
@@ -83,6 +87,8 @@ export interface SessionInit {
   readonly tuning?: Partial<SessionTuning>;
   /** Milliseconds since the epoch (default `Date.now`), for `lastInputAt`. */
   readonly clock?: () => number;
+  /** Hears the session's attention events (none detected without it). */
+  readonly onAttention?: AttentionListener;
 }
 
 type PauseReason = 'flow' | 'snapshot' | 'mirror';
@@ -102,6 +108,7 @@ export class Session implements AttachmentHost {
   readonly pid: number;
   readonly #handle: PtyHandle;
   readonly #mirror: ScreenMirror;
+  readonly #attention: AttentionDetector | undefined;
   readonly #tuning: SessionTuning;
   readonly #attachments = new Set<Attachment>();
   readonly #pauses = new Set<PauseReason>();
@@ -152,6 +159,17 @@ export class Session implements AttachmentHost {
       this.#broadcast(encodeControl({ t: 'title', title: this.#title }));
     });
     this.#mirror.onBell(() => this.#broadcast(encodeControl({ t: 'bell' })));
+    this.#attention = init.onAttention
+      ? new AttentionDetector({
+          session: this.id,
+          mirror: this.#mirror,
+          listener: init.onAttention,
+          watched: () => this.#attachments.size > 0,
+          title: () => this.#name || this.#title,
+          clock: this.#clock,
+          ...(this.#tuning.attention ? { tuning: this.#tuning.attention } : {}),
+        })
+      : undefined;
     this.#mirror.onProgress(() => {
       if (this.#mirror.lag <= MIRROR_LAG_MAX / 2) this.#unpause('mirror');
     });
@@ -264,6 +282,7 @@ export class Session implements AttachmentHost {
   writeInput(data: Uint8Array | string): void {
     if (this.#state === 'EXITED') throw new HostError('closed', `session ${this.id} has exited`);
     if (data.length > 0) this.#lastInputAt = this.#clock();
+    this.#attention?.input(data);
     this.#handle.write(data);
   }
 
@@ -362,7 +381,11 @@ export class Session implements AttachmentHost {
     // below are handed `data` (a screen-sync frame) waits for the parser and includes it.
     // The mirror parses asynchronously, so no snapshot completes inside this loop, and a
     // watcher attached later starts after `data`.
-    this.#mirror.write(data);
+    if (this.#attention) {
+      const now = this.#clock();
+      this.#attention.output(now);
+      this.#mirror.write(data, now);
+    } else this.#mirror.write(data);
     let over = false;
     for (const a of [...this.#attachments]) {
       a.output(data);
@@ -384,6 +407,7 @@ export class Session implements AttachmentHost {
       const reason = this.#closeReason;
       this.#broadcast(encodeControl({ t: 'exit', code, ...(reason ? { reason } : {}) }));
       for (const a of [...this.#attachments]) a.end('exited');
+      this.#attention?.dispose();
       this.#mirror.dispose();
       this.#finished = true;
       this.#resolveExited(code);

@@ -178,10 +178,20 @@ describe('stats collector', () => {
     const collector = new StatsCollector();
     assert.equal(collector.watching, 0);
     const seen: number[] = [];
-    const stop = collector.watch(250, (s) => seen.push(s.at));
+    // Stopped from the listener itself, so no sample of this watcher is in flight when it stops.
+    let secondSeen: () => void = () => {};
+    const two = new Promise<void>((r) => {
+      secondSeen = r;
+    });
+    const stop = collector.watch(250, (s) => {
+      seen.push(s.at);
+      if (seen.length === 2) {
+        stop();
+        secondSeen();
+      }
+    });
     assert.equal(collector.watching, 1);
-    while (seen.length < 2) await new Promise((r) => setTimeout(r, 50));
-    stop();
+    await two;
     assert.equal(collector.watching, 0);
     const samples = collector.samples;
     await new Promise((r) => setTimeout(r, 800));

@@ -507,6 +507,16 @@ async function editRule(rule: AlertRule, isNew: boolean): Promise<AlertRule | 'd
   };
   metric.addEventListener('change', sync);
   sync();
+  // A message about the last "Done" goes as soon as the person changes something.
+  const clearProblem = () => {
+    problem.hidden = true;
+  };
+  for (const el of [metric, target, op, threshold, severity, name]) {
+    el.addEventListener('input', clearProblem);
+    el.addEventListener('change', clearProblem);
+  }
+  forField.el.addEventListener('input', clearProblem);
+  cooldownField.el.addEventListener('input', clearProblem);
   const read = (): AlertRule => {
     const m = metric.value as AlertMetric;
     const o = op.value as AlertRule['op'];

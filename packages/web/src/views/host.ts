@@ -59,6 +59,7 @@ export function hostView(app: App, [id]: string[]): () => void {
       status.textContent = 'This host is offline.';
       return;
     }
+    status.textContent = 'Connecting…';
     try {
       const link = await app.device.link(host.id);
       const list = await link.call('sessions.list');
@@ -135,7 +136,15 @@ export function hostView(app: App, [id]: string[]): () => void {
         links,
       );
     } catch (error) {
-      if (!gone) status.textContent = `Could not reach the host: ${(error as Error).message}`;
+      if (gone) return;
+      status.replaceChildren(
+        `Could not reach the host: ${(error as Error).message} `,
+        h(
+          'button',
+          { class: 'button', type: 'button', 'data-testid': 'host-retry', onclick: () => void load() },
+          'Try again',
+        ),
+      );
     }
   };
   const rename = async (s: SessionInfo) => {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, HostConnection, PairedHost } from '@pocketshell/client';
-import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import type { OpenedHost } from '@pocketshell/host-core';
 import {
   type Alert,
   type AlertPushBody,
@@ -25,7 +25,7 @@ import {
   parseInner,
 } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDevice, until } from '../support/cli.ts';
+import { loopbackDevice, openLoopbackHost, until } from '../support/cli.ts';
 
 let relay: StartedRelay;
 let dataDir: string;
@@ -54,15 +54,7 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'pocketshell-attn-relay-'));
   relay = await startRelay({ dataDir });
   home = mkdtempSync(join(tmpdir(), 'pocketshell-attn-'));
-  host = await openHost({
-    paths: statePaths({ root: join(home, 'state') }),
-    relayUrl: relay.wsUrl,
-    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopbackIPv4,
-    iceServers: [],
-    minBackoffMs: 50,
-    maxBackoffMs: 500,
+  host = await openLoopbackHost(relay.wsUrl, home, {
     alerts: {},
   });
   host.agent.start();

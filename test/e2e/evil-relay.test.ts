@@ -15,14 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
-import {
-  isLoopbackIPv4,
-  type OpenedHost,
-  openHost,
-  type PairingPrompt,
-  statePaths,
-  WeriftEngine,
-} from '@pocketshell/host-core';
+import type { OpenedHost, PairingPrompt } from '@pocketshell/host-core';
 import {
   b64u,
   deviceIdOf,
@@ -38,7 +31,7 @@ import {
   sealJson,
 } from '@pocketshell/protocol';
 import type { RawClient } from '@pocketshell/relay/testing';
-import { loopbackDevice, until } from '../support/cli.ts';
+import { loopbackDevice, openLoopbackHost, until } from '../support/cli.ts';
 import { EvilRelay, type Frame, forgedEnvelope, type Tap } from '../support/evil-relay.ts';
 
 let evil: EvilRelay;
@@ -49,15 +42,7 @@ const devices: Device[] = [];
 before(async () => {
   evil = await EvilRelay.start();
   home = mkdtempSync(join(tmpdir(), 'pocketshell-evil-relay-'));
-  host = await openHost({
-    paths: statePaths({ root: join(home, 'state') }),
-    relayUrl: evil.wsUrl,
-    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopbackIPv4,
-    iceServers: [],
-    minBackoffMs: 50,
-    maxBackoffMs: 500,
+  host = await openLoopbackHost(evil.wsUrl, home, {
     peerLimits: { halfOpenMs: 2000 },
   });
   host.agent.start();

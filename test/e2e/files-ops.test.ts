@@ -19,17 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
-import {
-  isLoopbackIPv4,
-  type OpenedHost,
-  openHost,
-  statePaths,
-  TrustStore,
-  WeriftEngine,
-} from '@pocketshell/host-core';
+import { type OpenedHost, openHost, statePaths, TrustStore } from '@pocketshell/host-core';
 import { type DeviceId, type Grant, generateKeyPair } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDevice, POCKETSHELL, pocketshell, waitForOutput } from '../support/cli.ts';
+import { loopbackDevice, openLoopbackHost, POCKETSHELL, pocketshell, waitForOutput } from '../support/cli.ts';
 
 let relay: StartedRelay;
 let dataDir: string;
@@ -69,15 +62,7 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'pocketshell-files-relay-'));
   relay = await startRelay({ dataDir });
   home = realpathSync(mkdtempSync(join(tmpdir(), 'pocketshell-files-')));
-  host = await openHost({
-    paths: statePaths({ root: join(home, 'state') }),
-    relayUrl: relay.wsUrl,
-    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopbackIPv4,
-    iceServers: [],
-    minBackoffMs: 50,
-    maxBackoffMs: 500,
+  host = await openLoopbackHost(relay.wsUrl, home, {
     files: { home },
   });
   host.agent.start();

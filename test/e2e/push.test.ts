@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
-import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import type { OpenedHost } from '@pocketshell/host-core';
 import {
   type AlertPushBody,
   type DeliverMessage,
@@ -31,7 +31,7 @@ import {
 } from '@pocketshell/protocol';
 import { DATABASE_FILE } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDevice } from '../support/cli.ts';
+import { loopbackDevice, openLoopbackHost } from '../support/cli.ts';
 import { TestPushService } from '../support/push-service.ts';
 
 const SENTINEL = `SENTINEL-push-${randomBytes(8).toString('hex')}`;
@@ -54,16 +54,7 @@ before(async () => {
     env: { NODE_EXTRA_CA_CERTS: service.caFile },
   });
   home = mkdtempSync(join(tmpdir(), 'pocketshell-push-host-'));
-  host = await openHost({
-    paths: statePaths({ root: join(home, 'state') }),
-    relayUrl: relay.wsUrl,
-    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopbackIPv4,
-    iceServers: [],
-    minBackoffMs: 50,
-    maxBackoffMs: 500,
-  });
+  host = await openLoopbackHost(relay.wsUrl, home);
   host.agent.start();
   deviceKey = generateKeyPair();
   device = loopbackDevice(relay.wsUrl, deviceKey);

@@ -17,10 +17,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Device, PairedHost, TerminalClient } from '@pocketshell/client';
-import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import { type OpenedHost, openHost, statePaths } from '@pocketshell/host-core';
 import { type Grant, generateKeyPair } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDevice, POCKETSHELL, pocketshell, until, waitForOutput } from '../support/cli.ts';
+import {
+  loopbackDevice,
+  openLoopbackHost,
+  POCKETSHELL,
+  pocketshell,
+  until,
+  waitForOutput,
+} from '../support/cli.ts';
 
 let relay: StartedRelay;
 let home: string;
@@ -68,16 +75,7 @@ async function run(term: TerminalClient, word: string): Promise<void> {
 before(async () => {
   relay = await startRelay();
   home = mkdtempSync(join(tmpdir(), 'pocketshell-limits-'));
-  host = await openHost({
-    paths: statePaths({ root: join(home, 'state') }),
-    relayUrl: relay.wsUrl,
-    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopbackIPv4,
-    iceServers: [],
-    minBackoffMs: 50,
-    maxBackoffMs: 500,
-  });
+  host = await openLoopbackHost(relay.wsUrl, home);
   host.agent.start();
 });
 

@@ -1,11 +1,13 @@
 /**
  * Helpers for end-to-end tests that drive the real `pocketshell` command:
  * run it to completion, start it as a long-lived process, read lines from
- * its output, and a Node device wired for loopback.
+ * its output, and a Node device and a host agent wired for loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Device, type TerminalClient } from '@pocketshell/client';
+import { type OpenedHost, type OpenHostOptions, openHost, statePaths } from '@pocketshell/host-core';
 import { generateKeyPair, type KeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { isLoopbackIPv4, WeriftEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
@@ -64,6 +66,29 @@ export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 30_00
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
+  });
+}
+
+/**
+ * A host agent in process, its state under `<home>/state`, `/bin/sh` as the
+ * shell, werift on 127.0.0.1 with loopback candidates only, no ICE servers,
+ * short reconnect backoff; `extra` adds or overrides options. Not started.
+ */
+export function openLoopbackHost(
+  relayWsUrl: string,
+  home: string,
+  extra: Partial<OpenHostOptions> = {},
+): Promise<OpenedHost> {
+  return openHost({
+    paths: statePaths({ root: join(home, 'state') }),
+    relayUrl: relayWsUrl,
+    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
+    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+    localAddressFilter: isLoopbackIPv4,
+    iceServers: [],
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+    ...extra,
   });
 }
 

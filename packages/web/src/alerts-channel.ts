@@ -21,7 +21,7 @@ import {
   type RpcClient,
   type SnoozeTarget,
 } from '@pocketshell/protocol';
-import { rpcOverDataChannel } from './rpc-channel.ts';
+import { channelOpened, rpcOverDataChannel } from './rpc-channel.ts';
 
 /** Longest reply taken (a page of 200 alerts, 64 rules twice). */
 export const MAX_ALERTS_REPLY = 512 * 1024;
@@ -53,19 +53,7 @@ export class AlertsChannel {
 
   /** Waits for the channel to open (rejects `unsupported` when the host closes it first, `timeout` after `ms`). */
   opened(ms = 20_000): Promise<void> {
-    if (this.channel.readyState === 'open') return Promise.resolve();
-    if (this.#closed) return Promise.reject(new ProtocolError('unsupported', 'alerts channel refused'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ProtocolError('timeout', 'alerts channel did not open')), ms);
-      this.channel.addEventListener('open', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      void this.closed.then(() => {
-        clearTimeout(timer);
-        reject(new ProtocolError('unsupported', 'alerts channel refused'));
-      });
-    });
+    return channelOpened(this.channel, this.closed, this.#closed, 'alerts', 'unsupported', ms);
   }
 
   /** True when the host closed the channel without ever answering (its agent serves no alerts). */

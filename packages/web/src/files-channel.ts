@@ -40,6 +40,7 @@ import {
   RpcClient,
   RpcReassembler,
 } from '@pocketshell/protocol';
+import { channelOpened } from './rpc-channel.ts';
 import { Sha256Stream } from './sha256-stream.ts';
 
 /** Bytes read from a File at once for an upload (four windows). */
@@ -117,19 +118,7 @@ export class FilesChannel {
 
   /** Waits for the channel to open (rejects `unavailable` when it closes first, `timeout` after `ms`). */
   opened(ms = 20_000): Promise<void> {
-    if (this.channel.readyState === 'open') return Promise.resolve();
-    if (this.#closed) return Promise.reject(new ProtocolError('unavailable', 'files channel closed'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ProtocolError('timeout', 'files channel did not open')), ms);
-      this.channel.addEventListener('open', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      void this.closed.then(() => {
-        clearTimeout(timer);
-        reject(new ProtocolError('unavailable', 'files channel refused'));
-      });
-    });
+    return channelOpened(this.channel, this.closed, this.#closed, 'files', 'unavailable', ms);
   }
 
   get isClosed(): boolean {

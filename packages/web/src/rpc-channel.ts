@@ -4,7 +4,7 @@
  * when larger than one channel message) and replies come back through an
  * `RpcReassembler` capped at `maxReply`, so the channel reads binary as
  * `arraybuffer`. Used by the `control` channel (host-link.ts) and the
- * `stats` channel (stats-channel.ts).
+ * `stats` and `alerts` channels (stats-channel.ts, alerts-channel.ts).
  */
 import {
   encodeRpcFrames,
@@ -51,4 +51,33 @@ export function rpcOverDataChannel<M extends MethodMap>(
     }
   });
   return rpc;
+}
+
+/**
+ * Waits for `channel` to open: resolves at once when it is open; rejects
+ * with `refusedCode` when it is already closed (`isClosed`) or `closed`
+ * settles first (the host refused the channel), with `timeout` after `ms`.
+ * The `stats`, `files` and `alerts` channels' `opened()`.
+ */
+export function channelOpened(
+  channel: RTCDataChannel,
+  closed: Promise<void>,
+  isClosed: boolean,
+  what: string,
+  refusedCode: 'unavailable' | 'unsupported',
+  ms: number,
+): Promise<void> {
+  if (channel.readyState === 'open') return Promise.resolve();
+  if (isClosed) return Promise.reject(new ProtocolError(refusedCode, `${what} channel closed`));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ProtocolError('timeout', `${what} channel did not open`)), ms);
+    channel.addEventListener('open', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    void closed.then(() => {
+      clearTimeout(timer);
+      reject(new ProtocolError(refusedCode, `${what} channel refused`));
+    });
+  });
 }

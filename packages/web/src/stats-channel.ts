@@ -27,7 +27,7 @@ import {
   type StatsSnapshot,
   statsFollower,
 } from '@pocketshell/protocol';
-import { rpcOverDataChannel } from './rpc-channel.ts';
+import { channelOpened, rpcOverDataChannel } from './rpc-channel.ts';
 
 /** A history reply. */
 export type StatsHistory = ResultOf<StatsMethods, 'stats.history'>;
@@ -59,19 +59,7 @@ export class StatsChannel {
 
   /** Waits for the channel to open (rejects `unavailable` when it closes first, `timeout` after `ms`). */
   opened(ms = 20_000): Promise<void> {
-    if (this.channel.readyState === 'open') return Promise.resolve();
-    if (this.#closed) return Promise.reject(new ProtocolError('unavailable', 'stats channel closed'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ProtocolError('timeout', 'stats channel did not open')), ms);
-      this.channel.addEventListener('open', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      void this.closed.then(() => {
-        clearTimeout(timer);
-        reject(new ProtocolError('unavailable', 'stats channel refused'));
-      });
-    });
+    return channelOpened(this.channel, this.closed, this.#closed, 'stats', 'unavailable', ms);
   }
 
   /** True when the host closed the channel before any snapshot came (it refused it). */

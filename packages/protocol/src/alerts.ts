@@ -186,14 +186,11 @@ export function parseAttentionSettings(value: unknown): AttentionSettings {
   };
 }
 
-/** Checks an alert. */
-export function parseAlert(value: unknown): Alert {
-  const o = object(value, 'alert');
-  const rule = optional(o, 'rule', (x, k) => string(x, k, 32, RULE_ID));
-  const v = optional(o, 'value', (x, k) => finite(x, k, -1e12, 1e12));
-  const session = optional(o, 'session', (x, k) => string(x, k, 64, SESSION_ID));
-  const reason = optional(o, 'reason', (x, k) => oneOf(x, k, ATTENTION_REASONS));
-  const ackedAt = optional(o, 'ackedAt', at);
+const ruleId = (o: Obj, k: string) => string(o, k, 32, RULE_ID);
+const sessionId = (o: Obj, k: string) => string(o, k, 64, SESSION_ID);
+
+/** The fields an `Alert` and an `AlertPushBody` share. */
+function alertCore(o: Obj) {
   return {
     id: string(o, 'id', 32, ALERT_ID),
     at: at(o, 'at'),
@@ -202,6 +199,19 @@ export function parseAlert(value: unknown): Alert {
     severity: oneOf(o, 'severity', ALERT_SEVERITIES),
     title: text(o, 'title', MAX_ALERT_TITLE),
     body: text(o, 'body', MAX_ALERT_BODY),
+  };
+}
+
+/** Checks an alert. */
+export function parseAlert(value: unknown): Alert {
+  const o = object(value, 'alert');
+  const rule = optional(o, 'rule', ruleId);
+  const v = optional(o, 'value', (x, k) => finite(x, k, -1e12, 1e12));
+  const session = optional(o, 'session', sessionId);
+  const reason = optional(o, 'reason', (x, k) => oneOf(x, k, ATTENTION_REASONS));
+  const ackedAt = optional(o, 'ackedAt', at);
+  return {
+    ...alertCore(o),
     ...(rule === undefined ? {} : { rule }),
     ...(v === undefined ? {} : { value: v }),
     ...(session === undefined ? {} : { session }),
@@ -213,15 +223,9 @@ export function parseAlert(value: unknown): Alert {
 /** Checks the body of a sealed `alert` (the service worker and the apps run this on what they open). */
 export function parseAlertPushBody(value: unknown): AlertPushBody {
   const o = object(value, 'alert');
-  const session = optional(o, 'session', (x, k) => string(x, k, 64, SESSION_ID));
+  const session = optional(o, 'session', sessionId);
   return {
-    id: string(o, 'id', 32, ALERT_ID),
-    at: at(o, 'at'),
-    kind: oneOf(o, 'kind', ALERT_KINDS),
-    state: oneOf(o, 'state', ALERT_STATES),
-    severity: oneOf(o, 'severity', ALERT_SEVERITIES),
-    title: text(o, 'title', MAX_ALERT_TITLE),
-    body: text(o, 'body', MAX_ALERT_BODY),
+    ...alertCore(o),
     open: oneOf(o, 'open', ALERT_SCREENS),
     ...(session === undefined ? {} : { session }),
   };
@@ -231,8 +235,8 @@ export function parseAlertPushBody(value: unknown): AlertPushBody {
 export type SnoozeTarget = { readonly rule: string } | { readonly session: string } | { readonly all: true };
 
 function snoozeTarget(o: Obj): SnoozeTarget {
-  const rule = optional(o, 'rule', (x, k) => string(x, k, 32, RULE_ID));
-  const session = optional(o, 'session', (x, k) => string(x, k, 64, SESSION_ID));
+  const rule = optional(o, 'rule', ruleId);
+  const session = optional(o, 'session', sessionId);
   const all = optional(o, 'all', boolean);
   const given = [rule !== undefined, session !== undefined, all === true].filter(Boolean).length;
   if (given !== 1) throw new ProtocolError('bad_message', 'snooze: name one of rule, session or all');

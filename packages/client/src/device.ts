@@ -67,9 +67,15 @@ export class HostConnection {
   readonly control: DataChannel;
   /** The control methods of the host (`CONTROL_METHODS`), typed: `rpc.call('sessions.list')`. */
   readonly rpc: RpcClient<ControlMethods>;
-  readonly #onClose: () => void;
+  readonly #onClose: (tellHost?: boolean) => void;
 
-  constructor(host: PairedHost, conn: string, peer: Peer, control: DataChannel, onClose: () => void) {
+  constructor(
+    host: PairedHost,
+    conn: string,
+    peer: Peer,
+    control: DataChannel,
+    onClose: (tellHost?: boolean) => void,
+  ) {
     this.host = host;
     this.conn = conn;
     this.peer = peer;
@@ -153,6 +159,17 @@ export class HostConnection {
   async close(): Promise<void> {
     this.#onClose();
     await this.peer.close();
+  }
+
+  /** Why the host ended this connection, when it said so (`hangup`). */
+  hangupReason: string | undefined;
+
+  /** The host hung up (a sealed `hangup` for this connection): closes it without telling it back. */
+  hungUp(reason: string): void {
+    if (this.hangupReason !== undefined) return;
+    this.hangupReason = reason;
+    this.#onClose(false);
+    void this.peer.close();
   }
 }
 
@@ -285,10 +302,15 @@ export class Device {
     });
     answer.catch(() => {});
     let peerRef: Peer | undefined;
+    let live: HostConnection | undefined;
     const cleanup = this.#signals.listen(conn, (kind, body) => {
       if (kind === 'answer') answerBody?.(body);
-      else if (kind === 'hangup') hangup?.(parseInner('hangup', body).reason);
-      else if (kind === 'ice') {
+      else if (kind === 'hangup') {
+        const { reason } = parseInner('hangup', body);
+        // The host ended a live connection (revoked, grants changed): end it here too, now.
+        if (live) live.hungUp(reason);
+        else hangup?.(reason);
+      } else if (kind === 'ice') {
         const ice = parseInner('ice', body);
         if (peerRef) void peerRef.addIceCandidate(ice.candidate).catch(() => {});
         else early.push(ice);
@@ -327,16 +349,24 @@ export class Device {
       offering.peer.on('connectionstatechange', (s) => {
         if (s === 'closed' || s === 'failed') cleanup();
       });
-      const connection: HostConnection = new HostConnection(host, conn, offering.peer, control, () => {
-        this.#open.delete(connection);
-        cleanup();
-        try {
-          this.#signals.seal(host, 'hangup', { conn, reason: 'closed' });
-        } catch {
-          // Relay down; the host notices the peer close anyway.
-        }
-      });
+      const connection: HostConnection = new HostConnection(
+        host,
+        conn,
+        offering.peer,
+        control,
+        (tellHost = true) => {
+          this.#open.delete(connection);
+          cleanup();
+          if (!tellHost) return;
+          try {
+            this.#signals.seal(host, 'hangup', { conn, reason: 'closed' });
+          } catch {
+            // Relay down; the host notices the peer close anyway.
+          }
+        },
+      );
       this.#open.add(connection);
+      live = connection;
       return connection;
     } catch (error) {
       cleanup();

@@ -43,14 +43,14 @@ export class HostLink extends Emitter<HostLinkEvents> {
   readonly control: RTCDataChannel;
   readonly #rpc: RpcClient<ControlMethods>;
   #closed = false;
-  readonly #onClose: () => void;
+  readonly #onClose: (tellHost: boolean) => void;
 
   constructor(
     host: PinnedHost,
     conn: string,
     pc: RTCPeerConnection,
     control: RTCDataChannel,
-    onClose: () => void,
+    onClose: (tellHost: boolean) => void,
   ) {
     super();
     this.host = host;
@@ -179,11 +179,11 @@ export class HostLink extends Emitter<HostLinkEvents> {
     }
   }
 
-  #end(reason: string): void {
+  #end(reason: string, tellHost = true): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#rpc.close(new ProtocolError('unavailable', 'connection closed'));
-    this.#onClose();
+    this.#onClose(tellHost);
     this.pc.close();
     this.emit('close', reason);
   }
@@ -191,5 +191,14 @@ export class HostLink extends Emitter<HostLinkEvents> {
   /** Closes the connection (sessions live on at the host). Idempotent. */
   close(): void {
     this.#end('closed');
+  }
+
+  /**
+   * The host ended this connection and said why (a sealed `hangup`:
+   * revoked, grants changed): closed now, not when the peer connection's
+   * own close arrives, which can be lost.
+   */
+  hungUp(reason: string): void {
+    this.#end(reason, false);
   }
 }

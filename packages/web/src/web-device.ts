@@ -388,11 +388,16 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     const offPresence = this.on('presence', (p) => {
       if (p.host === host.id && !p.online) onHangup?.('host offline');
     });
+    let live: HostLink | undefined;
     const cleanup = this.#signals.listen(conn, (kind, body) => {
       try {
         if (kind === 'answer') onAnswer?.(body);
-        else if (kind === 'hangup') onHangup?.(parseInner('hangup', body).reason);
-        else if (kind === 'ice') {
+        else if (kind === 'hangup') {
+          const { reason } = parseInner('hangup', body);
+          // After connecting, a hangup ends the live link (the host revoked it or changed its grants).
+          if (live) live.hungUp(reason);
+          else onHangup?.(reason);
+        } else if (kind === 'ice') {
           const ice = parseInner('ice', body);
           if (applied) void pc.addIceCandidate(ice.candidate ?? undefined).catch(() => {});
           else early.push(ice);
@@ -478,9 +483,10 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
           }),
         ]);
       }
-      const link: HostLink = new HostLink(host, conn, pc, control, () => {
+      const link: HostLink = new HostLink(host, conn, pc, control, (tellHost) => {
         cleanup();
         if (this.#links.get(host.id) === link) this.#links.delete(host.id);
+        if (!tellHost) return;
         try {
           this.#signals.seal(host, 'hangup', { conn, reason: 'closed' });
         } catch {
@@ -488,6 +494,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         }
       });
       this.#links.set(host.id, link);
+      live = link;
       void this.#refreshGrants(link);
       return link;
     } catch (error) {

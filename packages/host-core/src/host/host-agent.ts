@@ -440,9 +440,13 @@ export class HostAgent extends Emitter<HostAgentEvents> {
    * nothing more meanwhile (it is no longer paired).
    */
   async #revokeBy(device: DeviceId, by: string): Promise<boolean> {
+    // Its key, to seal the hangups that tell it why its connections end (read before it is forgotten).
+    const status = this.#o.trust.status(device);
+    const pinned = status.status === 'paired' ? status.device : undefined;
     const removed = this.#o.trust.revoke(device);
-    if (by === device) setTimeout(() => this.#closeDevice(device, 'revoked'), SELF_REVOKE_GRACE_MS).unref?.();
-    else this.#closeDevice(device, 'revoked');
+    if (by === device)
+      setTimeout(() => this.#closeDevice(device, 'revoked', pinned), SELF_REVOKE_GRACE_MS).unref?.();
+    else this.#closeDevice(device, 'revoked', pinned);
     if (removed) this.#o.audit.append('revocation', { device, by });
     await this.relay.request({ t: 'pair.revoke', peer: device }).catch(() => {});
     return removed !== null;
@@ -457,7 +461,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     const before = this.#o.trust.require(device).grants;
     const pinned = this.#o.trust.setGrants(device, grants);
     this.#o.audit.append('grants.changed', { device, grants: [...pinned.grants], by });
-    if (before.some((g) => !pinned.grants.includes(g))) this.#closeDevice(device, 'grants_changed');
+    if (before.some((g) => !pinned.grants.includes(g))) this.#closeDevice(device, 'grants_changed', pinned);
     return pinned;
   }
 
@@ -810,9 +814,18 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     this.emit('disconnected', { device, conn, reason });
   }
 
-  #closeDevice(device: DeviceId, reason: string): void {
+  /**
+   * Closes every connection of `device`. With its key, each close is also
+   * told to it as a sealed `hangup` first: a peer connection's own close
+   * may be lost (it travels over the same link, once), and the device
+   * should not learn of it only from a consent timeout 30 s later.
+   */
+  #closeDevice(device: DeviceId, reason: string, pinned?: PinnedDevice): void {
     for (const c of [...this.#connections.values()])
-      if (c.device === device) this.#closeConnection(c.conn, device, reason);
+      if (c.device === device) {
+        if (pinned) this.#seal(pinned, 'hangup', { conn: c.conn, reason });
+        this.#closeConnection(c.conn, device, reason);
+      }
   }
 
   /** Closes every connection and the relay link; sessions are closed by their owner. Idempotent. */

@@ -190,7 +190,7 @@ function validKeys(v: unknown): v is VapidKeys {
 /**
  * The VAPID key pair in `dataDir` (which `prepareDataDir` made private):
  * read when there (tightened to 0600 if an operator loosened it), else generated and written 0600 atomically (temporary
- * file, fsync, rename), so it stays the same across restarts and the
+ * file, fsync, rename, fsync of the folder), so it stays the same across restarts and the
  * browsers' subscriptions stay valid.
  */
 export function loadVapidKeys(dataDir: string): VapidKeys {
@@ -222,6 +222,13 @@ export function loadVapidKeys(dataDir: string): VapidKeys {
     closeSync(fd);
   }
   renameSync(tmp, path);
+  // The rename itself is made durable too: a crash right after it must not bring back no key (and a new one).
+  const dir = openSync(dataDir, 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
   return { publicKey: keys.publicKey, privateKey: keys.privateKey };
 }
 

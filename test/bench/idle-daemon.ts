@@ -2,8 +2,9 @@
  * The idle daemon as a user has it: the npm packages built by
  * `npm run package` (scripts/build-packages.ts), installed with
  * `npm install -g` into a temporary prefix (offline, from the tarballs), and
- * `pocketshell daemon run` started from that prefix's launcher — the bundle,
- * not the sources. Measured after a flood through one session (what a day of
+ * the daemon started with that prefix's `pocketshell daemon start` (the
+ * detached service: the service's own command line and Node flags) — the
+ * bundle, not the sources. Measured after a flood through one session (what a day of
  * use leaves behind), with one idle session and then with more: RSS and PSS
  * (proportional set size: the node binary's shared pages split between the
  * processes that map them) of the daemon and of any process it keeps for the
@@ -11,13 +12,13 @@
  * Alone: `node test/bench/idle-daemon.ts` prints the figures; NODE_OPTIONS
  * for the daemon alone via BENCH_DAEMON_NODE_OPTIONS (to compare V8 flags).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TerminalClient } from '@pocketshell/client';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDeviceOn, ROOT, startReadyDaemon, until } from '../support/cli.ts';
+import { loopbackDeviceOn, ROOT, until } from '../support/cli.ts';
 import { quiet, type Stream, throughput, waitFor } from './measure.ts';
 
 /** RSS and PSS (KiB, from /proc/PID/smaps_rollup) and CPU ticks of each of `pids`. */
@@ -151,14 +152,37 @@ export async function idleDaemonBench(o: {
     POCKETSHELL_KEYSTORE: 'file',
     POCKETSHELL_ICE_ADDRESS: '127.0.0.1',
     POCKETSHELL_ALLOW_ROOT: '1',
+    POCKETSHELL_SERVICE: 'detached',
     ...(o.nodeOptions !== undefined ? { NODE_OPTIONS: o.nodeOptions } : {}),
   };
-  let daemon: ChildProcess | undefined;
+  let daemonPid = 0;
   const device = loopbackDeviceOn(relay.wsUrl, 'node-datachannel');
+  const cli = (args: string[]) =>
+    execFileSync(process.execPath, [o.bin, ...args], {
+      env: { ...process.env, ...psEnv },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   try {
-    daemon = await startReadyDaemon(psEnv, relay.url, [], o.bin);
+    // As a user starts it: `pocketshell daemon start`, the service the package sets up
+    // (detached here: this machine has no user systemd), so the service's own command line
+    // and Node flags are what is measured.
+    const started = cli(['daemon', 'start', '--relay', relay.url]);
+    daemonPid = Number(/running \(pid (\d+)\)/.exec(started)?.[1]);
+    if (!daemonPid) throw new Error(`daemon start said: ${started}`);
+    await until(
+      () => {
+        try {
+          return JSON.parse(cli(['status', '--json'])).daemon.relay?.state === 'ready';
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      200,
+    );
     await new Promise((r) => setTimeout(r, 1000));
-    const fresh = await idleFigures(daemon.pid!, state);
+    const fresh = await idleFigures(daemonPid, state);
     const pair = spawn(process.execPath, [o.bin, 'pair', '--yes', '--grants', 'shell'], {
       env: { ...process.env, ...psEnv },
     });
@@ -185,10 +209,10 @@ export async function idleDaemonBench(o: {
     await quiet(first, 500);
     // Let the daemon settle after the flood as it would between uses.
     await new Promise((r) => setTimeout(r, 3000));
-    const one = await idleFigures(daemon.pid!, state);
+    const one = await idleFigures(daemonPid, state);
     for (let i = 1; i < sessions; i++) await open();
     await new Promise((r) => setTimeout(r, 3000));
-    const many = await idleFigures(daemon.pid!, state);
+    const many = await idleFigures(daemonPid, state);
     await conn.close();
     return {
       fresh,
@@ -200,9 +224,13 @@ export async function idleDaemonBench(o: {
     };
   } finally {
     await device.close();
-    if (daemon && daemon.exitCode === null) {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon!.once('exit', r));
+    if (daemonPid) {
+      try {
+        cli(['daemon', 'stop']);
+      } catch (error) {
+        console.error('daemon stop failed:', error);
+        process.kill(daemonPid, 'SIGKILL');
+      }
     }
     await relay.stop();
   }

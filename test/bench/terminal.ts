@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Device, type TerminalClient } from '@pocketshell/client';
+import { DAEMON_NODE_FLAGS } from '@pocketshell/host-agent';
 import type { EngineName } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
@@ -176,7 +177,8 @@ async function pocketshellBench(engine: EngineName, round: number, nodeArgs: str
   const profile = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
-  const daemon = await startReadyDaemon(psEnv, relay.url, [...profile, ...nodeArgs]);
+  // The service's Node flags (what `pocketshell daemon start` runs), then the bench's own.
+  const daemon = await startReadyDaemon(psEnv, relay.url, [...DAEMON_NODE_FLAGS, ...profile, ...nodeArgs]);
   let device: Device | undefined;
   try {
     device = benchDevice(relay.wsUrl, engine);
@@ -565,7 +567,7 @@ The "→ Chromium" columns are the built web client in headless Chromium ${chrom
 
 ### The idle daemon as installed
 
-The npm packages built from this checkout (\`npm run package\`), installed with \`npm install -g\` into a temporary prefix, \`pocketshell daemon run\` started from the installed launcher on node-datachannel, a Node device paired and connected; then a ${MB} MB \`cat\` through one session, 3 s of rest, a 10 s idle window (CPU from /proc in 10 ms ticks: 0.1 % resolution); then four more idle sessions, 3 s of rest, another window. Daemon and session holder (\`<state>/holder.pid\`, when the daemon has one) counted together; PSS (proportional set size, from \`/proc/PID/smaps_rollup\`) splits the node binary's shared pages between the processes that map them, RSS counts them in each. Median (min–max) of ${RUNS} run${RUNS > 1 ? 's' : ''}, one per round. Goal: ≤ 60 MiB RSS and ≤ 0.2 % CPU with one idle session, ≤ 5 MiB per extra idle session.
+The npm packages built from this checkout (\`npm run package\`), installed with \`npm install -g\` into a temporary prefix, \`pocketshell daemon start\` from the installed package (the detached service, so its command line and Node flags are the service's) on node-datachannel, a Node device paired and connected; then a ${MB} MB \`cat\` through one session, 3 s of rest, a 10 s idle window (CPU from /proc in 10 ms ticks: 0.1 % resolution); then four more idle sessions, 3 s of rest, another window. Daemon and session holder (\`<state>/holder.pid\`, when the daemon has one) counted together; PSS (proportional set size, from \`/proc/PID/smaps_rollup\`) splits the node binary's shared pages between the processes that map them, RSS counts them in each. Median (min–max) of ${RUNS} run${RUNS > 1 ? 's' : ''}, one per round. Goal: ≤ 60 MiB RSS and ≤ 0.2 % CPU with one idle session, ≤ 5 MiB per extra idle session.
 
 | installed daemon | daemon RSS | holder RSS | RSS sum | PSS sum | CPU (% of one core) |
 |---|---:|---:|---:|---:|---:|

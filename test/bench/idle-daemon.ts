@@ -44,6 +44,9 @@ export function daemonPids(daemonPid: number, stateDir: string): { daemon: numbe
     : { daemon: daemonPid };
 }
 
+/** Rest before each idle window (BENCH_IDLE_REST_MS, default 10 s). */
+const REST_MS = Number(process.env.BENCH_IDLE_REST_MS ?? 10_000);
+
 export interface IdleFigures {
   /** The daemon's RSS (MiB). */
   daemonRssMiB: number;
@@ -207,11 +210,12 @@ export async function idleDaemonBench(o: {
     const first = await open();
     await throughput(first, o.file);
     await quiet(first, 500);
-    // Let the daemon settle after the flood as it would between uses.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Let the daemon settle after the flood as it would between uses (V8's memory
+    // reducer collects for some seconds after allocation stops).
+    await new Promise((r) => setTimeout(r, REST_MS));
     const one = await idleFigures(daemonPid, state);
     for (let i = 1; i < sessions; i++) await open();
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, REST_MS));
     const many = await idleFigures(daemonPid, state);
     await conn.close();
     return {

@@ -65,9 +65,10 @@ const PARALLEL = 32;
 
 /** Made on the first listing: an Intl collator loads ICU's data (≈2.5 MiB of the daemon's RSS) that an idle daemon never needs. */
 let collator: Intl.Collator | undefined;
-const byName = (a: string, b: string) =>
-  (collator ??= new Intl.Collator('en', { numeric: true, sensitivity: 'base' })).compare(a, b) ||
-  (a < b ? -1 : a > b ? 1 : 0);
+function byName(a: string, b: string): number {
+  collator ??= new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+  return collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+}
 
 /** The handlers, for one channel of one device. */
 export function fileOps(

@@ -6,8 +6,15 @@
  * byte (cold and warm), Ctrl-C to prompt under `yes`, idle RSS and CPU.
  * Then, per engine, the same rows from the web client in headless Chromium
  * against its own relay and daemon (test/browser/chromium-bench.ts; skip
- * with BENCH_CHROMIUM=0). Loopback only. Results go to docs/benchmarks.md
- * between markers, and a chart to docs/benchmarks-terminal.svg.
+ * with BENCH_CHROMIUM=0). Then the idle daemon of the installed npm package
+ * (idle-daemon.ts; skip with BENCH_PACKAGE=0). Every figure is the median
+ * (min–max) of BENCH_RUNS rounds (default 3), each round running every system
+ * once in the same order; ratios are taken within a round. Knobs: BENCH_MB
+ * (file size, 16), BENCH_ECHO (echo samples, 200), BENCH_ENGINES,
+ * BENCH_PROFILE (daemon CPU profiles); BENCH_AB="<node flags>" instead
+ * compares the daemon without and with those flags, side by side. Loopback
+ * only. Results go to docs/benchmarks.md between markers, and a chart
+ * (medians, min–max whiskers) to docs/benchmarks-terminal.svg.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -261,7 +268,7 @@ function cell(s: Spread | null, fmt: (n: number) => string, unit: string, ratio?
   if (!s) return '–';
   const range = s.n > 1 ? `${fmt(s.lo)}–${fmt(s.hi)}` : '';
   const inner = [ratio ? `${f2(ratio.med)}×` : '', range].filter(Boolean).join(', ');
-  return `${fmt(s.med)} ${unit}${inner ? ` (${inner})` : ''}`;
+  return `${fmt(s.med)}${unit ? ` ${unit}` : ''}${inner ? ` (${inner})` : ''}`;
 }
 /** `p50 / p99 ms (p50 range / p99 range)`. */
 function pairCell(a: Spread | null, b: Spread | null, fmt: (n: number) => string, unit: string): string {

@@ -105,8 +105,8 @@ const PASSED_ENV = [
  * Node flags of the service's daemon: a 1 MiB young generation. V8's default
  * semi-space grows to 8 MiB during a terminal flood and stays committed; set
  * at start (a flag set later by the launcher only shrinks it after a while),
- * it keeps the idle daemon ~35 MiB smaller and made the terminal faster, not
- * slower (docs/benchmarks.md, issue 17).
+ * it keeps the idle daemon 20–35 MiB smaller at no measured throughput cost
+ * (docs/benchmarks.md, issue 17).
  */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'] as const;
 

@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildWebClient, webClientBuilt } from '@pocketshell/relay';
 import { build } from 'esbuild';
@@ -69,8 +69,14 @@ const TEST_SUPPORT =
 /** Bundles `entry` into one ESM file; throws when anything of the test support got in. */
 export async function bundle(entry: string, outfile: string): Promise<void> {
   const { metafile } = await build({
-    entryPoints: [entry],
-    outfile,
+    // Code splitting: what the source imports dynamically (engines, the relay, doctor, the
+    // files and stats code…) becomes chunks beside the entry, read only when first used —
+    // an idle daemon never parses them. Same folder, so import.meta.url paths hold.
+    entryPoints: { [basename(outfile, '.mjs')]: entry },
+    outdir: dirname(outfile),
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
     bundle: true,
     platform: 'node',
     format: 'esm',

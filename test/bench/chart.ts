@@ -12,6 +12,8 @@ export interface ChartPanel {
   /** Whether a smaller value is better (said in the panel title). */
   lowerIsBetter: boolean;
   values: readonly (number | null)[];
+  /** Per contender, the spread over runs (min, max) drawn as a whisker across the bar's end. */
+  ranges?: readonly (readonly [number, number] | null)[];
 }
 
 const COLORS = ['#888888', '#c0504d', '#4f81bd', '#2e8b57', '#8064a2', '#f79646'];
@@ -40,7 +42,11 @@ export function barChart(labels: readonly string[], panels: readonly ChartPanel[
     out.push(
       `<text x="10" y="${top + 14}" font-weight="bold">${escapeXml(panel.title)} (${escapeXml(panel.unit)}, ${hint})</text>`,
     );
-    const max = Math.max(...panel.values.map((v) => v ?? 0), Number.MIN_VALUE);
+    const max = Math.max(
+      ...panel.values.map((v) => v ?? 0),
+      ...(panel.ranges ?? []).map((r) => r?.[1] ?? 0),
+      Number.MIN_VALUE,
+    );
     labels.forEach((label, i) => {
       const y = top + 24 + i * (barHeight + gap);
       const value = panel.values[i] ?? null;
@@ -50,9 +56,22 @@ export function barChart(labels: readonly string[], panels: readonly ChartPanel[
         out.push(`<text x="${labelWidth}" y="${y + 12}" fill="#999999">not measured</text>`);
         return;
       }
+      const range = panel.ranges?.[i] ?? null;
+      const at = (v: number) => labelWidth + Math.max(1, (v / max) * barMax);
+      const fmt = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
       out.push(
         `<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${COLORS[i % COLORS.length]}"/>`,
-        `<text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + 12}">${value < 10 ? value.toFixed(2) : value.toFixed(1)}</text>`,
+      );
+      if (range) {
+        const [lo, hi] = [at(range[0]).toFixed(1), at(range[1]).toFixed(1)];
+        const mid = y + barHeight / 2;
+        out.push(
+          `<path d="M${lo} ${mid}H${hi}M${lo} ${y + 3}V${y + barHeight - 3}M${hi} ${y + 3}V${y + barHeight - 3}" stroke="#222222" stroke-width="1.2" fill="none"/>`,
+        );
+      }
+      const textX = range ? Math.max(labelWidth + w, at(range[1])) : labelWidth + w;
+      out.push(
+        `<text x="${(textX + 6).toFixed(1)}" y="${y + 12}">${fmt(value)}${range ? ` (${fmt(range[0])}–${fmt(range[1])})` : ''}</text>`,
       );
     });
   });

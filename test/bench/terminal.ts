@@ -6,14 +6,22 @@
  * byte (cold and warm), Ctrl-C to prompt under `yes`, idle RSS and CPU.
  * Then, per engine, the same rows from the web client in headless Chromium
  * against its own relay and daemon (test/browser/chromium-bench.ts; skip
- * with BENCH_CHROMIUM=0). Loopback only. Results go to docs/benchmarks.md
- * between markers, and a chart to docs/benchmarks-terminal.svg.
+ * with BENCH_CHROMIUM=0). Then the idle daemon of the installed npm package
+ * (idle-daemon.ts; skip with BENCH_PACKAGE=0). Every figure is the median
+ * (min–max) of BENCH_RUNS rounds (default 3), each round running every system
+ * once in the same order; ratios are taken within a round. Knobs: BENCH_MB
+ * (file size, 16), BENCH_ECHO (echo samples, 200), BENCH_ENGINES,
+ * BENCH_PROFILE (daemon CPU profiles); BENCH_AB="<node flags>" instead
+ * compares the daemon without and with those flags, side by side. Loopback
+ * only. Results go to docs/benchmarks.md between markers, and a chart
+ * (medians, min–max whiskers) to docs/benchmarks-terminal.svg.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Device, type TerminalClient } from '@pocketshell/client';
+import { DAEMON_NODE_FLAGS } from '@pocketshell/host-agent';
 import type { EngineName } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
@@ -27,7 +35,8 @@ import {
 } from '../browser/chromium-bench.ts';
 import { buildWeb } from '../browser/harness.ts';
 import { POCKETSHELL, startReadyDaemon, until } from '../support/cli.ts';
-import { barChart } from './chart.ts';
+import { barChart, type ChartPanel } from './chart.ts';
+import { type IdleDaemonFigures, idleDaemonBench, installPackage } from './idle-daemon.ts';
 import {
   busy,
   ctrlC,
@@ -42,7 +51,11 @@ import {
 } from './measure.ts';
 import { sshArgs, startSshd } from './ssh.ts';
 
-const MB = Number(process.env.BENCH_MB ?? 32);
+const MB = Number(process.env.BENCH_MB ?? 16);
+/** Rounds: each figure is the median of this many runs, the systems interleaved within a round. */
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+/** Keystroke echo samples per run. */
+const ECHO = Number(process.env.BENCH_ECHO ?? 200);
 const work = mkdtempSync(join(tmpdir(), 'pocketshell-bench-'));
 const file = join(work, 'data.txt');
 const PROMPT = '__PR__';
@@ -71,15 +84,15 @@ async function rawPty() {
   stream.write(`PS1='${PROMPT}'\r`);
   await waitFor(stream, PROMPT);
   const r = await throughput(stream, file);
-  const echo = await echoRtt(stream, 200);
+  const echo = await echoRtt(stream, ECHO);
   pty.kill();
   return { tput: r, echo };
 }
 
 // ---------------------------------------------------------------- OpenSSH
 
-async function openssh() {
-  const sshd = await startSshd({ dir: join(work, 'ssh'), home: work });
+async function openssh(round: number) {
+  const sshd = await startSshd({ dir: join(work, `ssh-${round}`), home: work });
   try {
     const connects: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -117,7 +130,7 @@ async function openssh() {
     const { result: tput, ...busyStats } = await busy([sshd.proc.pid!, ...sessionPids], () =>
       throughput(stream, file),
     );
-    const echo = await echoRtt(stream);
+    const echo = await echoRtt(stream, ECHO);
     const ctrl: number[] = [];
     for (let i = 0; i < 3; i++) ctrl.push(await ctrlC(stream, PROMPT));
     const idleStats = await idle([sshd.proc.pid!, ...sessionPids]);
@@ -156,9 +169,9 @@ function benchDevice(relayWsUrl: string, engine: EngineName): Device {
   return device;
 }
 
-async function pocketshellBench(engine: EngineName) {
+async function pocketshellBench(engine: EngineName, round: number, nodeArgs: string[] = []) {
   const relay: StartedRelay = await startRelay();
-  const home = join(work, `ps-${engine}`);
+  const home = join(work, `ps-${engine}-${round}-${nodeArgs.length}`);
   const psEnv = {
     ...env,
     POCKETSHELL_ENGINE: engine,
@@ -171,7 +184,8 @@ async function pocketshellBench(engine: EngineName) {
   const profile = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
-  const daemon = await startReadyDaemon(psEnv, relay.url, profile);
+  // The service's Node flags (what `pocketshell daemon start` runs), then the bench's own.
+  const daemon = await startReadyDaemon(psEnv, relay.url, [...DAEMON_NODE_FLAGS, ...profile, ...nodeArgs]);
   let device: Device | undefined;
   try {
     device = benchDevice(relay.wsUrl, engine);
@@ -210,7 +224,7 @@ async function pocketshellBench(engine: EngineName) {
     stream.write(`PS1='${PROMPT}'\r`);
     await waitFor(stream, PROMPT);
     const { result: tput, ...busyStats } = await busy([daemon.pid!], () => throughput(stream, file));
-    const echo = await echoRtt(stream);
+    const echo = await echoRtt(stream, ECHO);
     const ctrl: number[] = [];
     for (let i = 0; i < 3; i++) ctrl.push(await ctrlC(stream, PROMPT));
     const idleStats = await idle([daemon.pid!]);
@@ -232,112 +246,316 @@ async function pocketshellBench(engine: EngineName) {
   }
 }
 
+type PsFigures = Awaited<ReturnType<typeof pocketshellBench>>;
+
+/** A figure over the runs: median, min and max (and how many runs it has). */
+interface Spread {
+  med: number;
+  lo: number;
+  hi: number;
+  n: number;
+}
+
+function spread(xs: number[]): Spread | null {
+  if (xs.length === 0) return null;
+  return { med: median(xs), lo: Math.min(...xs), hi: Math.max(...xs), n: xs.length };
+}
+
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
+/** `median unit (lo–hi)`; the range left out with one run. */
+function cell(s: Spread | null, fmt: (n: number) => string, unit: string, ratio?: Spread | null): string {
+  if (!s) return '–';
+  const range = s.n > 1 ? `${fmt(s.lo)}–${fmt(s.hi)}` : '';
+  const inner = [ratio ? `${f2(ratio.med)}×` : '', range].filter(Boolean).join(', ');
+  return `${fmt(s.med)}${unit ? ` ${unit}` : ''}${inner ? ` (${inner})` : ''}`;
+}
+/** `p50 / p99 ms (p50 range / p99 range)`. */
+function pairCell(a: Spread | null, b: Spread | null, fmt: (n: number) => string, unit: string): string {
+  if (!a || !b) return '–';
+  const range = a.n > 1 ? ` (${fmt(a.lo)}–${fmt(a.hi)} / ${fmt(b.lo)}–${fmt(b.hi)})` : '';
+  return `${fmt(a.med)} / ${fmt(b.med)} ${unit}${range}`;
+}
 
 async function main() {
   makeFile();
-  console.error(`terminal bench: ${MB} MB file, ${cpus().length} cores`);
-  const raw = await rawPty();
-  console.error('raw PTY', raw);
-  const ssh = await openssh();
-  console.error('OpenSSH', ssh);
   const engines = (process.env.BENCH_ENGINES ?? 'werift,node-datachannel').split(',') as EngineName[];
-  const ps: Record<string, Awaited<ReturnType<typeof pocketshellBench>>> = {};
-  for (const engine of engines) {
-    ps[engine] = await pocketshellBench(engine);
-    console.error(`PocketShell (${engine})`, ps[engine]);
-  }
-  // The web client in Chromium, per engine, against its own relay and daemon.
-  const cr: Record<string, ChromiumFigures | null> = {};
-  let chromiumVersion = '';
+  const chromium = process.env.BENCH_CHROMIUM !== '0' && browserAvailable();
   if (process.env.BENCH_CHROMIUM === '0') console.error('Chromium columns skipped (BENCH_CHROMIUM=0)');
-  else if (!browserAvailable()) console.error('Chromium columns skipped: no Chromium (POCKETSHELL_CHROMIUM)');
-  else {
-    await buildWeb();
+  else if (!chromium) console.error('Chromium columns skipped: no Chromium (POCKETSHELL_CHROMIUM)');
+  const pkg = process.env.BENCH_PACKAGE !== '0';
+  console.error(`terminal bench: ${MB} MB file, ${RUNS} rounds, ${cpus().length} cores`);
+  const started = performance.now();
+  if (chromium) await buildWeb();
+  const installed = pkg ? installPackage(work) : null;
+
+  const raw: Awaited<ReturnType<typeof rawPty>>[] = [];
+  const ssh: Awaited<ReturnType<typeof openssh>>[] = [];
+  const ps: Record<string, PsFigures[]> = Object.fromEntries(engines.map((e) => [e, []]));
+  /** Per round: the figures, or the error that ended that run (null). */
+  const cr: Record<string, (ChromiumFigures | null)[]> = Object.fromEntries(engines.map((e) => [e, []]));
+  const crErrors: string[] = [];
+  const idlePkg: IdleDaemonFigures[] = [];
+  let chromiumVersion = '';
+  // Rounds: every system once per round, in the same order, so drift of the
+  // shared machine hits all alike; ratios are taken within a round.
+  for (let round = 0; round < RUNS; round++) {
+    const at = `[round ${round + 1}/${RUNS}, ${((performance.now() - started) / 1000).toFixed(0)} s]`;
+    raw.push(await rawPty());
+    console.error(at, 'raw PTY', raw.at(-1));
+    ssh.push(await openssh(round));
+    console.error(at, 'OpenSSH', ssh.at(-1));
     for (const engine of engines) {
-      try {
-        cr[engine] = await chromiumTerminalBench({ engine, file, work, env, build: false });
-        chromiumVersion = cr[engine]!.chromium;
-        console.error(`PocketShell (${engine}) → Chromium`, describeFigures(cr[engine]!));
-      } catch (error) {
-        cr[engine] = null;
-        console.error(`PocketShell (${engine}) → Chromium FAILED:`, error);
+      ps[engine]!.push(await pocketshellBench(engine, round));
+      console.error(at, `PocketShell (${engine})`, ps[engine]!.at(-1));
+    }
+    if (chromium)
+      for (const engine of engines) {
+        try {
+          const work_ = join(work, `r${round}`);
+          const f = await chromiumTerminalBench({
+            engine,
+            file,
+            work: work_,
+            env,
+            build: false,
+            echoSamples: ECHO,
+          });
+          cr[engine]!.push(f);
+          chromiumVersion = f.chromium;
+          console.error(at, `PocketShell (${engine}) → Chromium`, describeFigures(f));
+        } catch (error) {
+          cr[engine]!.push(null);
+          crErrors.push(`${engine}, round ${round + 1}: ${(error as Error).message.split('\n')[0]}`);
+          console.error(at, `PocketShell (${engine}) → Chromium: this run ended early:`, error);
+        }
       }
+    if (installed) {
+      idlePkg.push(await idleDaemonBench({ bin: installed, work: join(work, `pkg-${round}`), file, env }));
+      console.error(at, 'installed daemon idle', idlePkg.at(-1));
     }
   }
-  const crEngines = engines.filter((e) => e in cr);
-  const each = (cell: (r: Awaited<ReturnType<typeof pocketshellBench>>) => string) =>
-    engines.map((e) => cell(ps[e]!));
-  /** Node-client cells, then the Chromium cells ('failed' where that run failed). */
-  const both = (
-    cell: (r: Awaited<ReturnType<typeof pocketshellBench>>) => string,
-    crCell: (r: ChromiumFigures) => string,
-  ) => [...each(cell), ...crEngines.map((e) => (cr[e] ? crCell(cr[e]!) : 'failed'))];
+  const seconds = (performance.now() - started) / 1000;
+  console.error(`terminal bench: ${RUNS} rounds in ${seconds.toFixed(0)} s`);
+
+  const crEngines = chromium ? engines : [];
+  /** Per-round ratio to the raw PTY of the same round. */
+  const ratio = (mbps: (number | null)[]) =>
+    spread(mbps.flatMap((m, i) => (m === null ? [] : [m / raw[i]!.tput.mbps])));
+  const of = <T>(runs: (T | null)[], pick: (r: T) => number) =>
+    spread(runs.flatMap((r) => (r === null ? [] : [pick(r)])).filter(Number.isFinite));
+  const crTput = (e: string) => cr[e]!.map((r) => r?.tput.mbps ?? null);
+  const modeNote = (e: string) => {
+    const runs = cr[e]!.filter((r) => r !== null);
+    const screen = runs.filter((r) => r.tput.mode === 'screen').length;
+    const failed = cr[e]!.length - runs.length;
+    const parts = [
+      screen === 0
+        ? 'stream'
+        : screen === runs.length
+          ? 'screen sync¹'
+          : `screen sync¹ in ${screen} of ${runs.length}`,
+      failed ? `${failed} run${failed > 1 ? 's' : ''} ended early²` : '',
+    ];
+    return parts.filter(Boolean).join(', ');
+  };
+  const nodeCells = (f: (runs: PsFigures[]) => string) => engines.map((e) => f(ps[e]!));
+  const crCells = (f: (runs: (ChromiumFigures | null)[], e: string) => string) =>
+    crEngines.map((e) => f(cr[e]!, e));
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
-  const rows = [
+  const rows: string[][] = [
     [
       'terminal output throughput (`cat` of a text file)',
-      `${f1(raw.tput.mbps)} MB/s`,
-      `${f1(ssh.tput.mbps)} MB/s (${f2(ssh.tput.mbps / raw.tput.mbps)}×)`,
-      ...both(
-        (r) => `${f1(r.tput.mbps)} MB/s (${f2(r.tput.mbps / raw.tput.mbps)}×)`,
-        (r) =>
-          `${f1(r.tput.mbps)} MB/s (${f2(r.tput.mbps / raw.tput.mbps)}×)${r.tput.mode === 'screen' ? ', screen sync¹' : ''}`,
+      cell(
+        of(raw, (r) => r.tput.mbps),
+        f1,
+        'MB/s',
+      ),
+      cell(
+        of(ssh, (r) => r.tput.mbps),
+        f1,
+        'MB/s',
+        ratio(ssh.map((r) => r.tput.mbps)),
+      ),
+      ...nodeCells((runs) =>
+        cell(
+          of(runs, (r) => r.tput.mbps),
+          f1,
+          'MB/s',
+          ratio(runs.map((r) => r.tput.mbps)),
+        ),
+      ),
+      ...crCells(
+        (runs, e) =>
+          `${cell(
+            of(runs, (r) => r.tput.mbps),
+            f1,
+            'MB/s',
+            ratio(crTput(e)),
+          )}, ${modeNote(e)}`,
       ),
     ],
     [
       'keystroke echo round trip p50 / p99',
-      `${f2(raw.echo.p50)} / ${f2(raw.echo.p99)} ms`,
-      `${f2(ssh.echo.p50)} / ${f2(ssh.echo.p99)} ms`,
-      ...both(
-        (r) => `${f2(r.echo.p50)} / ${f2(r.echo.p99)} ms`,
-        (r) => `${f2(r.echo.p50)} / ${f2(r.echo.p99)} ms`,
+      pairCell(
+        of(raw, (r) => r.echo.p50),
+        of(raw, (r) => r.echo.p99),
+        f2,
+        'ms',
+      ),
+      pairCell(
+        of(ssh, (r) => r.echo.p50),
+        of(ssh, (r) => r.echo.p99),
+        f2,
+        'ms',
+      ),
+      ...nodeCells((runs) =>
+        pairCell(
+          of(runs, (r) => r.echo.p50),
+          of(runs, (r) => r.echo.p99),
+          f2,
+          'ms',
+        ),
+      ),
+      ...crCells((runs) =>
+        pairCell(
+          of(runs, (r) => r.echo.p50),
+          of(runs, (r) => r.echo.p99),
+          f2,
+          'ms',
+        ),
       ),
     ],
     [
       'connect to first shell byte, cold',
       '–',
-      `${f1(ssh.connectCold)} ms`,
-      ...both(
-        (r) => `${f1(r.connectCold)} ms`,
-        (r) => `${f1(r.connectCold)} ms`,
+      cell(
+        of(ssh, (r) => r.connectCold),
+        f1,
+        'ms',
+      ),
+      ...nodeCells((runs) =>
+        cell(
+          of(runs, (r) => r.connectCold),
+          f1,
+          'ms',
+        ),
+      ),
+      ...crCells((runs) =>
+        cell(
+          of(runs, (r) => r.connectCold),
+          f1,
+          'ms',
+        ),
       ),
     ],
     [
-      'connect to first shell byte, warm (median of 4)',
+      'connect to first shell byte, warm (median of 4 per run)',
       '–',
-      `${f1(ssh.connectWarm)} ms`,
-      ...both(
-        (r) => `${f1(r.connectWarm)} ms`,
-        (r) => `${f1(r.connectWarm)} ms`,
+      cell(
+        of(ssh, (r) => r.connectWarm),
+        f1,
+        'ms',
+      ),
+      ...nodeCells((runs) =>
+        cell(
+          of(runs, (r) => r.connectWarm),
+          f1,
+          'ms',
+        ),
+      ),
+      ...crCells((runs) =>
+        cell(
+          of(runs, (r) => r.connectWarm),
+          f1,
+          'ms',
+        ),
       ),
     ],
     [
-      'Ctrl-C to prompt under `yes` (median of 3)',
+      'Ctrl-C to prompt under `yes` (median of 3 per run)',
       '–',
-      `${f1(ssh.ctrl)} ms`,
-      ...both(
-        (r) => `${f1(r.ctrl)} ms`,
-        (r) => `${f1(r.ctrl)} ms`,
+      cell(
+        of(ssh, (r) => r.ctrl),
+        f1,
+        'ms',
+      ),
+      ...nodeCells((runs) =>
+        cell(
+          of(runs, (r) => r.ctrl),
+          f1,
+          'ms',
+        ),
+      ),
+      ...crCells((runs) =>
+        cell(
+          of(runs, (r) => r.ctrl),
+          f1,
+          'ms',
+        ),
       ),
     ],
     [
       'busy server peak RSS / CPU (during the `cat`; CPU in % of one core)',
       '–',
-      `${f1(ssh.busy.rssMiB)} MiB / ${f1(ssh.busy.cpuPercent)} %`,
-      ...both(
-        (r) => `${f1(r.busy.rssMiB)} MiB / ${f1(r.busy.cpuPercent)} %`,
-        () => '–',
+      `${cell(
+        of(ssh, (r) => r.busy.rssMiB),
+        f1,
+        'MiB',
+      )} / ${cell(
+        of(ssh, (r) => r.busy.cpuPercent),
+        f1,
+        '%',
+      )}`,
+      ...nodeCells(
+        (runs) =>
+          `${cell(
+            of(runs, (r) => r.busy.rssMiB),
+            f1,
+            'MiB',
+          )} / ${cell(
+            of(runs, (r) => r.busy.cpuPercent),
+            f1,
+            '%',
+          )}`,
       ),
+      ...crCells(() => '–'),
     ],
     [
-      'idle server RSS / CPU (5 s, one idle session)',
+      'idle server RSS / CPU (5 s, one idle session, after the run’s floods; from source)',
       '–',
-      `${f1(ssh.idle.rssMiB)} MiB / ${f2(ssh.idle.cpuPercent)} %`,
-      ...both(
-        (r) => `${f1(r.idle.rssMiB)} MiB / ${f2(r.idle.cpuPercent)} %`,
-        (r) => (r.idle ? `${f1(r.idle.rssMiB)} MiB / ${f2(r.idle.cpuPercent)} %` : '–'),
+      `${cell(
+        of(ssh, (r) => r.idle.rssMiB),
+        f1,
+        'MiB',
+      )} / ${cell(
+        of(ssh, (r) => r.idle.cpuPercent),
+        f2,
+        '%',
+      )}`,
+      ...nodeCells(
+        (runs) =>
+          `${cell(
+            of(runs, (r) => r.idle.rssMiB),
+            f1,
+            'MiB',
+          )} / ${cell(
+            of(runs, (r) => r.idle.cpuPercent),
+            f2,
+            '%',
+          )}`,
+      ),
+      ...crCells(
+        (runs) =>
+          `${cell(
+            of(runs, (r) => r.idle?.rssMiB ?? Number.NaN),
+            f1,
+            'MiB',
+          )} / ${cell(
+            of(runs, (r) => r.idle?.cpuPercent ?? Number.NaN),
+            f2,
+            '%',
+          )}`,
       ),
     ],
   ];
@@ -348,16 +566,72 @@ async function main() {
   const chromiumNote = crEngines.length
     ? `
 
-The "→ Chromium" columns are the built web client in headless Chromium ${chromiumVersion} (412×915 phone emulation, xterm.js, the browser's own WebRTC) against its own relay process and \`pocketshell daemon run\` process on that engine, measured in the page with \`performance.now()\` on the terminal screen's live output as it comes off the data channel (xterm.js renders it as it goes); the goal for throughput to Chromium is ≥ 0.75× the raw PTY of the same run. Connect there is from the terminal screen starting (\`#/t/<host>/new\`) to the new shell's first output byte: cold is the page's first connection after pairing; warm is after the page left the screen and closed its peer connection (control channel closed, hangup sent, peer connection closed), the relay connection staying up. Idle is the daemon with the page's session open. ¹ "screen sync": the host measured the page's link as too slow to drain its window (docs/transport.md) and sent it the screen instead of the backlog; the figure is then the time until the final screen (with the end marker) was shown, over the file's size — what the person waited for — not bytes streamed.`
+The "→ Chromium" columns are the built web client in headless Chromium ${chromiumVersion} (412×915 phone emulation, xterm.js, the browser's own WebRTC) against its own relay process and \`pocketshell daemon run\` process on that engine, measured in the page with \`performance.now()\` on the terminal screen's live output as it comes off the data channel (xterm.js renders it as it goes); the goal for throughput to Chromium is ≥ 0.75× the raw PTY of the same run. Connect there is from the terminal screen starting (\`#/t/<host>/new\`) to the new shell's first output byte: cold is the page's first connection after pairing; warm is after the page left the screen and closed its peer connection (control channel closed, hangup sent, peer connection closed), the relay connection staying up. Idle is the daemon with the page's session open. The throughput cell says which mode ran: "stream" — every byte came through the terminal channel and the end marker was seen in it; ¹ "screen sync" — the host measured the page's link as too slow to drain its window (docs/transport.md) and sent it the screen instead of the backlog; the figure is then the time until the final screen (with the end marker) was shown, over the file's size — what the person waited for — not bytes streamed.${crErrors.length ? ` ² Runs that ended early (left out of the medians): ${crErrors.map((e) => `${e}`).join('; ')}.` : ''}`
+    : '';
+  const pkgIdle = (pick: (f: IdleDaemonFigures) => number) => spread(idlePkg.map(pick));
+  const pkgSection = idlePkg.length
+    ? `
+
+### The idle daemon as installed
+
+The npm packages built from this checkout (\`npm run package\`), installed with \`npm install -g\` into a temporary prefix, \`pocketshell daemon start\` from the installed package (the detached service, so its command line and Node flags are the service's) on node-datachannel, a Node device paired and connected; then a ${MB} MB \`cat\` through one session, 10 s of rest (\`BENCH_IDLE_REST_MS\`: V8 collects for some seconds after a flood), a 10 s idle window (CPU from /proc in 10 ms ticks: 0.1 % resolution); then four more idle sessions, the same rest, another window. Daemon and session holder (\`<state>/holder.pid\`, when the daemon has one) counted together; PSS (proportional set size, from \`/proc/PID/smaps_rollup\`) splits the node binary's shared pages between the processes that map them, RSS counts them in each. Median (min–max) of ${RUNS} run${RUNS > 1 ? 's' : ''}, one per round. Goal: ≤ 60 MiB RSS and ≤ 0.2 % CPU with one idle session, ≤ 5 MiB per extra idle session.
+
+| installed daemon | daemon RSS | holder RSS | RSS sum | PSS sum | CPU (% of one core) |
+|---|---:|---:|---:|---:|---:|
+${(
+  [
+    ['just started, relay connected, no session', (f: IdleDaemonFigures) => f.fresh],
+    ['one idle session, after the flood', (f: IdleDaemonFigures) => f.one],
+    [`${idlePkg[0]!.sessions} idle sessions`, (f: IdleDaemonFigures) => f.many],
+  ] as const
+)
+  .map(
+    ([label, pick]) =>
+      `| ${label} | ${cell(
+        pkgIdle((f) => pick(f).daemonRssMiB),
+        f1,
+        'MiB',
+      )} | ${
+        idlePkg.some((f) => pick(f).holderRssMiB !== null)
+          ? cell(
+              pkgIdle((f) => pick(f).holderRssMiB ?? 0),
+              f1,
+              'MiB',
+            )
+          : '–'
+      } | ${cell(
+        pkgIdle((f) => pick(f).rssMiB),
+        f1,
+        'MiB',
+      )} | ${cell(
+        pkgIdle((f) => pick(f).pssMiB),
+        f1,
+        'MiB',
+      )} | ${cell(
+        pkgIdle((f) => pick(f).cpuPercent),
+        f2,
+        '%',
+      )} |`,
+  )
+  .join('\n')}
+| each extra idle session | | | ${cell(
+        pkgIdle((f) => f.perExtraRssMiB),
+        f2,
+        'MiB',
+      )} | ${cell(
+        pkgIdle((f) => f.perExtraMiB),
+        f2,
+        'MiB',
+      )} | |`
     : '';
 
   const md = `## Terminal (\`npm run bench\`)
 
-Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on loopback, in one run: the raw PTY (bash in a local PTY), OpenSSH (\`ssh -tt\` in a local PTY to a private \`sshd\` on 127.0.0.1, ed25519 keys), and PocketShell (a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process, and the Node client in the bench process, over a WebRTC data channel), once per WebRTC engine (daemon and client on the same engine, \`POCKETSHELL_ENGINE\`). Throughput is a \`cat\` of a ${MB} MB text file as the client receives it; echo is one printable key to bash's readline echo; connect is from starting the client to the shell's first output byte (for OpenSSH: TCP, key exchange, auth and session; for PocketShell: signed offer/answer through the relay, ICE, DTLS, data channel, PTY); idle counts sshd's listener and session processes, and the whole PocketShell daemon.${chromiumNote}
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on loopback: the raw PTY (bash in a local PTY), OpenSSH (\`ssh -tt\` in a local PTY to a private \`sshd\` on 127.0.0.1, ed25519 keys), and PocketShell (a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process, and the Node client in the bench process, over a WebRTC data channel), once per WebRTC engine (daemon and client on the same engine, \`POCKETSHELL_ENGINE\`). Each figure is the **median of ${RUNS} runs (min–max in brackets)**: the bench runs in rounds, each round every system once in the same order (raw PTY, OpenSSH, the engines, the Chromium columns, the installed daemon), so the shared machine's drift hits all alike; a ratio is the median of the per-round ratios to that round's raw PTY (\`BENCH_RUNS\` sets the rounds; the whole bench took ${(seconds / 60).toFixed(1)} min). Throughput is a \`cat\` of a ${MB} MB text file as the client receives it (\`BENCH_MB\`; the default is 16 MB since issue 17, 32 MB before, to keep three rounds inside ~12 min on this machine); echo is one printable key to bash's readline echo (${ECHO} samples per run); connect is from starting the client to the shell's first output byte (for OpenSSH: TCP, key exchange, auth and session; for PocketShell: signed offer/answer through the relay, ICE, DTLS, data channel, PTY); idle counts sshd's listener and session processes, and the whole PocketShell daemon.${chromiumNote}
 
 | measure | raw PTY | OpenSSH | ${columns.join(' | ')} |
 |---|---:|---:|${columns.map(() => '---:').join('|')}|
-${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
+${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}${pkgSection}
 `;
   const labels = [
     'raw PTY',
@@ -365,83 +639,128 @@ ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
     ...engines.map((e) => `PocketShell (${e})`),
     ...crEngines.map((e) => `PS (${e}) → Chromium`),
   ];
-  const all = engines.map((e) => ps[e]!);
-  const inPage = crEngines.map((e) => cr[e] ?? null);
+  const panel = (
+    title: string,
+    unit: string,
+    lowerIsBetter: boolean,
+    rawS: Spread | null,
+    sshS: Spread | null,
+    pick: (r: PsFigures) => number,
+    crPick: ((r: ChromiumFigures) => number) | null,
+  ): ChartPanel => {
+    const all = [
+      rawS,
+      sshS,
+      ...engines.map((e) => of(ps[e]!, pick)),
+      ...crEngines.map((e) => (crPick ? of(cr[e]!, crPick) : null)),
+    ];
+    return {
+      title,
+      unit,
+      lowerIsBetter,
+      values: all.map((s) => s?.med ?? null),
+      ranges: all.map((s) => (s && s.n > 1 ? [s.lo, s.hi] : null)),
+    };
+  };
   const svg = barChart(labels, [
-    {
-      title: 'terminal output throughput',
-      unit: 'MB/s',
-      lowerIsBetter: false,
-      values: [
-        raw.tput.mbps,
-        ssh.tput.mbps,
-        ...all.map((r) => r.tput.mbps),
-        ...inPage.map((r) => r?.tput.mbps ?? null),
-      ],
-    },
-    {
-      title: 'keystroke echo p50',
-      unit: 'ms',
-      lowerIsBetter: true,
-      values: [
-        raw.echo.p50,
-        ssh.echo.p50,
-        ...all.map((r) => r.echo.p50),
-        ...inPage.map((r) => r?.echo.p50 ?? null),
-      ],
-    },
-    {
-      title: 'connect to first byte, cold',
-      unit: 'ms',
-      lowerIsBetter: true,
-      values: [
-        null,
-        ssh.connectCold,
-        ...all.map((r) => r.connectCold),
-        ...inPage.map((r) => r?.connectCold ?? null),
-      ],
-    },
-    {
-      title: 'connect to first byte, warm',
-      unit: 'ms',
-      lowerIsBetter: true,
-      values: [
-        null,
-        ssh.connectWarm,
-        ...all.map((r) => r.connectWarm),
-        ...inPage.map((r) => r?.connectWarm ?? null),
-      ],
-    },
-    {
-      title: 'Ctrl-C to prompt under yes',
-      unit: 'ms',
-      lowerIsBetter: true,
-      values: [null, ssh.ctrl, ...all.map((r) => r.ctrl), ...inPage.map((r) => r?.ctrl ?? null)],
-    },
-    {
-      title: 'idle server RSS',
-      unit: 'MiB',
-      lowerIsBetter: true,
-      values: [
-        null,
-        ssh.idle.rssMiB,
-        ...all.map((r) => r.idle.rssMiB),
-        ...inPage.map((r) => r?.idle?.rssMiB ?? null),
-      ],
-    },
+    panel(
+      'terminal output throughput',
+      'MB/s',
+      false,
+      of(raw, (r) => r.tput.mbps),
+      of(ssh, (r) => r.tput.mbps),
+      (r) => r.tput.mbps,
+      (r) => r.tput.mbps,
+    ),
+    panel(
+      'keystroke echo p50',
+      'ms',
+      true,
+      of(raw, (r) => r.echo.p50),
+      of(ssh, (r) => r.echo.p50),
+      (r) => r.echo.p50,
+      (r) => r.echo.p50,
+    ),
+    panel(
+      'connect to first byte, cold',
+      'ms',
+      true,
+      null,
+      of(ssh, (r) => r.connectCold),
+      (r) => r.connectCold,
+      (r) => r.connectCold,
+    ),
+    panel(
+      'connect to first byte, warm',
+      'ms',
+      true,
+      null,
+      of(ssh, (r) => r.connectWarm),
+      (r) => r.connectWarm,
+      (r) => r.connectWarm,
+    ),
+    panel(
+      'Ctrl-C to prompt under yes',
+      'ms',
+      true,
+      null,
+      of(ssh, (r) => r.ctrl),
+      (r) => r.ctrl,
+      (r) => r.ctrl,
+    ),
+    panel(
+      'idle server RSS',
+      'MiB',
+      true,
+      null,
+      of(ssh, (r) => r.idle.rssMiB),
+      (r) => r.idle.rssMiB,
+      (r) => r.idle?.rssMiB ?? Number.NaN,
+    ),
   ]);
   writeFileSync(new URL('../../docs/benchmarks-terminal.svg', import.meta.url), svg);
   writeSection(
     'terminal',
     `${md}
-![side-by-side figures of this run](benchmarks-terminal.svg)
+![side-by-side figures of this run: medians, the whiskers min–max](benchmarks-terminal.svg)
 `,
   );
   console.log(md);
 }
 
+/**
+ * BENCH_AB="<node flags>": the Node-client rows only, the daemon without and
+ * with those flags in alternation (BENCH_RUNS rounds of each), printing the
+ * medians and the median per-round ratio; writes nothing to docs.
+ */
+async function ab(flags: string[]) {
+  makeFile();
+  const engines = (process.env.BENCH_ENGINES ?? 'node-datachannel').split(',') as EngineName[];
+  for (const engine of engines) {
+    const a: PsFigures[] = [];
+    const b: PsFigures[] = [];
+    for (let round = 0; round < RUNS; round++) {
+      a.push(await pocketshellBench(engine, round));
+      b.push(await pocketshellBench(engine, round, flags));
+      console.error(
+        `${engine} round ${round + 1}: ${f1(a.at(-1)!.tput.mbps)} vs ${f1(b.at(-1)!.tput.mbps)} MB/s, idle ${f1(a.at(-1)!.idle.rssMiB)} vs ${f1(b.at(-1)!.idle.rssMiB)} MiB`,
+      );
+    }
+    const m = (runs: PsFigures[], pick: (r: PsFigures) => number) => cell(spread(runs.map(pick)), f1, '');
+    console.log(
+      `${engine}: throughput ${m(a, (r) => r.tput.mbps)} → ${m(b, (r) => r.tput.mbps)} MB/s (ratio ${f2(median(a.map((r, i) => b[i]!.tput.mbps / r.tput.mbps)))}); busy CPU ${m(a, (r) => r.busy.cpuPercent)} → ${m(b, (r) => r.busy.cpuPercent)} %; busy peak RSS ${m(a, (r) => r.busy.rssMiB)} → ${m(b, (r) => r.busy.rssMiB)} MiB; idle RSS ${m(a, (r) => r.idle.rssMiB)} → ${m(b, (r) => r.idle.rssMiB)} MiB; echo p50 ${m(a, (r) => r.echo.p50)} → ${m(b, (r) => r.echo.p50)} ms`,
+    );
+  }
+}
+
 try {
-  await main();
+  if (process.env.BENCH_AB) await ab(process.env.BENCH_AB.split(' ').filter(Boolean));
+  else await main();
 } finally {
-  rmSync(work, { recursive: true, force: true });
+  // A shell of a run may still be writing its history: retry, and never hide the run's own error.
+  try {
+    rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  } catch (error) {
+    console.error(`could not remove ${work}:`, error);
+  }
 }

@@ -29,6 +29,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { DAEMON_NODE_FLAGS } from '@pocketshell/host-agent';
 import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
 import { idle } from '../bench/measure.ts';
@@ -331,7 +332,8 @@ export async function chromiumTerminalBench(o: ChromiumBenchOptions): Promise<Ch
   let daemon: ChildProcess | undefined;
   let phone: Phone | undefined;
   try {
-    daemon = await startReadyDaemon(psEnv, relay.url);
+    // With the service's Node flags, as `pocketshell daemon start` runs it.
+    daemon = await startReadyDaemon(psEnv, relay.url, [...DAEMON_NODE_FLAGS]);
     phone = await launchPhone();
     const chromium = phone.context.browser()?.version() ?? '';
     const { page } = phone;

@@ -7,9 +7,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Device, type TerminalClient } from '@pocketshell/client';
-import { type OpenedHost, type OpenHostOptions, openHost, statePaths } from '@pocketshell/host-core';
+import {
+  type EngineName,
+  type OpenedHost,
+  type OpenHostOptions,
+  openHost,
+  statePaths,
+} from '@pocketshell/host-core';
 import { generateKeyPair, type KeyPair, type WebSocketFactory } from '@pocketshell/protocol';
-import { isLoopbackIPv4, WeriftEngine } from '@pocketshell/webrtc';
+import { isLoopbackIPv4, NodeDataChannelEngine, WeriftEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,9 +28,10 @@ export function pocketshell(
   args: string[],
   env: Record<string, string>,
   timeoutMs = 30_000,
+  bin: string = POCKETSHELL,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [POCKETSHELL, ...args], {
+    const child = spawn(process.execPath, [bin, ...args], {
       env: { ...process.env, ...env },
       stdio: 'pipe',
     });
@@ -94,11 +101,23 @@ export function openLoopbackHost(
 
 /** A Node device on loopback with short reconnect backoff. */
 export function loopbackDevice(relayWsUrl: string, keyPair: KeyPair = generateKeyPair()): Device {
+  return loopbackDeviceOn(relayWsUrl, 'werift', keyPair);
+}
+
+/** A Node device on loopback on the WebRTC engine `engine`, short reconnect backoff. */
+export function loopbackDeviceOn(
+  relayWsUrl: string,
+  engine: EngineName,
+  keyPair: KeyPair = generateKeyPair(),
+): Device {
   const device = new Device({
     keyPair,
     relayUrl: relayWsUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,
-    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+    engine:
+      engine === 'werift'
+        ? new WeriftEngine({ bindAddress: '127.0.0.1' })
+        : new NodeDataChannelEngine({ bindAddress: '127.0.0.1' }),
     localAddressFilter: isLoopbackIPv4,
     minBackoffMs: 50,
     maxBackoffMs: 500,
@@ -143,21 +162,23 @@ export async function until(
 /**
  * Starts `pocketshell daemon run --relay <relayUrl>` with `psEnv` (and extra
  * Node flags, e.g. a CPU profile) and resolves once its relay connection is
- * ready, as `pocketshell status --json` reports it.
+ * ready, as `pocketshell status --json` reports it. `bin`: another
+ * `pocketshell` launcher (an installed package's) instead of this checkout's.
  */
 export async function startReadyDaemon(
   psEnv: Record<string, string>,
   relayUrl: string,
   nodeArgs: string[] = [],
+  bin: string = POCKETSHELL,
 ): Promise<ChildProcess> {
-  const daemon = spawn(process.execPath, [...nodeArgs, POCKETSHELL, 'daemon', 'run', '--relay', relayUrl], {
+  const daemon = spawn(process.execPath, [...nodeArgs, bin, 'daemon', 'run', '--relay', relayUrl], {
     env: { ...process.env, ...psEnv },
     stdio: 'ignore',
   });
   try {
     await until(
       async () => {
-        const r = await pocketshell(['status', '--json'], psEnv).catch(() => null);
+        const r = await pocketshell(['status', '--json'], psEnv, 30_000, bin).catch(() => null);
         return r?.code === 0 && JSON.parse(r.stdout).daemon.relay?.state === 'ready';
       },
       30_000,

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // The `pocketshell` command of a source checkout: checks the Node version first (the
 // sources are TypeScript, which Node runs from 22.18 on), then runs the CLI.
+import { setFlagsFromString } from 'node:v8';
 import { requireNode } from '../../../packaging/npm/node-check.js';
 
 requireNode(
   'pocketshell',
   'in a source checkout, npm start and the npm scripts bring their own Node 24 (npm ci)',
 );
+// A 1 MiB young generation, as the npm package's launcher sets it (packaging/npm/launcher.js).
+setFlagsFromString('--max-semi-space-size=1');
 const { run } = await import('../src/cli.ts');
 const code = await run(process.argv.slice(2), {
   out: (line) => process.stdout.write(`${line}\n`),

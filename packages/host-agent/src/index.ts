@@ -2,4 +2,5 @@
 export { program, run } from './cli.ts';
 export { type RunningDaemon, startDaemon } from './daemon.ts';
 export { LocalClient } from './local-api.ts';
+export { DAEMON_NODE_FLAGS } from './service/manager.ts';
 export { up } from './up.ts';

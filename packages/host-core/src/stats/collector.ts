@@ -532,7 +532,8 @@ export class StatsCollector {
         listening.push({ port, proto: proto.slice(0, 8), process: cut(c.process, 256) });
       }
     }
-    listening.sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
+    // A plain comparison: the protocol names are ASCII, and localeCompare would load ICU into the daemon.
+    listening.sort((a, b) => a.port - b.port || (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : 0));
     return { tcp, listening };
   }
 

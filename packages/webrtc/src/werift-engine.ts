@@ -3,7 +3,8 @@
  * back to its default public STUN server (ICE servers always come from the
  * caller, even `[]`), can pin every ICE socket to one address (127.0.0.1 in
  * tests and benchmarks), filters candidates both ways through the peer's
- * address filter, gives each peer its own ECDSA P-256 DTLS certificate, and
+ * address filter, gives each peer its own ECDSA P-256 DTLS certificate
+ * (made ahead, off the connection's way), and
  * reads the remote certificate from werift's DTLS socket after the handshake
  * so the signed-SDP binding can be checked above it.
  *
@@ -360,16 +361,50 @@ export class WeriftEngine implements WebRtcEngine {
   readonly name = 'werift';
   readonly #bindAddress: string | undefined;
   readonly #sctpMtu: number;
+  #cert: Promise<RTCCertificate> | undefined;
 
   constructor(options: WeriftEngineOptions = {}) {
     this.#bindAddress = options.bindAddress;
     this.#sctpMtu = options.sctpMtu ?? BROWSER_SAFE_SCTP_MTU;
   }
 
+  /**
+   * Loads werift (≈0.5 s of module loading on this machine's first peer
+   * otherwise) and makes the next peer's DTLS certificate, in the background.
+   */
+  async prepare(): Promise<void> {
+    await this.#nextCertificate();
+  }
+
+  /**
+   * The next peer's own ECDSA P-256 DTLS certificate. Each peer still gets
+   * a fresh key, but it is made ahead (after the previous peer took its
+   * own), off the connection's way. A failure is not kept.
+   */
+  #nextCertificate(): Promise<RTCCertificate> {
+    if (this.#cert) return this.#cert;
+    const made: Promise<RTCCertificate> = loadWerift()
+      .then(newCertificate)
+      .catch((error: unknown) => {
+        if (this.#cert === made) this.#cert = undefined;
+        throw error;
+      });
+    this.#cert = made;
+    return made;
+  }
+
+  /** Takes the certificate made ahead (each caller its own), and starts making the one after it. */
+  #takeCertificate(): Promise<RTCCertificate> {
+    const mine = this.#nextCertificate();
+    this.#cert = undefined;
+    this.#nextCertificate().catch(() => {}); // not kept: made again for the next peer
+    return mine;
+  }
+
   async createPeer(options: PeerOptions): Promise<Peer> {
     if (!Array.isArray(options.iceServers)) throw new TypeError('createPeer: iceServers must be an array');
     const w = await loadWerift();
-    const certificate = await newCertificate(w);
+    const certificate = await this.#takeCertificate();
     const bind = this.#bindAddress;
     const allow = candidatePolicy(bind, options.localAddressFilter);
     const config: RTCPeerConnectionConfig = {

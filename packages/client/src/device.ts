@@ -329,6 +329,7 @@ export class Device {
     let peerRef: Peer | undefined;
     let live: HostConnection | undefined;
     const mark = connectTiming('device', conn);
+    mark('start');
     const cleanup = this.#signals.listen(conn, (kind, body) => {
       if (kind === 'answer') answerBody?.(body);
       else if (kind === 'hangup') {
@@ -357,6 +358,7 @@ export class Device {
         channels: ['control'],
         signal,
       });
+      mark('offer made');
       offering.peer.on('connectionstatechange', (s) => mark(`peer ${s}`));
       this.#signals.seal(host, 'offer', offering.offer);
       mark('offer sent');

@@ -38,7 +38,14 @@ import {
   sasDigits,
   unixNow,
 } from '@pocketshell/protocol';
-import { type DataChannel, type Peer, type PeerSideOptions, startOffer } from '@pocketshell/webrtc';
+import {
+  type ConnectMark,
+  connectTiming,
+  type DataChannel,
+  type Peer,
+  type PeerSideOptions,
+  startOffer,
+} from '@pocketshell/webrtc';
 import { AlertsClient } from './alerts-client.ts';
 import { FilesClient } from './files-client.ts';
 import { rpcOverChannel } from './rpc-channel.ts';
@@ -68,6 +75,8 @@ export class HostConnection {
   /** The control methods of the host (`CONTROL_METHODS`), typed: `rpc.call('sessions.list')`. */
   readonly rpc: RpcClient<ControlMethods>;
   readonly #onClose: (tellHost?: boolean) => void;
+  /** Debug timing of the way up (`NODE_DEBUG=pocketshell-connect`), until the first terminal's first byte. */
+  #mark: ConnectMark | undefined;
 
   constructor(
     host: PairedHost,
@@ -75,7 +84,9 @@ export class HostConnection {
     peer: Peer,
     control: DataChannel,
     onClose: (tellHost?: boolean) => void,
+    mark?: ConnectMark,
   ) {
+    this.#mark = mark;
     this.host = host;
     this.conn = conn;
     this.peer = peer;
@@ -102,16 +113,27 @@ export class HostConnection {
       channel,
       options.autoAck === undefined ? {} : { autoAck: options.autoAck },
     );
+    const mark = this.#mark;
+    this.#mark = undefined;
+    if (mark) {
+      const off = term.on('data', ({ snapshot }) => {
+        if (snapshot) return;
+        off();
+        mark('first terminal byte');
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       if (channel.readyState === 'open') return resolve();
       channel.once('open', () => resolve());
       channel.once('close', () => reject(new ProtocolError('unavailable', 'terminal channel refused')));
     });
+    mark?.(`term:${target} open`);
     if (options.cols && options.rows) term.resize(options.cols, options.rows);
     const closed = term.closed.then(() => {
       throw new ProtocolError('unavailable', 'terminal channel closed before attaching');
     });
     await Promise.race([term.attachedOnce, closed]);
+    mark?.('terminal attached');
     return term;
   }
 
@@ -199,6 +221,9 @@ export class Device {
   /** Connects to the relay. */
   start(): void {
     this.relay.start();
+    // The engine's library and first certificate, ahead of the first connection (werift: ≈0.5 s).
+    // A failure here is not lost: the first createPeer meets it again and reports it.
+    this.#o.engine.prepare?.().catch(() => {});
   }
 
   /** Adds a host paired earlier (from the device's own store). */
@@ -303,6 +328,8 @@ export class Device {
     answer.catch(() => {});
     let peerRef: Peer | undefined;
     let live: HostConnection | undefined;
+    const mark = connectTiming('device', conn);
+    mark('start');
     const cleanup = this.#signals.listen(conn, (kind, body) => {
       if (kind === 'answer') answerBody?.(body);
       else if (kind === 'hangup') {
@@ -331,11 +358,17 @@ export class Device {
         channels: ['control'],
         signal,
       });
+      mark('offer made');
+      offering.peer.on('connectionstatechange', (s) => mark(`peer ${s}`));
       this.#signals.seal(host, 'offer', offering.offer);
-      const { verified } = await offering.acceptAnswer(await answer);
+      mark('offer sent');
+      const answered = await answer;
+      mark('answer received');
+      const { verified } = await offering.acceptAnswer(answered);
       peerRef = offering.peer;
       for (const ice of early) void offering.peer.addIceCandidate(ice.candidate).catch(() => {});
       await verified;
+      mark('host certificate verified');
       const control = offering.channels[0]!;
       if (control.readyState !== 'open') {
         await new Promise<void>((resolve, reject) => {
@@ -346,6 +379,7 @@ export class Device {
           );
         });
       }
+      mark('control open');
       offering.peer.on('connectionstatechange', (s) => {
         if (s === 'closed' || s === 'failed') cleanup();
       });
@@ -364,6 +398,7 @@ export class Device {
             // Relay down; the host notices the peer close anyway.
           }
         },
+        mark,
       );
       this.#open.add(connection);
       live = connection;

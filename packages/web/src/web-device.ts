@@ -85,6 +85,8 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
   readonly #signals: DeviceSignals;
   readonly #links = new Map<HostId, HostLink>();
   readonly #connecting = new Map<HostId, Promise<HostLink>>();
+  /** TURN servers from the relay and until when (unix seconds) they are used (`#iceServers`). */
+  #turn: { servers: RTCIceServer[]; until: number } | undefined;
   /** Alerts received from paired hosts (sealed `alert` envelopes, and pushes the service worker posts). */
   readonly alerts: AlertInbox;
   readonly #alertReplay = new ReplayCache();
@@ -323,10 +325,21 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     void this.alerts.add(host.id, m.alert);
   }
 
+  /**
+   * The relay's TURN server, kept for half its credentials' lifetime (as the
+   * host keeps them): asking on every connection put a relay round trip
+   * before each offer.
+   */
   async #iceServers(): Promise<RTCIceServer[]> {
+    if (this.#turn && this.#turn.until > unixNow()) return this.#turn.servers;
     try {
       const turn = await this.relay.request({ t: 'turn.credentials' });
-      return [{ urls: turn.urls, username: turn.username, credential: turn.credential }];
+      const servers =
+        turn.urls.length > 0
+          ? [{ urls: turn.urls, username: turn.username, credential: turn.credential }]
+          : [];
+      this.#turn = { servers, until: unixNow() + Math.floor(turn.ttl / 2) };
+      return servers;
     } catch {
       // No TURN on this relay: host candidates only, never a public STUN default.
       return [];

@@ -84,6 +84,25 @@ describe('engine interop with Chromium as the far end', { skip: !existsSync(CHRO
     return { offer, peer, verified, channel };
   }
 
+  it("a fresh werift engine's first connection with Chromium completes (werift the DTLS client)", async () => {
+    // Nothing loaded or generated before: werift's DTLS client used to wait 100 ms before its
+    // ClientHello, and its server to drop records that came before its own ICE said connected.
+    const { peer, verified, channel } = await answerChromium(loopbackEngine());
+    try {
+      await verified;
+      const theirs = await channel;
+      if (theirs.readyState !== 'open') await once(theirs, 'open');
+      const got = messages(theirs, 1);
+      await page.evaluate(() =>
+        (globalThis as unknown as { peer: { send(t: string): void } }).peer.send('first'),
+      );
+      assert.deepEqual(await got, ['first']);
+    } finally {
+      await peer.close();
+      await page.evaluate(() => (globalThis as unknown as { peer: { close(): void } }).peer.close());
+    }
+  });
+
   for (const engine of engines) {
     it(`${engine.name} answers Chromium: opens, carries both ways, binds Chromium's certificate`, async () => {
       const { offer, peer, verified, channel } = await answerChromium(engine);

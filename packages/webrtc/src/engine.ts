@@ -108,6 +108,12 @@ export interface WebRtcEngine {
   /** Engine name for diagnostics (`werift`, …). */
   readonly name: string;
   createPeer(options: PeerOptions): Promise<Peer>;
+  /**
+   * Loads the engine's library and makes what every peer shares (its DTLS
+   * certificate) ahead of the first peer, so a first connection does not
+   * wait for them. Optional; `createPeer` works without it.
+   */
+  prepare?(): Promise<void>;
 }
 
 /** How a party (the host agent or a device) makes its peers. */

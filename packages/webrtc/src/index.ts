@@ -8,6 +8,7 @@
  */
 export * from './candidate-policy.ts';
 export * from './channel-writer.ts';
+export * from './connect-timing.ts';
 export * from './dtls-binding.ts';
 export * from './engine.ts';
 export * from './errors.ts';

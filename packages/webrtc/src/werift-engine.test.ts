@@ -161,6 +161,38 @@ describe('WeriftEngine', () => {
     assert.equal(udpSockets(), before, 'every ICE socket is closed');
   });
 
+  it('completes a first connection between two fresh engines, either one the DTLS client, with node-datachannel too', async () => {
+    // Fresh engines: nothing loaded or generated before this connection. werift's DTLS endpoint used
+    // to drop the records that came before its ICE said connected (the remote's ClientHello), and its
+    // client to wait 100 ms before sending one; the records are now held and the client starts at once.
+    const { NodeDataChannelEngine } = await import('./node-datachannel-engine.ts');
+    const ndc = new NodeDataChannelEngine({ bindAddress: '127.0.0.1' });
+    for (const [offering, answering] of [
+      [loopbackEngine(), loopbackEngine()],
+      [loopbackEngine(), ndc],
+      [ndc, loopbackEngine()],
+    ] as const) {
+      const a = await offering.createPeer(loopbackPeerOptions('offerer'));
+      const b = await answering.createPeer(loopbackPeerOptions('answerer'));
+      try {
+        const channel = a.createDataChannel('control');
+        const remote = nextChannel(b, 'control');
+        await connectDirect(a, b);
+        await once(channel, 'open');
+        const theirs = await remote;
+        if (theirs.readyState !== 'open') await once(theirs, 'open');
+        const got = messages(theirs, 1);
+        channel.send('first');
+        assert.deepEqual(await got, ['first'], `${offering.name} offers, ${answering.name} answers`);
+        assert.equal(b.remoteCertificateFingerprint(), a.localFingerprint());
+        assert.equal(a.remoteCertificateFingerprint(), b.localFingerprint());
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    }
+  });
+
   it('defaults to the browser-safe SCTP MTU', () => {
     assert.equal(BROWSER_SAFE_SCTP_MTU, 1191);
     assert.equal(new WeriftEngine().name, 'werift');

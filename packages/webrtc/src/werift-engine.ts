@@ -3,7 +3,8 @@
  * back to its default public STUN server (ICE servers always come from the
  * caller, even `[]`), can pin every ICE socket to one address (127.0.0.1 in
  * tests and benchmarks), filters candidates both ways through the peer's
- * address filter, gives each peer its own ECDSA P-256 DTLS certificate, and
+ * address filter, gives each peer its own ECDSA P-256 DTLS certificate
+ * (made ahead, off the connection's way), and
  * reads the remote certificate from werift's DTLS socket after the handshake
  * so the signed-SDP binding can be checked above it.
  *
@@ -27,6 +28,28 @@ import {
   MAX_MESSAGE_BYTES,
 } from './engine.ts';
 import { WebRtcError } from './errors.ts';
+
+/** DTLS records held per transport while werift's DTLS endpoint does not exist yet. */
+const EARLY_DTLS_RECORDS = 32;
+
+/** The part of werift's DTLS client that `startClientNow` uses. */
+interface DtlsClientLike {
+  connect(): Promise<void>;
+}
+
+/**
+ * werift's DTLS client sleeps 100 ms after its endpoint exists before it
+ * sends its ClientHello (room for a remote DTLS server that is not up yet;
+ * werift's own server is now fed the records that come early, Chromium
+ * and libdatachannel hold them too). Starts the handshake now instead, and
+ * hands werift's own `connect()` call after its sleep the same promise, so
+ * a failure still fails the transport through werift's own handler.
+ */
+function startClientNow(client: DtlsClientLike): void {
+  const started = client.connect();
+  started.catch(() => {}); // werift attaches its handler after its sleep
+  client.connect = () => started;
+}
 
 /** SCTP packet size that fits the 1280-byte IPv6 minimum MTU after DTLS, UDP and IP headers. */
 export const BROWSER_SAFE_SCTP_MTU = 1191;
@@ -121,6 +144,8 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
   readonly #allow: CandidatePolicy;
   readonly #subscriptions: Unsubscribable[];
   #remoteFingerprint: string | null = null;
+  /** DTLS transports whose early records are held (see `#holdEarlyDtls`). */
+  readonly #held = new WeakSet<object>();
   #closing: Promise<void> | undefined;
   /** Remote candidates given to werift (in the SDP and trickled) that passed the policy. */
   #remoteCandidates = 0;
@@ -173,6 +198,7 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
   async setLocalDescription(sdp: string): Promise<string> {
     this.#assertOpen('setLocalDescription');
     await this.#pc.setLocalDescription({ type: this.role === 'offerer' ? 'offer' : 'answer', sdp });
+    this.#holdEarlyDtls();
     const local = this.#pc.localDescription;
     if (!local) throw new WebRtcError('engine', 'no local description after setLocalDescription');
     return filterSdpCandidates(local.sdp, this.#allow.local);
@@ -184,6 +210,50 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
     const filtered = filterSdpCandidates(sdp, this.#allow.remote);
     this.#remoteCandidates += filtered.split('\n').filter((l) => l.startsWith('a=candidate:')).length;
     await this.#pc.setRemoteDescription({ type, sdp: filtered });
+    this.#holdEarlyDtls();
+  }
+
+  /**
+   * werift starts its DTLS endpoint only once its own ICE agent says
+   * `connected` (up to 20 ms after the pair is nominated: its check loop
+   * sleeps in 20 ms steps), and drops every DTLS record that arrives before:
+   * the remote, whose ICE finished first, sends its ClientHello into the
+   * void and resends it only after its retransmit timer — 100 ms for a
+   * werift client, 1 s for node-datachannel's (OpenSSL's default). Every
+   * first connection paid it. So the records that arrive early are held
+   * (at most `EARLY_DTLS_RECORDS`) and handed to the DTLS endpoint as soon
+   * as it exists.
+   */
+  #holdEarlyDtls(): void {
+    const transports = new Set([...this.#pc.dtlsTransports, this.#pc.sctpTransport?.dtlsTransport]);
+    for (const transport of transports) {
+      if (!transport || this.#held.has(transport) || transport.dtls) continue;
+      this.#held.add(transport);
+      const early: Buffer[] = [];
+      const ice = transport.iceTransport.connection;
+      const holding = ice.onData.subscribe((data) => {
+        if (transport.dtls || early.length >= EARLY_DTLS_RECORDS) return;
+        // DTLS records start with a content type in 20..63 (RFC 7983).
+        const first = data[0];
+        if (first !== undefined && first >= 20 && first <= 63) early.push(Buffer.from(data));
+      });
+      const started = transport.onStateChange.subscribe((state) => {
+        if (state === 'new') return;
+        started.unSubscribe();
+        holding.unSubscribe();
+        // The endpoint is created right after `connecting` is announced, in the same turn.
+        queueMicrotask(() => {
+          const dtls = transport.dtls;
+          const socket = dtls?.transport.socket;
+          if (state !== 'connecting' || !socket?.onData) return;
+          // werift's own ICE-to-DTLS bridge passes no address either.
+          for (const record of early.splice(0)) (socket.onData as (data: Buffer) => void)(record);
+          if (transport.role === 'client' && dtls && 'connect' in dtls)
+            startClientNow(dtls as DtlsClientLike);
+        });
+      });
+      this.#subscriptions.push(holding, started);
+    }
   }
 
   #assertOpen(what: string): void {
@@ -291,16 +361,50 @@ export class WeriftEngine implements WebRtcEngine {
   readonly name = 'werift';
   readonly #bindAddress: string | undefined;
   readonly #sctpMtu: number;
+  #cert: Promise<RTCCertificate> | undefined;
 
   constructor(options: WeriftEngineOptions = {}) {
     this.#bindAddress = options.bindAddress;
     this.#sctpMtu = options.sctpMtu ?? BROWSER_SAFE_SCTP_MTU;
   }
 
+  /**
+   * Loads werift (≈0.5 s of module loading on this machine's first peer
+   * otherwise) and makes the next peer's DTLS certificate, in the background.
+   */
+  async prepare(): Promise<void> {
+    await this.#nextCertificate();
+  }
+
+  /**
+   * The next peer's own ECDSA P-256 DTLS certificate. Each peer still gets
+   * a fresh key, but it is made ahead (after the previous peer took its
+   * own), off the connection's way. A failure is not kept.
+   */
+  #nextCertificate(): Promise<RTCCertificate> {
+    if (this.#cert) return this.#cert;
+    const made: Promise<RTCCertificate> = loadWerift()
+      .then(newCertificate)
+      .catch((error: unknown) => {
+        if (this.#cert === made) this.#cert = undefined;
+        throw error;
+      });
+    this.#cert = made;
+    return made;
+  }
+
+  /** Takes the certificate made ahead (each caller its own), and starts making the one after it. */
+  #takeCertificate(): Promise<RTCCertificate> {
+    const mine = this.#nextCertificate();
+    this.#cert = undefined;
+    this.#nextCertificate().catch(() => {}); // not kept: made again for the next peer
+    return mine;
+  }
+
   async createPeer(options: PeerOptions): Promise<Peer> {
     if (!Array.isArray(options.iceServers)) throw new TypeError('createPeer: iceServers must be an array');
     const w = await loadWerift();
-    const certificate = await newCertificate(w);
+    const certificate = await this.#takeCertificate();
     const bind = this.#bindAddress;
     const allow = candidatePolicy(bind, options.localAddressFilter);
     const config: RTCPeerConnectionConfig = {

@@ -37,7 +37,7 @@ import {
   type VerifiedPairRequest,
 } from '@pocketshell/protocol';
 import type { DataChannel, IceServer, Peer, PeerSideOptions } from '@pocketshell/webrtc';
-import { answerOffer } from '@pocketshell/webrtc';
+import { answerOffer, connectTiming } from '@pocketshell/webrtc';
 import type { AlertCenter } from '../alerts/center.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionManager } from '../pty/session-manager.ts';
@@ -190,6 +190,9 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   /** Connects to the relay (and keeps reconnecting). */
   start(): void {
     this.relay.start();
+    // The engine's library and first certificate, ahead of the first connection (werift: ≈0.5 s).
+    // A failure here is not lost: the first createPeer meets it again and reports it.
+    this.#o.engine.prepare?.().catch(() => {});
   }
 
   /** Live device connections. */
@@ -606,6 +609,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   }
 
   async #answer(device: PinnedDevice, conn: string, body: unknown, registered: () => void): Promise<void> {
+    const mark = connectTiming('host', conn);
+    mark('offer received');
     let answered: Awaited<ReturnType<typeof answerOffer>>;
     try {
       answered = await answerOffer(body, {
@@ -629,6 +634,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
         this.#seal(device, 'hangup', { conn, reason: code });
       return;
     }
+    mark('offer verified, peer created, answer signed');
     const { peer } = answered;
     const live: LiveConnection = { device: device.id, conn, peer };
     const key = connKey(device.id, conn);
@@ -654,11 +660,13 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       for (const c of early.candidates) void peer.addIceCandidate(c).catch(() => {});
     }
     peer.on('connectionstatechange', (state) => {
+      mark(`peer ${state}`);
       if (state === 'failed' || state === 'closed') this.#closeConnection(conn, device.id, state);
     });
     // Channels wait for the certificate check; none is served before it passes.
     const ready = answered.verified.then(
       () => {
+        mark('device certificate verified');
         verified = true;
         clearTimeout(live.timer);
         return this.#connections.get(key) === live;
@@ -672,12 +680,14 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       },
     );
     peer.on('datachannel', (channel) => {
+      mark(`channel ${channel.label}`);
       void ready.then((ok) => {
         if (ok) this.#onChannel(device.id, channel);
         else channel.close();
       });
     });
     this.#seal(device, 'answer', answered.answer);
+    mark('answer sent');
     if (await ready) {
       this.#o.trust.touch(device.id);
       this.#o.audit.append('connection', { device: device.id, conn });

@@ -24,7 +24,7 @@ import {
 } from '../testing/testing.ts';
 import type { IceCandidateInit, Peer } from './engine.ts';
 import { MAX_MESSAGE_BYTES } from './engine.ts';
-import { BROWSER_SAFE_SCTP_MTU, WeriftEngine } from './werift-engine.ts';
+import { BROWSER_SAFE_SCTP_MTU, WeriftEngine, weriftStunServerFor } from './werift-engine.ts';
 
 const engine = loopbackEngine();
 
@@ -196,5 +196,12 @@ describe('WeriftEngine', () => {
   it('defaults to the browser-safe SCTP MTU', () => {
     assert.equal(BROWSER_SAFE_SCTP_MTU, 1191);
     assert.equal(new WeriftEngine().name, 'werift');
+  });
+});
+
+describe('werift: no STUN server unless one is given', () => {
+  it('no configured STUN server means none (werift alone would use stun.l.google.com); a given one is kept', async () => {
+    assert.equal(await weriftStunServerFor({}), undefined);
+    assert.deepEqual(await weriftStunServerFor({ stunServer: ['127.0.0.1', 3478] }), ['127.0.0.1', 3478]);
   });
 });

@@ -344,8 +344,42 @@ let werift: Promise<Werift> | undefined;
  * one that no device has connected to yet, never needs it.
  */
 function loadWerift(): Promise<Werift> {
-  werift ??= import('werift');
+  werift ??= import('werift').then((w) => {
+    noDefaultStun(w);
+    return w;
+  });
   return werift;
+}
+
+const PATCHED = Symbol.for('pocketshell.werift.noDefaultStun');
+
+/**
+ * werift's ICE falls back to a public STUN server (stun.l.google.com) when
+ * no STUN server is configured — even with `iceServers: []` — and looks it
+ * up and sends it a binding request from every IPv4 host candidate. No
+ * configured STUN server must mean none: PocketShell never talks to an
+ * address its caller did not give (and tests talk to loopback only).
+ */
+export function noDefaultStun(w: Werift): void {
+  const proto = w.Connection.prototype as unknown as {
+    applyStunTurnServersFromOptions(this: { options: { stunServer?: unknown }; stunServer?: unknown }): void;
+    [PATCHED]?: true;
+  };
+  if (proto[PATCHED]) return;
+  const original = proto.applyStunTurnServersFromOptions;
+  if (typeof original !== 'function')
+    throw new WebRtcError('engine', 'werift: unknown ICE internals (STUN default)');
+  proto.applyStunTurnServersFromOptions = function (this) {
+    original.call(this);
+    if (!this.options.stunServer) this.stunServer = undefined;
+  };
+  proto[PATCHED] = true;
+}
+
+/** werift's ICE connection as a caller configured it (exposed for the test that no default STUN server is used). */
+export async function weriftStunServerFor(options: { stunServer?: [string, number] }): Promise<unknown> {
+  const w = await loadWerift();
+  return new w.Connection(true, options).stunServer;
 }
 
 async function newCertificate(w: Werift): Promise<RTCCertificate> {

@@ -158,8 +158,13 @@ class Link {
     if (!this.closed) this.#socket.write(encodeTerm(FRAME_TO_HOLDER, attachment, frame));
   }
 
-  close(): void {
-    this.#socket.end();
+  /** Ends the connection; resolves once it is closed. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#socket.once('close', () => resolve());
+      this.#socket.end();
+    });
   }
 }
 
@@ -288,7 +293,7 @@ export class RemoteSessionManager implements SessionHost {
   /** Lets go of the holder: attachments end, the sessions live on in it. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#link?.close();
+    await this.#link?.close();
   }
 
   /** @internal */

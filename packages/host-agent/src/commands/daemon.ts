@@ -137,6 +137,8 @@ async function foreground({ io, version }: Cli, o: { relay?: string }): Promise<
     env: io.env,
     version,
     log,
+    // POCKETSHELL_SESSIONS=in-process keeps the PTYs in this process (no session holder; benchmarks compare).
+    sessions: io.env.POCKETSHELL_SESSIONS === 'in-process' ? 'in-process' : 'holder',
   });
   // --relay is saved once the relay answers: a mistyped one never reaches config.json.
   if (o.relay) {

@@ -33,6 +33,7 @@ import {
   FRAME_JSON,
   FRAME_TO_HOLDER,
   FrameReader,
+  HOLDER_WIRE_VERSION,
 } from './wire.ts';
 
 export interface RemoteOptions {
@@ -359,6 +360,13 @@ export class RemoteSessionManager implements SessionHost {
       () => this.#gone(link),
     );
     const hello = await link.call('hello');
+    if (hello.wire !== HOLDER_WIRE_VERSION) {
+      await link.close();
+      throw new CodedError(
+        'unsupported',
+        `the session holder (pid ${String(hello.pid)}) speaks another version; end it and its shells with pocketshell daemon stop`,
+      );
+    }
     this.holderPid = typeof hello.pid === 'number' ? hello.pid : 0;
     this.#sessions.clear();
     this.#owners.clear();

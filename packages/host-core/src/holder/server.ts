@@ -24,6 +24,7 @@ import {
   FRAME_JSON,
   FRAME_TO_HOLDER,
   FrameReader,
+  HOLDER_WIRE_VERSION,
   int,
   obj,
   optStr,
@@ -210,6 +211,7 @@ export class SessionHolder {
     switch (call) {
       case 'hello':
         return {
+          wire: HOLDER_WIRE_VERSION,
           pid: process.pid,
           sessions: manager.list().map((info) => ({ info, owner: manager.ownerOf(info.id) ?? null })),
           timeouts: manager.timeouts,

@@ -15,6 +15,14 @@
  */
 import { ProtocolError } from '@pocketshell/protocol';
 
+/**
+ * The wire's version, in `hello`'s answer. An upgraded daemon may meet a
+ * holder of the version before it (the holder keeps the shells across the
+ * upgrade); a different version is refused with `unsupported`, saying how
+ * to end the old holder.
+ */
+export const HOLDER_WIRE_VERSION = 1;
+
 export const FRAME_JSON = 1;
 export const FRAME_TO_HOLDER = 2;
 export const FRAME_FROM_HOLDER = 3;

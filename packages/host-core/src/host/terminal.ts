@@ -65,12 +65,19 @@ export async function serveTerminal(
   return attachment;
 }
 
+/** Sessions whose end this process audits. */
+const audited = new WeakSet<HostedSession>();
+
 /** Opens `term:<target>`: `new`, a session id, `tmux:<name>` or `screen:<name>` (docs/protocol.md §6). */
 export async function openTerminal(ctx: ChannelContext, target: string, channel: DataChannel): Promise<void> {
   const existing = ctx.sessions.get(target);
   const session = await ctx.sessions.open(target, { owner: ctx.device });
-  if (!existing) {
+  if (!existing)
     ctx.audit.append('session.opened', { session: session.id, device: ctx.device, kind: session.kind });
+  if (!audited.has(session)) {
+    // Once per session object: a session the session holder kept across a daemon restart is a
+    // new object in the new daemon, and its end is audited once it is attached again.
+    audited.add(session);
     // `reason` when the host ended it: a session limit (idle_timeout, max_lifetime), closed, shutdown.
     session.onExit((code, reason) =>
       ctx.audit.append('session.closed', { session: session.id, code, ...(reason ? { reason } : {}) }),

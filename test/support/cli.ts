@@ -84,7 +84,7 @@ export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 30_00
 export function openLoopbackHost(
   relayWsUrl: string,
   home: string,
-  extra: Partial<OpenHostOptions> = {},
+  extra: Partial<Omit<OpenHostOptions, 'holder'>> = {},
 ): Promise<OpenedHost> {
   return openHost({
     paths: statePaths({ root: join(home, 'state') }),

@@ -20,6 +20,7 @@ import { connectCommand, deviceCommands } from './commands/device.ts';
 import { devicesCommands } from './commands/devices.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { pairCommand } from './commands/pair.ts';
+import { sessionHolderCommand } from './commands/session-holder.ts';
 import { sessionsCommand } from './commands/sessions.ts';
 import { statsCommand } from './commands/stats.ts';
 import { statusCommand } from './commands/status.ts';
@@ -48,6 +49,7 @@ const COMMANDS: readonly ((program: Command, cli: Cli) => void)[] = [
   connectCommand,
   cpCommand,
   auditCommands,
+  sessionHolderCommand,
 ];
 
 /** Builds the program; `run` executes it. */

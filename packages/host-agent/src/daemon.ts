@@ -8,8 +8,15 @@
  * signals reset to default across exec while ignored ones do not.
  */
 
+import { realpathSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { type AlertCenter, type OpenedHost, openHost, type StatePaths } from '@pocketshell/host-core';
+import {
+  type AlertCenter,
+  type OpenedHost,
+  openHost,
+  type SessionHost,
+  type StatePaths,
+} from '@pocketshell/host-core';
 import type { DeviceId, Grant } from '@pocketshell/protocol';
 import { once, ProtocolError } from '@pocketshell/protocol';
 import { readConfig, sessionTimeoutsOf, socketPath } from './config.ts';
@@ -44,10 +51,18 @@ export interface DaemonOptions {
   enroll?: string;
   /** What runs it (the local API's `status` says so; default `daemon run`). */
   mode?: DaemonMode;
+  /**
+   * Where the PTYs live (docs/host.md "Session holder"): `holder` (default
+   * for `daemon run`) keeps them in the state folder's session holder, so
+   * they outlive this process; `in-process` (default for `up`) in this one.
+   */
+  sessions?: 'holder' | 'in-process';
+  /** How to start the holder (default: this `pocketshell` with `session-holder`). */
+  holderCommand?: readonly string[];
 }
 
 export interface RunningDaemon {
-  host: OpenedHost;
+  host: OpenedHost<SessionHost>;
   /** Closes everything; idempotent. */
   stop(): Promise<void>;
 }
@@ -76,7 +91,20 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   await refuseSecondDaemon(options.paths);
   const config = readConfig(options.paths);
   const { passEnv } = config;
-  const host = await openHost({
+  const inHolder = (options.sessions ?? (options.mode === 'up' ? 'in-process' : 'holder')) === 'holder';
+  const host: OpenedHost<SessionHost> = await openHost({
+    ...(inHolder
+      ? {
+          holder: {
+            command: options.holderCommand ?? [
+              process.execPath,
+              realpathSync(process.argv[1]!),
+              'session-holder',
+            ],
+            log,
+          },
+        }
+      : {}),
     paths: options.paths,
     relayUrl: options.relayUrl,
     sessionTimeouts: sessionTimeoutsOf(config),
@@ -110,7 +138,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let server: Server;
   try {
     server = await serveLocalApi(socketPath(options.paths), {
-      status: () => ({
+      status: async () => ({
         id: host.identity.id,
         name: host.identity.name,
         version: options.version,
@@ -125,14 +153,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         engine: host.engine.name,
         devices: host.trust.list().length,
         connections: agent.connections(),
-        sessions: host.sessions.list(),
+        sessions: await host.sessions.list(),
         // Idle timeout and maximum lifetime in force (ms; config.json `sessionLimits` in minutes).
         sessionLimits: host.sessions.timeouts,
         ...(host.alerts ? { alerts: alertsStatus(host.alerts) } : {}),
       }),
       sessions: async () => ({
-        sessions: host.sessions.list(),
-        links: host.sessions.links(),
+        sessions: await host.sessions.list(),
+        links: await host.sessions.links(),
         ...(await host.sessions.discover()),
       }),
       pair: async (params, ctx) => {

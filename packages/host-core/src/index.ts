@@ -15,6 +15,7 @@ export * from './audit/index.ts';
 export * from './errors.ts';
 export * from './files/confine.ts';
 export * from './files/transfers.ts';
+export * from './holder/index.ts';
 export * from './host/alerts.ts';
 export * from './host/control.ts';
 export * from './host/files.ts';

@@ -4,7 +4,7 @@
  * process) through the backends of `service/`.
  */
 import { mkdirSync } from 'node:fs';
-import { privateUmask, type StatePaths } from '@pocketshell/host-core';
+import { holderSocket, privateUmask, type StatePaths, shutdownHolder } from '@pocketshell/host-core';
 import type { Command } from 'commander';
 import { writeConfig } from '../config.ts';
 import { startDaemon, stderrLog, stopOnSignals } from '../daemon.ts';
@@ -63,6 +63,12 @@ export function daemonCommands(program: Command, cli: Cli): void {
       const backend = await serviceFor(cli, p);
       const { state, stopped } = await stopService(backend, p);
       io.out(formatStopped(stopped, backend.kind));
+      // Stop means stopped: the session holder and its shells end too (restart keeps them).
+      const holder = await shutdownHolder(holderSocket(p));
+      if (holder && holder.ended > 0)
+        io.out(
+          `Ended the session holder (pid ${holder.pid}) and its ${holder.ended} shell${holder.ended === 1 ? '' : 's'}.`,
+        );
       say(state);
     });
   daemon
@@ -131,6 +137,8 @@ async function foreground({ io, version }: Cli, o: { relay?: string }): Promise<
     env: io.env,
     version,
     log,
+    // POCKETSHELL_SESSIONS=in-process keeps the PTYs in this process (no session holder; benchmarks compare).
+    sessions: io.env.POCKETSHELL_SESSIONS === 'in-process' ? 'in-process' : 'holder',
   });
   // --relay is saved once the relay answers: a mistyped one never reaches config.json.
   if (o.relay) {

@@ -67,6 +67,9 @@ export function systemdUnit(spec: ServiceSpec): string {
     'Restart=on-failure',
     'RestartSec=5s',
     'TimeoutStopSec=20s',
+    // Stop and restart signal the daemon alone: the session holder it started keeps the shells
+    // (docs/host.md "Session holder"); `pocketshell daemon stop` ends the holder itself.
+    'KillMode=process',
     'UMask=0077',
     ...hardening,
     '',

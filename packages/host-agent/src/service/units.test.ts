@@ -30,6 +30,8 @@ test('the unit restarts on failure, is sandboxed and keeps the state folder writ
   const unit = systemdUnit(spec);
   assert.match(unit, /^Restart=on-failure$/m);
   assert.match(unit, /^RestartSec=5s$/m);
+  // A restart signals the daemon alone: the session holder and its shells live on.
+  assert.match(unit, /^KillMode=process$/m);
   assert.match(unit, /^NoNewPrivileges=yes$/m);
   assert.match(unit, /^PrivateTmp=yes$/m);
   assert.match(unit, /^ProtectSystem=strict$/m);

@@ -19,7 +19,7 @@ import {
 import type { DataChannel } from '@pocketshell/webrtc';
 import type { AlertCenter } from '../alerts/center.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { SessionManager } from '../pty/session-manager.ts';
+import type { SessionHost } from '../pty/session-host.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
 import { openAlerts } from './alerts.ts';
@@ -35,7 +35,7 @@ export interface ChannelContext {
   readonly identity: HostIdentity;
   readonly trust: TrustStore;
   readonly audit: AuditLog;
-  readonly sessions: SessionManager;
+  readonly sessions: SessionHost;
   /** The live figures and history the `stats` channel serves (none: it answers `unsupported`). */
   readonly stats?: StatsService;
   /** The roots and caps the `files` channel serves (none: it answers `unsupported`). */

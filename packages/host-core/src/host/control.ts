@@ -64,7 +64,7 @@ export function controlHandlers(ctx: ChannelContext): Handlers<ControlMethods, u
     }),
     'sessions.list': async () => {
       const found = await sessions.discover();
-      return { sessions: sessions.list(), tmux: found.tmux, screen: found.screen };
+      return { sessions: await sessions.list(), tmux: found.tmux, screen: found.screen };
     },
     'sessions.close': async ({ id }) => {
       const session = sessions.get(id);

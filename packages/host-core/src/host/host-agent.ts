@@ -40,7 +40,7 @@ import type { DataChannel, IceServer, Peer, PeerSideOptions } from '@pocketshell
 import { answerOffer, connectTiming } from '@pocketshell/webrtc';
 import type { AlertCenter } from '../alerts/center.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { SessionManager } from '../pty/session-manager.ts';
+import type { SessionHost } from '../pty/session-host.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
 import { type ChannelContext, openChannel } from './channels.ts';
@@ -55,7 +55,7 @@ export interface HostAgentOptions extends RelayLinkOptions, PeerSideOptions {
   identity: HostIdentity;
   trust: TrustStore;
   audit: AuditLog;
-  sessions: SessionManager;
+  sessions: SessionHost;
   /** What the `stats` channel serves (none: it answers `unsupported`). */
   stats?: StatsService;
   /** What the `files` channel serves (none: it answers `unsupported`). */

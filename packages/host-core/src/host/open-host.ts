@@ -5,6 +5,7 @@
  * end-to-end tests use this one path, so what they test is what runs.
  */
 
+import { join } from 'node:path';
 import type { WebSocketFactory } from '@pocketshell/protocol';
 import { once } from '@pocketshell/protocol';
 import type { IceServer, WebRtcEngine } from '@pocketshell/webrtc';
@@ -19,7 +20,9 @@ import { AlertCenter } from '../alerts/center.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { FileRoot, fsError } from '../files/confine.ts';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../files/transfers.ts';
+import { RemoteSessionManager, startHolder } from '../holder/client.ts';
 import { nodePtyBackend, type PtyBackend } from '../pty/backend.ts';
+import type { SessionHost } from '../pty/session-host.ts';
 import type { SessionTimeouts } from '../pty/session-limits.ts';
 import { SessionManager } from '../pty/session-manager.ts';
 import { type HostIdentity, IdentityStore } from '../state/identity-store.ts';
@@ -81,10 +84,29 @@ export interface OpenHostOptions {
    * off by default, so a test host writes no alert files it does not need.
    */
   alerts?: { sampleMs?: number; exec?: readonly string[]; execTimeoutMs?: number };
+  /**
+   * Where the PTYs live. Absent: in this process (a `SessionManager`; tests
+   * and `up`). Given: in the state folder's session holder
+   * (`holderSocket(paths)`), started with `command` (stdio appended to
+   * `holder.log`) when none answers; the sessions outlive this process
+   * (docs/host.md "Session holder"). `backend`, `sessionLimits` and `passEnv`
+   * are then the holder's own.
+   */
+  holder?: { command: readonly string[]; socketPath?: string; log?: (line: string) => void };
+}
+
+/** The session holder's socket in a state folder. */
+export function holderSocket(paths: StatePaths): string {
+  return join(paths.root, 'holder.sock');
+}
+
+/** The session holder's log in a state folder. */
+export function holderLog(paths: StatePaths): string {
+  return join(paths.root, 'holder.log');
 }
 
 /** An opened host: the agent plus the stores it was built from. */
-export interface OpenedHost {
+export interface OpenedHost<S extends SessionHost = SessionManager> {
   agent: HostAgent;
   /** The WebRTC engine the agent runs (its `name` is what `status` reports). */
   engine: WebRtcEngine;
@@ -92,7 +114,8 @@ export interface OpenedHost {
   secrets: SecretStore;
   trust: TrustStore;
   audit: AuditLog;
-  sessions: SessionManager;
+  /** The sessions: in process, or the holder's (`holder` option). */
+  sessions: S;
   /** The stats collector and history the `stats` channel serves. */
   stats: StatsService;
   /** The alert center (with `alerts`). */
@@ -102,7 +125,11 @@ export interface OpenedHost {
 }
 
 /** Opens the host's state (creating the identity on first use) and builds its agent. */
-export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
+export async function openHost(
+  options: OpenHostOptions & { holder?: undefined },
+): Promise<OpenedHost<SessionManager>>;
+export async function openHost(options: OpenHostOptions): Promise<OpenedHost<SessionHost>>;
+export async function openHost(options: OpenHostOptions): Promise<OpenedHost<SessionHost>> {
   const { paths } = options;
   ensurePrivateDir(paths.root);
   const secrets = await openSecretStore({ paths, ...(options.env ? { env: options.env } : {}) });
@@ -112,19 +139,30 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
   // The center pushes through the agent, built last: bound once it exists.
   let agentRef: HostAgent | undefined;
   let alerts: AlertCenter | undefined;
-  const sessions = new SessionManager({
-    onAttention: (event) => {
-      alerts?.attention(event);
-    },
-    backend: options.backend ?? nodePtyBackend(),
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.passEnv ? { passEnv: options.passEnv } : {}),
-    ...(options.sessionLimits?.total !== undefined ? { limit: options.sessionLimits.total } : {}),
-    ...(options.sessionLimits?.perDevice !== undefined
-      ? { ownerLimit: options.sessionLimits.perDevice }
-      : {}),
-    ...(options.sessionTimeouts ? { timeouts: options.sessionTimeouts } : {}),
-  });
+  const onAttention = (event: Parameters<AlertCenter['attention']>[0]) => {
+    alerts?.attention(event);
+  };
+  const holder = options.holder;
+  let sessions: SessionHost;
+  if (holder) {
+    const socketPath = holder.socketPath ?? holderSocket(paths);
+    try {
+      sessions = await RemoteSessionManager.connect({
+        socketPath,
+        start: () =>
+          startHolder(holder.command, holderLog(paths), {
+            ...process.env,
+            ...options.env,
+          } as NodeJS.ProcessEnv),
+        onAttention,
+        ...(options.sessionTimeouts ? { timeouts: options.sessionTimeouts } : {}),
+        ...(holder.log ? { log: holder.log } : {}),
+      });
+    } catch (error) {
+      audit.close();
+      throw error;
+    }
+  } else sessions = inProcess(options, onAttention);
   const engine = options.engine ?? engineFromEnv(options.env ?? process.env);
   const history = options.keepHistory ? new HistoryStore(paths.root) : undefined;
   const onSample =
@@ -224,6 +262,24 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost> {
       audit.close();
     }),
   };
+}
+
+/** The in-process session manager `openHost` builds without `holder`. */
+function inProcess(
+  options: OpenHostOptions,
+  onAttention: NonNullable<ConstructorParameters<typeof SessionManager>[0]['onAttention']>,
+): SessionManager {
+  return new SessionManager({
+    onAttention,
+    backend: options.backend ?? nodePtyBackend(),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.passEnv ? { passEnv: options.passEnv } : {}),
+    ...(options.sessionLimits?.total !== undefined ? { limit: options.sessionLimits.total } : {}),
+    ...(options.sessionLimits?.perDevice !== undefined
+      ? { ownerLimit: options.sessionLimits.perDevice }
+      : {}),
+    ...(options.sessionTimeouts ? { timeouts: options.sessionTimeouts } : {}),
+  });
 }
 
 /** The engines `POCKETSHELL_ENGINE` may name. */

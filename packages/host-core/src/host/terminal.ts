@@ -10,19 +10,18 @@
 
 import type { DataChannel } from '@pocketshell/webrtc';
 import { HostError } from '../errors.ts';
-import type { Attachment } from '../pty/attachment.ts';
-import type { Session } from '../pty/session.ts';
+import type { HostedSession, TerminalAttachment } from '../pty/session-host.ts';
 import type { ChannelContext } from './channels.ts';
 
 /** Attaches `channel` to `session`; resolves with the attachment once the snapshot was sent. */
 export async function serveTerminal(
   channel: DataChannel,
-  session: Session,
+  session: HostedSession,
   onBadFrame: (error: unknown) => void = () => {},
-): Promise<Attachment> {
+): Promise<TerminalAttachment> {
   // Frames that arrive before the attachment exists (a resize sent right after open) wait here.
   const early: Uint8Array[] = [];
-  let attachment: Attachment | undefined;
+  let attachment: TerminalAttachment | undefined;
   const offMessage = channel.on('message', (data) => {
     if (typeof data === 'string') {
       onBadFrame(new HostError('closed', 'text frame on a terminal channel'));
@@ -47,6 +46,8 @@ export async function serveTerminal(
         offClose();
         if (reason !== 'detached') channel.close();
       },
+      // Held in the session holder, a bad frame is reported here instead of thrown by `receive`.
+      onError: onBadFrame,
     });
   } catch (error) {
     offMessage();
@@ -64,12 +65,19 @@ export async function serveTerminal(
   return attachment;
 }
 
+/** Sessions whose end this process audits. */
+const audited = new WeakSet<HostedSession>();
+
 /** Opens `term:<target>`: `new`, a session id, `tmux:<name>` or `screen:<name>` (docs/protocol.md §6). */
 export async function openTerminal(ctx: ChannelContext, target: string, channel: DataChannel): Promise<void> {
   const existing = ctx.sessions.get(target);
-  const session = ctx.sessions.open(target, { owner: ctx.device });
-  if (!existing) {
+  const session = await ctx.sessions.open(target, { owner: ctx.device });
+  if (!existing)
     ctx.audit.append('session.opened', { session: session.id, device: ctx.device, kind: session.kind });
+  if (!audited.has(session)) {
+    // Once per session object: a session the session holder kept across a daemon restart is a
+    // new object in the new daemon, and its end is audited once it is attached again.
+    audited.add(session);
     // `reason` when the host ended it: a session limit (idle_timeout, max_lifetime), closed, shutdown.
     session.onExit((code, reason) =>
       ctx.audit.append('session.closed', { session: session.id, code, ...(reason ? { reason } : {}) }),

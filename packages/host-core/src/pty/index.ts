@@ -11,5 +11,6 @@ export * from './login-shell.ts';
 export * from './multiplexers.ts';
 export * from './screen-mirror.ts';
 export * from './session.ts';
+export * from './session-host.ts';
 export * from './session-limits.ts';
 export * from './session-manager.ts';

@@ -268,6 +268,8 @@ async function openssh(): Promise<Measured> {
   const { port, key } = await ensureSshd();
   const { pty, stream } = ptyStream([...inB, ...sshArgs(port, key, SERVER_IP)]);
   try {
+    // ssh connected and bash drew its first prompt: input typed before that can be dropped.
+    await quiet(stream, 1000);
     const ctrl = await measureCtrlC(stream, 'OpenSSH');
     return { ctrl, glyph: await keyToGlyph(stream, 'OpenSSH') };
   } finally {
@@ -486,7 +488,7 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. The link: ${DEL
 
 Method: the server side runs in the server namespace (a private \`sshd\`; \`mosh-server new\`; a \`pocketshell-relay\` and \`pocketshell daemon run\`), the client in the client namespace (\`ssh -tt\` and \`mosh-client\` in a local PTY; the Node \`Device\` in a child process, its ICE held to the link's two addresses, daemon and client on the same WebRTC engine; the device's signalling to the relay crosses the link too). Each sample: \`PS1\` is a marker, \`yes\` floods for ${FLOOD_MS} ms, then ^C is written and the time runs until the marker appears in what the client receives (for OpenSSH whatever was queued on the way drains first; mosh and PocketShell send the screen — PocketShell switches to screen sync on a link this slow, docs/transport.md — so the marker can arrive inside a screen update). Median of ${SAMPLES}, individual samples beside it.
 
-Keystroke to glyph (issue 17's predictive echo): after the Ctrl-C samples, at the prompt, \`echo \` and then ${GLYPH_KEYS.length} keys typed one at a time, each after the echo of the one before (as a person typing slower than the RTT); the time from writing the key to the client's PTY until the glyph is in what the client draws — mosh's prediction or PocketShell's (\`pocketshell connect --predict auto\`, a second device on the same daemon), or the echo for OpenSSH. The first key after the prompt is never predicted (a new epoch waits for the host, in mosh as here), so the median is the steady typing. Median and all samples.
+Keystroke to glyph (issue 17's predictive echo): after the Ctrl-C samples, at the prompt, \`echo \` and then ${GLYPH_KEYS.length} keys typed one at a time, each after the echo of the one before (as a person typing slower than the RTT); the time from writing the key to the client's PTY until the glyph is in what the client draws — mosh's prediction or PocketShell's (\`pocketshell connect --predict auto\`, a second device on the same daemon), or the echo for OpenSSH. \`echo \` goes first because the first key after a prompt is never predicted (a new epoch waits for the host's echo, in mosh as here): the keys measured are steady typing. PocketShell's device first types and drops one word, as its engine learns the RTT from echoes (so does mosh's, from its own traffic). Median and all samples.
 
 | system | Ctrl-C to prompt under \`yes\` (median) | samples | keystroke to glyph (median) | samples |
 |---|---:|---|---:|---|

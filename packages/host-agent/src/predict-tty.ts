@@ -164,7 +164,9 @@ export class PredictTty {
       const y = row - b.baseY;
       if (y < 0 || y >= this.#mirror.rows) continue;
       const cell = b.getLine(row)?.getCell(col);
-      s += `\x1b[${y + 1};${col + 1}H${cell ? cellSgr(cell) : '\x1b[0m'}${cell?.getChars() || ' '}`;
+      // An empty cell is erased (ECH, in its background), not filled with a space: the tty's cell stays empty.
+      const chars = cell?.getChars() ?? '';
+      s += `\x1b[${y + 1};${col + 1}H${cell ? cellSgr(cell) : '\x1b[0m'}${chars === '' ? '\x1b[X' : chars}`;
     }
     this.#out(`${s}${RESTORE}`);
     this.#drawn = [];

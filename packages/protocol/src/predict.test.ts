@@ -67,10 +67,12 @@ describe('PredictionEngine', () => {
     engine.keystroke(' ', screen);
     engine.keystroke('-', screen);
     assert.deepEqual(shown(engine.overlay()), ['0:3:s', '0:4: ', '0:5:-']);
+    assert.deepEqual(engine.cursor(), { row: 0, col: 6 });
     clock.advance(100);
     screen.write('s -');
     engine.reconcile(screen);
     assert.deepEqual(engine.overlay(), []);
+    assert.equal(engine.cursor(), undefined, 'no predicted cursor once all is confirmed');
     assert.equal(engine.stats.confirmed, 4);
     assert.equal(engine.stats.killed, 0);
   });

@@ -234,6 +234,15 @@ export class PredictionEngine {
       .map(({ row, col, ch }) => ({ row, col, ch }));
   }
 
+  /**
+   * Where the cursor is predicted to be, when predicted cells are drawn (a
+   * client may draw a cursor there: the real one is under the first of them).
+   */
+  cursor(): { row: number; col: number } | undefined {
+    if (this.#cursor === undefined || this.overlay().length === 0) return undefined;
+    return { ...this.#cursor };
+  }
+
   /** Forgets every prediction (a new channel, a reset screen, a resize). */
   reset(): void {
     this.#clear();

@@ -100,8 +100,9 @@ export class PredictOverlay {
   #draw(): void {
     const term = this.#term;
     const cells = this.engine.overlay();
+    const cursor = this.engine.cursor();
     const viewportY = term.buffer.active.viewportY;
-    const key = `${viewportY}|${term.cols}x${term.rows}|${cells.map((c) => `${c.row},${c.col},${c.ch}`).join(';')}`;
+    const key = `${viewportY}|${term.cols}x${term.rows}|${cursor?.row},${cursor?.col}|${cells.map((c) => `${c.row},${c.col},${c.ch}`).join(';')}`;
     if (key === this.#drawn) return;
     this.#drawn = key;
     // Into xterm.js's screen element (there once `term.open` ran), above its canvas or rows.
@@ -131,6 +132,23 @@ export class PredictOverlay {
       s.fontSize = `${term.options.fontSize ?? 14}px`;
       if (theme.background) s.background = theme.background;
       if (theme.foreground) s.color = theme.foreground;
+      spans.push(span);
+    }
+    // The cursor where the keys put it (the real one is under the first predicted cell).
+    if (
+      cursor &&
+      cursor.col < term.cols &&
+      cursor.row - viewportY >= 0 &&
+      cursor.row - viewportY < term.rows
+    ) {
+      const span = document.createElement('span');
+      span.className = 'predicted-cursor';
+      const s = span.style;
+      s.left = `${cursor.col * w}px`;
+      s.top = `${(cursor.row - viewportY) * h}px`;
+      s.width = `${w}px`;
+      s.height = `${h}px`;
+      s.background = theme.cursor ?? theme.foreground ?? 'currentColor';
       spans.push(span);
     }
     this.#layer.replaceChildren(...spans);

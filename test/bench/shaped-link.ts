@@ -1,5 +1,6 @@
 /**
- * `npm run bench:shaped`: Ctrl-C to prompt under `yes` across an emulated
+ * `npm run bench:shaped`: Ctrl-C to prompt under `yes`, and keystroke to
+ * glyph (predictive echo: mosh's, `pocketshell connect`'s), across an emulated
  * slow link (default 50 ms one way, 2 Mbit/s each way, 64 KiB drop-tail
  * queue) for OpenSSH, mosh and PocketShell. Needs root: it creates two network
  * namespaces (server side `psb-a-PID` on 10.77.0.1, client side `psb-b-PID` on
@@ -20,7 +21,15 @@ import { fileURLToPath } from 'node:url';
 import type { EngineName } from '@pocketshell/host-core';
 import { POCKETSHELL, until } from '../support/cli.ts';
 import { barChart } from './chart.ts';
-import { ctrlCSamples, ptyStream as localPty, median, quiet, type Stream, writeSection } from './measure.ts';
+import {
+  ctrlCSamples,
+  ptyStream as localPty,
+  median,
+  quiet,
+  type Stream,
+  waitFor,
+  writeSection,
+} from './measure.ts';
 import { type Sshd, sshArgs, startSshd } from './ssh.ts';
 
 const SAMPLES = Number(process.env.BENCH_SHAPED_SAMPLES ?? 5);
@@ -216,6 +225,38 @@ function measureCtrlC(stream: Stream, label: string): Promise<number[]> {
   return ctrlCSamples(stream, PROMPT, { samples: SAMPLES, floodMs: FLOOD_MS, label });
 }
 
+/** Keys typed one by one for keystroke-to-glyph (none of them a final byte of the escape sequences drawn). */
+const GLYPH_KEYS = 'wxyzuvwxyz';
+
+/**
+ * Keystroke to glyph, for typing a shell can predict: at the prompt, `echo `
+ * then each of GLYPH_KEYS alone, the time from writing it to the client's
+ * PTY until the glyph is in what the client draws (a prediction or the
+ * host's echo, whichever comes first), the echo let in before the next key
+ * (as a person typing slower than the RTT). ^U drops the line after.
+ */
+async function keyToGlyph(stream: Stream, label: string): Promise<number[]> {
+  stream.write('echo ');
+  await quiet(stream, 600);
+  const out: number[] = [];
+  for (const ch of GLYPH_KEYS) {
+    const seen = waitFor(stream, ch, 10_000);
+    const t0 = performance.now();
+    stream.write(ch);
+    out.push((await seen) - t0);
+    await new Promise((r) => setTimeout(r, 4 * DELAY_MS + 100));
+  }
+  stream.write('\x15');
+  await quiet(stream, 500);
+  console.error(`  ${label} keystroke to glyph: ${out.map((ms) => ms.toFixed(1)).join(', ')} ms`);
+  return out;
+}
+
+interface Measured {
+  ctrl: number[];
+  glyph?: number[];
+}
+
 let sshd: Sshd | undefined;
 async function ensureSshd(): Promise<Sshd> {
   sshd ??= await startSshd({ dir: join(work, 'ssh'), home: work, listen: SERVER_IP, wrap: inA });
@@ -223,17 +264,20 @@ async function ensureSshd(): Promise<Sshd> {
   return sshd;
 }
 
-async function openssh(): Promise<number[]> {
+async function openssh(): Promise<Measured> {
   const { port, key } = await ensureSshd();
   const { pty, stream } = ptyStream([...inB, ...sshArgs(port, key, SERVER_IP)]);
   try {
-    return await measureCtrlC(stream, 'OpenSSH');
+    // ssh connected and bash drew its first prompt: input typed before that can be dropped.
+    await quiet(stream, 1000);
+    const ctrl = await measureCtrlC(stream, 'OpenSSH');
+    return { ctrl, glyph: await keyToGlyph(stream, 'OpenSSH') };
   } finally {
     pty.kill();
   }
 }
 
-async function mosh(): Promise<number[]> {
+async function mosh(): Promise<Measured> {
   // mosh-server directly (the ssh bootstrap only matters for connect time, not measured here).
   const port = 60000 + Math.floor(Math.random() * 1000);
   const server = run(
@@ -266,14 +310,15 @@ async function mosh(): Promise<number[]> {
   });
   try {
     await quiet(stream, 1000); // mosh connected and bash drew its first prompt
-    return await measureCtrlC(stream, 'mosh');
+    const ctrl = await measureCtrlC(stream, 'mosh');
+    return { ctrl, glyph: await keyToGlyph(stream, 'mosh') };
   } finally {
     pty.kill();
     tryKill(Number(detached[1]), 'SIGTERM');
   }
 }
 
-async function pocketshell(engine: EngineName): Promise<{ ctrl: number[]; connectMs: number }> {
+async function pocketshell(engine: EngineName): Promise<Measured> {
   const home = join(work, `ps-${engine}`);
   mkdirSync(home, { recursive: true });
   const relay = run(
@@ -357,7 +402,42 @@ async function pocketshell(engine: EngineName): Promise<{ ctrl: number[]; connec
       client,
       `PocketShell client (${engine})`,
     );
-    return r;
+    // Keystroke to glyph through `pocketshell connect` (predictive echo, `--predict auto`) in a
+    // PTY on the client side: a second device, the CLI's, paired with the same daemon.
+    const pair2 = ps(['pair', '--yes', '--grants', 'shell']);
+    let out2 = '';
+    pair2.stdout!.on('data', (d: Buffer) => (out2 += d));
+    await until(() => /http:\/\/\S+#\/pair\/1\/\S+/.test(out2), 20_000, 20);
+    const pairUrl2 = /http:\/\/\S+#\/pair\/1\/\S+/.exec(out2)![0];
+    const cliEnv = { ...psEnv, POCKETSHELL_HOME: join(home, 'cli') };
+    const devicePair = run([...inB, process.execPath, POCKETSHELL, 'device', 'pair', pairUrl2], {
+      env: { ...process.env, ...cliEnv },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let paired = '';
+    devicePair.stdout!.on('data', (d: Buffer) => (paired += d));
+    await new Promise((r) => (devicePair.exitCode !== null ? r(null) : devicePair.once('exit', r)));
+    const hostId = /Paired with "[^"]*" \(([^)]+)\)/.exec(paired)?.[1];
+    if (!hostId) throw new Error(`device pair failed: ${paired}`);
+    const { pty, stream } = ptyStream(
+      [...inB, process.execPath, POCKETSHELL, 'connect', hostId, '--predict', 'auto'],
+      cliEnv,
+    );
+    try {
+      await quiet(stream, 1500);
+      stream.write(`PS1='${PROMPT}'\r`);
+      await waitFor(stream, PROMPT, 30_000);
+      await quiet(stream, 500);
+      // The engine learns the RTT from the first keys' echoes (as mosh does): a word typed first.
+      stream.write('true ');
+      await quiet(stream, 1000);
+      stream.write('\x15');
+      await quiet(stream, 500);
+      const glyph = await keyToGlyph(stream, `PocketShell (${engine}, connect)`);
+      return { ctrl: r.ctrl, glyph };
+    } finally {
+      pty.kill();
+    }
   } finally {
     daemon.kill('SIGTERM');
     await Promise.race([
@@ -377,21 +457,27 @@ async function main() {
   console.error(
     `link: RTT ${link.rttMs.toFixed(1)} ms (TCP connect ${link.connectMs.toFixed(1)} ms), 1 MB up ${link.upMbps.toFixed(2)} Mbit/s, down ${link.downMbps.toFixed(2)} Mbit/s`,
   );
-  const rows: { name: string; samples: number[]; note?: string }[] = [];
-  const attempt = async (name: string, f: () => Promise<number[]>) => {
+  const rows: { name: string; samples: number[]; glyph: number[]; note?: string }[] = [];
+  const attempt = async (name: string, f: () => Promise<Measured>) => {
     console.error(`${name}…`);
     try {
-      rows.push({ name, samples: await f() });
+      const m = await f();
+      rows.push({ name, samples: m.ctrl, glyph: m.glyph ?? [] });
     } catch (error) {
       console.error(`${name} failed:`, error);
-      rows.push({ name, samples: [], note: `failed: ${String((error as Error).message).split('\n')[0]}` });
+      rows.push({
+        name,
+        samples: [],
+        glyph: [],
+        note: `failed: ${String((error as Error).message).split('\n')[0]}`,
+      });
     }
   };
   if (SYSTEMS.includes('ssh')) await attempt('OpenSSH', openssh);
   if (SYSTEMS.includes('mosh')) await attempt('mosh', mosh);
   if (SYSTEMS.includes('pocketshell')) {
     for (const engine of ENGINES) {
-      await attempt(`PocketShell (${engine})`, async () => (await pocketshell(engine)).ctrl);
+      await attempt(`PocketShell (${engine})`, () => pocketshell(engine));
     }
   }
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
@@ -402,14 +488,20 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. The link: ${DEL
 
 Method: the server side runs in the server namespace (a private \`sshd\`; \`mosh-server new\`; a \`pocketshell-relay\` and \`pocketshell daemon run\`), the client in the client namespace (\`ssh -tt\` and \`mosh-client\` in a local PTY; the Node \`Device\` in a child process, its ICE held to the link's two addresses, daemon and client on the same WebRTC engine; the device's signalling to the relay crosses the link too). Each sample: \`PS1\` is a marker, \`yes\` floods for ${FLOOD_MS} ms, then ^C is written and the time runs until the marker appears in what the client receives (for OpenSSH whatever was queued on the way drains first; mosh and PocketShell send the screen — PocketShell switches to screen sync on a link this slow, docs/transport.md — so the marker can arrive inside a screen update). Median of ${SAMPLES}, individual samples beside it.
 
-| system | Ctrl-C to prompt under \`yes\` (median) | samples |
-|---|---:|---|
+Keystroke to glyph (issue 17's predictive echo): after the Ctrl-C samples, at the prompt, \`echo \` and then ${GLYPH_KEYS.length} keys typed one at a time, each after the echo of the one before (as a person typing slower than the RTT); the time from writing the key to the client's PTY until the glyph is in what the client draws — mosh's prediction or PocketShell's (\`pocketshell connect --predict auto\`, a second device on the same daemon), or the echo for OpenSSH. \`echo \` goes first because the first key after a prompt is never predicted (a new epoch waits for the host's echo, in mosh as here): the keys measured are steady typing. PocketShell's device first types and drops one word, as its engine learns the RTT from echoes (so does mosh's, from its own traffic). Median and all samples.
+
+| system | Ctrl-C to prompt under \`yes\` (median) | samples | keystroke to glyph (median) | samples |
+|---|---:|---|---:|---|
 ${rows
-  .map((r) =>
-    r.samples.length > 0
-      ? `| ${r.name} | ${fmt(median(r.samples))} | ${r.samples.map(fmt).join(', ')} |`
-      : `| ${r.name} | – | ${r.note ?? ''} |`,
-  )
+  .map((r) => {
+    const glyph =
+      r.glyph.length > 0
+        ? `${median(r.glyph).toFixed(1)} ms | ${r.glyph.map((ms) => ms.toFixed(1)).join(', ')}`
+        : '– | –';
+    return r.samples.length > 0
+      ? `| ${r.name} | ${fmt(median(r.samples))} | ${r.samples.map(fmt).join(', ')} | ${glyph} |`
+      : `| ${r.name} | – | ${r.note ?? ''} | ${glyph} |`;
+  })
   .join('\n')}
 
 ![Ctrl-C to prompt on the shaped link](benchmarks-shaped.svg)

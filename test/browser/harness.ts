@@ -69,6 +69,8 @@ export class TestHost {
   filesRoot: string | undefined;
   /** Run an alert center (the `alerts` channel); off: the host answers as an agent without alerts. Takes effect at the next `open`. */
   alerts = false;
+  /** The sessions' shell (default /bin/bash). Takes effect at the next `open`. */
+  shell = '/bin/bash';
 
   private constructor(relay: StartedRelay) {
     this.relay = relay;
@@ -77,9 +79,10 @@ export class TestHost {
 
   static async start(
     relay: StartedRelay,
-    options: { filesRoot?: string; alerts?: boolean } = {},
+    options: { filesRoot?: string; alerts?: boolean; shell?: string } = {},
   ): Promise<TestHost> {
     const t = new TestHost(relay);
+    if (options.shell !== undefined) t.shell = options.shell;
     t.filesRoot = options.filesRoot;
     t.alerts = options.alerts ?? false;
     await t.open();
@@ -93,7 +96,7 @@ export class TestHost {
       env: {
         ...process.env,
         POCKETSHELL_KEYSTORE: 'file',
-        SHELL: '/bin/bash',
+        SHELL: this.shell,
         HOME: this.home,
         PS1: 'ps1> ',
         // A predictable prompt: no user rc files.

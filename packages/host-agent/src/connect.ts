@@ -3,14 +3,21 @@
  * machine as a device. `connect` opens a signed WebRTC connection to a
  * paired host and puts its terminal in the local tty — raw mode, resize on
  * SIGWINCH, Ctrl-] to detach (the session lives on at the host), the
- * remote program's exit code as ours.
+ * remote program's exit code as ours — and predictive echo on slow links
+ * (`--predict auto|always|never`, `predict-tty.ts`).
  */
 
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Device } from '@pocketshell/client';
 import { engineFromEnv, openSecretStore, type StatePaths } from '@pocketshell/host-core';
-import { fingerprint, parsePairUrl, relayWsUrl, type WebSocketFactory } from '@pocketshell/protocol';
+import {
+  fingerprint,
+  type PredictMode,
+  parsePairUrl,
+  relayWsUrl,
+  type WebSocketFactory,
+} from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
 import { DeviceStore, type KnownHost } from './device-store.ts';
 
@@ -115,6 +122,27 @@ export async function deviceHosts(
   return new DeviceStore(paths, secrets).hosts();
 }
 
+/**
+ * Predictive echo on the local tty (`--predict`): a headless mirror of the
+ * remote screen for the engine to read, loaded only when asked for.
+ */
+async function ttyPredictor(mode: PredictMode, cols: number, rows: number) {
+  const [headless, { PredictTty }] = await Promise.all([
+    import('@xterm/headless'),
+    import('./predict-tty.ts'),
+  ]);
+  // A CommonJS module: under Node its classes are on the default export.
+  const { Terminal } = headless.default;
+  const mirror = new Terminal({ cols, rows, scrollback: 1000, allowProposedApi: true });
+  const tty = new PredictTty({
+    mirror,
+    out: (data) => process.stdout.write(data),
+    mode,
+    now: () => performance.now(),
+  });
+  return { mirror, tty };
+}
+
 /** Interactive terminal on a paired host; resolves with the exit code to use. */
 export async function connect(
   paths: StatePaths,
@@ -122,6 +150,7 @@ export async function connect(
   query: string,
   session: string,
   err: (line: string) => void,
+  predict: PredictMode = 'auto',
 ): Promise<number> {
   const secrets = await openSecretStore({ paths, env });
   const host = new DeviceStore(paths, secrets).find(query);
@@ -130,6 +159,8 @@ export async function connect(
   device.start();
   const stdin = process.stdin;
   const stdout = process.stdout;
+  const predictor =
+    predict === 'never' ? undefined : await ttyPredictor(predict, stdout.columns || 80, stdout.rows || 24);
   try {
     const conn = await device.connect(host.id);
     const term = await conn.openTerminal(session, {
@@ -141,9 +172,23 @@ export async function connect(
     // and again for each later `attached` — a resync, or screen sync on a slow link).
     const CLEAR = '\x1b[H\x1b[2J';
     stdout.write(CLEAR);
-    term.on('attached', () => stdout.write(CLEAR));
-    term.on('data', ({ bytes }) => stdout.write(bytes));
-    const onResize = () => term.resize(stdout.columns || 80, stdout.rows || 24);
+    const clear = () => {
+      stdout.write(CLEAR);
+      predictor?.tty.reset();
+      predictor?.mirror.reset();
+    };
+    term.on('attached', clear);
+    term.on('data', ({ bytes }) => {
+      if (predictor) predictor.tty.output(bytes);
+      else stdout.write(bytes);
+    });
+    const onResize = () => {
+      const cols = stdout.columns || 80;
+      const rows = stdout.rows || 24;
+      predictor?.tty.reset();
+      predictor?.mirror.resize(cols, rows);
+      term.resize(cols, rows);
+    };
     process.on('SIGWINCH', onResize);
     if (stdin.isTTY) stdin.setRawMode(true);
     stdin.resume();
@@ -155,6 +200,7 @@ export async function connect(
           resolve(0);
           return;
         }
+        predictor?.tty.keystroke(chunk.toString('latin1'));
         term.write(chunk);
       });
       stdin.on('end', () => resolve(0));
@@ -162,12 +208,15 @@ export async function connect(
       void term.closed.then(() => resolve(term.exitCode ?? 0));
     });
     process.off('SIGWINCH', onResize);
+    predictor?.tty.close();
     if (term.exitCode === undefined) err(`\r\n[detached; session ${term.session} lives on]`);
     // The host ended it (a session limit, a close, its shutdown): say why.
     else if (term.exitReason) err(`\r\n[session ${term.session} ended by the host: ${term.exitReason}]`);
     await conn.close();
     return code;
   } finally {
+    predictor?.tty.close();
+    predictor?.mirror.dispose();
     if (stdin.isTTY) stdin.setRawMode(false);
     stdin.pause();
     await device.close();

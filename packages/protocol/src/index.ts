@@ -24,6 +24,7 @@ export * from './loopback.ts';
 export * from './messages.ts';
 export * from './once.ts';
 export * from './pairing.ts';
+export * from './predict.ts';
 export * from './relay-client.ts';
 export * from './replay.ts';
 export * from './rpc.ts';

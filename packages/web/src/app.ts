@@ -5,6 +5,7 @@
  * and the entry depend on it, not on each other.
  */
 import type { Terminal } from '@xterm/xterm';
+import type { PredictOverlay } from './predict-overlay.ts';
 import type { DeviceStore } from './store.ts';
 import type { TermChannel } from './term-channel.ts';
 import type { TermSettings } from './term-settings.ts';
@@ -17,8 +18,10 @@ export interface TerminalProbe {
   /** The element xterm.js draws into. */
   element: HTMLElement;
   connection: TerminalConnection<TermChannel>;
-  /** The screen's settings (size, font, theme). */
+  /** The screen's settings (size, font, theme, predictive echo). */
   settings(): TermSettings;
+  /** Predictive echo's layer. */
+  predict: PredictOverlay;
 }
 
 /** What every screen gets. */

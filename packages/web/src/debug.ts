@@ -12,7 +12,9 @@
  * coordinates of the last visible line with `text`), `fontSize()`, `rows()`,
  * `write(data)` (input, as typed), `detach()` / `reattach()` (drop the
  * channel without retrying, attach again) and `onOutput(listener)` (live
- * output bytes; returns the unsubscribe). It is assigned when the screen
+ * output bytes; returns the unsubscribe), `predicted()` (predictive echo:
+ * the cells drawn over the screen, the SRTT, whether it displays, its
+ * counters). It is assigned when the screen
  * opens and set to `undefined` when it closes (the benchmark watches the
  * assignment).
  *
@@ -37,9 +39,15 @@ export interface TerminalHook {
   detach(): void;
   reattach(): void;
   onOutput(listener: (bytes: Uint8Array) => void): () => void;
+  predicted(): {
+    cells: { row: number; col: number; ch: string }[];
+    srtt: number | undefined;
+    displaying: boolean;
+    stats: { pending: number; confirmed: number; killed: number; epoch: number };
+  };
 }
 
-function terminalHook({ term, element, connection, settings }: TerminalProbe): TerminalHook {
+function terminalHook({ term, element, connection, settings, predict }: TerminalProbe): TerminalHook {
   const outputListeners = new Set<(bytes: Uint8Array) => void>();
   connection.on('opening', (c) =>
     c.on('data', ({ bytes, snapshot }) => {
@@ -84,6 +92,12 @@ function terminalHook({ term, element, connection, settings }: TerminalProbe): T
       outputListeners.add(listener);
       return () => outputListeners.delete(listener);
     },
+    predicted: () => ({
+      cells: predict.shown(),
+      srtt: predict.engine.srtt,
+      displaying: predict.engine.displaying,
+      stats: predict.engine.stats,
+    }),
   };
 }
 

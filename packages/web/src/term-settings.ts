@@ -2,8 +2,10 @@
  * The terminal's look, chosen per device (kept in the device store): a font
  * size, a font family from a short list of monospace stacks common on
  * phones and desktops, and a colour theme — `auto` follows the app's light
- * or dark scheme, the others are fixed palettes.
+ * or dark scheme, the others are fixed palettes — and predictive echo:
+ * `auto` (shown when the link is slow), `always`, `never`.
  */
+import type { PredictMode } from '@pocketshell/protocol';
 import type { ITheme } from '@xterm/xterm';
 
 export const FONTS = {
@@ -99,10 +101,18 @@ export const THEMES: Record<string, { label: string; colors?: ITheme }> = {
 };
 export type ThemeId = keyof typeof THEMES;
 
+/** The predictive echo choices as the settings sheet names them. */
+export const PREDICT_LABELS: Record<PredictMode, string> = {
+  auto: 'On slow links (auto)',
+  always: 'Always',
+  never: 'Never',
+};
+
 export interface TermSettings {
   fontSize: number;
   font: FontId;
   theme: ThemeId;
+  predict: PredictMode;
 }
 
 function cssVar(name: string): string {

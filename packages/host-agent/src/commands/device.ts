@@ -3,7 +3,8 @@
  * a device of another host. The device client is loaded only when one of
  * these runs: a daemon never needs it.
  */
-import type { Command } from 'commander';
+import { PREDICT_MODES, type PredictMode } from '@pocketshell/protocol';
+import { type Command, Option } from 'commander';
 import { type Cli, paths, print, table } from './common.ts';
 
 const loadConnect = () => import('../connect.ts');
@@ -55,9 +56,14 @@ export function connectCommand(program: Command, { io }: Cli): void {
       'attach this session (an id, tmux:NAME or screen:NAME) instead of a new one',
       'new',
     )
-    .action(async (query: string, o: { session: string }) => {
+    .addOption(
+      new Option('--predict <mode>', 'predictive local echo: on slow links (auto), always or never')
+        .choices(PREDICT_MODES)
+        .default('auto'),
+    )
+    .action(async (query: string, o: { session: string; predict: PredictMode }) => {
       const { connect } = await loadConnect();
-      const code = await connect(paths(io), io.env, query, o.session, io.err);
+      const code = await connect(paths(io), io.env, query, o.session, io.err, o.predict);
       if (code !== 0)
         throw Object.assign(new Error(`remote program exited with ${code}`), {
           code: 'remote_exit',

@@ -9,9 +9,13 @@
  * connection itself (attach, backoff, wake, presence, its state table) is
  * `TerminalConnection`, which this screen drives: it gives it the browser's
  * wake signals (`visibilitychange`, `online`, a network change) and draws
- * each channel's output, the snapshot first. The route carries the session
- * id, so a reload reattaches the same session.
+ * each channel's output, the snapshot first. Predictive echo
+ * (`PredictOverlay`) draws typed keys ahead of the host's echo on a slow
+ * link. The route carries the session id, so a reload reattaches the same
+ * session.
  */
+
+import { isPredictMode, type PredictMode } from '@pocketshell/protocol';
 import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
@@ -21,8 +25,9 @@ import { exitMessage } from '../exit-message.ts';
 import { takeFirstInput } from '../first-input.ts';
 import { InputQueue } from '../input-queue.ts';
 import { KeyBar } from '../keybar.ts';
+import { PredictOverlay } from '../predict-overlay.ts';
 import type { TermChannel } from '../term-channel.ts';
-import { FONTS, type TermSettings, THEMES, termTheme } from '../term-settings.ts';
+import { FONTS, PREDICT_LABELS, type TermSettings, THEMES, termTheme } from '../term-settings.ts';
 import { TerminalConnection, type TermState } from '../terminal-connection.ts';
 import { h, sheet, toast } from '../ui.ts';
 import { sessionMute } from './session-mute.ts';
@@ -144,7 +149,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   const termEl = h('div', { class: 'term', 'data-testid': 'terminal' });
   const banner = h('div', { class: 'banner', 'data-testid': 'term-banner', hidden: true });
   const wrap = h('div', { class: 'term-wrap' }, termEl);
-  const settings: TermSettings = { fontSize: 14, font: 'system', theme: 'auto' };
+  const settings: TermSettings = { fontSize: 14, font: 'system', theme: 'auto', predict: 'auto' };
   const term = new Terminal({
     fontSize: settings.fontSize,
     fontFamily: FONTS.system.stack,
@@ -162,6 +167,8 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     visible: () => document.visibilityState !== 'hidden',
     wakeOn: browserWakeSignals,
   });
+  // Predictive echo: typed keys drawn over the screen ahead of the host's echo on a slow link.
+  const predict = new PredictOverlay(term, settings.predict);
   const fit = new FitAddon();
   term.loadAddon(fit);
   // Links open only when tapped or clicked, in a new tab that cannot reach back to this one.
@@ -185,6 +192,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   const send = (data: string) => {
     const chan = conn.channel;
     if (chan?.live) {
+      predict.keystroke(data);
       chan.write(data);
       return;
     }
@@ -248,6 +256,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   document.body.classList.add('term-mode');
   term.open(termEl);
   coalesceViewportSync(term);
+  cleanups.push(() => predict.dispose());
   if (hardwareWebgl()) {
     try {
       const gl = new WebglAddon();
@@ -285,7 +294,10 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   const ro = new ResizeObserver(() => refit());
   ro.observe(wrap);
   cleanups.push(() => ro.disconnect());
-  term.onResize(({ cols, rows }) => conn.channel?.resize(cols, rows));
+  term.onResize(({ cols, rows }) => {
+    predict.reset();
+    conn.channel?.resize(cols, rows);
+  });
 
   // ------------------------------------------------------------ font size
   const setFont = (size: number) => {
@@ -309,8 +321,13 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     app.store.setting<number>('fontSize'),
     app.store.setting<string>('fontFamily'),
     app.store.setting<string>('theme'),
-  ]).then(([size, font, themeId]) => {
+    app.store.setting<string>('predictiveEcho'),
+  ]).then(([size, font, themeId, predictMode]) => {
     if (disposed) return;
+    if (isPredictMode(predictMode)) {
+      settings.predict = predictMode;
+      predict.mode = predictMode;
+    }
     if (typeof font === 'string' && Object.hasOwn(FONTS, font)) settings.font = font as TermSettings['font'];
     if (typeof themeId === 'string' && Object.hasOwn(THEMES, themeId))
       settings.theme = themeId as TermSettings['theme'];
@@ -332,6 +349,19 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
         h('option', { value: id, selected: id === settings.theme }, t.label),
       ),
     );
+    const predictSelect = h(
+      'select',
+      { 'data-testid': 'setting-predict', 'aria-label': 'Predictive echo' },
+      ...Object.entries(PREDICT_LABELS).map(([id, label]) =>
+        h('option', { value: id, selected: id === settings.predict }, label),
+      ),
+    );
+    predictSelect.addEventListener('change', () => {
+      const mode = predictSelect.value as PredictMode;
+      settings.predict = mode;
+      predict.mode = mode;
+      void app.store.setSetting('predictiveEcho', mode);
+    });
     const sizeValue = h(
       'output',
       { class: 'size-value', 'data-testid': 'setting-size' },
@@ -378,6 +408,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
         ),
         h('label', { class: 'setting' }, h('span', { class: 'label' }, 'Font'), fontSelect),
         h('label', { class: 'setting' }, h('span', { class: 'label' }, 'Theme'), themeSelect),
+        h('label', { class: 'setting' }, h('span', { class: 'label' }, 'Predictive echo'), predictSelect),
         h('p', { class: 'muted' }, 'Kept on this device.'),
         mute.el,
       ],
@@ -487,6 +518,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     // no frame is drawn blank between them (screen sync repaints many times a second).
     let resetPending = false;
     c.on('attached', (a) => {
+      predict.reset();
       resetPending = true;
       if (a.snapshot === 0) {
         resetPending = false;
@@ -495,13 +527,18 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     });
     c.on('data', ({ bytes, snapshot, consumed }) => {
       // Acknowledged once xterm.js has parsed it: the host's window bounds what waits here.
+      // Then predictive echo checks its cells against what the host sent.
+      const parsed = () => {
+        consumed();
+        predict.reconcile();
+      };
       if (resetPending && snapshot) {
         resetPending = false;
         const withReset = new Uint8Array(RIS.length + bytes.length);
         withReset.set(RIS, 0);
         withReset.set(bytes, RIS.length);
-        term.write(withReset, consumed);
-      } else term.write(bytes, consumed);
+        term.write(withReset, parsed);
+      } else term.write(bytes, parsed);
     });
     c.on('title', (t) => (document.title = t ? `${t} — PocketShell` : 'PocketShell'));
   });
@@ -538,7 +575,7 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
   });
 
   // For the debug hook (the browser tests, the benchmark): before the first channel opens.
-  app.probe({ term, element: termEl, connection: conn, settings: () => settings });
+  app.probe({ term, element: termEl, connection: conn, settings: () => settings, predict });
 
   conn.start();
   term.focus();

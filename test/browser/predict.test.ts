@@ -137,8 +137,16 @@ describe('predictive echo in Chromium on a slow shell', { skip, timeout: 240_000
 
     // ---- a password prompt: keys typed with echo off are shown, then taken away
     // (READY spelt so that the command line itself does not hold it.)
+    const mark = await page.evaluate(() => (globalThis as Recorder).predictLog!.length);
     await typeInTerminal(page, 'sleep 1;echo RE""ADY;read -s x;echo "got $x"');
-    await page.waitForTimeout(400);
+    // The Enter's own echo first (a key typed before it would be predicted on the command line's row).
+    await page.waitForFunction(
+      (from) =>
+        (globalThis as Recorder)
+          .predictLog!.slice(from)
+          .some((r) => r.kind === 'output' && r.text.includes('\n')),
+      mark,
+    );
     await page.keyboard.type('ab', { delay: 60 }); // echoed: the line discipline still echoes during `sleep`
     await waitForLine(page, /READY$/);
     await page.keyboard.type('cdef', { delay: 30 });

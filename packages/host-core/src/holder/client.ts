@@ -25,6 +25,7 @@ import type {
   TerminalAttachment,
 } from '../pty/session-host.ts';
 import { checkTimeouts, type SessionTimeouts } from '../pty/session-limits.ts';
+import { withUserUmask } from '../state/umask.ts';
 import type { Discovered, OpenOptions } from '../pty/session-manager.ts';
 import {
   encodeJson,
@@ -54,7 +55,8 @@ export function startHolder(command: readonly string[], logFile: string, env: No
   if (!file) throw new HostError('spawn_failed', 'empty holder command');
   const fd = openSync(logFile, 'a', 0o600);
   try {
-    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env });
+    // Under the umask the daemon started with: the holder keeps it for the shells (and goes 077 itself).
+    const child = withUserUmask(() => spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env }));
     child.on('error', () => {});
     child.unref();
   } finally {

@@ -73,7 +73,10 @@ registerHooks({
 // flood): the idle daemon keeps 20–35 MiB less at no measured throughput cost. Set here,
 // late, it takes hold once V8 shrinks the space; the service passes it on the command
 // line (DAEMON_NODE_FLAGS). docs/benchmarks.md, issue 17.
-nodeV8.setFlagsFromString('--max-semi-space-size=1');
+// Only for the long-lived processes (the daemon, the session holder): a one-off command such as
+// `cp` moving a large file keeps V8's default.
+if (['run', 'session-holder'].includes(process.argv[2] === 'daemon' ? process.argv[3] : process.argv[2]))
+  nodeV8.setFlagsFromString('--max-semi-space-size=1');
 
 // V8's code cache for the bundle: a warm start parses nothing (in the OS temp dir).
 enableCompileCache?.();

@@ -9,7 +9,10 @@ requireNode(
   'in a source checkout, npm start and the npm scripts bring their own Node 24 (npm ci)',
 );
 // A 1 MiB young generation, as the npm package's launcher sets it (packaging/npm/launcher.js).
-setFlagsFromString('--max-semi-space-size=1');
+// Only for the long-lived processes (the daemon, the session holder): a one-off command such as
+// `cp` moving a large file keeps V8's default.
+if (['run', 'session-holder'].includes(process.argv[2] === 'daemon' ? process.argv[3] : process.argv[2]))
+  setFlagsFromString('--max-semi-space-size=1');
 const { run } = await import('../src/cli.ts');
 const code = await run(process.argv.slice(2), {
   out: (line) => process.stdout.write(`${line}\n`),

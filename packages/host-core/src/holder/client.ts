@@ -25,8 +25,8 @@ import type {
   TerminalAttachment,
 } from '../pty/session-host.ts';
 import { checkTimeouts, type SessionTimeouts } from '../pty/session-limits.ts';
-import { withUserUmask } from '../state/umask.ts';
 import type { Discovered, OpenOptions } from '../pty/session-manager.ts';
+import { withUserUmask } from '../state/umask.ts';
 import {
   encodeJson,
   encodeTerm,

@@ -12,7 +12,7 @@
  * rendition are untouched. Predictions are drawn only while the mirror has
  * parsed everything written (`@xterm/headless` parses asynchronously).
  */
-import { PredictionEngine, type PredictMode, type ScreenView } from '@pocketshell/protocol';
+import { PredictionEngine, type PredictMode, type ScreenView, xtermView } from '@pocketshell/protocol';
 import type { IBufferCell, Terminal } from '@xterm/headless';
 
 const SAVE = '\x1b7';
@@ -65,25 +65,7 @@ export class PredictTty {
     this.#out = options.out;
     this.#now = options.now;
     this.engine = new PredictionEngine({ mode: options.mode, now: options.now });
-    const mirror = this.#mirror;
-    this.#view = {
-      get cols() {
-        return mirror.cols;
-      },
-      get cursorRow() {
-        const b = mirror.buffer.active;
-        return b.baseY + b.cursorY;
-      },
-      get cursorCol() {
-        return mirror.buffer.active.cursorX;
-      },
-      get altScreen() {
-        return mirror.buffer.active.type === 'alternate';
-      },
-      cell(row, col) {
-        return mirror.buffer.active.getLine(row)?.getCell(col)?.getChars() || ' ';
-      },
-    };
+    this.#view = xtermView(this.#mirror);
   }
 
   /** A key typed (before it is sent). */

@@ -62,6 +62,45 @@ export interface ScreenView {
   cell(row: number, col: number): string;
 }
 
+/**
+ * What `xtermView` reads of a terminal: the buffer API xterm.js and
+ * @xterm/headless share (structural, so this package depends on neither).
+ */
+export interface XtermLike {
+  readonly cols: number;
+  readonly buffer: {
+    readonly active: {
+      readonly type: string;
+      readonly baseY: number;
+      readonly cursorX: number;
+      readonly cursorY: number;
+      getLine(row: number): { getCell(col: number): { getChars(): string } | undefined } | undefined;
+    };
+  };
+}
+
+/** The real screen of an xterm.js terminal (web) or headless mirror (`connect`), rows absolute. */
+export function xtermView(term: XtermLike): ScreenView {
+  return {
+    get cols() {
+      return term.cols;
+    },
+    get cursorRow() {
+      const b = term.buffer.active;
+      return b.baseY + b.cursorY;
+    },
+    get cursorCol() {
+      return term.buffer.active.cursorX;
+    },
+    get altScreen() {
+      return term.buffer.active.type === 'alternate';
+    },
+    cell(row, col) {
+      return term.buffer.active.getLine(row)?.getCell(col)?.getChars() || ' ';
+    },
+  };
+}
+
 /** One predicted cell to draw over the real screen. */
 export interface OverlayCell {
   /** Absolute row (as `ScreenView.cursorRow`). */

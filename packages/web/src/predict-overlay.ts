@@ -8,30 +8,14 @@
  * xterm.js has parsed, and at its next deadline (a password prompt whose
  * echo never comes).
  */
-import { type OverlayCell, PredictionEngine, type PredictMode, type ScreenView } from '@pocketshell/protocol';
+import {
+  type OverlayCell,
+  PredictionEngine,
+  type PredictMode,
+  type ScreenView,
+  xtermView,
+} from '@pocketshell/protocol';
 import type { Terminal } from '@xterm/xterm';
-
-/** The real screen as the engine reads it: xterm.js's active buffer, rows absolute. */
-function xtermView(term: Terminal): ScreenView {
-  return {
-    get cols() {
-      return term.cols;
-    },
-    get cursorRow() {
-      const b = term.buffer.active;
-      return b.baseY + b.cursorY;
-    },
-    get cursorCol() {
-      return term.buffer.active.cursorX;
-    },
-    get altScreen() {
-      return term.buffer.active.type === 'alternate';
-    },
-    cell(row, col) {
-      return term.buffer.active.getLine(row)?.getCell(col)?.getChars() || ' ';
-    },
-  };
-}
 
 export class PredictOverlay {
   readonly engine: PredictionEngine;

@@ -49,7 +49,7 @@ export type AlertState = (typeof ALERT_STATES)[number];
 export const ATTENTION_REASONS = ['bell', 'notify', 'finished', 'prompt'] as const;
 export type AttentionReason = (typeof ATTENTION_REASONS)[number];
 /** The screen a tapped alert opens. */
-export const ALERT_SCREENS = ['alerts', 'monitor', 'session'] as const;
+export const ALERT_SCREENS = ['alerts', 'monitor', 'session', 'agent'] as const;
 export type AlertScreen = (typeof ALERT_SCREENS)[number];
 
 /** Most rules a host keeps. */

@@ -67,6 +67,11 @@ export const CHANNELS = {
    * own grant and the host filters what a device sees by its grants.
    */
   alerts: { grant: null, framing: 'rpc', parseArg: noArg, formatArg: () => undefined },
+  /**
+   * Agent sessions (Claude Code, Codex): the RPC of `AGENT_METHODS`
+   * (agent.ts) — start, resume, stop, watch events, answer approvals.
+   */
+  agent: { grant: 'agent', framing: 'rpc', parseArg: noArg, formatArg: () => undefined },
 } as const satisfies Readonly<Record<string, ChannelSpec<unknown>>>;
 
 /** A channel kind. */

@@ -129,6 +129,9 @@ export const ERROR_CODES = catalogue({
   integrity: 'wire failure 422 The bytes received do not match their SHA-256; nothing was written.',
   cancelled: 'wire failure 499 The operation was cancelled.',
   no_space: 'wire failure 507 The host’s disk is full.',
+  agent_unavailable: 'wire unavailable 503 That agent is not installed on the host, or could not start.',
+  tier_refused:
+    'wire refused 403 The device’s agent tier does not allow that (read-only refuses writes and commands).',
   unsupported: 'wire failure 501 Not supported by this peer.',
   push_endpoint_refused:
     'wire refused 403 The push endpoint is not an https URL of a push service this relay sends to (its allowlist).',

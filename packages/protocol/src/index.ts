@@ -5,6 +5,7 @@
  * APIs; nothing runs on import.
  */
 
+export * from './agent.ts';
 export * from './alerts.ts';
 export * from './bytes.ts';
 export * from './channels.ts';

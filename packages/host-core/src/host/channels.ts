@@ -68,6 +68,10 @@ const HANDLERS: { readonly [K in ChannelKind]: ChannelHandler<K> } = {
   stats: (ctx, _arg, channel) => openStats(ctx, channel),
   files: (ctx, _arg, channel) => openFiles(ctx, channel),
   alerts: (ctx, _arg, channel) => openAlerts(ctx, channel),
+  // Served by host/agent.ts once the agent runtime lands (issue 18).
+  agent: () => {
+    throw new ProtocolError('unsupported', 'this host serves no agents');
+  },
 };
 
 /** Routes a channel the device opened: label, grant, handler. */

@@ -451,13 +451,10 @@ export function entropyThreshold(n: number): number {
  *   cover at most half of it (a third when it holds two `/` or more, a
  *   path); random base62 exceeds a half in 0.1 % of 24-character strings.
  *   An alphabet written out (`ABC…xyz0123…`) is not random either.
- * - Measured (the scratch script is described in docs/host.md): this
- *   repository's 3.1 MB of sources and docs give no high-entropy hit
- *   (`secret-filter.test.ts` runs it over the package's own sources); 3000
- *   READMEs and type declarations of node_modules give hits on real
- *   example keys (VAPID and push keys, SRI hashes) and a few URL paths;
- *   random base62/base64 strings are caught at 24 characters 81 %,
- *   32 characters 97 %, 40 and more > 99.9 %.
+ * - Measured (figures in docs/host.md): no high-entropy hit in this
+ *   repository's sources and docs (`secret-filter.test.ts` keeps that true
+ *   for host-core's sources); random base62/base64 strings are caught at
+ *   24 characters 81 %, 32 characters 97 %, 40 and more > 99.9 %.
  * - Runs longer than 1024 characters (base64 of files, images) are not
  *   judged: they are data, not keys.
  */

@@ -264,6 +264,7 @@ describe('secret filter: the stream', () => {
     assert.equal(out, r(text));
     assert.ok(!SAMPLES.some(([, secret]) => out.includes(secret)));
     assert.ok(maxHeld < 300, `held ${maxHeld}`);
+    assert.equal(s.count, SAMPLES.length);
     assert.deepEqual(
       s.found.map((f) => f.kind),
       SAMPLES.map(([k]) => k),

@@ -593,6 +593,9 @@ export function redactSecrets(text: string): Redacted {
   return { text: scan(text, 0, text.length, found).out, found };
 }
 
+/** How many findings a stream keeps (a long session may redact without end; `count` counts them all). */
+export const FOUND_KEPT = 1000;
+
 /** Characters kept before the first undecided position: the patterns look back one. */
 const CONTEXT = 8;
 
@@ -611,9 +614,16 @@ export class SecretStream {
   #at = 0;
   readonly #found: SecretFinding[] = [];
 
-  /** What was redacted so far (kinds only). */
+  #count = 0;
+
+  /** What was redacted so far (kinds only; the first `FOUND_KEPT`). */
   get found(): readonly SecretFinding[] {
     return this.#found;
+  }
+
+  /** How many secrets were redacted so far. */
+  get count(): number {
+    return this.#count;
   }
 
   /** How many characters are held back, waiting for more. */
@@ -642,7 +652,10 @@ export class SecretStream {
   }
 
   #emit(limit: number): string {
-    const { out, next } = scan(this.#buf, this.#at, limit, this.#found);
+    const found: SecretFinding[] = [];
+    const { out, next } = scan(this.#buf, this.#at, limit, found);
+    this.#count += found.length;
+    for (const f of found) if (this.#found.length < FOUND_KEPT) this.#found.push(f);
     const keep = Math.max(0, next - CONTEXT);
     this.#buf = this.#buf.slice(keep);
     this.#at = next - keep;
@@ -651,7 +664,13 @@ export class SecretStream {
 }
 
 /** A JSON value. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type RedactableJson =
+  | null
+  | boolean
+  | number
+  | string
+  | RedactableJson[]
+  | { [key: string]: RedactableJson };
 
 /**
  * Redacts every string in a JSON value (a new value; the input is not
@@ -659,12 +678,12 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  * `GITHUB_TOKEN`, `client_secret`, … as in assignments) is redacted whole,
  * unless it is a placeholder (`$VAR`, `<…>`, `***`). Keys are kept.
  */
-export function redactJson<T extends JsonValue>(value: T): { value: T; found: SecretFinding[] } {
+export function redactJson<T extends RedactableJson>(value: T): { value: T; found: SecretFinding[] } {
   const found: SecretFinding[] = [];
   return { value: walk(value, null, found) as T, found };
 }
 
-function walk(v: JsonValue, key: string | null, found: SecretFinding[]): JsonValue {
+function walk(v: RedactableJson, key: string | null, found: SecretFinding[]): RedactableJson {
   if (typeof v === 'string') {
     if (key !== null && v !== '' && SECRET_KEY.test(key)) {
       const kind = acceptAssignment(`${key}=`, v, 0);
@@ -679,7 +698,7 @@ function walk(v: JsonValue, key: string | null, found: SecretFinding[]): JsonVal
   }
   if (Array.isArray(v)) return v.map((x) => walk(x, null, found));
   if (v !== null && typeof v === 'object') {
-    const out: { [key: string]: JsonValue } = {};
+    const out: { [key: string]: RedactableJson } = {};
     // defineProperty, not `out[k] =`: a `__proto__` key stays a key.
     for (const [k, x] of Object.entries(v))
       Object.defineProperty(out, k, {

@@ -71,7 +71,7 @@ const audited = new WeakSet<HostedSession>();
 /** Opens `term:<target>`: `new`, a session id, `tmux:<name>` or `screen:<name>` (docs/protocol.md §6). */
 export async function openTerminal(ctx: ChannelContext, target: string, channel: DataChannel): Promise<void> {
   const existing = ctx.sessions.get(target);
-  const session = await ctx.sessions.open(target, { owner: ctx.device });
+  const session = await ctx.sessions.open(target, { owner: ctx.device, attachNext: true });
   if (!existing)
     ctx.audit.append('session.opened', { session: session.id, device: ctx.device, kind: session.kind });
   if (!audited.has(session)) {

@@ -13,7 +13,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
@@ -137,6 +146,31 @@ test('a prompt streams text deltas under one item id, reports the thread id and 
   assert.ok(r.events.some((e) => e.type === 'state' && e.state === 'working'));
   assert.deepEqual(r.events.at(-1), { type: 'state', state: 'idle' });
   await r.backend.stop();
+});
+
+test("the thread runs under Codex's own sandbox and approval policy for the tier", async () => {
+  for (const [tier, mode] of [
+    ['read-only', 'read-only'],
+    ['ask', 'workspace-write'],
+    ['auto-edit', 'workspace-write'],
+  ] as const) {
+    const r = run({ tier, prompt: 'say hi' });
+    await r.until(isResult);
+    await r.backend.stop();
+    const past = await listCodexSessions({ home: r.home, roots: [r.work] });
+    assert.equal(past.length, 1);
+    const sessions = join(r.home, '.codex/sessions');
+    const file = readdirSync(sessions, { recursive: true, encoding: 'utf8' }).find((f) =>
+      f.endsWith(`-${past[0]!.native}.jsonl`),
+    )!;
+    const context = readFileSync(join(sessions, file), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { type: string; payload: Record<string, unknown> })
+      .find((l) => l.type === 'turn_context')!.payload;
+    assert.equal(context.approval_policy, 'untrusted', tier);
+    assert.deepEqual(context.sandbox_policy, { mode }, tier);
+  }
 });
 
 test('a command runs only when approved: approve runs it, deny leaves no trace and reports it denied', async () => {

@@ -26,7 +26,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
-import type { AgentTier } from '@pocketshell/protocol';
+import { type AgentTier, parseAgentEvent } from '@pocketshell/protocol';
 import type {
   AgentBackend,
   AgentEventBody,
@@ -48,6 +48,9 @@ const BIN = resolve(import.meta.dirname, '../../../../test/support/agents/bin');
 
 const dirs: string[] = [];
 const live: AgentBackend[] = [];
+/** Every event and request the sessions of this file made, checked by the last test. */
+const emitted: AgentEventBody[] = [];
+const asked: PermissionRequest[] = [];
 after(async () => {
   // A failed assertion leaves its session running: end every process before the folders go.
   await Promise.all(live.map((b) => b.stop()));
@@ -100,11 +103,13 @@ function run(opts: {
       }),
     emit: (e) => {
       events.push(e);
+      emitted.push(e);
       for (const w of waiters) w();
     },
     native: (id) => natives.push(id),
     permit: async (r) => {
       requests.push(r);
+      asked.push(r);
       return opts.answer?.(r) ?? { decision: 'deny', message: 'no answer' };
     },
   };
@@ -466,6 +471,9 @@ test('the notification mapping on recorded app-server lines', () => {
     { type: 'result', ok: false, text: 'quota', turns: 1, durationMs: 250 },
   ]);
   assert.deepEqual(m.notification('turn/started', 'not an object'), []);
+  // Ids are one line of at most 128 characters, as the events' parser wants.
+  const [long] = m.notification('item/agentMessage/delta', { itemId: `a\n${'x'.repeat(300)}`, delta: 'd' });
+  assert.ok(long?.type === 'text' && long.id.length === 128 && !long.id.includes('\n'));
   assert.deepEqual(m.notification('item/completed', { item: { type: 'agentMessage' } }), []);
 });
 
@@ -539,6 +547,14 @@ test('approval requests are classified, and answered in the shape of their versi
     '/w/n.txt',
   );
   assert.equal(m.approval('item/tool/requestUserInput', { itemId: 'q' }, 12), undefined);
+  // A path too long for the event is left out, the summary still says what changes.
+  const deep = `/w/${'d/'.repeat(3000)}f`;
+  m.notification('item/started', {
+    item: { type: 'fileChange', id: 'f9', changes: [{ path: deep, kind: 'add', diff: '' }] },
+  });
+  const far = m.approval('item/fileChange/requestApproval', { itemId: 'f9' }, 13);
+  assert.equal(far?.path, undefined);
+  assert.equal(far?.action, 'write');
   assert.deepEqual(approvalResult('item/commandExecution/requestApproval', { decision: 'approve' }), {
     decision: 'accept',
   });
@@ -602,4 +618,11 @@ test('insideRoot compares whole path segments', () => {
   assert.ok(!insideRoot('/ab', '/a'));
   assert.ok(!insideRoot('/a/../b', '/a'));
   assert.ok(insideRoot('/anything', '/'));
+});
+
+test("every event and approval the sessions above made passes the protocol's event parser", () => {
+  assert.ok(emitted.length > 50 && asked.length > 5);
+  for (const [i, e] of emitted.entries()) parseAgentEvent({ ...e, seq: i + 1, at: 0 });
+  for (const [i, r] of asked.entries())
+    parseAgentEvent({ ...r, type: 'approval', state: 'pending', seq: i + 1, at: 0 });
 });

@@ -29,7 +29,7 @@
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
-import { type ApprovalAction, MAX_AGENT_TEXT, type ToolState } from '@pocketshell/protocol';
+import { type ApprovalAction, MAX_AGENT_PATH, MAX_AGENT_TEXT, type ToolState } from '@pocketshell/protocol';
 import type {
   AgentAdapter,
   AgentBackend,
@@ -66,6 +66,11 @@ function cut(s: string, max = MAX_AGENT_TEXT): [string, boolean] {
 function oneLine(s: string, max = 200): string {
   const l = s.replace(/[\p{Cc}]+/gu, ' ').trim();
   return l.length <= max ? l : `${l.slice(0, max - 1)}…`;
+}
+
+/** An item id as events carry it: one line of at most 128 characters (longer ones are cut, not dropped). */
+function itemId(id: string | undefined): string | undefined {
+  return id === undefined || id === '' ? undefined : oneLine(id, 128);
 }
 
 /** The thread settings for a tier: Codex's own approval policy and sandbox mode. */
@@ -157,14 +162,14 @@ export class CodexMapper {
         ];
       }
       case 'item/agentMessage/delta': {
-        const id = str(params, 'itemId');
+        const id = itemId(str(params, 'itemId'));
         const delta = str(params, 'delta');
         if (id === undefined || delta === undefined || delta === '') return [];
         this.streamed.add(id);
         return [{ type: 'text', id, text: cut(delta)[0], delta: true }];
       }
       case 'item/commandExecution/outputDelta': {
-        const id = str(params, 'itemId');
+        const id = itemId(str(params, 'itemId'));
         const delta = str(params, 'delta');
         if (id === undefined || delta === undefined) return [];
         const sofar = this.output.get(id) ?? '';
@@ -187,7 +192,7 @@ export class CodexMapper {
   }
 
   private item(item: Json, done: boolean): AgentEventBody[] {
-    const id = str(item, 'id');
+    const id = itemId(str(item, 'id'));
     const type = str(item, 'type');
     if (id === undefined || type === undefined) return [];
     switch (type) {
@@ -357,7 +362,7 @@ export class CodexMapper {
         action,
         tool: 'fileChange',
         summary: oneLine(summary, 1000),
-        ...(first === undefined ? {} : { path: first.path }),
+        ...(first === undefined || first.path.length > MAX_AGENT_PATH ? {} : { path: first.path }),
         ...(diff === '' ? {} : { diff }),
       };
     }

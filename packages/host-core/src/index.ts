@@ -6,6 +6,8 @@
 
 // The WebRTC layer moved to @pocketshell/webrtc; re-exported so host-core's users see no change.
 export * from '@pocketshell/webrtc';
+export { codexAdapter } from './agent/codex.ts';
+export { listCodexSessions } from './agent/codex-history.ts';
 export * from './agent/sandbox.ts';
 export * from './agent/secret-filter.ts';
 export * from './alerts/center.ts';

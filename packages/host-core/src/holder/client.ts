@@ -42,6 +42,11 @@ export interface RemoteOptions {
   /** Starts a holder when none answers (e.g. `startHolder`); without it, none is started. */
   readonly start?: () => void;
   readonly onAttention?: AttentionListener;
+  /**
+   * Every session's end the holder reports — attached here or not, and
+   * those that ended while no daemon was connected (reported after hello).
+   */
+  readonly onSessionExit?: (session: string, code: number, reason: ExitReason | undefined) => void;
   /** Pushed to the holder on every connection (config `sessionLimits`). */
   readonly timeouts?: SessionTimeouts;
   /** How long a started holder may take to answer (default 10 s). */
@@ -483,12 +488,13 @@ export class RemoteSessionManager implements SessionHost {
         return;
       case 'exit': {
         const id = String(m.session);
+        const code = typeof m.code === 'number' ? m.code : 0;
+        const reason = typeof m.reason === 'string' ? (m.reason as ExitReason) : undefined;
+        this.#o.onSessionExit?.(id, code, reason);
         const s = this.#sessions.get(id);
         if (!s) return;
         this.#sessions.delete(id);
         this.#owners.delete(id);
-        const code = typeof m.code === 'number' ? m.code : 0;
-        const reason = typeof m.reason === 'string' ? (m.reason as ExitReason) : undefined;
         for (const l of s.exitListeners.splice(0)) l(code, reason);
         return;
       }

@@ -232,6 +232,36 @@ test('a session opened to be attached next is attached within the open call: its
   await daemon.close();
 });
 
+test('a session that ends while no daemon is connected is reported to the next one after hello', async () => {
+  const { socketPath } = await startHolder();
+  const first = await RemoteSessionManager.connect({ socketPath });
+  const session = await first.open('new', { owner: 'd_phone', cols: 80, rows: 24 });
+  const rec = new FrameRecorder();
+  const a = await session.attach({ send: rec.send });
+  a.receive(encodeData(utf8('sleep 0.5; exit 7\r')));
+  await first.close();
+  await new Promise((r) => setTimeout(r, 1000)); // it ends with nobody connected
+
+  const exits: [string, number][] = [];
+  const second = await RemoteSessionManager.connect({
+    socketPath,
+    onSessionExit: (id, code) => exits.push([id, code]),
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(exits, [[session.id, 7]]);
+  assert.equal(second.get(session.id), undefined, 'not listed as live');
+  // Reported once: a third daemon hears nothing of it.
+  await second.close();
+  const third: [string, number][] = [];
+  const last = await RemoteSessionManager.connect({
+    socketPath,
+    onSessionExit: (id, code) => third.push([id, code]),
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(third, []);
+  await last.close();
+});
+
 test('an empty holder with no daemon ends by itself; one with a session does not', async () => {
   const { socketPath } = await startHolder(200);
   const m = await RemoteSessionManager.connect({ socketPath });

@@ -69,11 +69,16 @@ class DaemonLink {
   }
 }
 
+/** Most events kept for a daemon that is not connected (a session's end, terminal attention). */
+export const MAX_KEPT_EVENTS = 256;
+
 export class SessionHolder {
   readonly #o: HolderOptions;
   readonly #server: Server;
   readonly #links = new Set<DaemonLink>();
   readonly #hooked = new WeakSet<Session>();
+  /** Events no daemon was there to hear, for the next one (`#broadcast`). */
+  #kept: Uint8Array[] = [];
   readonly #ino: number;
   #idleTimer: NodeJS.Timeout | undefined;
   readonly #watch: NodeJS.Timeout;
@@ -119,9 +124,9 @@ export class SessionHolder {
     return this.#links.size;
   }
 
-  /** Forwards a session's attention event to every daemon (none connected: it is dropped). */
+  /** Forwards a session's attention event to every daemon (none connected: kept for the next one). */
   attention(event: AttentionEvent): void {
-    this.#broadcast({ event: 'attention', attention: { ...event } });
+    this.#broadcast({ event: 'attention', attention: { ...event } }, true);
   }
 
   /** Closes every session and the socket; returns how many sessions were live. Idempotent. */
@@ -224,6 +229,14 @@ export class SessionHolder {
     const call = str(m, 'call', 32);
     switch (call) {
       case 'hello':
+        // What happened while no daemon was connected follows the answer (sent when this returns).
+        if (this.#kept.length > 0) {
+          const kept = this.#kept;
+          this.#kept = [];
+          setImmediate(() => {
+            for (const bytes of kept) link.send(bytes);
+          });
+        }
         return {
           wire: HOLDER_WIRE_VERSION,
           pid: process.pid,
@@ -290,14 +303,27 @@ export class SessionHolder {
     if (this.#hooked.has(session)) return;
     this.#hooked.add(session);
     session.onExit((code, reason) => {
-      this.#broadcast({ event: 'exit', session: session.id, code, ...(reason ? { reason } : {}) });
+      this.#broadcast({ event: 'exit', session: session.id, code, ...(reason ? { reason } : {}) }, true);
       this.#checkIdle();
     });
   }
 
-  #broadcast(message: Record<string, unknown>): void {
-    if (this.#links.size === 0) return;
+  /**
+   * Sends an event to every daemon. With `keep`, an event that finds no
+   * daemon (between a daemon's end and the next one's start) waits for the
+   * next daemon's hello — a session's end, for its audit; terminal
+   * attention, for its alert — at most `MAX_KEPT_EVENTS`, the oldest
+   * dropped first.
+   */
+  #broadcast(message: Record<string, unknown>, keep = false): void {
     const bytes = encodeJson(message);
+    if (this.#links.size === 0) {
+      if (keep) {
+        this.#kept.push(bytes);
+        if (this.#kept.length > MAX_KEPT_EVENTS) this.#kept.shift();
+      }
+      return;
+    }
     for (const link of this.#links) link.send(bytes);
   }
 

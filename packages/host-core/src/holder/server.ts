@@ -210,20 +210,6 @@ export class SessionHolder {
     }
   }
 
-  /** Attaches `session` for the daemon as attachment `aid`: its frames go out on the link. */
-  async #attach(link: DaemonLink, aid: number, session: Session): Promise<void> {
-    if (link.attachments.has(aid)) throw new CodedError('bad_message', `attachment ${aid} exists`);
-    const attachment = await session.attach({
-      send: (frame) => link.send(encodeTerm(FRAME_FROM_HOLDER, aid, frame)),
-      onClose: (reason) => {
-        link.attachments.delete(aid);
-        link.send(encodeJson({ event: 'detached', attachment: aid, reason }));
-      },
-    });
-    if (link.socket.destroyed) attachment.detach();
-    else link.attachments.set(aid, attachment);
-  }
-
   async #answer(link: DaemonLink, m: Record<string, unknown>): Promise<Record<string, unknown>> {
     const manager = this.#o.manager;
     const call = str(m, 'call', 32);
@@ -251,15 +237,23 @@ export class SessionHolder {
           ...(m.rows !== undefined ? { rows: int(m, 'rows', 1, 1000) } : {}),
         });
         this.#hook(session);
-        // Attached in the same call when the daemon asks (its device attaches next): the new
-        // session's first output then streams live instead of landing in a later snapshot.
-        const attached = m.attachment !== undefined;
-        if (attached) await this.#attach(link, int(m, 'attachment'), session);
-        return { info: session.info(), owner: manager.ownerOf(session.id) ?? null, attached };
+        return { info: session.info(), owner: manager.ownerOf(session.id) ?? null };
       }
-      case 'attach':
-        await this.#attach(link, int(m, 'attachment'), this.#session(m));
+      case 'attach': {
+        const aid = int(m, 'attachment');
+        if (link.attachments.has(aid)) throw new CodedError('bad_message', `attachment ${aid} exists`);
+        const session = this.#session(m);
+        const attachment = await session.attach({
+          send: (frame) => link.send(encodeTerm(FRAME_FROM_HOLDER, aid, frame)),
+          onClose: (reason) => {
+            link.attachments.delete(aid);
+            link.send(encodeJson({ event: 'detached', attachment: aid, reason }));
+          },
+        });
+        if (link.socket.destroyed) attachment.detach();
+        else link.attachments.set(aid, attachment);
         return {};
+      }
       case 'detach':
         link.attachments.get(int(m, 'attachment'))?.detach();
         return {};

@@ -72,7 +72,7 @@ const audited = new WeakSet<HostedSession>();
 /** Opens `term:<target>`: `new`, a session id, `tmux:<name>` or `screen:<name>` (docs/protocol.md §6). */
 export async function openTerminal(ctx: ChannelContext, target: string, channel: DataChannel): Promise<void> {
   const existing = ctx.sessions.get(target);
-  const session = await ctx.sessions.open(target, { owner: ctx.device, attachNext: true });
+  const session = await ctx.sessions.open(target, { owner: ctx.device });
   if (!existing)
     ctx.audit.append('session.opened', { session: session.id, device: ctx.device, kind: session.kind });
   // A session held by the session holder has its end audited by the daemon's holder link (open-host.ts).

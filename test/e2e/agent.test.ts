@@ -13,7 +13,7 @@
  * `path_denied`; no grant is `grant_missing`; the decisions are audited.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -314,4 +314,42 @@ test('resuming a past session keeps its tier; cwd outside the roots is path_deni
   if (opened) assert.equal(await refusal(opened.info()), 'unavailable');
   const refused = audit().filter((e) => e.event === 'refusal' && e.code === 'grant_missing');
   assert.ok(refused.length > 0, 'grant_missing audited');
+});
+
+test('a secret the agent prints reaches the phone redacted, also split across two deltas; the sandbox hides the deny list', async () => {
+  const { agent } = await agentDevice('ask', 'sandboxed');
+  const info = await agent.info();
+  assert.equal(info.sandbox.kind, 'bwrap', info.sandbox.reason);
+  const token = `ghp_${'A1b2C3d4E5f6G7h8I9j0'.repeat(2).slice(0, 36)}`;
+  mkdirSync(join(home, '.ssh'), { recursive: true });
+  writeFileSync(join(home, '.ssh', 'id_test'), 'PRIVATE-KEY-MATERIAL\n');
+  const session = await agent.start({
+    kind: 'claude',
+    cwd: work,
+    prompt: `secret\nsplit my token is ${token.slice(0, 12)}|${token.slice(12)} ok\nrun cat ${join(home, '.ssh', 'id_test')}; cat ${join(home, 'state', 'devices.json')}; echo read-done`,
+  });
+  assert.equal(session.sandbox, 'bwrap');
+  const w = watching(agent, session.id);
+  const ask = await pendingApproval(w.events);
+  assert.equal(ask.action, 'command');
+  await agent.answer(session.id, ask.id, 'approve');
+  await until(() => results(w.events) === 1);
+  assert.ok(!JSON.stringify(w.events).includes(token), 'the token never reaches the device');
+  // (The prompt itself holds the two halves apart, so only what the agent sent is checked for a half.)
+  const all = JSON.stringify(w.events.filter((e) => e.type !== 'user'));
+  assert.ok(!all.includes(token.slice(4)), 'nor its body');
+  assert.ok(!all.includes('ghp_'), 'nor the half sent first');
+  const shown = texts(w.events);
+  assert.match(shown, /here it is: \[REDACTED:github_token\] done/);
+  assert.match(shown, /my token is \[REDACTED:github_token\] ok/);
+  // The two halves came as two deltas of one message, and the filter held the first back.
+  const deltas = w.events.filter((e) => e.type === 'text' && e.delta && e.text.includes('REDACTED'));
+  assert.equal(deltas.length, 2);
+  // Inside bubblewrap the deny list and the state folder read as empty: nothing of them comes back.
+  const ran = w.events.find((e) => e.type === 'tool' && e.name === 'Bash' && e.state !== 'started');
+  assert.ok(ran?.type === 'tool');
+  assert.ok(!(ran.output ?? '').includes('PRIVATE-KEY-MATERIAL'), ran.output);
+  assert.ok(!(ran.output ?? '').includes('"devices"'), ran.output);
+  assert.match(ran.output ?? '', /read-done/);
+  await agent.stop(session.id);
 });

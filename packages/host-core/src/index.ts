@@ -6,6 +6,7 @@
 
 // The WebRTC layer moved to @pocketshell/webrtc; re-exported so host-core's users see no change.
 export * from '@pocketshell/webrtc';
+export * from './agent/agent-sandbox.ts';
 export * from './agent/backend.ts';
 export * from './agent/claude.ts';
 export * from './agent/manager.ts';

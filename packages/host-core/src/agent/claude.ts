@@ -288,6 +288,8 @@ class ClaudeSession implements AgentBackend {
   #ended = false;
   /** Message ids whose text came as deltas (their whole text is not sent again). */
   readonly #streamed = new Set<string>();
+  /** Text blocks streaming now. */
+  readonly #open = new Set<string>();
   #message = '';
   readonly #tools = new Map<string, { name: string; input: string }>();
   readonly #denied = new Set<string>();
@@ -437,6 +439,12 @@ class ClaudeSession implements AgentBackend {
           this.#message = str(obj(e.message)?.id) ?? `msg_${randomBytes(4).toString('hex')}`;
           return;
         }
+        const block = `${this.#message}:${Number(e.index) || 0}`;
+        if (e.type === 'content_block_stop' && this.#open.delete(block)) {
+          // The block ended: an empty delta tells the manager to release what its filter held.
+          emit({ type: 'text', id: block, text: '', delta: true });
+          return;
+        }
         const delta = obj(e.delta);
         if (
           e.type === 'content_block_delta' &&
@@ -444,12 +452,8 @@ class ClaudeSession implements AgentBackend {
           typeof delta.text === 'string'
         ) {
           this.#streamed.add(this.#message);
-          emit({
-            type: 'text',
-            id: `${this.#message}:${Number(e.index) || 0}`,
-            text: delta.text,
-            delta: true,
-          });
+          this.#open.add(block);
+          emit({ type: 'text', id: block, text: delta.text, delta: true });
         }
         return;
       }

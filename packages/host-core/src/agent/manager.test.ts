@@ -302,6 +302,11 @@ describe('AgentManager', () => {
     start.emit({ type: 'text', id: 'm1', text: 'the token is SECRET-AB', delta: true });
     start.emit({ type: 'text', id: 'm2', text: 'another stream ', delta: true });
     start.emit({ type: 'text', id: 'm1', text: 'CD1234 and more', delta: true });
+    // An empty delta ends m2's stream: its held-back text comes out before anything else.
+    start.emit({ type: 'text', id: 'm2', text: 'end', delta: true });
+    start.emit({ type: 'text', id: 'm2', text: '', delta: true });
+    const before = events(m, A, s.id).at(-1);
+    assert.deepEqual(before?.type === 'text' && [before.id, before.text], ['m2', 'other stream end']);
     start.emit({
       type: 'tool',
       id: 't',
@@ -317,7 +322,7 @@ describe('AgentManager', () => {
         .map((e) => (e.type === 'text' ? e.text : ''))
         .join('');
     assert.equal(text('m1'), 'the token is [redacted] and more');
-    assert.equal(text('m2'), 'another stream ');
+    assert.equal(text('m2'), 'another stream end');
     assert.ok(!JSON.stringify(ev).includes('SECRET-'), JSON.stringify(ev));
     assert.equal(m.sessions(A)[0]?.title, 'my [redacted] is');
     await m.close();

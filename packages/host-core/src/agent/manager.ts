@@ -20,7 +20,10 @@
  * lowest tier it ever ran at on this host), the agent gets an allowlisted
  * environment, its argv goes through `wrap` (the sandbox), and every text
  * it streams through a fresh streaming filter per text stream (the secret
- * filter), so a secret split over two deltas is caught.
+ * filter), so a secret split over two deltas is caught. A text stream ends
+ * with an empty delta of its id (the adapter saw the block end) or with
+ * any event that is not a text delta; what its filter held back comes out
+ * then.
  */
 import { type ChildProcessWithoutNullStreams, spawn as spawnChild } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -53,6 +56,7 @@ import type {
   PermissionAnswer,
   PermissionRequest,
 } from './backend.ts';
+import { SecretStream } from './secret-filter.ts';
 
 /** A streaming text filter (the secret filter's shape): `push` returns what is safe to show now, `flush` the rest. */
 export interface TextFilter {
@@ -79,7 +83,10 @@ export interface AgentSandbox {
   readonly kind: 'bwrap' | 'none';
   readonly reason?: string;
   /** Wraps an argv (only with `bwrap`): the session's folder writable, the roots as given. */
-  wrap?(argv: readonly string[], o: { cwd: string; roots: readonly string[]; home: string }): string[];
+  wrap?(
+    argv: readonly string[],
+    o: { kind: AgentKind; cwd: string; roots: readonly string[]; home: string },
+  ): string[];
 }
 
 export interface AgentManagerOptions {
@@ -98,7 +105,7 @@ export interface AgentManagerOptions {
   readonly home?: string;
   /** The sandbox (default: none, with its reason). */
   readonly sandbox?: AgentSandbox;
-  /** A fresh streaming text filter (default: none, text passes as is). */
+  /** A fresh streaming text filter (default: the secret filter, `SecretStream`). */
   readonly filter?: () => TextFilter;
   /** Hears an approval that waits for a device (the host raises an alert). */
   readonly onApproval?: (session: AgentSessionInfo, event: AgentEvent & { type: 'approval' }) => void;
@@ -205,17 +212,6 @@ const oneLine = (s: string, max: number) => {
   const flat = s.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
-const identity: () => TextFilter = () => {
-  let held = '';
-  return {
-    push: (c) => {
-      const out = held + c;
-      held = '';
-      return out;
-    },
-    flush: () => '',
-  };
-};
 
 interface Pending {
   readonly request: PermissionRequest;
@@ -309,7 +305,7 @@ export class AgentManager {
     this.#now = options.now ?? Date.now;
     this.#env = options.env ?? process.env;
     this.#home = options.home ?? this.#env.HOME ?? os.homedir();
-    this.#filter = options.filter ?? identity;
+    this.#filter = options.filter ?? (() => new SecretStream());
     this.#loadTiers();
   }
 
@@ -456,7 +452,7 @@ export class AgentManager {
         spawn: (args, extraEnv) => {
           let argv = [executable, ...args];
           if (s.sandbox === 'bwrap' && sandbox?.wrap)
-            argv = sandbox.wrap(argv, { cwd, roots: policy.roots, home: this.#home });
+            argv = sandbox.wrap(argv, { kind: p.kind, cwd, roots: policy.roots, home: this.#home });
           const childEnv = { ...env, ...extraEnv };
           const run = this.#o.spawn ?? defaultSpawn;
           return run(argv, { cwd, env: childEnv });
@@ -611,6 +607,15 @@ export class AgentManager {
     return cut(f.push(text) + f.flush(), max);
   }
 
+  /** Ends one text stream. */
+  #flushStream(s: Session, id: string): void {
+    const f = s.streams.get(id);
+    if (!f) return;
+    s.streams.delete(id);
+    const rest = f.flush();
+    if (rest) this.#push(s, { type: 'text', id, text: rest, delta: true });
+  }
+
   /** Ends every open text stream: what each filter held back comes out. */
   #flushStreams(s: Session): void {
     for (const [id, f] of [...s.streams]) {
@@ -627,6 +632,11 @@ export class AgentManager {
     // Deltas of one text stream share a filter (overlap); streams may interleave. Any other event
     // ends every open stream first (the agent moved on), so what a filter held back comes out in order.
     if (e.type === 'text' && e.delta) {
+      if (e.text === '') {
+        // An empty delta ends its stream (the adapter saw the block end): what its filter held comes out now.
+        this.#flushStream(s, e.id);
+        return;
+      }
       let f = s.streams.get(e.id);
       if (!f) {
         f = this.#filter();

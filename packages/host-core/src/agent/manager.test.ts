@@ -212,11 +212,19 @@ describe('AgentManager', () => {
         decision: 'approve',
       },
     );
+    // Claude's own settings in the workspace widen what it may do: asked, even at auto-edit.
+    void ae.permit({
+      id: 'e3',
+      action: 'write',
+      tool: 'Write',
+      summary: 'w',
+      path: join(root, '.claude', 'settings.json'),
+    });
     // Through a link out of the root: not inside, so asked.
     void ae.permit({ id: 'e2', action: 'edit', tool: 'Edit', summary: 'e', path: join(root, 'out', 'x') });
     void ae.permit({ id: 'c1', action: 'command', tool: 'Bash', summary: 'run', command: 'ls' });
     await new Promise((r) => setImmediate(r));
-    assert.equal(approvals.length, 2);
+    assert.equal(approvals.length, 3);
     await m.close();
   });
 

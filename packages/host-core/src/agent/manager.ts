@@ -184,6 +184,16 @@ export function tierVerdict(
   return 'ask';
 }
 
+/**
+ * Paths whose change widens what an agent runs without asking — its own
+ * settings (`.claude/`, `.claude.json`, `.mcp.json`, `.codex/`) and git
+ * hooks: a write there is always asked, whatever the tier allows inside
+ * the roots.
+ */
+export function widensPermissions(p: string): boolean {
+  return /\/(\.claude|\.codex|\.git\/hooks)(\/|$)|\/(\.claude\.json|\.mcp\.json)$/.test(p);
+}
+
 /** True when `p` is `root` or inside it (both absolute and resolved). */
 export function isInside(p: string, root: string): boolean {
   if (p === root) return true;
@@ -727,7 +737,9 @@ export class AgentManager {
     if (!s.live) return Promise.resolve({ decision: 'deny', message: 'The session has ended.' });
     const roots = this.policy(s.owner).roots;
     const target = raw.path !== undefined ? resolveReal(path.resolve(s.cwd, raw.path)) : undefined;
-    const inRoots = target !== undefined && roots.some((r) => isInside(target, r));
+    // An agent's own settings (and git hooks) widen what runs unasked: never "inside the roots" for the tier.
+    const inRoots =
+      target !== undefined && !widensPermissions(target) && roots.some((r) => isInside(target, r));
     const request: PermissionRequest = {
       ...raw,
       id: this.#requestId(s, raw.id),

@@ -283,6 +283,12 @@ describe('AgentManager', () => {
     stop();
     start.emit({ type: 'text', id: 'after', text: 'after', delta: false });
     assert.deepEqual(seen, [total - 1, total, total + 1]);
+    // And by size: 200 events of 64 KiB keep at most MAX_BACKLOG_BYTES.
+    for (let i = 0; i < 200; i++)
+      start.emit({ type: 'text', id: `b${i}`, text: 'x'.repeat(64 * 1024), delta: false });
+    const big = events(m, A, s.id);
+    assert.ok(big.length < 130 && big.length > 100, String(big.length));
+    assert.equal(big.at(-1)?.seq, m.sessions(A)[0]!.seq);
     await m.close();
   });
 

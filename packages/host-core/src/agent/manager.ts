@@ -148,6 +148,16 @@ export function agentEnv(
   return out;
 }
 
+/** Most text one session keeps for replay (beyond it the oldest events go, as beyond `MAX_AGENT_BACKLOG`). */
+export const MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
+
+/** An event's weight in the backlog: its texts' lengths plus a little. */
+function eventSize(e: AgentEvent): number {
+  let n = 64;
+  for (const v of Object.values(e)) if (typeof v === 'string') n += v.length;
+  return n;
+}
+
 /** The moves a session's state may make (anything else is a bug, refused). */
 const MOVES: Readonly<Record<AgentState, readonly AgentState[]>> = {
   starting: ['working', 'waiting', 'idle', 'ended', 'failed'],
@@ -248,6 +258,8 @@ class Session {
   state: AgentState = 'starting';
   seq = 0;
   events: AgentEvent[] = [];
+  /** The kept events' text, roughly (`eventSize`). */
+  bytes = 0;
   backend: AgentBackend | undefined;
   stopping: string | undefined;
   readonly pending = new Map<string, Pending>();
@@ -478,7 +490,10 @@ export class AgentManager {
     } catch (error) {
       this.#setState(s, 'failed', (error as Error).message?.slice(0, 200) ?? 'could not start');
       this.#finish(s);
-      throw new ProtocolError('agent_unavailable', `${p.kind} could not start`);
+      throw new ProtocolError(
+        'agent_unavailable',
+        `${p.kind} could not start: ${String((error as Error).message ?? error).slice(0, 200)}`,
+      );
     }
     if (p.prompt !== undefined) {
       this.#emit(s, { type: 'user', text: p.prompt, ...this.#by(device) });
@@ -715,7 +730,10 @@ export class AgentManager {
     const event = { ...body, seq: ++s.seq, at: this.#now() } as AgentEvent;
     s.updatedAt = event.at;
     s.events.push(event);
-    if (s.events.length > MAX_AGENT_BACKLOG) s.events.splice(0, s.events.length - MAX_AGENT_BACKLOG);
+    s.bytes += eventSize(event);
+    // Bounded by count and by size: the oldest go first.
+    while (s.events.length > MAX_AGENT_BACKLOG || (s.bytes > MAX_BACKLOG_BYTES && s.events.length > 1))
+      s.bytes -= eventSize(s.events.shift()!);
     for (const w of [...s.watchers]) {
       try {
         w.listener(event);

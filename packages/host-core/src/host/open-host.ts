@@ -178,6 +178,10 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
             ...options.env,
           } as NodeJS.ProcessEnv),
         onAttention,
+        // Every end the holder reports is audited here, also of sessions no device attached since
+        // this daemon started and of those that ended while no daemon ran (host/terminal.ts).
+        onSessionExit: (session, code, reason) =>
+          audit.append('session.closed', { session, code, ...(reason ? { reason } : {}) }),
         ...(options.sessionTimeouts ? { timeouts: options.sessionTimeouts } : {}),
         ...(holder.log ? { log: holder.log } : {}),
       });

@@ -6,16 +6,13 @@
 
 // The WebRTC layer moved to @pocketshell/webrtc; re-exported so host-core's users see no change.
 export * from '@pocketshell/webrtc';
-<<<<<<< HEAD
 export * from './agent/agent-sandbox.ts';
 export * from './agent/backend.ts';
 export * from './agent/claude.ts';
-export * from './agent/manager.ts';
-export * from './agent/permission-mcp.ts';
-=======
 export { codexAdapter } from './agent/codex.ts';
 export { listCodexSessions } from './agent/codex-history.ts';
->>>>>>> main
+export * from './agent/manager.ts';
+export * from './agent/permission-mcp.ts';
 export * from './agent/sandbox.ts';
 export * from './agent/secret-filter.ts';
 export * from './alerts/center.ts';

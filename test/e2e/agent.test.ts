@@ -164,7 +164,11 @@ test('a prompt from the Node client streams the agent’s text back', async () =
   assert.equal(await agent.stop(session.id), 'ended');
   // The watch's result comes once the session has left the host's live list (it ended).
   const stopped = w.events.find((e) => e.type === 'state' && e.state === 'ended');
-  assert.ok(stopped);
+  assert.equal(await w.done, stopped?.seq);
+  // Watching an ended session replays it and ends at once.
+  const again = watching(agent, session.id);
+  assert.equal(await again.done, stopped?.seq);
+  assert.deepEqual(again.events, w.events);
   assert.ok(audit().some((e) => e.event === 'agent.start' && e.session === session.id));
   assert.ok(audit().some((e) => e.event === 'agent.stop' && e.session === session.id));
 });

@@ -540,8 +540,9 @@ export class AgentManager {
 
   /**
    * Streams a session's events after `since` (those still kept), then each
-   * new one; `gone` settles with the last seq when the session leaves the
-   * host. Returns the function that stops watching.
+   * new one; `gone` is called with the last seq once the session has ended
+   * (at once for one that already has). Returns the function that stops
+   * watching.
    */
   watch(
     device: DeviceId,
@@ -552,6 +553,11 @@ export class AgentManager {
   ): () => void {
     const s = this.#visible(device, session);
     for (const e of s.events) if (e.seq > since) listener(e);
+    if (!s.live) {
+      // An ended session sends nothing more: its result comes at once.
+      gone(s.seq);
+      return () => {};
+    }
     const w: Watcher = { listener, gone };
     s.watchers.add(w);
     return () => {

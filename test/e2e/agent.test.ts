@@ -357,3 +357,25 @@ test('a secret the agent prints reaches the phone redacted, also split across tw
   assert.match(ran.output ?? '', /read-done/);
   await agent.stop(session.id);
 });
+
+test('interrupt ends the running turn; an agent that dies mid-turn fails the session with its stderr', async () => {
+  const { agent } = await agentDevice('ask', 'interrupter');
+  const s1 = await agent.start({ kind: 'claude', cwd: work, prompt: 'say before\nsleep 30000\nsay after' });
+  const w1 = watching(agent, s1.id);
+  await until(() => texts(w1.events).includes('before'));
+  assert.equal(await agent.stop(s1.id, true), 'working');
+  await until(() => results(w1.events) === 1);
+  const r = w1.events.find((e) => e.type === 'result');
+  assert.equal(r?.type === 'result' && r.ok, false);
+  assert.ok(!texts(w1.events).includes('after'));
+  assert.equal((await agent.sessions()).find((s) => s.id === s1.id)?.state, 'idle');
+  await agent.stop(s1.id);
+
+  const s2 = await agent.start({ kind: 'claude', cwd: work, prompt: 'say hi\nfail the model fell over' });
+  const w2 = watching(agent, s2.id);
+  assert.equal(await w2.done, (await agent.sessions()).find((s) => s.id === s2.id)?.seq);
+  const err = w2.events.find((e) => e.type === 'error');
+  assert.ok(err?.type === 'error' && err.code === 'agent_exit' && /the model fell over/.test(err.message));
+  const last = w2.events.at(-1);
+  assert.deepEqual(last?.type === 'state' && [last.state, last.detail], ['failed', 'exit 1']);
+});

@@ -13,14 +13,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { AGENT_TIERS } from '@pocketshell/protocol';
-import {
-  classifyClaudeTool,
-  claudeArgs,
-  claudeHistory,
-  LineSplitter,
-  permissionReply,
-  sameToken,
-} from './claude.ts';
+import { classifyClaudeTool, claudeArgs, LineSplitter, permissionReply, sameToken } from './claude.ts';
+import { claudeHistory } from './claude-history.ts';
 import { runPermissionMcp } from './permission-mcp.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pocketshell-claude-'));

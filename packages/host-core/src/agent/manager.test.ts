@@ -22,7 +22,8 @@ import {
   MAX_AGENT_BACKLOG,
 } from '@pocketshell/protocol';
 import type { AgentAdapter, AgentStart, PermissionAnswer } from './backend.ts';
-import { AgentManager, agentEnv, canMove, type TextFilter, tierVerdict } from './manager.ts';
+import { AgentManager, type TextFilter } from './manager.ts';
+import { agentEnv, canMove, tierVerdict } from './policy.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pocketshell-agent-manager-'));
 const root = join(dir, 'root');

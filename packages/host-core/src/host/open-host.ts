@@ -19,7 +19,8 @@ import {
 import { WebSocket } from 'ws';
 import { agentRunDir, agentSandbox } from '../agent/agent-sandbox.ts';
 import type { AgentAdapter } from '../agent/backend.ts';
-import { claudeAdapter, claudeHistory } from '../agent/claude.ts';
+import { claudeAdapter } from '../agent/claude.ts';
+import { claudeHistory } from '../agent/claude-history.ts';
 import { AgentManager, type AgentManagerOptions } from '../agent/manager.ts';
 import { AlertCenter } from '../alerts/center.ts';
 import { AuditLog } from '../audit/audit-log.ts';

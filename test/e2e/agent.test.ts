@@ -272,7 +272,9 @@ test('read-only refuses the write without asking; auto-edit writes inside the ro
 
 test('resuming a past session keeps its tier; cwd outside the roots is path_denied; no grant is grant_missing', async () => {
   const ro = await agentDevice('read-only', 'resumer');
-  const s1 = await ro.agent.start({ kind: 'claude', cwd: work, prompt: 'say first life' });
+  const project = join(work, 'project');
+  mkdirSync(project);
+  const s1 = await ro.agent.start({ kind: 'claude', cwd: project, prompt: 'say first life' });
   const w1 = watching(ro.agent, s1.id);
   await until(() => results(w1.events) === 1);
   const native = (await ro.agent.sessions()).find((s) => s.id === s1.id)?.native;
@@ -280,20 +282,21 @@ test('resuming a past session keeps its tier; cwd outside the roots is path_deni
   await ro.agent.stop(s1.id);
   const past = await ro.agent.history({ kind: 'claude' });
   const found = past.find((p) => p.native === native);
-  assert.equal(found?.cwd, work);
+  assert.equal(found?.cwd, project);
   assert.equal(found?.title, 'say first life');
 
   // A device at auto-edit resumes it asking for auto-edit: it stays read-only.
   const ae = await agentDevice('auto-edit', 'raiser');
-  const file = join(work, 'raised.txt');
+  const file = join(project, 'raised.txt');
   const s2 = await ae.agent.start({
     kind: 'claude',
-    cwd: work,
     resume: native,
     tier: 'auto-edit',
     prompt: `write ${file} x`,
   });
   assert.equal(s2.tier, 'read-only');
+  // No folder given: the past session's own.
+  assert.equal(s2.cwd, project);
   const w2 = watching(ae.agent, s2.id);
   await until(() => results(w2.events) === 1);
   assert.equal(existsSync(file), false);

@@ -307,7 +307,11 @@ export class AgentManager {
       .slice(0, Math.min(o.limit, MAX_AGENT_HISTORY));
   }
 
-  /** Starts a session for `device` (its tier and roots applied). */
+  /**
+   * Starts a session for `device` (its tier and roots applied). The folder
+   * defaults to the resumed session's (from the agent's history), else the
+   * device's first root.
+   */
   async start(
     device: DeviceId,
     p: {
@@ -320,7 +324,13 @@ export class AgentManager {
   ): Promise<AgentSessionInfo> {
     if (this.#closed) throw new ProtocolError('unavailable', 'the host is stopping');
     const policy = this.policy(device);
-    const cwd = this.#confine(p.cwd ?? policy.roots[0]!, policy.roots);
+    // Resuming without a folder: the past session's own (the agent finds it there), still confined.
+    let wanted = p.cwd;
+    if (wanted === undefined && p.resume !== undefined) {
+      const past = await this.#o.histories?.[p.kind]?.(this.#home, MAX_AGENT_HISTORY * 4);
+      wanted = past?.find((x) => x.native === p.resume)?.cwd;
+    }
+    const cwd = this.#confine(wanted ?? policy.roots[0]!, policy.roots);
     try {
       if (!fs.statSync(cwd).isDirectory())
         throw new ProtocolError('wrong_type', 'the working folder is not a folder');

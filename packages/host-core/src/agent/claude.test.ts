@@ -106,11 +106,12 @@ describe('claude adapter', () => {
         const req = JSON.parse(buf.split('\n')[0]!) as Record<string, unknown>;
         seen.push(req);
         if (req.token !== 'good') return void c.destroy();
-        c.end(`${JSON.stringify({ behavior: 'allow', updatedInput: req.input })}\n`);
+        // A person takes a while to answer.
+        setTimeout(() => c.end(`${JSON.stringify({ behavior: 'allow', updatedInput: req.input })}\n`), 200);
       });
     });
     await new Promise<void>((r) => server.listen(sock, r));
-    const talk = async (token: string, socketPath = sock) => {
+    const talk = async (token: string, socketPath = sock, progressMs?: number) => {
       const input = new PassThrough();
       const output = new PassThrough();
       const replies: Record<string, unknown>[] = [];
@@ -123,7 +124,13 @@ describe('claude adapter', () => {
           buf = buf.slice(nl + 1);
         }
       });
-      const done = runPermissionMcp({ socketPath, token, input, output });
+      const done = runPermissionMcp({
+        socketPath,
+        token,
+        input,
+        output,
+        ...(progressMs !== undefined ? { progressMs } : {}),
+      });
       const send = (m: unknown) => input.write(`${JSON.stringify(m)}\n`);
       send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18' } });
       send({ jsonrpc: '2.0', method: 'notifications/initialized' });
@@ -135,15 +142,21 @@ describe('claude adapter', () => {
         params: {
           name: 'approve',
           arguments: { tool_name: 'Bash', input: { command: 'ls' }, tool_use_id: 'toolu_1' },
+          _meta: { progressToken: 'p1' },
         },
       });
       send({ jsonrpc: '2.0', id: 4, method: 'nope' });
-      for (let i = 0; i < 100 && replies.length < 4; i++) await new Promise((r) => setTimeout(r, 20));
+      const has = (id: number) => replies.some((r) => r.id === id);
+      for (let i = 0; i < 200 && !(has(1) && has(2) && has(3) && has(4)); i++)
+        await new Promise((r) => setTimeout(r, 20));
       input.end();
       await done;
       return replies;
     };
-    const ok = await talk('good');
+    const ok = await talk('good', sock, 40);
+    const progress = ok.filter((r) => r.method === 'notifications/progress');
+    assert.ok(progress.length >= 1, 'progress notifications while waiting');
+    assert.equal((progress[0]!.params as { progressToken: string }).progressToken, 'p1');
     const byId = (id: number) =>
       ok.find((r) => r.id === id) as { result?: Record<string, unknown>; error?: unknown };
     assert.equal((byId(1).result as { protocolVersion: string }).protocolVersion, '2025-06-18');

@@ -44,6 +44,9 @@ const STDERR_TAIL = 4096;
 /** How long `stop` waits after closing stdin, then after SIGTERM. */
 const STOP_GRACE_MS = 3000;
 
+/** How long claude waits on the permission prompt tool (its `MCP_TOOL_TIMEOUT`): a day. */
+export const PERMISSION_WAIT_MS = 24 * 3600 * 1000;
+
 /** Tools a read-only session may not even ask for. */
 const READ_ONLY_DISALLOWED = ['Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Bash'];
 
@@ -330,6 +333,8 @@ class ClaudeSession implements AgentBackend {
         mcpConfig,
         ...(start.resume !== undefined ? { resume: start.resume } : {}),
       }),
+      // An MCP tool call (the permission prompt) may wait for a person: claude's tool timeout set long.
+      { MCP_TOOL_TIMEOUT: String(PERMISSION_WAIT_MS) },
     );
     const child = this.#child;
     child.stdin.on('error', () => {});

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentKind } from '@pocketshell/protocol';
 import type { AgentSandbox } from './manager.ts';
-import { detectSandbox, noSandboxMessage, sandboxArgv } from './sandbox.ts';
+import { detectSandbox, noSandboxMessage, type SandboxInfo, sandboxArgv } from './sandbox.ts';
 
 /** Each agent's own folders (written) and login file (read, though on the deny list). */
 const OWN: Record<AgentKind, { writable: readonly string[]; login: string }> = {
@@ -37,7 +37,8 @@ export function agentRunDir(env: Readonly<Record<string, string | undefined>>, h
 
 /**
  * The host's agent sandbox: bwrap when it works here (`off`: none, said
- * so), the state folder denied too.
+ * so), the state folder denied too. Bubblewrap is probed on first use
+ * (`agent.info` or a start), not when the host opens.
  */
 export function agentSandbox(o: {
   env: Readonly<Record<string, string | undefined>>;
@@ -46,18 +47,27 @@ export function agentSandbox(o: {
   runDir: string;
   off?: boolean;
 }): AgentSandbox {
-  if (o.off)
-    return { kind: 'none', reason: noSandboxMessage('the sandbox is turned off in this host’s settings') };
-  const found = detectSandbox({ searchPath: o.env.PATH ?? '' });
-  if (found.kind === 'none') return { kind: 'none', reason: noSandboxMessage(found.reason) };
+  let found: SandboxInfo | undefined;
+  const probe = (): SandboxInfo =>
+    (found ??= o.off
+      ? { kind: 'none', reason: 'the sandbox is turned off in this host’s settings' }
+      : detectSandbox({ searchPath: o.env.PATH ?? '' }));
   return {
-    kind: 'bwrap',
+    get kind() {
+      return probe().kind;
+    },
+    get reason() {
+      const f = probe();
+      return f.kind === 'none' ? noSandboxMessage(f.reason) : undefined;
+    },
     wrap: (argv, w) => {
+      const f = probe();
+      if (f.kind === 'none') throw new Error('no sandbox on this host');
       const own = OWN[w.kind];
       // The agent's own folder must exist to be bound writable (the home is read-only inside).
       fs.mkdirSync(path.join(w.home, own.writable[0]!), { recursive: true, mode: 0o700 });
       const cmd = sandboxArgv({
-        bwrap: found.path,
+        bwrap: f.path,
         command: argv[0]!,
         args: argv.slice(1),
         workspace: w.roots,

@@ -90,7 +90,8 @@ export type AgentHistory = (home: string, limit: number) => Promise<PastAgentSes
 /** The sandbox agents run in, as `agent.info` reports it. */
 export interface AgentSandbox {
   readonly kind: 'bwrap' | 'none';
-  readonly reason?: string;
+  /** Why there is none (a sentence for a person), when `kind` is `none`. */
+  readonly reason?: string | undefined;
   /** Wraps an argv (only with `bwrap`): the session's folder writable, the roots as given. */
   wrap?(
     argv: readonly string[],

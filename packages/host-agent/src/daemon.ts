@@ -60,6 +60,8 @@ export interface DaemonOptions {
   sessions?: 'holder' | 'in-process';
   /** How to start the holder (default: this `pocketshell` with `session-holder`). */
   holderCommand?: readonly string[];
+  /** How claude starts the permission prompt tool (default: this `pocketshell` with `agent-permission-mcp`). */
+  agentMcpCommand?: readonly string[];
 }
 
 export interface RunningDaemon {
@@ -115,6 +117,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     alerts: {
       ...(config.alerts?.sampleMs !== undefined ? { sampleMs: config.alerts.sampleMs } : {}),
       ...(config.alerts?.exec ? { exec: config.alerts.exec } : {}),
+    },
+    // Agent sessions (docs/host.md "Agents"): claude's permission prompt tool is this pocketshell.
+    agents: {
+      mcpCommand: options.agentMcpCommand ?? [
+        process.execPath,
+        realpathSync(process.argv[1]!),
+        'agent-permission-mcp',
+      ],
     },
     ...(passEnv ? { passEnv } : {}),
     ...(options.env ? { env: options.env } : {}),
@@ -194,6 +204,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       'devices.root': ({ device, root }) => {
         const pinned = host.trust.setFilesRoot(device, root);
         host.audit.append('files.root', { device, root: root ?? '', by: 'local' });
+        return { device: pinned };
+      },
+      // `pocketshell devices agent`: the daemon writes and audits it; sessions started from then on use it.
+      'devices.agent': ({ device, agent: policy }) => {
+        const pinned = host.trust.setAgentPolicy(device, policy);
+        host.audit.append('agent.tier', {
+          device,
+          tier: policy?.tier ?? 'default',
+          roots: [...(policy?.roots ?? [])],
+          by: 'local',
+        });
         return { device: pinned };
       },
       // `pocketshell alerts test`: a test alert to one paired device or to each, by every path it has.

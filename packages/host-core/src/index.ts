@@ -6,8 +6,15 @@
 
 // The WebRTC layer moved to @pocketshell/webrtc; re-exported so host-core's users see no change.
 export * from '@pocketshell/webrtc';
+export * from './agent/agent-sandbox.ts';
+export * from './agent/backend.ts';
+export * from './agent/claude.ts';
+export * from './agent/claude-history.ts';
 export { codexAdapter } from './agent/codex.ts';
 export { listCodexSessions } from './agent/codex-history.ts';
+export * from './agent/manager.ts';
+export * from './agent/permission-mcp.ts';
+export * from './agent/policy.ts';
 export * from './agent/sandbox.ts';
 export * from './agent/secret-filter.ts';
 export * from './alerts/center.ts';
@@ -20,6 +27,7 @@ export * from './errors.ts';
 export * from './files/confine.ts';
 export * from './files/transfers.ts';
 export * from './holder/index.ts';
+export * from './host/agent.ts';
 export * from './host/alerts.ts';
 export * from './host/control.ts';
 export * from './host/files.ts';

@@ -5,8 +5,9 @@
  * end-to-end tests use this one path, so what they test is what runs.
  */
 
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { WebSocketFactory } from '@pocketshell/protocol';
+import type { AgentKind, WebSocketFactory } from '@pocketshell/protocol';
 import { once } from '@pocketshell/protocol';
 import type { IceServer, WebRtcEngine } from '@pocketshell/webrtc';
 import {
@@ -16,6 +17,11 @@ import {
   WeriftEngine,
 } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
+import { agentRunDir, agentSandbox } from '../agent/agent-sandbox.ts';
+import type { AgentAdapter } from '../agent/backend.ts';
+import { claudeAdapter } from '../agent/claude.ts';
+import { claudeHistory } from '../agent/claude-history.ts';
+import { AgentManager, type AgentManagerOptions } from '../agent/manager.ts';
 import { AlertCenter } from '../alerts/center.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { FileRoot, fsError } from '../files/confine.ts';
@@ -93,6 +99,22 @@ export interface OpenHostOptions {
    * are then the holder's own.
    */
   holder?: { command: readonly string[]; socketPath?: string; log?: (line: string) => void };
+  /**
+   * Agent sessions (docs/host.md "Agents"): the `agent` channel, Claude Code
+   * (and whatever other adapters are given), each session's folder under
+   * `<state>/agents`. `mcpCommand` starts the permission prompt tool
+   * (`pocketshell agent-permission-mcp`); executables are found on `env`'s
+   * PATH. The daemon and `up` always keep it; off by default.
+   */
+  agents?: {
+    mcpCommand: readonly string[];
+    adapters?: Partial<Record<AgentKind, AgentAdapter>>;
+    histories?: AgentManagerOptions['histories'];
+    limits?: AgentManagerOptions['limits'];
+    /** The sandbox (default: bubblewrap when it works here; `false`: none). */
+    sandbox?: AgentManagerOptions['sandbox'] | false;
+    filter?: AgentManagerOptions['filter'];
+  };
 }
 
 /** The session holder's socket in a state folder. */
@@ -120,6 +142,8 @@ export interface OpenedHost<S extends SessionHost = SessionManager> {
   stats: StatsService;
   /** The alert center (with `alerts`). */
   alerts?: AlertCenter;
+  /** The agent sessions (with `agents`). */
+  agents?: AgentManager;
   /** Closes the agent, the sessions and the audit log. Idempotent. */
   close(): Promise<void>;
 }
@@ -228,6 +252,45 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     },
     limits: { ...DEFAULT_TRANSFER_LIMITS, ...options.files?.limits },
   };
+  const env = options.env ?? process.env;
+  const home = env.HOME ?? homedir();
+  const runDir = agentRunDir(env, home);
+  const agents = options.agents
+    ? new AgentManager({
+        adapters: {
+          claude: claudeAdapter({
+            mcpCommand: options.agents.mcpCommand,
+            runDir,
+          }),
+          ...options.agents.adapters,
+        },
+        histories: { claude: claudeHistory, ...options.agents.histories },
+        policy: (device) => {
+          const known = trust.status(device);
+          return known.status === 'paired' ? known.device.agent : undefined;
+        },
+        deviceName: (device) => {
+          const known = trust.status(device);
+          return known.status === 'paired' ? known.device.name : undefined;
+        },
+        audit,
+        env,
+        home,
+        sandbox:
+          options.agents.sandbox ||
+          agentSandbox({ env, stateDir: paths.root, runDir, off: options.agents.sandbox === false }),
+        tiersFile: join(paths.root, 'agent-tiers.json'),
+        onApproval: (session, event) => {
+          alerts?.agent({
+            session: session.id,
+            title: `${session.kind === 'claude' ? 'Claude' : 'Codex'} needs approval`,
+            body: event.summary,
+          });
+        },
+        ...(options.agents.limits ? { limits: options.agents.limits } : {}),
+        ...(options.agents.filter ? { filter: options.agents.filter } : {}),
+      })
+    : undefined;
   const agent = new HostAgent({
     identity,
     trust,
@@ -236,6 +299,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     stats,
     files,
     ...(alerts ? { alerts } : {}),
+    ...(agents ? { agents } : {}),
     engine,
     relayUrl: options.relayUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,
@@ -257,7 +321,9 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     sessions,
     stats,
     ...(alerts ? { alerts } : {}),
+    ...(agents ? { agents } : {}),
     close: once(async () => {
+      await agents?.close();
       await alerts?.close();
       collector.close();
       await agent.close();

@@ -26,7 +26,7 @@ import {
   type Grant,
   generateKeyPair,
 } from '@pocketshell/protocol';
-import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { limitsConfig, type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, openLoopbackHost, POCKETSHELL, ROOT, until } from '../support/cli.ts';
 
 const STAND_INS = join(ROOT, 'test', 'support', 'agents', 'bin');
@@ -97,7 +97,14 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'pocketshell-agent-relay-'));
-  relay = await startRelay({ dataDir });
+  // Every test pairs its own devices: more pairings than the relay's default burst of 10 a minute.
+  relay = await startRelay({
+    dataDir,
+    args: [
+      '--config',
+      limitsConfig({ rates: { 'pair.create': { identity: { burst: 100, perSecond: 1 } } } }),
+    ],
+  });
   home = mkdtempSync(join(tmpdir(), 'pocketshell-agent-'));
   work = join(home, 'work');
   mkdirSync(work);
@@ -395,4 +402,55 @@ test('a prompt sent right after the start follows the first, in order', async ()
     ['say one', 'say two'],
   );
   await agent.stop(session.id);
+});
+
+test('Codex through the host: a prompt streams back, a command waits for the phone and runs only on approve, a denied file change writes nothing, its past thread is listed and resumed', async () => {
+  const { agent } = await agentDevice('ask', 'codex phone');
+  assert.deepEqual(
+    (await agent.info()).agents.find((a) => a.kind === 'codex'),
+    { kind: 'codex', available: true },
+  );
+  const ran = join(work, 'codex-ran.txt');
+  const denied = join(work, 'codex-denied.txt');
+  const session = await agent.start({
+    kind: 'codex',
+    cwd: work,
+    prompt: `say hello |from codex\nrun echo ran > ${ran}\nwrite ${denied} nope`,
+  });
+  const w = watching(agent, session.id);
+  const command = await pendingApproval(w.events);
+  assert.equal(command.action, 'command');
+  assert.match(command.command ?? '', /echo ran/);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(existsSync(ran), false, 'nothing runs before the answer');
+  assert.equal(await agent.answer(session.id, command.id, 'approve'), 'approved');
+  await until(() =>
+    w.events.some((e) => e.type === 'approval' && e.state === 'pending' && e.id !== command.id),
+  );
+  assert.equal(readFileSync(ran, 'utf8').trim(), 'ran');
+  const change = w.events.find(
+    (e) => e.type === 'approval' && e.state === 'pending' && e.id !== command.id,
+  ) as AgentEvent & { type: 'approval' };
+  assert.equal(change.path, denied);
+  assert.equal(await agent.answer(session.id, change.id, 'deny', 'no'), 'denied');
+  await until(() => results(w.events) === 1);
+  assert.equal(existsSync(denied), false);
+  assert.equal(texts(w.events), 'hello from codex');
+  const native = (await agent.sessions()).find((s) => s.id === session.id)?.native;
+  assert.ok(native, 'the thread id is known');
+  await agent.stop(session.id);
+
+  // Its thread is on disk (the stand-in's rollout) and resumes with the same id.
+  const past = await agent.history({ kind: 'codex' });
+  assert.ok(past.some((p) => p.native === native && p.cwd === work));
+  const resumed = await agent.start({ kind: 'codex', resume: native, prompt: 'say again' });
+  const r = watching(agent, resumed.id);
+  await until(() => results(r.events) === 1);
+  assert.equal((await agent.sessions()).find((s) => s.id === resumed.id)?.native, native);
+  await agent.stop(resumed.id);
+  const decisions = audit().filter((e) => e.event === 'agent.approval' && e.session === session.id);
+  assert.deepEqual(
+    decisions.map((e) => e.decision),
+    ['approved', 'denied'],
+  );
 });

@@ -21,6 +21,8 @@ import { agentRunDir, agentSandbox } from '../agent/agent-sandbox.ts';
 import type { AgentAdapter } from '../agent/backend.ts';
 import { claudeAdapter } from '../agent/claude.ts';
 import { claudeHistory } from '../agent/claude-history.ts';
+import { codexAdapter } from '../agent/codex.ts';
+import { listCodexSessions } from '../agent/codex-history.ts';
 import { AgentManager, type AgentManagerOptions } from '../agent/manager.ts';
 import { AlertCenter } from '../alerts/center.ts';
 import { AuditLog } from '../audit/audit-log.ts';
@@ -262,9 +264,15 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
             mcpCommand: options.agents.mcpCommand,
             runDir,
           }),
+          codex: codexAdapter,
           ...options.agents.adapters,
         },
-        histories: { claude: claudeHistory, ...options.agents.histories },
+        histories: {
+          claude: claudeHistory,
+          // Every root: the manager keeps those inside the asking device's roots.
+          codex: (home, limit) => listCodexSessions({ home, roots: ['/'], limit }),
+          ...options.agents.histories,
+        },
         policy: (device) => {
           const known = trust.status(device);
           return known.status === 'paired' ? known.device.agent : undefined;

@@ -15,6 +15,8 @@ import type { App, View } from './app.ts';
 import { installDebugHook } from './debug.ts';
 import { DeviceStore } from './store.ts';
 import { alertToast, fill, h } from './ui.ts';
+import { agentChatView } from './views/agent-chat.ts';
+import { agentsView } from './views/agents.ts';
 import { alertRulesView, alertsView } from './views/alerts.ts';
 import { devicesView } from './views/devices.ts';
 import { filesView } from './views/files.ts';
@@ -34,6 +36,8 @@ const ROUTES: [RegExp, View][] = [
   [/^#\/host\/([^/]+)\/monitor$/, monitorView],
   [/^#\/host\/([^/]+)\/alerts$/, alertsView],
   [/^#\/host\/([^/]+)\/alerts\/rules$/, alertRulesView],
+  [/^#\/host\/([^/]+)\/agents$/, agentsView],
+  [/^#\/a\/([^/]+)\/([^/]+)$/, agentChatView],
   [/^#\/host\/([^/]+)\/files$/, filesView],
   [/^#\/host\/([^/]+)\/files\/(.+)$/, filesView],
   [/^#\/t\/([^/]+)\/(.+)$/, terminalView],

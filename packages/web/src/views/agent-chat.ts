@@ -46,8 +46,12 @@ import { frame } from './chrome.ts';
 
 type Ev<T extends AgentEvent['type']> = Extract<AgentEvent, { type: T }>;
 
-/** A diff as coloured lines, the first 400 shown, "Show more" for the next 400. */
-export function diffView(diff: string, file?: string): HTMLElement {
+/**
+ * A diff as coloured lines, the first 400 shown, "Show more" for the next
+ * 400. `file` names the language (and is shown unless `named` is false: an
+ * approval shows its path above).
+ */
+export function diffView(diff: string, file?: string, named = true): HTMLElement {
   const stat = diffStat(diff);
   const lines = h('code', {});
   const more = h('button', { type: 'button', class: 'button small diff-more', 'data-testid': 'diff-more' });
@@ -76,7 +80,7 @@ export function diffView(diff: string, file?: string): HTMLElement {
       h('span', { class: 'dl-add-text' }, `+${stat.added}`),
       ' ',
       h('span', { class: 'dl-del-text' }, `−${stat.removed}`),
-      file ? h('span', { class: 'mono diff-file' }, file) : null,
+      file && named ? h('span', { class: 'mono diff-file' }, file) : null,
     ),
     h('pre', { class: 'code diff-lines' }, lines),
     more,
@@ -195,7 +199,15 @@ export function agentChatView(app: App, [hostId, session]: string[]): () => void
   const composer = h(
     'footer',
     { class: 'composer', 'data-testid': 'agent-composer' },
-    h('div', { class: 'composer-actions' }, endedNote, interruptButton, stopButton, resumeButton),
+    h(
+      'div',
+      { class: 'composer-actions' },
+      pendingButton,
+      endedNote,
+      interruptButton,
+      stopButton,
+      resumeButton,
+    ),
     h('div', { class: 'composer-row' }, input, sendButton),
   );
   el.append(composer);
@@ -221,7 +233,7 @@ export function agentChatView(app: App, [hostId, session]: string[]): () => void
     input.closest('.composer-row')?.toggleAttribute('hidden', !alive);
     const pending = transcript.pending.length;
     pendingButton.hidden = pending === 0;
-    pendingButton.textContent = `${pending} to answer ↓`;
+    pendingButton.textContent = `${pending} to answer ↑`;
   };
   const showInfo = (s: AgentSessionInfo) => {
     info = s;
@@ -318,7 +330,7 @@ export function agentChatView(app: App, [hostId, session]: string[]): () => void
       ev.path !== undefined
         ? h('div', { class: 'approval-path mono', 'data-testid': 'approval-path' }, ev.path)
         : null,
-      ev.diff !== undefined ? diffView(ev.diff, ev.path) : null,
+      ev.diff !== undefined ? diffView(ev.diff, ev.path, false) : null,
       pending
         ? h('div', { class: 'approval-actions' }, deny, approve)
         : h('p', { class: 'approval-outcome', 'data-testid': 'approval-outcome' }, approvalOutcome(ev)),

@@ -46,6 +46,7 @@ import {
   type PeerSideOptions,
   startOffer,
 } from '@pocketshell/webrtc';
+import { AgentClient } from './agent-client.ts';
 import { AlertsClient } from './alerts-client.ts';
 import { FilesClient } from './files-client.ts';
 import { rpcOverChannel } from './rpc-channel.ts';
@@ -159,6 +160,18 @@ export class HostConnection {
       channel.once('close', () => reject(new ProtocolError('unavailable', 'alerts channel refused')));
     });
     return alerts;
+  }
+
+  /** Opens the `agent` channel (grant `agent`); rejects `unavailable` when refused. */
+  async openAgent(): Promise<AgentClient> {
+    const channel = this.peer.createDataChannel('agent');
+    const agent = new AgentClient(channel);
+    await new Promise<void>((resolve, reject) => {
+      if (channel.readyState === 'open') return resolve();
+      channel.once('open', () => resolve());
+      channel.once('close', () => reject(new ProtocolError('unavailable', 'agent channel refused')));
+    });
+    return agent;
   }
 
   /**

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { agentPermissionMcpCommand } from './commands/agent-permission-mcp.ts';
 import { alertsCommands } from './commands/alerts.ts';
 import { auditCommands } from './commands/audit.ts';
 import { type Cli, type Io, refuseRoot } from './commands/common.ts';
@@ -50,6 +51,7 @@ const COMMANDS: readonly ((program: Command, cli: Cli) => void)[] = [
   cpCommand,
   auditCommands,
   sessionHolderCommand,
+  agentPermissionMcpCommand,
 ];
 
 /** Builds the program; `run` executes it. */

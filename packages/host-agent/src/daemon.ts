@@ -59,6 +59,8 @@ export interface DaemonOptions {
   sessions?: 'holder' | 'in-process';
   /** How to start the holder (default: this `pocketshell` with `session-holder`). */
   holderCommand?: readonly string[];
+  /** How claude starts the permission prompt tool (default: this `pocketshell` with `agent-permission-mcp`). */
+  agentMcpCommand?: readonly string[];
 }
 
 export interface RunningDaemon {
@@ -114,6 +116,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     alerts: {
       ...(config.alerts?.sampleMs !== undefined ? { sampleMs: config.alerts.sampleMs } : {}),
       ...(config.alerts?.exec ? { exec: config.alerts.exec } : {}),
+    },
+    // Agent sessions (docs/host.md "Agents"): claude's permission prompt tool is this pocketshell.
+    agents: {
+      mcpCommand: options.agentMcpCommand ?? [
+        process.execPath,
+        realpathSync(process.argv[1]!),
+        'agent-permission-mcp',
+      ],
     },
     ...(passEnv ? { passEnv } : {}),
     ...(options.env ? { env: options.env } : {}),

@@ -6,6 +6,10 @@
 
 // The WebRTC layer moved to @pocketshell/webrtc; re-exported so host-core's users see no change.
 export * from '@pocketshell/webrtc';
+export * from './agent/backend.ts';
+export * from './agent/claude.ts';
+export * from './agent/manager.ts';
+export * from './agent/permission-mcp.ts';
 export * from './alerts/center.ts';
 export * from './alerts/exec-hook.ts';
 export * from './alerts/rule-state.ts';
@@ -16,6 +20,7 @@ export * from './errors.ts';
 export * from './files/confine.ts';
 export * from './files/transfers.ts';
 export * from './holder/index.ts';
+export * from './host/agent.ts';
 export * from './host/alerts.ts';
 export * from './host/control.ts';
 export * from './host/files.ts';

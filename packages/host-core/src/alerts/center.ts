@@ -7,8 +7,9 @@
  * `push`), the devices watching the `alerts` channel, and the optional
  * `alerts.exec` hook (./exec-hook.ts).
  *
- * Who sees what: rule (and agent) alerts need the `stats` grant, attention
- * alerts `shell`; a test alert goes to the device that asked only. A
+ * Who sees what: rule alerts need the `stats` grant, attention alerts
+ * `shell`, agent alerts ("needs approval") `agent`; a test alert goes to the
+ * device that asked only. A
  * snoozed alert is kept in the history and shown to watchers, but neither
  * pushed nor handed to the hook; a muted session raises nothing. The
  * evaluator samples every `sampleMs` (default 5 s) while at least one
@@ -155,7 +156,13 @@ export function ruleWords(
 
 /** The grant a device needs to see `alert` (null: a test alert, only its own device). */
 function needs(alert: Alert): Grant | null {
-  return alert.kind === 'attention' ? 'shell' : alert.kind === 'test' ? null : 'stats';
+  return alert.kind === 'attention'
+    ? 'shell'
+    : alert.kind === 'test'
+      ? null
+      : alert.kind === 'agent'
+        ? 'agent'
+        : 'stats';
 }
 
 export class AlertCenter {
@@ -425,6 +432,28 @@ export class AlertCenter {
     return alert;
   }
 
+  /**
+   * An agent session waits for an approval (docs/host.md "Agents"): an
+   * alert to the devices holding `agent` (pushed sealed; tapping it opens
+   * the session, `open: 'agent'`). Snoozes apply as to any alert.
+   */
+  agent(o: { session: string; title: string; body: string }): Alert | undefined {
+    if (this.#closed || !/^[A-Za-z0-9_:.-]{1,64}$/.test(o.session)) return undefined;
+    const alert = this.#record(
+      {
+        kind: 'agent',
+        state: 'notice',
+        severity: 'warning',
+        title: o.title,
+        body: o.body,
+        session: o.session,
+      },
+      undefined,
+    );
+    void this.#deliver(alert, undefined);
+    return alert;
+  }
+
   /** Takes one sample and advances every enabled rule (the timer calls this; tests may too). */
   async tick(): Promise<Alert[]> {
     const rules = this.#state.rules.filter((r) => r.enabled);
@@ -536,7 +565,14 @@ export class AlertCenter {
       severity: alert.severity,
       title: alert.title,
       body: alert.body,
-      open: alert.kind === 'attention' ? 'session' : alert.kind === 'rule' ? 'monitor' : 'alerts',
+      open:
+        alert.kind === 'attention'
+          ? 'session'
+          : alert.kind === 'rule'
+            ? 'monitor'
+            : alert.kind === 'agent'
+              ? 'agent'
+              : 'alerts',
       ...(alert.session !== undefined ? { session: alert.session } : {}),
     };
     const recipients =

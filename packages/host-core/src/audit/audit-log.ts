@@ -62,6 +62,11 @@ export const AUDIT_EVENTS = [
   'alerts.mute',
   'alerts.snooze',
   'alerts.exec',
+  // agents (agent/manager.ts, issue 18)
+  'agent.start',
+  'agent.stop',
+  'agent.approval',
+  'agent.tier',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -112,6 +117,10 @@ export interface AuditRequiredFields {
   'alerts.mute': { device: string };
   'alerts.snooze': { device: string };
   'alerts.exec': { outcome: string };
+  'agent.start': { session: string; device: string };
+  'agent.stop': { session: string };
+  'agent.approval': { session: string; decision: string };
+  'agent.tier': { device: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -153,6 +162,10 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'alerts.mute': 'device',
   'alerts.snooze': 'device',
   'alerts.exec': 'outcome',
+  'agent.start': 'session',
+  'agent.stop': 'session',
+  'agent.approval': 'session',
+  'agent.tier': 'device',
 };
 
 /** The `prev` of the first entry. */

@@ -17,11 +17,13 @@ import {
   parseChannelLabel,
 } from '@pocketshell/protocol';
 import type { DataChannel } from '@pocketshell/webrtc';
+import type { AgentManager } from '../agent/manager.ts';
 import type { AlertCenter } from '../alerts/center.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionHost } from '../pty/session-host.ts';
 import type { HostIdentity } from '../state/identity-store.ts';
 import type { PinnedDevice, TrustStore } from '../state/trust-store.ts';
+import { openAgent } from './agent.ts';
 import { openAlerts } from './alerts.ts';
 import { serveControl } from './control.ts';
 import { type FilesService, openFiles } from './files.ts';
@@ -42,6 +44,8 @@ export interface ChannelContext {
   readonly files?: FilesService;
   /** The alert center the `alerts` channel serves (none: it answers `unsupported`). */
   readonly alerts?: AlertCenter;
+  /** The agent sessions the `agent` channel serves (none: it answers `unsupported`). */
+  readonly agents?: AgentManager;
   /** The device's grants now (read at each use: a change applies at once). */
   grants(): ReadonlySet<Grant>;
   /** Audits a refusal (coalesced). */
@@ -68,10 +72,7 @@ const HANDLERS: { readonly [K in ChannelKind]: ChannelHandler<K> } = {
   stats: (ctx, _arg, channel) => openStats(ctx, channel),
   files: (ctx, _arg, channel) => openFiles(ctx, channel),
   alerts: (ctx, _arg, channel) => openAlerts(ctx, channel),
-  // Served by host/agent.ts once the agent runtime lands (issue 18).
-  agent: () => {
-    throw new ProtocolError('unsupported', 'this host serves no agents');
-  },
+  agent: (ctx, _arg, channel) => openAgent(ctx, channel),
 };
 
 /** Routes a channel the device opened: label, grant, handler. */

@@ -38,6 +38,7 @@ import {
 } from '@pocketshell/protocol';
 import type { DataChannel, IceServer, Peer, PeerSideOptions } from '@pocketshell/webrtc';
 import { answerOffer, connectTiming } from '@pocketshell/webrtc';
+import type { AgentManager } from '../agent/manager.ts';
 import type { AlertCenter } from '../alerts/center.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionHost } from '../pty/session-host.ts';
@@ -62,6 +63,8 @@ export interface HostAgentOptions extends RelayLinkOptions, PeerSideOptions {
   files?: FilesService;
   /** What the `alerts` channel serves (none: it answers `unsupported`). */
   alerts?: AlertCenter;
+  /** What the `agent` channel serves (none: it answers `unsupported`). */
+  agents?: AgentManager;
   /** Enrollment token for a relay with closed registration. */
   enroll?: string;
   /** WebRTC peer caps (defaults: `DEFAULT_PEER_LIMITS`). */
@@ -729,7 +732,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
 
   /** What the channel handlers of one device may use. */
   #channelContext(device: DeviceId): ChannelContext {
-    const { identity, trust, audit, sessions, stats, files, alerts } = this.#o;
+    const { identity, trust, audit, sessions, stats, files, alerts, agents } = this.#o;
     return {
       device,
       identity,
@@ -739,6 +742,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       ...(stats ? { stats } : {}),
       ...(files ? { files } : {}),
       ...(alerts ? { alerts } : {}),
+      ...(agents ? { agents } : {}),
       grants: () => {
         const status = trust.status(device);
         return new Set(status.status === 'paired' ? status.device.grants : []);

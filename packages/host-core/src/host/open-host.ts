@@ -6,7 +6,7 @@
  */
 
 import { join } from 'node:path';
-import type { WebSocketFactory } from '@pocketshell/protocol';
+import type { AgentKind, WebSocketFactory } from '@pocketshell/protocol';
 import { once } from '@pocketshell/protocol';
 import type { IceServer, WebRtcEngine } from '@pocketshell/webrtc';
 import {
@@ -16,6 +16,9 @@ import {
   WeriftEngine,
 } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
+import type { AgentAdapter } from '../agent/backend.ts';
+import { claudeAdapter, claudeHistory } from '../agent/claude.ts';
+import { AgentManager, type AgentManagerOptions } from '../agent/manager.ts';
 import { AlertCenter } from '../alerts/center.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { FileRoot, fsError } from '../files/confine.ts';
@@ -93,6 +96,21 @@ export interface OpenHostOptions {
    * are then the holder's own.
    */
   holder?: { command: readonly string[]; socketPath?: string; log?: (line: string) => void };
+  /**
+   * Agent sessions (docs/host.md "Agents"): the `agent` channel, Claude Code
+   * (and whatever other adapters are given), each session's folder under
+   * `<state>/agents`. `mcpCommand` starts the permission prompt tool
+   * (`pocketshell agent-permission-mcp`); executables are found on `env`'s
+   * PATH. The daemon and `up` always keep it; off by default.
+   */
+  agents?: {
+    mcpCommand: readonly string[];
+    adapters?: Partial<Record<AgentKind, AgentAdapter>>;
+    histories?: AgentManagerOptions['histories'];
+    limits?: AgentManagerOptions['limits'];
+    sandbox?: AgentManagerOptions['sandbox'];
+    filter?: AgentManagerOptions['filter'];
+  };
 }
 
 /** The session holder's socket in a state folder. */
@@ -120,6 +138,8 @@ export interface OpenedHost<S extends SessionHost = SessionManager> {
   stats: StatsService;
   /** The alert center (with `alerts`). */
   alerts?: AlertCenter;
+  /** The agent sessions (with `agents`). */
+  agents?: AgentManager;
   /** Closes the agent, the sessions and the audit log. Idempotent. */
   close(): Promise<void>;
 }
@@ -224,6 +244,40 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     },
     limits: { ...DEFAULT_TRANSFER_LIMITS, ...options.files?.limits },
   };
+  const env = options.env ?? process.env;
+  const agents = options.agents
+    ? new AgentManager({
+        adapters: {
+          claude: claudeAdapter({
+            mcpCommand: options.agents.mcpCommand,
+            runDir: join(paths.root, 'agents'),
+          }),
+          ...options.agents.adapters,
+        },
+        histories: { claude: claudeHistory, ...options.agents.histories },
+        policy: (device) => {
+          const known = trust.status(device);
+          return known.status === 'paired' ? known.device.agent : undefined;
+        },
+        deviceName: (device) => {
+          const known = trust.status(device);
+          return known.status === 'paired' ? known.device.name : undefined;
+        },
+        audit,
+        env,
+        tiersFile: join(paths.root, 'agent-tiers.json'),
+        onApproval: (session, event) => {
+          alerts?.agent({
+            session: session.id,
+            title: `${session.kind === 'claude' ? 'Claude' : 'Codex'} needs approval`,
+            body: event.summary,
+          });
+        },
+        ...(options.agents.limits ? { limits: options.agents.limits } : {}),
+        ...(options.agents.sandbox ? { sandbox: options.agents.sandbox } : {}),
+        ...(options.agents.filter ? { filter: options.agents.filter } : {}),
+      })
+    : undefined;
   const agent = new HostAgent({
     identity,
     trust,
@@ -232,6 +286,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     stats,
     files,
     ...(alerts ? { alerts } : {}),
+    ...(agents ? { agents } : {}),
     engine,
     relayUrl: options.relayUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,
@@ -253,7 +308,9 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     sessions,
     stats,
     ...(alerts ? { alerts } : {}),
+    ...(agents ? { agents } : {}),
     close: once(async () => {
+      await agents?.close();
       await alerts?.close();
       collector.close();
       await agent.close();

@@ -10,6 +10,8 @@
 
 import path from 'node:path';
 import {
+  AGENT_TIERS,
+  type AgentTier,
   b64u,
   DEVICE_ID_RE,
   type DeviceId,
@@ -18,6 +20,7 @@ import {
   GRANTS,
   type Grant,
   integer,
+  MAX_AGENT_ROOTS,
   MAX_TS,
   type Obj,
   object,
@@ -43,6 +46,15 @@ export interface PinnedDevice {
   readonly lastSeen?: number;
   /** The device's own root for the `files` channel (absolute, normalised); none: the host user's home. */
   readonly filesRoot?: string;
+  /** The device's agent tier and workspace roots (docs/host.md "Agents"); none: `DEFAULT_AGENT_TIER` and the home folder. */
+  readonly agent?: DeviceAgentPolicy;
+}
+
+/** A device's agent settings as stored. */
+export interface DeviceAgentPolicy {
+  readonly tier: AgentTier;
+  /** Absolute, normalised folders (empty: the home folder). */
+  readonly roots: readonly string[];
 }
 
 /** A device that was revoked: its key is forgotten, its id is remembered. */
@@ -82,6 +94,18 @@ export function parseFilesRoot(o: Obj, key: string): string {
   return v;
 }
 
+/** Checks a device's agent settings. */
+export function parseAgentPolicy(value: unknown, key = 'agent'): DeviceAgentPolicy {
+  const o = object(value, key);
+  const roots = o.roots;
+  if (!Array.isArray(roots) || roots.length > MAX_AGENT_ROOTS)
+    throw new ProtocolError('bad_message', `${key}.roots: at most ${MAX_AGENT_ROOTS} folders`);
+  return {
+    tier: oneOf(o, 'tier', AGENT_TIERS),
+    roots: [...new Set(roots.map((r, i) => parseFilesRoot({ [`roots[${i}]`]: r }, `roots[${i}]`)))],
+  };
+}
+
 function listOf<T>(o: Obj, key: string, item: (v: Obj) => T): T[] {
   const v = o[key];
   if (!Array.isArray(v)) throw new Error(`${key}: expected an array`);
@@ -98,6 +122,7 @@ function parsePinned(o: Obj): PinnedDevice {
   if (!Array.isArray(grants) || grants.length > GRANTS.length) throw new Error(`device ${id}: bad grants`);
   const lastSeen = optional(o, 'lastSeen', (x, k) => integer(x, k, 0, MAX_TS));
   const filesRoot = optional(o, 'filesRoot', parseFilesRoot);
+  const agent = o.agent === undefined ? undefined : parseAgentPolicy(o.agent);
   return {
     id,
     pub,
@@ -106,6 +131,7 @@ function parsePinned(o: Obj): PinnedDevice {
     pairedAt: integer(o, 'pairedAt', 0, MAX_TS),
     ...(lastSeen === undefined ? {} : { lastSeen }),
     ...(filesRoot === undefined ? {} : { filesRoot }),
+    ...(agent === undefined ? {} : { agent }),
   };
 }
 
@@ -211,6 +237,18 @@ export class TrustStore {
     return this.#update(id, (d) => {
       const { filesRoot: _, ...rest } = d;
       return parsePinned((root === null ? rest : { ...rest, filesRoot: root }) as unknown as Obj);
+    });
+  }
+
+  /**
+   * Sets a device's agent tier and workspace roots (`null`: back to the
+   * defaults); throws `not_paired` when it is not paired, `bad_message` for
+   * a root that is not absolute and normalised.
+   */
+  setAgentPolicy(id: string, policy: DeviceAgentPolicy | null): PinnedDevice {
+    return this.#update(id, (d) => {
+      const { agent: _, ...rest } = d;
+      return parsePinned((policy === null ? rest : { ...rest, agent: policy }) as unknown as Obj);
     });
   }
 

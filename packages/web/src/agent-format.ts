@@ -76,15 +76,19 @@ export const APPROVAL_TITLE: Record<ApprovalAction, string> = {
   other: 'Permission',
 };
 
-/** An answered (or expired) approval in one line: who answered, and the reason given with a denial. */
-export function approvalOutcome(a: { state: ApprovalState; by?: string; message?: string }): string {
+/**
+ * An answered (or expired) approval in one line: who answered. What the
+ * host told the agent with a denial (`message`, the reason given) is shown
+ * apart, as the host worded it.
+ */
+export function approvalOutcome(a: { state: ApprovalState; by?: string }): string {
   switch (a.state) {
     case 'pending':
       return 'Waiting for an answer';
     case 'approved':
       return `Approved${a.by ? ` by ${a.by}` : ''}`;
     case 'denied':
-      return `Denied${a.by ? ` by ${a.by}` : ''}${a.message ? `: ${a.message}` : ''}`;
+      return `Denied${a.by ? ` by ${a.by}` : ''}`;
     case 'expired':
       return 'Expired: nobody answered before the agent stopped asking';
   }

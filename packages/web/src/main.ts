@@ -70,7 +70,10 @@ async function boot(): Promise<void> {
   // A new alert from a paired host (sealed delivery or a push the worker posted): a toast on any screen.
   device.alerts.on('alert', ({ host, alert }) => {
     const name = device.hosts().find((x) => x.id === host)?.name ?? host;
-    alertToast(`${name}: ${alert.title}`, alert.severity, () => app.go(alertRoute(host, alert)));
+    const route = alertRoute(host, alert);
+    // Already on the session the alert opens (its terminal, its agent chat): it is in view.
+    if ((alert.open === 'agent' || alert.open === 'session') && location.hash === route) return;
+    alertToast(`${name}: ${alert.title}`, alert.severity, () => app.go(route));
   });
   let teardown: (() => void) | undefined;
   /** The fragment the shown screen is for: a second event for the same navigation does nothing. */

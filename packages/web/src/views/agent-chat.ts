@@ -334,6 +334,13 @@ export function agentChatView(app: App, [hostId, session]: string[]): () => void
       pending
         ? h('div', { class: 'approval-actions' }, deny, approve)
         : h('p', { class: 'approval-outcome', 'data-testid': 'approval-outcome' }, approvalOutcome(ev)),
+      !pending && ev.message
+        ? h(
+            'p',
+            { class: 'approval-told', 'data-testid': 'approval-told' },
+            `Told the agent: “${ev.message}”`,
+          )
+        : null,
     );
   };
 

@@ -352,6 +352,40 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     await page.locator('[data-testid="agent-state"][data-state="ended"]').waitFor();
   });
 
+  test('a dropped connection: the chat reconnects and resumes from the last event, each shown once', async () => {
+    const { page } = phone;
+    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    await page
+      .locator('[data-testid="agent-prompt"]')
+      .fill(['say before the drop', 'sleep 3000', 'say after the drop'].join('\n'));
+    await page.locator('[data-testid="agent-start"]').tap();
+    await page.waitForURL((u) => /\/ag_[A-Za-z0-9]+$/.test(u.hash));
+    const session = decodeURIComponent(new URL(page.url()).hash.split('/').at(-1) ?? '');
+    await page.locator('[data-testid="msg-agent"]', { hasText: 'before the drop' }).waitFor();
+    // The host takes `shell` away: it hangs up every connection of the phone (the session lives on).
+    const connected = host.host.agent.connections().filter((c) => c.device === phoneId).length;
+    assert.ok(connected > 0);
+    host.host.agent.setGrants(phoneId, ['agent']);
+    await page.locator('[data-testid="agent-conn"]:not([hidden])').waitFor();
+    await page.locator('[data-testid="msg-agent"]', { hasText: 'after the drop' }).waitFor();
+    assert.equal(await page.locator('[data-testid="agent-conn"]').isHidden(), true, 'live again');
+    assert.equal(await page.locator('[data-testid="msg-agent"]', { hasText: 'before the drop' }).count(), 1);
+    assert.equal(await page.locator('[data-testid="msg-user"]').count(), 1);
+    await page.locator('[data-testid="agent-result"]').waitFor();
+    assert.equal(await page.locator('[data-testid="agent-result"]').count(), 1);
+    // Every event of the session shown once: the host's last number is the page's last.
+    const hostSeq = () => host.host.agents?.sessions(phoneId).find((s) => s.id === session)?.seq ?? -1;
+    const pageSeq = () =>
+      page.locator('[data-testid="agent-chat"]').evaluate((el) => Number((el as HTMLElement).dataset.seq));
+    const deadline = Date.now() + 10_000;
+    while ((await pageSeq()) !== hostSeq() && Date.now() < deadline) await page.waitForTimeout(50);
+    assert.equal(await pageSeq(), hostSeq(), 'the page has the host’s last event');
+    host.host.agent.setGrants(phoneId, ['shell', 'agent']);
+    await page.locator('[data-testid="agent-stop"]').tap();
+    await page.locator('[data-testid="stop-go"]').tap();
+    await page.locator('[data-testid="agent-state"][data-state="ended"]').waitFor();
+  });
+
   test('the “needs approval” alert opens that session’s chat, in-app and from a push', async () => {
     const { page } = phone;
     const file = join(work, 'alerted.txt');

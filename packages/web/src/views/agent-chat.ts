@@ -461,6 +461,8 @@ export function agentChatView(app: App, [hostId, session]: string[]): () => void
     },
     onEvent: (e) => {
       render(transcript.apply(e));
+      // The last event shown (a reconnect asks from here).
+      body.dataset.seq = String(e.seq);
       if (e.type === 'state' || e.type === 'approval') syncHead();
       note.hidden = true;
     },

@@ -366,8 +366,9 @@ export function agentsView(app: App, [id]: string[]): () => void {
     status.hidden = false;
     status.className = 'muted';
     status.textContent = 'Connecting…';
-    channel?.close();
+    const old = channel;
     channel = undefined;
+    old?.close();
     try {
       const c = await openAgentChannel(app, host.id as HostId, () => gone);
       if (gone) {
@@ -416,10 +417,17 @@ export function agentsView(app: App, [id]: string[]): () => void {
         h('h2', {}, 'Resume a past session'),
         pastList,
       );
+      clearTimeout(timer);
       timer = setTimeout(() => void refresh(), REFRESH_MS);
       void c.closed.then(() => {
-        if (!gone && channel === c) channel = undefined;
+        if (gone || channel !== c) return;
+        // Lost (the connection dropped, the host hung up): connect again; what was typed stays.
+        channel = undefined;
         syncStart();
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (!gone && !channel) void load();
+        }, 1000);
       });
     } catch (error) {
       if (gone) return;

@@ -13,10 +13,13 @@
  * as an approval with the exact path and the diff, nothing is written
  * until Approve, then the file is on the host's disk and the card says who
  * approved; a denial with a reason leaves the file absent and the agent is
- * told the reason; a command's approval shows the command in monospace.
+ * told the reason; a command's approval shows the command in monospace;
+ * Interrupt ends the running turn before its next step.
  * The sessions list shows the session, a reload of the chat shows each
  * event once, Stop ends it, and the past session is resumed from the list
- * at the same tier. The "needs approval" alert the host raises arrives as a
+ * at the same tier. When the host hangs up, the chat says it is
+ * reconnecting, resumes from its last event and shows each once. The
+ * "needs approval" alert the host raises arrives as a
  * banner that opens that session's chat; the same alert pushed to the
  * service worker, tapped, opens it too. No CSP violation, nothing wider than
  * the phone, every control at least 44 px.
@@ -347,6 +350,31 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
       ?.sessions(phoneId)
       .find((s) => s.id === decodeURIComponent(page.url().split('/').at(-1) ?? ''));
     assert.equal(resumed?.native, native, 'the same agent session');
+    await page.locator('[data-testid="agent-stop"]').tap();
+    await page.locator('[data-testid="stop-go"]').tap();
+    await page.locator('[data-testid="agent-state"][data-state="ended"]').waitFor();
+  });
+
+  test('Interrupt stops the running turn: what the agent had not done yet never happens', async () => {
+    const { page } = phone;
+    const file = join(work, 'never.txt');
+    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    await page
+      .locator('[data-testid="agent-prompt"]')
+      .fill(['say going', 'sleep 2000', `write ${file} never`].join('\n'));
+    await page.locator('[data-testid="agent-start"]').tap();
+    await page.locator('[data-testid="msg-agent"]', { hasText: 'going' }).waitFor();
+    const interrupt = page.locator('[data-testid="agent-interrupt"]');
+    await page.locator('[data-testid="agent-state"][data-state="working"]').waitFor();
+    assert.equal(await interrupt.isEnabled(), true);
+    await interrupt.tap();
+    const result = page.locator('[data-testid="agent-result"]');
+    await result.waitFor();
+    assert.match((await result.textContent()) ?? '', /^Turn failed/);
+    await page.locator('[data-testid="agent-state"][data-state="idle"]').waitFor();
+    assert.equal(await interrupt.isDisabled(), true, 'nothing to interrupt when idle');
+    assert.equal(await page.locator('[data-testid="approval"]').count(), 0);
+    assert.equal(existsSync(file), false);
     await page.locator('[data-testid="agent-stop"]').tap();
     await page.locator('[data-testid="stop-go"]').tap();
     await page.locator('[data-testid="agent-state"][data-state="ended"]').waitFor();

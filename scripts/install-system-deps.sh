@@ -15,6 +15,7 @@ need=(
   "systemd-analyze:systemd"
   "dpkg-deb:dpkg"
   "mosh-server:mosh"
+  "bwrap:bubblewrap"
 )
 
 missing=()

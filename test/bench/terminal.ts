@@ -169,6 +169,19 @@ function benchDevice(relayWsUrl: string, engine: EngineName): Device {
   return device;
 }
 
+/** Whether output shows something: a printable character outside escape sequences. */
+function visible(bytes: Uint8Array): boolean {
+  const text = Buffer.from(bytes)
+    .toString('latin1')
+    // CSI, OSC (BEL or ST ended), charset designations and single-character escapes.
+    .replace(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what is stripped
+      /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78DEHMc]/g,
+      '',
+    );
+  return /[!-~]/.test(text);
+}
+
 async function pocketshellBench(engine: EngineName, round: number, nodeArgs: string[] = []) {
   const relay: StartedRelay = await startRelay();
   const home = join(work, `ps-${engine}-${round}-${nodeArgs.length}`);
@@ -202,9 +215,17 @@ async function pocketshellBench(engine: EngineName, round: number, nodeArgs: str
       const t0 = performance.now();
       const conn = await device!.connect(host.id);
       const term = await conn.openTerminal('new', { cols: 120, rows: 40 });
-      await new Promise<void>((resolve) => {
-        const off = term.on('data', ({ snapshot }) => {
-          if (snapshot) return;
+      // The shell's first output: live, or already in the attach snapshot (a session held by the
+      // session holder may have printed its prompt before the daemon attached: the person sees it
+      // in the snapshot). An empty screen's snapshot (escape sequences only) does not count.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          off();
+          reject(new Error(`${engine}: no shell output within 30 s of opening the terminal`));
+        }, 30_000);
+        const off = term.on('data', ({ bytes }) => {
+          if (!visible(bytes)) return;
+          clearTimeout(timer);
           off();
           resolve();
         });

@@ -201,6 +201,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         host.audit.append('files.root', { device, root: root ?? '', by: 'local' });
         return { device: pinned };
       },
+      // `pocketshell devices agent`: the daemon writes and audits it; sessions started from then on use it.
+      'devices.agent': ({ device, agent: policy }) => {
+        const pinned = host.trust.setAgentPolicy(device, policy);
+        host.audit.append('agent.tier', {
+          device,
+          tier: policy?.tier ?? 'default',
+          roots: [...(policy?.roots ?? [])],
+          by: 'local',
+        });
+        return { device: pinned };
+      },
       // `pocketshell alerts test`: a test alert to one paired device or to each, by every path it has.
       'alerts.test': async ({ device }) => {
         const center = host.alerts;

@@ -136,6 +136,7 @@ describe('local API socket', () => {
       'limits.reload': unsupported,
       revoke: unsupported,
       'devices.root': unsupported,
+      'devices.agent': unsupported,
       'alerts.test': unsupported,
     };
     server = await serveLocalApi(sock, handlers);

@@ -8,8 +8,10 @@
  */
 
 import {
+  type DeviceAgentPolicy,
   type PacingInfo,
   type PinnedDevice,
+  parseAgentPolicy,
   parseFilesRoot,
   type SessionTimeouts,
 } from '@pocketshell/host-core';
@@ -118,6 +120,18 @@ export const LOCAL_METHODS = {
       };
     },
     result: trusted<{ device: PinnedDevice }>('devices.root'),
+  }),
+  /** Sets a device's agent tier and workspace roots (`null`: back to the defaults); audited `agent.tier`. */
+  'devices.agent': method({
+    grant: null,
+    params: (v): { device: DeviceId; agent: DeviceAgentPolicy | null } => {
+      const o = object(v, 'params');
+      return {
+        device: string(o, 'device', 28, DEVICE_ID_RE) as DeviceId,
+        agent: o.agent === null ? null : parseAgentPolicy(o.agent),
+      };
+    },
+    result: trusted<{ device: PinnedDevice }>('devices.agent'),
   }),
   /** Raises a test alert for one paired device, or for each (`pocketshell alerts test`). */
   'alerts.test': method({

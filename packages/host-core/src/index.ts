@@ -10,6 +10,8 @@ export * from './agent/backend.ts';
 export * from './agent/claude.ts';
 export * from './agent/manager.ts';
 export * from './agent/permission-mcp.ts';
+export * from './agent/sandbox.ts';
+export * from './agent/secret-filter.ts';
 export * from './alerts/center.ts';
 export * from './alerts/exec-hook.ts';
 export * from './alerts/rule-state.ts';

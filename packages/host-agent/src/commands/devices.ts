@@ -1,16 +1,23 @@
 /**
- * `pocketshell devices list|revoke|limits|root`: the devices paired with
+ * `pocketshell devices list|revoke|limits|root|agent`: the devices paired with
  * this host. Revoking and new session limits go through the running daemon
  * when one answers, so they apply at once (its connections close, live
  * sessions get the new limits); else they are written to the state folder
  * for its next start. A device's files root is written to the trust store,
- * which the daemon reads each time a `files` channel opens.
+ * which the daemon reads each time a `files` channel opens; so are its
+ * agent tier and workspace roots, read at each agent request.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AuditLog, TrustStore } from '@pocketshell/host-core';
-import type { DeviceId } from '@pocketshell/protocol';
+import { AuditLog, type DeviceAgentPolicy, TrustStore } from '@pocketshell/host-core';
+import {
+  AGENT_TIERS,
+  type AgentTier,
+  DEFAULT_AGENT_TIER,
+  type DeviceId,
+  MAX_AGENT_ROOTS,
+} from '@pocketshell/protocol';
 import type { Command } from 'commander';
 import { MAX_LIMIT_MINUTES, type MinuteLimits, readConfig, writeConfig } from '../config.ts';
 import { CliError } from '../exit-codes.ts';
@@ -192,6 +199,77 @@ export function devicesCommands(program: Command, { io }: Cli): void {
       const root = device.filesRoot ?? null;
       print(io, o, { id, root, home: os.homedir() }, () =>
         root === null ? `${id}: ${os.homedir()} (the home folder, the default)` : `${id}: ${root}`,
+      );
+    });
+  devices
+    .command('agent <id>')
+    .description(
+      "show or set a device's agent tier (read-only, ask, auto-edit) and workspace roots (default: ask, your home folder)",
+    )
+    .option('--tier <tier>', `read-only, ask or auto-edit (default ${DEFAULT_AGENT_TIER})`)
+    .option(
+      '--root <folder...>',
+      'a folder agent sessions may work in (repeat for several; replaces the list)',
+    )
+    .option('--reset', 'back to the defaults')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, o: { tier?: string; root?: string[]; reset?: boolean; json?: boolean }) => {
+      const p = paths(io);
+      const trust = new TrustStore({ paths: p });
+      const known = trust.status(id);
+      if (known.status !== 'paired') throw new CliError('not_found', `no paired device ${id}`);
+      if (o.reset && (o.tier !== undefined || o.root !== undefined))
+        throw new CliError('config_invalid', 'give --tier/--root or --reset, not both');
+      if (o.tier !== undefined && !(AGENT_TIERS as readonly string[]).includes(o.tier))
+        throw new CliError(
+          'config_invalid',
+          `--tier takes one of ${AGENT_TIERS.join(', ')}; got ${JSON.stringify(o.tier.slice(0, 40))}`,
+        );
+      let device = known.device;
+      if (o.reset || o.tier !== undefined || o.root !== undefined) {
+        let policy: DeviceAgentPolicy | null = null;
+        if (!o.reset) {
+          const roots = (o.root ?? [...(device.agent?.roots ?? [])]).map((r) => path.resolve(r));
+          if (roots.length > MAX_AGENT_ROOTS)
+            throw new CliError('config_invalid', `at most ${MAX_AGENT_ROOTS} roots`);
+          for (const r of roots) {
+            let st: fs.Stats;
+            try {
+              st = fs.statSync(r);
+            } catch {
+              throw new CliError('not_found', `no such folder: ${r}`);
+            }
+            if (!st.isDirectory()) throw new CliError('wrong_type', `not a folder: ${r}`);
+          }
+          policy = { tier: (o.tier ?? device.agent?.tier ?? DEFAULT_AGENT_TIER) as AgentTier, roots };
+        }
+        const r = await withDaemon(p, (client) =>
+          client.call('devices.agent', { device: id as DeviceId, agent: policy }),
+        );
+        if (r) device = r.device;
+        else {
+          device = trust.setAgentPolicy(id, policy);
+          const audit = AuditLog.open(p.audit);
+          try {
+            audit.append('agent.tier', {
+              device: id,
+              tier: policy?.tier ?? 'default',
+              roots: [...(policy?.roots ?? [])],
+              by: 'cli',
+            });
+          } finally {
+            audit.close();
+          }
+        }
+      }
+      const tier = device.agent?.tier ?? DEFAULT_AGENT_TIER;
+      const roots = device.agent?.roots.length ? [...device.agent.roots] : [os.homedir()];
+      print(
+        io,
+        o,
+        { id, tier, roots, default: device.agent === undefined },
+        () =>
+          `${id}: ${tier}, roots ${roots.join(', ')}${device.agent === undefined ? ' (the defaults)' : ''}`,
       );
     });
 }

@@ -611,9 +611,9 @@ export class AgentManager {
     return cut(f.push(text) + f.flush(), max);
   }
 
-  #flushStreams(s: Session, except?: string): void {
+  /** Ends every open text stream: what each filter held back comes out. */
+  #flushStreams(s: Session): void {
     for (const [id, f] of [...s.streams]) {
-      if (id === except) continue;
       s.streams.delete(id);
       const rest = f.flush();
       if (rest) this.#push(s, { type: 'text', id, text: rest, delta: true });
@@ -624,8 +624,9 @@ export class AgentManager {
   #emit(s: Session, e: AgentEventBody): void {
     if (!s.live && e.type !== 'error' && e.type !== 'result' && e.type !== 'tool' && e.type !== 'text')
       return;
+    // Deltas of one text stream share a filter (overlap); streams may interleave. Any other event
+    // ends every open stream first (the agent moved on), so what a filter held back comes out in order.
     if (e.type === 'text' && e.delta) {
-      this.#flushStreams(s, e.id);
       let f = s.streams.get(e.id);
       if (!f) {
         f = this.#filter();

@@ -12,7 +12,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import {
+  isLoopbackIPv4,
+  type OpenedHost,
+  openHost,
+  SecretStream,
+  statePaths,
+  WeriftEngine,
+} from '@pocketshell/host-core';
 import { ensureWebClient } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { CHROMIUM, CHROMIUM_TEST_ARGS } from '@pocketshell/webrtc/testing';
@@ -121,7 +128,13 @@ export class TestHost {
       ...(this.filesRoot !== undefined ? { files: { root: this.filesRoot, home: this.filesRoot } } : {}),
       ...(this.alerts ? { alerts: {} } : {}),
       ...(this.agents
-        ? { agents: { mcpCommand: [process.execPath, POCKETSHELL, 'agent-permission-mcp'] } }
+        ? {
+            agents: {
+              mcpCommand: [process.execPath, POCKETSHELL, 'agent-permission-mcp'],
+              // The secret filter on what agents stream (openHost does not default to it yet).
+              filter: () => new SecretStream(),
+            },
+          }
         : {}),
     });
     this.host.agent.start();

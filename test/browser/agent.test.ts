@@ -22,7 +22,8 @@
  * reconnecting, resumes from its last event and shows each once. The
  * "needs approval" alert the host raises arrives as a
  * banner that opens that session's chat; the same alert pushed to the
- * service worker, tapped, opens it too. No CSP violation, nothing wider than
+ * service worker, tapped, opens it too. Without the `agent` grant the host
+ * screen has no Agents and the screen says why. No CSP violation, nothing wider than
  * the phone, every control at least 44 px.
  *
  * Screenshots (.artifacts/screenshots/agent-*.png): the Agents screen, the
@@ -538,6 +539,20 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     await page.locator('[data-testid="agent-stop"]').tap();
     await page.locator('[data-testid="stop-go"]').tap();
     await page.locator('[data-testid="agent-state"][data-state="ended"]').waitFor();
+    assert.deepEqual(cspViolations, []);
+  });
+
+  test('without the agent grant the host screen offers no Agents, and the screen says why', async () => {
+    const { page } = phone;
+    host.host.agent.setGrants(phoneId, ['shell']);
+    await page.goto(`${relay.url}/#/host/${hostId}`);
+    // The grants as the host says them on the next connection (host.info): the link goes.
+    await page.locator('[data-testid="host-agents"]').waitFor({ state: 'hidden' });
+    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    await page.locator('[data-testid="agents-unsupported"]').waitFor();
+    host.host.agent.setGrants(phoneId, ['shell', 'agent']);
+    await page.goto(`${relay.url}/#/host/${hostId}`);
+    await page.locator('[data-testid="host-agents"]').waitFor();
     assert.deepEqual(cspViolations, []);
   });
 });

@@ -49,7 +49,7 @@ export function hostView(app: App, [id]: string[]): () => void {
     { class: 'button grow half', href: `#/host/${host.id}/agents`, 'data-testid': 'host-agents' },
     'Agents',
   );
-  // Shown only to a device holding `agent` there (the grants as the host last said: host.info on connect).
+  // Shown only to a device holding `agent` there (the stored grants at once, then the host's own word).
   const showAgents = () => {
     agents.hidden = !(app.device.host(host.id)?.grants.includes('agent') ?? false);
   };
@@ -74,6 +74,13 @@ export function hostView(app: App, [id]: string[]): () => void {
     status.textContent = 'Connecting…';
     try {
       const link = await app.device.link(host.id);
+      // The grants now (a grant given while connected does not reconnect): whether to offer Agents.
+      void link
+        .call('host.info')
+        .then(({ grants }) => {
+          if (!gone) agents.hidden = !grants.includes('agent');
+        })
+        .catch(() => {});
       const list = await link.call('sessions.list');
       if (gone) return;
       const rows: HTMLElement[] = [];

@@ -13,7 +13,7 @@
  * `path_denied`; no grant is `grant_missing`; the decisions are audited.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -164,7 +164,11 @@ test('a prompt from the Node client streams the agent’s text back', async () =
   assert.equal(await agent.stop(session.id), 'ended');
   // The watch's result comes once the session has left the host's live list (it ended).
   const stopped = w.events.find((e) => e.type === 'state' && e.state === 'ended');
-  assert.ok(stopped);
+  assert.equal(await w.done, stopped?.seq);
+  // Watching an ended session replays it and ends at once.
+  const again = watching(agent, session.id);
+  assert.equal(await again.done, stopped?.seq);
+  assert.deepEqual(again.events, w.events);
   assert.ok(audit().some((e) => e.event === 'agent.start' && e.session === session.id));
   assert.ok(audit().some((e) => e.event === 'agent.stop' && e.session === session.id));
 });
@@ -268,7 +272,9 @@ test('read-only refuses the write without asking; auto-edit writes inside the ro
 
 test('resuming a past session keeps its tier; cwd outside the roots is path_denied; no grant is grant_missing', async () => {
   const ro = await agentDevice('read-only', 'resumer');
-  const s1 = await ro.agent.start({ kind: 'claude', cwd: work, prompt: 'say first life' });
+  const project = join(work, 'project');
+  mkdirSync(project);
+  const s1 = await ro.agent.start({ kind: 'claude', cwd: project, prompt: 'say first life' });
   const w1 = watching(ro.agent, s1.id);
   await until(() => results(w1.events) === 1);
   const native = (await ro.agent.sessions()).find((s) => s.id === s1.id)?.native;
@@ -276,20 +282,21 @@ test('resuming a past session keeps its tier; cwd outside the roots is path_deni
   await ro.agent.stop(s1.id);
   const past = await ro.agent.history({ kind: 'claude' });
   const found = past.find((p) => p.native === native);
-  assert.equal(found?.cwd, work);
+  assert.equal(found?.cwd, project);
   assert.equal(found?.title, 'say first life');
 
   // A device at auto-edit resumes it asking for auto-edit: it stays read-only.
   const ae = await agentDevice('auto-edit', 'raiser');
-  const file = join(work, 'raised.txt');
+  const file = join(project, 'raised.txt');
   const s2 = await ae.agent.start({
     kind: 'claude',
-    cwd: work,
     resume: native,
     tier: 'auto-edit',
     prompt: `write ${file} x`,
   });
   assert.equal(s2.tier, 'read-only');
+  // No folder given: the past session's own.
+  assert.equal(s2.cwd, project);
   const w2 = watching(ae.agent, s2.id);
   await until(() => results(w2.events) === 1);
   assert.equal(existsSync(file), false);
@@ -314,4 +321,64 @@ test('resuming a past session keeps its tier; cwd outside the roots is path_deni
   if (opened) assert.equal(await refusal(opened.info()), 'unavailable');
   const refused = audit().filter((e) => e.event === 'refusal' && e.code === 'grant_missing');
   assert.ok(refused.length > 0, 'grant_missing audited');
+});
+
+test('a secret the agent prints reaches the phone redacted, also split across two deltas; the sandbox hides the deny list', async () => {
+  const { agent } = await agentDevice('ask', 'sandboxed');
+  const info = await agent.info();
+  assert.equal(info.sandbox.kind, 'bwrap', info.sandbox.reason);
+  const token = `ghp_${'A1b2C3d4E5f6G7h8I9j0'.repeat(2).slice(0, 36)}`;
+  mkdirSync(join(home, '.ssh'), { recursive: true });
+  writeFileSync(join(home, '.ssh', 'id_test'), 'PRIVATE-KEY-MATERIAL\n');
+  const session = await agent.start({
+    kind: 'claude',
+    cwd: work,
+    prompt: `secret\nsplit my token is ${token.slice(0, 12)}|${token.slice(12)} ok\nrun cat ${join(home, '.ssh', 'id_test')}; cat ${join(home, 'state', 'devices.json')}; echo read-done`,
+  });
+  assert.equal(session.sandbox, 'bwrap');
+  const w = watching(agent, session.id);
+  const ask = await pendingApproval(w.events);
+  assert.equal(ask.action, 'command');
+  await agent.answer(session.id, ask.id, 'approve');
+  await until(() => results(w.events) === 1);
+  assert.ok(!JSON.stringify(w.events).includes(token), 'the token never reaches the device');
+  // (The prompt itself holds the two halves apart, so only what the agent sent is checked for a half.)
+  const all = JSON.stringify(w.events.filter((e) => e.type !== 'user'));
+  assert.ok(!all.includes(token.slice(4)), 'nor its body');
+  assert.ok(!all.includes('ghp_'), 'nor the half sent first');
+  const shown = texts(w.events);
+  assert.match(shown, /here it is: \[REDACTED:github_token\] done/);
+  assert.match(shown, /my token is \[REDACTED:github_token\] ok/);
+  // The two halves came as two deltas of one message, and the filter held the first back.
+  const deltas = w.events.filter((e) => e.type === 'text' && e.delta && e.text.includes('REDACTED'));
+  assert.equal(deltas.length, 2);
+  // Inside bubblewrap the deny list and the state folder read as empty: nothing of them comes back.
+  const ran = w.events.find((e) => e.type === 'tool' && e.name === 'Bash' && e.state !== 'started');
+  assert.ok(ran?.type === 'tool');
+  assert.ok(!(ran.output ?? '').includes('PRIVATE-KEY-MATERIAL'), ran.output);
+  assert.ok(!(ran.output ?? '').includes('"devices"'), ran.output);
+  assert.match(ran.output ?? '', /read-done/);
+  await agent.stop(session.id);
+});
+
+test('interrupt ends the running turn; an agent that dies mid-turn fails the session with its stderr', async () => {
+  const { agent } = await agentDevice('ask', 'interrupter');
+  const s1 = await agent.start({ kind: 'claude', cwd: work, prompt: 'say before\nsleep 30000\nsay after' });
+  const w1 = watching(agent, s1.id);
+  await until(() => texts(w1.events).includes('before'));
+  assert.equal(await agent.stop(s1.id, true), 'working');
+  await until(() => results(w1.events) === 1);
+  const r = w1.events.find((e) => e.type === 'result');
+  assert.equal(r?.type === 'result' && r.ok, false);
+  assert.ok(!texts(w1.events).includes('after'));
+  assert.equal((await agent.sessions()).find((s) => s.id === s1.id)?.state, 'idle');
+  await agent.stop(s1.id);
+
+  const s2 = await agent.start({ kind: 'claude', cwd: work, prompt: 'say hi\nfail the model fell over' });
+  const w2 = watching(agent, s2.id);
+  assert.equal(await w2.done, (await agent.sessions()).find((s) => s.id === s2.id)?.seq);
+  const err = w2.events.find((e) => e.type === 'error');
+  assert.ok(err?.type === 'error' && err.code === 'agent_exit' && /the model fell over/.test(err.message));
+  const last = w2.events.at(-1);
+  assert.deepEqual(last?.type === 'state' && [last.state, last.detail], ['failed', 'exit 1']);
 });

@@ -28,10 +28,16 @@ interface Listed {
   sessions: { id: string; pid: number; state: string }[];
 }
 
-async function daemonStatus(): Promise<{ pid?: number; relay?: { state: string } } | null> {
+interface Status {
+  pid?: number;
+  relay?: { state: string };
+  holder?: { pid: number };
+}
+
+async function daemonStatus(): Promise<Status | null> {
   const r = await pocketshell(['status', '--json'], env);
   if (r.code !== 0) return null;
-  return (JSON.parse(r.stdout) as { daemon: { pid?: number; relay?: { state: string } } | null }).daemon;
+  return (JSON.parse(r.stdout) as { daemon: Status | null }).daemon;
 }
 
 async function ready(): Promise<number> {
@@ -153,6 +159,9 @@ test('a shell running sleep 1000 survives daemon restart and kill -9: same sessi
   let sleepPid = sleepUnder(shellPid);
   const holderPid = Number(readFileSync(join(env.POCKETSHELL_HOME!, 'holder.pid'), 'utf8'));
   assert.ok(alive(holderPid), 'the holder runs');
+  assert.equal((await daemonStatus())?.holder?.pid, holderPid, 'status names the holder');
+  const text = await pocketshell(['status'], env);
+  assert.match(text.stdout, new RegExp(`sessions: +in the session holder \\(pid ${holderPid}\\)`));
 
   const restart = await pocketshell(['daemon', 'restart'], env);
   assert.equal(restart.code, 0, restart.stderr);

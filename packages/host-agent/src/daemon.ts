@@ -14,6 +14,7 @@ import {
   type AlertCenter,
   type OpenedHost,
   openHost,
+  RemoteSessionManager,
   type SessionHost,
   type StatePaths,
 } from '@pocketshell/host-core';
@@ -166,6 +167,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sessions: await host.sessions.list(),
         // Idle timeout and maximum lifetime in force (ms; config.json `sessionLimits` in minutes).
         sessionLimits: host.sessions.timeouts,
+        // Where the shells live: the session holder (kept across daemon restarts) or this process.
+        ...(host.sessions instanceof RemoteSessionManager
+          ? { holder: { pid: host.sessions.holderPid } }
+          : {}),
         ...(host.alerts ? { alerts: alertsStatus(host.alerts) } : {}),
       }),
       sessions: async () => ({

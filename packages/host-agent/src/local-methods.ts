@@ -52,6 +52,8 @@ export interface DaemonStatus {
   connections: { device: DeviceId; conn: string; state: string }[];
   sessions: SessionInfo[];
   sessionLimits: SessionTimeouts;
+  /** The session holder keeping the shells across daemon restarts (absent: they live in the daemon). */
+  holder?: { pid: number };
   /** The alert center: rules, whether it samples, pushes and hook runs so far. */
   alerts?: {
     rules: number;

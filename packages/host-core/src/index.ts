@@ -6,10 +6,15 @@
 
 // The WebRTC layer moved to @pocketshell/webrtc; re-exported so host-core's users see no change.
 export * from '@pocketshell/webrtc';
+export * from './agent/agent-sandbox.ts';
 export * from './agent/backend.ts';
 export * from './agent/claude.ts';
+export * from './agent/claude-history.ts';
+export { codexAdapter } from './agent/codex.ts';
+export { listCodexSessions } from './agent/codex-history.ts';
 export * from './agent/manager.ts';
 export * from './agent/permission-mcp.ts';
+export * from './agent/policy.ts';
 export * from './agent/sandbox.ts';
 export * from './agent/secret-filter.ts';
 export * from './alerts/center.ts';

@@ -47,6 +47,11 @@ async function hostStatus(
       `relay:     ${live ? `${(live.relay as { url: string }).url} — ${relayState(live.relay as { state: string })}` : (config.relay ?? 'not configured')}`,
       `devices:   ${devices} paired`,
       `daemon:    ${live ? `running (pid ${live.pid}${live.mode ? `, pocketshell ${live.mode}` : ''}), ${(live.sessions as unknown[]).length} sessions, ${(live.connections as unknown[]).length} connections, engine ${live.engine}` : 'not running'}`,
+      ...(live
+        ? [
+            `sessions:  ${live.holder ? `in the session holder (pid ${live.holder.pid}): they outlive a daemon restart` : 'in the daemon: they end with it'}`,
+          ]
+        : []),
     ].join('\n');
   return { status, text };
 }

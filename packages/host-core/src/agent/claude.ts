@@ -26,7 +26,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { AgentTier, PastAgentSession } from '@pocketshell/protocol';
+import type { AgentTier } from '@pocketshell/protocol';
 import type {
   AgentAdapter,
   AgentBackend,
@@ -43,6 +43,9 @@ export const MAX_PERMISSION_REQUEST = 1024 * 1024;
 const STDERR_TAIL = 4096;
 /** How long `stop` waits after closing stdin, then after SIGTERM. */
 const STOP_GRACE_MS = 3000;
+
+/** How long claude waits on the permission prompt tool (its `MCP_TOOL_TIMEOUT`): a day. */
+export const PERMISSION_WAIT_MS = 24 * 3600 * 1000;
 
 /** Tools a read-only session may not even ask for. */
 const READ_ONLY_DISALLOWED = ['Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Bash'];
@@ -288,6 +291,8 @@ class ClaudeSession implements AgentBackend {
   #ended = false;
   /** Message ids whose text came as deltas (their whole text is not sent again). */
   readonly #streamed = new Set<string>();
+  /** Text blocks streaming now. */
+  readonly #open = new Set<string>();
   #message = '';
   readonly #tools = new Map<string, { name: string; input: string }>();
   readonly #denied = new Set<string>();
@@ -328,6 +333,8 @@ class ClaudeSession implements AgentBackend {
         mcpConfig,
         ...(start.resume !== undefined ? { resume: start.resume } : {}),
       }),
+      // An MCP tool call (the permission prompt) may wait for a person: claude's tool timeout set long.
+      { MCP_TOOL_TIMEOUT: String(PERMISSION_WAIT_MS) },
     );
     const child = this.#child;
     child.stdin.on('error', () => {});
@@ -437,6 +444,12 @@ class ClaudeSession implements AgentBackend {
           this.#message = str(obj(e.message)?.id) ?? `msg_${randomBytes(4).toString('hex')}`;
           return;
         }
+        const block = `${this.#message}:${Number(e.index) || 0}`;
+        if (e.type === 'content_block_stop' && this.#open.delete(block)) {
+          // The block ended: an empty delta tells the manager to release what its filter held.
+          emit({ type: 'text', id: block, text: '', delta: true });
+          return;
+        }
         const delta = obj(e.delta);
         if (
           e.type === 'content_block_delta' &&
@@ -444,12 +457,8 @@ class ClaudeSession implements AgentBackend {
           typeof delta.text === 'string'
         ) {
           this.#streamed.add(this.#message);
-          emit({
-            type: 'text',
-            id: `${this.#message}:${Number(e.index) || 0}`,
-            text: delta.text,
-            delta: true,
-          });
+          this.#open.add(block);
+          emit({ type: 'text', id: block, text: delta.text, delta: true });
         }
         return;
       }
@@ -518,89 +527,5 @@ class ClaudeSession implements AgentBackend {
       default:
         return;
     }
-  }
-}
-
-/** Most session files `claudeHistory` opens. */
-const MAX_HISTORY_FILES = 1000;
-/** Bytes read from the start of each session file. */
-const HISTORY_HEAD = 64 * 1024;
-
-/**
- * Claude's past sessions: `~/.claude/projects/<folder>/<session id>.jsonl`,
- * newest first, each with the `cwd` and the first user prompt found in its
- * first 64 KiB (files without a cwd are skipped).
- */
-export async function claudeHistory(home: string, limit: number): Promise<PastAgentSession[]> {
-  const projects = path.join(home, '.claude', 'projects');
-  let folders: string[];
-  try {
-    folders = await fs.promises.readdir(projects);
-  } catch {
-    return [];
-  }
-  const files: { file: string; id: string; mtime: number }[] = [];
-  for (const f of folders.slice(0, 10_000)) {
-    let names: string[];
-    try {
-      names = await fs.promises.readdir(path.join(projects, f));
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      const id = n.endsWith('.jsonl') ? n.slice(0, -6) : '';
-      if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) continue;
-      const file = path.join(projects, f, n);
-      try {
-        const st = await fs.promises.lstat(file);
-        if (st.isFile()) files.push({ file, id, mtime: Math.floor(st.mtimeMs) });
-      } catch {}
-    }
-  }
-  files.sort((a, b) => b.mtime - a.mtime);
-  const out: PastAgentSession[] = [];
-  for (const f of files.slice(0, MAX_HISTORY_FILES)) {
-    if (out.length >= limit) break;
-    const head = await readHead(f.file, HISTORY_HEAD);
-    let cwd: string | undefined;
-    let title = '';
-    for (const line of head.split('\n')) {
-      let o: Record<string, unknown> | undefined;
-      try {
-        o = obj(JSON.parse(line));
-      } catch {
-        continue;
-      }
-      if (!o) continue;
-      cwd ??= str(o.cwd);
-      if (!title && o.type === 'user') {
-        const content = obj(o.message)?.content;
-        title =
-          typeof content === 'string'
-            ? content
-            : Array.isArray(content)
-              ? (str(obj(content.find((c) => obj(c)?.type === 'text'))?.text) ?? '')
-              : '';
-      }
-      if (cwd && title) break;
-    }
-    if (!cwd?.startsWith('/') || cwd.length > 4096 || cwd.includes('\0')) continue;
-    const first = (title.split('\n').find((l) => l.trim()) ?? '').replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim();
-    out.push({ kind: 'claude', native: f.id, cwd, title: first.slice(0, 120), updatedAt: f.mtime });
-  }
-  return out;
-}
-
-async function readHead(file: string, max: number): Promise<string> {
-  let fh: fs.promises.FileHandle | undefined;
-  try {
-    fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    const buf = Buffer.alloc(max);
-    const { bytesRead } = await fh.read(buf, 0, max, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } catch {
-    return '';
-  } finally {
-    await fh?.close();
   }
 }

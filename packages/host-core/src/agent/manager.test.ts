@@ -22,7 +22,8 @@ import {
   MAX_AGENT_BACKLOG,
 } from '@pocketshell/protocol';
 import type { AgentAdapter, AgentStart, PermissionAnswer } from './backend.ts';
-import { AgentManager, agentEnv, canMove, type TextFilter, tierVerdict } from './manager.ts';
+import { AgentManager, type TextFilter } from './manager.ts';
+import { agentEnv, canMove, tierVerdict } from './policy.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pocketshell-agent-manager-'));
 const root = join(dir, 'root');
@@ -212,11 +213,19 @@ describe('AgentManager', () => {
         decision: 'approve',
       },
     );
+    // Claude's own settings in the workspace widen what it may do: asked, even at auto-edit.
+    void ae.permit({
+      id: 'e3',
+      action: 'write',
+      tool: 'Write',
+      summary: 'w',
+      path: join(root, '.claude', 'settings.json'),
+    });
     // Through a link out of the root: not inside, so asked.
     void ae.permit({ id: 'e2', action: 'edit', tool: 'Edit', summary: 'e', path: join(root, 'out', 'x') });
     void ae.permit({ id: 'c1', action: 'command', tool: 'Bash', summary: 'run', command: 'ls' });
     await new Promise((r) => setImmediate(r));
-    assert.equal(approvals.length, 2);
+    assert.equal(approvals.length, 3);
     await m.close();
   });
 
@@ -275,6 +284,12 @@ describe('AgentManager', () => {
     stop();
     start.emit({ type: 'text', id: 'after', text: 'after', delta: false });
     assert.deepEqual(seen, [total - 1, total, total + 1]);
+    // And by size: 200 events of 64 KiB keep at most MAX_BACKLOG_BYTES.
+    for (let i = 0; i < 200; i++)
+      start.emit({ type: 'text', id: `b${i}`, text: 'x'.repeat(64 * 1024), delta: false });
+    const big = events(m, A, s.id);
+    assert.ok(big.length < 130 && big.length > 100, String(big.length));
+    assert.equal(big.at(-1)?.seq, m.sessions(A)[0]!.seq);
     await m.close();
   });
 
@@ -302,6 +317,11 @@ describe('AgentManager', () => {
     start.emit({ type: 'text', id: 'm1', text: 'the token is SECRET-AB', delta: true });
     start.emit({ type: 'text', id: 'm2', text: 'another stream ', delta: true });
     start.emit({ type: 'text', id: 'm1', text: 'CD1234 and more', delta: true });
+    // An empty delta ends m2's stream: its held-back text comes out before anything else.
+    start.emit({ type: 'text', id: 'm2', text: 'end', delta: true });
+    start.emit({ type: 'text', id: 'm2', text: '', delta: true });
+    const before = events(m, A, s.id).at(-1);
+    assert.deepEqual(before?.type === 'text' && [before.id, before.text], ['m2', 'other stream end']);
     start.emit({
       type: 'tool',
       id: 't',
@@ -317,7 +337,7 @@ describe('AgentManager', () => {
         .map((e) => (e.type === 'text' ? e.text : ''))
         .join('');
     assert.equal(text('m1'), 'the token is [redacted] and more');
-    assert.equal(text('m2'), 'another stream ');
+    assert.equal(text('m2'), 'another stream end');
     assert.ok(!JSON.stringify(ev).includes('SECRET-'), JSON.stringify(ev));
     assert.equal(m.sessions(A)[0]?.title, 'my [redacted] is');
     await m.close();

@@ -20,7 +20,10 @@
  * lowest tier it ever ran at on this host), the agent gets an allowlisted
  * environment, its argv goes through `wrap` (the sandbox), and every text
  * it streams through a fresh streaming filter per text stream (the secret
- * filter), so a secret split over two deltas is caught.
+ * filter), so a secret split over two deltas is caught. A text stream ends
+ * with an empty delta of its id (the adapter saw the block end) or with
+ * any event that is not a text delta; what its filter held back comes out
+ * then.
  */
 import { type ChildProcessWithoutNullStreams, spawn as spawnChild } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -53,6 +56,16 @@ import type {
   PermissionAnswer,
   PermissionRequest,
 } from './backend.ts';
+import {
+  agentEnv,
+  BIN_ENV,
+  canMove,
+  isInside,
+  resolveReal,
+  tierVerdict,
+  widensPermissions,
+} from './policy.ts';
+import { SecretStream } from './secret-filter.ts';
 
 /** A streaming text filter (the secret filter's shape): `push` returns what is safe to show now, `flush` the rest. */
 export interface TextFilter {
@@ -79,7 +92,10 @@ export interface AgentSandbox {
   readonly kind: 'bwrap' | 'none';
   readonly reason?: string;
   /** Wraps an argv (only with `bwrap`): the session's folder writable, the roots as given. */
-  wrap?(argv: readonly string[], o: { cwd: string; roots: readonly string[]; home: string }): string[];
+  wrap?(
+    argv: readonly string[],
+    o: { kind: AgentKind; cwd: string; roots: readonly string[]; home: string },
+  ): string[];
 }
 
 export interface AgentManagerOptions {
@@ -98,7 +114,7 @@ export interface AgentManagerOptions {
   readonly home?: string;
   /** The sandbox (default: none, with its reason). */
   readonly sandbox?: AgentSandbox;
-  /** A fresh streaming text filter (default: none, text passes as is). */
+  /** A fresh streaming text filter (default: the secret filter, `SecretStream`). */
   readonly filter?: () => TextFilter;
   /** Hears an approval that waits for a device (the host raises an alert). */
   readonly onApproval?: (session: AgentSessionInfo, event: AgentEvent & { type: 'approval' }) => void;
@@ -114,107 +130,20 @@ export interface AgentManagerOptions {
   ) => ChildProcessWithoutNullStreams;
 }
 
-/** Environment variables an agent gets from the daemon (`*` ends a prefix). */
-const BASE_ENV = ['HOME', 'USER', 'LOGNAME', 'PATH', 'LANG', 'LC_*', 'TERM', 'SHELL', 'TMPDIR'];
-/** Each agent's own auth and settings. */
-const AGENT_ENV: Record<AgentKind, readonly string[]> = {
-  claude: ['ANTHROPIC_*', 'CLAUDE_*'],
-  codex: ['OPENAI_*', 'CODEX_*'],
-};
-/** The override of each executable. */
-const BIN_ENV: Record<AgentKind, string> = {
-  claude: 'POCKETSHELL_CLAUDE_BIN',
-  codex: 'POCKETSHELL_CODEX_BIN',
-};
+/** Most text one session keeps for replay (beyond it the oldest events go, as beyond `MAX_AGENT_BACKLOG`). */
+export const MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
 
-/** The environment an agent of `kind` gets: the allowlist only, never `POCKETSHELL_*`. */
-export function agentEnv(
-  kind: AgentKind,
-  env: Readonly<Record<string, string | undefined>>,
-): Record<string, string> {
-  const allowed = [...BASE_ENV, ...AGENT_ENV[kind]];
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined || k.startsWith('POCKETSHELL_')) continue;
-    if (allowed.some((a) => (a.endsWith('*') ? k.startsWith(a.slice(0, -1)) : k === a))) out[k] = v;
-  }
-  return out;
-}
-
-/** The moves a session's state may make (anything else is a bug, refused). */
-const MOVES: Readonly<Record<AgentState, readonly AgentState[]>> = {
-  starting: ['working', 'waiting', 'idle', 'ended', 'failed'],
-  working: ['waiting', 'idle', 'ended', 'failed'],
-  waiting: ['working', 'idle', 'ended', 'failed'],
-  idle: ['working', 'waiting', 'ended', 'failed'],
-  ended: [],
-  failed: [],
-};
-
-/** True when `from → to` is a legal move. */
-export function canMove(from: AgentState, to: AgentState): boolean {
-  return MOVES[from].includes(to);
-}
-
-/** What the tier says about a request, before any device is asked. */
-export type TierVerdict = 'approve' | 'deny' | 'ask';
-
-/**
- * The tier table: `inRoots` says whether the request's path (if any) is
- * inside the device's roots. Reads inside the roots pass in every tier;
- * read-only denies writes, edits and commands; auto-edit lets writes and
- * edits inside the roots through; everything else is asked.
- */
-export function tierVerdict(
-  tier: AgentTier,
-  action: PermissionRequest['action'],
-  inRoots: boolean,
-): TierVerdict {
-  if (action === 'read' && inRoots) return 'approve';
-  if (tier === 'read-only' && (action === 'write' || action === 'edit' || action === 'command'))
-    return 'deny';
-  if (tier === 'auto-edit' && (action === 'write' || action === 'edit') && inRoots) return 'approve';
-  return 'ask';
-}
-
-/** True when `p` is `root` or inside it (both absolute and resolved). */
-export function isInside(p: string, root: string): boolean {
-  if (p === root) return true;
-  return p.startsWith(root.endsWith('/') ? root : `${root}/`);
-}
-
-/** The realpath of `p`, or of its nearest existing parent with the rest appended (for a file not yet written). */
-export function resolveReal(p: string): string {
-  const abs = path.resolve(p);
-  let head = abs;
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      return path.join(fs.realpathSync(head), ...tail.reverse());
-    } catch {
-      const parent = path.dirname(head);
-      if (parent === head) return abs;
-      tail.push(path.basename(head));
-      head = parent;
-    }
-  }
+/** An event's weight in the backlog: its texts' lengths plus a little. */
+function eventSize(e: AgentEvent): number {
+  let n = 64;
+  for (const v of Object.values(e)) if (typeof v === 'string') n += v.length;
+  return n;
 }
 
 const cut = (s: string, max = MAX_AGENT_TEXT) => (s.length > max ? s.slice(0, max) : s);
 const oneLine = (s: string, max: number) => {
   const flat = s.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-};
-const identity: () => TextFilter = () => {
-  let held = '';
-  return {
-    push: (c) => {
-      const out = held + c;
-      held = '';
-      return out;
-    },
-    flush: () => '',
-  };
 };
 
 interface Pending {
@@ -242,6 +171,8 @@ class Session {
   state: AgentState = 'starting';
   seq = 0;
   events: AgentEvent[] = [];
+  /** The kept events' text, roughly (`eventSize`). */
+  bytes = 0;
   backend: AgentBackend | undefined;
   stopping: string | undefined;
   readonly pending = new Map<string, Pending>();
@@ -309,7 +240,7 @@ export class AgentManager {
     this.#now = options.now ?? Date.now;
     this.#env = options.env ?? process.env;
     this.#home = options.home ?? this.#env.HOME ?? os.homedir();
-    this.#filter = options.filter ?? identity;
+    this.#filter = options.filter ?? (() => new SecretStream());
     this.#loadTiers();
   }
 
@@ -376,7 +307,11 @@ export class AgentManager {
       .slice(0, Math.min(o.limit, MAX_AGENT_HISTORY));
   }
 
-  /** Starts a session for `device` (its tier and roots applied). */
+  /**
+   * Starts a session for `device` (its tier and roots applied). The folder
+   * defaults to the resumed session's (from the agent's history), else the
+   * device's first root.
+   */
   async start(
     device: DeviceId,
     p: {
@@ -389,7 +324,13 @@ export class AgentManager {
   ): Promise<AgentSessionInfo> {
     if (this.#closed) throw new ProtocolError('unavailable', 'the host is stopping');
     const policy = this.policy(device);
-    const cwd = this.#confine(p.cwd ?? policy.roots[0]!, policy.roots);
+    // Resuming without a folder: the past session's own (the agent finds it there), still confined.
+    let wanted = p.cwd;
+    if (wanted === undefined && p.resume !== undefined) {
+      const past = await this.#o.histories?.[p.kind]?.(this.#home, MAX_AGENT_HISTORY * 4);
+      wanted = past?.find((x) => x.native === p.resume)?.cwd;
+    }
+    const cwd = this.#confine(wanted ?? policy.roots[0]!, policy.roots);
     try {
       if (!fs.statSync(cwd).isDirectory())
         throw new ProtocolError('wrong_type', 'the working folder is not a folder');
@@ -456,7 +397,7 @@ export class AgentManager {
         spawn: (args, extraEnv) => {
           let argv = [executable, ...args];
           if (s.sandbox === 'bwrap' && sandbox?.wrap)
-            argv = sandbox.wrap(argv, { cwd, roots: policy.roots, home: this.#home });
+            argv = sandbox.wrap(argv, { kind: p.kind, cwd, roots: policy.roots, home: this.#home });
           const childEnv = { ...env, ...extraEnv };
           const run = this.#o.spawn ?? defaultSpawn;
           return run(argv, { cwd, env: childEnv });
@@ -472,7 +413,10 @@ export class AgentManager {
     } catch (error) {
       this.#setState(s, 'failed', (error as Error).message?.slice(0, 200) ?? 'could not start');
       this.#finish(s);
-      throw new ProtocolError('agent_unavailable', `${p.kind} could not start`);
+      throw new ProtocolError(
+        'agent_unavailable',
+        `${p.kind} could not start: ${String((error as Error).message ?? error).slice(0, 200)}`,
+      );
     }
     if (p.prompt !== undefined) {
       this.#emit(s, { type: 'user', text: p.prompt, ...this.#by(device) });
@@ -519,8 +463,9 @@ export class AgentManager {
 
   /**
    * Streams a session's events after `since` (those still kept), then each
-   * new one; `gone` settles with the last seq when the session leaves the
-   * host. Returns the function that stops watching.
+   * new one; `gone` is called with the last seq once the session has ended
+   * (at once for one that already has). Returns the function that stops
+   * watching.
    */
   watch(
     device: DeviceId,
@@ -531,6 +476,11 @@ export class AgentManager {
   ): () => void {
     const s = this.#visible(device, session);
     for (const e of s.events) if (e.seq > since) listener(e);
+    if (!s.live) {
+      // An ended session sends nothing more: its result comes at once.
+      gone(s.seq);
+      return () => {};
+    }
     const w: Watcher = { listener, gone };
     s.watchers.add(w);
     return () => {
@@ -611,6 +561,15 @@ export class AgentManager {
     return cut(f.push(text) + f.flush(), max);
   }
 
+  /** Ends one text stream. */
+  #flushStream(s: Session, id: string): void {
+    const f = s.streams.get(id);
+    if (!f) return;
+    s.streams.delete(id);
+    const rest = f.flush();
+    if (rest) this.#push(s, { type: 'text', id, text: rest, delta: true });
+  }
+
   /** Ends every open text stream: what each filter held back comes out. */
   #flushStreams(s: Session): void {
     for (const [id, f] of [...s.streams]) {
@@ -627,6 +586,11 @@ export class AgentManager {
     // Deltas of one text stream share a filter (overlap); streams may interleave. Any other event
     // ends every open stream first (the agent moved on), so what a filter held back comes out in order.
     if (e.type === 'text' && e.delta) {
+      if (e.text === '') {
+        // An empty delta ends its stream (the adapter saw the block end): what its filter held comes out now.
+        this.#flushStream(s, e.id);
+        return;
+      }
       let f = s.streams.get(e.id);
       if (!f) {
         f = this.#filter();
@@ -695,7 +659,10 @@ export class AgentManager {
     const event = { ...body, seq: ++s.seq, at: this.#now() } as AgentEvent;
     s.updatedAt = event.at;
     s.events.push(event);
-    if (s.events.length > MAX_AGENT_BACKLOG) s.events.splice(0, s.events.length - MAX_AGENT_BACKLOG);
+    s.bytes += eventSize(event);
+    // Bounded by count and by size: the oldest go first.
+    while (s.events.length > MAX_AGENT_BACKLOG || (s.bytes > MAX_BACKLOG_BYTES && s.events.length > 1))
+      s.bytes -= eventSize(s.events.shift()!);
     for (const w of [...s.watchers]) {
       try {
         w.listener(event);
@@ -717,7 +684,9 @@ export class AgentManager {
     if (!s.live) return Promise.resolve({ decision: 'deny', message: 'The session has ended.' });
     const roots = this.policy(s.owner).roots;
     const target = raw.path !== undefined ? resolveReal(path.resolve(s.cwd, raw.path)) : undefined;
-    const inRoots = target !== undefined && roots.some((r) => isInside(target, r));
+    // An agent's own settings (and git hooks) widen what runs unasked: never "inside the roots" for the tier.
+    const inRoots =
+      target !== undefined && !widensPermissions(target) && roots.some((r) => isInside(target, r));
     const request: PermissionRequest = {
       ...raw,
       id: this.#requestId(s, raw.id),

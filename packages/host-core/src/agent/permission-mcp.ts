@@ -9,7 +9,9 @@
  * which answers after the tier and, when it says so, a device: the reply's
  * text is the documented `{"behavior":"allow","updatedInput":…}` or
  * `{"behavior":"deny","message":…}`. It decides nothing itself; if the host
- * cannot be reached the answer is a denial.
+ * cannot be reached the answer is a denial. While an answer is awaited
+ * (a person may take minutes), a call that came with a progress token gets
+ * `notifications/progress` every 10 s, so the client does not give up.
  */
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -64,12 +66,16 @@ export function askHost(socketPath: string, token: string, args: Record<string, 
   });
 }
 
+/** How often a waiting call reports progress (when the client asked for it). */
+export const PROGRESS_MS = 10_000;
+
 /** Serves MCP on `input`/`output` until `input` ends. */
 export function runPermissionMcp(o: {
   socketPath: string;
   token: string;
   input: Readable;
   output: Writable;
+  progressMs?: number;
 }): Promise<void> {
   const send = (m: unknown) => o.output.write(`${JSON.stringify(m)}\n`);
   const lines = new LineSplitter(MAX_MCP_LINE);
@@ -105,7 +111,22 @@ export function runPermissionMcp(o: {
         if (params.name !== 'approve')
           return send({ jsonrpc: '2.0', id, error: { code: -32602, message: 'unknown tool' } });
         const args = (params.arguments ?? {}) as Record<string, unknown>;
-        const text = await askHost(o.socketPath, o.token, args);
+        // A phone may take minutes: with a progress token, progress notifications keep the client's idle timer quiet.
+        const token = ((params._meta ?? {}) as Record<string, unknown>).progressToken;
+        let beats = 0;
+        const beat =
+          typeof token === 'string' || typeof token === 'number'
+            ? setInterval(
+                () =>
+                  send({
+                    jsonrpc: '2.0',
+                    method: 'notifications/progress',
+                    params: { progressToken: token, progress: ++beats, message: 'waiting for an answer' },
+                  }),
+                o.progressMs ?? PROGRESS_MS,
+              )
+            : undefined;
+        const text = await askHost(o.socketPath, o.token, args).finally(() => clearInterval(beat));
         return send({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text }] } });
       }
       default:

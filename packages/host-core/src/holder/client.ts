@@ -42,6 +42,11 @@ export interface RemoteOptions {
   /** Starts a holder when none answers (e.g. `startHolder`); without it, none is started. */
   readonly start?: () => void;
   readonly onAttention?: AttentionListener;
+  /**
+   * Every session's end the holder reports — attached here or not, and
+   * those that ended while no daemon was connected (reported after hello).
+   */
+  readonly onSessionExit?: (session: string, code: number, reason: ExitReason | undefined) => void;
   /** Pushed to the holder on every connection (config `sessionLimits`). */
   readonly timeouts?: SessionTimeouts;
   /** How long a started holder may take to answer (default 10 s). */
@@ -73,6 +78,18 @@ function connectOnce(path: string): Promise<Socket | undefined> {
     });
     s.once('error', () => resolve(undefined));
   });
+}
+
+/** How long an attachment made by `open` waits to be claimed by `attachTo`. */
+const EARLY_CLAIM_MS = 10_000;
+
+/** An attachment the holder made within `open`: its frames, errors and end, kept until claimed. */
+interface EarlyAttachment {
+  readonly aid: number;
+  readonly frames: Uint8Array[];
+  readonly errors: unknown[];
+  closed: DetachReason | undefined;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 interface Sink {
@@ -223,6 +240,8 @@ export class RemoteSessionManager implements SessionHost {
   readonly #sessions = new Map<string, RemoteSession>();
   readonly #owners = new Map<string, string>();
   readonly #sinks = new Map<number, Sink>();
+  /** Attachments the holder made in an `open` call, per session, until `attachTo` claims them. */
+  readonly #attachedEarly = new Map<string, EarlyAttachment[]>();
   #link: Link | undefined;
   #connecting: Promise<Link> | undefined;
   #timeouts: SessionTimeouts;
@@ -263,13 +282,57 @@ export class RemoteSessionManager implements SessionHost {
   }
 
   async open(target: string, opts: OpenOptions = {}): Promise<RemoteSession> {
-    const r = await this.call('open', {
-      target,
-      ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
-      ...(opts.cols !== undefined ? { cols: opts.cols } : {}),
-      ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
+    // Attached by the holder in the same call when the caller attaches next; its frames wait
+    // here (bounded by the attachment's window: nothing is acked before the device has them).
+    const early = opts.attachNext ? this.#early() : undefined;
+    let r: Record<string, unknown>;
+    try {
+      r = await this.call('open', {
+        target,
+        ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
+        ...(opts.cols !== undefined ? { cols: opts.cols } : {}),
+        ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
+        ...(early ? { attachment: early.aid } : {}),
+      });
+    } catch (error) {
+      if (early) this.#sinks.delete(early.aid);
+      throw error;
+    }
+    const session = this.#learn(r.info as SessionInfo, r.owner);
+    if (early) {
+      // A holder from before this call could attach (it kept running across an upgrade) says nothing.
+      if (r.attached !== true) this.#sinks.delete(early.aid);
+      else {
+        const queue = this.#attachedEarly.get(session.id) ?? [];
+        queue.push(early);
+        this.#attachedEarly.set(session.id, queue);
+        // Never claimed (the device's channel went away first): let go of it.
+        early.timer = setTimeout(() => this.#dropEarly(session.id, early), EARLY_CLAIM_MS);
+        early.timer.unref?.();
+      }
+    }
+    return session;
+  }
+
+  /** A sink that keeps an attachment's frames until `attachTo` claims it. */
+  #early(): EarlyAttachment {
+    const early: EarlyAttachment = { aid: this.#nextAttachment++, frames: [], errors: [], closed: undefined };
+    this.#sinks.set(early.aid, {
+      send: (frame) => early.frames.push(frame),
+      onClose: (reason) => (early.closed = reason),
+      onError: (error) => early.errors.push(error),
     });
-    return this.#learn(r.info as SessionInfo, r.owner);
+    return early;
+  }
+
+  #dropEarly(session: string, early: EarlyAttachment): void {
+    const queue = this.#attachedEarly.get(session);
+    const i = queue?.indexOf(early) ?? -1;
+    if (!queue || i < 0) return;
+    queue.splice(i, 1);
+    if (queue.length === 0) this.#attachedEarly.delete(session);
+    if (this.#sinks.delete(early.aid))
+      void this.#link?.call('detach', { attachment: early.aid }).catch(() => {});
   }
 
   async list(): Promise<SessionInfo[]> {
@@ -307,6 +370,24 @@ export class RemoteSessionManager implements SessionHost {
   /** @internal */
   async attachTo(session: string, opts: HostedAttachOptions): Promise<TerminalAttachment> {
     const link = await this.#ready();
+    const early = this.#attachedEarly.get(session)?.shift();
+    if (early) {
+      if (this.#attachedEarly.get(session)?.length === 0) this.#attachedEarly.delete(session);
+      clearTimeout(early.timer);
+      const aid = early.aid;
+      // In one turn: what came before the claim first, in order, then the live frames.
+      if (early.closed === undefined)
+        this.#sinks.set(aid, { send: opts.send, onClose: opts.onClose, onError: opts.onError });
+      for (const frame of early.frames) opts.send(frame);
+      for (const error of early.errors) opts.onError?.(error);
+      if (early.closed !== undefined) opts.onClose?.(early.closed);
+      return {
+        receive: (frame) => link.term(aid, frame),
+        detach: () => {
+          if (this.#sinks.has(aid)) void link.call('detach', { attachment: aid }).catch(() => {});
+        },
+      };
+    }
     const aid = this.#nextAttachment++;
     this.#sinks.set(aid, { send: opts.send, onClose: opts.onClose, onError: opts.onError });
     try {
@@ -407,12 +488,13 @@ export class RemoteSessionManager implements SessionHost {
         return;
       case 'exit': {
         const id = String(m.session);
+        const code = typeof m.code === 'number' ? m.code : 0;
+        const reason = typeof m.reason === 'string' ? (m.reason as ExitReason) : undefined;
+        this.#o.onSessionExit?.(id, code, reason);
         const s = this.#sessions.get(id);
         if (!s) return;
         this.#sessions.delete(id);
         this.#owners.delete(id);
-        const code = typeof m.code === 'number' ? m.code : 0;
-        const reason = typeof m.reason === 'string' ? (m.reason as ExitReason) : undefined;
         for (const l of s.exitListeners.splice(0)) l(code, reason);
         return;
       }

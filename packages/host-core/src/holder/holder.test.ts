@@ -201,6 +201,67 @@ test('a daemon going away detaches its attachments; the session lives on and the
   await second.close();
 });
 
+test('a session opened to be attached next is attached within the open call: its first output streams live, however late the attach', async () => {
+  const { socketPath } = await startHolder();
+  const daemon = await RemoteSessionManager.connect({ socketPath });
+  const settle = () => new Promise((r) => setTimeout(r, 400));
+
+  // Without it, a shell that printed its prompt before the device attached shows it only in the snapshot.
+  const plain = await daemon.open('new', { owner: 'd_phone', cols: 80, rows: 24 });
+  await settle();
+  const before = new FrameRecorder();
+  await plain.attach({ send: before.send });
+  await before.until(() => before.snapshots.length > 0, 'a snapshot');
+  assert.match(Buffer.from(before.snapshots[0]!).toString(), /[#$] /, 'the prompt is in the snapshot');
+  assert.doesNotMatch(before.live.toString(), /[#$] /);
+
+  const early = await daemon.open('new', { owner: 'd_phone', cols: 80, rows: 24, attachNext: true });
+  await settle();
+  const rec = new FrameRecorder();
+  const attachment = await early.attach({ send: rec.send });
+  await rec.waitFor(/[#$] /);
+  assert.doesNotMatch(
+    Buffer.from(rec.snapshots[0] ?? []).toString(),
+    /[#$] /,
+    'the snapshot was taken before any output',
+  );
+  assert.equal(rec.controls.filter((c) => c.t === 'attached').length, 1, 'one attachment, not two');
+  attachment.receive(encodeData(utf8('echo live-$((6*7))\r')));
+  await rec.waitFor(/live-42/);
+  assert.equal((await daemon.list()).find((i) => i.id === early.id)?.attached, 1);
+  await daemon.close();
+});
+
+test('a session that ends while no daemon is connected is reported to the next one after hello', async () => {
+  const { socketPath } = await startHolder();
+  const first = await RemoteSessionManager.connect({ socketPath });
+  const session = await first.open('new', { owner: 'd_phone', cols: 80, rows: 24 });
+  const rec = new FrameRecorder();
+  const a = await session.attach({ send: rec.send });
+  a.receive(encodeData(utf8('sleep 0.5; exit 7\r')));
+  await first.close();
+  await new Promise((r) => setTimeout(r, 1000)); // it ends with nobody connected
+
+  const exits: [string, number][] = [];
+  const second = await RemoteSessionManager.connect({
+    socketPath,
+    onSessionExit: (id, code) => exits.push([id, code]),
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(exits, [[session.id, 7]]);
+  assert.equal(second.get(session.id), undefined, 'not listed as live');
+  // Reported once: a third daemon hears nothing of it.
+  await second.close();
+  const third: [string, number][] = [];
+  const last = await RemoteSessionManager.connect({
+    socketPath,
+    onSessionExit: (id, code) => third.push([id, code]),
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(third, []);
+  await last.close();
+});
+
 test('an empty holder with no daemon ends by itself; one with a session does not', async () => {
   const { socketPath } = await startHolder(200);
   const m = await RemoteSessionManager.connect({ socketPath });

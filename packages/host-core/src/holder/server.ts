@@ -69,11 +69,16 @@ class DaemonLink {
   }
 }
 
+/** Most events kept for a daemon that is not connected (a session's end, terminal attention). */
+export const MAX_KEPT_EVENTS = 256;
+
 export class SessionHolder {
   readonly #o: HolderOptions;
   readonly #server: Server;
   readonly #links = new Set<DaemonLink>();
   readonly #hooked = new WeakSet<Session>();
+  /** Events no daemon was there to hear, for the next one (`#broadcast`). */
+  #kept: Uint8Array[] = [];
   readonly #ino: number;
   #idleTimer: NodeJS.Timeout | undefined;
   readonly #watch: NodeJS.Timeout;
@@ -119,9 +124,9 @@ export class SessionHolder {
     return this.#links.size;
   }
 
-  /** Forwards a session's attention event to every daemon (none connected: it is dropped). */
+  /** Forwards a session's attention event to every daemon (none connected: kept for the next one). */
   attention(event: AttentionEvent): void {
-    this.#broadcast({ event: 'attention', attention: { ...event } });
+    this.#broadcast({ event: 'attention', attention: { ...event } }, true);
   }
 
   /** Closes every session and the socket; returns how many sessions were live. Idempotent. */
@@ -205,11 +210,33 @@ export class SessionHolder {
     }
   }
 
+  /** Attaches `session` for the daemon as attachment `aid`: its frames go out on the link. */
+  async #attach(link: DaemonLink, aid: number, session: Session): Promise<void> {
+    if (link.attachments.has(aid)) throw new CodedError('bad_message', `attachment ${aid} exists`);
+    const attachment = await session.attach({
+      send: (frame) => link.send(encodeTerm(FRAME_FROM_HOLDER, aid, frame)),
+      onClose: (reason) => {
+        link.attachments.delete(aid);
+        link.send(encodeJson({ event: 'detached', attachment: aid, reason }));
+      },
+    });
+    if (link.socket.destroyed) attachment.detach();
+    else link.attachments.set(aid, attachment);
+  }
+
   async #answer(link: DaemonLink, m: Record<string, unknown>): Promise<Record<string, unknown>> {
     const manager = this.#o.manager;
     const call = str(m, 'call', 32);
     switch (call) {
       case 'hello':
+        // What happened while no daemon was connected follows the answer (sent when this returns).
+        if (this.#kept.length > 0) {
+          const kept = this.#kept;
+          this.#kept = [];
+          setImmediate(() => {
+            for (const bytes of kept) link.send(bytes);
+          });
+        }
         return {
           wire: HOLDER_WIRE_VERSION,
           pid: process.pid,
@@ -224,23 +251,15 @@ export class SessionHolder {
           ...(m.rows !== undefined ? { rows: int(m, 'rows', 1, 1000) } : {}),
         });
         this.#hook(session);
-        return { info: session.info(), owner: manager.ownerOf(session.id) ?? null };
+        // Attached in the same call when the daemon asks (its device attaches next): the new
+        // session's first output then streams live instead of landing in a later snapshot.
+        const attached = m.attachment !== undefined;
+        if (attached) await this.#attach(link, int(m, 'attachment'), session);
+        return { info: session.info(), owner: manager.ownerOf(session.id) ?? null, attached };
       }
-      case 'attach': {
-        const aid = int(m, 'attachment');
-        if (link.attachments.has(aid)) throw new CodedError('bad_message', `attachment ${aid} exists`);
-        const session = this.#session(m);
-        const attachment = await session.attach({
-          send: (frame) => link.send(encodeTerm(FRAME_FROM_HOLDER, aid, frame)),
-          onClose: (reason) => {
-            link.attachments.delete(aid);
-            link.send(encodeJson({ event: 'detached', attachment: aid, reason }));
-          },
-        });
-        if (link.socket.destroyed) attachment.detach();
-        else link.attachments.set(aid, attachment);
+      case 'attach':
+        await this.#attach(link, int(m, 'attachment'), this.#session(m));
         return {};
-      }
       case 'detach':
         link.attachments.get(int(m, 'attachment'))?.detach();
         return {};
@@ -284,14 +303,27 @@ export class SessionHolder {
     if (this.#hooked.has(session)) return;
     this.#hooked.add(session);
     session.onExit((code, reason) => {
-      this.#broadcast({ event: 'exit', session: session.id, code, ...(reason ? { reason } : {}) });
+      this.#broadcast({ event: 'exit', session: session.id, code, ...(reason ? { reason } : {}) }, true);
       this.#checkIdle();
     });
   }
 
-  #broadcast(message: Record<string, unknown>): void {
-    if (this.#links.size === 0) return;
+  /**
+   * Sends an event to every daemon. With `keep`, an event that finds no
+   * daemon (between a daemon's end and the next one's start) waits for the
+   * next daemon's hello — a session's end, for its audit; terminal
+   * attention, for its alert — at most `MAX_KEPT_EVENTS`, the oldest
+   * dropped first.
+   */
+  #broadcast(message: Record<string, unknown>, keep = false): void {
     const bytes = encodeJson(message);
+    if (this.#links.size === 0) {
+      if (keep) {
+        this.#kept.push(bytes);
+        if (this.#kept.length > MAX_KEPT_EVENTS) this.#kept.shift();
+      }
+      return;
+    }
     for (const link of this.#links) link.send(bytes);
   }
 

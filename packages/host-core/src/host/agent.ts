@@ -4,8 +4,8 @@
  * the `agent` grant checked per request, every refusal audited), from the
  * host's agent manager (agent/manager.ts), which applies the device's tier
  * and workspace roots. `agent.watch` sends an `agent` event per session
- * event (those after `since` first) until the session leaves the host —
- * then its result comes — or the channel closes.
+ * event (those after `since` first) until the session has ended — then its
+ * result (the last seq) comes — or the channel closes.
  */
 import {
   AGENT_METHODS,
@@ -55,7 +55,7 @@ export function agentHandlers(
     'agent.stop': ({ session, interrupt }) => manager.stop(device, session, interrupt),
     'agent.sessions': () => ({ sessions: manager.sessions(device) }),
     'agent.history': async ({ kind, limit }) => ({ past: await manager.history(device, { kind, limit }) }),
-    // Settles when the session leaves the host, or (with no result reaching the device) when the channel closes.
+    // Settles when the session has ended, or (with no result reaching the device) when the channel closes.
     'agent.watch': ({ session, since }, id) =>
       new Promise((resolve) => {
         let stop = () => {};

@@ -5,6 +5,7 @@
  * end-to-end tests use this one path, so what they test is what runs.
  */
 
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentKind, WebSocketFactory } from '@pocketshell/protocol';
 import { once } from '@pocketshell/protocol';
@@ -16,8 +17,10 @@ import {
   WeriftEngine,
 } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
+import { agentRunDir, agentSandbox } from '../agent/agent-sandbox.ts';
 import type { AgentAdapter } from '../agent/backend.ts';
-import { claudeAdapter, claudeHistory } from '../agent/claude.ts';
+import { claudeAdapter } from '../agent/claude.ts';
+import { claudeHistory } from '../agent/claude-history.ts';
 import { AgentManager, type AgentManagerOptions } from '../agent/manager.ts';
 import { AlertCenter } from '../alerts/center.ts';
 import { AuditLog } from '../audit/audit-log.ts';
@@ -108,7 +111,8 @@ export interface OpenHostOptions {
     adapters?: Partial<Record<AgentKind, AgentAdapter>>;
     histories?: AgentManagerOptions['histories'];
     limits?: AgentManagerOptions['limits'];
-    sandbox?: AgentManagerOptions['sandbox'];
+    /** The sandbox (default: bubblewrap when it works here; `false`: none). */
+    sandbox?: AgentManagerOptions['sandbox'] | false;
     filter?: AgentManagerOptions['filter'];
   };
 }
@@ -175,6 +179,10 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
             ...options.env,
           } as NodeJS.ProcessEnv),
         onAttention,
+        // Every end the holder reports is audited here, also of sessions no device attached since
+        // this daemon started and of those that ended while no daemon ran (host/terminal.ts).
+        onSessionExit: (session, code, reason) =>
+          audit.append('session.closed', { session, code, ...(reason ? { reason } : {}) }),
         ...(options.sessionTimeouts ? { timeouts: options.sessionTimeouts } : {}),
         ...(holder.log ? { log: holder.log } : {}),
       });
@@ -245,12 +253,14 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     limits: { ...DEFAULT_TRANSFER_LIMITS, ...options.files?.limits },
   };
   const env = options.env ?? process.env;
+  const home = env.HOME ?? homedir();
+  const runDir = agentRunDir(env, home);
   const agents = options.agents
     ? new AgentManager({
         adapters: {
           claude: claudeAdapter({
             mcpCommand: options.agents.mcpCommand,
-            runDir: join(paths.root, 'agents'),
+            runDir,
           }),
           ...options.agents.adapters,
         },
@@ -265,6 +275,10 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
         },
         audit,
         env,
+        home,
+        sandbox:
+          options.agents.sandbox ||
+          agentSandbox({ env, stateDir: paths.root, runDir, off: options.agents.sandbox === false }),
         tiersFile: join(paths.root, 'agent-tiers.json'),
         onApproval: (session, event) => {
           alerts?.agent({
@@ -274,7 +288,6 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
           });
         },
         ...(options.agents.limits ? { limits: options.agents.limits } : {}),
-        ...(options.agents.sandbox ? { sandbox: options.agents.sandbox } : {}),
         ...(options.agents.filter ? { filter: options.agents.filter } : {}),
       })
     : undefined;

@@ -10,6 +10,7 @@
 
 import type { DataChannel } from '@pocketshell/webrtc';
 import { HostError } from '../errors.ts';
+import { RemoteSessionManager } from '../holder/client.ts';
 import type { HostedSession, TerminalAttachment } from '../pty/session-host.ts';
 import type { ChannelContext } from './channels.ts';
 
@@ -71,12 +72,12 @@ const audited = new WeakSet<HostedSession>();
 /** Opens `term:<target>`: `new`, a session id, `tmux:<name>` or `screen:<name>` (docs/protocol.md §6). */
 export async function openTerminal(ctx: ChannelContext, target: string, channel: DataChannel): Promise<void> {
   const existing = ctx.sessions.get(target);
-  const session = await ctx.sessions.open(target, { owner: ctx.device });
+  const session = await ctx.sessions.open(target, { owner: ctx.device, attachNext: true });
   if (!existing)
     ctx.audit.append('session.opened', { session: session.id, device: ctx.device, kind: session.kind });
-  if (!audited.has(session)) {
-    // Once per session object: a session the session holder kept across a daemon restart is a
-    // new object in the new daemon, and its end is audited once it is attached again.
+  // A session held by the session holder has its end audited by the daemon's holder link (open-host.ts).
+  if (!(ctx.sessions instanceof RemoteSessionManager) && !audited.has(session)) {
+    // Once per session object (in process, a session lives and ends with this daemon).
     audited.add(session);
     // `reason` when the host ended it: a session limit (idle_timeout, max_lifetime), closed, shutdown.
     session.onExit((code, reason) =>

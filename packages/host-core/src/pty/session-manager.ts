@@ -85,6 +85,13 @@ export interface OpenOptions {
    * attaches it, whose limits then apply too.
    */
   readonly owner?: string;
+  /**
+   * The caller attaches it next (a device's `term:` channel): the session
+   * holder then attaches it within the same call, so a new session's first
+   * output reaches the device as live output, not folded into a snapshot
+   * by the time a second call arrives. Ignored in process.
+   */
+  readonly attachNext?: boolean;
 }
 
 /** Multiplexer sessions found on this machine. */

@@ -8,7 +8,9 @@
  * and `agent` at the `ask` tier with one workspace folder.
  *
  * The host screen links to Agents; the Agents screen shows the tier, the
- * sandbox said plainly and the form. A Claude session started from the
+ * sandbox (bubblewrap where it works here) and the form; a second host
+ * without a sandbox says "No sandbox on this host: the agent runs with your
+ * user's full rights" and why, and its chat carries a *no sandbox* badge. A Claude session started from the
  * form streams its text while the turn still runs; a write in `ask` shows
  * as an approval with the exact path and the diff, nothing is written
  * until Approve, then the file is on the host's disk and the card says who
@@ -32,7 +34,7 @@
  * with the past session.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { type AlertPushBody, type DeviceId, fromB64u, sealJson } from '@pocketshell/protocol';
@@ -155,7 +157,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     if (kind === 'none')
       assert.match(
         await sandbox.innerText(),
-        /No sandbox on this host: the agent runs with your user’s full rights\.\s+Why: \S/,
+        /No sandbox on this host: the agent runs with your user’s full rights\.\s+\S/,
       );
     else assert.match(await sandbox.innerText(), /bubblewrap/);
     // The folder offered is the device's one root; Claude is there (the stand-in on the host's PATH).
@@ -174,7 +176,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     if (codexOff)
       assert.match(
         (await page.locator('[data-testid="agent-kind-reason"]').textContent()) ?? '',
-        /Codex is not installed on this host/,
+        /Codex is not available on this host/,
       );
     // A tier above the device's is not offered.
     assert.deepEqual(
@@ -245,6 +247,9 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(await pending.locator('.dl-add .hl-kw').allTextContents(), ['export', 'const']);
     await page.locator('[data-testid="agent-state"][data-state="waiting"]').waitFor();
     assert.equal(await page.locator('[data-testid="agent-tier"]').getAttribute('data-tier'), 'ask');
+    // The header's "no sandbox" badge exactly when the session runs without one.
+    const sandboxed = host.host.agents?.sessions(phoneId).find((s) => s.id === sessionId)?.sandbox;
+    assert.equal(await page.locator('[data-testid="agent-no-sandbox"]').isVisible(), sandboxed === 'none');
     assert.equal(existsSync(file), false, 'nothing written before the answer');
     await page.waitForTimeout(300);
     assert.equal(existsSync(file), false, 'still nothing while the phone has not answered');
@@ -554,5 +559,59 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     await page.goto(`${relay.url}/#/host/${hostId}`);
     await page.locator('[data-testid="host-agents"]').waitFor();
     assert.deepEqual(cspViolations, []);
+  });
+
+  test('a host without a sandbox says so plainly, on the Agents screen and in the chat', async () => {
+    const { page } = phone;
+    const bare = await TestHost.start(relay, { agents: true, noSandbox: true });
+    try {
+      // Another name than the first host's (the same name under another key is a key change).
+      const identityFile = join(bare.stateDir, 'identity.json');
+      const identity = JSON.parse(readFileSync(identityFile, 'utf8')) as { name: string };
+      writeFileSync(identityFile, JSON.stringify({ ...identity, name: 'bare-host' }));
+      await bare.restart();
+      assert.equal(bare.host.identity.name, 'bare-host');
+      const bareWork = join(bare.home, 'work');
+      mkdirSync(bareWork);
+      const pinned = await bare.host.agent.pair({
+        webUrl: relay.url,
+        grants: ['agent'],
+        onUrl: (url) => void page.goto(url),
+        confirm: async (prompt) => {
+          const sas = page.locator('[data-testid="sas"][data-digits]');
+          await sas.waitFor();
+          return (await sas.getAttribute('data-digits')) === prompt.sas;
+        },
+      });
+      bare.host.trust.setAgentPolicy(pinned.id, { tier: 'read-only', roots: [bareWork] });
+      const bareId = bare.host.identity.id;
+      await page.locator(`[data-host="${bareId}"][data-state="online"]`).waitFor();
+      await page.goto(`${relay.url}/#/host/${bareId}/agents`);
+      const card = page.locator('[data-testid="agents-sandbox"][data-sandbox="none"]');
+      await card.waitFor();
+      assert.match(
+        await card.innerText(),
+        /^No sandbox on this host: the agent runs with your user’s full rights\.\s+\S/,
+      );
+      assert.equal(await page.locator('[data-testid="agent-tier"]').getAttribute('data-tier'), 'read-only');
+      assert.deepEqual(
+        await page
+          .locator('[data-testid="agent-tier-select"] option')
+          .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)),
+        ['read-only'],
+      );
+      await screenshot(page, 'agent-no-sandbox');
+      await assertFits(page);
+      await page.locator('[data-testid="agent-prompt"]').fill('say hello without a sandbox around me');
+      await page.locator('[data-testid="agent-start"]').tap();
+      await page.locator('[data-testid="agent-no-sandbox"]').waitFor();
+      assert.equal(await page.locator('[data-testid="agent-tier"]').getAttribute('data-tier'), 'read-only');
+      await page.locator('[data-testid="agent-result"]').waitFor();
+      await page.locator('[data-testid="agent-stop"]').tap();
+      await page.locator('[data-testid="stop-go"]').tap();
+      await page.locator('[data-testid="agent-state"][data-state="ended"]').waitFor();
+    } finally {
+      await bare.close();
+    }
   });
 });

@@ -12,14 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  isLoopbackIPv4,
-  type OpenedHost,
-  openHost,
-  SecretStream,
-  statePaths,
-  WeriftEngine,
-} from '@pocketshell/host-core';
+import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
 import { ensureWebClient } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { CHROMIUM, CHROMIUM_TEST_ARGS } from '@pocketshell/webrtc/testing';
@@ -83,6 +76,8 @@ export class TestHost {
   shell = '/bin/bash';
   /** Serve the `agent` channel with the stand-in agents first on PATH. Takes effect at the next `open`. */
   agents = false;
+  /** With `agents`: run them without a sandbox even where bubblewrap works. Takes effect at the next `open`. */
+  noSandbox = false;
 
   private constructor(relay: StartedRelay) {
     this.relay = relay;
@@ -91,10 +86,17 @@ export class TestHost {
 
   static async start(
     relay: StartedRelay,
-    options: { filesRoot?: string; alerts?: boolean; shell?: string; agents?: boolean } = {},
+    options: {
+      filesRoot?: string;
+      alerts?: boolean;
+      shell?: string;
+      agents?: boolean;
+      noSandbox?: boolean;
+    } = {},
   ): Promise<TestHost> {
     const t = new TestHost(relay);
     t.agents = options.agents ?? false;
+    t.noSandbox = options.noSandbox ?? false;
     if (options.shell !== undefined) t.shell = options.shell;
     t.filesRoot = options.filesRoot;
     t.alerts = options.alerts ?? false;
@@ -131,8 +133,7 @@ export class TestHost {
         ? {
             agents: {
               mcpCommand: [process.execPath, POCKETSHELL, 'agent-permission-mcp'],
-              // The secret filter on what agents stream (openHost does not default to it yet).
-              filter: () => new SecretStream(),
+              ...(this.noSandbox ? { sandbox: false as const } : {}),
             },
           }
         : {}),

@@ -30,7 +30,7 @@ import {
 test('no sandbox is said plainly, with the reason', () => {
   const none = sandboxWords({ kind: 'none', reason: 'bwrap not installed' });
   assert.equal(none.title, 'No sandbox on this host: the agent runs with your user’s full rights.');
-  assert.equal(none.detail, 'Why: bwrap not installed');
+  assert.equal(none.detail, 'bwrap not installed');
   assert.equal(sandboxWords({ kind: 'none' }).detail, 'The host did not say why.');
   assert.match(sandboxWords({ kind: 'bwrap' }).title, /bubblewrap/);
 });
@@ -45,10 +45,10 @@ test('an agent the host lacks is refused with the reason', () => {
   assert.equal(unavailableReason(info, 'claude'), undefined);
   assert.equal(
     unavailableReason(info, 'codex'),
-    'Codex is not installed on this host (no `codex` on its PATH).',
+    'Codex is not available on this host: it found no `codex` it can run.',
   );
   // Not listed at all: not available either.
-  assert.match(unavailableReason({ agents: [] }, 'claude') ?? '', /Claude is not installed/);
+  assert.match(unavailableReason({ agents: [] }, 'claude') ?? '', /Claude is not available/);
 });
 
 test('a tool call in one line: the command, the file, else its JSON', () => {

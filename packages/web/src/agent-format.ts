@@ -55,7 +55,8 @@ export function sandboxWords(sandbox: AgentInfo['sandbox']): { title: string; de
     };
   return {
     title: 'No sandbox on this host: the agent runs with your user’s full rights.',
-    detail: sandbox.reason ? `Why: ${sandbox.reason}` : 'The host did not say why.',
+    // The host's reason as it worded it (it says why, and how to get one).
+    detail: sandbox.reason ?? 'The host did not say why.',
   };
 }
 
@@ -63,7 +64,7 @@ export function sandboxWords(sandbox: AgentInfo['sandbox']): { title: string; de
 export function unavailableReason(info: Pick<AgentInfo, 'agents'>, kind: AgentKind): string | undefined {
   const a = info.agents.find((x) => x.kind === kind);
   if (a?.available) return undefined;
-  return `${AGENT_LABEL[kind]} is not installed on this host (no \`${kind}\` on its PATH).`;
+  return `${AGENT_LABEL[kind]} is not available on this host: it found no \`${kind}\` it can run.`;
 }
 
 /** An approval's headline by what it is for. */

@@ -19,7 +19,9 @@ import {
   diffFile,
   diffLines,
   diffStat,
+  fenceFile,
   folderProblem,
+  messageBlocks,
   normalPath,
   resultLine,
   sandboxWords,
@@ -202,6 +204,54 @@ test('any text: each line’s marker and tokens join back to the line', () => {
           else if (l.kind === 'ctx' && !original.startsWith(' ')) assert.equal(rebuilt, original);
           else assert.equal(l.mark + rebuilt, original);
         });
+      },
+    ),
+  );
+});
+
+test('a message splits at its fenced code blocks; a fence still open runs to the end', () => {
+  const text = 'Here is the fix:\n```ts\nconst a = 1;\n```\nand a diff:\n```diff\n-a\n+b\n```\nDone.';
+  assert.deepEqual(messageBlocks(text), [
+    { kind: 'text', text: 'Here is the fix:\n' },
+    { kind: 'code', lang: 'ts', text: 'const a = 1;' },
+    { kind: 'text', text: 'and a diff:\n' },
+    { kind: 'code', lang: 'diff', text: '-a\n+b' },
+    { kind: 'text', text: 'Done.' },
+  ]);
+  // Streaming: the closing fence has not come yet.
+  assert.deepEqual(messageBlocks('Run:\n```bash\nnpm te'), [
+    { kind: 'text', text: 'Run:\n' },
+    { kind: 'code', lang: 'bash', text: 'npm te' },
+  ]);
+  // Inline backticks are prose.
+  assert.deepEqual(messageBlocks('use `npm test` here'), [{ kind: 'text', text: 'use `npm test` here' }]);
+  assert.deepEqual(messageBlocks(''), []);
+  assert.equal(fenceFile('TypeScript'), 'x.ts');
+  assert.equal(fenceFile('bash'), 'x.sh');
+  assert.equal(fenceFile('go'), 'x.go');
+});
+
+test('any message: its blocks hold all of its text (fences aside), in order', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('```', '```ts', '\n', '`')), {
+        maxLength: 20,
+      }),
+      (parts) => {
+        const text = parts.join('');
+        const joined = messageBlocks(text)
+          .map((b) => b.text)
+          .join('');
+        // Every character of the blocks comes from the text, in order.
+        let at = 0;
+        for (const ch of joined) {
+          at = text.indexOf(ch, at);
+          assert.ok(at >= 0, `${JSON.stringify(joined)} from ${JSON.stringify(text)}`);
+          at++;
+        }
+        // Without a fence, the message is one block, whole.
+        if (!/^[ \t]*```/m.test(text) && text !== '')
+          assert.deepEqual(messageBlocks(text), [{ kind: 'text', text }]);
       },
     ),
   );

@@ -286,3 +286,61 @@ export function diffStat(diff: string): { added: number; removed: number } {
   const kind = kinds(all, UNIFIED.test(diff));
   return { added: kind.filter((k) => k === 'add').length, removed: kind.filter((k) => k === 'del').length };
 }
+
+// ---------------------------------------------------------------- messages
+
+/** A piece of an agent's message: prose, or a fenced code block (its language as the fence named it). */
+export type MessageBlock =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'code'; readonly lang: string; readonly text: string };
+
+/**
+ * An agent's message split at its fenced code blocks (```lang … ```), so
+ * code shows in monospace and coloured; a fence still open (the message is
+ * streaming) runs to the end. Nothing else of Markdown is interpreted: the
+ * prose is shown as written.
+ */
+export function messageBlocks(text: string): MessageBlock[] {
+  const out: MessageBlock[] = [];
+  const fence = /^[ \t]*```([\w+.-]*)[^\n]*\n/gm;
+  let at = 0;
+  for (;;) {
+    fence.lastIndex = at;
+    const open = fence.exec(text);
+    if (!open) break;
+    if (open.index > at) out.push({ kind: 'text', text: text.slice(at, open.index) });
+    const body = open.index + open[0].length;
+    const close = /^[ \t]*```[ \t]*$/m;
+    const rest = text.slice(body);
+    const end = close.exec(rest);
+    if (!end) {
+      out.push({ kind: 'code', lang: open[1] ?? '', text: rest });
+      return out;
+    }
+    out.push({ kind: 'code', lang: open[1] ?? '', text: rest.slice(0, end.index).replace(/\n$/, '') });
+    at = body + end.index + end[0].length;
+    if (text[at] === '\n') at++;
+  }
+  if (at < text.length) out.push({ kind: 'text', text: text.slice(at) });
+  return out;
+}
+
+/** A file name that makes the highlighter pick the language a code fence names. */
+export function fenceFile(lang: string): string {
+  const l = lang.toLowerCase();
+  const alias: Record<string, string> = {
+    typescript: 'ts',
+    javascript: 'js',
+    python: 'py',
+    shell: 'sh',
+    bash: 'sh',
+    zsh: 'sh',
+    console: 'sh',
+    rust: 'rs',
+    golang: 'go',
+    yml: 'yaml',
+    markdown: 'md',
+    diff: 'diff',
+  };
+  return `x.${alias[l] ?? l}`;
+}

@@ -8,7 +8,8 @@
  * language's keywords by highlight.ts), approvals as two big buttons with
  * exactly what will run (the command in monospace, the path, the diff) —
  * Deny takes an optional reason — and, once answered, who answered. The
- * header line holds the agent, the state (working, waiting for you, idle,
+ * agent's fenced code blocks show in monospace, coloured. The header
+ * line holds the agent, the state (working, waiting for you, idle,
  * ended) and the tier; the composer sends the next prompt; Interrupt stops
  * the running turn, Stop ends the session (after a confirmation). An ended
  * session whose agent id is known offers Resume.
@@ -31,7 +32,9 @@ import {
   DIFF_LINES_SHOWN,
   diffLines,
   diffStat,
+  fenceFile,
   live,
+  messageBlocks,
   resultLine,
   STATE_LABEL,
   toolSummary,
@@ -39,6 +42,7 @@ import {
 import { AgentTranscript, type Change, type ChatItem } from '../agent-transcript.ts';
 import { AgentWatch, type AgentWatchState } from '../agent-watch.ts';
 import { when } from '../alert-format.ts';
+import { highlight } from '../highlight.ts';
 import type { App } from '../app.ts';
 import { fill, h, sheet, toast } from '../ui.ts';
 import { openAgentChannel, tierBadge } from './agents.ts';
@@ -85,6 +89,20 @@ export function diffView(diff: string, file?: string, named = true): HTMLElement
     h('pre', { class: 'code diff-lines' }, lines),
     more,
   );
+}
+
+/** An agent's message: prose as written, fenced code in monospace and coloured (a diff fence as a diff). */
+function messageEls(text: string): HTMLElement[] {
+  const blocks = messageBlocks(text);
+  if (blocks.length === 0) return [h('div', { class: 'msg-text' }, '')];
+  return blocks.map((b) => {
+    if (b.kind === 'text') return h('div', { class: 'msg-text' }, b.text);
+    if (b.lang === 'diff' || b.lang === 'patch') return diffView(b.text);
+    const code = h('code', {});
+    for (const [cls, t] of highlight(b.text, fenceFile(b.lang)))
+      code.append(cls ? h('span', { class: `hl-${cls}` }, t) : t);
+    return h('pre', { class: 'code msg-code', 'data-lang': b.lang || 'plain' }, code);
+  });
 }
 
 /** `input` (compact JSON) indented for reading, or as it came. */
@@ -389,7 +407,7 @@ export function agentChatView(app: App, [hostId, session]: string[]): () => void
         return h(
           'li',
           { class: 'msg assistant', 'data-testid': 'msg-agent', 'data-id': item.id },
-          h('div', { class: 'msg-text' }, item.text),
+          ...messageEls(item.text),
         );
       case 'tool':
         return toolEl(item.event, false);
@@ -432,7 +450,15 @@ export function agentChatView(app: App, [hostId, session]: string[]): () => void
       log.append(node);
     } else {
       const old = nodes.get(item.key);
-      if (change.appended !== undefined && old) old.querySelector('.msg-text')?.append(change.appended);
+      // A streamed piece of prose is appended; one that touches a code fence redraws the message.
+      const last = old?.lastElementChild;
+      if (
+        change.appended !== undefined &&
+        last?.classList.contains('msg-text') &&
+        !change.appended.includes('`') &&
+        !(last.textContent ?? '').endsWith('`')
+      )
+        last.append(change.appended);
       else {
         const open = old?.querySelector('details')?.open ?? false;
         const node = item.kind === 'tool' ? toolEl(item.event, open) : itemEl(item);

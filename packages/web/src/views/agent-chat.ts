@@ -42,8 +42,8 @@ import {
 import { AgentTranscript, type Change, type ChatItem } from '../agent-transcript.ts';
 import { AgentWatch, type AgentWatchState } from '../agent-watch.ts';
 import { when } from '../alert-format.ts';
-import { highlight } from '../highlight.ts';
 import type { App } from '../app.ts';
+import { highlight } from '../highlight.ts';
 import { fill, h, sheet, toast } from '../ui.ts';
 import { openAgentChannel, tierBadge } from './agents.ts';
 import { frame } from './chrome.ts';

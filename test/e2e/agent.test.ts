@@ -382,3 +382,17 @@ test('interrupt ends the running turn; an agent that dies mid-turn fails the ses
   const last = w2.events.at(-1);
   assert.deepEqual(last?.type === 'state' && [last.state, last.detail], ['failed', 'exit 1']);
 });
+
+test('a prompt sent right after the start follows the first, in order', async () => {
+  const { agent } = await agentDevice('ask', 'quick');
+  const session = await agent.start({ kind: 'claude', cwd: work, prompt: 'say one' });
+  await agent.send(session.id, 'say two');
+  const w = watching(agent, session.id);
+  await until(() => results(w.events) === 2);
+  assert.equal(texts(w.events), 'onetwo');
+  assert.deepEqual(
+    w.events.filter((e) => e.type === 'user').map((e) => (e.type === 'user' ? e.text : '')),
+    ['say one', 'say two'],
+  );
+  await agent.stop(session.id);
+});

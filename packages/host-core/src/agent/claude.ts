@@ -297,6 +297,8 @@ class ClaudeSession implements AgentBackend {
   readonly #tools = new Map<string, { name: string; input: string }>();
   readonly #denied = new Set<string>();
   #requests = 0;
+  /** Prompts sent before the socket listened (they follow the first, in order). */
+  #queued: string[] | undefined = [];
 
   constructor(o: ClaudeAdapterOptions, start: AgentStart) {
     this.#start = start;
@@ -327,15 +329,14 @@ class ClaudeSession implements AgentBackend {
       this.#server = s;
       if (this.#ended) s.close();
     });
-    this.#child = start.spawn(
-      claudeArgs({
-        tier: start.tier,
-        mcpConfig,
-        ...(start.resume !== undefined ? { resume: start.resume } : {}),
-      }),
-      // An MCP tool call (the permission prompt) may wait for a person: claude's tool timeout set long.
-      { MCP_TOOL_TIMEOUT: String(PERMISSION_WAIT_MS) },
-    );
+    try {
+      this.#child = this.#spawn(start, mcpConfig);
+    } catch (error) {
+      // Nothing started (the sandbox refused, say): the socket and the folder go.
+      this.#ended = true;
+      void listening.finally(() => fs.rmSync(this.#dir, { recursive: true, force: true })).catch(() => {});
+      throw error;
+    }
     const child = this.#child;
     child.stdin.on('error', () => {});
     child.stdout.setEncoding('utf8');
@@ -376,7 +377,10 @@ class ClaudeSession implements AgentBackend {
     });
     void listening.then(
       () => {
-        if (start.prompt !== undefined) this.send(start.prompt);
+        const queued = this.#queued ?? [];
+        this.#queued = undefined;
+        if (start.prompt !== undefined) this.#write(start.prompt);
+        for (const t of queued) this.#write(t);
       },
       (error) => {
         start.emit({
@@ -389,7 +393,24 @@ class ClaudeSession implements AgentBackend {
     );
   }
 
+  #spawn(start: AgentStart, mcpConfig: string): import('node:child_process').ChildProcessWithoutNullStreams {
+    return start.spawn(
+      claudeArgs({
+        tier: start.tier,
+        mcpConfig,
+        ...(start.resume !== undefined ? { resume: start.resume } : {}),
+      }),
+      // An MCP tool call (the permission prompt) may wait for a person: claude's tool timeout set long.
+      { MCP_TOOL_TIMEOUT: String(PERMISSION_WAIT_MS) },
+    );
+  }
+
   send(text: string): void {
+    if (this.#queued) this.#queued.push(text);
+    else this.#write(text);
+  }
+
+  #write(text: string): void {
     if (this.#ended) return;
     const message = { type: 'user', message: { role: 'user', content: [{ type: 'text', text }] } };
     this.#child.stdin.write(`${JSON.stringify(message)}\n`);

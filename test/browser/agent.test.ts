@@ -113,8 +113,8 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
 
   after(async () => {
     await phone?.close();
-    // A test that failed mid-approval leaves an agent waiting for an answer, and the host's
-    // close waits for that agent (a host bug, reported): deny what is still pending first.
+    // A test that failed mid-approval leaves an agent waiting for an answer, which the host's
+    // close only ends after its grace period (earlier runtime slices hung there): deny it first.
     const agents = host?.host.agents;
     for (const s of agents?.sessions(phoneId) ?? []) {
       if (s.pending === 0 || !agents) continue;

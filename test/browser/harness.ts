@@ -17,11 +17,14 @@ import { ensureWebClient } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { CHROMIUM, CHROMIUM_TEST_ARGS } from '@pocketshell/webrtc/testing';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { POCKETSHELL } from '../support/cli.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const WEB_DIR = join(ROOT, 'packages', 'web');
 export const WEB_DIST = join(WEB_DIR, 'dist');
 export const SCREENSHOTS = join(ROOT, '.artifacts', 'screenshots');
+/** The stand-in `claude` and `codex` (test/support/agents/README.md), first on an agent host's PATH. */
+export const AGENT_STAND_INS = join(ROOT, 'test', 'support', 'agents', 'bin');
 export { CHROMIUM };
 
 /** The browser suites' `skip`: without Chromium they are skipped, except under CI, which must run them. */
@@ -71,6 +74,10 @@ export class TestHost {
   alerts = false;
   /** The sessions' shell (default /bin/bash). Takes effect at the next `open`. */
   shell = '/bin/bash';
+  /** Serve the `agent` channel with the stand-in agents first on PATH. Takes effect at the next `open`. */
+  agents = false;
+  /** With `agents`: run them without a sandbox even where bubblewrap works. Takes effect at the next `open`. */
+  noSandbox = false;
 
   private constructor(relay: StartedRelay) {
     this.relay = relay;
@@ -79,9 +86,17 @@ export class TestHost {
 
   static async start(
     relay: StartedRelay,
-    options: { filesRoot?: string; alerts?: boolean; shell?: string } = {},
+    options: {
+      filesRoot?: string;
+      alerts?: boolean;
+      shell?: string;
+      agents?: boolean;
+      noSandbox?: boolean;
+    } = {},
   ): Promise<TestHost> {
     const t = new TestHost(relay);
+    t.agents = options.agents ?? false;
+    t.noSandbox = options.noSandbox ?? false;
     if (options.shell !== undefined) t.shell = options.shell;
     t.filesRoot = options.filesRoot;
     t.alerts = options.alerts ?? false;
@@ -102,6 +117,7 @@ export class TestHost {
         // A predictable prompt: no user rc files.
         BASH_ENV: '',
         ENV: '',
+        ...(this.agents ? { PATH: `${AGENT_STAND_INS}:${process.env.PATH ?? '/usr/bin:/bin'}` } : {}),
       },
       // Sessions get a login's environment; the prompt variables are passed on purpose.
       passEnv: ['PS1', 'BASH_ENV', 'ENV'],
@@ -113,6 +129,14 @@ export class TestHost {
       keepHistory: this.keepHistory,
       ...(this.filesRoot !== undefined ? { files: { root: this.filesRoot, home: this.filesRoot } } : {}),
       ...(this.alerts ? { alerts: {} } : {}),
+      ...(this.agents
+        ? {
+            agents: {
+              mcpCommand: [process.execPath, POCKETSHELL, 'agent-permission-mcp'],
+              ...(this.noSandbox ? { sandbox: false as const } : {}),
+            },
+          }
+        : {}),
     });
     this.host.agent.start();
   }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AlertRule } from '@pocketshell/protocol';
-import { condition, duration, ruleProblem, unitOf } from '../../packages/web/src/alert-format.ts';
+import { alertOpen, condition, duration, ruleProblem, unitOf } from '../../packages/web/src/alert-format.ts';
 import { alertRoute } from '../../packages/web/src/alert-route.ts';
 
 const rule = (over: Partial<AlertRule>): AlertRule => ({
@@ -68,4 +68,21 @@ test('a tapped alert opens the session, the Monitor or the alerts screen', () =>
   assert.equal(alertRoute('h_abc', { open: 'alerts' }), '#/host/h_abc/alerts');
   // A session alert without a session falls back to the alerts screen.
   assert.equal(alertRoute('h_abc', { open: 'session' }), '#/host/h_abc/alerts');
+});
+
+test('an agent alert opens the agent session’s chat (its approval), else the Agents screen', () => {
+  assert.equal(alertRoute('h_abc', { open: 'agent', session: 'ag_abcdefgh12' }), '#/a/h_abc/ag_abcdefgh12');
+  assert.equal(alertRoute('h_abc', { open: 'agent' }), '#/host/h_abc/agents');
+  const alert = {
+    id: 'alert_12345678',
+    at: 1,
+    kind: 'agent',
+    state: 'notice',
+    severity: 'warning',
+    title: 'Agent needs approval',
+    body: 'run `rm -rf build`',
+    session: 'ag_abcdefgh12',
+  } as const;
+  assert.equal(alertOpen(alert), 'agent');
+  assert.equal(alertOpen({ ...alert, kind: 'attention' }), 'session');
 });

@@ -144,7 +144,8 @@ export function newRuleId(metric: AlertMetric, taken: ReadonlySet<string>): stri
 }
 
 /** The screen an alert of the history opens. */
-export function alertOpen(alert: Alert): 'session' | 'monitor' | 'alerts' {
+export function alertOpen(alert: Alert): 'session' | 'agent' | 'monitor' | 'alerts' {
+  if (alert.kind === 'agent') return 'agent';
   if (alert.session) return 'session';
   if (alert.kind === 'rule') return 'monitor';
   return 'alerts';

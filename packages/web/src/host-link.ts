@@ -3,7 +3,8 @@
  * `RTCPeerConnection`, its `control` channel (the protocol's
  * `CONTROL_METHODS` over the shared typed RPC client: results checked on
  * arrival, errors as `RemoteError` with the host's code), terminal channels,
- * the `stats` channel and `files` channels opened on demand,
+ * the `stats`, `alerts` and `agent` channels and `files` channels opened
+ * on demand,
  * and which path the bytes take (peer to peer, or through a TURN relay).
  * `WebDevice.connect` builds it once the signed answer is applied and the
  * control channel is open.
@@ -19,6 +20,7 @@ import {
   ProtocolError,
   type RpcClient,
 } from '@pocketshell/protocol';
+import { AgentChannel } from './agent-channel.ts';
 import { AlertsChannel } from './alerts-channel.ts';
 import { FilesChannel } from './files-channel.ts';
 import { rpcOverDataChannel } from './rpc-channel.ts';
@@ -143,6 +145,25 @@ export class HostLink extends Emitter<HostLinkEvents> {
       throw error;
     }
     return alerts;
+  }
+
+  /**
+   * Opens an `agent` channel; rejects `unsupported` when the host closes it
+   * at once (no agents there, or this device lacks the `agent` grant).
+   */
+  async openAgent(): Promise<AgentChannel> {
+    if (this.#closed) throw new ProtocolError('unavailable', 'connection closed');
+    const agent = new AgentChannel(this.pc.createDataChannel('agent'));
+    // A lost connection ends its watches at once (agent-watch.ts resumes on the next one).
+    const off = this.once('close', () => agent.close());
+    void agent.closed.then(off);
+    try {
+      await agent.opened(OPEN_TIMEOUT_MS);
+    } catch (error) {
+      agent.close();
+      throw error;
+    }
+    return agent;
   }
 
   /** Opens a `files` channel; resolves once it is open (a host without `files:read` closes it at once). */

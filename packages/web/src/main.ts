@@ -15,6 +15,8 @@ import type { App, View } from './app.ts';
 import { installDebugHook } from './debug.ts';
 import { DeviceStore } from './store.ts';
 import { alertToast, fill, h } from './ui.ts';
+import { agentChatView } from './views/agent-chat.ts';
+import { agentsView } from './views/agents.ts';
 import { alertRulesView, alertsView } from './views/alerts.ts';
 import { devicesView } from './views/devices.ts';
 import { filesView } from './views/files.ts';
@@ -34,6 +36,8 @@ const ROUTES: [RegExp, View][] = [
   [/^#\/host\/([^/]+)\/monitor$/, monitorView],
   [/^#\/host\/([^/]+)\/alerts$/, alertsView],
   [/^#\/host\/([^/]+)\/alerts\/rules$/, alertRulesView],
+  [/^#\/host\/([^/]+)\/agents$/, agentsView],
+  [/^#\/a\/([^/]+)\/([^/]+)$/, agentChatView],
   [/^#\/host\/([^/]+)\/files$/, filesView],
   [/^#\/host\/([^/]+)\/files\/(.+)$/, filesView],
   [/^#\/t\/([^/]+)\/(.+)$/, terminalView],
@@ -66,7 +70,10 @@ async function boot(): Promise<void> {
   // A new alert from a paired host (sealed delivery or a push the worker posted): a toast on any screen.
   device.alerts.on('alert', ({ host, alert }) => {
     const name = device.hosts().find((x) => x.id === host)?.name ?? host;
-    alertToast(`${name}: ${alert.title}`, alert.severity, () => app.go(alertRoute(host, alert)));
+    const route = alertRoute(host, alert);
+    // Already on the session the alert opens (its terminal, its agent chat): it is in view.
+    if ((alert.open === 'agent' || alert.open === 'session') && location.hash === route) return;
+    alertToast(`${name}: ${alert.title}`, alert.severity, () => app.go(route));
   });
   let teardown: (() => void) | undefined;
   /** The fragment the shown screen is for: a second event for the same navigation does nothing. */

@@ -255,7 +255,11 @@ export function alertsView(app: App, [id]: string[]): () => void {
       ...(a.ackedAt === undefined && channel
         ? [{ label: 'Acknowledge', value: 'ack', kind: 'primary' as const, testid: 'alert-ack' }]
         : []),
-      ...(a.session ? [{ label: 'Open the session', value: 'open', testid: 'alert-open' }] : []),
+      ...(a.kind === 'agent'
+        ? [{ label: 'Open the agent session', value: 'open', testid: 'alert-open' }]
+        : a.session
+          ? [{ label: 'Open the session', value: 'open', testid: 'alert-open' }]
+          : []),
       ...(a.kind === 'rule' ? [{ label: 'Open Monitor', value: 'open', testid: 'alert-open' }] : []),
       ...(channel ? [{ label: 'Snooze…', value: 'snooze', testid: 'alert-snooze' }] : []),
       { label: 'Close', value: 'close' },

@@ -4,7 +4,9 @@
  * opens the terminal screen on it; each of our sessions can be renamed
  * (`sessions.rename`) or closed (`sessions.close`, after a confirmation).
  * Below them: *Monitor* (the host's live stats), *Files* (the file
- * browser), *Alerts* (history, rules, notifications) and *Devices*.
+ * browser), *Alerts* (history, rules, notifications), *Agents* (Claude
+ * Code and Codex sessions; only when this device holds the `agent` grant
+ * there) and *Devices*.
  */
 import type { HostId, SessionInfo } from '@pocketshell/protocol';
 import type { App } from '../app.ts';
@@ -42,7 +44,17 @@ export function hostView(app: App, [id]: string[]): () => void {
     { class: 'button grow half', href: `#/host/${host.id}/alerts`, 'data-testid': 'host-alerts' },
     'Alerts',
   );
-  const links = h('div', { class: 'button-row wrap' }, monitor, files, alerts, devices);
+  const agents = h(
+    'a',
+    { class: 'button grow half', href: `#/host/${host.id}/agents`, 'data-testid': 'host-agents' },
+    'Agents',
+  );
+  // Shown only to a device holding `agent` there (the stored grants at once, then the host's own word).
+  const showAgents = () => {
+    agents.hidden = !(app.device.host(host.id)?.grants.includes('agent') ?? false);
+  };
+  showAgents();
+  const links = h('div', { class: 'button-row wrap' }, monitor, files, alerts, agents, devices);
   fill(
     body,
     h(
@@ -62,6 +74,13 @@ export function hostView(app: App, [id]: string[]): () => void {
     status.textContent = 'Connecting…';
     try {
       const link = await app.device.link(host.id);
+      // The grants now (a grant given while connected does not reconnect): whether to offer Agents.
+      void link
+        .call('host.info')
+        .then(({ grants }) => {
+          if (!gone) agents.hidden = !grants.includes('agent');
+        })
+        .catch(() => {});
       const list = await link.call('sessions.list');
       if (gone) return;
       const rows: HTMLElement[] = [];
@@ -205,9 +224,11 @@ export function hostView(app: App, [id]: string[]): () => void {
   const off = app.device.on('presence', (p) => {
     if (p.host === host.id && p.online) void load();
   });
+  const offHosts = app.device.on('hosts', showAgents);
   return () => {
     gone = true;
     off();
+    offHosts();
     dispose();
   };
 }

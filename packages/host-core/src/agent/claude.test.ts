@@ -13,7 +13,14 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { AGENT_TIERS } from '@pocketshell/protocol';
-import { classifyClaudeTool, claudeArgs, LineSplitter, permissionReply, sameToken } from './claude.ts';
+import {
+  classifyClaudeTool,
+  claudeArgs,
+  LineSplitter,
+  permissionReply,
+  replacementDiff,
+  sameToken,
+} from './claude.ts';
 import { claudeHistory } from './claude-history.ts';
 import { runPermissionMcp } from './permission-mcp.ts';
 
@@ -48,7 +55,7 @@ describe('claude adapter', () => {
     });
     const w = c('Write', { file_path: 'a.ts', content: 'x\ny' });
     assert.deepEqual([w.action, w.path, w.summary], ['write', '/w/a.ts', 'write /w/a.ts']);
-    assert.match(w.diff ?? '', /^--- \/w\/a\.ts\n\+\+\+ \/w\/a\.ts\n@@ .*\n-\n\+x\n\+y$/);
+    assert.equal(w.diff, '--- /dev/null\n+++ /w/a.ts\n@@ -0,0 +1,2 @@\n+x\n+y');
     const e = c('Edit', { file_path: '/w/b.ts', old_string: 'old', new_string: 'new' });
     assert.deepEqual([e.action, e.path], ['edit', '/w/b.ts']);
     assert.match(e.diff ?? '', /-old\n\+new$/);
@@ -210,4 +217,16 @@ describe('claude adapter', () => {
     assert.deepEqual(await claudeHistory(join(dir, 'nobody'), 10), []);
     assert.equal((await claudeHistory(home, 1)).length, 1);
   });
+});
+
+test('a write’s diff is a new file’s (-0,0, /dev/null); an edit’s replaces its lines; a final newline is not one more line', () => {
+  assert.equal(
+    replacementDiff('/w/a.ts', '', 'export const answer = 42;\n'),
+    '--- /dev/null\n+++ /w/a.ts\n@@ -0,0 +1,1 @@\n+export const answer = 42;',
+  );
+  assert.equal(
+    replacementDiff('/w/a.ts', 'a\nb', 'c'),
+    '--- /w/a.ts\n+++ /w/a.ts\n@@ -1,2 +1,1 @@\n-a\n-b\n+c',
+  );
+  assert.equal(replacementDiff('/w/a.ts', 'gone\n', ''), '--- /w/a.ts\n+++ /w/a.ts\n@@ -1,1 +0,0 @@\n-gone');
 });

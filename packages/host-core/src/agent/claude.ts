@@ -86,11 +86,23 @@ const obj = (v: unknown): Record<string, unknown> | undefined =>
 
 /** A unified-looking diff of one replacement (the device colours it; capped by the manager). */
 export function replacementDiff(file: string, before: string, after: string): string {
-  const minus = before.split('\n').map((l) => `-${l}`);
-  const plus = after.split('\n').map((l) => `+${l}`);
-  return [`--- ${file}`, `+++ ${file}`, `@@ -1,${minus.length} +1,${plus.length} @@`, ...minus, ...plus].join(
-    '\n',
-  );
+  const lines = (text: string) => {
+    if (text === '') return [];
+    const l = text.split('\n');
+    if (l[l.length - 1] === '') l.pop(); // a final newline ends the last line, it is not one more
+    return l;
+  };
+  const minus = lines(before).map((l) => `-${l}`);
+  const plus = lines(after).map((l) => `+${l}`);
+  // A hunk of no lines starts at 0 (`@@ -0,0 +1,3 @@`: a new file).
+  const range = (n: number) => `${n === 0 ? 0 : 1},${n}`;
+  return [
+    `--- ${before === '' ? '/dev/null' : file}`,
+    `+++ ${file}`,
+    `@@ -${range(minus.length)} +${range(plus.length)} @@`,
+    ...minus,
+    ...plus,
+  ].join('\n');
 }
 
 /** Classifies one of claude's tool calls as a permission request (`cwd` resolves relative paths). */

@@ -450,8 +450,9 @@ export const AGENT_METHODS = {
   /**
    * Streams a session's events (event `agent`, data an `AgentEvent`): first
    * those after `since` still kept (at most `MAX_AGENT_BACKLOG`), then each
-   * new one, until the channel closes or the device stops watching; its
-   * result comes only when the session is gone from the host.
+   * new one, until the channel closes; its result (the last event's
+   * number) comes once the session has ended — at once for one that
+   * already had.
    */
   'agent.watch': method({
     grant: 'agent',

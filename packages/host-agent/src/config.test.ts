@@ -98,3 +98,18 @@ test('alerts: the exec hook argv and the evaluator interval are read and checked
     );
   }
 });
+
+test('agents: the sandbox switch and its network are read and checked', () => {
+  fs.writeFileSync(paths.config, JSON.stringify({ agents: { sandbox: false, network: 'off' } }), {
+    mode: 0o600,
+  });
+  assert.deepEqual(readConfig(paths), { agents: { sandbox: false, network: 'off' } });
+  for (const bad of [{ network: 'maybe' }, { sandbox: 'no' }, 'on']) {
+    fs.writeFileSync(paths.config, JSON.stringify({ agents: bad }), { mode: 0o600 });
+    assert.throws(
+      () => readConfig(paths),
+      (e: unknown) => isHostError(e, 'state_corrupt'),
+      JSON.stringify(bad),
+    );
+  }
+});

@@ -18,10 +18,12 @@ import {
 } from '@pocketshell/host-core';
 import {
   array,
+  boolean,
   DEVICE_ID_RE,
   integer,
   type Obj,
   object,
+  oneOf,
   optional,
   ProtocolError,
   string,
@@ -57,6 +59,26 @@ export interface HostConfig {
   sessionLimits?: SessionLimitsConfig;
   /** The alert center (docs/host.md "Alerts"): the evaluator's interval and the `exec` hook. */
   alerts?: AlertsConfig;
+  /** Agent sessions (docs/host.md "Agents"): the sandbox and its network. */
+  agents?: AgentsConfig;
+}
+
+/** `agents` in config.json. */
+export interface AgentsConfig {
+  /** `false` runs agents without bubblewrap even where it works (the app then says so). Default true. */
+  sandbox?: boolean;
+  /** `off` cuts the sandboxed agent off the network (it then cannot reach its model's API unless local). Default `on`. */
+  network?: 'on' | 'off';
+}
+
+function agentsConfig(o: Obj, key: string): AgentsConfig {
+  const v = object(o[key], key);
+  const out: AgentsConfig = {};
+  const sandbox = optional(v, 'sandbox', boolean);
+  const network = optional(v, 'network', (x, k) => oneOf(x, k, ['on', 'off'] as const));
+  if (sandbox !== undefined) out.sandbox = sandbox;
+  if (network !== undefined) out.network = network;
+  return out;
 }
 
 /** `alerts` in config.json. */
@@ -147,11 +169,13 @@ function parse(value: unknown): HostConfig {
   );
   const limits = optional(o, 'sessionLimits', sessionLimits);
   const alerts = optional(o, 'alerts', alertsConfig);
+  const agents = optional(o, 'agents', agentsConfig);
   if (relay !== undefined) c.relay = relay;
   if (web !== undefined) c.web = web;
   if (passEnv !== undefined) c.passEnv = passEnv;
   if (limits !== undefined) c.sessionLimits = limits;
   if (alerts !== undefined) c.alerts = alerts;
+  if (agents !== undefined) c.agents = agents;
   return c;
 }
 

@@ -125,6 +125,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         realpathSync(process.argv[1]!),
         'agent-permission-mcp',
       ],
+      // config.json `agents`: the sandbox (default on where bubblewrap works) and its network.
+      ...(config.agents?.sandbox === false ? { sandbox: false as const } : {}),
+      ...(config.agents?.network ? { network: config.agents.network } : {}),
     },
     ...(passEnv ? { passEnv } : {}),
     ...(options.env ? { env: options.env } : {}),

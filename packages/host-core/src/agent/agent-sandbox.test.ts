@@ -51,3 +51,20 @@ test('with bwrap: roots and the agent’s own folder writable, its login allowed
   assert.ok(existsSync(join(home, '.claude')), 'its folder made to be bound');
   assert.equal(argv[argv.indexOf('--chdir') + 1], work);
 });
+
+test('the network stays on by default (the agent talks to its API) and is cut when config says off', (t) => {
+  if (detectSandbox().kind !== 'bwrap') return t.skip('bubblewrap does not run here');
+  const home = join(dir, 'net-home');
+  mkdirSync(join(home, 'work'), { recursive: true });
+  const argv = (network?: 'on' | 'off') =>
+    agentSandbox({
+      env: { PATH: process.env.PATH },
+      stateDir: join(home, 's'),
+      runDir: join(home, 'r'),
+      ...(network ? { network } : {}),
+    }).wrap?.(['/bin/true'], { kind: 'codex', cwd: join(home, 'work'), roots: [join(home, 'work')], home }) ??
+    [];
+  assert.equal(argv().includes('--unshare-net'), false);
+  assert.equal(argv('on').includes('--unshare-net'), false);
+  assert.equal(argv('off').includes('--unshare-net'), true);
+});

@@ -5,7 +5,8 @@
  * session's argv is wrapped so the agent writes only in the device's
  * workspace roots and its own folder (`~/.claude`, `~/.codex`), reads
  * nothing on the deny list or in PocketShell's state folder — except its
- * own login file — and keeps the network (the agent talks to its API).
+ * own login file — and keeps the network (the agent talks to its API)
+ * unless config.json says `agents.network: "off"`.
  * The sessions' permission sockets live outside the state folder (the run
  * folder, `agentRunDir`), bound into the sandbox, so the permission tool
  * claude starts inside it reaches its session's socket.
@@ -46,6 +47,8 @@ export function agentSandbox(o: {
   /** The run folder (`agentRunDir`): bound in, for the permission sockets. */
   runDir: string;
   off?: boolean;
+  /** The agent's network inside the sandbox (default `on`). */
+  network?: 'on' | 'off';
 }): AgentSandbox {
   let found: SandboxInfo | undefined;
   const probe = (): SandboxInfo =>
@@ -76,7 +79,7 @@ export function agentSandbox(o: {
         stateDir: o.stateDir,
         allowPaths: [path.join(w.home, own.login)],
         writable: [...own.writable.map((p) => path.join(w.home, p)), o.runDir],
-        network: 'on',
+        network: o.network ?? 'on',
         env: {},
       });
       return [cmd.file, ...cmd.args];

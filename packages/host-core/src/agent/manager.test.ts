@@ -414,3 +414,15 @@ describe('AgentManager', () => {
     await m.close();
   });
 });
+
+test('what the agent is given passes the secret filter: a token in a prompt reaches it, and the log, redacted', async () => {
+  const { m, fake } = manager({ [A]: { tier: 'ask' } });
+  const token = `ghp_${'A1b2C3d4E5'.repeat(3)}123456`;
+  const s = await m.start(A, { kind: 'claude', cwd: root, prompt: `use ${token} to push` });
+  assert.equal(fake.starts[0]?.prompt, 'use [REDACTED:github_token] to push');
+  m.send(A, s.id, `again ${token}`);
+  assert.deepEqual(fake.sent, ['again [REDACTED:github_token]']);
+  const users = events(m, A, s.id).filter((e) => e.type === 'user');
+  assert.ok(users.every((e) => e.type === 'user' && !e.text.includes(token)));
+  await m.stop(A, s.id, false);
+});

@@ -65,7 +65,7 @@ import {
   tierVerdict,
   widensPermissions,
 } from './policy.ts';
-import { SecretStream } from './secret-filter.ts';
+import { redactSecrets, SecretStream } from './secret-filter.ts';
 
 /** A streaming text filter (the secret filter's shape): `push` returns what is safe to show now, `flush` the rest. */
 export interface TextFilter {
@@ -324,6 +324,8 @@ export class AgentManager {
     },
   ): Promise<AgentSessionInfo> {
     if (this.#closed) throw new ProtocolError('unavailable', 'the host is stopping');
+    // What the agent is given passes the secret filter too (it goes on to a model's API).
+    if (p.prompt !== undefined) p = { ...p, prompt: redactSecrets(p.prompt).text };
     const policy = this.policy(device);
     // Resuming without a folder: the past session's own (the agent finds it there), still confined.
     let wanted = p.cwd;
@@ -438,8 +440,10 @@ export class AgentManager {
   }
 
   /** Sends the next prompt. */
-  send(device: DeviceId, session: string, text: string): { seq: number } {
+  send(device: DeviceId, session: string, prompt: string): { seq: number } {
     const s = this.#visible(device, session);
+    // What the agent is given passes the secret filter too (it goes on to a model's API).
+    const text = redactSecrets(prompt).text;
     if (!s.live || !s.backend) throw new ProtocolError('not_found', 'that session has ended');
     if (!s.title) s.title = this.#clean(text.split('\n')[0] ?? '', 120);
     this.#emit(s, { type: 'user', text, ...this.#by(device) });

@@ -115,6 +115,8 @@ export interface OpenHostOptions {
     limits?: AgentManagerOptions['limits'];
     /** The sandbox (default: bubblewrap when it works here; `false`: none). */
     sandbox?: AgentManagerOptions['sandbox'] | false;
+    /** The sandboxed agent's network (default `on`: it talks to its model's API). */
+    network?: 'on' | 'off';
     filter?: AgentManagerOptions['filter'];
   };
 }
@@ -286,7 +288,13 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
         home,
         sandbox:
           options.agents.sandbox ||
-          agentSandbox({ env, stateDir: paths.root, runDir, off: options.agents.sandbox === false }),
+          agentSandbox({
+            env,
+            stateDir: paths.root,
+            runDir,
+            off: options.agents.sandbox === false,
+            network: options.agents.network ?? 'on',
+          }),
         tiersFile: join(paths.root, 'agent-tiers.json'),
         onApproval: (session, event) => {
           alerts?.agent({

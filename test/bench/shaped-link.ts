@@ -19,7 +19,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EngineName } from '@pocketshell/host-core';
-import { POCKETSHELL, until } from '../support/cli.ts';
+import { endHolder, POCKETSHELL, until } from '../support/cli.ts';
 import { barChart } from './chart.ts';
 import {
   ctrlCSamples,
@@ -444,6 +444,7 @@ async function pocketshell(engine: EngineName): Promise<Measured> {
       new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('exit', r))),
       new Promise((r) => setTimeout(r, 5000)),
     ]);
+    endHolder(psEnv.POCKETSHELL_HOME); // it outlives the daemon by design
     relay.kill('SIGTERM');
   }
 }

@@ -22,7 +22,14 @@ import type { Device, PairedHost } from '@pocketshell/client';
 import { type OpenedHost, openHost, statePaths, TrustStore } from '@pocketshell/host-core';
 import { type DeviceId, type Grant, generateKeyPair } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { loopbackDevice, openLoopbackHost, POCKETSHELL, pocketshell, waitForOutput } from '../support/cli.ts';
+import {
+  endHolder,
+  loopbackDevice,
+  openLoopbackHost,
+  POCKETSHELL,
+  pocketshell,
+  waitForOutput,
+} from '../support/cli.ts';
 
 let relay: StartedRelay;
 let dataDir: string;
@@ -213,6 +220,7 @@ test('pocketshell devices root sets and resets a device’s root, through a runn
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  daemon.once('exit', () => endHolder(env.POCKETSHELL_HOME));
   try {
     await waitForOutput(daemon, /relay \S+: ready/);
     const shown = await pocketshell(['devices', 'root', device.id, '--json'], env);

@@ -21,6 +21,7 @@ import { type OpenedHost, openHost, statePaths } from '@pocketshell/host-core';
 import { type Grant, generateKeyPair } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import {
+  endHolder,
   loopbackDevice,
   openLoopbackHost,
   POCKETSHELL,
@@ -182,6 +183,7 @@ test('pocketshell devices limits writes checked minutes to config.json, and a ru
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  daemon.once('exit', () => endHolder(env.POCKETSHELL_HOME));
   const live = async () => {
     const r = await pocketshell(['status', '--json'], env);
     return (JSON.parse(r.stdout) as { daemon: { sessionLimits?: unknown } }).daemon.sessionLimits;

@@ -4,6 +4,7 @@
  * its output, and a Node device and a host agent wired for loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Device, type TerminalClient } from '@pocketshell/client';
@@ -165,6 +166,23 @@ export async function until(
  * ready, as `pocketshell status --json` reports it. `bin`: another
  * `pocketshell` launcher (an installed package's) instead of this checkout's.
  */
+/** Ends the session holder of a state folder, if one runs (SIGTERM: it ends its shells and goes). */
+export function endHolder(stateDir: string | undefined): void {
+  if (!stateDir) return;
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(join(stateDir, 'holder.pid'), 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (Number.isInteger(pid) && pid > 1)
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+}
+
 export async function startReadyDaemon(
   psEnv: Record<string, string>,
   relayUrl: string,
@@ -175,6 +193,9 @@ export async function startReadyDaemon(
     env: { ...process.env, ...psEnv },
     stdio: 'ignore',
   });
+  // The session holder it starts outlives it by design (a restart keeps the shells); a test's or
+  // a benchmark's daemon takes its holder along, or every run would leave one with its shells.
+  daemon.once('exit', () => endHolder(psEnv.POCKETSHELL_HOME));
   try {
     await until(
       async () => {

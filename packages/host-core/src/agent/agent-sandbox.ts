@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentKind } from '@pocketshell/protocol';
 import type { AgentSandbox } from './manager.ts';
-import { detectSandbox, noSandboxMessage, type SandboxInfo, sandboxArgv } from './sandbox.ts';
+import { detectSandbox, noSandboxMessage, type SandboxInfo, sandboxArgv, underTmp } from './sandbox.ts';
 
 /** Each agent's own folders (written) and login file (read, though on the deny list). */
 const OWN: Record<AgentKind, { writable: readonly string[]; login: string }> = {
@@ -46,6 +46,8 @@ export function agentSandbox(o: {
   stateDir: string;
   /** The run folder (`agentRunDir`): bound in, for the permission sockets. */
   runDir: string;
+  /** Programs the agent's process starts besides its own executable (node, the permission tool's pocketshell). */
+  programs?: readonly string[];
   off?: boolean;
   /** The agent's network inside the sandbox (default `on`). */
   network?: 'on' | 'off';
@@ -79,6 +81,10 @@ export function agentSandbox(o: {
         stateDir: o.stateDir,
         allowPaths: [path.join(w.home, own.login)],
         writable: [...own.writable.map((p) => path.join(w.home, p)), o.runDir],
+        // Programs that live under /tmp would vanish behind the sandbox's own /tmp: bound back read-only.
+        readOnly: [
+          ...new Set([argv[0]!, ...(o.programs ?? [])].map(underTmp).filter((p) => p !== undefined)),
+        ],
         network: o.network ?? 'on',
         env: {},
       });

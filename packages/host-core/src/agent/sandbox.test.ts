@@ -19,7 +19,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isHostError } from '../errors.ts';
-import { detectSandbox, noSandboxMessage, type SandboxSpec, sandboxArgv } from './sandbox.ts';
+import { detectSandbox, noSandboxMessage, type SandboxSpec, sandboxArgv, underTmp } from './sandbox.ts';
 
 const info = detectSandbox();
 const skip =
@@ -192,11 +192,13 @@ describe('agent sandbox (bubblewrap)', { skip }, () => {
       const probe = `const s = require('node:net').connect(${port}, '127.0.0.1');
         s.on('connect', () => { s.destroy(); process.exit(0); });
         s.on('error', (e) => { console.log(e.code); process.exit(3); });`;
-      const off = await run('', { command: process.execPath, args: ['-e', probe] });
+      // This node may live under /tmp (a checkout there), which the sandbox's own /tmp hides.
+      const node = { command: process.execPath, readOnly: [path.dirname(process.execPath)] };
+      const off = await run('', { ...node, args: ['-e', probe] });
       assert.equal(off.code, 3, off.stderr);
       assert.match(off.stdout, /ECONNREFUSED|ENETUNREACH|EADDRNOTAVAIL/);
       assert.equal(accepted, 0);
-      const on = await run('', { command: process.execPath, args: ['-e', probe], network: 'on' });
+      const on = await run('', { ...node, args: ['-e', probe], network: 'on' });
       assert.equal(on.code, 0, on.stderr);
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(accepted, 1);
@@ -308,4 +310,24 @@ describe('sandboxArgv: the command line', () => {
       fs.rmSync(home, { recursive: true, force: true });
     }
   });
+});
+
+it('a program under /tmp is bound back read-only by its top folder there (the sandbox’s own /tmp would hide it)', () => {
+  assert.equal(underTmp('/tmp/ci-checkout/p/node_modules/node/bin/node'), '/tmp/ci-checkout');
+  assert.equal(underTmp('/usr/bin/node'), undefined);
+  assert.equal(underTmp('/tmp'), undefined);
+  const argv = sandboxArgv({
+    bwrap: '/usr/bin/bwrap',
+    command: '/tmp/ci-checkout/bin/agent',
+    args: [],
+    workspace: ['/'],
+    home: '/nonexistent-home',
+    network: 'on',
+    env: {},
+    readOnly: ['/tmp/ci-checkout'],
+  }).args;
+  const tmp = argv.indexOf('/tmp');
+  const bound = argv.indexOf('--ro-bind-try');
+  assert.ok(tmp > 0 && bound > tmp, 'after the private /tmp');
+  assert.deepEqual(argv.slice(bound, bound + 3), ['--ro-bind-try', '/tmp/ci-checkout', '/tmp/ci-checkout']);
 });

@@ -168,6 +168,12 @@ export interface SandboxSpec {
   readonly allowPaths?: readonly string[];
   /** More writable paths, bound when they exist (an agent's own folder, such as `~/.claude`). */
   readonly writable?: readonly string[];
+  /**
+   * Paths bound back read-only over the private `/tmp` (when they exist):
+   * the programs the agent runs that live there (PocketShell or the agent
+   * installed under `/tmp`); see `underTmp`.
+   */
+  readonly readOnly?: readonly string[];
   readonly network: 'on' | 'off';
   /** The agent's environment (passed as bwrap's own, never on its command line). */
   readonly env: Readonly<Record<string, string>>;
@@ -234,6 +240,10 @@ export function sandboxArgv(spec: SandboxSpec): SandboxCommand {
   }
 
   const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
+  for (const r of spec.readOnly ?? []) {
+    const p = abs(r, 'each readOnly path');
+    args.push('--ro-bind-try', p, p);
+  }
   for (const w of workspace) args.push('--bind', w, w);
   for (const w of writable.slice(workspace.length)) args.push('--bind-try', w, w);
   for (const m of masks) {
@@ -254,6 +264,22 @@ export function sandboxArgv(spec: SandboxSpec): SandboxCommand {
     ...spec.args,
   );
   return { file: spec.bwrap, args, env: { ...spec.env } };
+}
+
+/**
+ * The folder to bind back for a program the sandbox would hide behind its
+ * private `/tmp`: the top folder under `/tmp` that holds it (a checkout or
+ * an npm prefix made there), or undefined for one elsewhere.
+ */
+export function underTmp(program: string): string | undefined {
+  let p = program;
+  try {
+    p = fs.realpathSync(program);
+  } catch {
+    // not there: as given
+  }
+  const parts = path.resolve(p).split('/');
+  return parts[1] === 'tmp' && parts[2] ? `/tmp/${parts[2]}` : undefined;
 }
 
 /** One denied path to cover. */

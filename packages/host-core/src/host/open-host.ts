@@ -292,6 +292,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
             env,
             stateDir: paths.root,
             runDir,
+            programs: [process.execPath, ...options.agents.mcpCommand.filter((a) => a.startsWith('/'))],
             off: options.agents.sandbox === false,
             network: options.agents.network ?? 'on',
           }),

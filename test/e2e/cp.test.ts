@@ -40,7 +40,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { daemonLogTail, POCKETSHELL, pocketshell, startReadyDaemon, until } from '../support/cli.ts';
+import { POCKETSHELL, pocketshell, startReadyDaemon, until } from '../support/cli.ts';
 
 let relay: StartedRelay;
 let daemon: ChildProcess;
@@ -98,11 +98,7 @@ after(async () => {
   rmSync(base, { recursive: true, force: true });
 });
 
-/** `pocketshell cp args…`; a copy that times out says what the host's daemon logged last. */
-const cp = (args: string[], timeoutMs = 120_000) =>
-  pocketshell(['cp', ...args], devEnv, timeoutMs).catch((error: Error) => {
-    throw new Error(`${error.message}\nthe daemon's log ends:\n${daemonLogTail(hostEnv.POCKETSHELL_HOME!)}`);
-  });
+const cp = (args: string[], timeoutMs = 120_000) => pocketshell(['cp', ...args], devEnv, timeoutMs);
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 

@@ -4,7 +4,7 @@
  * its output, and a Node device and a host agent wired for loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Device, type TerminalClient } from '@pocketshell/client';
@@ -166,20 +166,6 @@ export async function until(
  * ready, as `pocketshell status --json` reports it. `bin`: another
  * `pocketshell` launcher (an installed package's) instead of this checkout's.
  */
-/** Where `startReadyDaemon` writes the daemon's stdout and stderr: beside its state folder. */
-export function daemonLog(stateDir: string): string {
-  return `${stateDir}.daemon.log`;
-}
-
-/** The last `lines` lines of the daemon's log (for a failing test's message), or a note that there is none. */
-export function daemonLogTail(stateDir: string, lines = 40): string {
-  try {
-    return readFileSync(daemonLog(stateDir), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no daemon log)';
-  }
-}
-
 /** Ends the session holder of a state folder, if one runs (SIGTERM: it ends its shells and goes). */
 export function endHolder(stateDir: string | undefined): void {
   if (!stateDir) return;
@@ -203,13 +189,10 @@ export async function startReadyDaemon(
   nodeArgs: string[] = [],
   bin: string = POCKETSHELL,
 ): Promise<ChildProcess> {
-  // Its log beside the state folder (`daemonLog`): a test that fails can say what the daemon saw.
-  const log = psEnv.POCKETSHELL_HOME ? openSync(daemonLog(psEnv.POCKETSHELL_HOME), 'a') : 'ignore';
   const daemon = spawn(process.execPath, [...nodeArgs, bin, 'daemon', 'run', '--relay', relayUrl], {
     env: { ...process.env, ...psEnv },
-    stdio: ['ignore', log, log],
+    stdio: 'ignore',
   });
-  if (typeof log === 'number') closeSync(log);
   // The session holder it starts outlives it by design (a restart keeps the shells); a test's or
   // a benchmark's daemon takes its holder along, or every run would leave one with its shells.
   daemon.once('exit', () => endHolder(psEnv.POCKETSHELL_HOME));

@@ -204,13 +204,6 @@ class NdcDataChannel extends Emitter<DataChannelEvents> implements DataChannel {
       if (typeof data === 'string') this.#dc.sendMessage(data);
       else this.#dc.sendMessageBinary(data);
     } catch (cause) {
-      // Closed underneath (the peer went away) before its close event reached us: the message could
-      // not have arrived anyway, and the close event follows. Thrown, it would end a daemon whose
-      // send came from a timer or a pump (seen: a files upload's ack after the client was killed).
-      if (!this.#dc.isOpen()) {
-        this.#state = 'closing';
-        return;
-      }
       throw new WebRtcError('not_open', `channel ${this.label} refused the message`, { cause });
     }
   }

@@ -1,0 +1,176 @@
+/**
+ * `PostgresStore` against a private PostgreSQL cluster on 127.0.0.1
+ * (`testing/postgres.ts`; Debian's server, installed by
+ * scripts/install-system-deps.sh — without it this test fails rather than
+ * skips): the store conformance suite, shared with `SqliteStore`, on a
+ * database owned by an ordinary role, twice (a pool of one connection and
+ * one of ten); then what only PostgreSQL has — relays migrating one fresh
+ * database at once, the same tables and columns as SQLite's, a pooled
+ * connection killed under the store, and failures that say `store_failed`
+ * without the password.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type PostgresCluster, startPostgres } from '../testing/postgres.ts';
+import { storeConformance } from '../testing/store-conformance.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { describeDatabaseUrl, MIGRATION_LOCK, PostgresStore } from './postgres-store.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+let cluster: PostgresCluster;
+const started = startPostgres();
+before(async () => {
+  cluster = await started;
+});
+after(async () => {
+  await (await started).stop();
+});
+
+for (const poolSize of [1, 10]) {
+  storeConformance(`PostgresStore (pool of ${poolSize})`, async () => {
+    const db = await (await started).createDatabase();
+    return {
+      open: (migrations) => PostgresStore.open({ url: db.url, password: db.password, poolSize, migrations }),
+      schemaVersion: (store) => (store as PostgresStore).schemaVersion(),
+      drop: async () => {
+        await cluster.query(`DROP DATABASE ${db.name} WITH (FORCE)`);
+      },
+    };
+  });
+}
+
+describe('PostgresStore on its own', () => {
+  it('lets relays that start together migrate a fresh database once', async () => {
+    const db = await cluster.createDatabase();
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        PostgresStore.open({ url: db.url, password: db.password, poolSize: 2 }),
+      ),
+    );
+    const applied = await cluster.query(
+      'SELECT version, name FROM schema_migrations ORDER BY version',
+      [],
+      db.name,
+    );
+    assert.deepEqual(
+      applied,
+      MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+    );
+    for (const s of stores) assert.equal(await s.schemaVersion(), MIGRATIONS.at(-1)!.version);
+    await Promise.all(stores.map((s) => s.close()));
+    // the migration lock is a transaction's: none is left held
+    assert.deepEqual(
+      await cluster.query('SELECT objid FROM pg_locks WHERE locktype = $1 AND objid = $2', [
+        'advisory',
+        MIGRATION_LOCK,
+      ]),
+      [],
+    );
+  });
+
+  it('makes the same tables and columns as SQLite from the one migration list', async () => {
+    const db = await cluster.createDatabase();
+    const pgStore = await PostgresStore.open({ url: db.url, password: db.password });
+    await pgStore.close();
+    const pgColumns = await cluster.query(
+      `SELECT table_name AS t, column_name AS c, is_nullable AS n FROM information_schema.columns
+       WHERE table_schema = 'public' ORDER BY table_name, column_name`,
+      [],
+      db.name,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'relay-schema-'));
+    try {
+      const sqlite = new SqliteStore(join(dir, 'db.sqlite'));
+      await sqlite.close();
+      const { DatabaseSync } = await import('node:sqlite');
+      const file = new DatabaseSync(join(dir, 'db.sqlite'));
+      const tables = file
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .all()
+        .map((r) => r.name as string);
+      const sqliteColumns = tables.flatMap((t) =>
+        file
+          .prepare(`PRAGMA table_info(${t})`)
+          .all()
+          .map((c) => ({ t, c: c.name as string, n: c.notnull === 1 || c.pk === 1 ? 'NO' : 'YES' })),
+      );
+      file.close();
+      const key = (r: Record<string, unknown>) => `${r.t}.${r.c} ${r.n}`;
+      assert.deepEqual(pgColumns.map(key).sort(), sqliteColumns.map(key).sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('survives its pooled connections being killed, and tells who asked', async () => {
+    const db = await cluster.createDatabase();
+    const idle: Error[] = [];
+    const store = await PostgresStore.open({
+      url: db.url,
+      password: db.password,
+      poolSize: 2,
+      onIdleError: (e) => idle.push(e),
+    });
+    try {
+      await store.ping();
+      const killed = await cluster.query(
+        'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1',
+        [db.name],
+      );
+      assert.ok(killed.length >= 1);
+      // the idle connection's end reaches the store's listener, not an uncaught 'error'
+      for (let i = 0; i < 200 && idle.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(idle.length >= 1, 'onIdleError was told');
+      await store.ping();
+      await store.touchHost(`h_${'k'.repeat(26)}`, 'pub', 1);
+      assert.equal(await store.hasHost(`h_${'k'.repeat(26)}`), true);
+    } finally {
+      await store.close();
+    }
+    await assert.rejects(store.ping(), { code: 'store_failed', message: /closed/ });
+  });
+
+  it('fails with store_failed and never shows the password', async () => {
+    const db = await cluster.createDatabase();
+    const wrong = 'not-the-password-9f3c1a';
+    await assert.rejects(
+      PostgresStore.open({ url: db.url, password: wrong, connectTimeoutMs: 5000 }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'store_failed');
+        assert.match(e.message, /password authentication failed/);
+        assert.ok(!e.message.includes(wrong), e.message);
+        assert.ok(e.message.includes(describeDatabaseUrl(db.url)), e.message);
+        return true;
+      },
+    );
+    const inUrl = db.url.replace('@', `:${wrong}@`);
+    await assert.rejects(PostgresStore.open({ url: inUrl }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'store_failed');
+      assert.ok(!e.message.includes(wrong), e.message);
+      return true;
+    });
+    // nothing listens on port 1
+    await assert.rejects(
+      PostgresStore.open({ url: `postgres://x:${wrong}@127.0.0.1:1/x`, connectTimeoutMs: 2000 }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'store_failed');
+        assert.match(e.message, /ECONNREFUSED/);
+        assert.ok(!e.message.includes(wrong), e.message);
+        return true;
+      },
+    );
+  });
+
+  it('describes a URL without its password or query', () => {
+    assert.equal(
+      describeDatabaseUrl('postgres://relay:s3cret@db.example:5433/relay?sslmode=require&password=x'),
+      'postgres://relay@db.example:5433/relay',
+    );
+    assert.equal(describeDatabaseUrl('postgresql://db.example/relay'), 'postgresql://db.example/relay');
+    assert.equal(describeDatabaseUrl('postgres:///relay?host=/run/postgresql'), 'postgres:///relay');
+    assert.equal(describeDatabaseUrl('postgres://u:p@'), 'postgres://u@');
+  });
+});

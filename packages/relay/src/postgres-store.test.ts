@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type PostgresCluster, startPostgres } from '../testing/postgres.ts';
 import { storeConformance } from '../testing/store-conformance.ts';
+import { describeDatabaseUrl } from './database-url.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { describeDatabaseUrl, MIGRATION_LOCK, PostgresStore } from './postgres-store.ts';
+import { MIGRATION_LOCK, PostgresStore } from './postgres-store.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
 let cluster: PostgresCluster;

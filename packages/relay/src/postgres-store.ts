@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeviceId, HostId, PartyId } from '@pocketshell/protocol';
 import { unixNow } from '@pocketshell/protocol';
 import pg from 'pg';
+import { describeDatabaseUrl, urlHasPassword } from './database-url.ts';
 import { RelayError } from './errors.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
 import type { NewToken, PushSubscriptionRecord, RedeemOutcome, RelayStore, TokenRecord } from './store.ts';
@@ -46,21 +47,6 @@ export interface PostgresStoreOptions {
   migrations?: readonly Migration[] | undefined;
   /** Told about a pooled connection that failed while idle (the server restarted, the network dropped). */
   onIdleError?: ((error: Error) => void) | undefined;
-}
-
-/**
- * The URL as it may be shown: scheme, user, host, port and database — no
- * password, no query (which may carry one, or key file paths).
- */
-export function describeDatabaseUrl(url: string): string {
-  const m = /^(postgres(?:ql)?):\/\/(?:([^:@/?#]*)(?::[^@/?#]*)?@)?([^/?#]*)(\/[^?#]*)?/.exec(url);
-  if (!m) return 'postgres://(unparsable URL)';
-  return `${m[1]}://${m[2] ? `${m[2]}@` : ''}${m[3]}${m[4] ?? ''}`;
-}
-
-/** True for URLs this store opens. */
-export function isPostgresUrl(value: string): boolean {
-  return /^postgres(?:ql)?:\/\//.test(value);
 }
 
 type Row = Record<string, unknown>;
@@ -461,6 +447,6 @@ function sqlState(error: unknown): string | undefined {
  * carries none. Kept in memory only, handed to `pg`.
  */
 function withPassword(url: string, password: string | undefined): string {
-  if (password === undefined || /^postgres(?:ql)?:\/\/[^/?#@]*:[^/?#@]*@/.test(url)) return url;
+  if (password === undefined || urlHasPassword(url)) return url;
   return `${url}${url.includes('?') ? '&' : '?'}password=${encodeURIComponent(password)}`;
 }

@@ -364,7 +364,7 @@ export class PostgresStore implements RelayStore {
   close(): Promise<void> {
     this.#closed = true;
     this.#closing ??= this.#pool.end().catch((error: unknown) => {
-      throw this.#fail(error, 'close failed');
+      throw this.#fail(error, `closing ${this.#where} failed`);
     });
     return this.#closing;
   }
@@ -419,7 +419,7 @@ export class PostgresStore implements RelayStore {
           await sleep(Math.random() * Math.min(50, 2 ** tries));
           continue;
         }
-        throw this.#fail(error, 'query failed');
+        throw this.#fail(error, `query on ${this.#where} failed`);
       } finally {
         client.release(broken);
       }
@@ -431,7 +431,7 @@ export class PostgresStore implements RelayStore {
     let message = `${what}: ${(cause as Error)?.message ?? String(cause)}`;
     if (this.#password) message = message.split(this.#password).join('***');
     const code = sqlState(cause);
-    return new RelayError('store_failed', `postgres ${message}${code ? ` (${code})` : ''}`, { cause });
+    return new RelayError('store_failed', `${message}${code ? ` (${code})` : ''}`, { cause });
   }
 }
 

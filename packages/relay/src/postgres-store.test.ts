@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { type PostgresCluster, startPostgres } from '../testing/postgres.ts';
 import { storeConformance } from '../testing/store-conformance.ts';
 import { describeDatabaseUrl } from './database-url.ts';
@@ -132,6 +133,36 @@ describe('PostgresStore on its own', () => {
       await store.close();
     }
     await assert.rejects(store.ping(), { code: 'store_failed', message: /closed/ });
+  });
+
+  it('fails a call whose connection is killed mid-query with store_failed, and goes on', async () => {
+    const db = await cluster.createDatabase();
+    const store = await PostgresStore.open({ url: db.url, password: db.password, poolSize: 2 });
+    const blocker = new pg.Client({ connectionString: db.urlWithPassword });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE enrollment_tokens IN ACCESS EXCLUSIVE MODE');
+      const pending = store.enrollHost(`h_${'m'.repeat(26)}`, 'pub', 'hash', 1);
+      const waiting = async () =>
+        cluster.query(
+          `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pocketshell-relay'
+           AND wait_event_type = 'Lock'`,
+          [db.name],
+        );
+      for (let i = 0; i < 500 && (await waiting()).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      const [victim] = await waiting();
+      assert.ok(victim, 'the store waits on the lock');
+      await cluster.query('SELECT pg_terminate_backend($1)', [victim.pid]);
+      await assert.rejects(pending, { code: 'store_failed', message: /terminat/ });
+      await blocker.query('ROLLBACK');
+      assert.equal(await store.enrollHost(`h_${'m'.repeat(26)}`, 'pub', 'hash', 1), false, 'no such token');
+      await store.ping();
+    } finally {
+      await blocker.end();
+      await store.close();
+    }
   });
 
   it('fails with store_failed and never shows the password', async () => {

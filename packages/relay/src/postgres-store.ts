@@ -408,6 +408,12 @@ export class PostgresStore implements RelayStore {
         throw this.#fail(error, `cannot reach ${this.#where}`);
       }
       let broken: Error | undefined;
+      // a connection that fails while checked out emits 'error' besides failing the query: without a
+      // listener that would end the process
+      const onError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onError);
       try {
         return await fn((text, values) => client.query<Row>(text, values));
       } catch (error) {
@@ -421,6 +427,7 @@ export class PostgresStore implements RelayStore {
         }
         throw this.#fail(error, `query on ${this.#where} failed`);
       } finally {
+        client.removeListener('error', onError);
         client.release(broken);
       }
     }

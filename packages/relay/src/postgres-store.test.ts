@@ -5,23 +5,27 @@
  * skips): the store conformance suite, shared with `SqliteStore`, on a
  * database owned by an ordinary role, twice (a pool of one connection and
  * one of ten); then what only PostgreSQL has — relays migrating one fresh
- * database at once, the same tables and columns as SQLite's, a pooled
- * connection killed under the store, and failures that say `store_failed`
- * without the password.
+ * database at once, the same tables and columns as SQLite's, pooled
+ * connections killed idle and mid-query, a pg_dump backup restored the way
+ * docs/relay.md says, and failures that say `store_failed` without the
+ * password.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import pg from 'pg';
-import { type PostgresCluster, startPostgres } from '../testing/postgres.ts';
+import { type PostgresCluster, postgresBinDir, startPostgres } from '../testing/postgres.ts';
 import { storeConformance } from '../testing/store-conformance.ts';
 import { describeDatabaseUrl } from './database-url.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { MIGRATION_LOCK, PostgresStore } from './postgres-store.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
+const run = promisify(execFile);
 let cluster: PostgresCluster;
 const started = startPostgres();
 before(async () => {
@@ -162,6 +166,52 @@ describe('PostgresStore on its own', () => {
     } finally {
       await blocker.end();
       await store.close();
+    }
+  });
+
+  it('restores from a pg_dump backup, as docs/relay.md says, into a database the relay opens', async () => {
+    const from = await cluster.createDatabase();
+    const to = await cluster.createDatabase();
+    const store = await PostgresStore.open({ url: from.url, password: from.password });
+    const [h, d] = [`h_${'n'.repeat(26)}`, `d_${'n'.repeat(26)}`] as const;
+    await store.touchHost(h, 'pubH', 100);
+    await store.addPending(h, d, 'pubD', 10_000);
+    assert.equal(await store.acceptPending(h, d, 200), true);
+    await store.createToken({
+      id: 'kept',
+      hash: 'kept-hash',
+      label: 'backup',
+      createdAt: 1,
+      expiresAt: null,
+      uses: 3,
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'relay-dump-'));
+    const dump = join(dir, 'relay.dump');
+    const bin = postgresBinDir();
+    try {
+      // while the relay's pool is open: pg_dump takes a consistent snapshot
+      await run(join(bin, 'pg_dump'), ['--format=custom', '--file', dump, from.url], {
+        env: { PATH: process.env.PATH ?? '', PGPASSWORD: from.password },
+      });
+      await run(join(bin, 'pg_restore'), ['--no-owner', '--role', to.role, '--dbname', to.url, dump], {
+        env: { PATH: process.env.PATH ?? '', PGPASSWORD: to.password },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await store.close();
+    }
+    const restored = await PostgresStore.open({ url: to.url, password: to.password });
+    try {
+      assert.equal(await restored.schemaVersion(), MIGRATIONS.at(-1)!.version);
+      assert.equal(await restored.isPaired(h, d), true);
+      assert.equal(await restored.publicKeyOf(d), 'pubD');
+      assert.deepEqual(
+        (await restored.listTokens()).map((t) => [t.id, t.usesLeft]),
+        [['kept', 3]],
+      );
+      assert.equal(await restored.enrollHost(`h_${'o'.repeat(26)}`, 'p', 'kept-hash', 300), true);
+    } finally {
+      await restored.close();
     }
   });
 

@@ -106,6 +106,12 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
   if (owner) {
     chownSync(dir, owner.uid, owner.gid);
     chownSync(pwfile, owner.uid, owner.gid);
+    try {
+      execFileSync(owner.prefix[0]!, [...owner.prefix.slice(1), 'test', '-w', dir]);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`the postgres user cannot reach ${dir}: point TMPDIR at a folder others can traverse`);
+    }
   }
   const run = (program: string, args: string[]) => {
     const argv = [...(owner?.prefix ?? []), join(bin, program), ...args];

@@ -79,7 +79,9 @@ export class PostgresStore implements RelayStore {
     });
     // an idle connection's failure must not end the process: it leaves the pool, the next query opens another
     pool.on('error', (error) => options.onIdleError?.(error));
-    const store = new PostgresStore(pool, where, options.password);
+    // scrubbed from messages: the password given, or the one in the URL
+    const inUrl = /^postgres(?:ql)?:\/\/[^/?#@:]*:([^/?#@]+)@/.exec(options.url)?.[1];
+    const store = new PostgresStore(pool, where, options.password ?? inUrl);
     try {
       await store.#migrate(options.migrations ?? MIGRATIONS);
     } catch (error) {

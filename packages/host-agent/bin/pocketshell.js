@@ -13,10 +13,16 @@ requireNode(
 // `cp` moving a large file keeps V8's default.
 if (['run', 'session-holder'].includes(process.argv[2] === 'daemon' ? process.argv[3] : process.argv[2]))
   setFlagsFromString('--max-semi-space-size=1');
-const { run } = await import('../src/cli.ts');
-const code = await run(process.argv.slice(2), {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  env: process.env,
-});
-process.exitCode = code;
+if (process.argv[2] === 'session-holder' && process.argv.length === 3) {
+  // The session holder lives as long as its shells: its own small entry point, without the CLI.
+  const { runSessionHolder } = await import('../src/holder-main.ts');
+  await runSessionHolder(process.env);
+} else {
+  const { run } = await import('../src/cli.ts');
+  const code = await run(process.argv.slice(2), {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    env: process.env,
+  });
+  process.exitCode = code;
+}

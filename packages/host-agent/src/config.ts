@@ -15,7 +15,7 @@ import {
   type SessionTimeouts,
   type StatePaths,
   writeJsonFile,
-} from '@pocketshell/host-core';
+} from '@pocketshell/host-core/holder';
 import {
   array,
   boolean,

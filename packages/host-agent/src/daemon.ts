@@ -24,21 +24,11 @@ import { readConfig, sessionTimeoutsOf, socketPath } from './config.ts';
 import { CliError } from './exit-codes.ts';
 import { LocalClient, serveLocalApi } from './local-api.ts';
 import type { DaemonStatus } from './local-methods.ts';
+import { stderrLog } from './log.ts';
 import { relayFailure } from './relay-wait.ts';
 
 /** What runs the daemon: `pocketshell daemon run` (by hand or a service) or `pocketshell up`. */
 export type DaemonMode = 'daemon run' | 'up';
-
-/**
- * Log lines for people on stderr. With an ISO UTC timestamp, unless the
- * systemd journal (JOURNAL_STREAM) keeps stderr and stamps it itself.
- */
-export function stderrLog(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): (line: string) => void {
-  const stamp = !env.JOURNAL_STREAM;
-  return (line) => process.stderr.write(`${stamp ? `${new Date().toISOString()} ` : ''}${line}\n`);
-}
 
 export interface DaemonOptions {
   paths: StatePaths;

@@ -24,8 +24,9 @@ import {
   webClientBuilt,
 } from '@pocketshell/relay';
 import { DOCS, writeConfig } from './config.ts';
-import { type RunningDaemon, startDaemon, stderrLog } from './daemon.ts';
+import { type RunningDaemon, startDaemon } from './daemon.ts';
 import { CliError } from './exit-codes.ts';
+import { stderrLog } from './log.ts';
 import { pairingLoop } from './pairing-prompt.ts';
 
 export interface UpOptions {

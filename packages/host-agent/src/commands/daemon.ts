@@ -7,8 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { holderSocket, privateUmask, type StatePaths, shutdownHolder } from '@pocketshell/host-core';
 import type { Command } from 'commander';
 import { writeConfig } from '../config.ts';
-import { startDaemon, stderrLog, stopOnSignals } from '../daemon.ts';
+import { startDaemon, stopOnSignals } from '../daemon.ts';
 import { CliError } from '../exit-codes.ts';
+import { stderrLog } from '../log.ts';
 import {
   daemonReport,
   formatReport,

@@ -1,76 +1,16 @@
 /**
  * `pocketshell session-holder` (hidden): the session holder process of the
- * state folder (docs/host.md "Session holder"), started by the daemon when
- * none answers on `<state>/holder.sock`. It owns the PTYs — the login shell
- * and environment as the daemon would give them (`passEnv` from
- * config.json) — and outlives daemon restarts; it ends on SIGTERM (closing
- * its sessions), when asked (`daemon stop`), when idle, or when its socket
- * file is removed. Exits 0 at once when another holder already answers.
+ * state folder (holder-main.ts). The launchers run holder-main.ts directly
+ * without the CLI; this command is the same for anyone calling it through
+ * the CLI (and shows in its help as hidden).
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import {
-  ensurePrivateDir,
-  HOLDER_IDLE_MS,
-  holderSocket,
-  nodePtyBackend,
-  privateUmask,
-  SessionHolder,
-  SessionManager,
-} from '@pocketshell/host-core';
 import type { Command } from 'commander';
-import { readConfig, sessionTimeoutsOf } from '../config.ts';
-import { stderrLog } from '../daemon.ts';
-import { type Cli, paths } from './common.ts';
+import { runSessionHolder } from '../holder-main.ts';
+import type { Cli } from './common.ts';
 
 export function sessionHolderCommand(program: Command, { io }: Cli): void {
   program
     .command('session-holder', { hidden: true })
     .description('the process that keeps terminal sessions across daemon restarts (started by the daemon)')
-    .action(async () => {
-      privateUmask();
-      const p = paths(io);
-      ensurePrivateDir(p.root);
-      const log = stderrLog(io.env);
-      const config = readConfig(p);
-      let holder: SessionHolder | undefined;
-      const manager = new SessionManager({
-        backend: nodePtyBackend(),
-        env: io.env,
-        ...(config.passEnv ? { passEnv: config.passEnv } : {}),
-        timeouts: sessionTimeoutsOf(config),
-        onAttention: (event) => holder?.attention(event),
-      });
-      const idle = Number(io.env.POCKETSHELL_HOLDER_IDLE_MS);
-      let done!: () => void;
-      const ended = new Promise<void>((r) => {
-        done = r;
-      });
-      holder = await SessionHolder.listen({
-        socketPath: holderSocket(p),
-        manager,
-        idleMs: Number.isSafeInteger(idle) && idle > 0 ? idle : HOLDER_IDLE_MS,
-        onEnd: () => done(),
-        log,
-      });
-      if (!holder) {
-        log('a session holder already runs on this state folder');
-        return;
-      }
-      log(`session holder ${process.pid} listening on ${holderSocket(p)}`);
-      // For people and tests: which process holds the shells (written atomically, removed at the end).
-      const pidFile = join(p.root, 'holder.pid');
-      writeFileSync(`${pidFile}.tmp`, `${process.pid}\n`, { mode: 0o600 });
-      renameSync(`${pidFile}.tmp`, pidFile);
-      const h = holder;
-      process.on('SIGTERM', () => void h.end('SIGTERM'));
-      // Caught (not ignored), so the shells start with them at their defaults; no terminal to hang up.
-      for (const s of ['SIGINT', 'SIGQUIT', 'SIGHUP'] as const) process.on(s, () => {});
-      await ended;
-      try {
-        if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile);
-      } catch {}
-      // Whatever handle is left (a PTY's last read) must not keep an ended holder around.
-      setTimeout(() => process.exit(0), 500);
-    });
+    .action(() => runSessionHolder(io.env));
 }

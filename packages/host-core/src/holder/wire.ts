@@ -13,7 +13,14 @@
  * `bad_message` (the socket is then closed by its reader): a local trust
  * boundary, checked all the same.
  */
+import { join } from 'node:path';
 import { ProtocolError } from '@pocketshell/protocol';
+import type { StatePaths } from '../state/paths.ts';
+
+/** The session holder's socket in a state folder. */
+export function holderSocket(paths: StatePaths): string {
+  return join(paths.root, 'holder.sock');
+}
 
 /**
  * The wire's version, in `hello`'s answer. An upgraded daemon may meet a

@@ -29,6 +29,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { FileRoot, fsError } from '../files/confine.ts';
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from '../files/transfers.ts';
 import { RemoteSessionManager, startHolder } from '../holder/client.ts';
+import { holderSocket } from '../holder/wire.ts';
 import { nodePtyBackend, type PtyBackend } from '../pty/backend.ts';
 import type { SessionHost } from '../pty/session-host.ts';
 import type { SessionTimeouts } from '../pty/session-limits.ts';
@@ -119,11 +120,6 @@ export interface OpenHostOptions {
     network?: 'on' | 'off';
     filter?: AgentManagerOptions['filter'];
   };
-}
-
-/** The session holder's socket in a state folder. */
-export function holderSocket(paths: StatePaths): string {
-  return join(paths.root, 'holder.sock');
 }
 
 /** The session holder's log in a state folder. */

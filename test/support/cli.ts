@@ -4,8 +4,8 @@
  * its output, and a Node device and a host agent wired for loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Device, type TerminalClient } from '@pocketshell/client';
 import {
@@ -202,6 +202,7 @@ export async function startReadyDaemon(
   bin: string = POCKETSHELL,
 ): Promise<ChildProcess> {
   // Its output goes to a file beside the state folder (daemonLog): what a failing test shows.
+  mkdirSync(dirname(daemonLog(psEnv)), { recursive: true, mode: 0o700 });
   const logFd = openSync(daemonLog(psEnv), 'a', 0o600);
   const daemon = spawn(process.execPath, [...nodeArgs, bin, 'daemon', 'run', '--relay', relayUrl], {
     env: { ...process.env, ...psEnv },

@@ -1,0 +1,181 @@
+/**
+ * Several relay nodes sharing Redis and one store (test/support/fleet.ts),
+ * as real processes: a host on one node and a device on another pair, see
+ * each other's presence, exchange messages both ways, revoke, and get TURN
+ * credentials; a node killed with SIGKILL mid-pairing loses nothing it
+ * acknowledged (the claim survives, the host reconnects to another node and
+ * the pairing completes), and mid-stream every `send` is either delivered
+ * or refused — none vanishes silently.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { generateKeyPair } from '@pocketshell/protocol';
+import { replyCode as code, junkEnvelope as env, pairClients, RawClient } from '@pocketshell/relay/testing';
+import { type StartedFleet, startFleet } from '../support/fleet.ts';
+
+const TURN = [
+  '--turn-secret',
+  'fleet-test-secret-0123456789',
+  '--turn-url',
+  'turn:127.0.0.1:3478?transport=udp',
+];
+
+describe('relay fleet: a host and a device on different nodes', () => {
+  let fleet: StartedFleet;
+  before(async () => {
+    fleet = await startFleet(3, { args: TURN });
+  });
+  after(async () => {
+    await fleet?.stop();
+  });
+
+  it('pairs across nodes; presence, send/deliver both ways, TURN, revoke', async () => {
+    const [a, b] = fleet.nodes as [(typeof fleet.nodes)[0], (typeof fleet.nodes)[0]];
+    const hostKey = generateKeyPair();
+    const deviceKey = generateKeyPair();
+    const host = await RawClient.connect(a.wsUrl, { role: 'host', keyPair: hostKey });
+    const device = await RawClient.connect(b.wsUrl, { role: 'device', keyPair: deviceKey });
+    await pairClients(a.wsUrl, { hostKey, deviceKey, host, device });
+    // the acceptance on node A reached the device on node B, with the host's presence
+    assert.deepEqual(await device.next((m) => m.t === 'presence'), {
+      t: 'presence',
+      host: host.id,
+      online: true,
+    });
+
+    const e1 = env();
+    device.send({ t: 'send', to: host.id!, env: e1 });
+    assert.deepEqual(await host.next((m) => m.t === 'deliver'), { t: 'deliver', from: device.id, env: e1 });
+    const e2 = env();
+    host.send({ t: 'send', to: device.id!, env: e2 });
+    assert.deepEqual(await device.next((m) => m.t === 'deliver'), { t: 'deliver', from: host.id, env: e2 });
+
+    const turn = await device.request({ t: 'turn.credentials' });
+    assert.equal(turn.t, 'turn');
+
+    // presence across nodes: the host leaves node A, then comes back on node C
+    await host.close();
+    assert.deepEqual(await device.next((m) => m.t === 'presence'), {
+      t: 'presence',
+      host: host.id,
+      online: false,
+    });
+    assert.equal(code(await device.request({ t: 'send', to: host.id!, env: env() })), 'not_found');
+    const back = await RawClient.connect(fleet.nodes[2]!.wsUrl, { role: 'host', keyPair: hostKey });
+    assert.deepEqual(await device.next((m) => m.t === 'presence'), {
+      t: 'presence',
+      host: host.id,
+      online: true,
+    });
+
+    // a device that connects to node A learns the host (on node C) is online
+    const second = await RawClient.connect(a.wsUrl, { role: 'device', keyPair: deviceKey });
+    assert.deepEqual(await second.next((m) => m.t === 'presence'), {
+      t: 'presence',
+      host: host.id,
+      online: true,
+    });
+    const e3 = env();
+    back.send({ t: 'send', to: device.id!, env: e3 });
+    await device.next((m) => m.t === 'deliver' && m.env.mid === e3.mid);
+    await second.next((m) => m.t === 'deliver' && m.env.mid === e3.mid);
+
+    assert.equal(code(await back.request({ t: 'pair.revoke', peer: device.id! })), 'ok');
+    assert.deepEqual(await device.next((m) => m.t === 'pair.revoked'), { t: 'pair.revoked', from: host.id });
+    assert.deepEqual(await second.next((m) => m.t === 'pair.revoked'), { t: 'pair.revoked', from: host.id });
+    assert.equal(code(await device.request({ t: 'send', to: host.id!, env: env() })), 'not_paired');
+    await Promise.all([back.close(), device.close(), second.close()]);
+  });
+
+  it('shares the wrong-redeem budget between nodes', async () => {
+    // pair.wrong: 3 per address, wherever they land
+    const host = await RawClient.connect(fleet.nodes[0]!.wsUrl, { role: 'host', keyPair: generateKeyPair() });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const node = fleet.nodes[i % 3]!;
+      const d = await RawClient.connect(node.wsUrl, { role: 'device', keyPair: generateKeyPair() });
+      const r = await d.request({
+        t: 'pair.redeem',
+        claim: 'A'.repeat(22),
+        host: host.id!,
+        env: env('pair.request'),
+      });
+      outcomes.push(code(r));
+      await d.close();
+    }
+    assert.deepEqual(outcomes, ['claim_invalid', 'claim_invalid', 'claim_invalid', 'rate_limited']);
+    await host.close();
+  });
+});
+
+describe('relay fleet: a node killed with SIGKILL', () => {
+  let fleet: StartedFleet;
+  before(async () => {
+    fleet = await startFleet(2);
+  });
+  after(async () => {
+    await fleet?.stop();
+  });
+
+  it('mid-pairing: the acknowledged claim survives; the host moves to the other node and pairing completes', async () => {
+    const [a, b] = fleet.nodes as [(typeof fleet.nodes)[0], (typeof fleet.nodes)[0]];
+    const hostKey = generateKeyPair();
+    const deviceKey = generateKeyPair();
+    const host = await RawClient.connect(a.wsUrl, { role: 'host', keyPair: hostKey });
+    const created = await host.request({ t: 'pair.create' });
+    assert.equal(created.t, 'pair.created');
+    await a.kill('SIGKILL');
+    await host.closed;
+    // the host reconnects to the surviving node; the device redeems there the claim node A created
+    const moved = await RawClient.connect(b.wsUrl, { role: 'host', keyPair: hostKey });
+    const device = await RawClient.connect(b.wsUrl, { role: 'device', keyPair: deviceKey });
+    const { claim } = await pairClients(b.wsUrl, { hostKey, deviceKey, host: moved, device, claim: created });
+    assert.equal(claim, (created as { claim: string }).claim);
+    await Promise.all([moved.close(), device.close()]);
+    await a.restart();
+  });
+
+  it('mid-stream: every send is delivered or refused, none lost silently', async () => {
+    const [a, b] = fleet.nodes as [(typeof fleet.nodes)[0], (typeof fleet.nodes)[0]];
+    const hostKey = generateKeyPair();
+    const deviceKey = generateKeyPair();
+    const host = await RawClient.connect(a.wsUrl, { role: 'host', keyPair: hostKey });
+    const device = await RawClient.connect(b.wsUrl, { role: 'device', keyPair: deviceKey });
+    await pairClients(a.wsUrl, { hostKey, deviceKey, host, device });
+    const received = new Set<string>();
+    host.ws.on('message', (data) => {
+      const m = JSON.parse(data.toString()) as { t: string; env?: { mid: string } };
+      if (m.t === 'deliver' && m.env) received.add(m.env.mid);
+    });
+    const refused = new Map<string, string>();
+    const sent: { rid: string; mid: string }[] = [];
+    device.ws.on('message', (data) => {
+      const m = JSON.parse(data.toString()) as { t: string; rid?: string; code?: string };
+      if (m.t === 'error' && m.rid !== undefined) refused.set(m.rid, m.code!);
+    });
+    let killed = false;
+    for (let i = 0; i < 400; i++) {
+      const e = env();
+      const rid = `s${i}`;
+      sent.push({ rid, mid: e.mid });
+      device.send({ t: 'send', rid, to: host.id!, env: e });
+      if (i === 150) {
+        await a.kill('SIGKILL');
+        killed = true;
+      } else await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.ok(killed);
+    // every outcome is in by now: an answer from node A, PUBLISH reaching nobody, or the reply timeout
+    await new Promise((r) => setTimeout(r, 4000));
+    await host.closed;
+    const silent = sent.filter((s) => !received.has(s.mid) && !refused.has(s.rid));
+    assert.deepEqual(silent, [], 'a send neither delivered nor refused');
+    assert.ok(received.size >= 100, `delivered before the kill: ${received.size}`);
+    const codes = new Set(refused.values());
+    for (const c of codes) assert.ok(['not_found', 'unavailable'].includes(c), c);
+    assert.ok(refused.size > 0);
+    // nothing delivered was also refused
+    for (const s of sent) assert.ok(!(received.has(s.mid) && refused.has(s.rid)), s.rid);
+    await device.close();
+  });
+});

@@ -5,12 +5,22 @@
  * credentials; a node killed with SIGKILL mid-pairing loses nothing it
  * acknowledged (the claim survives, the host reconnects to another node and
  * the pairing completes), and mid-stream every `send` is either delivered
- * or refused — none vanishes silently.
+ * or refused — none vanishes silently. A live terminal between a real host
+ * agent and a Node device stays up while their node dies (it runs
+ * peer-to-peer), and both move to the next relay URL of their list.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { generateKeyPair } from '@pocketshell/protocol';
+import { Device, type PairedHost } from '@pocketshell/client';
+import type { OpenedHost } from '@pocketshell/host-core';
+import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { replyCode as code, junkEnvelope as env, pairClients, RawClient } from '@pocketshell/relay/testing';
+import { isLoopbackIPv4, WeriftEngine } from '@pocketshell/webrtc';
+import { WebSocket } from 'ws';
+import { openLoopbackHost, until, waitForText } from '../support/cli.ts';
 import { type StartedFleet, startFleet } from '../support/fleet.ts';
 
 const TURN = [
@@ -177,5 +187,71 @@ describe('relay fleet: a node killed with SIGKILL', () => {
     // nothing delivered was also refused
     for (const s of sent) assert.ok(!(received.has(s.mid) && refused.has(s.rid)), s.rid);
     await device.close();
+  });
+});
+
+describe('relay fleet: a live terminal while its node dies', () => {
+  let fleet: StartedFleet;
+  let host: OpenedHost | undefined;
+  let device: Device | undefined;
+  let home: string;
+  before(async () => {
+    fleet = await startFleet(2);
+    home = mkdtempSync(join(tmpdir(), 'pocketshell-fleet-host-'));
+  });
+  after(async () => {
+    await device?.close();
+    await host?.close();
+    await fleet?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('the terminal stays up, the host and the device reconnect to the other node', async () => {
+    const [a, b] = fleet.nodes as [(typeof fleet.nodes)[0], (typeof fleet.nodes)[0]];
+    host = await openLoopbackHost(a.wsUrl, home, { relayFallbackUrls: [b.wsUrl] });
+    host.agent.start();
+    device = new Device({
+      keyPair: generateKeyPair(),
+      relayUrl: a.wsUrl,
+      relayFallbackUrls: [b.wsUrl],
+      WebSocket: WebSocket as unknown as WebSocketFactory,
+      engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+      localAddressFilter: isLoopbackIPv4,
+      minBackoffMs: 50,
+      maxBackoffMs: 500,
+    });
+    device.start();
+    const d = device;
+    let paired: Promise<PairedHost> | undefined;
+    await host.agent.pair({
+      webUrl: a.url,
+      onUrl: (url) => {
+        paired = d.pair(url, { name: 'fleet phone' });
+      },
+      confirm: async () => true,
+    });
+    const hostInfo = await paired!;
+    const conn = await device.connect(hostInfo.id);
+    const term = await conn.openTerminal('new', { cols: 80, rows: 24 });
+    term.write('echo before-$((20+1))\r');
+    await waitForText(term, /before-21\r\n/);
+
+    await a.kill('SIGKILL');
+    // the peer connection does not go through the relay: the terminal answers at once
+    term.write('echo during-$((20+2))\r');
+    await waitForText(term, /during-22\r\n/);
+
+    const agent = host.agent;
+    await until(() => agent.relay.state === 'ready' && agent.relay.url === b.wsUrl, 20_000);
+    await until(() => d.relay.state === 'ready' && d.relay.url === b.wsUrl, 20_000);
+    term.write('echo after-$((20+3))\r');
+    await waitForText(term, /after-23\r\n/);
+    // signaling runs through node B now: a second connection works
+    const again = await device.connect(hostInfo.id);
+    const t2 = await again.openTerminal('new', { cols: 80, rows: 24 });
+    t2.write('echo second-$((6*7))\r');
+    await waitForText(t2, /second-42\r\n/);
+    await again.close();
+    await conn.close();
   });
 });

@@ -25,6 +25,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   decodeFrame,
+  PARTY_ID_RE,
   type PartyId,
   parseServerMessage,
   roleOfId,
@@ -142,7 +143,7 @@ export function parseWire(text: string): Wire | undefined {
   if (o.k !== 'msg' || typeof o.to !== 'string' || typeof o.from !== 'string') return undefined;
   if (!NODE_ID_RE.test(o.from) || (o.r !== undefined && !count(o.r))) return undefined;
   try {
-    roleOfId(o.to as PartyId);
+    if (!PARTY_ID_RE.test(o.to)) return undefined;
     const m = parseServerMessage(decodeFrame(JSON.stringify(o.m)));
     return {
       v: 1,

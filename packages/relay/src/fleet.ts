@@ -267,6 +267,10 @@ export class Fleet {
         [this.nodeId, this.#ttlMs],
       );
     }
+    // (again after a Redis restart lost them)
+    const hosts = ids.filter((id) => this.#held.get(id) === true);
+    for (let i = 0; i < hosts.length; i += 500)
+      await this.#cmd.sadd(this.#hostsOf(this.nodeId), ...hosts.slice(i, i + 500));
     await this.#cmd.pexpire(this.#hostsOf(this.nodeId), this.#ttlMs * 4);
     const lapsed = (await this.#run(NODES, [`${PREFIX}nodes`], [this.nodeId, this.#ttlMs])) as string[];
     for (const node of lapsed) await this.#reap(node);

@@ -255,3 +255,46 @@ describe('relay fleet: a live terminal while its node dies', () => {
     await conn.close();
   });
 });
+
+describe('relay fleet: Redis restarts', () => {
+  let fleet: StartedFleet;
+  before(async () => {
+    fleet = await startFleet(2);
+  });
+  after(async () => {
+    await fleet?.stop();
+  });
+
+  it('readiness fails while Redis is away; routing between nodes comes back without reconnecting clients', async () => {
+    const [a, b] = fleet.nodes as [(typeof fleet.nodes)[0], (typeof fleet.nodes)[0]];
+    const hostKey = generateKeyPair();
+    const deviceKey = generateKeyPair();
+    const host = await RawClient.connect(a.wsUrl, { role: 'host', keyPair: hostKey });
+    const device = await RawClient.connect(b.wsUrl, { role: 'device', keyPair: deviceKey });
+    await pairClients(a.wsUrl, { hostKey, deviceKey, host, device });
+    assert.equal((await fetch(`${a.url}/readyz`)).status, 200);
+
+    await fleet.redis.kill();
+    assert.equal((await fetch(`${a.url}/readyz`)).status, 503);
+    assert.equal((await fetch(`${a.url}/healthz`)).status, 200, 'the node itself is alive');
+    assert.notEqual(code(await device.request({ t: 'send', to: host.id!, env: env() })), 'ok');
+
+    // an empty Redis: each node registers its identities again at its next heartbeat
+    await fleet.redis.restart();
+    await until(async () => (await fetch(`${b.url}/readyz`)).status === 200, 20_000);
+    let delivered = false;
+    for (let i = 0; i < 100 && !delivered; i++) {
+      const e = env();
+      device.send({ t: 'send', rid: `r${i}`, to: host.id!, env: e });
+      const first = await Promise.race([
+        host.next((m) => m.t === 'deliver' && m.env.mid === e.mid, 2000).then(() => 'delivered'),
+        device.next((m) => m.t === 'error' && m.rid === `r${i}`, 2000).then((m) => code(m)),
+      ]).catch(() => 'silent');
+      if (first === 'delivered') delivered = true;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(delivered, 'a send crosses nodes again');
+    assert.equal(host.queued.filter((m) => m.t === 'error').length, 0);
+    await Promise.all([host.close(), device.close()]);
+  });
+});

@@ -15,8 +15,10 @@ export interface StartedRedis {
   /** `redis://127.0.0.1:PORT` */
   readonly url: string;
   readonly port: number;
-  /** Kills it at once (SIGKILL), as a crash would. */
+  /** Kills it at once (SIGKILL), as a crash would; everything in it is gone. */
   kill(): Promise<void>;
+  /** Kills it and starts an empty one on the same port (a Redis restart without persistence). */
+  restart(): Promise<void>;
   /** Stops it and removes its folder. Idempotent. */
   stop(): Promise<void>;
 }
@@ -70,50 +72,60 @@ export async function startRedis(): Promise<StartedRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'pocketshell-redis-'));
   const port = await freePort();
   let output = '';
-  const child: ChildProcess = spawn(
-    bin,
-    [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-      '--protected-mode',
-      'yes',
-      '--maxclients',
-      '1000',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout!.on('data', (d: Buffer) => {
-    output = (output + d.toString()).slice(-4000);
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    output = (output + d.toString()).slice(-4000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 10_000;
-  while (!(await answers(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`redis-server did not start; output:\n${output}`);
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const launch = async () => {
+    const proc = spawn(
+      bin,
+      [
+        ...['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+        ...['--dir', dir, '--protected-mode', 'yes', '--maxclients', '1000'],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = proc;
+    exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    const keep = (d: Buffer) => {
+      output = (output + d.toString()).slice(-4000);
+    };
+    proc.stdout!.on('data', keep);
+    proc.stderr!.on('data', keep);
+    const deadline = Date.now() + 10_000;
+    while (!(await answers(port))) {
+      if (proc.exitCode !== null || Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`redis-server did not start; output:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    await new Promise((r) => setTimeout(r, 50));
+  };
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    const proc = child;
+    if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    await exited;
+  };
+  try {
+    await launch();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
   let stopping: Promise<void> | undefined;
-  const end = (signal: NodeJS.Signals) => {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    })();
-    return stopping;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    kill: () => kill(),
+    restart: async () => {
+      await kill();
+      await launch();
+    },
+    stop: () => {
+      stopping ??= (async () => {
+        await kill('SIGTERM');
+        rmSync(dir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
   };
-  return { url: `redis://127.0.0.1:${port}`, port, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') };
 }

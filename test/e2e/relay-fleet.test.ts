@@ -5,7 +5,8 @@
  * credentials; a node killed with SIGKILL mid-pairing loses nothing it
  * acknowledged (the claim survives, the host reconnects to another node and
  * the pairing completes), and mid-stream every `send` is either delivered
- * or refused — none vanishes silently. A live terminal between a real host
+ * or refused — none vanishes silently, and the device hears that its host
+ * (on the dead node) went offline. A live terminal between a real host
  * agent and a Node device stays up while their node dies (it runs
  * peer-to-peer), and both move to the next relay URL of their list.
  */
@@ -186,6 +187,12 @@ describe('relay fleet: a node killed with SIGKILL', () => {
     assert.ok(refused.size > 0);
     // nothing delivered was also refused
     for (const s of sent) assert.ok(!(received.has(s.mid) && refused.has(s.rid)), s.rid);
+    // node B noticed node A's death (its entries lapsed) and told the device its host went offline
+    assert.deepEqual(await device.next((m) => m.t === 'presence' && !m.online, 20_000), {
+      t: 'presence',
+      host: host.id,
+      online: false,
+    });
     await device.close();
   });
 });

@@ -95,6 +95,9 @@ describe('relay fleet: a host and a device on different nodes', () => {
     assert.deepEqual(await device.next((m) => m.t === 'pair.revoked'), { t: 'pair.revoked', from: host.id });
     assert.deepEqual(await second.next((m) => m.t === 'pair.revoked'), { t: 'pair.revoked', from: host.id });
     assert.equal(code(await device.request({ t: 'send', to: host.id!, env: env() })), 'not_paired');
+    // node B routed the device's send to node A and got its ack
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    assert.match(metrics, /^pocketshell_relay_fleet_messages_total\{outcome="acked"\} [1-9]/m);
     await Promise.all([back.close(), device.close(), second.close()]);
   });
 

@@ -70,6 +70,8 @@ export interface FleetOptions {
   replyTimeoutMs?: number;
   /** Tells a dead node's hosts' devices they went offline. */
   onNodeGone?: (hosts: PartyId[]) => void;
+  /** Counts messages between nodes (the relay's metrics). */
+  count?: (outcome: 'sent' | 'received' | 'acked' | 'gone' | 'unanswered' | 'dropped') => void;
 }
 
 /** A Lua script, run by its SHA (loaded again after a Redis restart). */
@@ -381,6 +383,7 @@ export class Fleet {
                 this.#waiting.set(r, { resolve, timer });
               });
         const receivers = await this.#cmd.publish(this.#channel(node), text);
+        this.#o.count?.(receivers === 0 ? 'gone' : 'sent');
         if (receivers === 0) {
           // the node is gone: not delivered there, and not worth a lookup next time
           if (r !== undefined) this.#settle(r, { sent: 0, full: 0 });
@@ -392,6 +395,7 @@ export class Fleet {
           return;
         }
         const reach = await answer;
+        this.#o.count?.(reach === undefined ? 'unanswered' : 'acked');
         if (reach === undefined) out.unknown += 1;
         else {
           out.sent += reach.sent;
@@ -413,6 +417,7 @@ export class Fleet {
   #receive(data: Buffer): void {
     const wire = parseWire(data.toString('utf8'));
     if (wire === undefined) {
+      this.#o.count?.('dropped');
       this.#o.log.warn('fleet message dropped', { bytes: data.length });
       return;
     }
@@ -420,6 +425,7 @@ export class Fleet {
       this.#settle(wire.r, { sent: wire.sent, full: wire.full });
       return;
     }
+    this.#o.count?.('received');
     const reach = this.#o.deliver(wire.to, wire.m);
     if (wire.r === undefined) return;
     const ack: Wire = { v: 1, k: 'ack', r: wire.r, sent: reach.sent, full: reach.full };

@@ -176,6 +176,7 @@ export class Relay {
         ttlSeconds: this.#config.redisTtlSeconds,
         log: this.#log,
         deliver: (to, message) => this.#router.deliverLocal(to, message),
+        count: (outcome) => this.metrics.fleetMessage(outcome),
         onNodeGone: (hosts) => {
           for (const host of hosts) {
             this.#router.announce(host as HostId, false).catch((error: unknown) => {

@@ -14,7 +14,6 @@ import {
   type PartyId,
   type ServerMessage,
 } from '@pocketshell/protocol';
-import { Redis } from 'ioredis';
 import { type StartedRedis, startRedis } from '../testing/redis.ts';
 import { Fleet, fleetScript, MAX_FLEET_MESSAGE_BYTES, parseWire, type Reach } from './fleet.ts';
 import { DEFAULT_LIMITS, RateLimiter } from './limits.ts';
@@ -81,9 +80,8 @@ describe('fleet', () => {
     const device = deviceIdOf(generateKeyPair().publicKey);
     await a.add(host);
     await a.add(device);
-    // a crash: the connections drop without a word (no close, no cleanup)
-    (a as unknown as { redis: Redis }).redis.disconnect();
-    await killSubscriber(redis, 'dying');
+    // a crash: the connections drop without a word (no cleanup)
+    a.abandon();
     assert.deepEqual(await b.route(device, { t: 'pair.burned' }, true), { sent: 0, full: 0, unknown: 0 });
     assert.equal(await b.onlineElsewhere(host), false, 'a node without a subscriber is not live');
     const end = Date.now() + 10_000;
@@ -148,20 +146,21 @@ describe('fleet', () => {
     assert.equal(sb.take('send', '192.0.2.3'), true);
     await Promise.all([a.close(), b.close()]);
   });
-});
 
-/** Kills a node's subscriber connection in Redis, as its process dying would. */
-async function killSubscriber(redis: StartedRedis, nodeId: string): Promise<void> {
-  const admin = new Redis(redis.url);
-  try {
-    const list = String(await admin.client('LIST'));
-    for (const line of list.split('\n')) {
-      if (line.includes(`name=pocketshell-relay:${nodeId}:sub`)) {
-        const id = /\bid=(\d+)/.exec(line)?.[1];
-        if (id) await admin.client('KILL', 'ID', id);
-      }
-    }
-  } finally {
-    admin.disconnect();
-  }
-}
+  it('refuses a second node with the same id, and an unreachable Redis, with stable codes', async () => {
+    const a = await node(redis, 'twin');
+    await assert.rejects(node(redis, 'twin'), (e: Error & { code?: string }) => e.code === 'config_invalid');
+    await a.close();
+    const again = await node(redis, 'twin'); // free once the first one left
+    await again.close();
+    await assert.rejects(
+      Fleet.join({
+        url: 'redis://user:s3cret@127.0.0.1:1',
+        nodeId: 'x',
+        log,
+        deliver: () => ({ sent: 0, full: 0 }),
+      }),
+      (e: Error & { code?: string }) => e.code === 'redis_failed' && !e.message.includes('s3cret'),
+    );
+  });
+});

@@ -213,16 +213,27 @@ export class Fleet {
     cmd.on('error', quiet);
     sub.on('error', quiet);
     const fleet = new Fleet(o, cmd, sub);
+    let taken = false;
     try {
       await Promise.all([cmd.connect(), sub.connect()]);
-      sub.on('messageBuffer', (_channel: Buffer, data: Buffer) => fleet.#receive(data));
-      await sub.subscribe(fleet.#channel(o.nodeId));
-      await fleet.#beat();
+      // two nodes on one channel would both deliver and both answer
+      const [, listeners] = (await cmd.pubsub('NUMSUB', fleet.#channel(o.nodeId))) as [string, number];
+      taken = Number(listeners) > 0;
+      if (!taken) {
+        sub.on('messageBuffer', (_channel: Buffer, data: Buffer) => fleet.#receive(data));
+        await sub.subscribe(fleet.#channel(o.nodeId));
+        await fleet.#beat();
+      }
     } catch (cause) {
       cmd.disconnect();
       sub.disconnect();
       // the URL may hold a password: never in the message
       throw new RelayError('redis_failed', `cannot reach Redis: ${(cause as Error).message}`, { cause });
+    }
+    if (taken) {
+      cmd.disconnect();
+      sub.disconnect();
+      throw new RelayError('config_invalid', `node-id: another running node is ${o.nodeId}`);
     }
     const every = o.heartbeatSeconds !== undefined ? o.heartbeatSeconds * 1000 : fleet.#ttlMs / 3;
     fleet.#heartbeat = setInterval(() => {
@@ -447,6 +458,15 @@ export class Fleet {
   /** Runs a Lua script by SHA (loaded again after a Redis restart). */
   eval(s: { src: string; sha: string }, keys: string[], args: (string | number)[]): Promise<unknown> {
     return this.#run(s, keys, args);
+  }
+
+  /** Drops both Redis connections without cleaning up, as a crash would (tests). Idempotent with `close()`. */
+  abandon(): void {
+    clearInterval(this.#heartbeat);
+    for (const r of [...this.#waiting.keys()]) this.#settle(r, undefined);
+    this.#sub.disconnect();
+    this.#cmd.disconnect();
+    this.#closing ??= Promise.resolve();
   }
 
   /** Leaves the fleet: this node's entries removed, connections closed. Idempotent. */

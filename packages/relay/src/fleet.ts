@@ -122,6 +122,26 @@ const NODES = script(`${NOW_MS}
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)`);
 
+/** KEYS[1] at-key; ARGV self, message, channel prefix: publishes to every other live node holding the id, returns each one's receivers. */
+const ROUTE = script(`${NOW_MS}
+local out = {}
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
+  if n ~= ARGV[1] then
+    local got = redis.call('PUBLISH', ARGV[3] .. n, ARGV[2])
+    if got == 0 then redis.call('ZREM', KEYS[1], n) end
+    out[#out + 1] = got
+  end
+end
+return out`);
+
+/** A send waiting for acks: as many as nodes reached (known once the route script answered). */
+interface Waiter {
+  acks: Reach[];
+  expected: number | undefined;
+  finish: () => void;
+  timer: NodeJS.Timeout;
+}
+
 /** A message between nodes. */
 type Wire =
   | { v: 1; k: 'msg'; to: PartyId; m: ServerMessage; from: string; r?: number }
@@ -180,7 +200,8 @@ export class Fleet {
   readonly #replyMs: number;
   /** Identities held here (with whether each is a host), renewed every heartbeat. */
   readonly #held = new Map<PartyId, boolean>();
-  readonly #waiting = new Map<number, { resolve: (r: Reach | undefined) => void; timer: NodeJS.Timeout }>();
+  /** Sends waiting for the holding nodes' acks, by sequence number. */
+  readonly #waiting = new Map<number, Waiter>();
   #seq = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
@@ -369,60 +390,70 @@ export class Fleet {
    */
   async route(to: PartyId, message: ServerMessage, ack: boolean): Promise<RouteOutcome> {
     const out: RouteOutcome = { sent: 0, full: 0, unknown: 0 };
-    const nodes = (await this.nodesOfMany([to])).get(to) ?? [];
-    await Promise.all(
-      nodes.map(async (node) => {
-        const r = ack ? ++this.#seq : undefined;
-        const wire: Wire = {
-          v: 1,
-          k: 'msg',
-          to,
-          m: message,
-          from: this.nodeId,
-          ...(r === undefined ? {} : { r }),
-        };
-        const text = JSON.stringify(wire);
-        if (Buffer.byteLength(text) > MAX_FLEET_MESSAGE_BYTES) return;
-        const answer =
-          r === undefined
-            ? undefined
-            : new Promise<Reach | undefined>((resolve) => {
-                const timer = setTimeout(() => {
-                  this.#waiting.delete(r);
-                  resolve(undefined);
-                }, this.#replyMs);
-                this.#waiting.set(r, { resolve, timer });
-              });
-        const receivers = await this.#cmd.publish(this.#channel(node), text);
-        this.#o.count?.(receivers === 0 ? 'gone' : 'sent');
-        if (receivers === 0) {
-          // the node is gone: not delivered there, and not worth a lookup next time
-          if (r !== undefined) this.#settle(r, { sent: 0, full: 0 });
-          await this.#cmd.zrem(this.#at(to), node);
-          return;
-        }
-        if (answer === undefined) {
-          out.sent += receivers;
-          return;
-        }
-        const reach = await answer;
-        this.#o.count?.(reach === undefined ? 'unanswered' : 'acked');
-        if (reach === undefined) out.unknown += 1;
-        else {
-          out.sent += reach.sent;
-          out.full += reach.full;
-        }
-      }),
-    );
+    const r = ack ? ++this.#seq : undefined;
+    const wire: Wire = {
+      v: 1,
+      k: 'msg',
+      to,
+      m: message,
+      from: this.nodeId,
+      ...(r === undefined ? {} : { r }),
+    };
+    const text = JSON.stringify(wire);
+    if (Buffer.byteLength(text) > MAX_FLEET_MESSAGE_BYTES) return out;
+    // acks may arrive before the script's answer (another connection): wait from now on
+    const answered =
+      r === undefined
+        ? undefined
+        : new Promise<Reach[]>((resolve) => {
+            const w: Waiter = {
+              acks: [],
+              expected: undefined,
+              finish: () => {
+                clearTimeout(w.timer);
+                this.#waiting.delete(r);
+                resolve(w.acks);
+              },
+              timer: setTimeout(() => w.finish(), this.#replyMs),
+            };
+            this.#waiting.set(r, w);
+          });
+    let receivers: number[];
+    try {
+      // one round trip: look the identity up and publish to each node holding it
+      receivers = (await this.#run(ROUTE, [this.#at(to)], [this.nodeId, text, `${PREFIX}node:`])) as number[];
+    } catch (error) {
+      if (r !== undefined) this.#waiting.get(r)?.finish();
+      throw error;
+    }
+    // a node without a subscriber is gone: not delivered there (and dropped from the entry by the script)
+    for (const n of receivers) this.#o.count?.(n > 0 ? 'sent' : 'gone');
+    const reached = receivers.filter((n) => n > 0).length;
+    if (r === undefined || answered === undefined) {
+      out.sent = receivers.reduce((a, b) => a + b, 0);
+      return out;
+    }
+    const w = this.#waiting.get(r);
+    if (w !== undefined) {
+      w.expected = reached;
+      if (w.acks.length >= reached) w.finish();
+    }
+    const acks = await answered;
+    for (const a of acks) {
+      this.#o.count?.('acked');
+      out.sent += a.sent;
+      out.full += a.full;
+    }
+    out.unknown = Math.max(0, reached - acks.length);
+    for (let i = 0; i < out.unknown; i++) this.#o.count?.('unanswered');
     return out;
   }
 
-  #settle(r: number, reach: Reach | undefined): void {
+  #ack(r: number, reach: Reach): void {
     const w = this.#waiting.get(r);
     if (w === undefined) return;
-    this.#waiting.delete(r);
-    clearTimeout(w.timer);
-    w.resolve(reach);
+    w.acks.push(reach);
+    if (w.expected !== undefined && w.acks.length >= w.expected) w.finish();
   }
 
   #receive(data: Buffer): void {
@@ -433,7 +464,7 @@ export class Fleet {
       return;
     }
     if (wire.k === 'ack') {
-      this.#settle(wire.r, { sent: wire.sent, full: wire.full });
+      this.#ack(wire.r, { sent: wire.sent, full: wire.full });
       return;
     }
     this.#o.count?.('received');
@@ -463,7 +494,7 @@ export class Fleet {
   /** Drops both Redis connections without cleaning up, as a crash would (tests). Idempotent with `close()`. */
   abandon(): void {
     clearInterval(this.#heartbeat);
-    for (const r of [...this.#waiting.keys()]) this.#settle(r, undefined);
+    for (const w of [...this.#waiting.values()]) w.finish();
     this.#sub.disconnect();
     this.#cmd.disconnect();
     this.#closing ??= Promise.resolve();
@@ -474,7 +505,7 @@ export class Fleet {
     this.#closing ??= (async () => {
       clearInterval(this.#heartbeat);
       await this.#beating;
-      for (const r of [...this.#waiting.keys()]) this.#settle(r, undefined);
+      for (const w of [...this.#waiting.values()]) w.finish();
       try {
         for (const id of [...this.#held.keys()]) await this.remove(id);
         await this.#cmd.zrem(`${PREFIX}nodes`, this.nodeId);

@@ -9,8 +9,9 @@
  *   after the TTL — sooner in practice, since a dead node's pub/sub channel
  *   has no subscriber any more, which lookups and PUBLISH both notice.
  * - messages for a party on another node: Redis pub/sub, one channel per
- *   node (`ps:node:<node>`). Pub/sub is at-most-once, so a `send` waits
- *   for the holding node's `ack` (how many sockets it reached): PUBLISH
+ *   node (`ps:node:<node>`), looked up and published in one Lua script.
+ *   Pub/sub is at-most-once, so a `send` waits for the holding node's
+ *   `ack` (how many sockets it reached): PUBLISH
  *   answering 0 means the node is gone (not delivered, said at once), and
  *   no ack within the reply timeout is `unavailable` (outcome unknown; the
  *   envelope's `mid` makes a resend harmless at the receiver). Streams

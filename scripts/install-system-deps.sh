@@ -30,6 +30,8 @@ for entry in "${need[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
   fi
 done
+# PostgreSQL's server, any version: the relay's PostgreSQL tests run a private cluster with its initdb
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=("postgresql")
 
 if ((${#missing[@]} == 0)); then
   exit 0
@@ -60,4 +62,6 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 for svc in coturn ssh redis-server; do
   if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done
+# and PostgreSQL's own cluster (Debian makes and starts one on :5432) stays off: the tests start theirs
+if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now postgresql >/dev/null 2>&1 || true; fi
 echo "install-system-deps: done" >&2

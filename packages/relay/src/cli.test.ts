@@ -1,7 +1,7 @@
 /**
  * The `pocketshell-relay` command at its edge: exit codes for help, bad
- * usage and bad configuration, and a graceful stop on SIGTERM (exit 0,
- * `stopped` logged).
+ * usage and bad configuration, a database it cannot reach (exit 1, no
+ * password shown), and a graceful stop on SIGTERM (exit 0, `stopped` logged).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -79,9 +79,23 @@ describe('pocketshell-relay command', () => {
     }
   });
 
+  it('exits 1 with store_failed when its PostgreSQL database cannot be reached, never printing the password', async () => {
+    const password = 'pw-7d1e0c9b';
+    const r = await cli(
+      ['--database', `postgres://relay:${password}@127.0.0.1:1/relay`, '--data', join(home, 'pg')],
+      home,
+    );
+    assert.equal(r.code, 1);
+    const first = JSON.parse(r.stderr.split('\n')[0]!) as { code: string; msg: string };
+    assert.equal(first.code, 'store_failed');
+    assert.match(first.msg, /postgres:\/\/relay@127\.0\.0\.1:1\/relay/);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes(password));
+  });
+
   it('stops gracefully on SIGTERM', async () => {
     const relay = await startRelay();
     try {
+      assert.match(relay.logs(), /"msg":"listening".*"store":"sqlite"/);
       await relay.kill('SIGTERM');
       assert.match(relay.logs(), /"msg":"stopping","signal":"SIGTERM"/);
       assert.match(relay.logs(), /"msg":"stopped"/);

@@ -11,23 +11,25 @@ import { homedir } from 'node:os';
 import { EXIT, isLoopbackHost, unixNow } from '@pocketshell/protocol';
 import { loadConfig, parseRelayArgs, type RelayConfig } from './config.ts';
 import { openDataStore } from './data-dir.ts';
+import { describeDatabaseUrl } from './database-url.ts';
 import { RelayError } from './errors.ts';
 import { Logger } from './log.ts';
 import { Relay } from './relay.ts';
-import type { SqliteStore } from './sqlite-store.ts';
+import type { RelayStore } from './store.ts';
 import { newToken } from './tokens.ts';
 import { bundledWebRoot, missingWebHint, webClientBuilt } from './web-root.ts';
 
 const USAGE = `usage:
   pocketshell-relay [serve] [--listen HOST:PORT] [--data DIR] [--public-url URL]
+                    [--database postgres://USER@HOST/DB [--database-pool N] [--database-password-file FILE]]
                     [--registration open|token] [--turn-secret S] [--turn-url URL]... [--turn-ttl SECONDS]
                     [--tls-cert FILE --tls-key FILE] [--trust-proxy] [--web-root DIR]
                     [--log-level debug|info|warn|error] [--config FILE]
                     [--no-push] [--push-contact mailto:ADDR|https://URL] [--push-endpoint-host HOST[:PORT]]...
                     [--redis redis://HOST:PORT] [--node-id ID] [--redis-ttl SECONDS]
-  pocketshell-relay token create [--label TEXT] [--uses N] [--ttl SECONDS] [--data DIR]
-  pocketshell-relay token list [--data DIR]
-  pocketshell-relay token revoke ID [--data DIR]
+  pocketshell-relay token create [--label TEXT] [--uses N] [--ttl SECONDS] [--data DIR | --database URL]
+  pocketshell-relay token list [--data DIR | --database URL]
+  pocketshell-relay token revoke ID [--data DIR | --database URL]
 Environment: POCKETSHELL_RELAY_<OPTION> (e.g. POCKETSHELL_RELAY_TURN_SECRET). See https://github.com/pocketshell/pocketshell/blob/main/docs/relay.md.
 `;
 
@@ -40,8 +42,20 @@ function readIfExists(path: string): string | undefined {
   }
 }
 
-function openStore(config: RelayConfig): SqliteStore {
-  return openDataStore(config.dataDir);
+/**
+ * The configured store: SQLite in the data folder, or PostgreSQL (its driver
+ * loaded only then). A pooled connection lost while idle is logged, not fatal.
+ */
+async function openStore(config: RelayConfig, log?: Logger): Promise<RelayStore> {
+  const db = config.database;
+  if (db.kind === 'sqlite') return openDataStore(config.dataDir);
+  const { PostgresStore } = await import('./postgres-store.ts');
+  return PostgresStore.open({
+    url: db.url,
+    password: db.password,
+    poolSize: db.poolSize,
+    onIdleError: (error) => log?.warn('database connection lost', { error: error.message }),
+  });
 }
 
 /** Pulls `--label/--uses/--ttl` (token options) out of argv, leaving the relay options. */
@@ -81,7 +95,7 @@ async function tokenCommand(argv: string[], out: (s: string) => void): Promise<n
   const { positionals } = parseRelayArgs(rest);
   const [, sub, arg] = positionals;
   const config = loadConfig({ argv: rest, env: process.env, readFile: readIfExists, homedir: homedir() });
-  const store = openStore(config);
+  const store = await openStore(config);
   const now = unixNow();
   try {
     switch (sub) {
@@ -123,7 +137,7 @@ async function serve(argv: string[], out: (s: string) => void): Promise<number> 
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  const store = openStore(config);
+  const store = await openStore(config, log);
   const relay = new Relay(config, { store, log });
   let url: string;
   try {
@@ -139,6 +153,9 @@ async function serve(argv: string[], out: (s: string) => void): Promise<number> 
     {
       url,
       registration: config.registration,
+      store: config.database.kind,
+      // where, never how to log in: no password, no query
+      ...(config.database.kind === 'postgres' ? { database: describeDatabaseUrl(config.database.url) } : {}),
       dataDir: config.dataDir,
       publicUrl: config.publicUrl,
       turn: config.turnSecret !== undefined,

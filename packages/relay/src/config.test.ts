@@ -17,6 +17,7 @@ describe('loadConfig', () => {
     assert.equal(c.port, 8080);
     assert.equal(c.dataDir, '/home/u/.local/share/pocketshell-relay');
     assert.equal(c.registration, 'open');
+    assert.deepEqual(c.database, { kind: 'sqlite' });
     assert.deepEqual(c.limits, DEFAULT_LIMITS);
     const pub = loadConfig({
       argv: ['--listen', '0.0.0.0:443'],
@@ -89,6 +90,16 @@ describe('loadConfig', () => {
       [['--config', '/c.json'], {}, { '/c.json': '{"limits":{"rates":{"send":{"ip":{"burst":0}}}}}' }],
       [['--config', '/c.json'], {}, { '/c.json': '{"limits":{"unknown":1}}' }],
       [['--config', '/c.json'], {}, { '/c.json': 'not json' }],
+      [['--database', 'mysql://u@h/db'], {}, {}],
+      [['--database', '/var/lib/relay.sqlite'], {}, {}],
+      [['--database', 'postgres://u@h/d b'], {}, {}],
+      [['--database', 'postgres://u@h/db', '--database-pool', '0'], {}, {}],
+      [['--database', 'postgres://u@h/db', '--database-pool', '101'], {}, {}],
+      [['--database-pool', '5'], {}, {}],
+      [['--database-password-file', '/pw'], {}, { '/pw': 'x' }],
+      [['--database', 'postgres://u@h/db', '--database-password-file', '/missing'], {}, {}],
+      [['--database', 'postgres://u@h/db', '--database-password-file', '/pw'], {}, { '/pw': '\n' }],
+      [['--database', 'postgres://u:p@h/db', '--database-password-file', '/pw'], {}, { '/pw': 'x' }],
     ];
     for (const [argv, env, map] of bad) {
       assert.throws(
@@ -117,5 +128,52 @@ describe('loadConfig', () => {
     );
     assert.throws(() => load(['--node-id', 'no spaces']), /node-id/);
     assert.throws(() => load(['--redis-ttl', '1']), /redis-ttl/);
+  });
+
+  it('chooses PostgreSQL with a postgres:// URL from argv, env or file, and never repeats it in an error', () => {
+    const pg = loadConfig({
+      argv: ['--database', 'postgresql://relay@db.example:5433/relay', '--database-pool', '4'],
+      env: {},
+      readFile: files({}),
+      homedir: '/h',
+    });
+    assert.deepEqual(pg.database, {
+      kind: 'postgres',
+      url: 'postgresql://relay@db.example:5433/relay',
+      password: undefined,
+      poolSize: 4,
+    });
+    const fromEnv = loadConfig({
+      argv: [],
+      env: {
+        POCKETSHELL_RELAY_DATABASE: 'postgres://relay@/relay?host=/run/postgresql',
+        POCKETSHELL_RELAY_DATABASE_PASSWORD_FILE: '/run/credentials/pw',
+      },
+      readFile: files({ '/run/credentials/pw': 's3cret pass\n' }),
+      homedir: '/h',
+    });
+    assert.deepEqual(fromEnv.database, {
+      kind: 'postgres',
+      url: 'postgres://relay@/relay?host=/run/postgresql',
+      password: 's3cret pass',
+      poolSize: 10,
+    });
+    const fromFile = loadConfig({
+      argv: ['--config', '/c.json'],
+      env: {},
+      readFile: files({ '/c.json': '{"database":"postgres://relay@db/relay","databasePool":"3"}' }),
+      homedir: '/h',
+    });
+    assert.equal(fromFile.database.kind, 'postgres');
+    assert.throws(
+      () =>
+        loadConfig({
+          argv: ['--database', 'mysql://u:hunter2@h/db'],
+          env: {},
+          readFile: files({}),
+          homedir: '/h',
+        }),
+      (e: Error & { code?: string }) => e.code === 'config_invalid' && !e.message.includes('hunter2'),
+    );
   });
 });

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isLoopbackHost } from '@pocketshell/protocol';
+import { isPostgresUrl, urlHasPassword } from './database-url.ts';
 import { RelayError } from './errors.ts';
 import { isNodeId, randomNodeId } from './fleet.ts';
 import { DEFAULT_LIMITS, type Limits, mergeLimits } from './limits.ts';
@@ -23,14 +24,24 @@ import {
 /** Who may register a new host. */
 export type Registration = 'open' | 'token';
 
+/**
+ * Where the relay keeps its data: the embedded SQLite file in the data
+ * directory (the default), or a PostgreSQL database several relays can share.
+ * `password` (from `--database-password-file`) is a secret: never logged.
+ */
+export type DatabaseConfig =
+  | { kind: 'sqlite' }
+  | { kind: 'postgres'; url: string; password: string | undefined; poolSize: number };
+
 /** Everything the relay process needs to run. */
 export interface RelayConfig {
   /** Address to listen on. */
   host: string;
   /** Port (0: any free port). */
   port: number;
-  /** Directory holding the database. */
+  /** Directory holding the SQLite database (when `database` is SQLite) and the VAPID key. */
   dataDir: string;
+  database: DatabaseConfig;
   /** Public base URL (`https://relay.example`); the auth challenge's origin comes from it. */
   publicUrl: string | undefined;
   registration: Registration;
@@ -62,6 +73,9 @@ export interface RelayConfig {
 const OPTIONS = {
   listen: { type: 'string' },
   data: { type: 'string' },
+  database: { type: 'string' },
+  'database-pool': { type: 'string' },
+  'database-password-file': { type: 'string' },
   'public-url': { type: 'string' },
   registration: { type: 'string' },
   'turn-secret': { type: 'string' },
@@ -214,6 +228,34 @@ function parseListen(value: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** `--database` / `--database-pool` / `--database-password-file`: SQLite unless a PostgreSQL URL is given. */
+function databaseConfig(raw: Raw, readFile: ConfigSources['readFile']): DatabaseConfig {
+  const url = raw.database as string | undefined;
+  const pool = raw['database-pool'] as string | undefined;
+  const passwordFile = raw['database-password-file'] as string | undefined;
+  if (url === undefined) {
+    if (pool !== undefined) fail('database-pool', 'only with --database');
+    if (passwordFile !== undefined) fail('database-password-file', 'only with --database');
+    return { kind: 'sqlite' };
+  }
+  // the URL may hold a password: these messages never repeat it
+  if (!isPostgresUrl(url)) fail('database', 'expected a postgres:// or postgresql:// URL');
+  if (url.length > 2048 || !/^[\x21-\x7e]+$/.test(url)) fail('database', 'not a URL');
+  const poolSize = Number(pool ?? '10');
+  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 100) {
+    fail('database-pool', 'an integer between 1 and 100');
+  }
+  let password: string | undefined;
+  if (passwordFile !== undefined) {
+    if (urlHasPassword(url)) fail('database-password-file', 'the database URL already has a password');
+    const text = readFile(passwordFile);
+    if (text === undefined) fail('database-password-file', `${passwordFile} does not exist`);
+    password = text.replace(/\r?\n$/, '');
+    if (password === '' || password.includes('\n')) fail('database-password-file', 'expected one line');
+  }
+  return { kind: 'postgres', url, password, poolSize };
+}
+
 /** Default data directory: `$XDG_DATA_HOME/pocketshell-relay` or `~/.local/share/pocketshell-relay`. */
 export function defaultDataDir(env: Record<string, string | undefined>, homedir: string): string {
   const base = env.XDG_DATA_HOME || join(homedir, '.local', 'share');
@@ -312,6 +354,7 @@ export function loadConfig(sources: ConfigSources): RelayConfig {
   if (!Number.isInteger(redisTtlSeconds) || redisTtlSeconds < 2 || redisTtlSeconds > 300) {
     fail('redis-ttl', 'an integer between 2 and 300 seconds');
   }
+  const database = databaseConfig(raw, sources.readFile);
 
   let limits: Limits;
   try {
@@ -324,6 +367,7 @@ export function loadConfig(sources: ConfigSources): RelayConfig {
     host,
     port,
     dataDir: str('data') ?? defaultDataDir(sources.env, sources.homedir),
+    database,
     publicUrl,
     registration: registrationRaw,
     turnSecret,

@@ -1,9 +1,15 @@
 /**
- * Versioned schema migrations, applied in order inside a transaction each
- * and recorded in `schema_migrations`. The SQL is kept portable between
- * SQLite and PostgreSQL: standard types (TEXT, INTEGER, BIGINT), integer
- * Unix-second timestamps, no AUTOINCREMENT, no SQLite-only syntax. Never
- * edit a shipped migration; add the next one.
+ * Versioned schema migrations, recorded in `schema_migrations`: one list
+ * for both stores, every statement run as written on SQLite and on
+ * PostgreSQL. SQLite applies each migration in its own transaction
+ * (`Statements.migrate`); PostgreSQL applies all pending ones in one
+ * transaction under an advisory lock (`PostgresStore`), so relays starting
+ * together do not race. The SQL is kept portable: standard types (TEXT,
+ * INTEGER, BIGINT), integer Unix-second timestamps, `ON CONFLICT`, no
+ * AUTOINCREMENT, nothing only one of them knows — `postgres-store.test.ts`
+ * checks both end with the same tables and columns. A step that cannot be
+ * written once would carry both versions here, side by side. Never edit a
+ * shipped migration; add the next one.
  */
 
 /** One schema step. */

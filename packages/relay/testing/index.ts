@@ -4,6 +4,8 @@
  * directory and reads the bound URL from its `listening` log line;
  * `RawClient` speaks the raw protocol over `ws` (challenge, auth, then any
  * frame you like) and queues what the relay says so tests can await it.
+ * Also here: a private PostgreSQL cluster (`postgres.ts`) and the
+ * conformance suite every `RelayStore` passes (`store-conformance.ts`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +34,8 @@ import {
 import { WebSocket } from 'ws';
 
 export * from './fixtures.ts';
+export * from './postgres.ts';
+export * from './store-conformance.ts';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pocketshell-relay.js');
 

@@ -1,6 +1,7 @@
 /**
- * Several relay nodes sharing Redis and one store (test/support/fleet.ts),
- * as real processes: a host on one node and a device on another pair, see
+ * Several relay nodes sharing Redis and one PostgreSQL database
+ * (test/support/fleet.ts: private redis-server and cluster on loopback), as
+ * real processes: a host on one node and a device on another pair, see
  * each other's presence, exchange messages both ways, revoke, and get TURN
  * credentials; a node killed with SIGKILL mid-pairing loses nothing it
  * acknowledged (the claim survives, the host reconnects to another node and
@@ -42,6 +43,8 @@ describe('relay fleet: a host and a device on different nodes', () => {
 
   it('pairs across nodes; presence, send/deliver both ways, TURN, revoke', async () => {
     const [a, b] = fleet.nodes as [(typeof fleet.nodes)[0], (typeof fleet.nodes)[0]];
+    // PostgreSQL and Redis, as a fleet runs in production
+    for (const n of fleet.nodes) assert.match(n.logs(), /"store":"postgres".*"fleet":true/);
     const hostKey = generateKeyPair();
     const deviceKey = generateKeyPair();
     const host = await RawClient.connect(a.wsUrl, { role: 'host', keyPair: hostKey });
@@ -305,6 +308,33 @@ describe('relay fleet: Redis restarts', () => {
     }
     assert.ok(delivered, 'a send crosses nodes again');
     assert.equal(host.queued.filter((m) => m.t === 'error').length, 0);
+    await Promise.all([host.close(), device.close()]);
+  });
+});
+
+describe('relay fleet on one machine: two nodes on one SQLite file', () => {
+  let fleet: StartedFleet;
+  before(async () => {
+    fleet = await startFleet(2, { store: 'sqlite' });
+  });
+  after(async () => {
+    await fleet?.stop();
+  });
+
+  it('pairs across the nodes and routes both ways', async () => {
+    const [a, b] = fleet.nodes as [(typeof fleet.nodes)[0], (typeof fleet.nodes)[0]];
+    for (const n of fleet.nodes) assert.match(n.logs(), /"store":"sqlite"/);
+    const hostKey = generateKeyPair();
+    const deviceKey = generateKeyPair();
+    const host = await RawClient.connect(a.wsUrl, { role: 'host', keyPair: hostKey });
+    const device = await RawClient.connect(b.wsUrl, { role: 'device', keyPair: deviceKey });
+    await pairClients(b.wsUrl, { hostKey, deviceKey, host, device });
+    const e1 = env();
+    device.send({ t: 'send', to: host.id!, env: e1 });
+    assert.deepEqual(await host.next((m) => m.t === 'deliver'), { t: 'deliver', from: device.id, env: e1 });
+    const e2 = env();
+    host.send({ t: 'send', to: device.id!, env: e2 });
+    assert.deepEqual(await device.next((m) => m.t === 'deliver'), { t: 'deliver', from: host.id, env: e2 });
     await Promise.all([host.close(), device.close()]);
   });
 });

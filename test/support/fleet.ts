@@ -1,37 +1,65 @@
 /**
  * A relay fleet for tests and benchmarks: a private Redis and two or three
  * real `pocketshell-relay` processes sharing it and one store. The store is
- * chosen in one place (`fleetStore`): today every node opens the same
- * SQLite file (WAL, busy timeout), the PostgreSQL store replaces it with a
- * `--database postgres://…` argument when it lands.
+ * chosen in one place (`fleetStore`): a private PostgreSQL cluster with a
+ * fresh database (`--database postgres://…`, the password in `PGPASSWORD`),
+ * as a fleet runs in production, or one SQLite file in a data folder every
+ * node opens (WAL, busy timeout), for nodes on one machine.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type StartedRedis, type StartedRelay, startRedis, startRelay } from '@pocketshell/relay/testing';
+import {
+  type StartedRedis,
+  type StartedRelay,
+  startPostgres,
+  startRedis,
+  startRelay,
+} from '@pocketshell/relay/testing';
 
-/** The store every node of a fleet uses: the relay arguments that name it, and its teardown. */
+/** The store every node of a fleet uses: how to point a relay at it, and its teardown. */
 export interface FleetStore {
-  /** A data folder every node shares (the SQLite file; also the Web Push keys). */
+  kind: 'postgres' | 'sqlite';
+  /** A data folder every node shares (SQLite: the database; also the Web Push keys). */
   dataDir?: string;
   /** Relay arguments naming the store. */
   args: string[];
+  /** Environment the relays need (the database password). */
+  env: Record<string, string>;
   close(): Promise<void>;
 }
 
-/** One shared SQLite file in a fresh folder (the switch to PostgreSQL is here). */
-export async function fleetStore(): Promise<FleetStore> {
-  const dir = mkdtempSync(join(tmpdir(), 'pocketshell-fleet-'));
-  return {
-    dataDir: dir,
-    args: [],
-    close: async () => rmSync(dir, { recursive: true, force: true }),
-  };
+/** The store of a fleet: PostgreSQL (default) or one shared SQLite file. */
+export async function fleetStore(kind: 'postgres' | 'sqlite' = 'postgres'): Promise<FleetStore> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'pocketshell-fleet-'));
+    return {
+      kind,
+      dataDir: dir,
+      args: [],
+      env: {},
+      close: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const cluster = await startPostgres();
+  try {
+    const db = await cluster.createDatabase();
+    return {
+      kind,
+      args: ['--database', db.url],
+      env: { PGPASSWORD: db.password },
+      close: () => cluster.stop(),
+    };
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
 }
 
 /** A running fleet. */
 export interface StartedFleet {
   redis: StartedRedis;
+  store: FleetStore;
   nodes: StartedRelay[];
   /** Stops every node, Redis and the store. Idempotent. */
   stop(): Promise<void>;
@@ -40,10 +68,16 @@ export interface StartedFleet {
 /** Starts Redis, the store and `count` relay nodes named n0, n1… */
 export async function startFleet(
   count: number,
-  options: { args?: string[]; env?: Record<string, string> } = {},
+  options: { args?: string[]; env?: Record<string, string>; store?: 'postgres' | 'sqlite' } = {},
 ): Promise<StartedFleet> {
   const redis = await startRedis();
-  const store = await fleetStore();
+  let store: FleetStore;
+  try {
+    store = await fleetStore(options.store);
+  } catch (error) {
+    await redis.stop();
+    throw error;
+  }
   const nodes: StartedRelay[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -61,15 +95,10 @@ export async function startFleet(
           ...(store.dataDir !== undefined ? { dataDir: store.dataDir } : {}),
           args: [
             ...store.args,
-            '--redis',
-            redis.url,
-            '--node-id',
-            `n${i}`,
-            '--redis-ttl',
-            '3',
+            ...['--redis', redis.url, '--node-id', `n${i}`, '--redis-ttl', '3'],
             ...(options.args ?? []),
           ],
-          ...(options.env ? { env: options.env } : {}),
+          env: { ...store.env, ...options.env },
         }),
       );
     }
@@ -77,5 +106,5 @@ export async function startFleet(
     await stop();
     throw error;
   }
-  return { redis, nodes, stop };
+  return { redis, store, nodes, stop };
 }

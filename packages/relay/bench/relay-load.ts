@@ -13,7 +13,8 @@
  * docs/benchmarks.md with the results.
  * The same run then measures a fleet (`--fleet-connections N`, repeatable,
  * default 10 000; `--fleet-connections 0` skips it): a private Redis and two
- * relay processes sharing one store, every host on node 0 and every device
+ * relay processes sharing one store — a private PostgreSQL cluster, or with
+ * `--fleet-store sqlite` one SQLite file —, every host on node 0 and every device
  * on node 1, so every routed message crosses nodes through Redis (the worst
  * case); RSS is reported per node.
  */
@@ -24,10 +25,12 @@ import { parseArgs } from 'node:util';
 import { generateKeyPair } from '@pocketshell/protocol';
 import { junkEnvelope } from '../testing/fixtures.ts';
 import {
+  type PostgresCluster,
   pairClients,
   RawClient,
   type StartedRedis,
   type StartedRelay,
+  startPostgres,
   startRedis,
   startRelay,
 } from '../testing/index.ts';
@@ -41,6 +44,8 @@ const CT_BYTES = 256;
 interface Result {
   /** Relay processes (2: a fleet sharing Redis, hosts on one node and devices on the other). */
   nodes: number;
+  /** The store: SQLite, or for a fleet PostgreSQL or one shared SQLite file. */
+  store: 'postgres' | 'sqlite';
   connections: number;
   held: number;
   authSeconds: number;
@@ -89,7 +94,13 @@ async function pool(n: number, concurrency: number, deadline: number, task: (i: 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function run(connections: number, seconds: number, rate: number, nodes = 1): Promise<Result> {
+async function run(
+  connections: number,
+  seconds: number,
+  rate: number,
+  nodes = 1,
+  fleetStore: 'postgres' | 'sqlite' = 'postgres',
+): Promise<Result> {
   const couples = Math.floor(connections / 2);
   const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
   const config = join(dir, 'relay.json');
@@ -114,26 +125,38 @@ async function run(connections: number, seconds: number, rate: number, nodes = 1
   );
   const relays: StartedRelay[] = [];
   let redis: StartedRedis | undefined;
+  let cluster: PostgresCluster | undefined;
   try {
-    if (nodes > 1) redis = await startRedis();
+    let store: { args: string[]; env: Record<string, string> } = { args: [], env: {} };
+    if (nodes > 1) {
+      redis = await startRedis();
+      if (fleetStore === 'postgres') {
+        cluster = await startPostgres();
+        const db = await cluster.createDatabase();
+        store = { args: ['--database', db.url], env: { PGPASSWORD: db.password } };
+      }
+    }
     for (let n = 0; n < nodes; n++) {
       relays.push(
         await startRelay({
-          // one store for every node: the same SQLite file
+          // without PostgreSQL, one store for every node: the same SQLite file
           dataDir: join(dir, 'data'),
           args: [
             '--config',
             config,
             '--log-level',
             'warn',
+            ...store.args,
             ...(redis ? ['--redis', redis.url, '--node-id', `n${n}`] : []),
           ],
+          env: store.env,
         }),
       );
     }
   } catch (error) {
     await Promise.all(relays.map((r) => r.stop()));
     await redis?.stop();
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -255,6 +278,7 @@ async function run(connections: number, seconds: number, rate: number, nodes = 1
 
     return {
       nodes,
+      store: nodes > 1 ? fleetStore : 'sqlite',
       connections,
       held,
       authSeconds,
@@ -277,6 +301,7 @@ async function run(connections: number, seconds: number, rate: number, nodes = 1
     for (const c of clients) c?.ws.terminate();
     await Promise.all(relays.map((r) => r.stop()));
     await redis?.stop();
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -328,7 +353,7 @@ function markdown(all: Result[], seconds: number, rate: number): string {
           '',
           '### Two nodes sharing Redis',
           '',
-          'The same run, with a private Redis and two relay processes sharing one store (the same SQLite file): every host on node 0, every device on node 1, so every routed message crosses nodes (Redis pub/sub, then the ack back). The one-node rows above are the comparison.',
+          `The same run, with a private Redis and two relay processes sharing one store (${fleet[0]!.store === 'postgres' ? 'a private PostgreSQL cluster on loopback, fsync off' : 'the same SQLite file'}): every host on node 0, every device on node 1, so every routed message crosses nodes (Redis pub/sub, then the ack back). The one-node rows above are the comparison.`,
           '',
           '| nodes | connections | held | connect + auth | pairing | RSS per node | RSS / connection | saturated msg/s | delivered msg/s at fixed rate | p50 | p99 |',
           '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -344,11 +369,15 @@ async function main(): Promise<void> {
       seconds: { type: 'string' },
       rate: { type: 'string' },
       'fleet-connections': { type: 'string', multiple: true },
+      'fleet-store': { type: 'string' },
       'write-docs': { type: 'boolean' },
     },
   });
   const counts = (values.connections ?? ['1000', '5000', '10000']).map(Number);
   const fleetCounts = (values['fleet-connections'] ?? ['10000']).map(Number).filter((n) => n !== 0);
+  const fleetStore = values['fleet-store'] ?? 'postgres';
+  if (fleetStore !== 'postgres' && fleetStore !== 'sqlite')
+    throw new Error('--fleet-store: postgres or sqlite');
   const seconds = Number(values.seconds ?? '10');
   const rate = Number(values.rate ?? '2000');
   if (!(rate > 0 && rate <= 100_000)) throw new Error('--rate: 1..100000');
@@ -365,8 +394,10 @@ async function main(): Promise<void> {
     results.push(r);
   }
   for (const n of fleetCounts) {
-    process.stderr.write(`relay bench: two nodes sharing Redis, ${n} connections, ${seconds} s …\n`);
-    const r = await run(n, seconds, rate, 2);
+    process.stderr.write(
+      `relay bench: two nodes sharing Redis and ${fleetStore}, ${n} connections, ${seconds} s …\n`,
+    );
+    const r = await run(n, seconds, rate, 2, fleetStore);
     process.stdout.write(`${JSON.stringify(r)}\n`);
     results.push(r);
   }

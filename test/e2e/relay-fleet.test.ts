@@ -152,6 +152,24 @@ describe('relay fleet: a node killed with SIGKILL', () => {
     await a.restart();
   });
 
+  it('a node stopped with SIGTERM tells the devices elsewhere that its hosts went offline', async () => {
+    const [a, b] = fleet.nodes as [(typeof fleet.nodes)[0], (typeof fleet.nodes)[0]];
+    const hostKey = generateKeyPair();
+    const deviceKey = generateKeyPair();
+    const host = await RawClient.connect(a.wsUrl, { role: 'host', keyPair: hostKey });
+    const device = await RawClient.connect(b.wsUrl, { role: 'device', keyPair: deviceKey });
+    await pairClients(a.wsUrl, { hostKey, deviceKey, host, device });
+    await device.next((m) => m.t === 'presence' && m.online);
+    await a.kill('SIGTERM');
+    assert.deepEqual(await device.next((m) => m.t === 'presence', 15_000), {
+      t: 'presence',
+      host: host.id,
+      online: false,
+    });
+    await device.close();
+    await a.restart();
+  });
+
   it('mid-stream: every send is delivered or refused, none lost silently', async () => {
     const [a, b] = fleet.nodes as [(typeof fleet.nodes)[0], (typeof fleet.nodes)[0]];
     const hostKey = generateKeyPair();

@@ -40,7 +40,9 @@ function node(
       got.push({ to, m });
       return reach;
     },
-    onNodeGone: (hosts) => gone.push(hosts),
+    onNodeGone: (hosts) => {
+      gone.push(hosts);
+    },
   });
 }
 

@@ -69,8 +69,8 @@ export interface FleetOptions {
   heartbeatSeconds?: number;
   /** Milliseconds a `send` waits for the other node's ack (default 3000). */
   replyTimeoutMs?: number;
-  /** Tells a dead node's hosts' devices they went offline. */
-  onNodeGone?: (hosts: PartyId[]) => void;
+  /** Tells the devices of hosts that went offline with a node (a dead one, or this one closing) about it. */
+  onNodeGone?: (hosts: PartyId[]) => Promise<void> | void;
   /** Counts messages between nodes (the relay's metrics). */
   count?: (outcome: 'sent' | 'received' | 'acked' | 'gone' | 'unanswered' | 'dropped') => void;
 }
@@ -326,7 +326,7 @@ export class Fleet {
       if ((await this.#live((where.get(host) ?? []).filter((n) => n !== node))).length === 0) gone.push(host);
     }
     this.#o.log.info('fleet node gone', { node, hosts: hosts.length, offline: gone.length });
-    if (gone.length > 0) this.#o.onNodeGone?.(gone);
+    if (gone.length > 0) await this.#o.onNodeGone?.(gone);
   }
 
   /** Records that this node holds `id`; resolves with how many other live nodes hold it too. */
@@ -508,7 +508,12 @@ export class Fleet {
       await this.#beating;
       for (const w of [...this.#waiting.values()]) w.finish();
       try {
-        for (const id of [...this.#held.keys()]) await this.remove(id);
+        // hosts held nowhere else went offline with this node: their devices on other nodes hear it now
+        const gone: PartyId[] = [];
+        for (const [id, isHost] of [...this.#held.entries()]) {
+          if ((await this.remove(id)) === 0 && isHost) gone.push(id);
+        }
+        if (gone.length > 0) await this.#o.onNodeGone?.(gone);
         await this.#cmd.zrem(`${PREFIX}nodes`, this.nodeId);
         await this.#cmd.del(this.#hostsOf(this.nodeId));
         await Promise.all([this.#sub.quit(), this.#cmd.quit()]);

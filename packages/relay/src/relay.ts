@@ -177,9 +177,9 @@ export class Relay {
         log: this.#log,
         deliver: (to, message) => this.#router.deliverLocal(to, message),
         count: (outcome) => this.metrics.fleetMessage(outcome),
-        onNodeGone: (hosts) => {
+        onNodeGone: async (hosts) => {
           for (const host of hosts) {
-            this.#router.announce(host as HostId, false).catch((error: unknown) => {
+            await this.#router.announce(host as HostId, false).catch((error: unknown) => {
               this.#log.error('presence failed', { error: String((error as Error).message) });
             });
           }

@@ -40,7 +40,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { POCKETSHELL, pocketshell, startReadyDaemon, until } from '../support/cli.ts';
+import { daemonLogTail, POCKETSHELL, pocketshell, startReadyDaemon, until } from '../support/cli.ts';
 
 let relay: StartedRelay;
 let daemon: ChildProcess;
@@ -89,7 +89,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (daemon) {
+  if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
     const gone = new Promise((r) => daemon.once('exit', r));
     daemon.kill('SIGTERM');
     await gone;
@@ -253,6 +253,48 @@ test('a download killed halfway goes on from its .pocketshell-part', async () =>
   assert.match(second.stderr, /resuming .*big\.bin at/);
   assert.equal(sha(dest), sha(big));
   assert.equal(existsSync(part), false);
+});
+
+test('clients killed mid-transfer, both ways and again and again: the daemon stays up and serves the next copy', async () => {
+  // A peer that vanishes can close its channel under the host's transfer
+  // pump before the close event runs; that send must not end the daemon.
+  const src = join(here, 'churn.bin');
+  writeFileSync(src, randomBytes(32 * 1024 * 1024));
+  writeFileSync(join(hostHome, 'churn-down.bin'), randomBytes(32 * 1024 * 1024));
+  const uploaded = () =>
+    readdirSync(hostHome)
+      .filter((n) => n.startsWith('.churn.bin.') && n.endsWith('.part'))
+      .map((n) => size(join(hostHome, n)))
+      .reduce((a, b) => a + b, 0);
+  const part = join(here, 'churn-down.bin.pocketshell-part');
+  const why = () => `daemon log:\n${daemonLogTail(hostEnv)}`;
+  try {
+    for (let round = 0; round < 3; round++) {
+      const up = startCp([src, `${H}:churn.bin`]);
+      const start = uploaded();
+      await until(() => uploaded() >= start + 1024 * 1024 || up.child.exitCode !== null, 60_000, 2);
+      up.child.kill('SIGKILL');
+      await up.exited;
+      const down = startCp([`${H}:churn-down.bin`, join(here, 'churn-down.bin')]);
+      const had = size(part);
+      await until(() => size(part) >= had + 1024 * 1024 || down.child.exitCode !== null, 60_000, 2);
+      down.child.kill('SIGKILL');
+      await down.exited;
+    }
+  } catch (error) {
+    assert.fail(
+      `${(error as Error).message}; the daemon ${daemon.exitCode === null ? 'runs' : `exited ${daemon.exitCode}`}; ${why()}`,
+    );
+  }
+  assert.equal(daemon.exitCode, null, `the daemon is still running; ${why()}`);
+  const small = join(here, 'after-churn.txt');
+  writeFileSync(small, 'still here\n');
+  const after = await cp([small, `${H}:after-churn.txt`]);
+  assert.equal(after.code, 0, `${after.stderr}; ${why()}`);
+  assert.equal(readFileSync(join(hostHome, 'after-churn.txt'), 'utf8'), 'still here\n');
+  // The partial files the killed copies left (each kept for a resume) go, so later tests start clean.
+  for (const n of readdirSync(hostHome)) if (n.startsWith('.churn.bin.')) rmSync(join(hostHome, n));
+  rmSync(part, { force: true });
 });
 
 test('Ctrl-C cancels an upload cleanly, and the same command finishes it', async () => {

@@ -260,10 +260,17 @@ test('finding 2: peers are capped per device and in total, half-open ones are dr
     const auditedBefore = audited();
     // Two connections are allowed for a device with only `stats` ...
     open.push(await stats.device.connect(stats.host.id), await stats.device.connect(stats.host.id));
-    // ... every further signed offer is answered with a sealed limit_reached hangup.
+    // ... one more may take the oldest one's place once it is verified (a client killed without
+    // a goodbye must not lock its device out); half-open, it holds that one extra slot, and every
+    // further signed offer is answered with a sealed limit_reached hangup.
+    const mine = () => host.agent.connections().filter((c) => c.device === stats.device.id).length;
+    assert.equal(await sendOffer(stats, await halfOpenOffer(stats)), 'answer');
     for (let i = 0; i < 20; i++)
       assert.equal(await sendOffer(stats, await halfOpenOffer(stats)), 'hangup:limit_reached');
-    assert.equal(host.agent.connections().filter((c) => c.device === stats.device.id).length, 2);
+    assert.equal(mine(), 3);
+    // The half-open one is dropped after halfOpenMs; the two live ones stay.
+    await until(() => mine() === 2);
+    assert.ok(open.every((c) => c.hangupReason === undefined));
     // The refusals are audited, coalesced: the first one, not twenty.
     const refusals = audited() - auditedBefore;
     assert.ok(refusals >= 1 && refusals <= 2, `${refusals} refusal records for 20 refused offers`);
@@ -291,6 +298,36 @@ test('finding 2: peers are capped per device and in total, half-open ones are dr
     assert.ok(audit().some((e) => e.event === 'refusal' && e.code === 'timeout' && e.what === 'dtls'));
   } finally {
     await Promise.all(open.map((c) => c.close()));
+  }
+});
+
+test('a device at its peer cap: a new verified connection takes its oldest one’s place, which is told `replaced`', async () => {
+  const d = await pairDevice(['stats']);
+  await until(() => host.agent.connections().length === 0);
+  const mine = () => host.agent.connections().filter((c) => c.device === d.device.id);
+  // The first two are as a killed client leaves them: open on the host, gone on the device.
+  const first = await d.device.connect(d.host.id);
+  const second = await d.device.connect(d.host.id);
+  const third = await d.device.connect(d.host.id);
+  try {
+    await until(() => first.hangupReason === 'replaced');
+    assert.deepEqual(
+      mine()
+        .map((c) => c.conn)
+        .sort(),
+      [second.conn, third.conn].sort(),
+      'the oldest went, the others stay',
+    );
+    assert.equal(second.hangupReason, undefined);
+    assert.ok(
+      audit().some(
+        (e) => e.event === 'connection.replaced' && e.device === d.device.id && e.conn === first.conn,
+      ),
+    );
+    // The newest works.
+    assert.equal((await third.call('host.info')).id, d.host.id);
+  } finally {
+    await Promise.all([first.close(), second.close(), third.close()]);
   }
 });
 

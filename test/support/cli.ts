@@ -4,7 +4,7 @@
  * its output, and a Node device and a host agent wired for loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Device, type TerminalClient } from '@pocketshell/client';
@@ -166,6 +166,18 @@ export async function until(
  * ready, as `pocketshell status --json` reports it. `bin`: another
  * `pocketshell` launcher (an installed package's) instead of this checkout's.
  */
+/** Where `startReadyDaemon` writes the daemon's output: beside its state folder. */
+export function daemonLog(psEnv: Record<string, string>): string {
+  return `${psEnv.POCKETSHELL_HOME ?? join(psEnv.HOME ?? '.', '.pocketshell')}.daemon.log`;
+}
+
+/** The last `lines` lines of a test daemon's output (for a failing assertion's message). */
+export function daemonLogTail(psEnv: Record<string, string>, lines = 40): string {
+  const path = daemonLog(psEnv);
+  if (!existsSync(path)) return '(no daemon log)';
+  return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
+}
+
 /** Ends the session holder of a state folder, if one runs (SIGTERM: it ends its shells and goes). */
 export function endHolder(stateDir: string | undefined): void {
   if (!stateDir) return;
@@ -189,10 +201,13 @@ export async function startReadyDaemon(
   nodeArgs: string[] = [],
   bin: string = POCKETSHELL,
 ): Promise<ChildProcess> {
+  // Its output goes to a file beside the state folder (daemonLog): what a failing test shows.
+  const logFd = openSync(daemonLog(psEnv), 'a', 0o600);
   const daemon = spawn(process.execPath, [...nodeArgs, bin, 'daemon', 'run', '--relay', relayUrl], {
     env: { ...process.env, ...psEnv },
-    stdio: 'ignore',
+    stdio: ['ignore', logFd, logFd],
   });
+  closeSync(logFd);
   // The session holder it starts outlives it by design (a restart keeps the shells); a test's or
   // a benchmark's daemon takes its holder along, or every run would leave one with its shells.
   daemon.once('exit', () => endHolder(psEnv.POCKETSHELL_HOME));

@@ -32,7 +32,7 @@ import {
   type RpcClient,
   rpcEndpoint,
 } from '@pocketshell/protocol';
-import type { DataChannel } from '@pocketshell/webrtc';
+import { type DataChannel, sendIfOpen } from '@pocketshell/webrtc';
 
 /** Takes received bytes; the ack waits for it to resolve. */
 export type FileSink = (chunk: Uint8Array, offset: number) => void | Promise<void>;
@@ -220,7 +220,7 @@ export class FilesClient {
   }
 
   #sendFrame = (frame: Uint8Array): void => {
-    if (this.channel.readyState === 'open') this.channel.send(frame);
+    sendIfOpen(this.channel, frame);
   };
 
   /**

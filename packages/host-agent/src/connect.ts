@@ -209,7 +209,16 @@ export async function connect(
     });
     process.off('SIGWINCH', onResize);
     predictor?.tty.close();
-    if (term.exitCode === undefined) err(`\r\n[detached; session ${term.session} lives on]`);
+    if (term.exitCode === undefined) {
+      // The host may have ended the link alone (a newer connection of this device took its place).
+      const why =
+        conn.hangupReason === 'replaced'
+          ? 'a newer connection from this device took this one’s place'
+          : conn.hangupReason
+            ? `the host hung up (${conn.hangupReason})`
+            : 'detached';
+      err(`\r\n[${why}; session ${term.session} lives on]`);
+    }
     // The host ended it (a session limit, a close, its shutdown): say why.
     else if (term.exitReason) err(`\r\n[session ${term.session} ended by the host: ${term.exitReason}]`);
     await conn.close();

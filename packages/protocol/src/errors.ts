@@ -118,6 +118,8 @@ export const ERROR_CODES = catalogue({
   registration_closed: 'wire refused 403 This relay needs an enrollment token to register a new host.',
   too_many_connections: 'wire failure 429 Too many connections for this identity.',
   limit_reached: 'wire failure 429 A configured limit was reached.',
+  replaced:
+    'wire failure 409 A newer connection from the same device took this one’s place (the device was at its limit).',
   not_found: 'wire notFound 404 No such object.',
   not_permitted:
     'wire refused 403 The host may not act on that object (a protected process, or one its user does not own).',

@@ -67,6 +67,8 @@ export const AUDIT_EVENTS = [
   'agent.stop',
   'agent.approval',
   'agent.tier',
+  // a device at its connection limit took its oldest connection's place (host/host-agent.ts)
+  'connection.replaced',
 ] as const;
 /** One audited event. */
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
@@ -121,6 +123,7 @@ export interface AuditRequiredFields {
   'agent.stop': { session: string };
   'agent.approval': { session: string; decision: string };
   'agent.tier': { device: string };
+  'connection.replaced': { device: string };
 }
 
 /** Maps every secret-like or reserved field name of `F` to `never`, so passing one does not compile. */
@@ -166,6 +169,7 @@ const REQUIRED: Readonly<Record<AuditEvent, string>> = {
   'agent.stop': 'session',
   'agent.approval': 'session',
   'agent.tier': 'device',
+  'connection.replaced': 'device',
 };
 
 /** The `prev` of the first entry. */

@@ -16,7 +16,7 @@ import {
   MAX_FILES_REQUEST,
   ProtocolError,
 } from '@pocketshell/protocol';
-import type { DataChannel } from '@pocketshell/webrtc';
+import { type DataChannel, sendIfOpen } from '@pocketshell/webrtc';
 import type { FileRoot } from '../files/confine.ts';
 import { fileOps } from '../files/ops.ts';
 import { type TransferLimits, Transfers } from '../files/transfers.ts';
@@ -42,7 +42,7 @@ export function openFiles(ctx: ChannelContext, channel: DataChannel): void {
     root = r;
     transfers = new Transfers(ctx, r, service.limits, {
       send: (frame) => {
-        if (channel.readyState === 'open') channel.send(frame);
+        sendIfOpen(channel, frame);
       },
       open: () => channel.readyState === 'open',
     });

@@ -128,6 +128,8 @@ interface LiveConnection {
   conn: string;
   peer: Peer;
   timer?: ReturnType<typeof setTimeout>;
+  /** The device's DTLS certificate was checked: its channels are served. */
+  verified?: boolean;
 }
 
 /** Refusals of one device and code inside the current window: the first is written, the rest counted. */
@@ -585,7 +587,19 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     const { mine, total } = this.#peerCounts(device.id);
     // A re-offer for a live conn replaces it, so it needs no new slot.
     const replaces = sane && this.#connections.has(connKey(device.id, conn));
-    if (!replaces && (mine >= this.#limits.perDevice || total >= this.#limits.total)) {
+    // A device at its own limit whose offers are all answered (none pending) may take the slot of
+    // its oldest connection once the new one is verified: a client killed without a goodbye
+    // (SIGKILL, a crash, a phone that slept) leaves a peer the host learns is dead only from a
+    // consent timeout, and it must not lock its own device out meanwhile. One over the limit at
+    // most (a half-open extra holds that slot until it is dropped), so the limit still bounds
+    // what a device can make the host hold.
+    const evicts =
+      !replaces &&
+      sane &&
+      mine === this.#limits.perDevice &&
+      !this.#pending.has(device.id) &&
+      this.#oldestOf(device.id) !== undefined;
+    if (!replaces && !evicts && (mine >= this.#limits.perDevice || total >= this.#limits.total)) {
       this.#refuse(
         new ProtocolError('limit_reached', mine >= this.#limits.perDevice ? 'per device' : 'total'),
         device.id,
@@ -605,13 +619,26 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       else this.#pending.delete(device.id);
     };
     try {
-      await this.#answer(device, conn, body, release);
+      await this.#answer(device, conn, body, release, evicts);
     } finally {
       release();
     }
   }
 
-  async #answer(device: PinnedDevice, conn: string, body: unknown, registered: () => void): Promise<void> {
+  /** The device's oldest verified connection (the first registered of those left), if any. */
+  #oldestOf(device: DeviceId, except?: string): LiveConnection | undefined {
+    for (const c of this.#connections.values())
+      if (c.device === device && c.verified && c.conn !== except) return c;
+    return undefined;
+  }
+
+  async #answer(
+    device: PinnedDevice,
+    conn: string,
+    body: unknown,
+    registered: () => void,
+    evicts = false,
+  ): Promise<void> {
     const mark = connectTiming('host', conn);
     mark('offer received');
     let answered: Awaited<ReturnType<typeof answerOffer>>;
@@ -671,6 +698,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       () => {
         mark('device certificate verified');
         verified = true;
+        live.verified = true;
         clearTimeout(live.timer);
         return this.#connections.get(key) === live;
       },
@@ -692,6 +720,12 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     this.#seal(device, 'answer', answered.answer);
     mark('answer sent');
     if (await ready) {
+      const oldest = evicts ? this.#oldestOf(device.id, conn) : undefined;
+      if (oldest && this.#peerCounts(device.id).mine > this.#limits.perDevice) {
+        this.#o.audit.append('connection.replaced', { device: device.id, conn: oldest.conn, by: conn });
+        this.#seal(device, 'hangup', { conn: oldest.conn, reason: 'replaced' });
+        this.#closeConnection(oldest.conn, device.id, 'replaced');
+      }
       this.#o.trust.touch(device.id);
       this.#o.audit.append('connection', { device: device.id, conn });
       this.emit('connected', { device: device.id, conn });

@@ -16,7 +16,7 @@ import {
   RpcReassembler,
   rpcServer,
 } from '@pocketshell/protocol';
-import type { DataChannel } from '@pocketshell/webrtc';
+import { type DataChannel, sendIfOpen } from '@pocketshell/webrtc';
 import type { ChannelContext } from './channels.ts';
 
 export interface RpcChannelOptions<M extends MethodMap, C> {
@@ -54,8 +54,7 @@ export function serveRpcChannel<M extends MethodMap, C>(
   o: RpcChannelOptions<M, C>,
 ): void {
   const send = (text: string) => {
-    if (channel.readyState !== 'open') return;
-    for (const frame of encodeRpcFrames(text)) channel.send(frame);
+    for (const frame of encodeRpcFrames(text)) if (!sendIfOpen(channel, frame)) return;
   };
   const frames = new RpcReassembler(o.maxRequest);
   let feed: ((data: string | Uint8Array) => Promise<void>) | undefined;

@@ -8,7 +8,7 @@
  * (or creates) the session the label names, audited.
  */
 
-import type { DataChannel } from '@pocketshell/webrtc';
+import { type DataChannel, sendIfOpen } from '@pocketshell/webrtc';
 import { HostError } from '../errors.ts';
 import { RemoteSessionManager } from '../holder/client.ts';
 import type { HostedSession, TerminalAttachment } from '../pty/session-host.ts';
@@ -41,7 +41,9 @@ export async function serveTerminal(
   const offClose = channel.on('close', () => attachment?.detach());
   try {
     attachment = await session.attach({
-      send: (frame) => channel.send(frame),
+      send: (frame) => {
+        sendIfOpen(channel, frame);
+      },
       onClose: (reason) => {
         offMessage();
         offClose();

@@ -208,3 +208,25 @@ test('requests reject with the relay’s code', async () => {
     (e: Error & { code?: string }) => e.code === 'unavailable',
   );
 });
+
+test('fallback URLs are tried in turn: a dead first node, then the next one', async () => {
+  const c = new RelayClient({
+    url: 'ws://127.0.0.1:1/ws',
+    fallbackUrls: [relay.wsUrl],
+    role: 'device',
+    keyPair: generateKeyPair(),
+    WebSocket: WebSocket as unknown as ConstructorParameters<typeof RelayClient>[0]['WebSocket'],
+    minBackoffMs: 50,
+    maxBackoffMs: 400,
+  });
+  clients.push(c);
+  const reasons: string[] = [];
+  c.on('disconnected', ({ reason }) => reasons.push(reason));
+  c.start();
+  await c.waitReady(15_000);
+  assert.equal(c.url, relay.wsUrl);
+  assert.match(reasons[0] ?? '', /ECONNREFUSED|closed/);
+  // authenticated on the fallback (its challenge's origin checked against the URL dialled), and talking
+  await assert.rejects(c.request({ t: 'pair.create' }), (e: { code?: string }) => e.code === 'bad_message');
+  c.close();
+});

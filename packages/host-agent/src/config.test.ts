@@ -113,3 +113,19 @@ test('agents: the sandbox switch and its network are read and checked', () => {
     );
   }
 });
+
+test('relayFallbacks: the other nodes of a relay fleet, ws URLs, at most 8', () => {
+  const relayFallbacks = ['ws://127.0.0.1:2/ws', 'wss://relay2.example/ws'];
+  fs.writeFileSync(paths.config, JSON.stringify({ relay: 'ws://127.0.0.1:1/ws', relayFallbacks }), {
+    mode: 0o600,
+  });
+  assert.deepEqual(readConfig(paths), { relay: 'ws://127.0.0.1:1/ws', relayFallbacks });
+  for (const bad of ['ws://a/ws', ['https://a'], Array(9).fill('ws://a/ws')]) {
+    fs.writeFileSync(paths.config, JSON.stringify({ relayFallbacks: bad }), { mode: 0o600 });
+    assert.throws(
+      () => readConfig(paths),
+      (e: unknown) => isHostError(e, 'state_corrupt'),
+      JSON.stringify(bad),
+    );
+  }
+});

@@ -51,6 +51,8 @@ const MAX_LIMIT_DEVICES = 256;
 export interface HostConfig {
   /** `ws[s]://…/ws` */
   relay?: string;
+  /** Other nodes of the same relay fleet (`ws[s]://…/ws`), tried in turn when the current one drops (docs/operations.md "Fleet"). */
+  relayFallbacks?: string[];
   /** `http[s]://…` where the web client is served (pairing URLs). */
   web?: string;
   /** Extra variables sessions get from the daemon's environment (never `POCKETSHELL_*`). */
@@ -164,6 +166,9 @@ function parse(value: unknown): HostConfig {
   const c: HostConfig = {};
   const relay = optional(o, 'relay', (x, k) => string(x, k, 256, WS_RE));
   const web = optional(o, 'web', (x, k) => string(x, k, 256, HTTP_RE));
+  const relayFallbacks = optional(o, 'relayFallbacks', (x, k) =>
+    array(x, k, 8, (v, f) => string({ [f]: v }, f, 256, WS_RE)),
+  );
   const passEnv = optional(o, 'passEnv', (x, k) =>
     array(x, k, 64, (v, f) => string({ [f]: v }, f, 129, PASS_ENV_RE)),
   );
@@ -172,6 +177,7 @@ function parse(value: unknown): HostConfig {
   const agents = optional(o, 'agents', agentsConfig);
   if (relay !== undefined) c.relay = relay;
   if (web !== undefined) c.web = web;
+  if (relayFallbacks !== undefined) c.relayFallbacks = relayFallbacks;
   if (passEnv !== undefined) c.passEnv = passEnv;
   if (limits !== undefined) c.sessionLimits = limits;
   if (alerts !== undefined) c.alerts = alerts;

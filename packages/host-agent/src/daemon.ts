@@ -100,6 +100,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       : {}),
     paths: options.paths,
     relayUrl: options.relayUrl,
+    // config.json `relayFallbacks`: the other nodes of a relay fleet, tried in turn when this one drops
+    ...(config.relayFallbacks ? { relayFallbackUrls: config.relayFallbacks } : {}),
     sessionTimeouts: sessionTimeoutsOf(config),
     // The monitoring history (stats.db): a sample a minute, kept 30 days by the minute, a year by the hour.
     keepHistory: true,
@@ -149,7 +151,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         pid: process.pid,
         mode: options.mode ?? 'daemon run',
         relay: {
-          url: options.relayUrl,
+          url: agent.relay.url,
           state: agent.relay.state,
           ...(failure ? { reason: failure.reason, attempts: failure.attempts } : {}),
         },

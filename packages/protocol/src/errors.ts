@@ -159,6 +159,7 @@ export const ERROR_CODES = catalogue({
   data_insecure: 'relay state 500 The data folder is not private (group or others can write it).',
   listen_failed: 'relay failure 500 The relay could not listen.',
   store_failed: 'relay failure 503 The relay storage failed.',
+  redis_failed: 'relay failure 503 The relay could not reach Redis (its fleet link).',
   token_not_found: 'relay usage 404 No such enrollment token.',
   // webrtc: the WebRTC layer (fingerprint_mismatch is the wire code above)
   connect_failed: 'webrtc failure - The peer connection failed (ICE or DTLS) before it was verified.',

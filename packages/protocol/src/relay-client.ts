@@ -4,6 +4,8 @@
  * challenge's origin, sign the auth transcript, then exchange messages —
  * requests with `rid`s answered by promise, everything else as events.
  * Reconnects by itself with exponential backoff and full jitter (1 s → 30 s),
+ * moving to the next relay URL of its list at each reconnect (a fleet of
+ * relay nodes: when one dies, the next is tried),
  * drops a connection that has been silent too long, and notices the machine
  * waking from sleep (the timer jumps) to reconnect at once. The WebSocket
  * constructor, clock and randomness are injected, so it runs on `ws` in
@@ -95,6 +97,8 @@ export interface RelayClientEvents {
 export interface RelayClientOptions {
   /** `ws[s]://host[:port]/ws`. */
   url: string;
+  /** Other nodes of the same relay fleet, tried in turn after `url` on each reconnect. */
+  fallbackUrls?: readonly string[];
   role: Role;
   keyPair: KeyPair;
   WebSocket: WebSocketFactory;
@@ -118,6 +122,8 @@ export interface RelayClientOptions {
 export interface RelayLinkOptions {
   /** `ws[s]://…/ws` of the relay. */
   relayUrl: string;
+  /** Other nodes of the same relay fleet (`ws[s]://…/ws`), tried in turn when the current one drops. */
+  relayFallbackUrls?: readonly string[];
   WebSocket: WebSocketFactory;
   /** Unix seconds. */
   now?: () => number;
@@ -134,6 +140,7 @@ export function relayClientOf(
 ): RelayClient {
   return new RelayClient({
     url: o.relayUrl,
+    ...(o.relayFallbackUrls !== undefined ? { fallbackUrls: o.relayFallbackUrls } : {}),
     role,
     keyPair,
     WebSocket: o.WebSocket,
@@ -160,8 +167,10 @@ export function wsOrigin(url: string): string {
 
 export class RelayClient extends Emitter<RelayClientEvents> {
   readonly id: PartyId;
-  readonly #o: Required<Omit<RelayClientOptions, 'enroll'>> & { enroll?: string };
-  readonly #origin: string;
+  readonly #o: Required<Omit<RelayClientOptions, 'enroll' | 'fallbackUrls'>> & { enroll?: string };
+  /** The relay URLs, the current one at `#at`. */
+  readonly #urls: readonly string[];
+  #at = 0;
   #state: RelayClientState = 'idle';
   #ws: WebSocketLike | undefined;
   #attempt = 0;
@@ -185,8 +194,14 @@ export class RelayClient extends Emitter<RelayClientEvents> {
       tickMs: 5000,
       ...options,
     };
-    this.#origin = wsOrigin(options.url);
+    this.#urls = [options.url, ...(options.fallbackUrls ?? []).filter((u) => u !== options.url)];
+    for (const u of this.#urls) wsOrigin(u);
     this.id = idOf(options.role, options.keyPair.publicKey);
+  }
+
+  /** The relay URL in use (or tried next). */
+  get url(): string {
+    return this.#urls[this.#at]!;
   }
 
   /** The current state. */
@@ -307,7 +322,7 @@ export class RelayClient extends Emitter<RelayClientEvents> {
     this.#setState('connecting');
     let ws: WebSocketLike;
     try {
-      ws = new this.#o.WebSocket(this.#o.url);
+      ws = new this.#o.WebSocket(this.url);
     } catch (error) {
       this.#drop(`dial failed: ${(error as Error).message}`);
       return;
@@ -368,8 +383,9 @@ export class RelayClient extends Emitter<RelayClientEvents> {
 
   #onHandshake(message: ServerMessage): void {
     if (message.t === 'challenge') {
-      if (message.relay !== this.#origin) {
-        this.#drop(`challenge names ${message.relay}, not ${this.#origin}`);
+      const origin = wsOrigin(this.url);
+      if (message.relay !== origin) {
+        this.#drop(`challenge names ${message.relay}, not ${origin}`);
         return;
       }
       const ts = unixNow(this.#o.now());
@@ -412,6 +428,8 @@ export class RelayClient extends Emitter<RelayClientEvents> {
       // Already closed.
     }
     this.#failPending(new ProtocolError('unavailable', `relay connection lost: ${reason}`));
+    // the next node of the fleet gets the next attempt (a list of one stays where it is)
+    this.#at = (this.#at + 1) % this.#urls.length;
     const ceiling = Math.min(this.#o.maxBackoffMs, this.#o.minBackoffMs * 2 ** this.#attempt);
     const wait = delayMs ?? Math.floor(this.#o.random() * ceiling);
     this.#attempt = Math.min(this.#attempt + 1, 30);

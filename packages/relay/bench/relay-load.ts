@@ -11,6 +11,12 @@
  * default 1000 and 5000), `--seconds S` (default 10), `--rate R` (open-loop
  * messages/s, default 2000), `--write-docs` to replace the relay section of
  * docs/benchmarks.md with the results.
+ * The same run then measures a fleet (`--fleet-connections N`, repeatable,
+ * default 10 000; `--fleet-connections 0` skips it): a private Redis and two
+ * relay processes sharing one store — a private PostgreSQL cluster, or with
+ * `--fleet-store sqlite` one SQLite file —, every host on node 0 and every device
+ * on node 1, so every routed message crosses nodes through Redis (the worst
+ * case); RSS is reported per node.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -18,7 +24,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateKeyPair } from '@pocketshell/protocol';
 import { junkEnvelope } from '../testing/fixtures.ts';
-import { pairClients, RawClient, startRelay } from '../testing/index.ts';
+import {
+  type PostgresCluster,
+  pairClients,
+  RawClient,
+  type StartedRedis,
+  type StartedRelay,
+  startPostgres,
+  startRedis,
+  startRelay,
+} from '../testing/index.ts';
 
 const MAX_CONNECTIONS = 20_000;
 const SETUP_TIMEOUT_MS = 300_000;
@@ -27,6 +42,10 @@ const AUTH_CONCURRENCY = 64;
 const CT_BYTES = 256;
 
 interface Result {
+  /** Relay processes (2: a fleet sharing Redis, hosts on one node and devices on the other). */
+  nodes: number;
+  /** The store: SQLite, or for a fleet PostgreSQL or one shared SQLite file. */
+  store: 'postgres' | 'sqlite';
   connections: number;
   held: number;
   authSeconds: number;
@@ -35,6 +54,8 @@ interface Result {
   rssBaseMiB: number;
   rssHeldMiB: number;
   rssPerConnectionKiB: number;
+  /** Each node's RSS once all connections are held (and under load), MiB. */
+  rssPerNodeMiB: number[];
   /** Closed loop: one message in flight per couple. */
   routedPerSecond: number;
   saturatedP50ms: number;
@@ -73,7 +94,13 @@ async function pool(n: number, concurrency: number, deadline: number, task: (i: 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function run(connections: number, seconds: number, rate: number): Promise<Result> {
+async function run(
+  connections: number,
+  seconds: number,
+  rate: number,
+  nodes = 1,
+  fleetStore: 'postgres' | 'sqlite' = 'postgres',
+): Promise<Result> {
   const couples = Math.floor(connections / 2);
   const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
   const config = join(dir, 'relay.json');
@@ -96,24 +123,58 @@ async function run(connections: number, seconds: number, rate: number): Promise<
       },
     }),
   );
-  const relay = await startRelay({
-    dataDir: join(dir, 'data'),
-    args: ['--config', config, '--log-level', 'warn'],
-  }).catch((error: unknown) => {
+  const relays: StartedRelay[] = [];
+  let redis: StartedRedis | undefined;
+  let cluster: PostgresCluster | undefined;
+  try {
+    let store: { args: string[]; env: Record<string, string> } = { args: [], env: {} };
+    if (nodes > 1) {
+      redis = await startRedis();
+      if (fleetStore === 'postgres') {
+        cluster = await startPostgres();
+        const db = await cluster.createDatabase();
+        store = { args: ['--database', db.url], env: { PGPASSWORD: db.password } };
+      }
+    }
+    for (let n = 0; n < nodes; n++) {
+      relays.push(
+        await startRelay({
+          // without PostgreSQL, one store for every node: the same SQLite file
+          dataDir: join(dir, 'data'),
+          args: [
+            '--config',
+            config,
+            '--log-level',
+            'warn',
+            ...store.args,
+            ...(redis ? ['--redis', redis.url, '--node-id', `n${n}`] : []),
+          ],
+          env: store.env,
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all(relays.map((r) => r.stop()));
+    await redis?.stop();
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
     throw error;
-  });
+  }
+  const relay = relays[0]!;
+  const nodeOf = (i: number) => relays[i % relays.length]!;
   const clients: RawClient[] = [];
   try {
-    const pid = relay.pid!;
-    const rssBase = rssBytes(pid);
+    const pids = relays.map((r) => r.pid!);
+    const rssAll = () => pids.map(rssBytes);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const rssBase = sum(rssAll());
     const deadline = Date.now() + SETUP_TIMEOUT_MS;
 
     // 1. connect + authenticate everyone (keys made beforehand, so this times the handshake and the relay's verify)
     const keys = Array.from({ length: couples * 2 }, () => generateKeyPair());
     const authStart = performance.now();
     await pool(couples * 2, AUTH_CONCURRENCY, deadline, async (i) => {
-      clients[i] = await RawClient.connect(relay.wsUrl, {
+      clients[i] = await RawClient.connect(nodeOf(i).wsUrl, {
         role: i % 2 === 0 ? 'host' : 'device',
         keyPair: keys[i]!,
       });
@@ -130,9 +191,13 @@ async function run(connections: number, seconds: number, rate: number): Promise<
       pairs.push({ host, device });
     });
     const pairSeconds = (performance.now() - pairStart) / 1000;
-    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-    const held = Number(/^pocketshell_relay_connections (\d+)$/m.exec(metrics)?.[1] ?? Number.NaN);
-    const rssHeld = rssBytes(pid);
+    let held = 0;
+    for (const r of relays) {
+      const metrics = await (await fetch(`${r.url}/metrics`)).text();
+      held += Number(/^pocketshell_relay_connections (\d+)$/m.exec(metrics)?.[1] ?? Number.NaN);
+    }
+    const rssHeldNodes = rssAll();
+    const rssHeld = sum(rssHeldNodes);
 
     const body = junkEnvelope('relay-data', CT_BYTES);
     const wire = pairs.map(({ host, device }) => ({
@@ -170,7 +235,8 @@ async function run(connections: number, seconds: number, rate: number): Promise<
     await sleep(seconds * 1000);
     measuring = false;
     const loadElapsed = (performance.now() - loadStart) / 1000;
-    const rssLoaded = rssBytes(pid);
+    const rssLoadedNodes = rssAll();
+    const rssLoaded = sum(rssLoadedNodes);
     const satSorted = saturated.slice(0, count).sort();
     await sleep(1000); // let the last in-flight messages drain
 
@@ -211,6 +277,8 @@ async function run(connections: number, seconds: number, rate: number): Promise<
     const openSorted = open.slice(0, delivered).sort();
 
     return {
+      nodes,
+      store: nodes > 1 ? fleetStore : 'sqlite',
       connections,
       held,
       authSeconds,
@@ -219,6 +287,7 @@ async function run(connections: number, seconds: number, rate: number): Promise<
       rssBaseMiB: rssBase / 2 ** 20,
       rssHeldMiB: Math.max(rssHeld, rssLoaded) / 2 ** 20,
       rssPerConnectionKiB: (rssHeld - rssBase) / held / 1024,
+      rssPerNodeMiB: rssHeldNodes.map((x, n) => Math.max(x, rssLoadedNodes[n]!) / 2 ** 20),
       routedPerSecond: routed / loadElapsed,
       saturatedP50ms: quantile(satSorted, 0.5),
       saturatedP99ms: quantile(satSorted, 0.99),
@@ -230,7 +299,9 @@ async function run(connections: number, seconds: number, rate: number): Promise<
     };
   } finally {
     for (const c of clients) c?.ws.terminate();
-    await relay.stop();
+    await Promise.all(relays.map((r) => r.stop()));
+    await redis?.stop();
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -248,8 +319,14 @@ function machine(): string {
   return `${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`;
 }
 
-function markdown(results: Result[], seconds: number, rate: number): string {
+function markdown(all: Result[], seconds: number, rate: number): string {
   const f = (n: number, d = 0) => n.toFixed(d);
+  const results = all.filter((r) => r.nodes === 1);
+  const fleet = all.filter((r) => r.nodes > 1);
+  const fleetRows = fleet.map(
+    (r) =>
+      `| ${r.nodes} | ${r.connections} | ${r.held} | ${f(r.authSeconds, 1)} s (${f(r.authPerSecond)}/s) | ${f(r.pairSeconds, 1)} s | ${r.rssPerNodeMiB.map((x) => `${f(x)} MiB`).join(' + ')} | ${f(r.rssPerConnectionKiB, 1)} KiB | ${f(r.routedPerSecond)} (p50 ${f(r.saturatedP50ms, 1)} ms, p99 ${f(r.saturatedP99ms, 1)} ms) | ${f(r.deliveredPerSecond)} | ${f(r.p50ms, 2)} ms | ${f(r.p99ms, 2)} ms |`,
+  );
   const rows = results.map(
     (r) =>
       `| ${r.connections} | ${r.held} | ${f(r.authSeconds, 1)} s (${f(r.authPerSecond)}/s) | ${f(r.pairSeconds, 1)} s | ${f(r.rssBaseMiB)} → ${f(r.rssHeldMiB)} MiB | ${f(r.rssPerConnectionKiB, 1)} KiB | ${f(r.routedPerSecond)} (p50 ${f(r.saturatedP50ms, 1)} ms, p99 ${f(r.saturatedP99ms, 1)} ms) | ${f(r.deliveredPerSecond)} | ${f(r.p50ms, 2)} ms | ${f(r.p99ms, 2)} ms |`,
@@ -270,6 +347,18 @@ function markdown(results: Result[], seconds: number, rate: number): string {
     '| connections | held | connect + auth | pairing | relay RSS | RSS / connection | saturated msg/s | delivered msg/s at fixed rate | p50 | p99 |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
+    ...(fleet.length === 0
+      ? []
+      : [
+          '',
+          '### Two nodes sharing Redis',
+          '',
+          `The same run, with a private Redis and two relay processes sharing one store (${fleet[0]!.store === 'postgres' ? 'a private PostgreSQL cluster on loopback, fsync off' : 'the same SQLite file'}): every host on node 0, every device on node 1, so every routed message crosses nodes (Redis pub/sub, then the ack back). The one-node rows above are the comparison.`,
+          '',
+          '| nodes | connections | held | connect + auth | pairing | RSS per node | RSS / connection | saturated msg/s | delivered msg/s at fixed rate | p50 | p99 |',
+          '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+          ...fleetRows,
+        ]),
   ].join('\n');
 }
 
@@ -279,14 +368,20 @@ async function main(): Promise<void> {
       connections: { type: 'string', multiple: true },
       seconds: { type: 'string' },
       rate: { type: 'string' },
+      'fleet-connections': { type: 'string', multiple: true },
+      'fleet-store': { type: 'string' },
       'write-docs': { type: 'boolean' },
     },
   });
-  const counts = (values.connections ?? ['1000', '5000']).map(Number);
+  const counts = (values.connections ?? ['1000', '5000', '10000']).map(Number);
+  const fleetCounts = (values['fleet-connections'] ?? ['10000']).map(Number).filter((n) => n !== 0);
+  const fleetStore = values['fleet-store'] ?? 'postgres';
+  if (fleetStore !== 'postgres' && fleetStore !== 'sqlite')
+    throw new Error('--fleet-store: postgres or sqlite');
   const seconds = Number(values.seconds ?? '10');
   const rate = Number(values.rate ?? '2000');
   if (!(rate > 0 && rate <= 100_000)) throw new Error('--rate: 1..100000');
-  for (const n of counts) {
+  for (const n of [...counts, ...fleetCounts]) {
     if (!Number.isInteger(n) || n < 2 || n > MAX_CONNECTIONS)
       throw new Error(`--connections: 2..${MAX_CONNECTIONS}`);
   }
@@ -295,6 +390,14 @@ async function main(): Promise<void> {
   for (const n of counts) {
     process.stderr.write(`relay bench: ${n} connections, ${seconds} s …\n`);
     const r = await run(n, seconds, rate);
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    results.push(r);
+  }
+  for (const n of fleetCounts) {
+    process.stderr.write(
+      `relay bench: two nodes sharing Redis and ${fleetStore}, ${n} connections, ${seconds} s …\n`,
+    );
+    const r = await run(n, seconds, rate, 2, fleetStore);
     process.stdout.write(`${JSON.stringify(r)}\n`);
     results.push(r);
   }

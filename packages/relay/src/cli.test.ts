@@ -92,6 +92,18 @@ describe('pocketshell-relay command', () => {
     assert.ok(!`${r.stdout}${r.stderr}`.includes(password));
   });
 
+  it('exits 1 with redis_failed when its Redis cannot be reached, never printing the password', async () => {
+    const password = 'rpw-41f2a9';
+    const r = await cli(
+      ['--redis', `redis://relay:${password}@127.0.0.1:1`, '--data', join(home, 'redis')],
+      home,
+    );
+    assert.equal(r.code, 1);
+    const first = JSON.parse(r.stderr.split('\n')[0]!) as { code: string };
+    assert.equal(first.code, 'redis_failed');
+    assert.ok(!`${r.stdout}${r.stderr}`.includes(password));
+  });
+
   it('stops gracefully on SIGTERM', async () => {
     const relay = await startRelay();
     try {

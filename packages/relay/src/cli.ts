@@ -26,6 +26,7 @@ const USAGE = `usage:
                     [--tls-cert FILE --tls-key FILE] [--trust-proxy] [--web-root DIR]
                     [--log-level debug|info|warn|error] [--config FILE]
                     [--no-push] [--push-contact mailto:ADDR|https://URL] [--push-endpoint-host HOST[:PORT]]...
+                    [--redis redis://HOST:PORT] [--node-id ID] [--redis-ttl SECONDS]
   pocketshell-relay token create [--label TEXT] [--uses N] [--ttl SECONDS] [--data DIR | --database URL]
   pocketshell-relay token list [--data DIR | --database URL]
   pocketshell-relay token revoke ID [--data DIR | --database URL]
@@ -159,6 +160,8 @@ async function serve(argv: string[], out: (s: string) => void): Promise<number> 
       publicUrl: config.publicUrl,
       turn: config.turnSecret !== undefined,
       push: config.push.enabled,
+      // the fleet this node joined (never the Redis URL: it may hold a password)
+      ...(config.redis !== undefined ? { node: config.nodeId, fleet: true } : {}),
       // the web client served, or what is missing and how to fix it (served as soon as it is built)
       ...(config.webRoot !== undefined && webClientBuilt(config.webRoot)
         ? { web: config.webRoot }

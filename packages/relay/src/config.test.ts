@@ -110,6 +110,26 @@ describe('loadConfig', () => {
     }
   });
 
+  it('fleet: --redis, --node-id and --redis-ttl checked; the URL never echoed', () => {
+    const load = (argv: string[], env: Record<string, string> = {}) =>
+      loadConfig({ argv, env, readFile: files({}), homedir: '/h' });
+    const single = load([]);
+    assert.equal(single.redis, undefined);
+    assert.match(single.nodeId, /^[A-Za-z0-9_-]{1,64}$/);
+    const c = load(['--node-id', 'eu-1', '--redis-ttl', '9'], {
+      POCKETSHELL_RELAY_REDIS: 'redis://relay:s3cret@10.0.0.5:6379/2',
+    });
+    assert.equal(c.redis, 'redis://relay:s3cret@10.0.0.5:6379/2');
+    assert.equal(c.nodeId, 'eu-1');
+    assert.equal(c.redisTtlSeconds, 9);
+    assert.throws(
+      () => load(['--redis', 'http://user:s3cret@h:1']),
+      (e: Error & { code?: string }) => e.code === 'config_invalid' && !e.message.includes('s3cret'),
+    );
+    assert.throws(() => load(['--node-id', 'no spaces']), /node-id/);
+    assert.throws(() => load(['--redis-ttl', '1']), /redis-ttl/);
+  });
+
   it('chooses PostgreSQL with a postgres:// URL from argv, env or file, and never repeats it in an error', () => {
     const pg = loadConfig({
       argv: ['--database', 'postgresql://relay@db.example:5433/relay', '--database-pool', '4'],

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { isLoopbackHost } from '@pocketshell/protocol';
 import { isPostgresUrl, urlHasPassword } from './database-url.ts';
 import { RelayError } from './errors.ts';
+import { isNodeId, randomNodeId } from './fleet.ts';
 import { DEFAULT_LIMITS, type Limits, mergeLimits } from './limits.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import {
@@ -60,6 +61,12 @@ export interface RelayConfig {
   limits: Limits;
   /** Web Push (docs/relay.md "Web Push"). */
   push: PushConfig;
+  /** Redis URL of the fleet this node belongs to (docs/operations.md "Fleet"); undefined: a single node. */
+  redis: string | undefined;
+  /** This node's id in the fleet (default: random at each start). */
+  nodeId: string;
+  /** Seconds a node's entries in Redis live without renewal. */
+  redisTtlSeconds: number;
 }
 
 /** The option names, shared by argv, env (`POCKETSHELL_RELAY_` + upper snake) and the config file (camelCase). */
@@ -82,6 +89,9 @@ const OPTIONS = {
   'no-push': { type: 'boolean' },
   'push-contact': { type: 'string' },
   'push-endpoint-host': { type: 'string', multiple: true },
+  redis: { type: 'string' },
+  'node-id': { type: 'string' },
+  'redis-ttl': { type: 'string' },
   config: { type: 'string' },
 } as const;
 
@@ -325,6 +335,25 @@ export function loadConfig(sources: ConfigSources): RelayConfig {
     ],
   };
 
+  const redis = str('redis');
+  if (redis !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(redis);
+    } catch {
+      u = undefined;
+    }
+    // never echo the URL: it may hold Redis's password
+    if (u === undefined || (u.protocol !== 'redis:' && u.protocol !== 'rediss:')) {
+      fail('redis', 'expected redis://[user:password@]host:port[/db] or rediss://…');
+    }
+  }
+  const nodeId = str('node-id') ?? randomNodeId();
+  if (!isNodeId(nodeId)) fail('node-id', 'letters, digits, _ and -, at most 64');
+  const redisTtlSeconds = Number(str('redis-ttl') ?? '15');
+  if (!Number.isInteger(redisTtlSeconds) || redisTtlSeconds < 2 || redisTtlSeconds > 300) {
+    fail('redis-ttl', 'an integer between 2 and 300 seconds');
+  }
   const database = databaseConfig(raw, sources.readFile);
 
   let limits: Limits;
@@ -351,5 +380,8 @@ export function loadConfig(sources: ConfigSources): RelayConfig {
     logLevel: logLevel as LogLevel,
     limits,
     push,
+    redis,
+    nodeId,
+    redisTtlSeconds,
   };
 }

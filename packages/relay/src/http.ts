@@ -1,5 +1,6 @@
 /**
- * The relay's plain HTTP surface: `GET /healthz`, `GET /metrics` (Prometheus
+ * The relay's plain HTTP surface: `GET /healthz` (the store answers),
+ * `GET /readyz` (the store and, in a fleet, Redis answer), `GET /metrics` (Prometheus
  * text) and the web client's static files when a built web root exists.
  * Every response carries the security headers: a strict Content Security
  * Policy (no inline or remote scripts, no framing), `X-Frame-Options: DENY`,
@@ -65,6 +66,8 @@ export interface HttpOptions {
   tls: boolean;
   /** The public WebSocket origin, when configured (added to `connect-src`). */
   wsOrigin?: string;
+  /** `/readyz`: resolves when the store and (in a fleet) Redis answer; `/healthz` checks the store only. */
+  ready?: () => Promise<void>;
 }
 
 /** Builds the request handler. */
@@ -94,8 +97,10 @@ export function createHttpHandler(options: HttpOptions): (req: IncomingMessage, 
       return;
     }
     const path = (req.url ?? '/').split('?')[0]!;
-    if (path === '/healthz') {
-      options.store.ping().then(
+    if (path === '/healthz' || path === '/readyz') {
+      const check =
+        path === '/readyz' && options.ready !== undefined ? options.ready() : options.store.ping();
+      check.then(
         () => send(res, 200, 'application/json', '{"status":"ok"}\n', head),
         (error: unknown) => {
           options.log.error('health check failed', { error: String((error as Error).message) });

@@ -124,8 +124,20 @@ export function addressKey(ip: string): string {
     .join(':')}::/64`;
 }
 
+/**
+ * What the router and the relay take tokens from: `RateLimiter` in memory,
+ * or `SharedRateLimiter` (shared-limiter.ts), whose shared buckets live in
+ * Redis and answer asynchronously.
+ */
+export interface Limiter {
+  take(action: LimitedAction, ip: string, identity?: string): boolean | Promise<boolean>;
+  has(action: LimitedAction, ip: string, identity?: string): boolean | Promise<boolean>;
+  takeIdentity(action: LimitedAction, identity: string): boolean | Promise<boolean>;
+  sweep(): void;
+}
+
 /** Per-IP and per-identity buckets for every limited action. */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   readonly #ip = new Map<LimitedAction, BucketSet>();
   readonly #identity = new Map<LimitedAction, BucketSet>();
 

@@ -2,7 +2,8 @@
  * Relay metrics in the Prometheus text format (version 0.0.4): open
  * connections, authenticated connections by role, connections accepted,
  * messages routed by type, refusals by error code, and Web Push messages
- * by outcome (sent, gone, failed). Counters only go up;
+ * by outcome (sent, gone, failed), and in a fleet the messages between
+ * nodes by outcome (sent, received, acked, gone, unanswered, dropped). Counters only go up;
  * gauges are read when scraped.
  */
 
@@ -14,6 +15,7 @@ export class Metrics {
   readonly routed = new Map<string, number>();
   readonly refusals = new Map<string, number>();
   readonly pushes = new Map<string, number>();
+  readonly fleet = new Map<string, number>();
 
   /** Counts one routed message of type `t` (`deliver`, `pair.request`, …). */
   route(t: string): void {
@@ -28,6 +30,11 @@ export class Metrics {
   /** Counts one Web Push message by outcome (`sent`, `gone`, `failed`). */
   push(outcome: string): void {
     this.pushes.set(outcome, (this.pushes.get(outcome) ?? 0) + 1);
+  }
+
+  /** Counts one message between relay nodes by outcome. */
+  fleetMessage(outcome: 'sent' | 'received' | 'acked' | 'gone' | 'unanswered' | 'dropped'): void {
+    this.fleet.set(outcome, (this.fleet.get(outcome) ?? 0) + 1);
   }
 
   /** Renders everything as Prometheus text. */
@@ -66,6 +73,12 @@ export class Metrics {
       'counter',
       'Web Push messages handed to push services, by outcome.',
       labelled('outcome', this.pushes),
+    );
+    metric(
+      'pocketshell_relay_fleet_messages_total',
+      'counter',
+      'Messages between relay nodes (--redis): sent, received, acked, gone (no node listening), unanswered (no ack in time), dropped (malformed).',
+      labelled('outcome', this.fleet),
     );
     return `${lines.join('\n')}\n`;
   }

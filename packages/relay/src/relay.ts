@@ -27,6 +27,7 @@ import type { RelayConfig } from './config.ts';
 import { CLOSE, Connection } from './connection.ts';
 import { prepareDataDir } from './data-dir.ts';
 import { RelayError } from './errors.ts';
+import { Fleet, fleetScript } from './fleet.ts';
 import { createHttpHandler } from './http.ts';
 import { Hub } from './hub.ts';
 import { RateLimiter } from './limits.ts';
@@ -34,6 +35,7 @@ import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { loadVapidKeys, PushSender } from './push.ts';
 import { Router } from './router.ts';
+import { BUCKET_SCRIPT, SharedRateLimiter } from './shared-limiter.ts';
 import type { RelayStore } from './store.ts';
 
 /** What the relay takes from the world. */
@@ -50,6 +52,7 @@ export interface RelayDeps {
 const HOST_HEADER_RE = /^[A-Za-z0-9.:[\]-]{1,253}$/;
 /** Seconds between sweeps of rate-limit buckets and expired claims. */
 const SWEEP_SECONDS = 60;
+const BUCKET = fleetScript(BUCKET_SCRIPT);
 
 /** The ws origin (`ws[s]://host[:port]`) of a public http(s) URL. */
 export function wsOriginOf(publicUrl: string): string {
@@ -66,6 +69,8 @@ export class Relay {
   readonly #nowMs: () => number;
   readonly #random: (n: number) => Uint8Array;
   readonly #limiter: RateLimiter;
+  /** The other relay nodes, once `listen()` joined them (`--redis`). */
+  #fleet: Fleet | undefined;
   readonly #hub = new Hub<Connection>();
   readonly #router: Router;
   readonly #push: PushSender | undefined;
@@ -108,6 +113,10 @@ export class Relay {
       log: this.#log,
       webRoot: config.webRoot,
       tls,
+      ready: async () => {
+        await this.#store.ping();
+        await this.#fleet?.ping();
+      },
       ...(config.publicUrl ? { wsOrigin: wsOriginOf(config.publicUrl) } : {}),
     });
     // Node checks these timeouts only every `connectionsCheckingInterval` (30 s by default), which let
@@ -158,8 +167,30 @@ export class Relay {
     return Math.floor(this.#nowMs() / 1000);
   }
 
-  /** Starts listening; resolves with the base URL actually bound. */
+  /** Starts listening (after joining the fleet, with `--redis`); resolves with the base URL actually bound. */
   async listen(): Promise<{ url: string; port: number }> {
+    if (this.#config.redis !== undefined && this.#fleet === undefined) {
+      this.#fleet = await Fleet.join({
+        url: this.#config.redis,
+        nodeId: this.#config.nodeId,
+        ttlSeconds: this.#config.redisTtlSeconds,
+        log: this.#log,
+        deliver: (to, message) => this.#router.deliverLocal(to, message),
+        count: (outcome) => this.metrics.fleetMessage(outcome),
+        onNodeGone: async (hosts) => {
+          for (const host of hosts) {
+            await this.#router.announce(host as HostId, false).catch((error: unknown) => {
+              this.#log.error('presence failed', { error: String((error as Error).message) });
+            });
+          }
+        },
+      });
+      const fleet = this.#fleet;
+      this.#router.useFleet(
+        fleet,
+        new SharedRateLimiter(this.#config.limits, this.#limiter, (s, k, a) => fleet.eval(s, k, a), BUCKET),
+      );
+    }
     await new Promise<void>((resolve, reject) => {
       const onError = (cause: Error) =>
         reject(
@@ -316,9 +347,10 @@ export class Relay {
     const message = parseClientMessage(decodeFrame(frame));
     if (message.t !== 'auth') throw new ProtocolError('unauthorized', 'the first message must be auth');
     // the IP pays before the signature check (which costs CPU), the identity once it is proven
-    if (!this.#limiter.take('auth', conn.ip)) throw new ProtocolError('rate_limited');
+    const limiter = this.#router.limiter;
+    if (!(await limiter.take('auth', conn.ip))) throw new ProtocolError('rate_limited');
     const proven = verifyAuth(message, conn.origin, conn.nonce, this.#nowS());
-    if (!this.#limiter.takeIdentity('auth', proven.id)) throw new ProtocolError('rate_limited');
+    if (!(await limiter.takeIdentity('auth', proven.id))) throw new ProtocolError('rate_limited');
     const max = this.#config.limits.maxConnectionsPerIdentity;
     if (this.#hub.count(proven.id) >= max) throw new ProtocolError('too_many_connections');
     await register(this.#store, proven, message.enroll, this.#config.registration, this.#nowS());
@@ -326,8 +358,11 @@ export class Relay {
     // checked again: another connection of this identity may have finished its auth meanwhile
     if (this.#hub.count(proven.id) >= max) throw new ProtocolError('too_many_connections');
     conn.authenticated(proven.id, proven.role, proven.pub);
-    const first = this.#hub.add(conn);
+    let first = this.#hub.add(conn);
     this.metrics.authenticated[proven.role] += 1;
+    // findable from the other nodes before it is told it is ready
+    if (first && this.#fleet !== undefined) first = (await this.#fleet.add(proven.id)) === 0;
+    if ((conn.state as string) === 'closed') return; // closed while Redis answered
     conn.send({ t: 'ready', id: proven.id, time: this.#nowS() });
     this.#log.info('authenticated', { id: proven.id, role: proven.role, ip: conn.ip });
     if (proven.role === 'device') await this.#router.presenceFor(conn);
@@ -382,11 +417,21 @@ export class Relay {
     if (conn.authId === undefined) return;
     this.metrics.authenticated[conn.role] -= 1;
     const last = this.#hub.remove(conn);
-    if (last && conn.role === 'host' && this.#closing === undefined) {
-      this.#router.announce(conn.id as HostId, false).catch((error: unknown) => {
-        this.#log.error('presence failed', { error: String((error as Error).message) });
-      });
-    }
+    if (!last || this.#closing !== undefined) return;
+    const fleet = this.#fleet;
+    const id = conn.id;
+    void (async () => {
+      // in a fleet the identity is offline only when no other node holds it either
+      const elsewhere = fleet === undefined ? 0 : await fleet.remove(id);
+      if (elsewhere === 0 && conn.role === 'host') await this.#router.announce(id as HostId, false);
+    })().catch((error: unknown) => {
+      this.#log.error('presence failed', { error: String((error as Error).message) });
+    });
+  }
+
+  /** This node's id in the fleet (undefined without `--redis`). */
+  get nodeId(): string | undefined {
+    return this.#fleet?.nodeId;
   }
 
   /** Number of open WebSocket connections. */
@@ -424,6 +469,7 @@ export class Relay {
       await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
       // pushes under way still remove the subscriptions their push service called gone
       await this.#router.settle();
+      await this.#fleet?.close();
       this.#push?.close();
       await this.#store.close();
     })();

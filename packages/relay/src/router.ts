@@ -21,8 +21,9 @@ import {
   type ServerMessage,
 } from '@pocketshell/protocol';
 import type { Connection } from './connection.ts';
+import type { Fleet } from './fleet.ts';
 import type { Hub } from './hub.ts';
-import { addressKey, type Limits, type RateLimiter } from './limits.ts';
+import { addressKey, type Limiter, type Limits } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { MAX_PUSH_PAYLOAD, MAX_SUBSCRIPTIONS_PER_DEVICE, type PushSender } from './push.ts';
@@ -37,7 +38,7 @@ export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 export interface RouterDeps {
   store: RelayStore;
   hub: Hub<Connection>;
-  limiter: RateLimiter;
+  limiter: Limiter;
   limits: Limits;
   metrics: Metrics;
   log: Logger;
@@ -47,6 +48,8 @@ export interface RouterDeps {
   turn: { secret: string | undefined; urls: string[]; ttl: number };
   /** Undefined when push is off (`--no-push`). */
   push: PushSender | undefined;
+  /** The other relay nodes (`--redis`); undefined for a single node. */
+  fleet?: Fleet | undefined;
 }
 
 /** Routes messages of `ready` connections. */
@@ -59,11 +62,33 @@ export class Router {
     this.#d = deps;
   }
 
-  /** Sends to every connection of `id`; the number of sockets reached. */
-  #toAll(id: PartyId, message: ServerMessage): number {
+  /**
+   * Writes to this node's connections of `id`; a `deliver` skips sockets
+   * that are not keeping up (counted in `full`). The fleet calls it for
+   * messages routed here from other nodes.
+   */
+  deliverLocal(id: PartyId, message: ServerMessage): { sent: number; full: number } {
+    let sent = 0;
+    let full = 0;
+    for (const c of this.#d.hub.connectionsOf(id)) {
+      if (message.t === 'deliver' && c.ws.bufferedAmount > MAX_BUFFERED_BYTES) full += 1;
+      else if (c.send(message)) sent += 1;
+    }
+    return { sent, full };
+  }
+
+  /** Sends to every connection of `id`, on this node and the others; the number of sockets reached. */
+  async #toAll(id: PartyId, message: ServerMessage): Promise<number> {
     let n = 0;
     for (const c of this.#d.hub.connectionsOf(id)) if (c.send(message)) n += 1;
+    if (this.#d.fleet !== undefined) n += (await this.#d.fleet.route(id, message, false)).sent;
     return n;
+  }
+
+  /** True when `id` holds a connection on this node or another. */
+  async #online(id: PartyId): Promise<boolean> {
+    if (this.#d.hub.online(id)) return true;
+    return this.#d.fleet !== undefined && (await this.#d.fleet.onlineElsewhere(id));
   }
 
   /** Handles one parsed message; throws `ProtocolError` to refuse it. */
@@ -115,19 +140,22 @@ export class Router {
 
   async #send(conn: Connection, to: PartyId, m: Extract<ClientMessage, { t: 'send' }>): Promise<void> {
     const d = this.#d;
-    if (!d.limiter.take('send', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    if (!(await d.limiter.take('send', conn.ip, conn.id))) throw new ProtocolError('rate_limited');
     const { host, device } = this.#pair(conn.id, to);
     if (!(await d.store.isPaired(host, device))) throw new ProtocolError('not_paired');
-    const targets = d.hub.connectionsOf(to);
-    if (targets.size === 0) throw new ProtocolError('not_found', 'the peer is offline');
     const deliver: ServerMessage = { t: 'deliver', from: conn.id, env: m.env };
-    let sent = 0;
-    let full = 0;
-    for (const c of targets) {
-      if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) full += 1;
-      else if (c.send(deliver)) sent += 1;
+    let { sent, full } = this.deliverLocal(to, deliver);
+    let unknown = 0;
+    if (d.fleet !== undefined) {
+      // delivered (or not) on the nodes holding the peer, each answering how many sockets it reached
+      const remote = await d.fleet.route(to, deliver, true);
+      sent += remote.sent;
+      full += remote.full;
+      unknown = remote.unknown;
     }
     if (sent === 0 && full > 0) throw new ProtocolError('rate_limited', 'the peer is not keeping up');
+    if (sent === 0 && unknown > 0)
+      throw new ProtocolError('unavailable', 'the relay node holding the peer did not answer');
     if (sent === 0) throw new ProtocolError('not_found', 'the peer is offline');
     d.metrics.route('deliver');
   }
@@ -135,7 +163,7 @@ export class Router {
   async #create(conn: Connection, rid: string): Promise<void> {
     const d = this.#d;
     this.#only(conn, 'host', 'pair.create');
-    if (!d.limiter.take('pair.create', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    if (!(await d.limiter.take('pair.create', conn.ip, conn.id))) throw new ProtocolError('rate_limited');
     const now = d.now();
     const host = conn.id as HostId;
     if ((await d.store.countLiveClaims(host, now)) >= d.limits.maxClaimsPerHost) {
@@ -151,12 +179,12 @@ export class Router {
   async #redeem(conn: Connection, m: Extract<ClientMessage, { t: 'pair.redeem' }>): Promise<void> {
     const d = this.#d;
     this.#only(conn, 'device', 'pair.redeem');
-    if (!d.limiter.take('pair.redeem', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    if (!(await d.limiter.take('pair.redeem', conn.ip, conn.id))) throw new ProtocolError('rate_limited');
     // An address (or identity) that has used up its wrong redeems may not try again yet: such an
     // attempt is refused before it can count against the host's claims, so changing identity does
     // not help and one address (an IPv6 /64) cannot burn a claim (its budget is below maxClaimAttempts).
     const address = addressKey(conn.ip);
-    if (!d.limiter.has('pair.wrong', address, conn.id)) throw new ProtocolError('rate_limited');
+    if (!(await d.limiter.has('pair.wrong', address, conn.id))) throw new ProtocolError('rate_limited');
     const now = d.now();
     const device = conn.id as DeviceId;
     const outcome = await d.store.redeemClaim(
@@ -166,19 +194,19 @@ export class Router {
       d.limits.maxClaimAttempts,
     );
     if (!outcome.ok) {
-      d.limiter.take('pair.wrong', address, conn.id);
+      await d.limiter.take('pair.wrong', address, conn.id);
       d.log.info('claim refused', { host: m.host, device });
       for (const host of outcome.burned) {
         // the waiting `pocketshell pair` learns why nobody will redeem its code
-        this.#toAll(host, { t: 'pair.burned' });
+        await this.#toAll(host, { t: 'pair.burned' });
         d.log.warn('claim burned by wrong redeems', { host });
       }
       throw new ProtocolError('claim_invalid');
     }
     // only after a valid claim, so a stranger cannot probe whether a host is online
-    if (!d.hub.online(m.host)) throw new ProtocolError('not_found', 'the host is offline');
+    if (!(await this.#online(m.host))) throw new ProtocolError('not_found', 'the host is offline');
     await d.store.addPending(m.host, device, conn.pub, now + d.limits.pendingTtlSeconds);
-    const reached = this.#toAll(m.host, { t: 'pair.request', from: device, pub: conn.pub, env: m.env });
+    const reached = await this.#toAll(m.host, { t: 'pair.request', from: device, pub: conn.pub, env: m.env });
     if (reached > 0) d.metrics.route('pair.request');
     conn.send({ t: 'ok', rid: m.rid });
     d.log.info('claim redeemed', { host: m.host, device });
@@ -190,10 +218,10 @@ export class Router {
     const host = conn.id as HostId;
     if (!(await d.store.acceptPending(host, m.to, d.now()))) throw new ProtocolError('claim_invalid');
     conn.send({ t: 'ok', rid: m.rid });
-    if (this.#toAll(m.to, { t: 'pair.accepted', from: host, pub: conn.pub, env: m.env }) > 0) {
+    if ((await this.#toAll(m.to, { t: 'pair.accepted', from: host, pub: conn.pub, env: m.env })) > 0) {
       d.metrics.route('pair.accepted');
     }
-    this.#toAll(m.to, { t: 'presence', host, online: true });
+    await this.#toAll(m.to, { t: 'presence', host, online: true });
     d.log.info('paired', { host, device: m.to });
   }
 
@@ -203,7 +231,7 @@ export class Router {
     const host = conn.id as HostId;
     if (!(await d.store.takePending(host, to, d.now()))) throw new ProtocolError('claim_invalid');
     conn.send({ t: 'ok', rid });
-    if (this.#toAll(to, { t: 'pair.rejected', from: host }) > 0) d.metrics.route('pair.rejected');
+    if ((await this.#toAll(to, { t: 'pair.rejected', from: host })) > 0) d.metrics.route('pair.rejected');
     d.log.info('pairing rejected', { host, device: to });
   }
 
@@ -212,7 +240,7 @@ export class Router {
     const { host, device } = this.#pair(conn.id, peer);
     if (!(await d.store.removePairing(host, device))) throw new ProtocolError('not_paired');
     conn.send({ t: 'ok', rid });
-    if (this.#toAll(peer, { t: 'pair.revoked', from: conn.id }) > 0) d.metrics.route('pair.revoked');
+    if ((await this.#toAll(peer, { t: 'pair.revoked', from: conn.id })) > 0) d.metrics.route('pair.revoked');
     d.log.info('pairing revoked', { host, device, by: conn.role });
   }
 
@@ -221,7 +249,7 @@ export class Router {
     if (d.turn.secret === undefined || d.turn.urls.length === 0) {
       throw new ProtocolError('unsupported', 'this relay has no TURN server configured');
     }
-    if (!d.limiter.take('turn', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    if (!(await d.limiter.take('turn', conn.ip, conn.id))) throw new ProtocolError('rate_limited');
     // TURN relays traffic for whoever holds credentials: only parties that can use a connection
     // get them — a device or host with at least one live pairing (a host needs none before then)
     if (!(await d.store.hasPairing(conn.id))) {
@@ -237,22 +265,23 @@ export class Router {
     conn.send({ t: 'turn', rid, ...c });
   }
 
-  #pushSender(conn: Connection): PushSender {
+  async #pushSender(conn: Connection): Promise<PushSender> {
     this.#only(conn, 'device', 'push');
     const push = this.#d.push;
     if (push === undefined) throw new ProtocolError('unsupported', 'this relay sends no Web Push');
-    if (!this.#d.limiter.take('push.subscribe', conn.ip, conn.id)) throw new ProtocolError('rate_limited');
+    if (!(await this.#d.limiter.take('push.subscribe', conn.ip, conn.id)))
+      throw new ProtocolError('rate_limited');
     return push;
   }
 
   async #pushKey(conn: Connection, rid: string): Promise<void> {
-    const push = this.#pushSender(conn);
+    const push = await this.#pushSender(conn);
     conn.send({ t: 'push.vapid', rid, key: push.keys.publicKey });
   }
 
   async #subscribe(conn: Connection, m: Extract<ClientMessage, { t: 'push.subscribe' }>): Promise<void> {
     const d = this.#d;
-    const push = this.#pushSender(conn);
+    const push = await this.#pushSender(conn);
     if (!push.allowed(m.endpoint)) throw new ProtocolError('push_endpoint_refused');
     let p256dh: Uint8Array;
     let auth: Uint8Array;
@@ -285,7 +314,7 @@ export class Router {
   }
 
   async #unsubscribe(conn: Connection, rid: string, endpoint: string | undefined): Promise<void> {
-    this.#pushSender(conn);
+    await this.#pushSender(conn);
     const device = conn.id as DeviceId;
     const removed = await this.#d.store.removePushSubscriptions(device, endpoint);
     conn.send({ t: 'ok', rid });
@@ -297,20 +326,18 @@ export class Router {
     this.#only(conn, 'host', 'push.send');
     const host = conn.id as HostId;
     const device = m.to;
-    if (!d.limiter.take('push.send', conn.ip, host)) throw new ProtocolError('rate_limited');
-    if (!d.limiter.take('push.device', device, `${host}>${device}`)) throw new ProtocolError('rate_limited');
+    if (!(await d.limiter.take('push.send', conn.ip, host))) throw new ProtocolError('rate_limited');
+    if (!(await d.limiter.take('push.device', device, `${host}>${device}`)))
+      throw new ProtocolError('rate_limited');
     if (m.env.kind !== 'alert') throw new ProtocolError('bad_message', 'push.send carries an alert envelope');
     if (!(await d.store.isPaired(host, device))) throw new ProtocolError('not_paired');
     const payload = JSON.stringify({ from: host, env: m.env });
     if (Buffer.byteLength(payload) > MAX_PUSH_PAYLOAD) {
       throw new ProtocolError('bad_message', `a push payload is at most ${MAX_PUSH_PAYLOAD} bytes`);
     }
-    let online = 0;
-    for (const c of d.hub.connectionsOf(device)) {
-      if (c.ws.bufferedAmount <= MAX_BUFFERED_BYTES && c.send({ t: 'deliver', from: host, env: m.env })) {
-        online += 1;
-      }
-    }
+    const alert: ServerMessage = { t: 'deliver', from: host, env: m.env };
+    let online = this.deliverLocal(device, alert).sent;
+    if (d.fleet !== undefined) online += (await d.fleet.route(device, alert, true)).sent;
     if (online > 0) d.metrics.route('deliver');
     conn.send({ t: 'ok', rid: m.rid });
     const push = d.push;
@@ -339,6 +366,17 @@ export class Router {
     }
   }
 
+  /** The limiter in use (shared with the other nodes once in a fleet). */
+  get limiter(): Limiter {
+    return this.#d.limiter;
+  }
+
+  /** Joins the fleet: from now on parties on other nodes are reached through it, limits taken from `limiter`. */
+  useFleet(fleet: Fleet, limiter: Limiter): void {
+    this.#d.fleet = fleet;
+    this.#d.limiter = limiter;
+  }
+
   /** Waits for the Web Push messages under way (on close). */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.#pushing]);
@@ -347,7 +385,7 @@ export class Router {
   /** After a device authenticates: the presence of each host it is paired with. */
   async presenceFor(conn: Connection): Promise<void> {
     for (const host of await this.#d.store.hostsOf(conn.id as DeviceId)) {
-      conn.send({ t: 'presence', host, online: this.#d.hub.online(host) });
+      conn.send({ t: 'presence', host, online: await this.#online(host) });
     }
   }
 
@@ -355,7 +393,8 @@ export class Router {
   async announce(host: HostId, online: boolean): Promise<void> {
     const message: PresenceMessage = { t: 'presence', host, online };
     for (const device of await this.#d.store.devicesOf(host)) {
-      if (this.#d.hub.online(device)) this.#toAll(device, message);
+      if (this.#d.fleet !== undefined) await this.#toAll(device, message);
+      else if (this.#d.hub.online(device)) await this.#toAll(device, message);
     }
   }
 }

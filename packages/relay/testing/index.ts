@@ -383,13 +383,20 @@ export interface PairedClients {
  */
 export async function pairClients(
   wsUrl: string,
-  keys: { hostKey?: KeyPair; deviceKey?: KeyPair; host?: RawClient; device?: RawClient } = {},
+  keys: {
+    hostKey?: KeyPair;
+    deviceKey?: KeyPair;
+    host?: RawClient;
+    device?: RawClient;
+    /** A claim the host created earlier (its `pair.created`); by default a fresh one. */
+    claim?: ServerMessage;
+  } = {},
 ): Promise<PairedClients> {
   const hostKey = keys.hostKey ?? generateKeyPair();
   const deviceKey = keys.deviceKey ?? generateKeyPair();
   const host = keys.host ?? (await RawClient.connect(wsUrl, { role: 'host', keyPair: hostKey }));
   const device = keys.device ?? (await RawClient.connect(wsUrl, { role: 'device', keyPair: deviceKey }));
-  const created = await host.request({ t: 'pair.create' });
+  const created = keys.claim ?? (await host.request({ t: 'pair.create' }));
   if (created.t !== 'pair.created') throw new Error(`pair.create failed: ${JSON.stringify(created)}`);
   const hostId = hostIdOf(hostKey.publicKey);
   const deviceId = deviceIdOf(deviceKey.publicKey);
@@ -434,3 +441,4 @@ export async function pairClients(
   await device.next((m) => m.t === 'pair.accepted' && m.from === hostId);
   return { host, device, hostKey, deviceKey, claim: created.claim };
 }
+export * from './redis.ts';

@@ -48,6 +48,8 @@ import type { StatsHistoryQuery, StatsService } from './stats.ts';
 export interface OpenHostOptions {
   paths: StatePaths;
   relayUrl: string;
+  /** Other nodes of the same relay fleet, tried in turn when the current one drops. */
+  relayFallbackUrls?: readonly string[];
   env?: Readonly<Record<string, string | undefined>>;
   backend?: PtyBackend;
   engine?: WebRtcEngine;
@@ -315,6 +317,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     ...(agents ? { agents } : {}),
     engine,
     relayUrl: options.relayUrl,
+    ...(options.relayFallbackUrls ? { relayFallbackUrls: options.relayFallbackUrls } : {}),
     WebSocket: WebSocket as unknown as WebSocketFactory,
     ...(options.localAddressFilter ? { localAddressFilter: options.localAddressFilter } : {}),
     ...(options.iceServers ? { iceServers: options.iceServers } : {}),

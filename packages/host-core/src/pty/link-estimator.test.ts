@@ -27,6 +27,22 @@ function waitMs(step: PacingStep): number {
 const BOUNDS = { maxWindow: 256 * KiB, minWindow: 32 * KiB, drainMs: 100 };
 
 describe('link estimator', () => {
+  it('acks that arrive bunched do not read as a faster link (the rate spans the ack interval, as BBR)', () => {
+    // A busy daemon between holder and device passes acks on in bursts: 200 KiB queued at t=0,
+    // 10 KiB more at t=190, both acknowledged together at t=200. The link moved 210 KiB in
+    // 200 ms; over the late segment's own round trip (10 ms) it would read as 20 times that.
+    const clock = fakeClock();
+    const link = new LinkEstimator(BOUNDS, clock.now);
+    link.track(200 * KiB, 200 * KiB, false);
+    clock.advance(190);
+    link.track(210 * KiB, 10 * KiB, false);
+    clock.advance(10);
+    link.ack(210 * KiB);
+    assert.equal(link.inflight, 0);
+    assert.ok(Math.abs(link.rate - (210 * KiB) / 200) < 1, `rate ${link.rate} bytes/ms`);
+    assert.equal(link.window, Math.round((210 * KiB) / 2), 'the window is what that link drains in 100 ms');
+  });
+
   it('measures the round trip and the delivery rate from acks', () => {
     const clock = fakeClock();
     const link = new LinkEstimator(BOUNDS, clock.now);

@@ -6,8 +6,10 @@
  * Every frame group sent is a segment remembered with the output offset
  * whose acknowledgement covers it, so `inflight` is what is really in
  * flight, and each ack gives a round-trip and a delivery-rate sample (as
- * BBR measures: bytes delivered while that segment was in flight, over that
- * time). The window is what the link drains in `drainMs`, between
+ * BBR measures: bytes delivered while that segment was in flight, over the
+ * longer of the ack and send intervals they span — not the segment's own
+ * round trip, which bunched acks would shrink into a rate many times the
+ * link's). The window is what the link drains in `drainMs`, between
  * `minWindow` and `maxWindow`: a fast link gets the whole window, a slow
  * one little more than its bandwidth-delay product.
  */
@@ -38,6 +40,10 @@ interface Segment {
   readonly sentAt: number;
   /** Bytes delivered (acked) when it was sent. */
   readonly delivered: number;
+  /** When the last delivery before it was acknowledged (or when the link went busy). */
+  readonly deliveredAt: number;
+  /** When the segment delivered last before it was sent (or when the link went busy). */
+  readonly firstSentAt: number;
   /** Sent while the window was at least half full: its rate sample measures the link. */
   readonly limited: boolean;
   /** A snapshot (screen sync). */
@@ -52,6 +58,10 @@ export class LinkEstimator {
   #head = 0;
   #inflight = 0;
   #delivered = 0;
+  /** When the newest acknowledgement came (BBR's `delivered_time`). */
+  #deliveredAt = 0;
+  /** When the newest segment acknowledged had been sent (BBR's `first_sent_time`). */
+  #firstSentAt = 0;
   /** Bytes per millisecond. */
   #maxRate = 0;
   #maxRateAt = 0;
@@ -107,11 +117,19 @@ export class LinkEstimator {
 
   /** A segment of `bytes` was sent; the device's ack of `ackAt` will cover it. */
   track(ackAt: number, bytes: number, snapshot: boolean): void {
+    const now = this.#now();
+    // The link goes busy: the rate's intervals start now (as BBR does with nothing in flight).
+    if (this.#inflight === 0) {
+      this.#deliveredAt = now;
+      this.#firstSentAt = now;
+    }
     this.#segments.push({
       ackAt,
       bytes,
-      sentAt: this.#now(),
+      sentAt: now,
       delivered: this.#delivered,
+      deliveredAt: this.#deliveredAt,
+      firstSentAt: this.#firstSentAt,
       limited: this.#inflight >= this.window / 2,
       snapshot,
     });
@@ -134,7 +152,11 @@ export class LinkEstimator {
       this.#deliverHead();
     }
     this.#compact();
-    if (last) this.#sample(last, now);
+    if (last) {
+      this.#deliveredAt = now;
+      this.#firstSentAt = last.sentAt;
+      this.#sample(last, now);
+    }
   }
 
   /** Snapshots at the head of the queue that an old client will never ack count as delivered. */
@@ -178,7 +200,12 @@ export class LinkEstimator {
       this.#minRtt = rtt;
       this.#minRttAt = now;
     }
-    const rate = (this.#delivered - seg.delivered) / rtt;
+    // BBR's delivery rate: the bytes acknowledged since the segment was sent, over the longer of
+    // the ack interval and the send interval they span. Over its round trip alone, acks that
+    // arrive bunched (a busy daemon between holder and device passes them on in bursts) would
+    // read as a link many times faster than it is, and the window would open to match.
+    const interval = Math.max(rtt, now - seg.deliveredAt, seg.sentAt - seg.firstSentAt);
+    const rate = (this.#delivered - seg.delivered) / interval;
     // An app-limited sample (little was in flight) only says the link is at least this fast.
     if (rate >= this.#maxRate || (seg.limited && now - this.#maxRateAt > RATE_WINDOW_MS)) {
       this.#maxRate = rate;

@@ -76,7 +76,7 @@ export const DIRECT_FALLBACK_MS = 10_000;
 /**
  * Which way a connection may go: `direct` WebRTC only (host candidates,
  * STUN or TURN), `relay` the end-to-end relay path only (docs/protocol.md
- * §7), `auto` WebRTC first and the relay path when it does not connect in
+ * §10), `auto` WebRTC first and the relay path when it does not connect in
  * time. `POCKETSHELL_PATH` sets it for `pocketshell connect`.
  */
 export type ConnectPath = 'auto' | 'direct' | 'relay';
@@ -389,7 +389,7 @@ export class Device {
   }
 
   /**
-   * Opens a relay-path session (docs/protocol.md §7) to a paired host: a
+   * Opens a relay-path session (docs/protocol.md §10) to a paired host: a
    * signed `link.open` sealed to it, its signed `link.accept`, then the same
    * `HostConnection` as WebRTC gives, its channels inside sealed frames.
    */

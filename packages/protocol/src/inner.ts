@@ -62,7 +62,7 @@ export interface HangupBody {
   conn: string;
   reason: string;
 }
-/** Device → host: open a relay-path session (link.ts, docs/protocol.md §7). */
+/** Device → host: open a relay-path session (link.ts, docs/protocol.md §10). */
 export interface LinkOpenBody {
   conn: string;
   /** The `enc` of the envelope carrying this body: the device's ephemeral X25519 key. */
@@ -249,7 +249,7 @@ export function sdpTranscript(
   return tr(LABELS.sdp, kind, hostId, deviceId, conn, offerNonce, ts, sdp);
 }
 
-/** Relay-path session (§7): `tr(link/v1, "open"|"accept", host_id, device_id, sid, enc[, epk], ts)`. */
+/** Relay-path session (§10): `tr(link/v1, "open"|"accept", host_id, device_id, sid, enc[, epk], ts)`. */
 export function linkTranscript(
   kind: 'open' | 'accept',
   hostId: HostId,

@@ -1,5 +1,5 @@
 /**
- * The relay path's cryptography and framing (docs/protocol.md §7): when
+ * The relay path's cryptography and framing (docs/protocol.md §10): when
  * WebRTC cannot get through, a device and a host carry their data channels
  * inside envelopes the relay routes but cannot read. This module is the
  * part both ends must agree on byte for byte — the signed open/accept that

@@ -1,6 +1,6 @@
 /**
  * The relay path: a `Peer` whose data channels travel inside sealed frame
- * envelopes through the relay (docs/protocol.md §7), for networks where
+ * envelopes through the relay (docs/protocol.md §10), for networks where
  * WebRTC cannot get through. The channels above it (terminal, stats,
  * files, agents, alerts, control) use it exactly as a WebRTC peer: same
  * `DataChannel` interface, reliable and ordered.

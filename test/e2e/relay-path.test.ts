@@ -1,0 +1,183 @@
+/**
+ * The relay path end to end (issue 20; docs/protocol.md §10): a real relay
+ * process at debug log level, a real host agent with PTYs, stats and files,
+ * and a Node device forced onto the relay path — no WebRTC peer at all.
+ * The terminal echoes and carries a 1 MiB `cat` whole and in order; stats
+ * and files (upload and download with their SHA-256) work unchanged above
+ * it; a device whose WebRTC cannot connect falls back to it by itself. The
+ * sentinel: text typed over the relay path appears in none of the relay's
+ * database, WAL, logs or output.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Device, type PairedHost } from '@pocketshell/client';
+import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
+import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
+import { DATABASE_FILE } from '@pocketshell/relay';
+import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { RelayLink } from '@pocketshell/webrtc';
+import { WebSocket } from 'ws';
+import { loopbackDevice, waitForText } from '../support/cli.ts';
+
+const TYPED = `SENTINEL-relaypath-${randomBytes(6).toString('hex')}`;
+
+let relay: StartedRelay;
+let dataDir: string;
+let home: string;
+let host: OpenedHost;
+let device: Device;
+let paired: PairedHost;
+const devices: Device[] = [];
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'pocketshell-relaypath-relay-'));
+  relay = await startRelay({ dataDir, args: ['--log-level', 'debug'] });
+  home = mkdtempSync(join(tmpdir(), 'pocketshell-relaypath-host-'));
+  mkdirSync(join(home, 'files'));
+  host = await openHost({
+    paths: statePaths({ root: join(home, 'state') }),
+    relayUrl: relay.wsUrl,
+    env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
+    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+    localAddressFilter: isLoopbackIPv4,
+    iceServers: [],
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+    files: { root: join(home, 'files') },
+  });
+  host.agent.start();
+  device = loopbackDevice(relay.wsUrl);
+  devices.push(device);
+  let pairing: Promise<PairedHost> | undefined;
+  await host.agent.pair({
+    webUrl: relay.url,
+    grants: ['shell', 'stats', 'files:read', 'files:write'],
+    onUrl: (url) => {
+      pairing = device.pair(url, { name: 'relay path' });
+    },
+    confirm: async () => true,
+  });
+  paired = await pairing!;
+});
+
+after(async () => {
+  await Promise.all(devices.map((d) => d.close()));
+  await host?.close();
+  await relay?.stop();
+  rmSync(home, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('the terminal works over the relay path: echo, and a 1 MiB cat whole and in order', async () => {
+  const conn = await device.open(paired.id, { path: 'relay' });
+  assert.ok(conn.peer instanceof RelayLink, 'a relay link, not a WebRTC peer');
+  assert.equal(conn.path, 'relay');
+  assert.deepEqual(
+    host.agent.connections().map((c) => c.state),
+    ['connected'],
+  );
+  const info = await conn.call('host.info');
+  assert.equal(info.id, paired.id);
+
+  const term = await conn.openTerminal('new', { cols: 120, rows: 40 });
+  term.write(`echo ${TYPED}-$((6*7))\r`);
+  const echoed = await waitForText(term, new RegExp(`${TYPED}-42`));
+  assert.match(echoed, new RegExp(`${TYPED}-42`));
+
+  // 16 384 numbered lines of 64 bytes: 1 MiB.
+  const lines: string[] = [];
+  for (let i = 0; i < 16_384; i++) lines.push(`L${String(i).padStart(5, '0')}-${'x'.repeat(56)}\n`);
+  writeFileSync(join(home, 'big.txt'), lines.join(''));
+  term.write(`cat ${join(home, 'big.txt')}; echo cat-done-$((3*4))\r`);
+  const out = await waitForText(term, /cat-done-12\r\n/, 120_000);
+  const seen = [...out.matchAll(/L(\d{5})-x{56}/g)].map((m) => Number(m[1]));
+  assert.equal(seen.length, 16_384, 'every line arrived');
+  assert.ok(
+    seen.every((n, i) => n === i),
+    'in order',
+  );
+  term.close();
+  await conn.close();
+});
+
+test('stats and files work unchanged over the relay path', async () => {
+  const conn = await device.connectRelay(paired.id);
+  const stats = await conn.openStats();
+  const snap = await stats.snapshot();
+  assert.ok(snap.system.hostname.length > 0);
+  assert.ok(snap.processes.length > 0);
+
+  const files = await conn.openFiles();
+  const big = randomBytes(3 * 1024 * 1024 + 777);
+  writeFileSync(join(home, 'files', 'down.bin'), big);
+  const parts: Buffer[] = [];
+  const r = await files.download('down.bin', (chunk) => {
+    parts.push(Buffer.from(chunk));
+  });
+  assert.equal(r.sha256, sha(big));
+  assert.ok(Buffer.concat(parts).equals(big));
+
+  const up = randomBytes(700_000);
+  await files.upload(
+    'up.bin',
+    { size: up.length, read: async (offset: number, length: number) => up.subarray(offset, offset + length) },
+    {},
+  );
+  assert.ok(readFileSync(join(home, 'files', 'up.bin')).equals(up));
+  const listing = await files.rpc.call('files.list', { path: '' });
+  assert.deepEqual(listing.entries.map((e) => e.name).sort(), ['down.bin', 'up.bin']);
+  await conn.close();
+});
+
+test('a device whose WebRTC cannot connect falls back to the relay path by itself', async () => {
+  // No usable ICE candidate: WebRTC never connects.
+  const stuck = new Device({
+    keyPair: generateKeyPair(),
+    relayUrl: relay.wsUrl,
+    WebSocket: WebSocket as unknown as WebSocketFactory,
+    engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
+    localAddressFilter: () => false,
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+  });
+  devices.push(stuck);
+  stuck.start();
+  let pairing: Promise<PairedHost> | undefined;
+  await host.agent.pair({
+    webUrl: relay.url,
+    grants: ['shell'],
+    onUrl: (url) => {
+      pairing = stuck.pair(url, { name: 'stuck on udp' });
+    },
+    confirm: async () => true,
+  });
+  const h = await pairing!;
+  const conn = await stuck.open(h.id, { fallbackMs: 2000 });
+  assert.equal(conn.path, 'relay');
+  const term = await conn.openTerminal('new');
+  term.write('echo fell-back-$((2*21))\r');
+  await waitForText(term, /fell-back-42/);
+  term.close();
+  await conn.close();
+});
+
+test('the typed sentinel never reaches the relay’s database, WAL, logs or output', async () => {
+  const files = () =>
+    [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`]
+      .map((f) => join(dataDir, f))
+      .filter((f) => existsSync(f));
+  const check = (label: string, hay: Buffer) =>
+    assert.equal(hay.indexOf(TYPED), -1, `typed sentinel found in ${label}`);
+  assert.ok(files().length >= 1, 'the relay database is there to be searched');
+  for (const f of files()) check(f, readFileSync(f));
+  await relay.kill('SIGTERM');
+  for (const f of files()) check(f, readFileSync(f));
+  check('relay logs and output', Buffer.from(relay.logs()));
+  assert.match(relay.logs(), /"msg":"paired"/, 'the logs are there to be searched');
+});

@@ -20,8 +20,9 @@ import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { DATABASE_FILE } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { RelayLink } from '@pocketshell/webrtc';
+import { type IPty, spawn as ptySpawn } from 'node-pty';
 import { WebSocket } from 'ws';
-import { loopbackDevice, waitForText } from '../support/cli.ts';
+import { loopbackDevice, POCKETSHELL, pocketshell, until, waitForText } from '../support/cli.ts';
 
 const TYPED = `SENTINEL-relaypath-${randomBytes(6).toString('hex')}`;
 
@@ -165,6 +166,51 @@ test('a device whose WebRTC cannot connect falls back to the relay path by itsel
   await waitForText(term, /fell-back-42/);
   term.close();
   await conn.close();
+});
+
+test('pocketshell connect --path relay works and says it goes through the relay', {
+  timeout: 120_000,
+}, async () => {
+  const env = {
+    POCKETSHELL_HOME: join(home, 'cli-device'),
+    POCKETSHELL_KEYSTORE: 'file',
+    POCKETSHELL_ICE_ADDRESS: '127.0.0.1',
+    POCKETSHELL_ALLOW_ROOT: '1',
+    HOME: home,
+  };
+  let paired: Promise<unknown> = Promise.resolve();
+  await host.agent.pair({
+    webUrl: relay.url,
+    grants: ['shell'],
+    deviceTimeoutMs: 20_000,
+    onUrl: (url) => {
+      paired = pocketshell(['device', 'pair', url], env);
+    },
+    confirm: async () => true,
+  });
+  await paired;
+  const pty: IPty = ptySpawn(
+    process.execPath,
+    [POCKETSHELL, 'connect', host.identity.id, '--path', 'relay', '--predict', 'never'],
+    { cols: 100, rows: 30, env: { ...(process.env as Record<string, string>), ...env } },
+  );
+  let out = '';
+  pty.onData((d) => {
+    out += d;
+  });
+  const exited = new Promise<number>((r) => pty.onExit(({ exitCode }) => r(exitCode)));
+  try {
+    await until(() => /via relay, session/.test(out), 30_000, 20);
+    pty.write(`echo ${TYPED}-cli-$((4*5))\r`);
+    await until(() => out.includes(`${TYPED}-cli-20`), 30_000, 20);
+    pty.write('\x1d');
+    assert.equal(await exited, 0);
+    assert.match(out, /detached; session/);
+  } finally {
+    pty.kill();
+  }
+  const audit = readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8');
+  assert.match(audit, /"path":"relay"/, 'the host recorded a relay-path connection');
 });
 
 test('the typed sentinel never reaches the relay’s database, WAL, logs or output', async () => {

@@ -28,6 +28,7 @@ export * from './once.ts';
 export * from './pairing.ts';
 export * from './predict.ts';
 export * from './relay-client.ts';
+export * from './relay-link.ts';
 export * from './replay.ts';
 export * from './rpc.ts';
 export * from './rpc-endpoint.ts';

@@ -8,7 +8,7 @@
  * ephemeral Diffie-Hellman so a later key theft does not open recorded
  * sessions), the per-frame AEAD with a 64-bit counter per direction, and
  * the records a frame carries. Ordering, acks and retransmission live with
- * the session (`@pocketshell/webrtc` relay-link.ts).
+ * the session (relay-link.ts).
  */
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';

@@ -8,20 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  acceptLinkOpen,
-  b64u,
-  deviceIdOf,
-  type Envelope,
-  fromB64u,
-  generateKeyPair,
-  hostIdOf,
-  LinkCipher,
-  makeLinkOpen,
-  ReplayCache,
-} from '@pocketshell/protocol';
-import type { DataChannel } from './engine.ts';
-import { type LinkLimits, RelayLink } from './relay-link.ts';
+import { b64u, fromB64u } from './bytes.ts';
+import type { Envelope } from './envelope.ts';
+import { deviceIdOf, generateKeyPair, hostIdOf } from './identity.ts';
+import { acceptLinkOpen, LinkCipher, makeLinkOpen } from './link.ts';
+import { type LinkChannel as DataChannel, type LinkLimits, RelayLink } from './relay-link.ts';
+import { ReplayCache } from './replay.ts';
 
 type Verdict = 'deliver' | 'refuse' | 'drop' | 'twice' | 'hold';
 

@@ -5,7 +5,8 @@
  * (`localStorage['pocketshell.path']`), the terminal opens with no WebRTC
  * connection at all, the connection badge says it goes through the relay,
  * and typing and a long output work; the host records a relay-path
- * connection.
+ * connection. Set back to `auto`, the page switches up to WebRTC by itself
+ * and the terminal re-attaches the same session with its screen.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -82,5 +83,17 @@ describe('web client over the relay path', { skip, timeout: 180_000 }, () => {
     await screenshot(page, 'relay-path-terminal');
     const audit = readFileSync(join(host.home, '.pocketshell', 'audit.jsonl'), 'utf8');
     assert.match(audit, /"path":"relay"/, 'the host saw a relay-path connection');
+  });
+
+  test('set back to auto, it switches up to WebRTC by itself and the terminal keeps its session and screen', async () => {
+    const { page } = phone;
+    const url = page.url();
+    await page.evaluate(() => localStorage.setItem('pocketshell.path', 'auto'));
+    await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 90_000 });
+    assert.equal(page.url(), url, 'the same session');
+    await waitForLine(page, /^seq-done-6$/, 10_000);
+    await typeInTerminal(page, 'echo up-$((5*5))');
+    await waitForLine(page, /^up-25$/);
+    await screenshot(page, 'relay-path-switched-up');
   });
 });

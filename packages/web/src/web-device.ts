@@ -74,6 +74,8 @@ export interface WebDeviceOptions {
 const CONNECT_TIMEOUT_MS = 30_000;
 /** How long `auto` waits for WebRTC before it takes the relay path. */
 const DIRECT_FALLBACK_MS = 10_000;
+/** How often a relay-path connection tries WebRTC again while the setting is `auto`. */
+const UPGRADE_EVERY_MS = 15_000;
 /** How long the pairing screen waits for the computer's answer after redeeming (the claim's lifetime). */
 const PAIR_ANSWER_TIMEOUT_MS = CLAIM_TTL_S * 1000;
 
@@ -468,6 +470,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       this.#links.set(host.id, hostLink);
       live = hostLink;
       void this.#refreshGrants(hostLink);
+      this.#upgradeLater(hostLink);
       return hostLink;
     } catch (error) {
       cleanup();
@@ -475,6 +478,38 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Switching up: while `link` (on the relay path) lives and the setting is
+   * `auto`, WebRTC is tried again now and then; once it connects it becomes
+   * the host's link and the relay link closes — the terminal re-attaches on
+   * the new one by itself (terminal-connection.ts) and the host's session
+   * keeps the screen.
+   */
+  #upgradeLater(link: HostLink): void {
+    let trying = false;
+    const timer = setInterval(() => {
+      if (link.closed) {
+        clearInterval(timer);
+        return;
+      }
+      if (trying || (this.#o.path ?? pathSetting)() !== 'auto' || this.relay.state !== 'ready') return;
+      trying = true;
+      this.#connectDirect(link.host.id, DIRECT_FALLBACK_MS)
+        .then(
+          () => {
+            clearInterval(timer);
+            link.close();
+          },
+          () => {
+            // Still no direct way: stay on the relay path.
+          },
+        )
+        .finally(() => {
+          trying = false;
+        });
+    }, UPGRADE_EVERY_MS);
   }
 
   async #connectDirect(hostId: HostId, timeoutMs: number): Promise<HostLink> {

@@ -4,7 +4,8 @@
  * and a Node device forced onto the relay path — no WebRTC peer at all.
  * The terminal echoes and carries a 1 MiB `cat` whole and in order; stats
  * and files (upload and download with their SHA-256) work unchanged above
- * it; a device whose WebRTC cannot connect falls back to it by itself. The
+ * it, under a relay `send` budget tight enough that the link must back off
+ * and send refused frames again; a device whose WebRTC cannot connect falls back to it by itself. The
  * sentinel: text typed over the relay path appears in none of the relay's
  * database, WAL, logs or output.
  */
@@ -18,7 +19,7 @@ import { Device, type PairedHost } from '@pocketshell/client';
 import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { DATABASE_FILE } from '@pocketshell/relay';
-import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
+import { limitsConfig, type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { RelayLink } from '@pocketshell/webrtc';
 import { type IPty, spawn as ptySpawn } from 'node-pty';
 import { WebSocket } from 'ws';
@@ -38,7 +39,16 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'pocketshell-relaypath-relay-'));
-  relay = await startRelay({ dataDir, args: ['--log-level', 'debug'] });
+  // A tight `send` budget (20 a second per identity, burst 20): the relay path must back off, not break.
+  relay = await startRelay({
+    dataDir,
+    args: [
+      '--log-level',
+      'debug',
+      '--config',
+      limitsConfig({ rates: { send: { identity: { burst: 20, perSecond: 20 } } } }),
+    ],
+  });
   home = mkdtempSync(join(tmpdir(), 'pocketshell-relaypath-host-'));
   mkdirSync(join(home, 'files'));
   host = await openHost({
@@ -131,6 +141,10 @@ test('stats and files work unchanged over the relay path', async () => {
     {},
   );
   assert.ok(readFileSync(join(home, 'files', 'up.bin')).equals(up));
+  // The upload ran into the relay's send budget: frames were refused, sent again, none lost.
+  const link = conn.peer as RelayLink;
+  assert.ok(link.stats.throttled >= 1, `the relay throttled the upload (${JSON.stringify(link.stats)})`);
+  assert.equal(link.connectionState, 'connected');
   const listing = await files.rpc.call('files.list', { path: '' });
   assert.deepEqual(listing.entries.map((e) => e.name).sort(), ['down.bin', 'up.bin']);
   await conn.close();

@@ -34,6 +34,10 @@ let host: OpenedHost;
 let device: Device;
 let paired: PairedHost;
 const devices: Device[] = [];
+/** While false the host offers and pairs no ICE candidate: WebRTC cannot connect. */
+let directAllowed = true;
+/** The CLI device's environment (its own state folder). */
+let cliEnv: Record<string, string>;
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -56,7 +60,8 @@ before(async () => {
     relayUrl: relay.wsUrl,
     env: { ...process.env, POCKETSHELL_KEYSTORE: 'file', SHELL: '/bin/sh', HOME: home },
     engine: new WeriftEngine({ bindAddress: '127.0.0.1' }),
-    localAddressFilter: isLoopbackIPv4,
+    // Loopback only; and none at all while a test blocks WebRTC (the device then takes the relay path).
+    localAddressFilter: (a) => directAllowed && isLoopbackIPv4(a),
     iceServers: [],
     minBackoffMs: 50,
     maxBackoffMs: 500,
@@ -185,13 +190,14 @@ test('a device whose WebRTC cannot connect falls back to the relay path by itsel
 test('pocketshell connect --path relay works and says it goes through the relay', {
   timeout: 120_000,
 }, async () => {
-  const env = {
+  cliEnv = {
     POCKETSHELL_HOME: join(home, 'cli-device'),
     POCKETSHELL_KEYSTORE: 'file',
     POCKETSHELL_ICE_ADDRESS: '127.0.0.1',
     POCKETSHELL_ALLOW_ROOT: '1',
     HOME: home,
   };
+  const env = cliEnv;
   let paired: Promise<unknown> = Promise.resolve();
   await host.agent.pair({
     webUrl: relay.url,
@@ -225,6 +231,41 @@ test('pocketshell connect --path relay works and says it goes through the relay'
   }
   const audit = readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8');
   assert.match(audit, /"path":"relay"/, 'the host recorded a relay-path connection');
+});
+
+test('pocketshell connect falls back to the relay path and switches up to WebRTC once it can', {
+  timeout: 120_000,
+}, async () => {
+  directAllowed = false;
+  const pty: IPty = ptySpawn(
+    process.execPath,
+    [POCKETSHELL, 'connect', host.identity.id, '--predict', 'never'],
+    {
+      cols: 100,
+      rows: 30,
+      env: { ...(process.env as Record<string, string>), ...cliEnv, POCKETSHELL_UPGRADE_MS: '500' },
+    },
+  );
+  let out = '';
+  pty.onData((d) => {
+    out += d;
+  });
+  const exited = new Promise<number>((r) => pty.onExit(({ exitCode }) => r(exitCode)));
+  try {
+    await until(() => /via relay, session/.test(out), 60_000, 20);
+    pty.write('KEPT=same-shell; echo on-relay-$((3*3))\r');
+    await until(() => out.includes('on-relay-9'), 30_000, 20);
+    directAllowed = true;
+    await until(() => /now via direct/.test(out), 60_000, 20);
+    // The same shell (the session re-attached, not a new one): its variable is still set.
+    pty.write('echo on-direct-$((4*4))-$KEPT\r');
+    await until(() => out.includes('on-direct-16-same-shell'), 30_000, 20);
+    pty.write('\x1d');
+    assert.equal(await exited, 0);
+  } finally {
+    directAllowed = true;
+    pty.kill();
+  }
 });
 
 test('the typed sentinel never reaches the relay’s database, WAL, logs or output', async () => {

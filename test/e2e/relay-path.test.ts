@@ -80,6 +80,25 @@ before(async () => {
     confirm: async () => true,
   });
   paired = await pairing!;
+  // A second device: the CLI's, with its own state folder.
+  cliEnv = {
+    POCKETSHELL_HOME: join(home, 'cli-device'),
+    POCKETSHELL_KEYSTORE: 'file',
+    POCKETSHELL_ICE_ADDRESS: '127.0.0.1',
+    POCKETSHELL_ALLOW_ROOT: '1',
+    HOME: home,
+  };
+  let cliPaired: Promise<unknown> = Promise.resolve();
+  await host.agent.pair({
+    webUrl: relay.url,
+    grants: ['shell'],
+    deviceTimeoutMs: 20_000,
+    onUrl: (url) => {
+      cliPaired = pocketshell(['device', 'pair', url], cliEnv);
+    },
+    confirm: async () => true,
+  });
+  await cliPaired;
 });
 
 after(async () => {
@@ -190,29 +209,10 @@ test('a device whose WebRTC cannot connect falls back to the relay path by itsel
 test('pocketshell connect --path relay works and says it goes through the relay', {
   timeout: 120_000,
 }, async () => {
-  cliEnv = {
-    POCKETSHELL_HOME: join(home, 'cli-device'),
-    POCKETSHELL_KEYSTORE: 'file',
-    POCKETSHELL_ICE_ADDRESS: '127.0.0.1',
-    POCKETSHELL_ALLOW_ROOT: '1',
-    HOME: home,
-  };
-  const env = cliEnv;
-  let paired: Promise<unknown> = Promise.resolve();
-  await host.agent.pair({
-    webUrl: relay.url,
-    grants: ['shell'],
-    deviceTimeoutMs: 20_000,
-    onUrl: (url) => {
-      paired = pocketshell(['device', 'pair', url], env);
-    },
-    confirm: async () => true,
-  });
-  await paired;
   const pty: IPty = ptySpawn(
     process.execPath,
     [POCKETSHELL, 'connect', host.identity.id, '--path', 'relay', '--predict', 'never'],
-    { cols: 100, rows: 30, env: { ...(process.env as Record<string, string>), ...env } },
+    { cols: 100, rows: 30, env: { ...(process.env as Record<string, string>), ...cliEnv } },
   );
   let out = '';
   pty.onData((d) => {

@@ -254,8 +254,12 @@ describe('RelayLink', () => {
     const enc = new Uint8Array(32);
     new DataView(enc.buffer).setUint32(4, w.host.stats.framesReceived);
     w.host.receive({ ...f.env, enc: b64u(enc), ct: b64u(ct) });
+    const told = new Promise<string>((resolve) => w.device.once('connectionstatechange', resolve));
     assert.equal(await ended, 'failed');
     assert.equal(w.host.closeReason, 'decrypt_failed');
+    // The host tells the device why (an authenticated bye), so it does not wait for silence.
+    assert.equal(await told, 'failed');
+    assert.equal(w.device.closeReason, 'decrypt_failed');
     await w.device.close();
     assert.throws(() => d.send('x'));
   });

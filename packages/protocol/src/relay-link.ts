@@ -643,8 +643,9 @@ export class RelayLink extends Emitter<PeerEvents> {
 
   // ---------------------------------------------------------------- end
 
+  /** Ends the session on an error and tells the peer why (best effort: a `bye` in order after what was sent). */
   #fail(code: string): void {
-    this.#end(code, false);
+    this.#end(code, true);
   }
 
   /** Ends the session from outside without telling the peer (its relay connection is gone). */

@@ -11,7 +11,8 @@
  * (min–max) of BENCH_RUNS rounds (default 3), each round running every system
  * once in the same order; ratios are taken within a round. Knobs: BENCH_MB
  * (file size, 16), BENCH_ECHO (echo samples, 200), BENCH_ENGINES,
- * BENCH_PROFILE (daemon CPU profiles); BENCH_AB="<node flags>" instead
+ * BENCH_PROFILE (daemon CPU profiles), BENCH_RELAY=0 (skip the rows of the
+ * relay path, measured on the same daemon and file); BENCH_AB="<node flags>" instead
  * compares the daemon without and with those flags, side by side. Loopback
  * only. Results go to docs/benchmarks.md between markers, and a chart
  * (medians, min–max whiskers) to docs/benchmarks-terminal.svg.
@@ -56,6 +57,8 @@ const MB = Number(process.env.BENCH_MB ?? 16);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 /** Keystroke echo samples per run. */
 const ECHO = Number(process.env.BENCH_ECHO ?? 200);
+/** Also measure each PocketShell daemon over the relay path (BENCH_RELAY=0 skips it). */
+const RELAY_PATH = process.env.BENCH_RELAY !== '0';
 const work = mkdtempSync(join(tmpdir(), 'pocketshell-bench-'));
 const file = join(work, 'data.txt');
 const PROMPT = '__PR__';
@@ -250,7 +253,22 @@ async function pocketshellBench(engine: EngineName, round: number, nodeArgs: str
     for (let i = 0; i < 3; i++) ctrl.push(await ctrlC(stream, PROMPT));
     const idleStats = await idle([daemon.pid!]);
     await conn.close();
+    // The same daemon and file over the relay path (docs/protocol.md §10), beside the direct figures.
+    let relayPath: {
+      tput: Awaited<ReturnType<typeof throughput>>;
+      echo: Awaited<ReturnType<typeof echoRtt>>;
+    } | null = null;
+    if (RELAY_PATH) {
+      const rc = await device.connectRelay(host.id);
+      const rt = await rc.openTerminal('new', { cols: 120, rows: 40 });
+      const rs = termStream(rt);
+      rs.write(`PS1='${PROMPT}'\r`);
+      await waitFor(rs, PROMPT);
+      relayPath = { tput: await throughput(rs, file), echo: await echoRtt(rs, ECHO) };
+      await rc.close();
+    }
     return {
+      relayPath,
       connectCold: cold.ms,
       connectWarm: median(warm),
       tput,
@@ -447,6 +465,47 @@ async function main() {
         ),
       ),
     ],
+    ...(RELAY_PATH
+      ? [
+          [
+            'throughput over the relay path (end-to-end through the relay, §10 of docs/protocol.md)',
+            '–',
+            '–',
+            ...nodeCells((runs) =>
+              cell(
+                of(
+                  runs.filter((r) => r.relayPath),
+                  (r) => r.relayPath!.tput.mbps,
+                ),
+                f1,
+                'MB/s',
+                ratio(runs.map((r) => r.relayPath?.tput.mbps ?? null)),
+              ),
+            ),
+            ...crCells(() => '–'),
+          ],
+          [
+            'keystroke echo round trip over the relay path p50 / p99',
+            '–',
+            '–',
+            ...nodeCells((runs) =>
+              pairCell(
+                of(
+                  runs.filter((r) => r.relayPath),
+                  (r) => r.relayPath!.echo.p50,
+                ),
+                of(
+                  runs.filter((r) => r.relayPath),
+                  (r) => r.relayPath!.echo.p99,
+                ),
+                f2,
+                'ms',
+              ),
+            ),
+            ...crCells(() => '–'),
+          ],
+        ]
+      : []),
     [
       'connect to first shell byte, cold',
       '–',

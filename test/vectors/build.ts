@@ -8,18 +8,25 @@
 
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
+  acceptLinkOpen,
   b64u,
   deviceIdOf,
+  encodeLinkRecords,
   fingerprint,
   fromB64u,
   fromHex,
   fromUtf8,
   generateKeyPair,
   hostIdOf,
+  LINK_RECORD,
+  LinkCipher,
+  linkAck,
+  makeLinkOpen,
   openEnvelope,
   pairAcceptTranscript,
   pairConfirmTranscript,
   pairRequestTranscript,
+  ReplayCache,
   relayAuthTranscript,
   sasDigits,
   sdpTranscript,
@@ -66,6 +73,89 @@ export interface Vectors {
     plaintext: string;
     envelope: { kind: string; mid: string; ts: number; enc: string; ct: string };
   }[];
+  /** Relay-path sessions (docs/protocol.md §10): set-up, keys and frames. */
+  links: LinkVector[];
+}
+
+type WireEnvelope = { kind: string; mid: string; ts: number; enc: string; ct: string };
+
+/** One relay-path session from fixed inputs. */
+export interface LinkVector {
+  hostSeed: string;
+  deviceSeed: string;
+  ts: number;
+  sid: string;
+  openMid: string;
+  deviceEphemeral: string;
+  hostEphemeral: string;
+  open: WireEnvelope;
+  accept: { conn: string; epk: string; ts: number; sig: string };
+  keys: { d2h: string; h2d: string };
+  frames: { from: 'device' | 'host'; seq: number; ts: number; plaintext: string; envelope: WireEnvelope }[];
+}
+
+/** Computes a link vector (also used to check one: same inputs, same outputs). */
+function linkVector(inputs: {
+  hostSeed: Uint8Array;
+  deviceSeed: Uint8Array;
+  ts: number;
+  sid: Uint8Array;
+  openMid: Uint8Array;
+  deviceEphemeral: Uint8Array;
+  hostEphemeral: Uint8Array;
+  frames: { from: 'device' | 'host'; seq: number; ts: number; plaintext: Uint8Array }[];
+}): LinkVector {
+  const host = generateKeyPair(inputs.hostSeed);
+  const device = generateKeyPair(inputs.deviceSeed);
+  const hostId = hostIdOf(host.publicKey);
+  const deviceId = deviceIdOf(device.publicKey);
+  const opening = makeLinkOpen({
+    hostId,
+    hostPub: host.publicKey,
+    deviceId,
+    deviceSecret: device.secretKey,
+    now: inputs.ts,
+    sid: inputs.sid,
+    ephemeralSecret: inputs.deviceEphemeral,
+    mid: inputs.openMid,
+  });
+  const accepted = acceptLinkOpen({
+    envelope: opening.envelope,
+    hostId,
+    hostSecret: host.secretKey,
+    deviceId,
+    devicePub: device.publicKey,
+    envelopes: new ReplayCache({ now: () => inputs.ts }),
+    sessions: new ReplayCache({ now: () => inputs.ts }),
+    now: inputs.ts,
+    ephemeralSecret: inputs.hostEphemeral,
+  });
+  const keys = opening.accept(accepted.accept, inputs.ts);
+  if (toHex(keys.d2h) !== toHex(accepted.keys.d2h) || toHex(keys.h2d) !== toHex(accepted.keys.h2d))
+    throw new Error('link vector: the two ends derived different keys');
+  const ends = {
+    device: new LinkCipher(keys, 'device', inputs.sid),
+    host: new LinkCipher(accepted.keys, 'host', inputs.sid),
+  };
+  return {
+    hostSeed: toHex(inputs.hostSeed),
+    deviceSeed: toHex(inputs.deviceSeed),
+    ts: inputs.ts,
+    sid: toHex(inputs.sid),
+    openMid: toHex(inputs.openMid),
+    deviceEphemeral: toHex(inputs.deviceEphemeral),
+    hostEphemeral: toHex(inputs.hostEphemeral),
+    open: opening.envelope,
+    accept: accepted.accept,
+    keys: { d2h: toHex(keys.d2h), h2d: toHex(keys.h2d) },
+    frames: inputs.frames.map((f) => {
+      const envelope = ends[f.from].seal(f.seq, f.ts, f.plaintext);
+      const other = f.from === 'device' ? ends.host : ends.device;
+      if (toHex(other.open(envelope, f.seq)) !== toHex(f.plaintext))
+        throw new Error('link vector: frame does not open');
+      return { from: f.from, seq: f.seq, ts: f.ts, plaintext: toHex(f.plaintext), envelope };
+    }),
+  };
 }
 
 /** A deterministic 32-byte seed for a name. */
@@ -186,6 +276,46 @@ export function buildVectors(): Vectors {
       transcript: toHex(s.transcript),
       signature: toHex(sign(s.transcript, s.seed)),
     })),
+    links: [
+      linkVector({
+        hostSeed: seedFor('host'),
+        deviceSeed: seedFor('device'),
+        ts: 1700000200,
+        sid: seedFor('link sid').slice(0, 16),
+        openMid: seedFor('link open mid').slice(0, 16),
+        deviceEphemeral: seedFor('link device ephemeral'),
+        hostEphemeral: seedFor('link host ephemeral'),
+        frames: [
+          {
+            from: 'device',
+            seq: 0,
+            ts: 1700000201,
+            plaintext: encodeLinkRecords([
+              { type: LINK_RECORD.open, chan: 1, payload: utf8('control') },
+              { type: LINK_RECORD.text, chan: 1, payload: utf8('{"id":1,"method":"host.info"}') },
+            ]),
+          },
+          {
+            from: 'host',
+            seq: 0,
+            ts: 1700000201,
+            plaintext: encodeLinkRecords([
+              linkAck(1),
+              { type: LINK_RECORD.binary, chan: 1, payload: Uint8Array.of(0, 1, 2) },
+            ]),
+          },
+          {
+            from: 'device',
+            seq: 1,
+            ts: 1700000202,
+            plaintext: encodeLinkRecords([
+              linkAck(1),
+              { type: LINK_RECORD.close, chan: 1, payload: new Uint8Array(0) },
+            ]),
+          },
+        ],
+      }),
+    ],
     envelopes: envelopeSpecs.map((s, i) => {
       const mid = seedFor(`mid ${i}`).slice(0, 16);
       const ephemeralSecret = seedFor(`ephemeral ${i}`);
@@ -306,5 +436,26 @@ export function checkVectors(v: Vectors): string[] {
       expect(`envelope ${i} open`, fromUtf8(opened), e.plaintext);
     });
   });
+  (v.links ?? []).forEach((l, i) => {
+    attempt(`link ${i}`, () => {
+      const again = linkVector({
+        hostSeed: fromHex(l.hostSeed),
+        deviceSeed: fromHex(l.deviceSeed),
+        ts: l.ts,
+        sid: fromHex(l.sid),
+        openMid: fromHex(l.openMid),
+        deviceEphemeral: fromHex(l.deviceEphemeral),
+        hostEphemeral: fromHex(l.hostEphemeral),
+        frames: l.frames.map((f) => ({
+          from: f.from,
+          seq: f.seq,
+          ts: f.ts,
+          plaintext: fromHex(f.plaintext),
+        })),
+      });
+      expect(`link ${i}`, again, l);
+    });
+  });
+  if (!v.links || v.links.length === 0) bad.push('links: none');
   return bad;
 }

@@ -102,7 +102,7 @@ class FakeLink extends Emitter<{ close: string }> implements ConnectionLink<Fake
     return c;
   }
   async route(): Promise<string> {
-    return 'p2p';
+    return this.#device.route;
   }
   drop(): void {
     this.closed = true;
@@ -116,6 +116,8 @@ class FakeDevice
   implements ConnectionDevice<FakeChannel>
 {
   up = false;
+  /** What each link says its path is. */
+  route = 'p2p';
   presence: boolean | undefined;
   links = 0;
   readonly sessions = new Set<string>(['s_1']);
@@ -290,7 +292,7 @@ test('presence: offline stops retrying; online again retries at once', async () 
 });
 
 test('the state table refuses an illegal move; ended is final', async () => {
-  assert.deepEqual(TERM_STATES, ['connecting', 'p2p', 'turn', 'reconnecting', 'offline', 'ended']);
+  assert.deepEqual(TERM_STATES, ['connecting', 'p2p', 'turn', 'relay', 'reconnecting', 'offline', 'ended']);
   const { clock, device, conn, states } = setup();
   assert.equal(conn.setState('connecting'), true, 'staying is allowed');
   assert.deepEqual(states, [], 'and says nothing');
@@ -316,5 +318,20 @@ test('the state table refuses an illegal move; ended is final', async () => {
   assert.equal(conn.state, 'ended');
   assert.deepEqual(clock.pending(), []);
   assert.deepEqual(states, ['p2p', 'ended']);
+  conn.dispose();
+});
+
+test('a connection on the relay path shows it; a reconnection reads the path again', async () => {
+  const { device, conn, states } = setup();
+  device.up = true;
+  device.route = 'relay';
+  conn.start();
+  await settle();
+  assert.equal(conn.state, 'relay');
+  assert.equal(conn.setState('p2p'), false, 'relay → p2p only through a reconnection');
+  device.route = 'p2p';
+  device.channels[0]!.close();
+  await settle();
+  assert.deepEqual(states.slice(0, 2), ['relay', 'reconnecting']);
   conn.dispose();
 });

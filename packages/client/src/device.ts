@@ -22,7 +22,10 @@ import {
   hostIdOf,
   type IceBody,
   type KeyPair,
+  LINK_KIND,
+  LinkCipher,
   MAX_CONTROL_REPLY,
+  makeLinkOpen,
   makePairConfirm,
   makePairRequest,
   openPairAccept,
@@ -44,6 +47,7 @@ import {
   type DataChannel,
   type Peer,
   type PeerSideOptions,
+  RelayLink,
   startOffer,
 } from '@pocketshell/webrtc';
 import { AgentClient } from './agent-client.ts';
@@ -66,6 +70,22 @@ export interface DeviceOptions extends RelayLinkOptions, PeerSideOptions {
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
+/** How long `path: 'auto'` waits for WebRTC before it takes the relay path. */
+export const DIRECT_FALLBACK_MS = 10_000;
+
+/**
+ * Which way a connection may go: `direct` WebRTC only (host candidates,
+ * STUN or TURN), `relay` the end-to-end relay path only (docs/protocol.md
+ * §10), `auto` WebRTC first and the relay path when it does not connect in
+ * time. `POCKETSHELL_PATH` sets it for `pocketshell connect`.
+ */
+export type ConnectPath = 'auto' | 'direct' | 'relay';
+
+/** Which way an open connection goes. */
+export function pathOf(peer: Peer): string {
+  const p = (peer as { path?: () => string }).path;
+  return typeof p === 'function' ? p.call(peer) : 'direct';
+}
 
 /** One open connection to a host. */
 export class HostConnection {
@@ -190,6 +210,11 @@ export class HostConnection {
     return files;
   }
 
+  /** Which way this connection goes: `relay`, or the WebRTC path (`direct`, `turn-*`). */
+  get path(): string {
+    return pathOf(this.peer);
+  }
+
   /** Closes the connection (sessions live on at the host). */
   async close(): Promise<void> {
     this.#onClose();
@@ -217,6 +242,8 @@ export class Device {
   /** Listeners for signaling per connection id. */
   readonly #signals: DeviceSignals;
   readonly #open = new Set<HostConnection>();
+  /** Relay-path sessions by `conn` (their frames' `mid`). */
+  readonly #links = new Map<string, { host: HostId; link: RelayLink }>();
 
   constructor(options: DeviceOptions) {
     this.#o = options;
@@ -229,6 +256,10 @@ export class Device {
     });
     this.relay = relayClientOf('device', options.keyPair, options);
     this.relay.on('message', (m) => this.#onMessage(m));
+    this.relay.on('disconnected', () => {
+      // Frames in flight died with the relay connection: the relay-path sessions end.
+      for (const { link } of [...this.#links.values()]) link.fail('relay_lost');
+    });
   }
 
   /** Connects to the relay. */
@@ -313,13 +344,121 @@ export class Device {
   }
 
   #onMessage(m: ServerMessage): void {
+    if (m.t === 'error' && m.rid !== undefined) {
+      const entry = this.#links.get(m.rid.slice(0, m.rid.lastIndexOf('.')));
+      entry?.link.onRefused(m.rid, m.code);
+      return;
+    }
     if (m.t !== 'deliver') return;
     this.#onDeliver(m);
   }
 
   #onDeliver(m: DeliverMessage): void {
     const host = this.#hosts.get(m.from as HostId);
-    if (host) this.#signals.deliver(m.env, host);
+    if (!host) return;
+    if (m.env.kind === LINK_KIND.frame) {
+      const entry = this.#links.get(m.env.mid);
+      if (entry && entry.host === host.id) entry.link.receive(m.env);
+      return;
+    }
+    this.#signals.deliver(m.env, host);
+  }
+
+  /**
+   * Opens a connection to a paired host by `path` (default `auto`: WebRTC
+   * first, the relay path when WebRTC has not connected within
+   * `fallbackMs`). A refusal by the host (revoked, not paired, limits) is
+   * not retried on the other path.
+   */
+  async open(
+    hostId: HostId,
+    options: { path?: ConnectPath; timeoutMs?: number; fallbackMs?: number } = {},
+  ): Promise<HostConnection> {
+    const path = options.path ?? 'auto';
+    if (path === 'relay') return this.connectRelay(hostId, options);
+    if (path === 'direct') return this.connect(hostId, options);
+    try {
+      return await this.connect(hostId, { timeoutMs: options.fallbackMs ?? DIRECT_FALLBACK_MS });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const reason = (error as { reason?: string }).reason;
+      if (code === 'not_paired' || code === 'revoked' || reason === 'limit_reached' || reason === 'revoked')
+        throw error;
+      return this.connectRelay(hostId, options);
+    }
+  }
+
+  /**
+   * Opens a relay-path session (docs/protocol.md §10) to a paired host: a
+   * signed `link.open` sealed to it, its signed `link.accept`, then the same
+   * `HostConnection` as WebRTC gives, its channels inside sealed frames.
+   */
+  async connectRelay(hostId: HostId, options: { timeoutMs?: number } = {}): Promise<HostConnection> {
+    const host = this.#hosts.get(hostId);
+    if (!host) throw new ProtocolError('not_paired', `not paired with ${hostId}`);
+    await this.relay.waitReady();
+    const opening = makeLinkOpen({
+      hostId: host.id,
+      hostPub: host.pub,
+      deviceId: this.id,
+      deviceSecret: this.#o.keyPair.secretKey,
+      now: this.#now(),
+    });
+    const { conn } = opening;
+    const signal = AbortSignal.timeout(options.timeoutMs ?? CONNECT_TIMEOUT_MS);
+    let live: HostConnection | undefined;
+    let onAccept: ((body: unknown) => void) | undefined;
+    let onHangup: ((reason: string) => void) | undefined;
+    const accepted = new Promise<unknown>((resolve, reject) => {
+      onAccept = resolve;
+      onHangup = (reason) =>
+        reject(Object.assign(new ProtocolError('unavailable', `host hung up: ${reason}`), { reason }));
+      signal.addEventListener('abort', () => reject(new ProtocolError('timeout', 'no answer from the host')));
+    });
+    accepted.catch(() => {});
+    const cleanup = this.#signals.listen(conn, (kind, body) => {
+      if (kind === LINK_KIND.accept) onAccept?.(body);
+      else if (kind === 'hangup') {
+        const { reason } = parseInner('hangup', body);
+        if (live) live.hungUp(reason);
+        else onHangup?.(reason);
+      }
+    });
+    try {
+      this.relay.send(host.id, opening.envelope);
+      const keys = opening.accept(await accepted, this.#now());
+      const link = new RelayLink({
+        role: 'offerer',
+        cipher: new LinkCipher(keys, 'device', opening.sid),
+        transport: { send: (env, rid) => this.relay.send(host.id, env, rid) },
+      });
+      this.#links.set(conn, { host: host.id, link });
+      link.on('connectionstatechange', (s) => {
+        if (s !== 'closed' && s !== 'failed') return;
+        this.#links.delete(conn);
+        cleanup();
+        if (live && s === 'failed') live.hungUp(link.closeReason ?? 'failed');
+      });
+      const control = link.createDataChannel('control');
+      if (control.readyState !== 'open')
+        await new Promise<void>((resolve) => control.once('open', () => resolve()));
+      const connection: HostConnection = new HostConnection(host, conn, link, control, (tellHost = true) => {
+        this.#open.delete(connection);
+        cleanup();
+        if (!tellHost) return;
+        try {
+          this.#signals.seal(host, 'hangup', { conn, reason: 'closed' });
+        } catch {
+          // Relay down; the host's link ends on its own.
+        }
+      });
+      this.#open.add(connection);
+      live = connection;
+      return connection;
+    } catch (error) {
+      cleanup();
+      throw error;
+    }
   }
 
   /** Opens a signed WebRTC connection to a paired host, with its `control` channel open. */

@@ -9,7 +9,7 @@
 
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
-import { Device } from '@pocketshell/client';
+import { type ConnectPath, Device } from '@pocketshell/client';
 import { engineFromEnv, openSecretStore, type StatePaths } from '@pocketshell/host-core';
 import {
   fingerprint,
@@ -143,6 +143,19 @@ async function ttyPredictor(mode: PredictMode, cols: number, rows: number) {
   return { mirror, tty };
 }
 
+/** How often `connect` on the relay path tries WebRTC again (`POCKETSHELL_UPGRADE_MS` overrides). */
+const UPGRADE_EVERY_MS = 30_000;
+
+/** The connection path asked for: `--path`, else `POCKETSHELL_PATH`, else `auto`. */
+export function connectPathOf(
+  option: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): ConnectPath {
+  const value = option ?? env.POCKETSHELL_PATH ?? 'auto';
+  if (value === 'auto' || value === 'direct' || value === 'relay') return value;
+  throw Object.assign(new Error(`unknown path ${value} (auto, direct or relay)`), { code: 'usage' });
+}
+
 /** Interactive terminal on a paired host; resolves with the exit code to use. */
 export async function connect(
   paths: StatePaths,
@@ -151,6 +164,7 @@ export async function connect(
   session: string,
   err: (line: string) => void,
   predict: PredictMode = 'auto',
+  path: ConnectPath = 'auto',
 ): Promise<number> {
   const secrets = await openSecretStore({ paths, env });
   const host = new DeviceStore(paths, secrets).find(query);
@@ -161,13 +175,14 @@ export async function connect(
   const stdout = process.stdout;
   const predictor =
     predict === 'never' ? undefined : await ttyPredictor(predict, stdout.columns || 80, stdout.rows || 24);
+  let upgrade: ReturnType<typeof setInterval> | undefined;
   try {
-    const conn = await device.connect(host.id);
-    const term = await conn.openTerminal(session, {
+    let conn = await device.open(host.id, { path });
+    let term = await conn.openTerminal(session, {
       cols: stdout.columns || 80,
       rows: stdout.rows || 24,
     });
-    err(`[connected to ${host.name}, session ${term.session}; Ctrl-] detaches]`);
+    err(`[connected to ${host.name} via ${conn.path}, session ${term.session}; Ctrl-] detaches]`);
     // A snapshot redraws the whole remote screen: clear ours first (now for the first one,
     // and again for each later `attached` — a resync, or screen sync on a slow link).
     const CLEAR = '\x1b[H\x1b[2J';
@@ -177,11 +192,55 @@ export async function connect(
       predictor?.tty.reset();
       predictor?.mirror.reset();
     };
-    term.on('attached', clear);
-    term.on('data', ({ bytes }) => {
-      if (predictor) predictor.tty.output(bytes);
-      else stdout.write(bytes);
+    let finish: (code: number) => void = () => {};
+    const done = new Promise<number>((resolve) => {
+      finish = resolve;
     });
+    const wire = (t: typeof term) => {
+      t.on('attached', clear);
+      t.on('data', ({ bytes }) => {
+        if (t !== term) return;
+        if (predictor) predictor.tty.output(bytes);
+        else stdout.write(bytes);
+      });
+      void t.exited.then((code) => {
+        if (t === term) finish(code);
+      });
+      void t.closed.then(() => {
+        if (t === term) finish(t.exitCode ?? 0);
+      });
+    };
+    wire(term);
+    // On the relay path (chosen by `auto`), keep trying WebRTC; when it connects, the terminal
+    // re-attaches there (the host's session keeps the screen) and the relay link closes.
+    if (conn.path === 'relay' && path === 'auto') {
+      let trying = false;
+      upgrade = setInterval(() => {
+        if (trying) return;
+        trying = true;
+        void (async () => {
+          try {
+            const better = await device.connect(host.id, { timeoutMs: 10_000 });
+            const next = await better.openTerminal(term.session, {
+              cols: stdout.columns || 80,
+              rows: stdout.rows || 24,
+            });
+            const old = { conn, term };
+            conn = better;
+            term = next;
+            wire(next);
+            clearInterval(upgrade);
+            err(`\r\n[now via ${better.path}]`);
+            old.term.close();
+            await old.conn.close();
+          } catch {
+            // Still no direct way: stay on the relay path, try again later.
+          } finally {
+            trying = false;
+          }
+        })();
+      }, Number(env.POCKETSHELL_UPGRADE_MS) || UPGRADE_EVERY_MS);
+    }
     const onResize = () => {
       const cols = stdout.columns || 80;
       const rows = stdout.rows || 24;
@@ -192,21 +251,19 @@ export async function connect(
     process.on('SIGWINCH', onResize);
     if (stdin.isTTY) stdin.setRawMode(true);
     stdin.resume();
-    const code = await new Promise<number>((resolve) => {
-      stdin.on('data', (chunk: Buffer) => {
-        const i = chunk.indexOf(DETACH_KEY);
-        if (i >= 0) {
-          if (i > 0) term.write(chunk.subarray(0, i));
-          resolve(0);
-          return;
-        }
-        predictor?.tty.keystroke(chunk.toString('latin1'));
-        term.write(chunk);
-      });
-      stdin.on('end', () => resolve(0));
-      void term.exited.then(resolve);
-      void term.closed.then(() => resolve(term.exitCode ?? 0));
+    stdin.on('data', (chunk: Buffer) => {
+      const i = chunk.indexOf(DETACH_KEY);
+      if (i >= 0) {
+        if (i > 0) term.write(chunk.subarray(0, i));
+        finish(0);
+        return;
+      }
+      predictor?.tty.keystroke(chunk.toString('latin1'));
+      term.write(chunk);
     });
+    stdin.on('end', () => finish(0));
+    const code = await done;
+    clearInterval(upgrade);
     process.off('SIGWINCH', onResize);
     predictor?.tty.close();
     if (term.exitCode === undefined) {
@@ -224,6 +281,7 @@ export async function connect(
     await conn.close();
     return code;
   } finally {
+    clearInterval(upgrade);
     predictor?.tty.close();
     predictor?.mirror.dispose();
     if (stdin.isTTY) stdin.setRawMode(false);

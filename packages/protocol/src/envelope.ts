@@ -8,7 +8,7 @@
  */
 import { b64u, fromB64u, fromUtf8, randomBytes, utf8 } from './bytes.ts';
 import { ProtocolError } from './errors.ts';
-import { setupRecipient, setupSender } from './hpke.ts';
+import { type HpkeContext, setupRecipient, setupSender } from './hpke.ts';
 import { type PartyId, toX25519Public, toX25519Secret } from './identity.ts';
 import type { ReplayCache } from './replay.ts';
 import { unixNow } from './time.ts';
@@ -62,6 +62,14 @@ function aad(kind: string, mid: string, ts: number): Uint8Array {
 
 /** Seals `plaintext` from sender to recipient. */
 export function sealEnvelope(input: SealInput): Envelope {
+  return sealEnvelopeContext(input).envelope;
+}
+
+/**
+ * Seals like `sealEnvelope` and also returns the sender's HPKE context, whose
+ * exporter (RFC 9180 §5.3) a relay-path session derives its keys from (link.ts).
+ */
+export function sealEnvelopeContext(input: SealInput): { envelope: Envelope; context: HpkeContext } {
   const ts = input.ts ?? unixNow();
   const mid = b64u(input.mid ?? randomBytes(MID_BYTES));
   const { enc, context } = setupSender(
@@ -73,7 +81,7 @@ export function sealEnvelope(input: SealInput): Envelope {
     },
   );
   const ct = context.seal(input.plaintext, aad(input.kind, mid, ts));
-  return { kind: input.kind, mid, ts, enc: b64u(enc), ct: b64u(ct) };
+  return { envelope: { kind: input.kind, mid, ts, enc: b64u(enc), ct: b64u(ct) }, context };
 }
 
 /**
@@ -83,6 +91,11 @@ export function sealEnvelope(input: SealInput): Envelope {
  * `decrypt_failed` for any tampering, `bad_message` for a malformed field.
  */
 export function openEnvelope(input: OpenInput): Uint8Array {
+  return openEnvelopeContext(input).plaintext;
+}
+
+/** Opens like `openEnvelope` and also returns the recipient's HPKE context (for its exporter). */
+export function openEnvelopeContext(input: OpenInput): { plaintext: Uint8Array; context: HpkeContext } {
   const { envelope: e } = input;
   const midBytes = fromB64u(e.mid);
   if (midBytes.length !== MID_BYTES) throw new ProtocolError('bad_message', 'mid must be 16 bytes');
@@ -95,7 +108,7 @@ export function openEnvelope(input: OpenInput): Uint8Array {
   );
   const pt = context.open(fromB64u(e.ct), aad(e.kind, e.mid, e.ts));
   input.replay?.record(e.mid);
-  return pt;
+  return { plaintext: pt, context };
 }
 
 /** Seals a JSON body (UTF-8). */

@@ -221,3 +221,14 @@ export function codeOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : 'internal';
 }
+
+/** A WebRTC-layer code. */
+export type WebRtcErrorCode = CodeOf<'webrtc'> | 'fingerprint_mismatch';
+
+/**
+ * An error of the WebRTC layer with a stable code (data channel not open, a
+ * message too large…). Here, not in `@pocketshell/webrtc`, because the relay
+ * path (relay-link.ts) raises the same errors in the browser too. Never
+ * holds a secret.
+ */
+export class WebRtcError extends codedErrorClass<WebRtcErrorCode>('WebRtcError') {}

@@ -18,6 +18,8 @@ export type Grant = (typeof GRANTS)[number];
 /** Largest SDP accepted, in UTF-16 units. */
 export const MAX_SDP = 32 * 1024;
 const CONN_RE = /^[A-Za-z0-9_-]{8,32}$/;
+/** A relay-path session's `conn`: the base64url of its 16-byte session id. */
+const LINK_CONN_RE = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 const NAME_MAX = 64;
 
 export interface PairRequestBody {
@@ -60,6 +62,22 @@ export interface HangupBody {
   conn: string;
   reason: string;
 }
+/** Device → host: open a relay-path session (link.ts, docs/protocol.md §10). */
+export interface LinkOpenBody {
+  conn: string;
+  /** The `enc` of the envelope carrying this body: the device's ephemeral X25519 key. */
+  enc: string;
+  ts: number;
+  sig: string;
+}
+/** Host → device: the relay-path session is accepted. */
+export interface LinkAcceptBody {
+  conn: string;
+  /** The host's ephemeral X25519 key for this session. */
+  epk: string;
+  ts: number;
+  sig: string;
+}
 
 /** Inner kinds and their bodies. */
 export interface InnerBodies {
@@ -70,6 +88,8 @@ export interface InnerBodies {
   answer: AnswerBody;
   ice: IceBody;
   hangup: HangupBody;
+  'link.open': LinkOpenBody;
+  'link.accept': LinkAcceptBody;
   /** Host → device, carried by `push.send` (docs/protocol.md §5, alerts.ts). */
   alert: AlertPushBody;
 }
@@ -82,6 +102,8 @@ export const INNER_KINDS: readonly InnerKind[] = [
   'answer',
   'ice',
   'hangup',
+  'link.open',
+  'link.accept',
   'alert',
 ];
 
@@ -149,6 +171,22 @@ export function parseInner<K extends InnerKind>(kind: K, value: unknown): InnerB
     case 'hangup':
       body = { conn: conn(o), reason: string(o, 'reason', 48, /^[a-z][a-z0-9_]*$/) };
       break;
+    case 'link.open':
+      body = {
+        conn: string(o, 'conn', 22, LINK_CONN_RE),
+        enc: b64(o, 'enc', 32),
+        ts: integer(o, 'ts', 0, MAX_TS),
+        sig: b64(o, 'sig', 64),
+      };
+      break;
+    case 'link.accept':
+      body = {
+        conn: string(o, 'conn', 22, LINK_CONN_RE),
+        epk: b64(o, 'epk', 32),
+        ts: integer(o, 'ts', 0, MAX_TS),
+        sig: b64(o, 'sig', 64),
+      };
+      break;
     case 'alert':
       body = parseAlertPushBody(o);
       break;
@@ -209,4 +247,19 @@ export function sdpTranscript(
   sdp: string,
 ) {
   return tr(LABELS.sdp, kind, hostId, deviceId, conn, offerNonce, ts, sdp);
+}
+
+/** Relay-path session (§10): `tr(link/v1, "open"|"accept", host_id, device_id, sid, enc[, epk], ts)`. */
+export function linkTranscript(
+  kind: 'open' | 'accept',
+  hostId: HostId,
+  deviceId: DeviceId,
+  sid: Uint8Array,
+  enc: Uint8Array,
+  epk: Uint8Array | undefined,
+  ts: number,
+) {
+  return kind === 'open'
+    ? tr(LABELS.link, kind, hostId, deviceId, sid, enc, ts)
+    : tr(LABELS.link, kind, hostId, deviceId, sid, enc, epk ?? new Uint8Array(0), ts);
 }

@@ -303,11 +303,12 @@ export class RelayClient extends Emitter<RelayClientEvents> {
 
   /**
    * Sends a sealed envelope, fire-and-forget: a refusal (`not_paired`,
-   * `rate_limited`…) arrives as an `error` message event. Throws
+   * `rate_limited`…) arrives as an `error` message event, carrying `rid`
+   * when one is given (the relay path names its frames so). Throws
    * `unavailable` when not connected.
    */
-  send(to: PartyId, env: Envelope): void {
-    this.#send({ t: 'send', to, env });
+  send(to: PartyId, env: Envelope, rid?: string): void {
+    this.#send(rid === undefined ? { t: 'send', to, env } : { t: 'send', rid, to, env });
   }
 
   #send(message: ClientMessage): void {

@@ -19,6 +19,10 @@ export const LABELS = {
   seal: 'pocketshell/seal/v1',
   sealAad: 'pocketshell/seal-aad/v1',
   sdp: 'pocketshell/sdp/v1',
+  link: 'pocketshell/link/v1',
+  linkExport: 'pocketshell/link-export/v1',
+  linkKey: 'pocketshell/link-key/v1',
+  linkAad: 'pocketshell/link-aad/v1',
 } as const;
 
 function fieldBytes(field: TranscriptField): Uint8Array {

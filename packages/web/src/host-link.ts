@@ -5,7 +5,8 @@
  * arrival, errors as `RemoteError` with the host's code), terminal channels,
  * the `stats`, `alerts` and `agent` channels and `files` channels opened
  * on demand,
- * and which path the bytes take (peer to peer, or through a TURN relay).
+ * and which path the bytes take (peer to peer, through a TURN relay, or
+ * end to end through the PocketShell relay: relay-peer.ts).
  * `WebDevice.connect` builds it once the signed answer is applied and the
  * control channel is open.
  */
@@ -23,13 +24,17 @@ import {
 import { AgentChannel } from './agent-channel.ts';
 import { AlertsChannel } from './alerts-channel.ts';
 import { FilesChannel } from './files-channel.ts';
+import { RelayPeer } from './relay-peer.ts';
 import { rpcOverDataChannel } from './rpc-channel.ts';
 import { StatsChannel } from './stats-channel.ts';
 import type { PinnedHost } from './store.ts';
 import { TermChannel } from './term-channel.ts';
 
-/** The path of a connection. */
-export type Route = 'p2p' | 'turn' | 'unknown';
+/** The path of a connection: WebRTC peer to peer or through TURN, or end to end through the relay. */
+export type Route = 'p2p' | 'turn' | 'relay' | 'unknown';
+
+/** What a `HostLink` uses of its connection: an `RTCPeerConnection`, or the relay path's `RelayPeer`. */
+export type LinkPeer = RTCPeerConnection | RelayPeer;
 
 export interface HostLinkEvents {
   /** The peer connection ended (by us, the host, or the network). */
@@ -41,7 +46,7 @@ const OPEN_TIMEOUT_MS = 20_000;
 export class HostLink extends Emitter<HostLinkEvents> {
   readonly host: PinnedHost;
   readonly conn: string;
-  readonly pc: RTCPeerConnection;
+  readonly pc: LinkPeer;
   readonly control: RTCDataChannel;
   readonly #rpc: RpcClient<ControlMethods>;
   #closed = false;
@@ -50,7 +55,7 @@ export class HostLink extends Emitter<HostLinkEvents> {
   constructor(
     host: PinnedHost,
     conn: string,
-    pc: RTCPeerConnection,
+    pc: LinkPeer,
     control: RTCDataChannel,
     onClose: (tellHost: boolean) => void,
   ) {
@@ -184,6 +189,7 @@ export class HostLink extends Emitter<HostLinkEvents> {
 
   /** Where the bytes flow, from the selected ICE candidate pair. */
   async route(): Promise<Route> {
+    if (this.pc instanceof RelayPeer) return 'relay';
     try {
       const stats = await this.pc.getStats();
       let pairId: string | undefined;

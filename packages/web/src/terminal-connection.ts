@@ -15,18 +15,28 @@
 import { Emitter, type HostId, type Listener } from '@pocketshell/protocol';
 
 /** The connection's states; `ended` is final. */
-export const TERM_STATES = ['connecting', 'p2p', 'turn', 'reconnecting', 'offline', 'ended'] as const;
+export const TERM_STATES = [
+  'connecting',
+  'p2p',
+  'turn',
+  'relay',
+  'reconnecting',
+  'offline',
+  'ended',
+] as const;
 /** One connection state. */
 export type TermState = (typeof TERM_STATES)[number];
 
 /** Which moves `setState` allows (staying in a state is always allowed and does nothing). */
 const MOVES: Readonly<Record<TermState, readonly TermState[]>> = {
-  connecting: ['p2p', 'turn', 'reconnecting', 'offline', 'ended'],
+  connecting: ['p2p', 'turn', 'relay', 'reconnecting', 'offline', 'ended'],
   p2p: ['reconnecting', 'offline', 'ended'],
   turn: ['reconnecting', 'offline', 'ended'],
-  reconnecting: ['p2p', 'turn', 'offline', 'ended'],
+  // The end-to-end relay path (docs/protocol.md §10); a better path comes through a reconnection.
+  relay: ['reconnecting', 'offline', 'ended'],
+  reconnecting: ['p2p', 'turn', 'relay', 'offline', 'ended'],
   // An attempt already under way may still succeed after the relay said the host went away.
-  offline: ['reconnecting', 'p2p', 'turn', 'ended'],
+  offline: ['reconnecting', 'p2p', 'turn', 'relay', 'ended'],
   ended: [],
 };
 
@@ -249,7 +259,7 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
       this.#target = opened.session;
       const route = await link.route();
       if (this.#disposed || this.#channel !== opened) return;
-      this.setState(route === 'turn' ? 'turn' : 'p2p');
+      this.setState(route === 'turn' ? 'turn' : route === 'relay' ? 'relay' : 'p2p');
       this.emit('live', { channel: opened, session: opened.session, sameSession });
       link.once('close', () => {
         if (this.#channel !== opened) return;

@@ -24,6 +24,9 @@ import {
   hostIdOf,
   type IceBody,
   type KeyPair,
+  LINK_KIND,
+  LinkCipher,
+  makeLinkOpen,
   makeOffer,
   makePairConfirm,
   makePairRequest,
@@ -34,6 +37,7 @@ import {
   parseInner,
   RelayClient,
   type RelayClientState,
+  RelayLink,
   ReplayCache,
   randomId,
   type ServerMessage,
@@ -45,6 +49,7 @@ import {
 } from '@pocketshell/protocol';
 import { AlertInbox } from './alert-inbox.ts';
 import { HostLink } from './host-link.ts';
+import { type PathSetting, pathSetting, RelayPeer } from './relay-peer.ts';
 import type { DeviceStore, PinnedHost } from './store.ts';
 
 export interface WebDeviceEvents {
@@ -62,9 +67,15 @@ export interface WebDeviceOptions {
   /** Which local ICE candidates may be sent (by address). */
   allowCandidate?: (address: string) => boolean;
   WebSocket?: WebSocketFactory;
+  /** Which path connections take (default: the page's setting, `pathSetting()`). */
+  path?: () => PathSetting;
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
+/** How long `auto` waits for WebRTC before it takes the relay path. */
+const DIRECT_FALLBACK_MS = 10_000;
+/** How often a relay-path connection tries WebRTC again while the setting is `auto`. */
+const UPGRADE_EVERY_MS = 15_000;
 /** How long the pairing screen waits for the computer's answer after redeeming (the claim's lifetime). */
 const PAIR_ANSWER_TIMEOUT_MS = CLAIM_TTL_S * 1000;
 
@@ -90,6 +101,8 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
   /** Alerts received from paired hosts (sealed `alert` envelopes, and pushes the service worker posts). */
   readonly alerts: AlertInbox;
   readonly #alertReplay = new ReplayCache();
+  /** Relay-path sessions by `conn` (their frames' `mid`). */
+  readonly #relayLinks = new Map<string, { host: HostId; link: RelayLink }>();
 
   constructor(options: WebDeviceOptions) {
     super();
@@ -115,6 +128,8 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     });
     this.relay.on('message', (m) => this.#onMessage(m));
     this.relay.on('state', (s) => {
+      // Frames in flight die with the relay connection: relay-path sessions end (and reconnect).
+      if (s !== 'ready') for (const { link } of [...this.#relayLinks.values()]) link.fail('relay_lost');
       if (s !== 'ready') {
         for (const id of this.#online.keys()) this.#online.delete(id);
       }
@@ -281,12 +296,21 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         });
       return;
     }
+    if (m.t === 'error' && m.rid !== undefined) {
+      this.#relayLinks.get(m.rid.slice(0, m.rid.lastIndexOf('.')))?.link.onRefused(m.rid, m.code);
+      return;
+    }
     if (m.t === 'deliver') this.#onDeliver(m);
   }
 
   #onDeliver(m: DeliverMessage): void {
     const host = this.#hosts.get(m.from as HostId);
     if (!host) return;
+    if (m.env.kind === LINK_KIND.frame) {
+      const entry = this.#relayLinks.get(m.env.mid);
+      if (entry && entry.host === host.id) entry.link.receive(m.env);
+      return;
+    }
     if (m.env.kind === 'alert') this.#onAlert(m, host);
     else this.#signals.deliver(m.env, host);
   }
@@ -358,7 +382,137 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     return pending;
   }
 
+  /** By the path setting: WebRTC, the relay path, or WebRTC first and the relay path when it does not connect. */
   async #connect(hostId: HostId): Promise<HostLink> {
+    const path = (this.#o.path ?? pathSetting)();
+    if (path === 'relay') return this.#connectRelay(hostId);
+    if (path === 'direct') return this.#connectDirect(hostId, CONNECT_TIMEOUT_MS);
+    try {
+      return await this.#connectDirect(hostId, DIRECT_FALLBACK_MS);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const message = (error as Error).message ?? '';
+      if (code === 'not_paired' || /hung up: (revoked|limit_reached|not_paired)/.test(message)) throw error;
+      return this.#connectRelay(hostId);
+    }
+  }
+
+  /**
+   * A relay-path session (docs/protocol.md §10): a signed `link.open`
+   * sealed to the host, its signed `link.accept`, then a `HostLink` whose
+   * channels travel in sealed frames through the relay.
+   */
+  async #connectRelay(hostId: HostId): Promise<HostLink> {
+    const host = this.#hosts.get(hostId);
+    if (!host) throw new ProtocolError('not_paired', `not paired with ${hostId}`);
+    await this.relay.waitReady();
+    const opening = makeLinkOpen({
+      hostId: host.id,
+      hostPub: host.pub,
+      deviceId: this.id,
+      deviceSecret: this.keyPair.secretKey,
+      now: unixNow(),
+    });
+    const { conn } = opening;
+    let onAccept: ((body: unknown) => void) | undefined;
+    let onHangup: ((reason: string) => void) | undefined;
+    let live: HostLink | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const accepted = new Promise<unknown>((resolve, reject) => {
+      onAccept = resolve;
+      onHangup = (reason) => reject(new ProtocolError('unavailable', `host hung up: ${reason}`));
+      timer = setTimeout(
+        () => reject(new ProtocolError('timeout', 'no connection to the host: no answer through the relay')),
+        CONNECT_TIMEOUT_MS,
+      );
+    });
+    accepted.catch(() => {});
+    const cleanup = this.#signals.listen(conn, (kind, body) => {
+      try {
+        if (kind === LINK_KIND.accept) onAccept?.(body);
+        else if (kind === 'hangup') {
+          const { reason } = parseInner('hangup', body);
+          if (live) live.hungUp(reason);
+          else onHangup?.(reason);
+        }
+      } catch {
+        // Malformed body: ignored, like any forged one.
+      }
+    });
+    try {
+      this.relay.send(host.id, opening.envelope);
+      const keys = opening.accept(await accepted, unixNow());
+      const link = new RelayLink({
+        role: 'offerer',
+        cipher: new LinkCipher(keys, 'device', opening.sid),
+        transport: { send: (env, rid) => this.relay.send(host.id, env, rid) },
+      });
+      this.#relayLinks.set(conn, { host: host.id, link });
+      link.on('connectionstatechange', (s) => {
+        if (s === 'closed' || s === 'failed') this.#relayLinks.delete(conn);
+      });
+      const peer = new RelayPeer(link);
+      const control = peer.createDataChannel('control');
+      if (control.readyState !== 'open')
+        await new Promise<void>((resolve) =>
+          control.addEventListener('open', () => resolve(), { once: true }),
+        );
+      const hostLink: HostLink = new HostLink(host, conn, peer, control, (tellHost) => {
+        cleanup();
+        if (this.#links.get(host.id) === hostLink) this.#links.delete(host.id);
+        if (!tellHost) return;
+        try {
+          this.#signals.seal(host, 'hangup', { conn, reason: 'closed' });
+        } catch {
+          // Relay down; the host's link ends on its own.
+        }
+      });
+      this.#links.set(host.id, hostLink);
+      live = hostLink;
+      void this.#refreshGrants(hostLink);
+      this.#upgradeLater(hostLink);
+      return hostLink;
+    } catch (error) {
+      cleanup();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Switching up: while `link` (on the relay path) lives and the setting is
+   * `auto`, WebRTC is tried again now and then; once it connects it becomes
+   * the host's link and the relay link closes — the terminal re-attaches on
+   * the new one by itself (terminal-connection.ts) and the host's session
+   * keeps the screen.
+   */
+  #upgradeLater(link: HostLink): void {
+    let trying = false;
+    const timer = setInterval(() => {
+      if (link.closed) {
+        clearInterval(timer);
+        return;
+      }
+      if (trying || (this.#o.path ?? pathSetting)() !== 'auto' || this.relay.state !== 'ready') return;
+      trying = true;
+      this.#connectDirect(link.host.id, DIRECT_FALLBACK_MS)
+        .then(
+          () => {
+            clearInterval(timer);
+            link.close();
+          },
+          () => {
+            // Still no direct way: stay on the relay path.
+          },
+        )
+        .finally(() => {
+          trying = false;
+        });
+    }, UPGRADE_EVERY_MS);
+  }
+
+  async #connectDirect(hostId: HostId, timeoutMs: number): Promise<HostLink> {
     const host = this.#hosts.get(hostId);
     if (!host) throw new ProtocolError('not_paired', `not paired with ${hostId}`);
     await this.relay.waitReady();
@@ -431,7 +585,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
               `no connection to the host: ${stage} (ICE ${pc.iceConnectionState}, connection ${pc.connectionState})`,
             ),
           ),
-        CONNECT_TIMEOUT_MS,
+        timeoutMs,
       );
     });
     timeout.catch(() => {});

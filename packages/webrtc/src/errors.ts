@@ -6,10 +6,4 @@
  * `hangup.reason` when a peer's DTLS certificate is not the one its signed
  * SDP named.
  */
-import { type CodeOf, codedErrorClass } from '@pocketshell/protocol';
-
-/** A WebRTC-layer code. */
-export type WebRtcErrorCode = CodeOf<'webrtc'> | 'fingerprint_mismatch';
-
-/** An error of the WebRTC layer with a stable code. Never holds a secret. */
-export class WebRtcError extends codedErrorClass<WebRtcErrorCode>('WebRtcError') {}
+export { WebRtcError, type WebRtcErrorCode } from '@pocketshell/protocol';

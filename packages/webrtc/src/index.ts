@@ -15,5 +15,6 @@ export * from './errors.ts';
 export * from './handshake.ts';
 export * from './negotiate.ts';
 export * from './node-datachannel-engine.ts';
+export * from './relay-link.ts';
 export * from './send-if-open.ts';
 export * from './werift-engine.ts';

@@ -61,9 +61,23 @@ export function connectCommand(program: Command, { io }: Cli): void {
         .choices(PREDICT_MODES)
         .default('auto'),
     )
-    .action(async (query: string, o: { session: string; predict: PredictMode }) => {
-      const { connect } = await loadConnect();
-      const code = await connect(paths(io), io.env, query, o.session, io.err, o.predict);
+    .addOption(
+      new Option(
+        '--path <path>',
+        'how to reach the host: WebRTC first, then end-to-end through the relay (auto), WebRTC only (direct), or the relay path only (relay); default $POCKETSHELL_PATH or auto',
+      ).choices(['auto', 'direct', 'relay']),
+    )
+    .action(async (query: string, o: { session: string; predict: PredictMode; path?: string }) => {
+      const { connect, connectPathOf } = await loadConnect();
+      const code = await connect(
+        paths(io),
+        io.env,
+        query,
+        o.session,
+        io.err,
+        o.predict,
+        connectPathOf(o.path, io.env),
+      );
       if (code !== 0)
         throw Object.assign(new Error(`remote program exited with ${code}`), {
           code: 'remote_exit',

@@ -8,6 +8,7 @@
  */
 import {
   type AlertPushBody,
+  acceptLinkOpen,
   b64u,
   buildPairUrl,
   type DeliverMessage,
@@ -18,6 +19,8 @@ import {
   fromB64u,
   type Grant,
   type IceCandidateInit,
+  LINK_KIND,
+  LinkCipher,
   makePairAccept,
   openJson,
   openPairConfirm,
@@ -37,7 +40,7 @@ import {
   type VerifiedPairRequest,
 } from '@pocketshell/protocol';
 import type { DataChannel, IceServer, Peer, PeerSideOptions } from '@pocketshell/webrtc';
-import { answerOffer, connectTiming } from '@pocketshell/webrtc';
+import { answerOffer, connectTiming, RelayLink } from '@pocketshell/webrtc';
 import type { AgentManager } from '../agent/manager.ts';
 import type { AlertCenter } from '../alerts/center.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -158,6 +161,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   readonly #envelopes = new ReplayCache();
   /** Offer nonces seen. */
   readonly #offers = new ReplayCache();
+  /** Relay-path session ids seen. */
+  readonly #linkIds = new ReplayCache();
   /** Live connections by `connKey(device, conn)`: one device can never touch another's. */
   readonly #connections = new Map<string, LiveConnection>();
   /** Candidates that arrived before their offer was answered (bounded). */
@@ -184,7 +189,12 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       options,
     );
     this.relay.on('state', (state) => this.emit('relay', { state }));
-    this.relay.on('disconnected', ({ reason }) => this.emit('relay', { state: 'backoff', reason }));
+    this.relay.on('disconnected', ({ reason }) => {
+      this.emit('relay', { state: 'backoff', reason });
+      // Frames in flight died with the relay connection: relay-path sessions end (devices reconnect).
+      for (const c of [...this.#connections.values()])
+        if (c.peer instanceof RelayLink) this.#closeConnection(c.conn, c.device, 'relay_lost');
+    });
     this.relay.on('message', (m) => this.#onRelayMessage(m));
   }
 
@@ -476,7 +486,8 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   // ------------------------------------------------------------ relay traffic
 
   #onRelayMessage(m: ServerMessage): void {
-    if (m.t === 'deliver') this.#onDeliver(m);
+    if (m.t === 'error' && m.rid !== undefined) this.#onFrameRefused(m.rid, m.code);
+    else if (m.t === 'deliver') this.#onDeliver(m);
     else if (m.t === 'pair.request') this.#onPairRequest(m);
     else if (m.t === 'pair.burned') this.#onPairBurned();
     else if (m.t === 'pair.revoked') {
@@ -500,6 +511,16 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       return;
     }
     const device = status.device;
+    if (m.env.kind === LINK_KIND.frame) {
+      // A relay-path frame: authenticated by its session (a frame of no live session of this device is dropped).
+      const live = this.#connections.get(connKey(device.id, m.env.mid));
+      if (live?.peer instanceof RelayLink) live.peer.receive(m.env);
+      return;
+    }
+    if (m.env.kind === LINK_KIND.open) {
+      this.#onLinkOpen(device, m.env);
+      return;
+    }
     let body: unknown;
     try {
       body = openJson({
@@ -730,6 +751,64 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       this.#o.audit.append('connection', { device: device.id, conn });
       this.emit('connected', { device: device.id, conn });
     }
+  }
+
+  /**
+   * A device asks for a relay-path session (docs/protocol.md §7): the same
+   * checks as an offer (pinned key, signature, clock, replay, peer caps)
+   * before anything exists, then the link is registered like a peer and
+   * its channels go through the same grant checks.
+   */
+  #onLinkOpen(device: PinnedDevice, envelope: DeliverMessage['env']): void {
+    const { mine, total } = this.#peerCounts(device.id);
+    if (mine >= this.#limits.perDevice || total >= this.#limits.total) {
+      this.#refuse(
+        new ProtocolError('limit_reached', mine >= this.#limits.perDevice ? 'per device' : 'total'),
+        device.id,
+        LINK_KIND.open,
+      );
+      return;
+    }
+    let accepted: ReturnType<typeof acceptLinkOpen>;
+    try {
+      accepted = acceptLinkOpen({
+        envelope,
+        hostId: this.#o.identity.id,
+        hostSecret: this.#o.identity.secretKey,
+        deviceId: device.id,
+        devicePub: fromB64u(device.pub),
+        envelopes: this.#envelopes,
+        sessions: this.#linkIds,
+        now: this.#now(),
+      });
+    } catch (error) {
+      this.#refuse(error, device.id, LINK_KIND.open);
+      return;
+    }
+    const { conn } = accepted;
+    const link = new RelayLink({
+      role: 'answerer',
+      cipher: new LinkCipher(accepted.keys, 'host', accepted.sid),
+      transport: { send: (env, rid) => this.relay.send(device.id, env, rid) },
+    });
+    const key = connKey(device.id, conn);
+    this.#connections.set(key, { device: device.id, conn, peer: link });
+    link.on('connectionstatechange', (state) => {
+      if (state === 'failed' || state === 'closed')
+        this.#closeConnection(conn, device.id, link.closeReason ?? state);
+    });
+    link.on('datachannel', (channel) => this.#onChannel(device.id, channel));
+    this.#seal(device, LINK_KIND.accept, accepted.accept);
+    this.#o.trust.touch(device.id);
+    this.#o.audit.append('connection', { device: device.id, conn, path: 'relay' });
+    this.emit('connected', { device: device.id, conn });
+  }
+
+  /** The relay refused one of our frames (its `rid` names the session): the link backs off or ends. */
+  #onFrameRefused(rid: string, code: string): void {
+    const conn = rid.slice(0, rid.lastIndexOf('.'));
+    for (const c of this.#connections.values())
+      if (c.conn === conn && c.peer instanceof RelayLink && c.peer.onRefused(rid, code)) return;
   }
 
   #onIce(device: PinnedDevice, body: unknown): void {

@@ -39,6 +39,7 @@ const LABELS: Record<TermState, string> = {
   connecting: 'Connecting…',
   p2p: 'Peer-to-peer',
   turn: 'TURN relay',
+  relay: 'Through the relay (end-to-end)',
   reconnecting: 'Reconnecting…',
   offline: 'Host offline',
   ended: 'Session ended',

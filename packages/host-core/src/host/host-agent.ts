@@ -792,7 +792,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
       transport: { send: (env, rid) => this.relay.send(device.id, env, rid) },
     });
     const key = connKey(device.id, conn);
-    this.#connections.set(key, { device: device.id, conn, peer: link });
+    this.#connections.set(key, { device: device.id, conn, peer: link, verified: true });
     link.on('connectionstatechange', (state) => {
       if (state === 'failed' || state === 'closed')
         this.#closeConnection(conn, device.id, link.closeReason ?? state);

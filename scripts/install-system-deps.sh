@@ -16,6 +16,9 @@ need=(
   "dpkg-deb:dpkg"
   "mosh-server:mosh"
   "bwrap:bubblewrap"
+  "ip:iproute2"
+  "nft:/usr/sbin/nft:nftables"
+  "certutil:libnss3-tools"
 )
 
 missing=()

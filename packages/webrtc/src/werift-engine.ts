@@ -16,7 +16,15 @@
  * packets, which other stacks (and tunnels) dropped, so the engine pins it.
  */
 import { createHash } from 'node:crypto';
-import { candidateAddress, Emitter, filterSdpCandidates, formatFingerprint } from '@pocketshell/protocol';
+import {
+  candidateAddress,
+  candidateType,
+  Emitter,
+  filterSdpCandidates,
+  formatFingerprint,
+  type LinkPath,
+  linkPathOf,
+} from '@pocketshell/protocol';
 import type { RTCCertificate, RTCDataChannel, RTCPeerConnection, RTCPeerConnectionConfig } from 'werift';
 import { type CandidatePolicy, candidatePolicy } from './candidate-policy.ts';
 import type { Peer, PeerConnectionState, PeerEvents, PeerOptions, PeerRole, WebRtcEngine } from './engine.ts';
@@ -63,6 +71,11 @@ export interface WeriftEngineOptions {
   bindAddress?: string;
   /** SCTP packet size in bytes; default `BROWSER_SAFE_SCTP_MTU`. */
   sctpMtu?: number;
+  /**
+   * CA certificates (PEM) that TURN-over-TLS servers are verified against,
+   * instead of Node's store (a test CA). The certificate is always verified.
+   */
+  turnTlsCa?: string;
 }
 
 interface Unsubscribable {
@@ -160,7 +173,8 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
       pc.onIceCandidate.subscribe((candidate) => {
         if (!candidate) return this.emit('icecandidate', null);
         const address = candidateAddress(candidate.candidate);
-        if (address === null || !this.#allow.local(address)) return;
+        const type = candidateType(candidate.candidate) ?? undefined;
+        if (address === null || !this.#allow.local(address, type)) return;
         this.emit('icecandidate', {
           candidate: candidate.candidate,
           sdpMid: candidate.sdpMid ?? null,
@@ -286,6 +300,21 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
     return new WeriftDataChannel(this.#pc.createDataChannel(label, { ordered: true }));
   }
 
+  async path(): Promise<LinkPath | null> {
+    if (this.#closing || this.#pc.connectionState !== 'connected') return null;
+    const ice = (this.#pc.sctpTransport?.dtlsTransport ?? this.#pc.dtlsTransports[0])?.iceTransport
+      .connection;
+    const pair = ice?.nominated;
+    if (!pair) return null;
+    // A relay candidate's protocol is werift's TURN client; its transport is how it reaches the server.
+    const turn = (pair.protocol as { turn?: { transport?: { type?: string } } }).turn;
+    return linkPathOf({
+      localType: pair.localCandidate.type,
+      relayProtocol: turn?.transport?.type,
+      remoteType: pair.remoteCandidate.type,
+    });
+  }
+
   localFingerprint(): string {
     const sha256 = this.#certificate.getFingerprints().find((f) => f.algorithm.toLowerCase() === 'sha-256');
     if (!sha256) throw new WebRtcError('engine', 'certificate has no sha-256 fingerprint');
@@ -395,11 +424,13 @@ export class WeriftEngine implements WebRtcEngine {
   readonly name = 'werift';
   readonly #bindAddress: string | undefined;
   readonly #sctpMtu: number;
+  readonly #turnTlsCa: string | undefined;
   #cert: Promise<RTCCertificate> | undefined;
 
   constructor(options: WeriftEngineOptions = {}) {
     this.#bindAddress = options.bindAddress;
     this.#sctpMtu = options.sctpMtu ?? BROWSER_SAFE_SCTP_MTU;
+    this.#turnTlsCa = options.turnTlsCa;
   }
 
   /**
@@ -450,7 +481,9 @@ export class WeriftEngine implements WebRtcEngine {
       certificates: [certificate],
       sctp: { mtu: this.#sctpMtu },
       iceUseTcp: false,
+      iceTransportPolicy: options.iceTransportPolicy ?? 'all',
     };
+    if (this.#turnTlsCa !== undefined) config.turnTlsOptions = { ca: this.#turnTlsCa };
     if (bind !== undefined) {
       const v6 = bind.includes(':');
       config.iceUseIpv4 = !v6;
@@ -460,7 +493,8 @@ export class WeriftEngine implements WebRtcEngine {
     }
     if (allow.restricts) {
       config.iceFilterCandidatePair = (pair) =>
-        allow.local(pair.localCandidate.host) && allow.remote(pair.remoteCandidate.host);
+        allow.local(pair.localCandidate.host, pair.localCandidate.type) &&
+        allow.remote(pair.remoteCandidate.host);
     }
     const pc = new w.RTCPeerConnection(config);
     return new WeriftPeer(pc, certificate, options.role, allow);

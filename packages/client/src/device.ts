@@ -22,6 +22,7 @@ import {
   hostIdOf,
   type IceBody,
   type KeyPair,
+  type LinkPath,
   MAX_CONTROL_REPLY,
   makePairConfirm,
   makePairRequest,
@@ -42,6 +43,7 @@ import {
   type ConnectMark,
   connectTiming,
   type DataChannel,
+  type IceServer,
   type Peer,
   type PeerSideOptions,
   startOffer,
@@ -63,6 +65,14 @@ export interface PairedHost {
 
 export interface DeviceOptions extends RelayLinkOptions, PeerSideOptions {
   keyPair: KeyPair;
+  /**
+   * Ask the relay for its TURN servers (`turn.credentials`) and offer with
+   * them, as the host and the web client do (default `true`); kept for half
+   * their lifetime. A relay without TURN answers `unsupported`: none used.
+   */
+  relayTurn?: boolean;
+  /** `iceTransportPolicy` of every peer (tests and benchmarks force TURN with `relay`). */
+  iceTransportPolicy?: 'all' | 'relay';
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -94,6 +104,11 @@ export class HostConnection {
     this.control = control;
     this.#onClose = onClose;
     this.rpc = rpcOverChannel(control, CONTROL_METHODS, MAX_CONTROL_REPLY, 'control');
+  }
+
+  /** Which way the connection runs (direct, TURN over UDP/TCP/TLS), or `null` when not connected. */
+  path(): Promise<LinkPath | null> {
+    return this.peer.path();
   }
 
   /** Calls a control method (typed by the protocol's method map). */
@@ -213,6 +228,7 @@ export class Device {
   readonly relay: RelayClient;
   readonly #o: DeviceOptions;
   readonly #now: () => number;
+  #turn: { servers: IceServer[]; until: number } | undefined;
   readonly #hosts = new Map<HostId, PairedHost>();
   /** Listeners for signaling per connection id. */
   readonly #signals: DeviceSignals;
@@ -359,7 +375,8 @@ export class Device {
     try {
       const offering = await startOffer({
         engine: this.#o.engine,
-        iceServers: [...(this.#o.iceServers ?? [])],
+        iceServers: await this.#iceServers(),
+        ...(this.#o.iceTransportPolicy ? { iceTransportPolicy: this.#o.iceTransportPolicy } : {}),
         ...(this.#o.localAddressFilter ? { localAddressFilter: this.#o.localAddressFilter } : {}),
         onIceCandidate: (candidate) => this.#signals.seal(host, 'ice', { conn, candidate }),
         now: this.#now,
@@ -419,6 +436,23 @@ export class Device {
     } catch (error) {
       cleanup();
       throw error;
+    }
+  }
+
+  /** The caller's ICE servers and the relay's TURN servers (cached for half their lifetime). */
+  async #iceServers(): Promise<IceServer[]> {
+    const extra = [...(this.#o.iceServers ?? [])];
+    if (this.#o.relayTurn === false) return extra;
+    if (this.#turn && this.#turn.until > this.#now()) return [...extra, ...this.#turn.servers];
+    try {
+      const t = await this.relay.request({ t: 'turn.credentials' });
+      const servers =
+        t.urls.length > 0 ? [{ urls: t.urls, username: t.username, credential: t.credential }] : [];
+      this.#turn = { servers, until: this.#now() + Math.floor(t.ttl / 2) };
+      return [...extra, ...servers];
+    } catch {
+      // No TURN on this relay (or it is unreachable): host candidates only.
+      return extra;
     }
   }
 

@@ -13,6 +13,7 @@ import { Device } from '@pocketshell/client';
 import { engineFromEnv, openSecretStore, type StatePaths } from '@pocketshell/host-core';
 import {
   fingerprint,
+  linkPathLabel,
   type PredictMode,
   parsePairUrl,
   relayWsUrl,
@@ -167,7 +168,10 @@ export async function connect(
       cols: stdout.columns || 80,
       rows: stdout.rows || 24,
     });
-    err(`[connected to ${host.name}, session ${term.session}; Ctrl-] detaches]`);
+    // Which way the bytes go (docs/transport.md): direct, or TURN over UDP/TCP/TLS.
+    const path = await conn.path();
+    const via = path ? ` · ${linkPathLabel(path)}` : '';
+    err(`[connected to ${host.name}${via}, session ${term.session}; Ctrl-] detaches]`);
     // A snapshot redraws the whole remote screen: clear ours first (now for the first one,
     // and again for each later `attached` — a resync, or screen sync on a slow link).
     const CLEAR = '\x1b[H\x1b[2J';

@@ -16,6 +16,8 @@ import {
   type ControlMethods,
   type ControlResult,
   Emitter,
+  type LinkPath,
+  linkPathOf,
   MAX_CONTROL_REPLY,
   ProtocolError,
   type RpcClient,
@@ -28,8 +30,8 @@ import { StatsChannel } from './stats-channel.ts';
 import type { PinnedHost } from './store.ts';
 import { TermChannel } from './term-channel.ts';
 
-/** The path of a connection. */
-export type Route = 'p2p' | 'turn' | 'unknown';
+/** The path of a connection (`LinkPath`: direct, TURN over UDP/TCP/TLS), or unknown. */
+export type Route = LinkPath | 'unknown';
 
 export interface HostLinkEvents {
   /** The peer connection ended (by us, the host, or the network). */
@@ -182,7 +184,10 @@ export class HostLink extends Emitter<HostLinkEvents> {
     return files;
   }
 
-  /** Where the bytes flow, from the selected ICE candidate pair. */
+  /**
+   * Where the bytes flow, from the selected ICE candidate pair: a local relay
+   * candidate's `relayProtocol` says how this browser reaches its TURN server.
+   */
   async route(): Promise<Route> {
     try {
       const stats = await this.pc.getStats();
@@ -194,7 +199,12 @@ export class HostLink extends Emitter<HostLinkEvents> {
       if (!pair) return 'unknown';
       const local = stats.get(pair.localCandidateId);
       const remote = stats.get(pair.remoteCandidateId);
-      return local?.candidateType === 'relay' || remote?.candidateType === 'relay' ? 'turn' : 'p2p';
+      if (!local || !remote) return 'unknown';
+      return linkPathOf({
+        localType: String(local.candidateType),
+        relayProtocol: local.relayProtocol,
+        remoteType: String(remote.candidateType),
+      });
     } catch {
       return 'unknown';
     }

@@ -21,6 +21,7 @@ import { connectDirect, messages, nextChannel, once } from '../testing/testing.t
 import type { IceServer, Peer, WebRtcEngine } from './engine.ts';
 import { isLoopbackIPv4 } from './engine.ts';
 import { NodeDataChannelEngine } from './node-datachannel-engine.ts';
+import { chooseTurnForWerift } from './turn-choice.ts';
 import { WeriftEngine } from './werift-engine.ts';
 
 const SECRET = 'turn-paths-test-secret-0123456789';
@@ -147,6 +148,24 @@ describe('TURN paths', () => {
     const { offerer, answerer } = await relayed(werift(), ndc(), [coturn.iceServer([coturn.urls.tls])]);
     assert.equal(await offerer.path(), 'turn-tls');
     await Promise.all([offerer.close(), answerer.close()]);
+  });
+
+  it('werift: given UDP, TCP and TLS URLs, takes the best that answers', async () => {
+    // All three answer on loopback: UDP.
+    const all = [coturn.iceServer([coturn.urls.tls, coturn.urls.tcp, coturn.urls.udp])];
+    assert.deepEqual((await chooseTurnForWerift(all))[0]!.urls, [coturn.urls.udp]);
+    // Nothing listens for UDP or TCP on a closed port: TLS.
+    const closed = await freePort();
+    const blocked = [
+      coturn.iceServer([
+        `turn:127.0.0.1:${closed}?transport=udp`,
+        `turn:127.0.0.1:${closed}?transport=tcp`,
+        coturn.urls.tls,
+      ]),
+    ];
+    const chosen = await chooseTurnForWerift(blocked, { timeoutMs: 500 });
+    assert.deepEqual(chosen[0]!.urls, [coturn.urls.tls]);
+    assert.equal(chosen[0]!.credential, blocked[0]!.credential);
   });
 
   it('werift: TURN over TLS refuses a certificate it cannot verify', async () => {

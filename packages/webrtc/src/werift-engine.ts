@@ -36,6 +36,7 @@ import {
   MAX_MESSAGE_BYTES,
 } from './engine.ts';
 import { WebRtcError } from './errors.ts';
+import { chooseTurnForWerift } from './turn-choice.ts';
 
 /** DTLS records held per transport while werift's DTLS endpoint does not exist yet. */
 const EARLY_DTLS_RECORDS = 32;
@@ -474,7 +475,8 @@ export class WeriftEngine implements WebRtcEngine {
     const allow = candidatePolicy(bind, options.localAddressFilter);
     const config: RTCPeerConnectionConfig = {
       // Always explicit: werift's default is a public STUN server.
-      iceServers: options.iceServers.map((s) => ({
+      // werift uses one TURN URL: the best one that answers (turn-choice.ts).
+      iceServers: (await chooseTurnForWerift(options.iceServers)).map((s) => ({
         ...s,
         urls: Array.isArray(s.urls) ? [...s.urls] : s.urls,
       })),

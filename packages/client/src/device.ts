@@ -451,7 +451,9 @@ export class Device {
       this.#turn = { servers, until: this.#now() + Math.floor(t.ttl / 2) };
       return [...extra, ...servers];
     } catch {
-      // No TURN on this relay (or it is unreachable): host candidates only.
+      // No TURN on this relay (or it is unreachable, or the request was rate limited): host
+      // candidates only, and not asked again for a minute (the relay limits `turn` requests).
+      this.#turn = { servers: [], until: this.#now() + 60 };
       return extra;
     }
   }

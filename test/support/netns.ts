@@ -1,7 +1,7 @@
 /**
- * A two-namespace network made by a test (as root): a server side (relay,
- * coturn, host agent) and a device side, joined by a veth pair, each with
- * only `lo` and its end of the pair — no default route, so nothing leaves.
+ * A three-namespace network made by a test (as root): a server side (relay,
+ * coturn), a host side (the host agent) and a device side, on one bridge,
+ * each with only `lo` and its link — no default route, so nothing leaves.
  * nftables rules on the device side make its network what the test needs:
  * no UDP at all (a hotel network: only TURN over TCP or TLS gets through),
  * or TCP to a few ports only. Rules apply to the device's namespace alone,
@@ -13,10 +13,13 @@ import { execFileSync } from 'node:child_process';
 
 export interface TestNetwork {
   /** Namespace names and their addresses. */
+  /** Relay and coturn (`turnIp`), the host agent, the device. */
   server: { ns: string; ip: string };
+  turnIp: string;
+  host: { ns: string; ip: string };
   device: { ns: string; ip: string };
   /** `['ip', 'netns', 'exec', ns]` for the side. */
-  exec(side: 'server' | 'device'): string[];
+  exec(side: 'server' | 'host' | 'device'): string[];
   /** Drops every UDP packet in and out of the device side. */
   blockUdp(): void;
   /** Device side: TCP only to these server ports (and UDP dropped). */
@@ -44,18 +47,24 @@ function nsPids(ns: string): number[] {
   }
 }
 
-/** Makes the two namespaces (`tag` keeps names unique: a pid). */
+/**
+ * Makes the namespaces (`tag` keeps names unique: a pid): the server side
+ * holds a bridge at `.1` (relay) and `.3` (TURN), the host side `.4` and the
+ * device side `.2`, each joined to the bridge by a veth pair — three
+ * machines on one LAN, so the host reaches coturn's relayed addresses over
+ * a real link as it would across the internet.
+ */
 export function makeTestNetwork(tag: string, subnet = '10.89.0'): TestNetwork {
   const server = { ns: `pss-${tag}`, ip: `${subnet}.1` };
   const device = { ns: `psd-${tag}`, ip: `${subnet}.2` };
-  const vs = `pss${tag}`.slice(0, 15);
-  const vd = `psd${tag}`.slice(0, 15);
+  const host = { ns: `psh-${tag}`, ip: `${subnet}.4` };
+  const all = [server.ns, device.ns, host.ns];
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-      for (const ns of [server.ns, device.ns])
+      for (const ns of all)
         for (const pid of nsPids(ns))
           try {
             process.kill(pid, signal);
@@ -64,7 +73,7 @@ export function makeTestNetwork(tag: string, subnet = '10.89.0'): TestNetwork {
           }
       if (signal === 'SIGTERM') execFileSync('sleep', ['0.3']);
     }
-    for (const ns of [server.ns, device.ns])
+    for (const ns of all)
       try {
         run('ip', ['netns', 'del', ns]);
       } catch {
@@ -72,18 +81,25 @@ export function makeTestNetwork(tag: string, subnet = '10.89.0'): TestNetwork {
       }
   };
   try {
-    run('ip', ['netns', 'add', server.ns]);
-    run('ip', ['netns', 'add', device.ns]);
-    run('ip', ['link', 'add', vs, 'type', 'veth', 'peer', 'name', vd]);
-    run('ip', ['link', 'set', vs, 'netns', server.ns]);
-    run('ip', ['link', 'set', vd, 'netns', device.ns]);
-    for (const [side, dev] of [
-      [server, vs],
-      [device, vd],
+    for (const ns of all) {
+      run('ip', ['netns', 'add', ns]);
+      run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    run('ip', ['-n', server.ns, 'link', 'add', 'br0', 'type', 'bridge']);
+    run('ip', ['-n', server.ns, 'addr', 'add', `${server.ip}/24`, 'dev', 'br0']);
+    run('ip', ['-n', server.ns, 'addr', 'add', `${subnet}.3/24`, 'dev', 'br0']);
+    run('ip', ['-n', server.ns, 'link', 'set', 'br0', 'up']);
+    for (const [side, name] of [
+      [device, 'd'],
+      [host, 'h'],
     ] as const) {
-      run('ip', ['-n', side.ns, 'link', 'set', 'lo', 'up']);
-      run('ip', ['-n', side.ns, 'addr', 'add', `${side.ip}/24`, 'dev', dev]);
-      run('ip', ['-n', side.ns, 'link', 'set', dev, 'up']);
+      const outer = `ps${name}${tag}`.slice(0, 15);
+      run('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', side.ns]);
+      run('ip', ['link', 'set', outer, 'netns', server.ns]);
+      run('ip', ['-n', server.ns, 'link', 'set', outer, 'master', 'br0']);
+      run('ip', ['-n', server.ns, 'link', 'set', outer, 'up']);
+      run('ip', ['-n', side.ns, 'addr', 'add', `${side.ip}/24`, 'dev', 'eth0']);
+      run('ip', ['-n', side.ns, 'link', 'set', 'eth0', 'up']);
     }
   } catch (error) {
     close();
@@ -111,8 +127,10 @@ export function makeTestNetwork(tag: string, subnet = '10.89.0'): TestNetwork {
 `;
   return {
     server,
+    turnIp: `${subnet}.3`,
+    host,
     device,
-    exec: (side) => ['ip', 'netns', 'exec', side === 'server' ? server.ns : device.ns],
+    exec: (side) => ['ip', 'netns', 'exec', { server, host, device }[side].ns],
     blockUdp() {
       open();
       nft(table(''));

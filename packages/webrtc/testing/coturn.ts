@@ -9,10 +9,29 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IceServer } from '../src/engine.ts';
+
+/** A port on `ip` free for both TCP and UDP right now (coturn listens on both). */
+export async function freeTcpUdpPort(ip = '127.0.0.1'): Promise<number> {
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, ip, () => r()));
+    const { port } = server.address() as { port: number };
+    const udp = createSocket('udp4');
+    const free = await new Promise<boolean>((r) => {
+      udp.once('error', () => r(false));
+      udp.bind(port, ip, () => r(true));
+    });
+    await new Promise<void>((r) => server.close(() => r()));
+    if (free) await new Promise<void>((r) => udp.close(() => r()));
+    if (free) return port;
+  }
+}
 
 /** A CA made for one test run, and a server certificate it signed. */
 export interface TestCa {
@@ -167,6 +186,10 @@ export async function startCoturn(o: CoturnOptions): Promise<StartedCoturn> {
     `--userdb=${join(dir, 'turndb')}`,
   ];
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Never outlive the test process, even when it ends on an uncaught error.
+  const onExit = () => child.kill('SIGKILL');
+  process.once('exit', onExit);
+  child.once('exit', () => process.off('exit', onExit));
   let log = '';
   child.stdout!.on('data', (d: Buffer) => (log += d));
   child.stderr!.on('data', (d: Buffer) => (log += d));

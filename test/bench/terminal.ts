@@ -238,7 +238,9 @@ async function pocketshellBench(
     const host = await device.pair(/http:\/\/\S+#\/pair\/1\/\S+/.exec(out)![0], { name: 'bench' });
     await new Promise((r) => pair.on('exit', r));
 
+    let connects = 0;
     const connectOnce = async () => {
+      connects++;
       const t0 = performance.now();
       const conn = await device!.connect(host.id);
       if (setup) {
@@ -252,7 +254,11 @@ async function pocketshellBench(
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           off();
-          reject(new Error(`${engine}: no shell output within 30 s of opening the terminal`));
+          reject(
+            new Error(
+              `${engine}: no shell output within 30 s of opening the terminal (connection ${connects})`,
+            ),
+          );
         }, 30_000);
         const off = term.on('data', ({ bytes }) => {
           if (!visible(bytes)) return;

@@ -150,8 +150,8 @@ before(async () => {
     POCKETSHELL_HOME: join(work, 'cli'),
     POCKETSHELL_KEYSTORE: 'file',
     POCKETSHELL_ALLOW_ROOT: '1',
-    // libdatachannel (libjuice) cannot use TURN over TCP or TLS (docs/transport.md).
-    POCKETSHELL_ENGINE: 'werift',
+    // The default engine: node-datachannel, which cannot use TURN over TCP or TLS, so the
+    // device switches to werift when only those answer (docs/transport.md).
     NODE_EXTRA_CA_CERTS: ca.caFile,
   };
   const devicePair = start(
@@ -248,7 +248,7 @@ describe('the web client in Chromium on such a network', { timeout: 240_000 }, (
       ...PHONE,
       colorScheme: 'dark',
     });
-    context.setDefaultTimeout(45_000);
+    context.setDefaultTimeout(90_000);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
     close = () => context.close();

@@ -40,6 +40,7 @@ import {
   unixNow,
 } from '@pocketshell/protocol';
 import {
+  bestTurnTransport,
   type ConnectMark,
   connectTiming,
   type DataChannel,
@@ -47,6 +48,7 @@ import {
   type Peer,
   type PeerSideOptions,
   startOffer,
+  type WebRtcEngine,
 } from '@pocketshell/webrtc';
 import { AgentClient } from './agent-client.ts';
 import { AlertsClient } from './alerts-client.ts';
@@ -73,6 +75,13 @@ export interface DeviceOptions extends RelayLinkOptions, PeerSideOptions {
   relayTurn?: boolean;
   /** `iceTransportPolicy` of every peer (tests and benchmarks force TURN with `relay`). */
   iceTransportPolicy?: 'all' | 'relay';
+  /**
+   * An engine that speaks TURN over TCP and TLS (werift), used instead of
+   * `engine` for a connection when `engine` cannot (node-datachannel) and
+   * the relay's TURN server answers only over TCP or TLS — the network
+   * drops UDP (a probe before the offer, `bestTurnTransport`).
+   */
+  tcpTurnEngine?: WebRtcEngine;
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -373,9 +382,10 @@ export class Device {
       }
     });
     try {
+      const iceServers = await this.#iceServers();
       const offering = await startOffer({
-        engine: this.#o.engine,
-        iceServers: await this.#iceServers(),
+        engine: await this.#engineFor(iceServers),
+        iceServers,
         ...(this.#o.iceTransportPolicy ? { iceTransportPolicy: this.#o.iceTransportPolicy } : {}),
         ...(this.#o.localAddressFilter ? { localAddressFilter: this.#o.localAddressFilter } : {}),
         onIceCandidate: (candidate) => this.#signals.seal(host, 'ice', { conn, candidate }),
@@ -437,6 +447,15 @@ export class Device {
       cleanup();
       throw error;
     }
+  }
+
+  /** `tcpTurnEngine` when `engine` cannot reach the TURN server the way the network allows. */
+  async #engineFor(iceServers: readonly IceServer[]): Promise<WebRtcEngine> {
+    const { engine, tcpTurnEngine } = this.#o;
+    const can = engine.turnTransports;
+    if (!tcpTurnEngine || !can || can.includes('tcp')) return engine;
+    const best = await bestTurnTransport(iceServers);
+    return best !== null && !can.includes(best) ? tcpTurnEngine : engine;
   }
 
   /** The caller's ICE servers and the relay's TURN servers (cached for half their lifetime). */

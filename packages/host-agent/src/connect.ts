@@ -10,7 +10,7 @@
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { Device } from '@pocketshell/client';
-import { engineFromEnv, openSecretStore, type StatePaths } from '@pocketshell/host-core';
+import { engineFromEnv, openSecretStore, type StatePaths, WeriftEngine } from '@pocketshell/host-core';
 import {
   fingerprint,
   linkPathLabel,
@@ -38,6 +38,15 @@ export async function openDevice(
     relayUrl: relay,
     WebSocket: WebSocket as unknown as WebSocketFactory,
     engine: engineFromEnv(env),
+    // node-datachannel speaks TURN over UDP only: on a network that drops UDP the device
+    // connects on werift instead (docs/transport.md); a forced engine is kept.
+    ...(env.POCKETSHELL_ENGINE
+      ? {}
+      : {
+          tcpTurnEngine: new WeriftEngine(
+            env.POCKETSHELL_ICE_ADDRESS ? { bindAddress: env.POCKETSHELL_ICE_ADDRESS } : {},
+          ),
+        }),
   });
   return { store, device };
 }

@@ -117,6 +117,8 @@ export interface Peer extends Events<PeerEvents> {
 export interface WebRtcEngine {
   /** Engine name for diagnostics (`werift`, …). */
   readonly name: string;
+  /** How it can reach a TURN server (node-datachannel: `udp` only); absent: all three. */
+  readonly turnTransports?: readonly ('udp' | 'tcp' | 'tls')[];
   createPeer(options: PeerOptions): Promise<Peer>;
   /**
    * Loads the engine's library and makes what every peer shares (its DTLS

@@ -15,4 +15,5 @@ export * from './errors.ts';
 export * from './handshake.ts';
 export * from './negotiate.ts';
 export * from './node-datachannel-engine.ts';
+export * from './turn-choice.ts';
 export * from './werift-engine.ts';

@@ -503,6 +503,8 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
 /** `WebRtcEngine` on node-datachannel (libdatachannel). */
 export class NodeDataChannelEngine implements WebRtcEngine {
   readonly name = 'node-datachannel';
+  /** libjuice allocates over UDP only (TCP and TLS TURN servers are dropped, docs/transport.md). */
+  readonly turnTransports = ['udp'] as const;
   readonly #options: NodeDataChannelEngineOptions;
   #count = 0;
 

@@ -15,7 +15,9 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import type { IceServer } from './engine.ts';
 
-type Transport = 'udp' | 'tcp' | 'tls';
+/** How a device reaches its TURN server. */
+export type TurnTransport = 'udp' | 'tcp' | 'tls';
+type Transport = TurnTransport;
 
 interface TurnUrl {
   server: IceServer;
@@ -70,7 +72,49 @@ function tcpConnects(host: string, port: number, timeoutMs: number): Promise<boo
 
 const ORDER: readonly Transport[] = ['udp', 'tcp', 'tls'];
 const KEEP_MS = 60_000;
-const kept = new Map<string, { servers: IceServer[]; until: number }>();
+const kept = new Map<string, { best: TurnUrl | null; until: number }>();
+
+interface ProbeOptions {
+  timeoutMs?: number;
+  now?: () => number;
+}
+
+function turnUrls(servers: readonly IceServer[]): TurnUrl[] {
+  return servers.flatMap((server) =>
+    (Array.isArray(server.urls) ? server.urls : [server.urls]).flatMap((url) => parse(server, url) ?? []),
+  );
+}
+
+/** The best TURN URL that answers (UDP, then TCP, then TLS), or `null`; kept a minute per set of URLs. */
+async function probe(turn: TurnUrl[], options: ProbeOptions): Promise<TurnUrl | null> {
+  const now = options.now ?? Date.now;
+  const key = JSON.stringify(turn.map((t) => [t.url, t.server.username]));
+  const hit = kept.get(key);
+  if (hit && hit.until > now()) return hit.best;
+  const timeoutMs = options.timeoutMs ?? 1500;
+  const sorted = [...turn].sort((a, b) => ORDER.indexOf(a.transport) - ORDER.indexOf(b.transport));
+  const answers = await Promise.all(
+    sorted.map((t) => (t.transport === 'udp' ? stunAnswers : tcpConnects)(t.host, t.port, timeoutMs)),
+  );
+  const best = sorted[answers.indexOf(true)] ?? null;
+  kept.set(key, { best, until: now() + KEEP_MS });
+  return best;
+}
+
+/**
+ * The best TURN transport that answers among the servers' TURN URLs (UDP,
+ * then TCP, then TLS), `null` when none answers or there is none. A device
+ * whose engine cannot speak TURN over TCP or TLS (node-datachannel) uses it
+ * to switch engine before it offers (docs/transport.md).
+ */
+export async function bestTurnTransport(
+  servers: readonly IceServer[],
+  options: ProbeOptions = {},
+): Promise<TurnTransport | null> {
+  const turn = turnUrls(servers);
+  if (turn.length === 0) return null;
+  return (await probe(turn, options))?.transport ?? null;
+}
 
 /**
  * The ICE servers with one TURN URL left — the best that answers — and
@@ -78,39 +122,21 @@ const kept = new Map<string, { servers: IceServer[]; until: number }>();
  */
 export async function chooseTurnForWerift(
   servers: readonly IceServer[],
-  options: { timeoutMs?: number; now?: () => number } = {},
+  options: ProbeOptions = {},
 ): Promise<IceServer[]> {
-  const turn: TurnUrl[] = [];
-  const rest: IceServer[] = [];
-  for (const server of servers) {
-    const urls = Array.isArray(server.urls) ? server.urls : [server.urls];
-    const stun = urls.filter((u) => /^stuns?:/i.test(u));
-    if (stun.length > 0) rest.push({ urls: stun });
-    for (const url of urls) {
-      const parsed = parse(server, url);
-      if (parsed) turn.push(parsed);
-    }
-  }
+  const turn = turnUrls(servers);
   if (turn.length <= 1) return servers.map((s) => ({ ...s }));
-  const now = options.now ?? Date.now;
-  const key = JSON.stringify(servers);
-  const hit = kept.get(key);
-  if (hit && hit.until > now()) return hit.servers;
-  const timeoutMs = options.timeoutMs ?? 1500;
-  const sorted = [...turn].sort((a, b) => ORDER.indexOf(a.transport) - ORDER.indexOf(b.transport));
-  const answers = await Promise.all(
-    sorted.map((t) => (t.transport === 'udp' ? stunAnswers : tcpConnects)(t.host, t.port, timeoutMs)),
+  const stun = servers.flatMap((server) =>
+    (Array.isArray(server.urls) ? server.urls : [server.urls]).filter((u) => /^stuns?:/i.test(u)),
   );
   // None answered: keep the first (werift still tries it, and its own UDP-to-TCP fallback).
-  const best = sorted[answers.indexOf(true)] ?? sorted[0]!;
-  const chosen = [
-    ...rest,
+  const best = (await probe(turn, options)) ?? turn[0]!;
+  return [
+    ...(stun.length > 0 ? [{ urls: stun }] : []),
     {
       urls: [best.url],
       ...(best.server.username !== undefined ? { username: best.server.username } : {}),
       ...(best.server.credential !== undefined ? { credential: best.server.credential } : {}),
     },
   ];
-  kept.set(key, { servers: chosen, until: now() + KEEP_MS });
-  return chosen;
 }

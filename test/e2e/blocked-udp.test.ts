@@ -2,13 +2,17 @@
  * Issue 20: a device on a network that blocks UDP (nftables in its own
  * network namespace, test/support/netns.ts) still gets a terminal, through
  * TURN over TCP; on one that lets TCP through only to the relay and the TURN
- * server's TLS port, through TURN over TLS — and `pocketshell connect` says
- * which (`connected to … · TURN/TCP`). Real parts throughout: the relay,
- * Debian's coturn (UDP/TCP on 3478, TLS on 5349 with a certificate from a
- * test CA the device trusts through NODE_EXTRA_CA_CERTS), the host daemon
- * and the CLI device, the relay and host in the server namespace, the
- * device in its own. Needs root (namespaces, nftables).
- */
+ * server's TLS port, through TURN over TLS — and it says which:
+ * `pocketshell connect` (on its default engine, switching to werift by
+ * itself) in its status line (`connected to … · TURN/TCP`), the web client
+ * in Chromium in its connection badge (`TURN/TCP relay`, screenshots in
+ * .artifacts/screenshots/blocked-chromium-*.png). Real parts throughout:
+ * the relay (serving the built web client), Debian's coturn (UDP/TCP on
+ * 3478, TLS on 5349 with a certificate from a test CA that the CLI trusts
+ * through NODE_EXTRA_CA_CERTS and Chromium through an NSS database in its
+ * HOME), the host daemon, the CLI device and Chromium; relay and coturn,
+ * host, and device each in their own namespace. Needs root (namespaces,
+ * nftables). */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

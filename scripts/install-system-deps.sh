@@ -17,6 +17,9 @@ need=(
   "mosh-server:mosh"
   "bwrap:bubblewrap"
   "redis-server:redis-server"
+  "ip:iproute2"
+  "nft:/usr/sbin/nft:nftables"
+  "certutil:libnss3-tools"
 )
 
 missing=()

@@ -13,7 +13,9 @@
  * (file size, 16), BENCH_ECHO (echo samples, 200), BENCH_ENGINES,
  * BENCH_PROFILE (daemon CPU profiles), BENCH_RELAY=0 (skip the rows of the
  * relay path, measured on the same daemon and file); BENCH_AB="<node flags>" instead
- * compares the daemon without and with those flags, side by side. Loopback
+ * compares the daemon without and with those flags, side by side;
+ * BENCH_TURN=1 instead measures the Node client through each path — direct,
+ * TURN over UDP, TCP, TLS (coturn on 127.0.0.1) — side by side. Loopback
  * only. Results go to docs/benchmarks.md between markers, and a chart
  * (medians, min–max whiskers) to docs/benchmarks-terminal.svg.
  */
@@ -26,7 +28,14 @@ import { DAEMON_NODE_FLAGS } from '@pocketshell/host-agent';
 import type { EngineName } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { isLoopbackIPv4, NodeDataChannelEngine, WeriftEngine } from '@pocketshell/webrtc';
+import {
+  type IceServer,
+  isLoopbackIPv4,
+  NodeDataChannelEngine,
+  type WebRtcEngine,
+  WeriftEngine,
+} from '@pocketshell/webrtc';
+import { freeTcpUdpPort, makeTestCa, startCoturn } from '@pocketshell/webrtc/testing';
 import { WebSocket } from 'ws';
 import {
   browserAvailable,
@@ -154,16 +163,29 @@ async function openssh(round: number) {
 
 // ---------------------------------------------------------------- PocketShell
 
+/** How the bench's device connects, when not the daemon's engine straight (BENCH_TURN). */
+interface DeviceSetup {
+  engine: WebRtcEngine;
+  iceServers: IceServer[];
+  iceTransportPolicy: 'all' | 'relay';
+  /** The path the connection must take (checked: a bench on the wrong path is no figure). */
+  path: string;
+}
+
 /** A Node device on loopback whose WebRTC engine is `engine` (the daemon runs the same one). */
-function benchDevice(relayWsUrl: string, engine: EngineName): Device {
+function benchDevice(relayWsUrl: string, engine: EngineName, setup?: DeviceSetup): Device {
   const device = new Device({
     keyPair: generateKeyPair(),
     relayUrl: relayWsUrl,
     WebSocket: WebSocket as unknown as WebSocketFactory,
     engine:
-      engine === 'werift'
+      setup?.engine ??
+      (engine === 'werift'
         ? new WeriftEngine({ bindAddress: '127.0.0.1' })
-        : new NodeDataChannelEngine({ bindAddress: '127.0.0.1' }),
+        : new NodeDataChannelEngine({ bindAddress: '127.0.0.1' })),
+    ...(setup
+      ? { iceServers: setup.iceServers, iceTransportPolicy: setup.iceTransportPolicy, relayTurn: false }
+      : {}),
     localAddressFilter: isLoopbackIPv4,
     minBackoffMs: 50,
     maxBackoffMs: 500,
@@ -185,9 +207,14 @@ function visible(bytes: Uint8Array): boolean {
   return /[!-~]/.test(text);
 }
 
-async function pocketshellBench(engine: EngineName, round: number, nodeArgs: string[] = []) {
+async function pocketshellBench(
+  engine: EngineName,
+  round: number,
+  nodeArgs: string[] = [],
+  setup?: DeviceSetup,
+) {
   const relay: StartedRelay = await startRelay();
-  const home = join(work, `ps-${engine}-${round}-${nodeArgs.length}`);
+  const home = join(work, `ps-${engine}-${round}-${nodeArgs.length}${setup ? `-${setup.path}` : ''}`);
   const psEnv = {
     ...env,
     POCKETSHELL_ENGINE: engine,
@@ -204,7 +231,7 @@ async function pocketshellBench(engine: EngineName, round: number, nodeArgs: str
   const daemon = await startReadyDaemon(psEnv, relay.url, [...DAEMON_NODE_FLAGS, ...profile, ...nodeArgs]);
   let device: Device | undefined;
   try {
-    device = benchDevice(relay.wsUrl, engine);
+    device = benchDevice(relay.wsUrl, engine, setup);
     const pair = spawn(process.execPath, [POCKETSHELL, 'pair', '--yes', '--grants', 'shell'], {
       env: { ...process.env, ...psEnv },
     });
@@ -214,9 +241,15 @@ async function pocketshellBench(engine: EngineName, round: number, nodeArgs: str
     const host = await device.pair(/http:\/\/\S+#\/pair\/1\/\S+/.exec(out)![0], { name: 'bench' });
     await new Promise((r) => pair.on('exit', r));
 
+    let connects = 0;
     const connectOnce = async () => {
+      connects++;
       const t0 = performance.now();
       const conn = await device!.connect(host.id);
+      if (setup) {
+        const path = await conn.path();
+        if (path !== setup.path) throw new Error(`${setup.path} bench: the connection took ${path}`);
+      }
       const term = await conn.openTerminal('new', { cols: 120, rows: 40 });
       // The shell's first output: live, or already in the attach snapshot (a session held by the
       // session holder may have printed its prompt before the daemon attached: the person sees it
@@ -224,7 +257,11 @@ async function pocketshellBench(engine: EngineName, round: number, nodeArgs: str
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           off();
-          reject(new Error(`${engine}: no shell output within 30 s of opening the terminal`));
+          reject(
+            new Error(
+              `${engine}: no shell output within 30 s of opening the terminal (connection ${connects})`,
+            ),
+          );
         }, 30_000);
         const off = term.on('data', ({ bytes }) => {
           if (!visible(bytes)) return;
@@ -302,6 +339,7 @@ function spread(xs: number[]): Spread | null {
 
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
+const f0 = (n: number) => n.toFixed(0);
 /** `median unit (lo–hi)`; the range left out with one run. */
 function cell(s: Spread | null, fmt: (n: number) => string, unit: string, ratio?: Spread | null): string {
   if (!s) return '–';
@@ -833,8 +871,77 @@ async function ab(flags: string[]) {
   }
 }
 
+/**
+ * BENCH_TURN=1: the Node-client rows through each path side by side — direct,
+ * TURN over UDP, TCP and TLS (coturn on 127.0.0.1, its certificate from a
+ * test CA) — the device on werift (the engine that speaks TURN over TCP and
+ * TLS, docs/transport.md) held to relay candidates for the TURN columns, the
+ * daemon on node-datachannel (BENCH_ENGINES sets it); each connection's path
+ * checked. Prints a table; writes nothing to docs.
+ */
+async function turnPaths() {
+  makeFile();
+  const daemonEngine = (process.env.BENCH_ENGINES ?? 'node-datachannel').split(',')[0] as EngineName;
+  const ca = makeTestCa(mkdtempSync(join(work, 'ca-')), { ip: ['127.0.0.1'] });
+  const coturn = await startCoturn({
+    ip: '127.0.0.1',
+    port: await freeTcpUdpPort(),
+    tlsPort: await freeTcpUdpPort(),
+    secret: 'bench-turn-secret-0123456789',
+    ca,
+  });
+  try {
+    const werift = () => new WeriftEngine({ bindAddress: '127.0.0.1', turnTlsCa: ca.caPem });
+    const columns: [string, DeviceSetup][] = [
+      ['direct', { engine: werift(), iceServers: [], iceTransportPolicy: 'all', path: 'direct' }],
+      ...(['udp', 'tcp', 'tls'] as const).map((t): [string, DeviceSetup] => [
+        `TURN/${t.toUpperCase()}`,
+        {
+          engine: werift(),
+          iceServers: [coturn.iceServer([coturn.urls[t]])],
+          iceTransportPolicy: 'relay',
+          path: `turn-${t}`,
+        },
+      ]),
+    ];
+    const only = (process.env.BENCH_TURN ?? '').split(',').filter((c) => c !== '1');
+    const chosen = columns.filter(([name]) => only.length === 0 || only.includes(name));
+    const runs: Record<string, PsFigures[]> = Object.fromEntries(chosen.map(([name]) => [name, []]));
+    const failed: string[] = [];
+    for (let round = 0; round < RUNS; round++)
+      for (const [name, setup] of chosen) {
+        try {
+          runs[name]!.push(await pocketshellBench(daemonEngine, round, [], setup));
+        } catch (error) {
+          // A path that fails is a finding, not the end of the run.
+          failed.push(`${name}, round ${round + 1}: ${(error as Error).message.split('\n')[0]}`);
+          console.error(`round ${round + 1} ${name}: failed`, error);
+          if (process.env.BENCH_TURN_LOG) console.error(coturn.log().slice(-4000));
+          continue;
+        }
+        const r = runs[name]!.at(-1)!;
+        console.error(`round ${round + 1} ${name}: ${f1(r.tput.mbps)} MB/s, echo p50 ${f2(r.echo.p50)} ms`);
+      }
+    const m = (name: string, pick: (r: PsFigures) => number, fmt: (n: number) => string) =>
+      cell(spread(runs[name]!.map(pick)), fmt, '');
+    const rows = [
+      `| (device werift, daemon ${daemonEngine}, ${MB} MB, ${RUNS} runs) | ${chosen.map(([n]) => n).join(' | ')} |`,
+      `|---|${chosen.map(() => '---').join('|')}|`,
+      `| throughput (MB/s) | ${chosen.map(([n]) => m(n, (r) => r.tput.mbps, f1)).join(' | ')} |`,
+      `| echo p50 (ms) | ${chosen.map(([n]) => m(n, (r) => r.echo.p50, f2)).join(' | ')} |`,
+      `| echo p99 (ms) | ${chosen.map(([n]) => m(n, (r) => r.echo.p99, f2)).join(' | ')} |`,
+      `| connect warm (ms) | ${chosen.map(([n]) => m(n, (r) => r.connectWarm, f0)).join(' | ')} |`,
+    ];
+    console.log(rows.join('\n'));
+    if (failed.length > 0) console.log(`\nFailed runs (left out): ${failed.join('; ')}`);
+  } finally {
+    await coturn.stop();
+  }
+}
+
 try {
   if (process.env.BENCH_AB) await ab(process.env.BENCH_AB.split(' ').filter(Boolean));
+  else if (process.env.BENCH_TURN) await turnPaths();
   else await main();
 } finally {
   // A shell of a run may still be writing its history: retry, and never hide the run's own error.

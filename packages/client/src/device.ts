@@ -24,6 +24,7 @@ import {
   type KeyPair,
   LINK_KIND,
   LinkCipher,
+  type LinkPath,
   MAX_CONTROL_REPLY,
   makeLinkOpen,
   makePairConfirm,
@@ -42,13 +43,16 @@ import {
   unixNow,
 } from '@pocketshell/protocol';
 import {
+  bestTurnTransport,
   type ConnectMark,
   connectTiming,
   type DataChannel,
+  type IceServer,
   type Peer,
   type PeerSideOptions,
   RelayLink,
   startOffer,
+  type WebRtcEngine,
 } from '@pocketshell/webrtc';
 import { AgentClient } from './agent-client.ts';
 import { AlertsClient } from './alerts-client.ts';
@@ -67,6 +71,21 @@ export interface PairedHost {
 
 export interface DeviceOptions extends RelayLinkOptions, PeerSideOptions {
   keyPair: KeyPair;
+  /**
+   * Ask the relay for its TURN servers (`turn.credentials`) and offer with
+   * them, as the host and the web client do (default `true`); kept for half
+   * their lifetime. A relay without TURN answers `unsupported`: none used.
+   */
+  relayTurn?: boolean;
+  /** `iceTransportPolicy` of every peer (tests and benchmarks force TURN with `relay`). */
+  iceTransportPolicy?: 'all' | 'relay';
+  /**
+   * An engine that speaks TURN over TCP and TLS (werift), used instead of
+   * `engine` for a connection when `engine` cannot (node-datachannel) and
+   * the relay's TURN server answers only over TCP or TLS — the network
+   * drops UDP (a probe before the offer, `bestTurnTransport`).
+   */
+  tcpTurnEngine?: WebRtcEngine;
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -80,12 +99,6 @@ export const DIRECT_FALLBACK_MS = 10_000;
  * time. `POCKETSHELL_PATH` sets it for `pocketshell connect`.
  */
 export type ConnectPath = 'auto' | 'direct' | 'relay';
-
-/** Which way an open connection goes. */
-export function pathOf(peer: Peer): string {
-  const p = (peer as { path?: () => string }).path;
-  return typeof p === 'function' ? p.call(peer) : 'direct';
-}
 
 /** One open connection to a host. */
 export class HostConnection {
@@ -114,6 +127,11 @@ export class HostConnection {
     this.control = control;
     this.#onClose = onClose;
     this.rpc = rpcOverChannel(control, CONTROL_METHODS, MAX_CONTROL_REPLY, 'control');
+  }
+
+  /** Which way the connection runs (direct, TURN over UDP/TCP/TLS, the relay path), or `null` when not connected. */
+  path(): Promise<LinkPath | null> {
+    return this.peer.path();
   }
 
   /** Calls a control method (typed by the protocol's method map). */
@@ -210,11 +228,6 @@ export class HostConnection {
     return files;
   }
 
-  /** Which way this connection goes: `relay`, or the WebRTC path (`direct`, `turn-*`). */
-  get path(): string {
-    return pathOf(this.peer);
-  }
-
   /** Closes the connection (sessions live on at the host). */
   async close(): Promise<void> {
     this.#onClose();
@@ -238,6 +251,7 @@ export class Device {
   readonly relay: RelayClient;
   readonly #o: DeviceOptions;
   readonly #now: () => number;
+  #turn: { servers: IceServer[]; until: number } | undefined;
   readonly #hosts = new Map<HostId, PairedHost>();
   /** Listeners for signaling per connection id. */
   readonly #signals: DeviceSignals;
@@ -496,9 +510,11 @@ export class Device {
       }
     });
     try {
+      const iceServers = await this.#iceServers();
       const offering = await startOffer({
-        engine: this.#o.engine,
-        iceServers: [...(this.#o.iceServers ?? [])],
+        engine: await this.#engineFor(iceServers),
+        iceServers,
+        ...(this.#o.iceTransportPolicy ? { iceTransportPolicy: this.#o.iceTransportPolicy } : {}),
         ...(this.#o.localAddressFilter ? { localAddressFilter: this.#o.localAddressFilter } : {}),
         onIceCandidate: (candidate) => this.#signals.seal(host, 'ice', { conn, candidate }),
         now: this.#now,
@@ -558,6 +574,34 @@ export class Device {
     } catch (error) {
       cleanup();
       throw error;
+    }
+  }
+
+  /** `tcpTurnEngine` when `engine` cannot reach the TURN server the way the network allows. */
+  async #engineFor(iceServers: readonly IceServer[]): Promise<WebRtcEngine> {
+    const { engine, tcpTurnEngine } = this.#o;
+    const can = engine.turnTransports;
+    if (!tcpTurnEngine || !can || can.includes('tcp')) return engine;
+    const best = await bestTurnTransport(iceServers);
+    return best !== null && !can.includes(best) ? tcpTurnEngine : engine;
+  }
+
+  /** The caller's ICE servers and the relay's TURN servers (cached for half their lifetime). */
+  async #iceServers(): Promise<IceServer[]> {
+    const extra = [...(this.#o.iceServers ?? [])];
+    if (this.#o.relayTurn === false) return extra;
+    if (this.#turn && this.#turn.until > this.#now()) return [...extra, ...this.#turn.servers];
+    try {
+      const t = await this.relay.request({ t: 'turn.credentials' });
+      const servers =
+        t.urls.length > 0 ? [{ urls: t.urls, username: t.username, credential: t.credential }] : [];
+      this.#turn = { servers, until: this.#now() + Math.floor(t.ttl / 2) };
+      return [...extra, ...servers];
+    } catch {
+      // No TURN on this relay (or it is unreachable, or the request was rate limited): host
+      // candidates only, and not asked again for a minute (the relay limits `turn` requests).
+      this.#turn = { servers: [], until: this.#now() + 60 };
+      return extra;
     }
   }
 

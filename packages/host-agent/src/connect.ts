@@ -10,9 +10,10 @@
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { type ConnectPath, Device } from '@pocketshell/client';
-import { engineFromEnv, openSecretStore, type StatePaths } from '@pocketshell/host-core';
+import { engineFromEnv, openSecretStore, type StatePaths, WeriftEngine } from '@pocketshell/host-core';
 import {
   fingerprint,
+  linkPathLabel,
   type PredictMode,
   parsePairUrl,
   relayWsUrl,
@@ -37,6 +38,15 @@ export async function openDevice(
     relayUrl: relay,
     WebSocket: WebSocket as unknown as WebSocketFactory,
     engine: engineFromEnv(env),
+    // node-datachannel speaks TURN over UDP only: on a network that drops UDP the device
+    // connects on werift instead (docs/transport.md); a forced engine is kept.
+    ...(env.POCKETSHELL_ENGINE
+      ? {}
+      : {
+          tcpTurnEngine: new WeriftEngine(
+            env.POCKETSHELL_ICE_ADDRESS ? { bindAddress: env.POCKETSHELL_ICE_ADDRESS } : {},
+          ),
+        }),
   });
   return { store, device };
 }
@@ -182,7 +192,10 @@ export async function connect(
       cols: stdout.columns || 80,
       rows: stdout.rows || 24,
     });
-    err(`[connected to ${host.name} via ${conn.path}, session ${term.session}; Ctrl-] detaches]`);
+    // Which way the bytes go (docs/transport.md): direct, TURN over UDP/TCP/TLS, or the relay path.
+    const linkPath = await conn.path();
+    const via = linkPath ? ` · ${linkPath === 'relay' ? 'via relay' : linkPathLabel(linkPath)}` : '';
+    err(`[connected to ${host.name}${via}, session ${term.session}; Ctrl-] detaches]`);
     // A snapshot redraws the whole remote screen: clear ours first (now for the first one,
     // and again for each later `attached` — a resync, or screen sync on a slow link).
     const CLEAR = '\x1b[H\x1b[2J';
@@ -213,7 +226,7 @@ export async function connect(
     wire(term);
     // On the relay path (chosen by `auto`), keep trying WebRTC; when it connects, the terminal
     // re-attaches there (the host's session keeps the screen) and the relay link closes.
-    if (conn.path === 'relay' && path === 'auto') {
+    if (linkPath === 'relay' && path === 'auto') {
       let trying = false;
       upgrade = setInterval(() => {
         if (trying) return;
@@ -230,7 +243,7 @@ export async function connect(
             term = next;
             wire(next);
             clearInterval(upgrade);
-            err(`\r\n[now via ${better.path}]`);
+            err(`\r\n[now via ${linkPathLabel((await better.path()) ?? 'direct')}]`);
             old.term.close();
             await old.conn.close();
           } catch {

@@ -22,6 +22,7 @@ export * from './hpke.ts';
 export * from './identity.ts';
 export * from './inner.ts';
 export * from './link.ts';
+export * from './link-path.ts';
 export * from './loopback.ts';
 export * from './messages.ts';
 export * from './once.ts';

@@ -311,7 +311,7 @@ export class RelayLink extends Emitter<PeerEvents> {
   }
 
   /** Which way this connection goes: always through the relay. */
-  path(): typeof RELAY_PATH {
+  async path(): Promise<typeof RELAY_PATH> {
     return RELAY_PATH;
   }
 

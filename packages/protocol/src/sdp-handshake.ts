@@ -69,17 +69,18 @@ export function candidateAddress(candidate: string): string | null {
 }
 
 /**
- * The SDP with every `a=candidate` line whose address `allow` refuses (or
- * that does not parse) removed; other lines and line endings are kept.
+ * The SDP with every `a=candidate` line whose address (and candidate type)
+ * `allow` refuses (or that does not parse) removed; other lines and line endings are kept.
  */
-export function filterSdpCandidates(sdp: string, allow: (address: string) => boolean): string {
+export function filterSdpCandidates(sdp: string, allow: (address: string, type: string) => boolean): string {
   const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
   return sdp
     .split(eol)
     .filter((line) => {
       if (!line.startsWith('a=candidate:')) return true;
       const address = candidateAddress(line);
-      return address !== null && allow(address);
+      const type = line.trim().split(/\s+/)[7];
+      return address !== null && type !== undefined && allow(address, type);
     })
     .join(eol);
 }

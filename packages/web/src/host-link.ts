@@ -17,6 +17,8 @@ import {
   type ControlMethods,
   type ControlResult,
   Emitter,
+  type LinkPath,
+  linkPathOf,
   MAX_CONTROL_REPLY,
   ProtocolError,
   type RpcClient,
@@ -30,8 +32,8 @@ import { StatsChannel } from './stats-channel.ts';
 import type { PinnedHost } from './store.ts';
 import { TermChannel } from './term-channel.ts';
 
-/** The path of a connection: WebRTC peer to peer or through TURN, or end to end through the relay. */
-export type Route = 'p2p' | 'turn' | 'relay' | 'unknown';
+/** The path of a connection (`LinkPath`: direct, TURN over UDP/TCP/TLS, end to end through the relay), or unknown. */
+export type Route = LinkPath | 'unknown';
 
 /** What a `HostLink` uses of its connection: an `RTCPeerConnection`, or the relay path's `RelayPeer`. */
 export type LinkPeer = RTCPeerConnection | RelayPeer;
@@ -187,7 +189,10 @@ export class HostLink extends Emitter<HostLinkEvents> {
     return files;
   }
 
-  /** Where the bytes flow, from the selected ICE candidate pair. */
+  /**
+   * Where the bytes flow, from the selected ICE candidate pair: a local relay
+   * candidate's `relayProtocol` says how this browser reaches its TURN server.
+   */
   async route(): Promise<Route> {
     if (this.pc instanceof RelayPeer) return 'relay';
     try {
@@ -200,7 +205,12 @@ export class HostLink extends Emitter<HostLinkEvents> {
       if (!pair) return 'unknown';
       const local = stats.get(pair.localCandidateId);
       const remote = stats.get(pair.remoteCandidateId);
-      return local?.candidateType === 'relay' || remote?.candidateType === 'relay' ? 'turn' : 'p2p';
+      if (!local || !remote) return 'unknown';
+      return linkPathOf({
+        localType: String(local.candidateType),
+        relayProtocol: local.relayProtocol,
+        remoteType: String(remote.candidateType),
+      });
     } catch {
       return 'unknown';
     }

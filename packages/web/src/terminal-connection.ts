@@ -77,7 +77,7 @@ export interface ConnectionChannel {
 export interface ConnectionLink<C extends ConnectionChannel> {
   readonly closed: boolean;
   openTerminal(target: string, cols: number, rows: number, setup: (channel: C) => void): Promise<C>;
-  /** `turn` when the bytes go through a TURN relay. */
+  /** The path (`LinkPath`: `direct`, `turn-udp`, `turn-tcp`, `turn-tls`) or `unknown`. */
   route(): Promise<string>;
   once(event: 'close', listener: (reason: string) => void): () => void;
 }
@@ -122,6 +122,7 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
   readonly #o: TerminalConnectionOptions<C>;
   readonly #timers: ConnectionTimers;
   #state: TermState = 'connecting';
+  #path = 'unknown';
   #target: string;
   #channel: C | undefined;
   #attempt = 0;
@@ -140,6 +141,11 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
 
   get state(): TermState {
     return this.#state;
+  }
+
+  /** The live attempt's path as its link reported it (`turn-tcp`, …), `unknown` before. */
+  get path(): string {
+    return this.#path;
   }
 
   /** The session asked for: the target until the host attached one, then its id. */
@@ -259,7 +265,8 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
       this.#target = opened.session;
       const route = await link.route();
       if (this.#disposed || this.#channel !== opened) return;
-      this.setState(route === 'turn' ? 'turn' : route === 'relay' ? 'relay' : 'p2p');
+      this.#path = route;
+      this.setState(route.startsWith('turn') ? 'turn' : route === 'relay' ? 'relay' : 'p2p');
       this.emit('live', { channel: opened, session: opened.session, sameSession });
       link.once('close', () => {
         if (this.#channel !== opened) return;

@@ -32,6 +32,17 @@ describe('candidatePolicy', () => {
     assert.equal(p.restricts, true);
   });
 
+  it('lets our relay candidates through whatever the bind address, still within the filter', () => {
+    const p = candidatePolicy(A, twoLoopbacks);
+    assert.equal(p.local(B, 'relay'), true, 'a TURN allocation is not one of our sockets');
+    assert.equal(p.local(B, 'host'), false);
+    assert.equal(p.local(B, 'srflx'), false);
+    assert.equal(p.local('10.0.0.1', 'relay'), false, 'outside the filter');
+    const unfiltered = candidatePolicy('10.88.0.2', undefined);
+    assert.equal(unfiltered.local('10.88.0.1', 'relay'), true);
+    assert.equal(unfiltered.local('10.88.0.1'), false);
+  });
+
   it('without a filter, the remote is unrestricted and the local side is the bind address', () => {
     const p = candidatePolicy(A, undefined);
     assert.equal(p.local(A), true);

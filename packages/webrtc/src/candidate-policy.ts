@@ -1,9 +1,14 @@
 /**
- * Which ICE candidates a peer lets through, by IP address, for each side.
+ * Which ICE candidates a peer lets through, by IP address (and, for our own,
+ * candidate type), for each side.
  *
  * - `local`: our own candidates (signalled, put in our description, paired).
  *   With a bind address every socket is bound there, so only that address
- *   (any other would be a lie), and then the peer's address filter.
+ *   (any other would be a lie), and then the peer's address filter — except
+ *   relay candidates: their address is the TURN server's allocation, not one
+ *   of our sockets, so the bind address says nothing about them and only the
+ *   filter applies (a device on a network that blocks UDP reaches its host
+ *   only through them, docs/transport.md).
  * - `remote`: the remote's candidates (accepted from its description or
  *   trickle, paired): the peer's address filter only. The bind address says
  *   where OUR sockets are; the remote is elsewhere (another host, namespace
@@ -11,7 +16,8 @@
  *   that is not at our own address.
  */
 export interface CandidatePolicy {
-  readonly local: (address: string) => boolean;
+  /** `type` is the candidate's type (`host`, `srflx`, `prflx`, `relay`); unknown counts as not relay. */
+  readonly local: (address: string, type?: string) => boolean;
   readonly remote: (address: string) => boolean;
   /** Whether either side restricts anything (engines may skip the pair filter otherwise). */
   readonly restricts: boolean;
@@ -26,6 +32,8 @@ export function candidatePolicy(
 ): CandidatePolicy {
   const remote = filter ?? any;
   const local =
-    bindAddress === undefined ? remote : (address: string) => address === bindAddress && remote(address);
+    bindAddress === undefined
+      ? (address: string) => remote(address)
+      : (address: string, type?: string) => (type === 'relay' || address === bindAddress) && remote(address);
   return { local, remote, restricts: bindAddress !== undefined || filter !== undefined };
 }

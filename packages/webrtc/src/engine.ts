@@ -7,9 +7,9 @@
  * engine reports the fingerprint of the DTLS certificate the remote actually
  * presented, so the signed-SDP binding (docs/protocol.md §6) is checked above it.
  */
-import type { Events, IceCandidateInit } from '@pocketshell/protocol';
+import type { Events, IceCandidateInit, LinkPath } from '@pocketshell/protocol';
 
-export type { IceCandidateInit };
+export type { IceCandidateInit, LinkPath };
 
 /** An ICE server as in `RTCIceServer`; always supplied by the caller (never a default). */
 export interface IceServer {
@@ -31,6 +31,11 @@ export interface PeerOptions {
    * accepted from the remote, or paired (e.g. `isLoopbackIPv4` in tests).
    */
   localAddressFilter?: (address: string) => boolean;
+  /**
+   * `relay`: only TURN relay candidates are used (as `RTCConfiguration.iceTransportPolicy`);
+   * tests and benchmarks force a TURN path with it. Default `all`.
+   */
+  iceTransportPolicy?: 'all' | 'relay';
 }
 
 /** `RTCPeerConnectionState`. */
@@ -99,6 +104,11 @@ export interface Peer extends Events<PeerEvents> {
    * in the DTLS handshake, or `null` before the handshake. Never read from SDP.
    */
   remoteCertificateFingerprint(): string | null;
+  /**
+   * Which way the connection runs (direct or TURN over UDP/TCP/TLS), from the
+   * selected candidate pair; `null` while not connected (docs/transport.md).
+   */
+  path(): Promise<LinkPath | null>;
   /** Closes the connection and every channel; idempotent. */
   close(): Promise<void>;
 }
@@ -107,6 +117,8 @@ export interface Peer extends Events<PeerEvents> {
 export interface WebRtcEngine {
   /** Engine name for diagnostics (`werift`, …). */
   readonly name: string;
+  /** How it can reach a TURN server (node-datachannel: `udp` only); absent: all three. */
+  readonly turnTransports?: readonly ('udp' | 'tcp' | 'tls')[];
   createPeer(options: PeerOptions): Promise<Peer>;
   /**
    * Loads the engine's library and makes what every peer shares (its DTLS

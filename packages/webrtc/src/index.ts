@@ -17,4 +17,5 @@ export * from './negotiate.ts';
 export * from './node-datachannel-engine.ts';
 export * from './relay-link.ts';
 export * from './send-if-open.ts';
+export * from './turn-choice.ts';
 export * from './werift-engine.ts';

@@ -31,6 +31,8 @@ export interface PeerSetup {
   engine: WebRtcEngine;
   iceServers: readonly IceServer[];
   localAddressFilter?: (address: string) => boolean;
+  /** `PeerOptions.iceTransportPolicy` (default `all`). */
+  iceTransportPolicy?: 'all' | 'relay';
   /** Trickled local candidates (`null` at the end), to send as sealed `ice` bodies. */
   onIceCandidate: (candidate: IceCandidateInit | null) => void;
   /** Unix seconds. */
@@ -82,6 +84,7 @@ async function createPeer(setup: PeerSetup, role: PeerRole): Promise<Peer> {
     iceServers: setup.iceServers,
     role,
     ...(setup.localAddressFilter ? { localAddressFilter: setup.localAddressFilter } : {}),
+    ...(setup.iceTransportPolicy ? { iceTransportPolicy: setup.iceTransportPolicy } : {}),
   });
   peer.on('icecandidate', setup.onIceCandidate);
   return peer;

@@ -42,7 +42,15 @@
  * returns the applied description (with the candidates gathered so far).
  */
 import { createRequire } from 'node:module';
-import { candidateAddress, Emitter, filterSdpCandidates, sdpFingerprint } from '@pocketshell/protocol';
+import {
+  candidateAddress,
+  candidateType,
+  Emitter,
+  filterSdpCandidates,
+  type LinkPath,
+  linkPathOf,
+  sdpFingerprint,
+} from '@pocketshell/protocol';
 import type {
   DataChannel as NdcChannel,
   IceServer as NdcIceServer,
@@ -264,7 +272,7 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
       if (this.#closing) return;
       const line = candidate.replace(/^a=/, '');
       const address = candidateAddress(line);
-      if (address === null || !this.#allow.local(address)) return;
+      if (address === null || !this.#allow.local(address, candidateType(line) ?? undefined)) return;
       const index = mids(pc.localDescription()?.sdp).indexOf(mid);
       this.#signal({ candidate: line, sdpMid: mid, sdpMLineIndex: index < 0 ? 0 : index });
     });
@@ -424,6 +432,18 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
     return this.#track(new NdcDataChannel(this.#pc.createDataChannel(label)));
   }
 
+  async path(): Promise<LinkPath | null> {
+    if (this.#closing || this.#state !== 'connected') return null;
+    try {
+      const pair = this.#pc.getSelectedCandidatePair();
+      if (!pair) return null;
+      // libjuice allocates over UDP only (TURN TCP and TLS servers are dropped, docs/transport.md).
+      return linkPathOf({ localType: pair.local.type, relayProtocol: 'udp', remoteType: pair.remote.type });
+    } catch {
+      return null;
+    }
+  }
+
   localFingerprint(): string {
     if (this.#localFingerprint !== null) return this.#localFingerprint;
     const local = this.#pc.localDescription();
@@ -483,6 +503,8 @@ class NdcPeer extends Emitter<PeerEvents> implements Peer {
 /** `WebRtcEngine` on node-datachannel (libdatachannel). */
 export class NodeDataChannelEngine implements WebRtcEngine {
   readonly name = 'node-datachannel';
+  /** libjuice allocates over UDP only (TCP and TLS TURN servers are dropped, docs/transport.md). */
+  readonly turnTransports = ['udp'] as const;
   readonly #options: NodeDataChannelEngineOptions;
   #count = 0;
 
@@ -500,6 +522,7 @@ export class NodeDataChannelEngine implements WebRtcEngine {
       enableIceTcp: false,
       maxMessageSize: 256 * 1024,
     };
+    if (options.iceTransportPolicy === 'relay') config.iceTransportPolicy = 'relay';
     if (bindAddress !== undefined) config.bindAddress = bindAddress;
     if (portRange) {
       config.portRangeBegin = portRange.begin;

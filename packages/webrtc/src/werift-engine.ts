@@ -16,7 +16,15 @@
  * packets, which other stacks (and tunnels) dropped, so the engine pins it.
  */
 import { createHash } from 'node:crypto';
-import { candidateAddress, Emitter, filterSdpCandidates, formatFingerprint } from '@pocketshell/protocol';
+import {
+  candidateAddress,
+  candidateType,
+  Emitter,
+  filterSdpCandidates,
+  formatFingerprint,
+  type LinkPath,
+  linkPathOf,
+} from '@pocketshell/protocol';
 import type { RTCCertificate, RTCDataChannel, RTCPeerConnection, RTCPeerConnectionConfig } from 'werift';
 import { type CandidatePolicy, candidatePolicy } from './candidate-policy.ts';
 import type { Peer, PeerConnectionState, PeerEvents, PeerOptions, PeerRole, WebRtcEngine } from './engine.ts';
@@ -28,6 +36,7 @@ import {
   MAX_MESSAGE_BYTES,
 } from './engine.ts';
 import { WebRtcError } from './errors.ts';
+import { chooseTurnForWerift } from './turn-choice.ts';
 
 /** DTLS records held per transport while werift's DTLS endpoint does not exist yet. */
 const EARLY_DTLS_RECORDS = 32;
@@ -63,6 +72,11 @@ export interface WeriftEngineOptions {
   bindAddress?: string;
   /** SCTP packet size in bytes; default `BROWSER_SAFE_SCTP_MTU`. */
   sctpMtu?: number;
+  /**
+   * CA certificates (PEM) that TURN-over-TLS servers are verified against,
+   * instead of Node's store (a test CA). The certificate is always verified.
+   */
+  turnTlsCa?: string;
 }
 
 interface Unsubscribable {
@@ -160,7 +174,8 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
       pc.onIceCandidate.subscribe((candidate) => {
         if (!candidate) return this.emit('icecandidate', null);
         const address = candidateAddress(candidate.candidate);
-        if (address === null || !this.#allow.local(address)) return;
+        const type = candidateType(candidate.candidate) ?? undefined;
+        if (address === null || !this.#allow.local(address, type)) return;
         this.emit('icecandidate', {
           candidate: candidate.candidate,
           sdpMid: candidate.sdpMid ?? null,
@@ -286,6 +301,21 @@ class WeriftPeer extends Emitter<PeerEvents> implements Peer {
     return new WeriftDataChannel(this.#pc.createDataChannel(label, { ordered: true }));
   }
 
+  async path(): Promise<LinkPath | null> {
+    if (this.#closing || this.#pc.connectionState !== 'connected') return null;
+    const ice = (this.#pc.sctpTransport?.dtlsTransport ?? this.#pc.dtlsTransports[0])?.iceTransport
+      .connection;
+    const pair = ice?.nominated;
+    if (!pair) return null;
+    // A relay candidate's protocol is werift's TURN client; its transport is how it reaches the server.
+    const turn = (pair.protocol as { turn?: { transport?: { type?: string } } }).turn;
+    return linkPathOf({
+      localType: pair.localCandidate.type,
+      relayProtocol: turn?.transport?.type,
+      remoteType: pair.remoteCandidate.type,
+    });
+  }
+
   localFingerprint(): string {
     const sha256 = this.#certificate.getFingerprints().find((f) => f.algorithm.toLowerCase() === 'sha-256');
     if (!sha256) throw new WebRtcError('engine', 'certificate has no sha-256 fingerprint');
@@ -346,6 +376,7 @@ let werift: Promise<Werift> | undefined;
 function loadWerift(): Promise<Werift> {
   werift ??= import('werift').then((w) => {
     noDefaultStun(w);
+    turnStreamsNoDelay(w);
     return w;
   });
   return werift;
@@ -376,6 +407,31 @@ export function noDefaultStun(w: Werift): void {
   proto[PATCHED] = true;
 }
 
+const NO_DELAY = Symbol.for('pocketshell.werift.turnNoDelay');
+
+/**
+ * werift's TURN client over TCP and TLS leaves Nagle's algorithm on: a
+ * keystroke's packet waits for the ACK of the one before (delayed by up to
+ * 40 ms on Linux), so TURN/TCP echo measured ≈15 ms on loopback against
+ * ≈1 ms over TURN/UDP. Sets TCP_NODELAY on the socket once it is made, as
+ * browsers do for TURN over TCP.
+ */
+export function turnStreamsNoDelay(w: Werift): void {
+  const transports = [w.TcpTransport, (w as unknown as { TlsTransport?: unknown }).TlsTransport];
+  for (const T of transports) {
+    const proto = (T as { prototype?: { init?: () => Promise<void>; [NO_DELAY]?: true } } | undefined)
+      ?.prototype;
+    if (!proto || proto[NO_DELAY] || typeof proto.init !== 'function') continue;
+    const original = proto.init;
+    proto.init = async function (this: { stream?: { client?: { setNoDelay?(on: boolean): void } } }) {
+      this.stream?.client?.setNoDelay?.(true);
+      await original.call(this);
+      this.stream?.client?.setNoDelay?.(true);
+    };
+    proto[NO_DELAY] = true;
+  }
+}
+
 /** werift's ICE connection as a caller configured it (exposed for the test that no default STUN server is used). */
 export async function weriftStunServerFor(options: { stunServer?: [string, number] }): Promise<unknown> {
   const w = await loadWerift();
@@ -395,11 +451,13 @@ export class WeriftEngine implements WebRtcEngine {
   readonly name = 'werift';
   readonly #bindAddress: string | undefined;
   readonly #sctpMtu: number;
+  readonly #turnTlsCa: string | undefined;
   #cert: Promise<RTCCertificate> | undefined;
 
   constructor(options: WeriftEngineOptions = {}) {
     this.#bindAddress = options.bindAddress;
     this.#sctpMtu = options.sctpMtu ?? BROWSER_SAFE_SCTP_MTU;
+    this.#turnTlsCa = options.turnTlsCa;
   }
 
   /**
@@ -443,14 +501,17 @@ export class WeriftEngine implements WebRtcEngine {
     const allow = candidatePolicy(bind, options.localAddressFilter);
     const config: RTCPeerConnectionConfig = {
       // Always explicit: werift's default is a public STUN server.
-      iceServers: options.iceServers.map((s) => ({
+      // werift uses one TURN URL: the best one that answers (turn-choice.ts).
+      iceServers: (await chooseTurnForWerift(options.iceServers)).map((s) => ({
         ...s,
         urls: Array.isArray(s.urls) ? [...s.urls] : s.urls,
       })),
       certificates: [certificate],
       sctp: { mtu: this.#sctpMtu },
       iceUseTcp: false,
+      iceTransportPolicy: options.iceTransportPolicy ?? 'all',
     };
+    if (this.#turnTlsCa !== undefined) config.turnTlsOptions = { ca: this.#turnTlsCa };
     if (bind !== undefined) {
       const v6 = bind.includes(':');
       config.iceUseIpv4 = !v6;
@@ -460,7 +521,8 @@ export class WeriftEngine implements WebRtcEngine {
     }
     if (allow.restricts) {
       config.iceFilterCandidatePair = (pair) =>
-        allow.local(pair.localCandidate.host) && allow.remote(pair.remoteCandidate.host);
+        allow.local(pair.localCandidate.host, pair.localCandidate.type) &&
+        allow.remote(pair.remoteCandidate.host);
     }
     const pc = new w.RTCPeerConnection(config);
     return new WeriftPeer(pc, certificate, options.role, allow);

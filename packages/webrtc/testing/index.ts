@@ -6,6 +6,8 @@
  * and its signed-handshake helpers (`engine-conformance.ts`), and what a
  * fresh process loads on import and after each step (`module-graph.ts`).
  */
+
+export * from './coturn.ts';
 export * from './engine-conformance.ts';
 export * from './module-graph.ts';
 export * from './testing.ts';

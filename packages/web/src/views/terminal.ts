@@ -15,7 +15,13 @@
  * session.
  */
 
-import { isPredictMode, type PredictMode } from '@pocketshell/protocol';
+import {
+  isPredictMode,
+  LINK_PATHS,
+  type LinkPath,
+  linkPathLabel,
+  type PredictMode,
+} from '@pocketshell/protocol';
 import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
@@ -270,7 +276,13 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
 
   conn.on('state', (next) => {
     indicator.dataset.state = next;
-    indicator.textContent = LABELS[next];
+    // Which path (docs/transport.md): "TURN/TCP relay" says how far the network let us.
+    const path = conn.path;
+    indicator.dataset.path = next === 'p2p' || next === 'turn' || next === 'relay' ? path : '';
+    indicator.textContent =
+      next === 'turn' && (LINK_PATHS as readonly string[]).includes(path)
+        ? `${linkPathLabel(path as LinkPath)} relay`
+        : LABELS[next];
   });
 
   // ------------------------------------------------------------ layout

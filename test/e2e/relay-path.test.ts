@@ -112,7 +112,7 @@ after(async () => {
 test('the terminal works over the relay path: echo, and a 1 MiB cat whole and in order', async () => {
   const conn = await device.open(paired.id, { path: 'relay' });
   assert.ok(conn.peer instanceof RelayLink, 'a relay link, not a WebRTC peer');
-  assert.equal(conn.path, 'relay');
+  assert.equal(await conn.path(), 'relay');
   assert.deepEqual(
     host.agent.connections().map((c) => c.state),
     ['connected'],
@@ -198,7 +198,7 @@ test('a device whose WebRTC cannot connect falls back to the relay path by itsel
   });
   const h = await pairing!;
   const conn = await stuck.open(h.id, { fallbackMs: 2000 });
-  assert.equal(conn.path, 'relay');
+  assert.equal(await conn.path(), 'relay');
   const term = await conn.openTerminal('new');
   term.write('echo fell-back-$((2*21))\r');
   await waitForText(term, /fell-back-42/);

@@ -33,9 +33,32 @@ import {
 } from '@pocketshell/protocol';
 import { WebSocket } from 'ws';
 
+import { type PostgresCluster, startPostgres, type TestDatabase } from './postgres.ts';
+
 export * from './fixtures.ts';
 export * from './postgres.ts';
 export * from './store-conformance.ts';
+
+/**
+ * `POCKETSHELL_TEST_RELAY_STORE=postgres`: every relay this process starts
+ * runs on a database of its own in one private PostgreSQL cluster, made on
+ * the first start — how the relay's process-level tests run a second time
+ * on PostgreSQL (src/relay-on-postgres.test.ts). `stopTestPostgres` ends it.
+ */
+let testCluster: Promise<PostgresCluster> | undefined;
+
+async function testDatabase(): Promise<TestDatabase | undefined> {
+  if (process.env.POCKETSHELL_TEST_RELAY_STORE !== 'postgres') return undefined;
+  testCluster ??= startPostgres();
+  return (await testCluster).createDatabase();
+}
+
+/** Ends the cluster `POCKETSHELL_TEST_RELAY_STORE=postgres` started, if any. */
+export async function stopTestPostgres(): Promise<void> {
+  const cluster = testCluster;
+  testCluster = undefined;
+  await (await cluster)?.stop();
+}
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pocketshell-relay.js');
 
@@ -79,9 +102,19 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Start
   let port = 0;
   let url = '';
   let stopped = false;
+  // On PostgreSQL (see testDatabase): the same database across restarts, as the same data folder.
+  const database = await testDatabase();
 
   const launch = async () => {
-    const args = [BIN, '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...(options.args ?? [])];
+    const args = [
+      BIN,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--data',
+      dataDir,
+      ...(database ? ['--database', database.url] : []),
+      ...(options.args ?? []),
+    ];
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
@@ -89,6 +122,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Start
         HOME: dataDir,
         XDG_CONFIG_HOME: join(dataDir, 'config'),
         XDG_DATA_HOME: join(dataDir, 'xdg-data'),
+        ...(database ? { PGPASSWORD: database.password } : {}),
         ...options.env,
       },
     });

@@ -116,7 +116,7 @@ describe('RelayLink', () => {
     const w = pair();
     const { d, h } = await channel(w);
     assert.equal(h.label, 'term:new');
-    assert.equal(w.device.path(), 'relay');
+    assert.equal(await w.device.path(), 'relay');
     const toHost = collect(h, 300);
     for (let i = 0; i < 300; i++) d.send(i % 2 ? `t${i}` : Uint8Array.of(i & 0xff, 1, 2));
     const got = await toHost;

@@ -121,7 +121,7 @@ describe('terminal attention', () => {
     const session = manager.create();
     type(session, "printf '\\033]133;A\\a$ \\033]133;B\\a'");
     type(session, "printf 'long-job\\n\\033]133;C\\a'; sleep 2.2; printf '\\033]133;D;3\\a'");
-    const e = await nextEvent((x) => x.reason === 'finished');
+    const e = await nextEvent((x) => x.reason === 'finished' && x.session === session.id);
     assert.ok(e.durationMs !== undefined && e.durationMs >= 2000, `duration ${e.durationMs}`);
     assert.equal(e.exitCode, 3);
   });
@@ -136,7 +136,7 @@ describe('terminal attention', () => {
     );
     await sleep(500);
     type(session, 'sleep 1; (exit 7)');
-    const e = await nextEvent((x) => x.reason === 'finished');
+    const e = await nextEvent((x) => x.reason === 'finished' && x.session === session.id);
     assert.equal(e.text, 'sleep 1; (exit 7)');
     assert.equal(e.exitCode, 7);
     assert.ok(e.durationMs !== undefined && e.durationMs >= 1000, `duration ${e.durationMs}`);
@@ -145,7 +145,7 @@ describe('terminal attention', () => {
   test('without OSC 133, a command typed while unattached finishes at quiet after its output', async () => {
     const session = manager.create();
     type(session, 'sleep 3; echo done');
-    const e = await nextEvent((x) => x.reason === 'finished');
+    const e = await nextEvent((x) => x.reason === 'finished' && x.session === session.id);
     assert.ok(e.durationMs !== undefined && e.durationMs >= 3000, `duration ${e.durationMs}`);
     assert.equal(e.exitCode, undefined);
     assert.match(e.text, /sleep 3; echo done/);
@@ -163,10 +163,12 @@ describe('terminal attention', () => {
     a.detach();
     const from = events.length;
     type(session, 'sleep 1; echo second-done');
-    const e = await nextEvent((x) => x.reason === 'finished', from);
+    const e = await nextEvent((x) => x.reason === 'finished' && x.session === session.id, from);
     assert.match(e.text, /second-done/);
     assert.deepEqual(
-      events.filter((x) => x.reason === 'finished').map((x) => x.text.includes('second-done')),
+      events
+        .filter((x) => x.reason === 'finished' && x.session === session.id)
+        .map((x) => x.text.includes('second-done')),
       [true],
     );
   });

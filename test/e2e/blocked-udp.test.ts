@@ -14,7 +14,10 @@
  * the relay (serving the built web client), Debian's coturn (UDP/TCP on
  * 3478, TLS on 5349 with a certificate from a test CA that the CLI trusts
  * through NODE_EXTRA_CA_CERTS and Chromium through an NSS database in its
- * HOME), the host daemon, the CLI device and Chromium; relay and coturn,
+ * HOME), the host daemon on its default engine (node-datachannel: Chromium's
+ * TURN/TCP and TLS offers reach it through the stream-TURN hint, answered on
+ * werift, after one failed attempt and a spell on the relay path), the CLI
+ * device and Chromium; relay and coturn,
  * host, and device each in their own namespace. Needs root (namespaces,
  * nftables). */
 import assert from 'node:assert/strict';
@@ -71,15 +74,11 @@ async function finished(child: ChildProcess): Promise<number | null> {
   return new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
-let daemon: ChildProcess | undefined;
-
 /** `pocketshell daemon run` on the host side (its engine: `engine`, or the default), once ready. */
 async function startDaemon(engine?: string): Promise<void> {
   const env = { ...hostEnv, ...(engine ? { POCKETSHELL_ENGINE: engine } : {}) };
-  daemon = start(
-    [...net.exec('host'), process.execPath, POCKETSHELL, 'daemon', 'run', '--relay', relayUrl],
-    env,
-  ).child;
+  start([...net.exec('host'), process.execPath, POCKETSHELL, 'daemon', 'run', '--relay', relayUrl], env)
+    .child;
   await until(
     async () => {
       const s = start([...net.exec('host'), process.execPath, POCKETSHELL, 'status', '--json'], env);
@@ -301,13 +300,10 @@ describe('the web client in Chromium on such a network', { timeout: 480_000 }, (
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
     close = () => context.close();
-    // The host on werift for the browser: Chromium over TURN/TCP or TLS to a node-datachannel
-    // host gets ICE connected and no DTLS (libjuice answers Chromium's checks on that path with
-    // 400, "Controlling and controlled attributes mismatch in request"; docs/transport.md).
-    const stopped = daemon ? finished(daemon) : Promise.resolve(null);
-    daemon?.kill('SIGTERM');
-    await stopped;
-    await startDaemon('werift');
+    // The host runs its default engine (node-datachannel). Chromium's checks over TURN/TCP or TLS
+    // do not reach it (libjuice refuses them, docs/transport.md): the page's first WebRTC attempt
+    // fails, it takes the relay path, and its next attempts carry the stream-TURN hint, which the
+    // host answers on werift — so the badge goes relay → TURN/TCP (or TLS) in the same session.
     net.open();
     await page.goto(await pairingUrl());
     await page.locator('[data-host][data-state="online"]').first().waitFor();

@@ -77,8 +77,7 @@ async function finished(child: ChildProcess): Promise<number | null> {
 /** `pocketshell daemon run` on the host side (its engine: `engine`, or the default), once ready. */
 async function startDaemon(engine?: string): Promise<void> {
   const env = { ...hostEnv, ...(engine ? { POCKETSHELL_ENGINE: engine } : {}) };
-  start([...net.exec('host'), process.execPath, POCKETSHELL, 'daemon', 'run', '--relay', relayUrl], env)
-    .child;
+  start([...net.exec('host'), process.execPath, POCKETSHELL, 'daemon', 'run', '--relay', relayUrl], env);
   await until(
     async () => {
       const s = start([...net.exec('host'), process.execPath, POCKETSHELL, 'status', '--json'], env);

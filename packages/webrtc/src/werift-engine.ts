@@ -465,8 +465,8 @@ export function turnStreamFramesOneByOne(w: Werift): void {
   const inTurn = (self: TurnFrames, job: () => void) => {
     const type = self.transport?.type;
     if (type !== 'tcp' && type !== 'tls') return job();
-    let jobs = queues.get(self);
-    if (!jobs) queues.set(self, (jobs = []));
+    const jobs = queues.get(self) ?? [];
+    queues.set(self, jobs);
     jobs.push(job);
     if (jobs.length > 1) return;
     const next = () => {

@@ -14,8 +14,10 @@
  * BENCH_PROFILE (daemon CPU profiles), BENCH_RELAY=0 (skip the rows of the
  * relay path, measured on the same daemon and file); BENCH_AB="<node flags>" instead
  * compares the daemon without and with those flags, side by side;
- * BENCH_TURN=1 instead measures the Node client through each path — direct,
- * TURN over UDP, TCP, TLS (coturn on 127.0.0.1) — side by side. Loopback
+ * After the rounds, the path rows: the Node client through each path —
+ * direct, TURN over UDP, TCP, TLS (coturn on 127.0.0.1), the relay path —
+ * side by side (BENCH_PATH_RUNS rounds, 1; BENCH_PATHS=0 skips them);
+ * BENCH_TURN=1 runs those rows alone and prints them. Loopback
  * only. Results go to docs/benchmarks.md between markers, and a chart
  * (medians, min–max whiskers) to docs/benchmarks-terminal.svg.
  */
@@ -68,6 +70,9 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const ECHO = Number(process.env.BENCH_ECHO ?? 200);
 /** Also measure each PocketShell daemon over the relay path (BENCH_RELAY=0 skips it). */
 const RELAY_PATH = process.env.BENCH_RELAY !== '0';
+/** The path rows (direct, TURN/UDP, TCP, TLS, the relay path): on unless BENCH_PATHS=0; BENCH_PATH_RUNS rounds (1). */
+const PATHS = process.env.BENCH_PATHS !== '0';
+const PATH_RUNS = Math.max(1, Number(process.env.BENCH_PATH_RUNS ?? 1));
 const work = mkdtempSync(join(tmpdir(), 'pocketshell-bench-'));
 const file = join(work, 'data.txt');
 const PROMPT = '__PR__';
@@ -286,16 +291,17 @@ async function pocketshellBench(
     await waitFor(stream, PROMPT);
     const { result: tput, ...busyStats } = await busy([daemon.pid!], () => throughput(stream, file));
     const echo = await echoRtt(stream, ECHO);
+    // The path rows (`setup`) report throughput, echo and connect only: no Ctrl-C or idle runs.
     const ctrl: number[] = [];
-    for (let i = 0; i < 3; i++) ctrl.push(await ctrlC(stream, PROMPT));
-    const idleStats = await idle([daemon.pid!]);
+    if (!setup) for (let i = 0; i < 3; i++) ctrl.push(await ctrlC(stream, PROMPT));
+    const idleStats = setup ? { rssMiB: Number.NaN, cpuPercent: Number.NaN } : await idle([daemon.pid!]);
     await conn.close();
     // The same daemon and file over the relay path (docs/protocol.md §10), beside the direct figures.
     let relayPath: {
       tput: Awaited<ReturnType<typeof throughput>>;
       echo: Awaited<ReturnType<typeof echoRtt>>;
     } | null = null;
-    if (RELAY_PATH) {
+    if (RELAY_PATH && (!setup || setup.path === 'direct')) {
       const rc = await device.connectRelay(host.id);
       const rt = await rc.openTerminal('new', { cols: 120, rows: 40 });
       const rs = termStream(rt);
@@ -412,6 +418,7 @@ async function main() {
       console.error(at, 'installed daemon idle', idlePkg.at(-1));
     }
   }
+  const paths = PATHS ? await measurePaths(PATH_RUNS) : null;
   const seconds = (performance.now() - started) / 1000;
   console.error(`terminal bench: ${RUNS} rounds in ${seconds.toFixed(0)} s`);
 
@@ -743,13 +750,23 @@ ${(
       )} | |`
     : '';
 
+  const pathsSection = paths
+    ? `
+
+### Paths: direct, TURN over UDP, TCP and TLS, the relay path
+
+The same measures through each path a connection can take (docs/transport.md, "Paths through blocking networks"), side by side, after the rounds above: ${paths.rounds === 1 ? 'one run' : `the median (min–max) of ${paths.rounds} runs`} (\`BENCH_PATH_RUNS\`; \`BENCH_PATHS=0\` skips them). Debian's coturn on 127.0.0.1 (TLS with a certificate from a test CA); the Node device on werift (the engine that speaks TURN over TCP and TLS) and held to relay candidates in the TURN columns, the daemon on ${paths.daemonEngine}; each connection's path is checked (a run on the wrong path is no figure). The relay path (docs/protocol.md §10) is measured on the direct column's daemon and file. Everything is loopback, so the TURN columns show TURN's own cost (the extra hop and framing through coturn), not a network's.
+
+${pathTable(paths)}`
+    : '';
+
   const md = `## Terminal (\`npm run bench\`)
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on loopback: the raw PTY (bash in a local PTY), OpenSSH (\`ssh -tt\` in a local PTY to a private \`sshd\` on 127.0.0.1, ed25519 keys), and PocketShell (a \`pocketshell-relay\` process, a \`pocketshell daemon run\` process, and the Node client in the bench process, over a WebRTC data channel), once per WebRTC engine (daemon and client on the same engine, \`POCKETSHELL_ENGINE\`). Each figure is the **median of ${RUNS} runs (min–max in brackets)**: the bench runs in rounds, each round every system once in the same order (raw PTY, OpenSSH, the engines, the Chromium columns, the installed daemon), so the shared machine's drift hits all alike; a ratio is the median of the per-round ratios to that round's raw PTY (\`BENCH_RUNS\` sets the rounds; the whole bench took ${(seconds / 60).toFixed(1)} min). Throughput is a \`cat\` of a ${MB} MB text file as the client receives it (\`BENCH_MB\`; the default is 16 MB since issue 17, 32 MB before, to keep three rounds inside ~12 min on this machine); echo is one printable key to bash's readline echo (${ECHO} samples per run); connect is from starting the client to the shell's first output byte (for OpenSSH: TCP, key exchange, auth and session; for PocketShell: signed offer/answer through the relay, ICE, DTLS, data channel, PTY); idle counts sshd's listener and session processes, and the whole PocketShell daemon.${chromiumNote}
 
 | measure | raw PTY | OpenSSH | ${columns.join(' | ')} |
 |---|---:|---:|${columns.map(() => '---:').join('|')}|
-${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}${pkgSection}
+${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}${pathsSection}${pkgSection}
 `;
   const labels = [
     'raw PTY',
@@ -871,17 +888,31 @@ async function ab(flags: string[]) {
   }
 }
 
+/** Figures of the path rows (`measurePaths`). */
+interface PathFigures {
+  daemonEngine: EngineName;
+  rounds: number;
+  columns: string[];
+  runs: Record<string, PsFigures[]>;
+  failed: string[];
+}
+
 /**
- * BENCH_TURN=1: the Node-client rows through each path side by side — direct,
- * TURN over UDP, TCP and TLS (coturn on 127.0.0.1, its certificate from a
- * test CA) — the device on werift (the engine that speaks TURN over TCP and
- * TLS, docs/transport.md) held to relay candidates for the TURN columns, the
- * daemon on node-datachannel (BENCH_ENGINES sets it); each connection's path
- * checked. Prints a table; writes nothing to docs.
+ * The Node-client rows through each path side by side — direct, TURN over
+ * UDP, TCP and TLS (coturn on 127.0.0.1, its certificate from a test CA),
+ * and the relay path (docs/protocol.md §10, measured on the direct
+ * column's daemon) — the device on werift (the engine that speaks TURN
+ * over TCP and TLS, docs/transport.md) held to relay candidates for the
+ * TURN columns, the daemon on node-datachannel (the first of
+ * BENCH_ENGINES); each connection's path checked. A path that fails is
+ * reported, not fatal. `only`: column names to run (all when empty).
  */
-async function turnPaths() {
-  makeFile();
-  const daemonEngine = (process.env.BENCH_ENGINES ?? 'node-datachannel').split(',')[0] as EngineName;
+async function measurePaths(rounds: number, only: string[] = []): Promise<PathFigures> {
+  const daemonEngine = (
+    (process.env.BENCH_ENGINES ?? 'node-datachannel').includes('node-datachannel')
+      ? 'node-datachannel'
+      : 'werift'
+  ) as EngineName;
   const ca = makeTestCa(mkdtempSync(join(work, 'ca-')), { ip: ['127.0.0.1'] });
   const coturn = await startCoturn({
     ip: '127.0.0.1',
@@ -892,51 +923,71 @@ async function turnPaths() {
   });
   try {
     const werift = () => new WeriftEngine({ bindAddress: '127.0.0.1', turnTlsCa: ca.caPem });
-    const columns: [string, DeviceSetup][] = [
-      ['direct', { engine: werift(), iceServers: [], iceTransportPolicy: 'all', path: 'direct' }],
-      ...(['udp', 'tcp', 'tls'] as const).map((t): [string, DeviceSetup] => [
+    const setups: [string, () => DeviceSetup][] = [
+      ['direct', () => ({ engine: werift(), iceServers: [], iceTransportPolicy: 'all', path: 'direct' })],
+      ...(['udp', 'tcp', 'tls'] as const).map((t): [string, () => DeviceSetup] => [
         `TURN/${t.toUpperCase()}`,
-        {
+        () => ({
           engine: werift(),
           iceServers: [coturn.iceServer([coturn.urls[t]])],
           iceTransportPolicy: 'relay',
           path: `turn-${t}`,
-        },
+        }),
       ]),
     ];
-    const only = (process.env.BENCH_TURN ?? '').split(',').filter((c) => c !== '1');
-    const chosen = columns.filter(([name]) => only.length === 0 || only.includes(name));
+    const chosen = setups.filter(([name]) => only.length === 0 || only.includes(name));
     const runs: Record<string, PsFigures[]> = Object.fromEntries(chosen.map(([name]) => [name, []]));
     const failed: string[] = [];
-    for (let round = 0; round < RUNS; round++)
+    for (let round = 0; round < rounds; round++)
       for (const [name, setup] of chosen) {
         try {
-          runs[name]!.push(await pocketshellBench(daemonEngine, round, [], setup));
+          runs[name]!.push(await pocketshellBench(daemonEngine, round, [], setup()));
         } catch (error) {
           // A path that fails is a finding, not the end of the run.
           failed.push(`${name}, round ${round + 1}: ${(error as Error).message.split('\n')[0]}`);
-          console.error(`round ${round + 1} ${name}: failed`, error);
+          console.error(`paths, round ${round + 1} ${name}: failed`, error);
           if (process.env.BENCH_TURN_LOG) console.error(coturn.log().slice(-4000));
           continue;
         }
         const r = runs[name]!.at(-1)!;
-        console.error(`round ${round + 1} ${name}: ${f1(r.tput.mbps)} MB/s, echo p50 ${f2(r.echo.p50)} ms`);
+        console.error(
+          `paths, round ${round + 1} ${name}: ${f1(r.tput.mbps)} MB/s, echo p50 ${f2(r.echo.p50)} ms${r.relayPath ? `; relay path ${f1(r.relayPath.tput.mbps)} MB/s, echo p50 ${f2(r.relayPath.echo.p50)} ms` : ''}`,
+        );
       }
-    const m = (name: string, pick: (r: PsFigures) => number, fmt: (n: number) => string) =>
-      cell(spread(runs[name]!.map(pick)), fmt, '');
-    const rows = [
-      `| (device werift, daemon ${daemonEngine}, ${MB} MB, ${RUNS} runs) | ${chosen.map(([n]) => n).join(' | ')} |`,
-      `|---|${chosen.map(() => '---').join('|')}|`,
-      `| throughput (MB/s) | ${chosen.map(([n]) => m(n, (r) => r.tput.mbps, f1)).join(' | ')} |`,
-      `| echo p50 (ms) | ${chosen.map(([n]) => m(n, (r) => r.echo.p50, f2)).join(' | ')} |`,
-      `| echo p99 (ms) | ${chosen.map(([n]) => m(n, (r) => r.echo.p99, f2)).join(' | ')} |`,
-      `| connect warm (ms) | ${chosen.map(([n]) => m(n, (r) => r.connectWarm, f0)).join(' | ')} |`,
-    ];
-    console.log(rows.join('\n'));
-    if (failed.length > 0) console.log(`\nFailed runs (left out): ${failed.join('; ')}`);
+    const columns = chosen.map(([n]) => n);
+    if (RELAY_PATH && runs.direct) {
+      columns.push('relay path');
+      runs['relay path'] = runs.direct.flatMap((r) =>
+        r.relayPath ? [{ ...r, tput: r.relayPath.tput, echo: r.relayPath.echo }] : [],
+      );
+    }
+    return { daemonEngine, rounds, columns, runs, failed };
   } finally {
     await coturn.stop();
   }
+}
+
+/** The path rows as a markdown table (throughput, echo, connect; the relay path has no connect figure here). */
+function pathTable(p: PathFigures): string {
+  const m = (name: string, pick: (r: PsFigures) => number, fmt: (n: number) => string, unit = '') =>
+    cell(spread(p.runs[name]!.map(pick).filter(Number.isFinite)), fmt, unit);
+  const connect = (name: string) => (name === 'relay path' ? '–' : m(name, (r) => r.connectWarm, f0, 'ms'));
+  const rows = [
+    `| measure (Node device on werift, daemon on ${p.daemonEngine}) | ${p.columns.join(' | ')} |`,
+    `|---|${p.columns.map(() => '---:').join('|')}|`,
+    `| terminal output throughput | ${p.columns.map((n) => m(n, (r) => r.tput.mbps, f1, 'MB/s')).join(' | ')} |`,
+    `| keystroke echo p50 | ${p.columns.map((n) => m(n, (r) => r.echo.p50, f2, 'ms')).join(' | ')} |`,
+    `| keystroke echo p99 | ${p.columns.map((n) => m(n, (r) => r.echo.p99, f2, 'ms')).join(' | ')} |`,
+    `| connect to first shell byte, warm | ${p.columns.map(connect).join(' | ')} |`,
+  ];
+  return `${rows.join('\n')}${p.failed.length > 0 ? `\n\nFailed runs (left out): ${p.failed.join('; ')}.` : ''}`;
+}
+
+/** BENCH_TURN=1 (or a list of columns, `BENCH_TURN=TURN/TCP`): the path rows alone, on stdout; writes nothing. */
+async function turnPaths() {
+  makeFile();
+  const only = (process.env.BENCH_TURN ?? '').split(',').filter((c) => c !== '1');
+  console.log(pathTable(await measurePaths(RUNS, only)));
 }
 
 try {

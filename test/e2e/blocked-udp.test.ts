@@ -6,11 +6,18 @@
  * `pocketshell connect` (on its default engine, switching to werift by
  * itself) in its status line (`connected to … · TURN/TCP`), the web client
  * in Chromium in its connection badge (`TURN/TCP relay`, screenshots in
- * .artifacts/screenshots/blocked-chromium-*.png). Real parts throughout:
+ * .artifacts/screenshots/blocked-chromium-*.png); on one that lets TCP
+ * through only to the relay's port, through the relay path (`via relay`,
+ * the badge "Through the relay (end-to-end)"), and once the network opens
+ * again both switch up to WebRTC on their own, in the same session
+ * (`[now via direct]`, the badge Peer-to-peer). Real parts throughout:
  * the relay (serving the built web client), Debian's coturn (UDP/TCP on
  * 3478, TLS on 5349 with a certificate from a test CA that the CLI trusts
  * through NODE_EXTRA_CA_CERTS and Chromium through an NSS database in its
- * HOME), the host daemon, the CLI device and Chromium; relay and coturn,
+ * HOME), the host daemon on its default engine (node-datachannel: Chromium's
+ * TURN/TCP and TLS offers reach it through the stream-TURN hint, answered on
+ * werift, after one failed attempt and a spell on the relay path), the CLI
+ * device and Chromium; relay and coturn,
  * host, and device each in their own namespace. Needs root (namespaces,
  * nftables). */
 import assert from 'node:assert/strict';
@@ -67,15 +74,10 @@ async function finished(child: ChildProcess): Promise<number | null> {
   return new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
-let daemon: ChildProcess | undefined;
-
 /** `pocketshell daemon run` on the host side (its engine: `engine`, or the default), once ready. */
 async function startDaemon(engine?: string): Promise<void> {
   const env = { ...hostEnv, ...(engine ? { POCKETSHELL_ENGINE: engine } : {}) };
-  daemon = start(
-    [...net.exec('host'), process.execPath, POCKETSHELL, 'daemon', 'run', '--relay', relayUrl],
-    env,
-  ).child;
+  start([...net.exec('host'), process.execPath, POCKETSHELL, 'daemon', 'run', '--relay', relayUrl], env);
   await until(
     async () => {
       const s = start([...net.exec('host'), process.execPath, POCKETSHELL, 'status', '--json'], env);
@@ -202,7 +204,7 @@ async function terminalThrough(expected: RegExp, word: string): Promise<string> 
   }
 }
 
-describe('a device whose network blocks UDP', { timeout: 240_000 }, () => {
+describe('a device whose network blocks UDP', { timeout: 480_000 }, () => {
   it('gets a terminal through TURN over TCP, and says so', async () => {
     net.blockUdp();
     await terminalThrough(/· TURN\/TCP,/, 'tcp');
@@ -211,6 +213,47 @@ describe('a device whose network blocks UDP', { timeout: 240_000 }, () => {
   it('with TCP only to the relay and TURN/TLS, gets a terminal through TURN over TLS', async () => {
     net.onlyTcpTo([RELAY_PORT, TURNS_PORT]);
     await terminalThrough(/· TURN\/TLS,/, 'tls');
+  });
+
+  it('with TCP only to the relay, gets a terminal through the relay path, and switches up when the network opens', async () => {
+    net.onlyTcpTo([RELAY_PORT]);
+    // `--path auto` (the default): WebRTC first (no TURN answers, so its engine's own try fails
+    // after 10 s), then the relay path; on it, WebRTC is tried again every 2 s here.
+    const c = start(
+      [...net.exec('device'), process.execPath, POCKETSHELL, 'connect', hostId, '--predict', 'never'],
+      { ...cliEnv, POCKETSHELL_UPGRADE_MS: '2000' },
+    );
+    try {
+      await until(
+        () => {
+          if (c.child.exitCode !== null) throw new Error(`connect exited: ${c.out()}`);
+          return /\[connected to /.test(c.out());
+        },
+        90_000,
+        50,
+      );
+      assert.match(/\[connected to [^\]]*\]/.exec(c.out())![0], /· via relay,/);
+      c.child.stdin!.write('echo relay-$((6*7))\r');
+      await until(() => c.out().includes('relay-42'), 20_000, 50);
+      assert.doesNotMatch(c.out(), /\[now via/, 'no better path while TCP reaches the relay only');
+      net.open();
+      await until(
+        () => {
+          if (c.child.exitCode !== null) throw new Error(`connect exited: ${c.out()}`);
+          return /\[now via [^\]]+\]/.test(c.out());
+        },
+        60_000,
+        50,
+      );
+      assert.match(/\[now via [^\]]+\]/.exec(c.out())![0], /\[now via (direct|TURN\/UDP)\]/);
+      // The same session, now over WebRTC.
+      c.child.stdin!.write('echo up-$((5*5))\r');
+      await until(() => c.out().includes('up-25'), 20_000, 50);
+      c.child.stdin!.write('\x1d');
+      assert.equal(await finished(c.child), 0);
+    } finally {
+      if (c.child.exitCode === null) c.child.kill('SIGTERM');
+    }
   });
 
   it('with the network open again, goes back to UDP', async () => {
@@ -230,7 +273,7 @@ async function pairingUrl(): Promise<string> {
   return /http:\/\/\S+#\/pair\/1\/\S+/.exec(pair.out())![0];
 }
 
-describe('the web client in Chromium on such a network', { timeout: 240_000 }, () => {
+describe('the web client in Chromium on such a network', { timeout: 480_000 }, () => {
   let page: Page;
   let close: (() => Promise<void>) | undefined;
   const pageLog: string[] = [];
@@ -256,13 +299,10 @@ describe('the web client in Chromium on such a network', { timeout: 240_000 }, (
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
     close = () => context.close();
-    // The host on werift for the browser: Chromium over TURN/TCP or TLS to a node-datachannel
-    // host gets ICE connected and no DTLS (libjuice answers Chromium's checks on that path with
-    // 400, "Controlling and controlled attributes mismatch in request"; docs/transport.md).
-    const stopped = daemon ? finished(daemon) : Promise.resolve(null);
-    daemon?.kill('SIGTERM');
-    await stopped;
-    await startDaemon('werift');
+    // The host runs its default engine (node-datachannel). Chromium's checks over TURN/TCP or TLS
+    // do not reach it (libjuice refuses them, docs/transport.md): the page's first WebRTC attempt
+    // fails, it takes the relay path, and its next attempts carry the stream-TURN hint, which the
+    // host answers on werift — so the badge goes relay → TURN/TCP (or TLS) in the same session.
     net.open();
     await page.goto(await pairingUrl());
     await page.locator('[data-host][data-state="online"]').first().waitFor();
@@ -303,6 +343,26 @@ describe('the web client in Chromium on such a network', { timeout: 240_000 }, (
   it('TCP only to the relay and TURN/TLS: through TURN over TLS (certificate verified)', async () => {
     net.onlyTcpTo([RELAY_PORT, TURNS_PORT]);
     await badgeThrough('turn', /^TURN\/TLS relay$/, 'chromium-tls');
+  });
+
+  it('TCP only to the relay: through the relay path, then switched up when the network opens', async () => {
+    net.onlyTcpTo([RELAY_PORT]);
+    await badgeThrough('relay', /^Through the relay \(end-to-end\)$/, 'chromium-relay');
+    const conn = page.locator('[data-testid="conn"]').first();
+    assert.equal(await conn.getAttribute('data-path'), 'relay');
+    const url = page.url();
+    // The page's path setting is `auto` (the default): it tries WebRTC again now and then.
+    net.open();
+    await page
+      .locator('[data-testid="conn"][data-state="p2p"], [data-testid="conn"][data-state="turn"]')
+      .first()
+      .waitFor();
+    assert.notEqual(await conn.getAttribute('data-path'), 'relay');
+    assert.equal(page.url(), url, 'the same session');
+    await waitForLine(page, /^chromium-relay-42$/, 10_000);
+    await typeInTerminal(page, 'echo switched-$((5*5))');
+    await waitForLine(page, /^switched-25$/, 30_000);
+    await screenshot(page, 'blocked-chromium-switched-up');
   });
 
   it('open network: peer to peer', async () => {

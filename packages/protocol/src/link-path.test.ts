@@ -4,7 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { betterLinkPath, candidateType, LINK_PATHS, linkPathLabel, linkPathOf } from './link-path.ts';
+import {
+  betterLinkPath,
+  candidateType,
+  hasStreamTurnHint,
+  LINK_PATHS,
+  linkPathLabel,
+  linkPathOf,
+  STREAM_TURN_HINT,
+  withStreamTurnHint,
+} from './link-path.ts';
 
 test('a local relay candidate is TURN over its relay protocol', () => {
   assert.equal(linkPathOf({ localType: 'relay', relayProtocol: 'udp', remoteType: 'host' }), 'turn-udp');
@@ -33,4 +42,16 @@ test('candidate types from candidate lines', () => {
     'relay',
   );
   assert.equal(candidateType('candidate:1 1 udp 2122 10.0.0.1 5000 host'), null);
+});
+
+test('the stream-TURN hint goes in at session level, once, and is found only as a whole line', () => {
+  const sdp =
+    'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n';
+  assert.equal(hasStreamTurnHint(sdp), false);
+  const hinted = withStreamTurnHint(sdp);
+  assert.equal(hinted.split('\r\n')[4], STREAM_TURN_HINT, 'right after t=, before the first m=');
+  assert.equal(hasStreamTurnHint(hinted), true);
+  assert.equal(withStreamTurnHint(hinted), hinted);
+  assert.equal(hasStreamTurnHint(sdp.replace('s=-', `s=${STREAM_TURN_HINT}`)), false);
+  assert.equal(hasStreamTurnHint(withStreamTurnHint('v=0\nt=0 0\n')), true);
 });

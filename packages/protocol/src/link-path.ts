@@ -71,3 +71,29 @@ export function candidateType(candidate: string): string | null {
   if (fields.length < 8 || !fields[0]!.startsWith('candidate:') || fields[6] !== 'typ') return null;
   return fields[7]!;
 }
+
+/**
+ * The stream-TURN hint (docs/protocol.md §6): a session-level SDP attribute
+ * a device adds to the offer it signs when its WebRTC may run over TURN
+ * over TCP or TLS — the web client after a WebRTC attempt to that host
+ * failed. A host whose default engine cannot answer Chromium on such a path
+ * (libjuice refuses Chromium's checks there, docs/transport.md) answers
+ * that offer on an engine that can. Signed with the SDP; it only picks the
+ * host's engine, never a security property.
+ */
+export const STREAM_TURN_HINT = 'a=x-pocketshell-turn:stream';
+
+/** `sdp` with the stream-TURN hint at session level (after its `t=` line); unchanged if already there. */
+export function withStreamTurnHint(sdp: string): string {
+  if (hasStreamTurnHint(sdp)) return sdp;
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const lines = sdp.split(eol);
+  const t = lines.findIndex((l) => l.startsWith('t='));
+  lines.splice(t < 0 ? lines.length : t + 1, 0, STREAM_TURN_HINT);
+  return lines.join(eol);
+}
+
+/** Whether a session description carries the stream-TURN hint. */
+export function hasStreamTurnHint(sdp: string): boolean {
+  return sdp.split(/\r?\n/).some((l) => l === STREAM_TURN_HINT);
+}

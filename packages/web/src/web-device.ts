@@ -46,6 +46,7 @@ import {
   unixNow,
   verifyAnswer,
   type WebSocketFactory,
+  withStreamTurnHint,
 } from '@pocketshell/protocol';
 import { AlertInbox } from './alert-inbox.ts';
 import { HostLink } from './host-link.ts';
@@ -96,6 +97,8 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
   readonly #signals: DeviceSignals;
   readonly #links = new Map<HostId, HostLink>();
   readonly #connecting = new Map<HostId, Promise<HostLink>>();
+  /** Hosts a WebRTC attempt to failed on this page: offers to them carry the stream-TURN hint. */
+  readonly #streamTurn = new Set<HostId>();
   /** TURN servers from the relay and until when (unix seconds) they are used (`#iceServers`). */
   #turn: { servers: RTCIceServer[]; until: number } | undefined;
   /** Alerts received from paired hosts (sealed `alert` envelopes, and pushes the service worker posts). */
@@ -393,6 +396,9 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       const code = (error as { code?: string }).code;
       const message = (error as Error).message ?? '';
       if (code === 'not_paired' || /hung up: (revoked|limit_reached|not_paired)/.test(message)) throw error;
+      // WebRTC did not get through: the next offers to this host say so (the stream-TURN hint),
+      // so a host on node-datachannel answers them on an engine Chromium reaches over TURN/TCP or TLS.
+      this.#streamTurn.add(hostId);
       return this.#connectRelay(hostId);
     }
   }
@@ -611,7 +617,8 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     stalled.catch(() => {});
     try {
       await pc.setLocalDescription(await pc.createOffer());
-      const sdp = pc.localDescription?.sdp ?? '';
+      const local = pc.localDescription?.sdp ?? '';
+      const sdp = this.#streamTurn.has(hostId) ? withStreamTurnHint(local) : local;
       const offer = makeOffer({
         sdp,
         conn,

@@ -12,11 +12,13 @@ import { describe, it } from 'node:test';
 import {
   deviceIdOf,
   generateKeyPair,
+  hasStreamTurnHint,
   hostIdOf,
   type OfferBody,
   ProtocolError,
   parseInner,
   unixNow,
+  withStreamTurnHint,
 } from '@pocketshell/protocol';
 import { boundDeviceChannel, lieAboutFingerprint, signedInputs } from '../testing/engine-conformance.ts';
 import { loopbackEngine, messages, SpyEngine } from '../testing/testing.ts';
@@ -41,6 +43,34 @@ const wire = <T>(body: T): unknown => JSON.parse(JSON.stringify(body));
 /** Device and host inputs on one engine, candidates through `IcePipe`s (JSON, `parseInner`). */
 const setup = (engine: WebRtcEngine, conn: string) =>
   signedInputs({ offerer: engine, answerer: engine }, conn, { host, device });
+
+describe('the stream-TURN hint picks the answering engine', () => {
+  it('an offer whose signed SDP carries the hint is answered on engineFor’s engine, others on the default', async () => {
+    const base = loopbackEngine();
+    const { deviceInput, hostInput } = setup(base, 'conn-hint-0001');
+    const offering = await startOffer(deviceInput);
+    const plainEngine = new SpyEngine(loopbackEngine());
+    const streamEngine = new SpyEngine(loopbackEngine());
+    const input = {
+      ...hostInput,
+      engine: plainEngine,
+      engineFor: (sdp: string) => (hasStreamTurnHint(sdp) ? streamEngine : undefined),
+    };
+    const hinted = makeOffer({
+      sdp: withStreamTurnHint(offering.offer.sdp),
+      conn: 'conn-hint-0001',
+      hostId,
+      deviceId,
+      deviceSecret: device.secretKey,
+      now: unixNow(),
+    });
+    const a = await answerOffer(wire(hinted), input);
+    assert.deepEqual([plainEngine.calls, streamEngine.calls], [0, 1]);
+    const b = await answerOffer(wire(offering.offer), input);
+    assert.deepEqual([plainEngine.calls, streamEngine.calls], [1, 1]);
+    await Promise.all([a.peer.close(), b.peer.close(), offering.peer.close()]);
+  });
+});
 
 describe('signed WebRTC connection (werift, loopback)', () => {
   it('connects through the signed handshake and carries messages both ways', async () => {

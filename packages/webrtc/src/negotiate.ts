@@ -132,6 +132,8 @@ export async function startOffer(input: OfferInput): Promise<Offering> {
 
 /** Host side input. */
 export interface AnswerInput extends PeerSetup {
+  /** The engine for this verified offer's SDP, when not `engine` (the stream-TURN hint, link-path.ts). */
+  engineFor?: (sdp: string) => WebRtcEngine | undefined;
   hostId: HostId;
   deviceId: DeviceId;
   hostSecret: Uint8Array;
@@ -163,7 +165,8 @@ export async function answerOffer(body: unknown, input: AnswerInput): Promise<An
     replay: input.replay,
     now: input.now(),
   });
-  const peer = await createPeer(input, 'answerer');
+  const engine = input.engineFor?.(offer.sdp) ?? input.engine;
+  const peer = await createPeer({ ...input, engine }, 'answerer');
   return closeOnError(peer, async () => {
     const verified = binding(peer, offer.fingerprint, input.signal);
     await peer.setRemoteDescription(offer.sdp);

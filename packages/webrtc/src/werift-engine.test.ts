@@ -205,3 +205,58 @@ describe('werift: no STUN server unless one is given', () => {
     assert.deepEqual(await weriftStunServerFor({ stunServer: ['127.0.0.1', 3478] }), ['127.0.0.1', 3478]);
   });
 });
+
+describe('werift TURN over a stream transport', () => {
+  /** A TURN client of werift's (patched as the engine loads it) on a transport of `type`, recording what it hands on. */
+  async function turnClient(type: string) {
+    await weriftStunServerFor({});
+    const w = (await import('werift')) as unknown as { TurnProtocol: { prototype: object } };
+    const got: { data: number[]; tick: number }[] = [];
+    let tick = 0;
+    const client = Object.assign(Object.create(w.TurnProtocol.prototype), {
+      transport: { type },
+      tcpBuffer: Buffer.alloc(0),
+      addrByChannel: { 16384: ['10.0.0.1', 5000] },
+      transactions: {},
+      onData: { execute: (data: Buffer) => got.push({ data: [...data], tick }) },
+    }) as { dataReceived(data: Buffer, addr: unknown): void };
+    const frame = (bytes: number[]) => {
+      const header = Buffer.alloc(4);
+      header.writeUInt16BE(16384, 0);
+      header.writeUInt16BE(bytes.length, 2);
+      const pad = (4 - (bytes.length % 4)) % 4;
+      return Buffer.concat([header, Buffer.from(bytes), Buffer.alloc(type === 'udp' ? 0 : pad)]);
+    };
+    const turns = () => {
+      tick++;
+    };
+    return { client, got, frame, turns };
+  }
+
+  it('hands on the frames of one TCP read one per event-loop turn, in order', async () => {
+    const { client, got, frame, turns } = await turnClient('tcp');
+    // Three ChannelData frames in one read (padded to 4 bytes, as over TCP), the last split in two reads.
+    const read = Buffer.concat([frame([1]), frame([2, 2]), frame([3, 3, 3])]);
+    client.dataReceived(read.subarray(0, read.length - 2), ['127.0.0.1', 3478]);
+    client.dataReceived(read.subarray(read.length - 2), ['127.0.0.1', 3478]);
+    assert.equal(got.length, 0, 'nothing in the reading turn');
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setImmediate(r));
+      turns();
+    }
+    assert.deepEqual(
+      got.map((g) => g.data),
+      [[1], [2, 2], [3, 3, 3]],
+    );
+    assert.equal(new Set(got.map((g) => g.tick)).size, 3, 'each in its own turn');
+  });
+
+  it('over UDP, hands a datagram on at once', async () => {
+    const { client, got, frame } = await turnClient('udp');
+    client.dataReceived(frame([7, 7]), ['127.0.0.1', 3478]);
+    assert.deepEqual(
+      got.map((g) => g.data),
+      [[7, 7]],
+    );
+  });
+});

@@ -377,6 +377,7 @@ function loadWerift(): Promise<Werift> {
   werift ??= import('werift').then((w) => {
     noDefaultStun(w);
     turnStreamsNoDelay(w);
+    turnStreamFramesOneByOne(w);
     return w;
   });
   return werift;
@@ -430,6 +431,61 @@ export function turnStreamsNoDelay(w: Werift): void {
     };
     proto[NO_DELAY] = true;
   }
+}
+
+const ONE_BY_ONE = Symbol.for('pocketshell.werift.turnFramesOneByOne');
+
+/**
+ * werift's TURN client over TCP and TLS splits each socket read into its
+ * TURN frames and hands them all on in the same turn of the event loop;
+ * a read holds several frames whenever the peer sends a burst. werift's
+ * SCTP handles each packet in an `async` function that yields (a SACK, a
+ * send), so packets handed on together are processed interleaved — which
+ * over UDP (one datagram per turn) does not happen — and the association
+ * then stalls: the channels open, the terminal attaches, and no more of
+ * the host's output reaches the application (the bench's TURN/TCP and TLS
+ * columns failed in most runs; slowed down by debug logging, they passed).
+ * Hands each frame (ChannelData or STUN) from a stream transport on in its
+ * own turn, in order, as datagrams arrive over UDP. Measured: TURN/TCP
+ * bench runs 0 of 4 failed with it, 4 of 5 without (docs/transport.md).
+ */
+export function turnStreamFramesOneByOne(w: Werift): void {
+  interface TurnFrames {
+    transport?: { type?: string };
+    handleChannelData(data: Buffer): void;
+    handleSTUNMessage(data: Buffer, addr: unknown): void;
+  }
+  const proto = (w as unknown as { TurnProtocol?: { prototype?: TurnFrames & { [ONE_BY_ONE]?: true } } })
+    .TurnProtocol?.prototype;
+  if (!proto || proto[ONE_BY_ONE]) return;
+  if (typeof proto.handleChannelData !== 'function' || typeof proto.handleSTUNMessage !== 'function')
+    throw new WebRtcError('engine', 'werift: unknown TURN internals (frame handling)');
+  const { handleChannelData, handleSTUNMessage } = proto;
+  const queues = new WeakMap<TurnFrames, (() => void)[]>();
+  const inTurn = (self: TurnFrames, job: () => void) => {
+    const type = self.transport?.type;
+    if (type !== 'tcp' && type !== 'tls') return job();
+    const jobs = queues.get(self) ?? [];
+    queues.set(self, jobs);
+    jobs.push(job);
+    if (jobs.length > 1) return;
+    const next = () => {
+      try {
+        jobs[0]?.();
+      } finally {
+        jobs.shift();
+        if (jobs.length > 0) setImmediate(next);
+      }
+    };
+    setImmediate(next);
+  };
+  proto.handleChannelData = function (this: TurnFrames, data: Buffer) {
+    inTurn(this, () => handleChannelData.call(this, data));
+  };
+  proto.handleSTUNMessage = function (this: TurnFrames, data: Buffer, addr: unknown) {
+    inTurn(this, () => handleSTUNMessage.call(this, data, addr));
+  };
+  proto[ONE_BY_ONE] = true;
 }
 
 /** werift's ICE connection as a caller configured it (exposed for the test that no default STUN server is used). */

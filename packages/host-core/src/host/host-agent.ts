@@ -18,6 +18,7 @@ import {
   fingerprint,
   fromB64u,
   type Grant,
+  hasStreamTurnHint,
   type IceCandidateInit,
   LINK_KIND,
   LinkCipher,
@@ -39,7 +40,7 @@ import {
   unixNow,
   type VerifiedPairRequest,
 } from '@pocketshell/protocol';
-import type { DataChannel, IceServer, Peer, PeerSideOptions } from '@pocketshell/webrtc';
+import type { DataChannel, IceServer, Peer, PeerSideOptions, WebRtcEngine } from '@pocketshell/webrtc';
 import { answerOffer, connectTiming, RelayLink } from '@pocketshell/webrtc';
 import type { AgentManager } from '../agent/manager.ts';
 import type { AlertCenter } from '../alerts/center.ts';
@@ -70,6 +71,13 @@ export interface HostAgentOptions extends RelayLinkOptions, PeerSideOptions {
   agents?: AgentManager;
   /** Enrollment token for a relay with closed registration. */
   enroll?: string;
+  /**
+   * The engine for offers with the stream-TURN hint (`STREAM_TURN_HINT`):
+   * werift when `engine` is node-datachannel, whose libjuice refuses
+   * Chromium's checks over TURN/TCP and TLS (docs/transport.md). None:
+   * `engine` answers every offer.
+   */
+  streamTurnEngine?: WebRtcEngine;
   /** WebRTC peer caps (defaults: `DEFAULT_PEER_LIMITS`). */
   peerLimits?: Partial<PeerLimits>;
   /** Refusal audit coalescing window in milliseconds (default 60 s). */
@@ -666,6 +674,7 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     try {
       answered = await answerOffer(body, {
         engine: this.#o.engine,
+        engineFor: (sdp) => (hasStreamTurnHint(sdp) ? this.#o.streamTurnEngine : undefined),
         iceServers: await this.#iceServers(),
         ...(this.#o.localAddressFilter ? { localAddressFilter: this.#o.localAddressFilter } : {}),
         onIceCandidate: (candidate: IceCandidateInit | null) =>

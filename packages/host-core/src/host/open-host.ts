@@ -53,6 +53,8 @@ export interface OpenHostOptions {
   env?: Readonly<Record<string, string | undefined>>;
   backend?: PtyBackend;
   engine?: WebRtcEngine;
+  /** The engine for offers with the stream-TURN hint (default: werift when `engine` is TURN-over-UDP only). */
+  streamTurnEngine?: WebRtcEngine;
   localAddressFilter?: (address: string) => boolean;
   iceServers?: readonly IceServer[];
   enroll?: string;
@@ -194,6 +196,15 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     }
   } else sessions = inProcess(options, onAttention);
   const engine = options.engine ?? engineFromEnv(options.env ?? process.env);
+  // Chromium over TURN/TCP or TLS cannot reach a node-datachannel peer (libjuice refuses its
+  // checks, docs/transport.md): offers with the stream-TURN hint are answered on werift
+  // (loaded with its first such peer only).
+  const bindAddress = (options.env ?? process.env).POCKETSHELL_ICE_ADDRESS;
+  const streamTurnEngine =
+    options.streamTurnEngine ??
+    (engine.turnTransports && !engine.turnTransports.includes('tcp')
+      ? new WeriftEngine(bindAddress ? { bindAddress } : {})
+      : undefined);
   const history = options.keepHistory ? new HistoryStore(paths.root) : undefined;
   const onSample =
     history || options.onStatsSample
@@ -316,6 +327,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
     ...(alerts ? { alerts } : {}),
     ...(agents ? { agents } : {}),
     engine,
+    ...(streamTurnEngine ? { streamTurnEngine } : {}),
     relayUrl: options.relayUrl,
     ...(options.relayFallbackUrls ? { relayFallbackUrls: options.relayFallbackUrls } : {}),
     WebSocket: WebSocket as unknown as WebSocketFactory,

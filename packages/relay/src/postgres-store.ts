@@ -54,6 +54,7 @@ type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult<Row>>;
 
 /** The PostgreSQL store. */
 export class PostgresStore implements RelayStore {
+  readonly shared = true;
   readonly #pool: pg.Pool;
   readonly #where: string;
   readonly #password: string | undefined;

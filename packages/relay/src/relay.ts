@@ -33,6 +33,7 @@ import { Hub } from './hub.ts';
 import { RateLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { PairingCache } from './pairing-cache.ts';
 import { loadVapidKeys, PushSender } from './push.ts';
 import { Router } from './router.ts';
 import { BUCKET_SCRIPT, SharedRateLimiter } from './shared-limiter.ts';
@@ -102,9 +103,14 @@ export class Relay {
       metrics: this.metrics,
       log: this.#log,
       now: () => this.#nowS(),
+      nowMs: this.#nowMs,
       random: this.#random,
       turn: { secret: config.turnSecret, urls: config.turnUrls, ttl: config.turnTtlSeconds },
       push: this.#push,
+      // a store other processes share is cached only once the fleet can carry revocations (listen())
+      pairings: this.#store.shared
+        ? undefined
+        : new PairingCache({ now: this.#nowMs, count: (o) => this.metrics.pairingLookup(o) }),
     });
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
     const handler = createHttpHandler({
@@ -177,6 +183,7 @@ export class Relay {
         log: this.#log,
         deliver: (to, message) => this.#router.deliverLocal(to, message),
         count: (outcome) => this.metrics.fleetMessage(outcome),
+        onEvict: (host, device) => this.#router.evictPairing(host, device),
         onNodeGone: async (hosts) => {
           for (const host of hosts) {
             await this.#router.announce(host as HostId, false).catch((error: unknown) => {
@@ -189,6 +196,11 @@ export class Relay {
       this.#router.useFleet(
         fleet,
         new SharedRateLimiter(this.#config.limits, this.#limiter, (s, k, a) => fleet.eval(s, k, a), BUCKET),
+        new PairingCache({
+          now: this.#nowMs,
+          usable: () => fleet.cacheUsable(),
+          count: (o) => this.metrics.pairingLookup(o),
+        }),
       );
     }
     await new Promise<void>((resolve, reject) => {

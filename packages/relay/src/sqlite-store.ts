@@ -20,6 +20,7 @@ type Row = Record<string, SQLInputValue>;
 
 /** The embedded store. */
 export class SqliteStore implements RelayStore {
+  readonly shared = false;
   readonly #db: DatabaseSync;
   readonly #sql: Statements<StatementSync>;
   #closed = false;

@@ -45,6 +45,12 @@ export interface PushSubscriptionRecord {
 
 /** The relay's storage. Every method is atomic. */
 export interface RelayStore {
+  /**
+   * True when other relay processes may use the same store (PostgreSQL):
+   * what one node caches (pairings) or keeps on its disk (the VAPID keys)
+   * must then be shared or invalidated through the fleet.
+   */
+  readonly shared: boolean;
   /** True when a host with this id is registered. */
   hasHost(id: HostId): Promise<boolean>;
   /** Registers a host or refreshes its `last_seen`. */

@@ -34,7 +34,7 @@ import { RateLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { PairingCache } from './pairing-cache.ts';
-import { loadVapidKeys, PushSender } from './push.ts';
+import { loadVapidKeys, PushSender, sharedVapidKeys } from './push.ts';
 import { Router } from './router.ts';
 import { BUCKET_SCRIPT, SharedRateLimiter } from './shared-limiter.ts';
 import type { RelayStore } from './store.ts';
@@ -74,7 +74,7 @@ export class Relay {
   #fleet: Fleet | undefined;
   readonly #hub = new Hub<Connection>();
   readonly #router: Router;
-  readonly #push: PushSender | undefined;
+  #push: PushSender | undefined;
   readonly #server: Server;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
@@ -93,7 +93,8 @@ export class Relay {
     if (deps.push !== undefined) this.#push = deps.push;
     else if (config.push.enabled) {
       prepareDataDir(config.dataDir);
-      this.#push = new PushSender(loadVapidKeys(config.dataDir), config.push);
+      // relays sharing a store share the key pair it holds (read in listen()); one alone keeps vapid.json
+      if (!this.#store.shared) this.#push = new PushSender(loadVapidKeys(config.dataDir), config.push);
     }
     this.#router = new Router({
       store: this.#store,
@@ -175,6 +176,11 @@ export class Relay {
 
   /** Starts listening (after joining the fleet, with `--redis`); resolves with the base URL actually bound. */
   async listen(): Promise<{ url: string; port: number }> {
+    if (this.#push === undefined && this.#config.push.enabled && this.#store.shared) {
+      const keys = await sharedVapidKeys(this.#store, this.#config.dataDir, this.#log, this.#nowS());
+      this.#push = new PushSender(keys, this.#config.push);
+      this.#router.usePush(this.#push);
+    }
     if (this.#config.redis !== undefined && this.#fleet === undefined) {
       this.#fleet = await Fleet.join({
         url: this.#config.redis,

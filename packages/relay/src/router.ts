@@ -420,6 +420,11 @@ export class Router {
     this.#d.pairings = pairings;
   }
 
+  /** Sends Web Push with `push` (its keys read from the shared store once the relay listens). */
+  usePush(push: PushSender): void {
+    this.#d.push = push;
+  }
+
   /** Another node revoked the pair: dropped from this node's cache. */
   evictPairing(host: HostId, device: DeviceId): void {
     this.#d.pairings?.evict(host, device);

@@ -32,13 +32,15 @@ export interface HaproxyConfigOptions {
   statsSocket?: string;
   /** Milliseconds between health checks (default 2000; the test: 200). */
   checkIntervalMs?: number;
+  /** Client connections at most (default 20 000: two sockets each need the file descriptors; the test: 1000). */
+  maxconn?: number;
 }
 
 /** The haproxy.cfg the test runs (and docs/operations.md shows). */
 export function haproxyConfig(o: HaproxyConfigOptions): string {
   const inter = o.checkIntervalMs ?? 2000;
   return `global
-    maxconn 20000
+    maxconn ${o.maxconn ?? 20_000}
 ${o.statsSocket !== undefined ? `    stats socket ${o.statsSocket} mode 600 level admin\n` : ''}
 defaults
     mode http
@@ -133,6 +135,7 @@ export async function startHaproxy(
     backends,
     statsSocket,
     checkIntervalMs: 200,
+    maxconn: 1000,
     ...(options.balance !== undefined ? { balance: options.balance } : {}),
   });
   const cfgPath = join(dir, 'haproxy.cfg');

@@ -5,7 +5,9 @@
  * TURN credentials, and Web Push (`push.*`: a device's subscriptions; a
  * host's sealed alert delivered to the device's connections and to its
  * push services through `PushSender`). Envelopes pass through untouched
- * and unread.
+ * and unread. Pairing checks of `send` and `push.send` go through the
+ * node's pairing cache (pairing-cache.ts), which a revoke empties of the
+ * pair on every node before it answers `ok`.
  * Refusals are `error {rid, code}` on the sender's connection.
  */
 
@@ -194,7 +196,8 @@ export class Router {
     if (await fleet.evictEverywhere(host, device)) return;
     const left = removedAt + cache.ttlMs - this.#d.nowMs();
     this.#d.log.warn('revoke waits for the pairing caches to lapse', { ms: Math.max(0, left) });
-    if (left > 0) await sleep(left);
+    // unref'd: a relay closing meanwhile is not held open by it
+    if (left > 0) await sleep(left, undefined, { ref: false });
   }
 
   async #create(conn: Connection, rid: string): Promise<void> {

@@ -20,6 +20,7 @@ need=(
   "ip:iproute2"
   "nft:/usr/sbin/nft:nftables"
   "certutil:libnss3-tools"
+  "haproxy:/usr/sbin/haproxy:haproxy"
 )
 
 missing=()
@@ -50,7 +51,7 @@ fi
 
 echo "install-system-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-# Keep the packages' own services (sshd on :22, coturn, redis on :6379) from starting: the tests run private instances.
+# Keep the packages' own services (sshd on :22, coturn, redis on :6379, haproxy) from starting: the tests run private instances.
 policy=/usr/sbin/policy-rc.d
 own_policy=""
 if [[ ! -e $policy ]]; then
@@ -62,7 +63,7 @@ trap 'if [[ -n $own_policy ]]; then $sudo rm -f "$policy"; fi' EXIT
 $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian enables and starts these services on install; the tests run their own.
-for svc in coturn ssh redis-server; do
+for svc in coturn ssh redis-server haproxy; do
   if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done
 # and PostgreSQL's own cluster (Debian makes and starts one on :5432) stays off: the tests start theirs

@@ -104,6 +104,48 @@ describe('relay fleet: a host and a device on different nodes', () => {
     await Promise.all([back.close(), device.close(), second.close()]);
   });
 
+  it('after a revoke is acknowledged, a send between the two is refused on every node (pairing caches evicted)', async () => {
+    const [a, b, c] = fleet.nodes as [
+      (typeof fleet.nodes)[0],
+      (typeof fleet.nodes)[0],
+      (typeof fleet.nodes)[0],
+    ];
+    const hostKey = generateKeyPair();
+    const deviceKey = generateKeyPair();
+    const host = await RawClient.connect(a.wsUrl, { role: 'host', keyPair: hostKey });
+    const device = await RawClient.connect(b.wsUrl, { role: 'device', keyPair: deviceKey });
+    await pairClients(a.wsUrl, { hostKey, deviceKey, host, device });
+    const hostOnC = await RawClient.connect(c.wsUrl, { role: 'host', keyPair: hostKey });
+    const deviceOnC = await RawClient.connect(c.wsUrl, { role: 'device', keyPair: deviceKey });
+    const hits = async (url: string) =>
+      Number(
+        /^pocketshell_relay_pairing_cache_total\{outcome="hit"\} (\d+)/m.exec(
+          await (await fetch(`${url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    // every node checks the pairing twice: the second answer comes from its cache
+    for (const [from, to] of [
+      [host, device],
+      [device, host],
+      [deviceOnC, host],
+      [hostOnC, device],
+    ] as const) {
+      for (let i = 0; i < 2; i++) {
+        const e = env();
+        from.send({ t: 'send', to: to.id!, env: e });
+        await to.next((m) => m.t === 'deliver' && m.env.mid === e.mid);
+      }
+    }
+    for (const n of [a, b, c]) assert.ok((await hits(n.url)) > 0, `${n.url} answered from its cache`);
+    // revoked on node B: once acknowledged, nodes A and C refuse at once (not after a TTL)
+    assert.equal(code(await device.request({ t: 'pair.revoke', peer: host.id! })), 'ok');
+    assert.equal(code(await host.request({ t: 'send', to: device.id!, env: env() })), 'not_paired');
+    assert.equal(code(await hostOnC.request({ t: 'send', to: device.id!, env: env() })), 'not_paired');
+    assert.equal(code(await deviceOnC.request({ t: 'send', to: host.id!, env: env() })), 'not_paired');
+    assert.equal(code(await device.request({ t: 'send', to: host.id!, env: env() })), 'not_paired');
+    await Promise.all([host.close(), device.close(), hostOnC.close(), deviceOnC.close()]);
+  });
+
   it('shares the wrong-redeem budget between nodes', async () => {
     // pair.wrong: 3 per address, wherever they land
     const host = await RawClient.connect(fleet.nodes[0]!.wsUrl, { role: 'host', keyPair: generateKeyPair() });

@@ -3,7 +3,8 @@
  * identity registry (add/remove counts, entries of a node that stops
  * renewing lapse and a survivor announces its hosts offline), routing with
  * acks (PUBLISH to a dead node is "not delivered" at once), malformed
- * messages between nodes dropped, and shared token buckets.
+ * messages between nodes dropped, shared token buckets, and pairing
+ * evictions acked by every live node (or reported as not, when one is mute).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -28,6 +29,7 @@ function node(
   got: { to: PartyId; m: ServerMessage }[] = [],
   gone: PartyId[][] = [],
   reach: Reach = { sent: 1, full: 0 },
+  evicted: string[] = [],
 ): Promise<Fleet> {
   return Fleet.join({
     url: redis.url,
@@ -42,6 +44,9 @@ function node(
     },
     onNodeGone: (hosts) => {
       gone.push(hosts);
+    },
+    onEvict: (host, device) => {
+      evicted.push(`${host} ${device}`);
     },
   });
 }
@@ -121,6 +126,30 @@ describe('fleet', () => {
         r: 3,
       },
     );
+  });
+
+  it('evicts a revoked pair on every node, acked by each; a mute node listed live makes it false', async () => {
+    const seen: Record<string, string[]> = { ea: [], eb: [], ec: [] };
+    const a = await node(redis, 'ea', [], [], undefined, seen.ea);
+    const b = await node(redis, 'eb', [], [], undefined, seen.eb);
+    const c = await node(redis, 'ec', [], [], undefined, seen.ec);
+    assert.equal(a.cacheUsable(), true);
+    const host = hostIdOf(generateKeyPair().publicKey);
+    const device = deviceIdOf(generateKeyPair().publicKey);
+    assert.equal(await a.evictEverywhere(host, device), true);
+    assert.deepEqual(seen, { ea: [], eb: [`${host} ${device}`], ec: [`${host} ${device}`] });
+    // a node that crashed is still listed live until its entry lapses: no ack from it, so not everywhere
+    c.abandon();
+    assert.equal(c.cacheUsable(), false);
+    assert.equal(await a.evictEverywhere(host, device), false);
+    assert.equal(seen.eb.length, 2);
+    await Promise.all([a.close(), b.close(), c.close()]);
+    assert.equal(
+      parseWire(JSON.stringify({ v: 1, k: 'evict', h: device, d: host, from: 'a', r: 1 })),
+      undefined,
+      'host and device swapped',
+    );
+    assert.equal(parseWire(JSON.stringify({ v: 1, k: 'evicted', r: 1, node: 'a b' })), undefined);
   });
 
   it('shares token buckets between nodes; looking takes nothing', async () => {

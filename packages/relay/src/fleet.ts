@@ -19,13 +19,18 @@
  *   connected is refused, never queued.
  * - which hosts each node holds (`ps:hosts:<node>`), so that when a node
  *   dies, a surviving node tells those hosts' devices they went offline.
+ * - revoked pairings (`ps:evict`, one channel every node listens on): each
+ *   node drops the pair from its pairing cache and acks; the revoking node
+ *   waits for every node listed live in `ps:nodes` (`evictEverywhere`).
  *
  * Messages between nodes are JSON, size-capped and schema-checked like any
  * frame from outside. Nothing here is needed without `--redis`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  type DeviceId,
   decodeFrame,
+  type HostId,
   PARTY_ID_RE,
   type PartyId,
   parseServerMessage,
@@ -73,6 +78,10 @@ export interface FleetOptions {
   onNodeGone?: (hosts: PartyId[]) => Promise<void> | void;
   /** Counts messages between nodes (the relay's metrics). */
   count?: (outcome: 'sent' | 'received' | 'acked' | 'gone' | 'unanswered' | 'dropped') => void;
+  /** Drops a revoked pair from this node's pairing cache (another node revoked it). */
+  onEvict?: (host: HostId, device: DeviceId) => void;
+  /** Milliseconds (default `Date.now`). */
+  now?: () => number;
 }
 
 /** A Lua script, run by its SHA (loaded again after a Redis restart). */
@@ -135,6 +144,19 @@ for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
 end
 return out`);
 
+/** KEYS[1] node-set; ARGV message, channel: publishes an eviction to every node, returns the nodes listed live. */
+const EVICT = script(`${NOW_MS}
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')`);
+
+/** An eviction waiting for the other nodes' acks. */
+interface EvictWaiter {
+  acked: Set<string>;
+  expected: string[] | undefined;
+  finish: () => void;
+  timer: NodeJS.Timeout;
+}
+
 /** A send waiting for acks: as many as nodes reached (known once the route script answered). */
 interface Waiter {
   acks: Reach[];
@@ -146,7 +168,9 @@ interface Waiter {
 /** A message between nodes. */
 type Wire =
   | { v: 1; k: 'msg'; to: PartyId; m: ServerMessage; from: string; r?: number }
-  | { v: 1; k: 'ack'; r: number; sent: number; full: number };
+  | { v: 1; k: 'ack'; r: number; sent: number; full: number }
+  | { v: 1; k: 'evict'; h: HostId; d: DeviceId; from: string; r: number }
+  | { v: 1; k: 'evicted'; r: number; node: string };
 
 /** Parses a message from another node; undefined (and dropped) when malformed. */
 export function parseWire(text: string): Wire | undefined {
@@ -162,6 +186,17 @@ export function parseWire(text: string): Wire | undefined {
   if (o.k === 'ack') {
     if (!count(o.r) || !count(o.sent) || !count(o.full)) return undefined;
     return { v: 1, k: 'ack', r: o.r as number, sent: o.sent as number, full: o.full as number };
+  }
+  if (o.k === 'evicted') {
+    if (!count(o.r) || typeof o.node !== 'string' || !NODE_ID_RE.test(o.node)) return undefined;
+    return { v: 1, k: 'evicted', r: o.r as number, node: o.node };
+  }
+  if (o.k === 'evict') {
+    if (!count(o.r) || typeof o.from !== 'string' || !NODE_ID_RE.test(o.from)) return undefined;
+    if (typeof o.h !== 'string' || typeof o.d !== 'string') return undefined;
+    if (!PARTY_ID_RE.test(o.h) || !PARTY_ID_RE.test(o.d)) return undefined;
+    if (roleOfId(o.h as PartyId) !== 'host' || roleOfId(o.d as PartyId) !== 'device') return undefined;
+    return { v: 1, k: 'evict', h: o.h as HostId, d: o.d as DeviceId, from: o.from, r: o.r as number };
   }
   if (o.k !== 'msg' || typeof o.to !== 'string' || typeof o.from !== 'string') return undefined;
   if (!NODE_ID_RE.test(o.from) || (o.r !== undefined && !count(o.r))) return undefined;
@@ -203,6 +238,11 @@ export class Fleet {
   readonly #held = new Map<PartyId, boolean>();
   /** Sends waiting for the holding nodes' acks, by sequence number. */
   readonly #waiting = new Map<number, Waiter>();
+  /** Evictions waiting for the other nodes' acks, by sequence number. */
+  readonly #evicting = new Map<number, EvictWaiter>();
+  readonly #now: () => number;
+  /** When the last heartbeat that succeeded began (ms): the node's entry in `ps:nodes` lives at least `ttl` past it. */
+  #beatAt = Number.NEGATIVE_INFINITY;
   #seq = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
@@ -215,6 +255,7 @@ export class Fleet {
     this.#sub = sub;
     this.#ttlMs = (o.ttlSeconds ?? 15) * 1000;
     this.#replyMs = o.replyTimeoutMs ?? 3000;
+    this.#now = o.now ?? Date.now;
   }
 
   /** Connects to Redis, subscribes to this node's channel and starts the heartbeat. */
@@ -243,7 +284,7 @@ export class Fleet {
       taken = Number(listeners) > 0;
       if (!taken) {
         sub.on('messageBuffer', (_channel: Buffer, data: Buffer) => fleet.#receive(data));
-        await sub.subscribe(fleet.#channel(o.nodeId));
+        await sub.subscribe(fleet.#channel(o.nodeId), `${PREFIX}evict`);
         await fleet.#beat();
       }
     } catch (cause) {
@@ -294,6 +335,7 @@ export class Fleet {
 
   /** Renews this node and its identities; notices nodes that died. */
   async #beat(): Promise<void> {
+    const started = this.#now();
     const ids = [...this.#held.keys()];
     for (let i = 0; i < ids.length; i += 500) {
       await this.#run(
@@ -308,6 +350,7 @@ export class Fleet {
       await this.#cmd.sadd(this.#hostsOf(this.nodeId), ...hosts.slice(i, i + 500));
     await this.#cmd.pexpire(this.#hostsOf(this.nodeId), this.#ttlMs * 4);
     const lapsed = (await this.#run(NODES, [`${PREFIX}nodes`], [this.nodeId, this.#ttlMs])) as string[];
+    this.#beatAt = started;
     for (const node of lapsed) await this.#reap(node);
   }
 
@@ -450,6 +493,65 @@ export class Fleet {
     return out;
   }
 
+  /**
+   * True while this node hears every eviction: subscribed, and listed live
+   * in `ps:nodes` (a revoking node waits for the nodes listed there; one
+   * that lost Redis drops out of the list within the TTL, and stops caching
+   * well before: two thirds of the TTL after its last heartbeat began).
+   */
+  cacheUsable(): boolean {
+    if (this.#closing !== undefined || this.#sub.status !== 'ready') return false;
+    return this.#now() - this.#beatAt < (this.#ttlMs * 2) / 3;
+  }
+
+  /**
+   * Tells every node to drop the pair from its pairing cache; true once
+   * every other node listed live in `ps:nodes` acked within the reply
+   * timeout, false when one did not (or Redis failed): the caller then
+   * waits out the cache's TTL instead.
+   */
+  async evictEverywhere(host: HostId, device: DeviceId): Promise<boolean> {
+    const r = ++this.#seq;
+    const wire: Wire = { v: 1, k: 'evict', h: host, d: device, from: this.nodeId, r };
+    const done = new Promise<boolean>((resolve) => {
+      const w: EvictWaiter = {
+        acked: new Set(),
+        expected: undefined,
+        finish: () => {
+          clearTimeout(w.timer);
+          this.#evicting.delete(r);
+          resolve(w.expected?.every((n) => w.acked.has(n)) === true);
+        },
+        timer: setTimeout(() => w.finish(), this.#replyMs),
+      };
+      this.#evicting.set(r, w);
+    });
+    let listed: string[];
+    try {
+      listed = (await this.#run(
+        EVICT,
+        [`${PREFIX}nodes`],
+        [JSON.stringify(wire), `${PREFIX}evict`],
+      )) as string[];
+    } catch {
+      this.#evicting.get(r)?.finish();
+      return false;
+    }
+    const w = this.#evicting.get(r);
+    if (w !== undefined) {
+      w.expected = listed.filter((n) => n !== this.nodeId);
+      if (w.expected.every((n) => w.acked.has(n))) w.finish();
+    }
+    return done;
+  }
+
+  #evicted(r: number, node: string): void {
+    const w = this.#evicting.get(r);
+    if (w === undefined) return;
+    w.acked.add(node);
+    if (w.expected?.every((n) => w.acked.has(n))) w.finish();
+  }
+
   #ack(r: number, reach: Reach): void {
     const w = this.#waiting.get(r);
     if (w === undefined) return;
@@ -466,6 +568,20 @@ export class Fleet {
     }
     if (wire.k === 'ack') {
       this.#ack(wire.r, { sent: wire.sent, full: wire.full });
+      return;
+    }
+    if (wire.k === 'evicted') {
+      this.#evicted(wire.r, wire.node);
+      return;
+    }
+    if (wire.k === 'evict') {
+      // this node's own eviction comes back on the shared channel: already done locally
+      if (wire.from === this.nodeId) return;
+      this.#o.onEvict?.(wire.h, wire.d);
+      const ack: Wire = { v: 1, k: 'evicted', r: wire.r, node: this.nodeId };
+      this.#cmd.publish(this.#channel(wire.from), JSON.stringify(ack)).catch((error: unknown) => {
+        this.#o.log.warn('fleet ack failed', { error: String((error as Error).message) });
+      });
       return;
     }
     this.#o.count?.('received');
@@ -496,6 +612,7 @@ export class Fleet {
   abandon(): void {
     clearInterval(this.#heartbeat);
     for (const w of [...this.#waiting.values()]) w.finish();
+    for (const w of [...this.#evicting.values()]) w.finish();
     this.#sub.disconnect();
     this.#cmd.disconnect();
     this.#closing ??= Promise.resolve();
@@ -507,6 +624,7 @@ export class Fleet {
       clearInterval(this.#heartbeat);
       await this.#beating;
       for (const w of [...this.#waiting.values()]) w.finish();
+      for (const w of [...this.#evicting.values()]) w.finish();
       try {
         // hosts held nowhere else went offline with this node: their devices on other nodes hear it now
         const gone: PartyId[] = [];

@@ -3,7 +3,8 @@
  * connections, authenticated connections by role, connections accepted,
  * messages routed by type, refusals by error code, and Web Push messages
  * by outcome (sent, gone, failed), and in a fleet the messages between
- * nodes by outcome (sent, received, acked, gone, unanswered, dropped). Counters only go up;
+ * nodes by outcome (sent, received, acked, gone, unanswered, dropped), and
+ * pairing checks answered by the pairing cache (hit) or the store (miss). Counters only go up;
  * gauges are read when scraped.
  */
 
@@ -16,6 +17,12 @@ export class Metrics {
   readonly refusals = new Map<string, number>();
   readonly pushes = new Map<string, number>();
   readonly fleet = new Map<string, number>();
+  readonly pairingCache = new Map<string, number>();
+
+  /** Counts one pairing check: answered by the cache (`hit`) or the store (`miss`). */
+  pairingLookup(outcome: 'hit' | 'miss'): void {
+    this.pairingCache.set(outcome, (this.pairingCache.get(outcome) ?? 0) + 1);
+  }
 
   /** Counts one routed message of type `t` (`deliver`, `pair.request`, …). */
   route(t: string): void {
@@ -79,6 +86,12 @@ export class Metrics {
       'counter',
       'Messages between relay nodes (--redis): sent, received, acked, gone (no node listening), unanswered (no ack in time), dropped (malformed).',
       labelled('outcome', this.fleet),
+    );
+    metric(
+      'pocketshell_relay_pairing_cache_total',
+      'counter',
+      'Pairing checks of send and push.send: answered from the pairing cache (hit) or the store (miss).',
+      labelled('outcome', this.pairingCache),
     );
     return `${lines.join('\n')}\n`;
   }

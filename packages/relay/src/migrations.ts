@@ -98,4 +98,17 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE UNIQUE INDEX push_subscriptions_endpoint ON push_subscriptions (endpoint)',
     ],
   },
+  {
+    version: 4,
+    name: 'vapid-keys',
+    statements: [
+      // the Web Push key pair of relays sharing one store (PostgreSQL): one row, put by the first node
+      `CREATE TABLE vapid_keys (
+        id INTEGER PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];

@@ -21,6 +21,7 @@ import { b64u, generateKeyPair, randomBytes } from '@pocketshell/protocol';
 import { junkEnvelope as env, replyCode } from '../testing/fixtures.ts';
 import { pairClients, RawClient, type StartedRelay, startRelay } from '../testing/index.ts';
 import { type PostgresCluster, startPostgres, type TestDatabase } from '../testing/postgres.ts';
+import { MIGRATIONS } from './migrations.ts';
 
 const BIN = new URL('../bin/pocketshell-relay.js', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -85,7 +86,9 @@ describe('relay processes on PostgreSQL', () => {
       assert.equal(listening?.database, db.url);
       assert.ok(!relay.logs().includes(db.password));
     }
-    assert.deepEqual(await sql('SELECT COUNT(*)::int AS n FROM schema_migrations'), [{ n: 3 }]);
+    assert.deepEqual(await sql('SELECT COUNT(*)::int AS n FROM schema_migrations'), [
+      { n: MIGRATIONS.length },
+    ]);
     const health = await fetch(`${a.url}/healthz`);
     assert.equal(health.status, 200);
   });

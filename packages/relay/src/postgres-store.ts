@@ -19,7 +19,14 @@ import pg from 'pg';
 import { describeDatabaseUrl, urlHasPassword } from './database-url.ts';
 import { RelayError } from './errors.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
-import type { NewToken, PushSubscriptionRecord, RedeemOutcome, RelayStore, TokenRecord } from './store.ts';
+import type {
+  NewToken,
+  PushSubscriptionRecord,
+  RedeemOutcome,
+  RelayStore,
+  StoredKeyPair,
+  TokenRecord,
+} from './store.ts';
 
 /** The advisory lock (`pg_advisory_xact_lock`) that serializes migrations: "pshl" in ASCII. */
 export const MIGRATION_LOCK = 0x7073686c;
@@ -54,6 +61,7 @@ type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult<Row>>;
 
 /** The PostgreSQL store. */
 export class PostgresStore implements RelayStore {
+  readonly shared = true;
   readonly #pool: pg.Pool;
   readonly #where: string;
   readonly #password: string | undefined;
@@ -124,6 +132,17 @@ export class PostgresStore implements RelayStore {
         ]);
       }
     }, 'READ COMMITTED');
+  }
+
+  async keepVapidKeys(candidate: StoredKeyPair, now: number): Promise<StoredKeyPair> {
+    // a node inserting at the same moment: this INSERT waits for its commit, then does nothing
+    await this.#one(
+      `INSERT INTO vapid_keys (id, public_key, private_key, created_at) VALUES (1, $1, $2, $3)
+       ON CONFLICT (id) DO NOTHING`,
+      [candidate.publicKey, candidate.privateKey, now],
+    );
+    const row = (await this.#one('SELECT public_key, private_key FROM vapid_keys WHERE id = 1', [])).rows[0]!;
+    return { publicKey: String(row.public_key), privateKey: String(row.private_key) };
   }
 
   async hasHost(id: HostId): Promise<boolean> {

@@ -27,6 +27,8 @@ import { join } from 'node:path';
 import { fromB64u } from '@pocketshell/protocol';
 import webpush from 'web-push';
 import { RelayError } from './errors.ts';
+import type { Logger } from './log.ts';
+import type { RelayStore } from './store.ts';
 
 /** Push services of the browsers (web-push's README and the browsers' own docs), one entry per line. */
 export const DEFAULT_PUSH_ENDPOINT_HOSTS: readonly string[] = [
@@ -195,23 +197,8 @@ function validKeys(v: unknown): v is VapidKeys {
  */
 export function loadVapidKeys(dataDir: string): VapidKeys {
   const path = join(dataDir, VAPID_FILE);
-  let text: string | undefined;
-  try {
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  if (text !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (!validKeys(parsed)) throw new RelayError('store_failed', `${path} is not a VAPID key pair`);
-    return { publicKey: parsed.publicKey, privateKey: parsed.privateKey };
-  }
+  const read = readVapidFile(dataDir);
+  if (read !== undefined) return read;
   const keys = webpush.generateVAPIDKeys();
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
@@ -230,6 +217,63 @@ export function loadVapidKeys(dataDir: string): VapidKeys {
     closeSync(dir);
   }
   return { publicKey: keys.publicKey, privateKey: keys.privateKey };
+}
+
+/**
+ * The VAPID key pair of relays sharing one store (PostgreSQL), so a push
+ * signed by any node verifies with the key every browser subscribed with:
+ * the pair in the store. The first node to start with it puts its own
+ * there — its data folder's `vapid.json` when it has one (imported, so the
+ * subscriptions made with it stay valid), else a new pair — and every node
+ * then uses the stored one; nothing is written to the data folder. The
+ * private key is never logged.
+ */
+export async function sharedVapidKeys(
+  store: RelayStore,
+  dataDir: string,
+  log: Logger,
+  now: number,
+): Promise<VapidKeys> {
+  const file = readVapidFile(dataDir);
+  const fresh = (): VapidKeys => {
+    const k = webpush.generateVAPIDKeys();
+    return { publicKey: k.publicKey, privateKey: k.privateKey };
+  };
+  const candidate = file ?? fresh();
+  const kept = await store.keepVapidKeys(candidate, now);
+  if (!validKeys(kept)) throw new RelayError('store_failed', 'the VAPID key pair in the store is not one');
+  if (file !== undefined && file.publicKey !== kept.publicKey) {
+    log.warn('vapid.json differs from the key pair the store holds: the stored one is used', {
+      publicKey: kept.publicKey,
+    });
+  } else {
+    const from = kept.publicKey !== candidate.publicKey ? 'store' : file !== undefined ? VAPID_FILE : 'new';
+    log.info('vapid keys from the store', { publicKey: kept.publicKey, from });
+  }
+  return { publicKey: kept.publicKey, privateKey: kept.privateKey };
+}
+
+/** The data folder's `vapid.json` (tightened to 0600 if loosened); undefined when there is none. */
+export function readVapidFile(dataDir: string): VapidKeys | undefined {
+  const path = join(dataDir, VAPID_FILE);
+  let text: string | undefined;
+  try {
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (text !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!validKeys(parsed)) throw new RelayError('store_failed', `${path} is not a VAPID key pair`);
+    return { publicKey: parsed.publicKey, privateKey: parsed.privateKey };
+  }
+  return undefined;
 }
 
 /** One subscription as the sender needs it. */

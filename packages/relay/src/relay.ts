@@ -33,7 +33,8 @@ import { Hub } from './hub.ts';
 import { RateLimiter } from './limits.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { loadVapidKeys, PushSender } from './push.ts';
+import { PairingCache } from './pairing-cache.ts';
+import { loadVapidKeys, PushSender, sharedVapidKeys } from './push.ts';
 import { Router } from './router.ts';
 import { BUCKET_SCRIPT, SharedRateLimiter } from './shared-limiter.ts';
 import type { RelayStore } from './store.ts';
@@ -73,7 +74,7 @@ export class Relay {
   #fleet: Fleet | undefined;
   readonly #hub = new Hub<Connection>();
   readonly #router: Router;
-  readonly #push: PushSender | undefined;
+  #push: PushSender | undefined;
   readonly #server: Server;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
@@ -92,7 +93,8 @@ export class Relay {
     if (deps.push !== undefined) this.#push = deps.push;
     else if (config.push.enabled) {
       prepareDataDir(config.dataDir);
-      this.#push = new PushSender(loadVapidKeys(config.dataDir), config.push);
+      // relays sharing a store share the key pair it holds (read in listen()); one alone keeps vapid.json
+      if (!this.#store.shared) this.#push = new PushSender(loadVapidKeys(config.dataDir), config.push);
     }
     this.#router = new Router({
       store: this.#store,
@@ -102,9 +104,14 @@ export class Relay {
       metrics: this.metrics,
       log: this.#log,
       now: () => this.#nowS(),
+      nowMs: this.#nowMs,
       random: this.#random,
       turn: { secret: config.turnSecret, urls: config.turnUrls, ttl: config.turnTtlSeconds },
       push: this.#push,
+      // a store other processes share is cached only once the fleet can carry revocations (listen())
+      pairings: this.#store.shared
+        ? undefined
+        : new PairingCache({ now: this.#nowMs, count: (o) => this.metrics.pairingLookup(o) }),
     });
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
     const handler = createHttpHandler({
@@ -169,6 +176,11 @@ export class Relay {
 
   /** Starts listening (after joining the fleet, with `--redis`); resolves with the base URL actually bound. */
   async listen(): Promise<{ url: string; port: number }> {
+    if (this.#push === undefined && this.#config.push.enabled && this.#store.shared) {
+      const keys = await sharedVapidKeys(this.#store, this.#config.dataDir, this.#log, this.#nowS());
+      this.#push = new PushSender(keys, this.#config.push);
+      this.#router.usePush(this.#push);
+    }
     if (this.#config.redis !== undefined && this.#fleet === undefined) {
       this.#fleet = await Fleet.join({
         url: this.#config.redis,
@@ -177,6 +189,7 @@ export class Relay {
         log: this.#log,
         deliver: (to, message) => this.#router.deliverLocal(to, message),
         count: (outcome) => this.metrics.fleetMessage(outcome),
+        onEvict: (host, device) => this.#router.evictPairing(host, device),
         onNodeGone: async (hosts) => {
           for (const host of hosts) {
             await this.#router.announce(host as HostId, false).catch((error: unknown) => {
@@ -189,6 +202,11 @@ export class Relay {
       this.#router.useFleet(
         fleet,
         new SharedRateLimiter(this.#config.limits, this.#limiter, (s, k, a) => fleet.eval(s, k, a), BUCKET),
+        new PairingCache({
+          now: this.#nowMs,
+          usable: () => fleet.cacheUsable(),
+          count: (o) => this.metrics.pairingLookup(o),
+        }),
       );
     }
     await new Promise<void>((resolve, reject) => {

@@ -5,9 +5,13 @@
  * TURN credentials, and Web Push (`push.*`: a device's subscriptions; a
  * host's sealed alert delivered to the device's connections and to its
  * push services through `PushSender`). Envelopes pass through untouched
- * and unread.
+ * and unread. Pairing checks of `send` and `push.send` go through the
+ * node's pairing cache (pairing-cache.ts), which a revoke empties of the
+ * pair on every node before it answers `ok`.
  * Refusals are `error {rid, code}` on the sender's connection.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   b64u,
   type ClientMessage,
@@ -26,6 +30,7 @@ import type { Hub } from './hub.ts';
 import { addressKey, type Limiter, type Limits } from './limits.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import type { PairingCache } from './pairing-cache.ts';
 import { MAX_PUSH_PAYLOAD, MAX_SUBSCRIPTIONS_PER_DEVICE, type PushSender } from './push.ts';
 import type { RelayStore } from './store.ts';
 import { secretHash } from './tokens.ts';
@@ -44,12 +49,20 @@ export interface RouterDeps {
   log: Logger;
   /** Unix seconds. */
   now: () => number;
+  /** Milliseconds. */
+  nowMs: () => number;
   random: (n: number) => Uint8Array;
   turn: { secret: string | undefined; urls: string[]; ttl: number };
   /** Undefined when push is off (`--no-push`). */
   push: PushSender | undefined;
   /** The other relay nodes (`--redis`); undefined for a single node. */
   fleet?: Fleet | undefined;
+  /**
+   * Positive pairing answers kept in memory (pairing-cache.ts); undefined
+   * to ask the store every time (a store other relays share without a
+   * fleet to tell this one about revocations).
+   */
+  pairings?: PairingCache | undefined;
 }
 
 /** Routes messages of `ready` connections. */
@@ -142,7 +155,7 @@ export class Router {
     const d = this.#d;
     if (!(await d.limiter.take('send', conn.ip, conn.id))) throw new ProtocolError('rate_limited');
     const { host, device } = this.#pair(conn.id, to);
-    if (!(await d.store.isPaired(host, device))) throw new ProtocolError('not_paired');
+    if (!(await this.#isPaired(host, device))) throw new ProtocolError('not_paired');
     const deliver: ServerMessage = { t: 'deliver', from: conn.id, env: m.env };
     let { sent, full } = this.deliverLocal(to, deliver);
     let unknown = 0;
@@ -158,6 +171,33 @@ export class Router {
       throw new ProtocolError('unavailable', 'the relay node holding the peer did not answer');
     if (sent === 0) throw new ProtocolError('not_found', 'the peer is offline');
     d.metrics.route('deliver');
+  }
+
+  #isPaired(host: HostId, device: DeviceId): Promise<boolean> {
+    const store = this.#d.store;
+    const cache = this.#d.pairings;
+    if (cache === undefined) return store.isPaired(host, device);
+    return cache.isPaired(host, device, () => store.isPaired(host, device));
+  }
+
+  /**
+   * Drops a removed pairing from every node's cache before the revoke is
+   * acknowledged: here at once, on the other nodes through the fleet. When
+   * one of them did not ack (dead, hung, cut from Redis), waits until any
+   * entry made before the removal has lapsed (the cache's TTL from the
+   * removal), so that after `ok` no node routes between the two.
+   */
+  async #forget(host: HostId, device: DeviceId, removedAt: number): Promise<void> {
+    const cache = this.#d.pairings;
+    if (cache === undefined) return;
+    cache.evict(host, device);
+    const fleet = this.#d.fleet;
+    if (fleet === undefined) return;
+    if (await fleet.evictEverywhere(host, device)) return;
+    const left = removedAt + cache.ttlMs - this.#d.nowMs();
+    this.#d.log.warn('revoke waits for the pairing caches to lapse', { ms: Math.max(0, left) });
+    // unref'd: a relay closing meanwhile is not held open by it
+    if (left > 0) await sleep(left, undefined, { ref: false });
   }
 
   async #create(conn: Connection, rid: string): Promise<void> {
@@ -239,6 +279,7 @@ export class Router {
     const d = this.#d;
     const { host, device } = this.#pair(conn.id, peer);
     if (!(await d.store.removePairing(host, device))) throw new ProtocolError('not_paired');
+    await this.#forget(host, device, d.nowMs());
     conn.send({ t: 'ok', rid });
     if ((await this.#toAll(peer, { t: 'pair.revoked', from: conn.id })) > 0) d.metrics.route('pair.revoked');
     d.log.info('pairing revoked', { host, device, by: conn.role });
@@ -330,7 +371,7 @@ export class Router {
     if (!(await d.limiter.take('push.device', device, `${host}>${device}`)))
       throw new ProtocolError('rate_limited');
     if (m.env.kind !== 'alert') throw new ProtocolError('bad_message', 'push.send carries an alert envelope');
-    if (!(await d.store.isPaired(host, device))) throw new ProtocolError('not_paired');
+    if (!(await this.#isPaired(host, device))) throw new ProtocolError('not_paired');
     const payload = JSON.stringify({ from: host, env: m.env });
     if (Buffer.byteLength(payload) > MAX_PUSH_PAYLOAD) {
       throw new ProtocolError('bad_message', `a push payload is at most ${MAX_PUSH_PAYLOAD} bytes`);
@@ -371,10 +412,25 @@ export class Router {
     return this.#d.limiter;
   }
 
-  /** Joins the fleet: from now on parties on other nodes are reached through it, limits taken from `limiter`. */
-  useFleet(fleet: Fleet, limiter: Limiter): void {
+  /**
+   * Joins the fleet: from now on parties on other nodes are reached through
+   * it, limits taken from `limiter`, and pairings cached in `pairings`
+   * (evicted everywhere on revoke).
+   */
+  useFleet(fleet: Fleet, limiter: Limiter, pairings: PairingCache): void {
     this.#d.fleet = fleet;
     this.#d.limiter = limiter;
+    this.#d.pairings = pairings;
+  }
+
+  /** Sends Web Push with `push` (its keys read from the shared store once the relay listens). */
+  usePush(push: PushSender): void {
+    this.#d.push = push;
+  }
+
+  /** Another node revoked the pair: dropped from this node's cache. */
+  evictPairing(host: HostId, device: DeviceId): void {
+    this.#d.pairings?.evict(host, device);
   }
 
   /** Waits for the Web Push messages under way (on close). */

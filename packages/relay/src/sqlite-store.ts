@@ -11,7 +11,14 @@ import { unixNow } from '@pocketshell/protocol';
 import { Statements } from '@pocketshell/protocol/sqlite';
 import { RelayError } from './errors.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
-import type { NewToken, PushSubscriptionRecord, RedeemOutcome, RelayStore, TokenRecord } from './store.ts';
+import type {
+  NewToken,
+  PushSubscriptionRecord,
+  RedeemOutcome,
+  RelayStore,
+  StoredKeyPair,
+  TokenRecord,
+} from './store.ts';
 
 /** File name of the database inside the data directory. */
 export const DATABASE_FILE = 'relay.sqlite';
@@ -20,6 +27,7 @@ type Row = Record<string, SQLInputValue>;
 
 /** The embedded store. */
 export class SqliteStore implements RelayStore {
+  readonly shared = false;
   readonly #db: DatabaseSync;
   readonly #sql: Statements<StatementSync>;
   #closed = false;
@@ -54,6 +62,20 @@ export class SqliteStore implements RelayStore {
       (current, known) =>
         new RelayError('store_failed', `database schema v${current} is newer than this relay (v${known})`),
     );
+  }
+
+  async keepVapidKeys(candidate: StoredKeyPair, now: number): Promise<StoredKeyPair> {
+    this.#sql
+      .get(
+        `INSERT INTO vapid_keys (id, public_key, private_key, created_at) VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING`,
+      )
+      .run(candidate.publicKey, candidate.privateKey, now);
+    const row = this.#sql.get('SELECT public_key, private_key FROM vapid_keys WHERE id = 1').get() as {
+      public_key: string;
+      private_key: string;
+    };
+    return { publicKey: row.public_key, privateKey: row.private_key };
   }
 
   async hasHost(id: HostId): Promise<boolean> {

@@ -43,8 +43,20 @@ export interface PushSubscriptionRecord {
   createdAt: number;
 }
 
+/** A key pair as stored (the VAPID keys), base64url. */
+export interface StoredKeyPair {
+  publicKey: string;
+  privateKey: string;
+}
+
 /** The relay's storage. Every method is atomic. */
 export interface RelayStore {
+  /**
+   * True when other relay processes may use the same store (PostgreSQL):
+   * what one node caches (pairings) or keeps on its disk (the VAPID keys)
+   * must then be shared or invalidated through the fleet.
+   */
+  readonly shared: boolean;
   /** True when a host with this id is registered. */
   hasHost(id: HostId): Promise<boolean>;
   /** Registers a host or refreshes its `last_seen`. */
@@ -113,6 +125,13 @@ export interface RelayStore {
   removePushSubscriptions(device: DeviceId, endpoint?: string): Promise<number>;
   /** Removes the subscription with this endpoint (the push service answered 404/410); true when there was one. */
   removePushEndpoint(endpoint: string): Promise<boolean>;
+
+  /**
+   * The relay's VAPID key pair (base64url): stores `candidate` unless a pair
+   * is stored already — atomically, the first caller wins — and returns the
+   * stored one. Used when the store is shared (`push.ts`, `sharedVapidKeys`).
+   */
+  keepVapidKeys(candidate: StoredKeyPair, now: number): Promise<StoredKeyPair>;
 
   /** Deletes expired claims and pending redeems. */
   purgeExpired(now: number): Promise<void>;

@@ -238,6 +238,15 @@ export function storeConformance(name: string, fixture: () => Promise<StoreFixtu
     const together = <T>(n: number, f: (i: number) => Promise<T>) =>
       Promise.all(Array.from({ length: n }, (_, i) => f(i)));
 
+    it('keeps the first VAPID key pair offered, even under concurrency', async () => {
+      const pair = (i: number) => ({ publicKey: `pub-${i}`, privateKey: `priv-${i}` });
+      const kept = await together(N, (i) => store.keepVapidKeys(pair(i), 100));
+      assert.equal(new Set(kept.map((k) => k.publicKey)).size, 1, JSON.stringify(kept));
+      const first = kept[0]!;
+      assert.equal(first.privateKey, first.publicKey.replace('pub', 'priv'), 'a pair, not two halves');
+      assert.deepEqual(await store.keepVapidKeys(pair(99), 200), first);
+    });
+
     it('lets exactly one of concurrent redeems of a claim win', async () => {
       const h = host('r');
       await store.touchHost(h, 'pub', 100);

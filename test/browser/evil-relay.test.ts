@@ -331,8 +331,9 @@ describe('a malicious relay against the web client in Chromium', { skip, timeout
     let replayed = 0;
     evil.script = (f, dir, tap) => {
       const kind = (f.env as { kind?: string } | undefined)?.kind;
-      if (dir === 'down' && kind === 'answer') {
-        // Dropped, and a forged hangup (nobody's key opens it) sent in its place.
+      if (dir === 'down' && (kind === 'answer' || kind === 'link.accept')) {
+        // Dropped (the WebRTC answer, and the relay path's accept the page falls back to),
+        // and a forged hangup (nobody's key opens it) sent in its place.
         return [{ t: 'deliver', from: f.from as string, env: forgedEnvelope('hangup') }];
       }
       if (dir === 'up' && f.t === 'send' && kind === 'offer') {
@@ -347,7 +348,8 @@ describe('a malicious relay against the web client in Chromium', { skip, timeout
     await row.tap();
     await page.locator('[data-testid="new-session"]').tap();
     const banner = page.locator('[data-testid="term-banner"][data-code]');
-    await banner.waitFor({ timeout: 40_000 });
+    // WebRTC first (10 s), then the relay path (15 s): both answers dropped.
+    await banner.waitFor({ timeout: 60_000 });
     const text = (await banner.innerText()).trim();
     await screenshot(page, 'evil-5-connection-refused');
     assert.match(text, /cannot connect/i);

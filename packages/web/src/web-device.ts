@@ -75,6 +75,8 @@ export interface WebDeviceOptions {
 const CONNECT_TIMEOUT_MS = 30_000;
 /** How long `auto` waits for WebRTC before it takes the relay path. */
 const DIRECT_FALLBACK_MS = 10_000;
+/** How long the relay path, tried after WebRTC failed (`auto`), waits for the host's accept: one round trip through the relay. */
+const RELAY_FALLBACK_MS = 15_000;
 /** How often a relay-path connection tries WebRTC again while the setting is `auto`. */
 const UPGRADE_EVERY_MS = 15_000;
 /** How long the pairing screen waits for the computer's answer after redeeming (the claim's lifetime). */
@@ -399,7 +401,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       // WebRTC did not get through: the next offers to this host say so (the stream-TURN hint),
       // so a host on node-datachannel answers them on an engine Chromium reaches over TURN/TCP or TLS.
       this.#streamTurn.add(hostId);
-      return this.#connectRelay(hostId);
+      return this.#connectRelay(hostId, RELAY_FALLBACK_MS);
     }
   }
 
@@ -408,7 +410,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
    * sealed to the host, its signed `link.accept`, then a `HostLink` whose
    * channels travel in sealed frames through the relay.
    */
-  async #connectRelay(hostId: HostId): Promise<HostLink> {
+  async #connectRelay(hostId: HostId, timeoutMs = CONNECT_TIMEOUT_MS): Promise<HostLink> {
     const host = this.#hosts.get(hostId);
     if (!host) throw new ProtocolError('not_paired', `not paired with ${hostId}`);
     await this.relay.waitReady();
@@ -428,8 +430,14 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       onAccept = resolve;
       onHangup = (reason) => reject(new ProtocolError('unavailable', `host hung up: ${reason}`));
       timer = setTimeout(
-        () => reject(new ProtocolError('timeout', 'no connection to the host: no answer through the relay')),
-        CONNECT_TIMEOUT_MS,
+        () =>
+          reject(
+            new ProtocolError(
+              'timeout',
+              'the connection did not complete in time (timeout), neither peer to peer nor through the relay: a network or relay between you may be holding it back',
+            ),
+          ),
+        timeoutMs,
       );
     });
     accepted.catch(() => {});

@@ -91,6 +91,9 @@ describe('predictive echo in Chromium on a slow shell', { skip, timeout: 240_000
       },
       confirm: async () => true,
     });
+    // The page pins the host after the host's side completed: wait for it before navigating away,
+    // or a reload can cut the page's write short (seen once under a loaded CI machine).
+    await page.locator(`[data-host="${host.host.identity.id}"]`).waitFor({ timeout: 30_000 });
     await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
     await page.locator('[data-testid="new-session"]').tap();
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 45_000 });

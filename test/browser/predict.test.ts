@@ -152,8 +152,17 @@ describe('predictive echo in Chromium on a slow shell', { skip, timeout: 240_000
     );
     await page.keyboard.type('ab', { delay: 60 }); // echoed: the line discipline still echoes during `sleep`
     await waitForLine(page, /READY$/);
+    const typedAt = await page.evaluate(() => (globalThis as Recorder).predictLog!.length);
     await page.keyboard.type('cdef', { delay: 30 });
-    await page.waitForFunction(() => (globalThis as Hook).pocketshellTerminal!.predicted().cells.length > 0);
+    // Shown: the page's own record of the predicted cells it drew (polling for them can miss them
+    // on a loaded machine: they live one prediction timeout, and a frame can come later than that).
+    await page.waitForFunction(
+      (from) =>
+        (globalThis as Recorder)
+          .predictLog!.slice(from)
+          .some((r) => r.kind === 'shown' && 'cdef'.includes(r.text)),
+      typedAt,
+    );
     await screenshot(page, 'predict-echo-off-shown');
     await page.waitForFunction(() => {
       const p = (globalThis as Hook).pocketshellTerminal!.predicted();

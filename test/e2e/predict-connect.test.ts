@@ -125,17 +125,30 @@ test('connect draws keys before their echo and takes away keys typed with echo o
     await waitLine(/^ps1> $/);
     const promptRow = screen.buffer.active.baseY + screen.buffer.active.cursorY;
     const promptCol = screen.buffer.active.cursorX;
-    for (const ch of 'echo wxyz') {
-      pty.write(ch);
-      await new Promise((r) => setTimeout(r, 40));
-    }
-    await waitLine(/echo wxyz$/);
-    await new Promise((r) => setTimeout(r, 300));
-    const ahead: string[] = [];
-    for (const [i, ch] of [...'wxyz'].entries()) {
-      const s = seen.get(`${promptRow}:${promptCol + 5 + i}:${ch}`);
-      assert.ok(s?.plain !== undefined, `the echo of ${ch} arrived`);
-      if (s.underlined !== undefined && s.underlined < s.plain) ahead.push(ch);
+    const typeAhead = async () => {
+      seen.clear();
+      for (const ch of 'echo wxyz') {
+        pty.write(ch);
+        await new Promise((r) => setTimeout(r, 40));
+      }
+      await waitLine(/echo wxyz$/);
+      await new Promise((r) => setTimeout(r, 300));
+      const ahead: string[] = [];
+      for (const [i, ch] of [...'wxyz'].entries()) {
+        const s = seen.get(`${promptRow}:${promptCol + 5 + i}:${ch}`);
+        assert.ok(s?.plain !== undefined, `the echo of ${ch} arrived`);
+        if (s.underlined !== undefined && s.underlined < s.plain) ahead.push(ch);
+      }
+      return ahead;
+    };
+    let ahead = await typeAhead();
+    if (ahead.length !== 4) {
+      // An echo later than the prediction timeout (max(250 ms, 2·SRTT + 100 ms)) kills its
+      // epoch by design, and a loaded CI machine can stall that long once: erase the line
+      // (Ctrl-U) and type it again, once.
+      pty.write('\x15');
+      await waitLine(/^ps1> $/);
+      ahead = await typeAhead();
     }
     assert.deepEqual(ahead, [...'wxyz'], 'each key drawn underlined before its echo');
     assert.deepEqual(underlinedCells(), [], 'nothing underlined left once echoed');

@@ -144,6 +144,12 @@ describe('terminal attention', () => {
 
   test('without OSC 133, a command typed while unattached finishes at quiet after its output', async () => {
     const session = manager.create();
+    // Typed once the shell shows its prompt, as a person would: typed earlier, the shell's own
+    // start-up output and the quiet after it could be taken for the command's (a loaded machine).
+    const rec = new FrameRecorder();
+    const a = await session.attach({ send: rec.send });
+    await rec.waitFor(/PS\$ $/);
+    a.detach();
     type(session, 'sleep 3; echo done');
     const e = await nextEvent((x) => x.reason === 'finished' && x.session === session.id);
     assert.ok(e.durationMs !== undefined && e.durationMs >= 3000, `duration ${e.durationMs}`);

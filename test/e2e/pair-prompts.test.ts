@@ -108,7 +108,9 @@ test('pair on a terminal asks for the grants, shows them, and has the code the p
   await pair.waitFor(/grants: shell, stats\r?\n/);
   await pair.waitFor(/Type the 6-digit code the phone shows \(Enter declines\): /);
   assert.doesNotMatch(pair.out(), /code: \d{3} \d{3}/, 'the computer does not print the code to copy');
-  assert.match(phoneSas, /^\d{6}$/);
+  // The phone shows its code when its side of the exchange is done, which may come a moment after
+  // the computer asks for it.
+  await until(() => /^\d{6}$/.test(phoneSas), 20_000, 10);
   pair.type(`${phoneSas.slice(0, 3)} ${phoneSas.slice(3)}\r`);
   assert.equal(await pair.exited, 0, pair.out());
   assert.deepEqual(await paired, { ok: true, grants: ['shell', 'stats'] });
@@ -123,6 +125,7 @@ test('a typed code that is not the phone’s declines the pairing: nothing pinne
     phoneSas = sas;
   });
   await pair.waitFor(/Type the 6-digit code the phone shows \(Enter declines\): /);
+  await until(() => /^\d{6}$/.test(phoneSas), 20_000, 10);
   const wrong = String((Number(phoneSas) + 1) % 1_000_000).padStart(6, '0');
   pair.type(`${wrong}\r`);
   await pair.waitFor(/That is not the code of this pairing: declined\./);

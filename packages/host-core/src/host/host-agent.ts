@@ -705,10 +705,9 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     }
     this.#connections.set(key, live);
     registered();
-    let verified = false;
     // Half-open (DTLS and the certificate check not done in time): dropped, audited, told.
     live.timer = setTimeout(() => {
-      if (verified || this.#connections.get(key) !== live) return;
+      if (live.verified || this.#connections.get(key) !== live) return;
       this.#refuse(new ProtocolError('timeout', 'half-open'), device.id, 'dtls');
       this.#seal(device, 'hangup', { conn, reason: 'timeout' });
       this.#closeConnection(conn, device.id, 'timeout');
@@ -727,7 +726,6 @@ export class HostAgent extends Emitter<HostAgentEvents> {
     const ready = answered.verified.then(
       () => {
         mark('device certificate verified');
-        verified = true;
         live.verified = true;
         clearTimeout(live.timer);
         return this.#connections.get(key) === live;

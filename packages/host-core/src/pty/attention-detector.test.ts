@@ -134,10 +134,16 @@ describe('terminal attention', () => {
       session,
       `PS0=$'\\e]133;C\\a'; PROMPT_COMMAND='printf "\\e]133;D;%s\\a" "$?"'"\${PROMPT_COMMAND:+;$PROMPT_COMMAND}"; PS1='\\[\\e]133;A\\a\\]'"$PS1"'\\[\\e]133;B\\a\\]'`,
     );
-    await sleep(500);
-    type(session, 'sleep 1; (exit 7)');
+    // The marks are on once bash has drawn a prompt with them (OSC 133;A).
+    const rec = new FrameRecorder();
+    const a = await session.attach({ send: rec.send });
+    await rec.waitFor(/\x1b\]133;A\x07/);
+    a.detach();
+    // Durations are read times of the two marks: the C mark read a little late on a loaded
+    // machine shortens it by that much, so the command sleeps 1.2 s for a bound of 1 s.
+    type(session, 'sleep 1.2; (exit 7)');
     const e = await nextEvent((x) => x.reason === 'finished' && x.session === session.id);
-    assert.equal(e.text, 'sleep 1; (exit 7)');
+    assert.equal(e.text, 'sleep 1.2; (exit 7)');
     assert.equal(e.exitCode, 7);
     assert.ok(e.durationMs !== undefined && e.durationMs >= 1000, `duration ${e.durationMs}`);
   });
@@ -159,14 +165,18 @@ describe('terminal attention', () => {
   });
 
   test('without OSC 133, nothing is reported for a command that finished while attached', async () => {
+    await manager.close();
+    manager = makeManager({ tuning: { attention: { quietMs: 300, promptQuietMs: 1000, coalesceMs: 5000 } } });
     const session = manager.create();
     const rec = new FrameRecorder();
     const a = await session.attach({ send: rec.send });
     a.receive(encodeData(utf8('sleep 1; echo first-done\r')));
     await rec.waitFor(/first-done\r\nPS\$ $/);
-    // Past the quiet period (1.5 s) while still attached: judged watched and dropped.
-    await sleep(2500);
+    // Detached at once, before its quiet period ran out: it finished while a device was there,
+    // so it is dropped whenever the check runs. The next command is typed after that check
+    // (a command's Enter is not a new command while one is still pending).
     a.detach();
+    await sleep(2500);
     const from = events.length;
     type(session, 'sleep 1; echo second-done');
     const e = await nextEvent((x) => x.reason === 'finished' && x.session === session.id, from);

@@ -48,6 +48,8 @@ export interface AttentionSource {
   readonly listener: AttentionListener;
   /** True while at least one device is attached. */
   readonly watched: () => boolean;
+  /** True when a device was attached at time `at` (or is now). */
+  readonly watchedAt: (at: number) => boolean;
   /** The session's name, else its program-set title. */
   readonly title: () => string;
   readonly clock: () => number;
@@ -248,7 +250,9 @@ export class AttentionDetector {
       // command (cursor at the start of an empty line) is still running.
       if (cmd && this.#command === cmd && cur.before.trim() !== '') {
         const text = this.#endCommand();
-        if (!watched && !cur.alternate)
+        // Judged at the moment its output ended, not when this check ran: a device attached
+        // then saw it finish, even if it left before the quiet period was over.
+        if (!this.#src.watchedAt(lastOutputAt) && !cur.alternate)
           this.#emit('finished', '', text ?? '', now, { durationMs: Math.max(0, lastOutputAt - cmd.start) });
       }
       this.#arm(this.#src.clock());

@@ -109,6 +109,8 @@ export class Session implements AttachmentHost {
   readonly #handle: PtyHandle;
   readonly #mirror: ScreenMirror;
   readonly #attention: AttentionDetector | undefined;
+  /** When the last attachment went (0: never attached, or attached now). */
+  #unwatchedSince = 0;
   readonly #tuning: SessionTuning;
   readonly #attachments = new Set<Attachment>();
   readonly #pauses = new Set<PauseReason>();
@@ -165,6 +167,7 @@ export class Session implements AttachmentHost {
           mirror: this.#mirror,
           listener: init.onAttention,
           watched: () => this.#attachments.size > 0,
+          watchedAt: (at) => this.#attachments.size > 0 || this.#unwatchedSince >= at,
           title: () => this.#name || this.#title,
           clock: this.#clock,
           ...(this.#tuning.attention ? { tuning: this.#tuning.attention } : {}),
@@ -333,6 +336,7 @@ export class Session implements AttachmentHost {
   /** @internal */
   release(attachment: Attachment): void {
     if (!this.#attachments.delete(attachment)) return;
+    if (this.#attachments.size === 0) this.#unwatchedSince = this.#clock();
     if (this.#state === 'RUNNING') this.#setState(this.#attachments.size > 0 ? 'RUNNING' : 'DETACHED');
     this.flowChanged();
   }

@@ -137,7 +137,7 @@ describe('terminal attention', () => {
     // The marks are on once bash has drawn a prompt with them (OSC 133;A).
     const rec = new FrameRecorder();
     const a = await session.attach({ send: rec.send });
-    await rec.waitFor(/\x1b\]133;A\x07/);
+    await rec.waitFor(/\]133;A/);
     a.detach();
     // Durations are read times of the two marks: the C mark read a little late on a loaded
     // machine shortens it by that much, so the command sleeps 1.2 s for a bound of 1 s.

@@ -105,8 +105,12 @@ class FakeLink extends Emitter<{ close: string }> implements ConnectionLink<Fake
     return this.#device.route;
   }
   drop(): void {
+    this.hangUp('failed');
+  }
+  hangUp(reason: string): void {
+    if (this.closed) return;
     this.closed = true;
-    this.emit('close', 'failed');
+    this.emit('close', reason);
   }
 }
 
@@ -123,11 +127,13 @@ class FakeDevice
   readonly sessions = new Set<string>(['s_1']);
   readonly opened: string[] = [];
   readonly channels: FakeChannel[] = [];
+  lastLink: FakeLink | undefined;
   async link(host: HostId): Promise<FakeLink> {
     assert.equal(host, HOST);
     this.links++;
     if (!this.up) throw new ProtocolError('timeout', 'host hung up: timeout');
-    return new FakeLink(this);
+    this.lastLink = new FakeLink(this);
+    return this.lastLink;
   }
   online(): boolean | undefined {
     return this.presence;
@@ -292,7 +298,16 @@ test('presence: offline stops retrying; online again retries at once', async () 
 });
 
 test('the state table refuses an illegal move; ended is final', async () => {
-  assert.deepEqual(TERM_STATES, ['connecting', 'p2p', 'turn', 'relay', 'reconnecting', 'offline', 'ended']);
+  assert.deepEqual(TERM_STATES, [
+    'connecting',
+    'p2p',
+    'turn',
+    'relay',
+    'reconnecting',
+    'offline',
+    'elsewhere',
+    'ended',
+  ]);
   const { clock, device, conn, states } = setup();
   assert.equal(conn.setState('connecting'), true, 'staying is allowed');
   assert.deepEqual(states, [], 'and says nothing');
@@ -333,5 +348,62 @@ test('a connection on the relay path shows it; a reconnection reads the path aga
   device.channels[0]!.close();
   await settle();
   assert.deepEqual(states.slice(0, 2), ['relay', 'reconnecting']);
+  conn.dispose();
+});
+
+test('replaced by a newer connection of this device: no retry; a tap or the page shown again takes it back', async () => {
+  let wakeSignal: (() => void) | undefined;
+  const { clock, device, conn, states } = setup({
+    wakeOn: (wake) => {
+      wakeSignal = wake;
+      return () => (wakeSignal = undefined);
+    },
+  });
+  device.up = true;
+  conn.start();
+  await settle();
+  assert.equal(conn.state, 'p2p');
+
+  // The host's hangup closes the link; the channel's close can come first or after: both orders.
+  device.links = 0;
+  device.channels.at(-1)!.close();
+  device.lastLink!.hangUp('replaced');
+  assert.equal(conn.state, 'elsewhere');
+  assert.equal(conn.channel, undefined);
+  assert.deepEqual(clock.pending(), [], 'nothing armed: it does not take the newer one’s place');
+  device.say(false);
+  device.say(true);
+  assert.equal(conn.state, 'elsewhere', 'presence does not dial either');
+  assert.deepEqual(clock.pending(), []);
+  assert.equal(device.links, 0);
+
+  conn.reattach();
+  await clock.next();
+  assert.equal(conn.state, 'p2p', 'a tap takes it back');
+  assert.equal(device.links, 1);
+
+  device.lastLink!.hangUp('replaced');
+  device.channels.at(-1)!.close();
+  assert.equal(conn.state, 'elsewhere', 'link first, then the channel');
+  assert.deepEqual(clock.pending(), []);
+  wakeSignal!();
+  await clock.next();
+  assert.equal(conn.state, 'p2p', 'the page shown again takes it back');
+  assert.deepEqual(states, [
+    'p2p',
+    'reconnecting',
+    'elsewhere',
+    'reconnecting',
+    'p2p',
+    'elsewhere',
+    'reconnecting',
+    'p2p',
+  ]);
+
+  // Any other reason retries as before.
+  device.lastLink!.hangUp('closed');
+  device.channels.at(-1)!.close();
+  assert.equal(conn.state, 'reconnecting');
+  assert.deepEqual(clock.pending(), [BACKOFF_MS[0]]);
   conn.dispose();
 });

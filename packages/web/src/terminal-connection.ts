@@ -4,7 +4,12 @@
  * (retry at once when the page becomes visible, the network comes back or
  * the relay says the host is online), and the connection's state as an
  * explicit table — connecting → p2p | turn → reconnecting | offline → p2p |
- * turn again on the same session; `ended` once the session exits.
+ * turn again on the same session; `ended` once the session exits;
+ * `elsewhere` when the host hung up because a newer connection of this
+ * device took this one's place (another tab past the device's peer cap):
+ * no retries from there — a tap (`reattach`) or the page becoming visible
+ * again (`wake`) takes the connection back, so two tabs never take turns
+ * on their own.
  *
  * The screen (`views/terminal.ts`) drives it and listens to its events; the
  * device, the timers and the wake signals are injected, so the backoff and
@@ -22,6 +27,7 @@ export const TERM_STATES = [
   'relay',
   'reconnecting',
   'offline',
+  'elsewhere',
   'ended',
 ] as const;
 /** One connection state. */
@@ -29,14 +35,16 @@ export type TermState = (typeof TERM_STATES)[number];
 
 /** Which moves `setState` allows (staying in a state is always allowed and does nothing). */
 const MOVES: Readonly<Record<TermState, readonly TermState[]>> = {
-  connecting: ['p2p', 'turn', 'relay', 'reconnecting', 'offline', 'ended'],
-  p2p: ['reconnecting', 'offline', 'ended'],
-  turn: ['reconnecting', 'offline', 'ended'],
+  connecting: ['p2p', 'turn', 'relay', 'reconnecting', 'offline', 'elsewhere', 'ended'],
+  p2p: ['reconnecting', 'offline', 'elsewhere', 'ended'],
+  turn: ['reconnecting', 'offline', 'elsewhere', 'ended'],
   // The end-to-end relay path (docs/protocol.md §10); a better path comes through a reconnection.
-  relay: ['reconnecting', 'offline', 'ended'],
-  reconnecting: ['p2p', 'turn', 'relay', 'offline', 'ended'],
+  relay: ['reconnecting', 'offline', 'elsewhere', 'ended'],
+  reconnecting: ['p2p', 'turn', 'relay', 'offline', 'elsewhere', 'ended'],
   // An attempt already under way may still succeed after the relay said the host went away.
-  offline: ['reconnecting', 'p2p', 'turn', 'relay', 'ended'],
+  offline: ['reconnecting', 'p2p', 'turn', 'relay', 'elsewhere', 'ended'],
+  // Taken back by a tap or the page shown again (a reconnection).
+  elsewhere: ['reconnecting', 'ended'],
   ended: [],
 };
 
@@ -181,6 +189,7 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
   wake(): void {
     if (this.#disposed || this.#state === 'ended' || this.#channel) return;
     if (this.#o.visible && !this.#o.visible()) return;
+    if (this.#state === 'elsewhere') this.setState('reconnecting');
     this.#attempt = 0;
     this.#retry(0);
   }
@@ -196,6 +205,7 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
 
   /** Attaches again at once, with the backoff reset. */
   reattach(): void {
+    if (this.#state === 'elsewhere') this.setState('reconnecting');
     this.#attempt = 0;
     this.#retry(0);
   }
@@ -210,7 +220,7 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
   }
 
   #onPresence(p: { host: HostId; online: boolean }): void {
-    if (p.host !== this.#o.host || this.#disposed) return;
+    if (p.host !== this.#o.host || this.#disposed || this.#state === 'elsewhere') return;
     if (!p.online) {
       this.setState('offline');
       this.#timers.clearTimeout(this.#retryTimer);
@@ -224,7 +234,7 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
   /** Schedules the next attempt: after `delayMs`, else after the backoff for this attempt. */
   #retry(delayMs?: number): void {
     this.#timers.clearTimeout(this.#retryTimer);
-    if (this.#disposed || this.#state === 'ended') return;
+    if (this.#disposed || this.#state === 'ended' || this.#state === 'elsewhere') return;
     if (this.#o.device.online(this.#o.host) === false) {
       this.setState('offline');
       return;
@@ -268,7 +278,15 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
       this.#path = route;
       this.setState(route.startsWith('turn') ? 'turn' : route === 'relay' ? 'relay' : 'p2p');
       this.emit('live', { channel: opened, session: opened.session, sameSession });
-      link.once('close', () => {
+      link.once('close', (reason) => {
+        if (reason === 'replaced' && (this.#channel === opened || this.#channel === undefined)) {
+          // A newer connection of this device took this one's place: no retry (it would take
+          // that one's place in turn); the channel's own close may have come first and armed one.
+          this.#channel = undefined;
+          this.#timers.clearTimeout(this.#retryTimer);
+          if (!this.#disposed) this.setState('elsewhere');
+          return;
+        }
         if (this.#channel !== opened) return;
         this.#channel = undefined;
         this.#retry();

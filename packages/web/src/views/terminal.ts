@@ -48,6 +48,7 @@ const LABELS: Record<TermState, string> = {
   relay: 'Through the relay (end-to-end)',
   reconnecting: 'Reconnecting…',
   offline: 'Host offline',
+  elsewhere: 'Open in another tab · Use here',
   ended: 'Session ended',
 };
 
@@ -274,8 +275,14 @@ export function terminalView(app: App, [hostId, target]: string[]): () => void {
     }
   }
 
+  // Another tab of this browser took the connection (the device's peer cap): a tap takes it back.
+  indicator.addEventListener('click', () => {
+    if (conn.state === 'elsewhere') conn.reattach();
+  });
   conn.on('state', (next) => {
     indicator.dataset.state = next;
+    if (next === 'elsewhere') indicator.setAttribute('role', 'button');
+    else indicator.removeAttribute('role');
     // Which path (docs/transport.md): "TURN/TCP relay" says how far the network let us.
     const path = conn.path;
     indicator.dataset.path = next === 'p2p' || next === 'turn' || next === 'relay' ? path : '';

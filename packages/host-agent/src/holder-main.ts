@@ -58,6 +58,8 @@ export async function runSessionHolder(env: Readonly<Record<string, string | und
     return;
   }
   log(`session holder ${process.pid} listening on ${holderSocket(p)}`);
+  // The first session's one-off costs, now rather than on its way (a failure shows again there).
+  manager.prewarm().catch(() => {});
   // For people and tests: which process holds the shells (written atomically, removed at the end).
   const pidFile = join(p.root, 'holder.pid');
   writeFileSync(`${pidFile}.tmp`, `${process.pid}\n`, { mode: 0o600 });

@@ -103,6 +103,8 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
   readonly #streamTurn = new Set<HostId>();
   /** TURN servers from the relay and until when (unix seconds) they are used (`#iceServers`). */
   #turn: { servers: RTCIceServer[]; until: number } | undefined;
+  /** The TURN request in flight: a connection made meanwhile waits for it rather than asking again. */
+  #turnAsked: Promise<RTCIceServer[]> | undefined;
   /** Alerts received from paired hosts (sealed `alert` envelopes, and pushes the service worker posts). */
   readonly alerts: AlertInbox;
   readonly #alertReplay = new ReplayCache();
@@ -138,6 +140,8 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       if (s !== 'ready') {
         for (const id of this.#online.keys()) this.#online.delete(id);
       }
+      // With a paired host, a connection is likely: TURN is asked for now, not on the first one's way.
+      if (s === 'ready' && this.#hosts.size > 0) void this.#iceServers();
       this.emit('relay', s);
     });
   }
@@ -359,8 +363,15 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
    * host keeps them): asking on every connection put a relay round trip
    * before each offer.
    */
-  async #iceServers(): Promise<RTCIceServer[]> {
-    if (this.#turn && this.#turn.until > unixNow()) return this.#turn.servers;
+  #iceServers(): Promise<RTCIceServer[]> {
+    if (this.#turn && this.#turn.until > unixNow()) return Promise.resolve(this.#turn.servers);
+    this.#turnAsked ??= this.#askTurn().finally(() => {
+      this.#turnAsked = undefined;
+    });
+    return this.#turnAsked;
+  }
+
+  async #askTurn(): Promise<RTCIceServer[]> {
     try {
       const turn = await this.relay.request({ t: 'turn.credentials' });
       const servers =

@@ -512,6 +512,23 @@ export class NodeDataChannelEngine implements WebRtcEngine {
     this.#options = options;
   }
 
+  /**
+   * Loads the native library and starts what libdatachannel makes once per
+   * process — its thread pool, and the DTLS certificate it generates for the
+   * first peer and caches for the next — by making a peer and closing it at
+   * once (no description, so no ICE: nothing is sent). The first real
+   * connection then does not wait for them (measured from Chromium: the
+   * host's first answer 60 against 22 ms for later ones).
+   */
+  async prepare(): Promise<void> {
+    const ndc = loadBinding();
+    if (!ndc) throw new WebRtcError('engine', 'node-datachannel has no native binary for this platform');
+    const config: RtcConfig = { iceServers: [], disableAutoNegotiation: true, enableIceTcp: false };
+    if (this.#options.bindAddress !== undefined) config.bindAddress = this.#options.bindAddress;
+    const pc = new ndc.PeerConnection('pocketshell-prepare', config);
+    pc.close();
+  }
+
   async createPeer(options: PeerOptions): Promise<Peer> {
     if (!Array.isArray(options.iceServers)) throw new TypeError('createPeer: iceServers must be an array');
     const { bindAddress, portRange, enableIceUdpMux } = this.#options;

@@ -64,6 +64,15 @@ describe('screen mirror', () => {
     assert.match(Buffer.from(snap.data).toString(), /line 299/);
   });
 
+  test('prewarm runs a throwaway mirror to its snapshot and resolves; mirrors made after it work', async () => {
+    await ScreenMirror.prewarm();
+    const m = new ScreenMirror({ cols: 20, rows: 3, scrollback: 10, snapshotMax: 1 << 16 });
+    m.write(new TextEncoder().encode('after'));
+    await new Promise<void>((r) => m.whenCaughtUp(r));
+    assert.match(new TextDecoder().decode(m.snapshot().data), /after/);
+    m.dispose();
+  });
+
   test('incompleteTail finds unfinished escape sequences and characters', () => {
     const cases: Array<[string, number]> = [
       ['abc', 0],

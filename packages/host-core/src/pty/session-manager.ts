@@ -21,6 +21,7 @@ import {
   type MultiplexerOptions,
   validSessionName,
 } from './multiplexers.ts';
+import { ScreenMirror } from './screen-mirror.ts';
 import {
   Session,
   type SessionInfo,
@@ -164,6 +165,15 @@ export class SessionManager {
   }
 
   /** A new session running the login shell. */
+  /**
+   * Takes the first session's one-off costs (the screen mirror's first
+   * terminal, ≈20 ms) off its way; the session holder calls it once it
+   * listens. Optional, and harmless to skip.
+   */
+  prewarm(): Promise<void> {
+    return ScreenMirror.prewarm();
+  }
+
   create(opts: OpenOptions = {}): Session {
     const cmd = this.#opts.shell ?? loginShell(this.#opts.env ?? process.env);
     return this.#spawn(this.#newId(), 'shell', cmd, opts);

@@ -420,24 +420,9 @@ export class Device {
     });
     const { conn } = opening;
     const signal = AbortSignal.timeout(options.timeoutMs ?? CONNECT_TIMEOUT_MS);
-    let live: HostConnection | undefined;
-    let onAccept: ((body: unknown) => void) | undefined;
-    let onHangup: ((reason: string) => void) | undefined;
-    const accepted = new Promise<unknown>((resolve, reject) => {
-      onAccept = resolve;
-      onHangup = (reason) =>
-        reject(Object.assign(new ProtocolError('unavailable', `host hung up: ${reason}`), { reason }));
-      signal.addEventListener('abort', () => reject(new ProtocolError('timeout', 'no answer from the host')));
-    });
-    accepted.catch(() => {});
-    const cleanup = this.#signals.listen(conn, (kind, body) => {
-      if (kind === LINK_KIND.accept) onAccept?.(body);
-      else if (kind === 'hangup') {
-        const { reason } = parseInner('hangup', body);
-        if (live) live.hungUp(reason);
-        else onHangup?.(reason);
-      }
-    });
+    const { reply: accepted, bind, cleanup } = this.#replies(conn, LINK_KIND.accept, signal);
+    /** The live connection, for the link's own failure. */
+    let bound: HostConnection | undefined;
     try {
       this.relay.send(host.id, opening.envelope);
       const keys = opening.accept(await accepted, this.#now());
@@ -451,7 +436,7 @@ export class Device {
         if (s !== 'closed' && s !== 'failed') return;
         this.#links.delete(conn);
         cleanup();
-        if (live && s === 'failed') live.hungUp(link.closeReason ?? 'failed');
+        if (s === 'failed') bound?.hungUp(link.closeReason ?? 'failed');
       });
       const control = link.createDataChannel('control');
       if (control.readyState !== 'open')
@@ -467,12 +452,54 @@ export class Device {
         }
       });
       this.#open.add(connection);
-      live = connection;
+      bound = connection;
+      bind(connection);
       return connection;
     } catch (error) {
       cleanup();
       throw error;
     }
+  }
+
+  /**
+   * The host's replies on connection `conn`: `reply` resolves with the first
+   * body of `kind`, and rejects on a hangup before it (`host hung up: …`,
+   * with its `reason`) or when `signal` aborts; once `bind` gave the live
+   * connection, a hangup ends that connection instead. Other kinds go to
+   * `other`. `cleanup` stops listening.
+   */
+  #replies(
+    conn: string,
+    kind: string,
+    signal: AbortSignal,
+    other?: (kind: string, body: unknown) => void,
+  ): { reply: Promise<unknown>; bind(live: HostConnection): void; cleanup(): void } {
+    let live: HostConnection | undefined;
+    let resolveReply: ((body: unknown) => void) | undefined;
+    let hangup: ((reason: string) => void) | undefined;
+    const reply = new Promise<unknown>((resolve, reject) => {
+      resolveReply = resolve;
+      hangup = (reason) =>
+        reject(Object.assign(new ProtocolError('unavailable', `host hung up: ${reason}`), { reason }));
+      signal.addEventListener('abort', () => reject(new ProtocolError('timeout', 'no answer from the host')));
+    });
+    reply.catch(() => {});
+    const cleanup = this.#signals.listen(conn, (k, body) => {
+      if (k === kind) resolveReply?.(body);
+      else if (k === 'hangup') {
+        const { reason } = parseInner('hangup', body);
+        // The host ended a live connection (revoked, grants changed, replaced): end it here too, now.
+        if (live) live.hungUp(reason);
+        else hangup?.(reason);
+      } else other?.(k, body);
+    });
+    return {
+      reply,
+      bind: (connection) => {
+        live = connection;
+      },
+      cleanup,
+    };
   }
 
   /** Opens a signed WebRTC connection to a paired host, with its `control` channel open. */
@@ -483,31 +510,18 @@ export class Device {
     const conn = randomId(12);
     const signal = AbortSignal.timeout(options.timeoutMs ?? CONNECT_TIMEOUT_MS);
     const early: IceBody[] = [];
-    let answerBody: ((body: unknown) => void) | undefined;
-    let hangup: ((reason: string) => void) | undefined;
-    const answer = new Promise<unknown>((resolve, reject) => {
-      answerBody = resolve;
-      hangup = (reason) =>
-        reject(Object.assign(new ProtocolError('unavailable', `host hung up: ${reason}`), { reason }));
-      signal.addEventListener('abort', () => reject(new ProtocolError('timeout', 'no answer from the host')));
-    });
-    answer.catch(() => {});
     let peerRef: Peer | undefined;
-    let live: HostConnection | undefined;
     const mark = connectTiming('device', conn);
     mark('start');
-    const cleanup = this.#signals.listen(conn, (kind, body) => {
-      if (kind === 'answer') answerBody?.(body);
-      else if (kind === 'hangup') {
-        const { reason } = parseInner('hangup', body);
-        // The host ended a live connection (revoked, grants changed): end it here too, now.
-        if (live) live.hungUp(reason);
-        else hangup?.(reason);
-      } else if (kind === 'ice') {
-        const ice = parseInner('ice', body);
-        if (peerRef) void peerRef.addIceCandidate(ice.candidate).catch(() => {});
-        else early.push(ice);
-      }
+    const {
+      reply: answer,
+      bind,
+      cleanup,
+    } = this.#replies(conn, 'answer', signal, (kind, body) => {
+      if (kind !== 'ice') return;
+      const ice = parseInner('ice', body);
+      if (peerRef) void peerRef.addIceCandidate(ice.candidate).catch(() => {});
+      else early.push(ice);
     });
     try {
       const iceServers = await this.#iceServers();
@@ -569,7 +583,7 @@ export class Device {
         mark,
       );
       this.#open.add(connection);
-      live = connection;
+      bind(connection);
       return connection;
     } catch (error) {
       cleanup();

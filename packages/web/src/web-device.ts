@@ -433,13 +433,9 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       now: unixNow(),
     });
     const { conn } = opening;
-    let onAccept: ((body: unknown) => void) | undefined;
-    let onHangup: ((reason: string) => void) | undefined;
-    let live: HostLink | undefined;
+    const { reply, bind, cleanup } = this.#replies(conn, LINK_KIND.accept);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const accepted = new Promise<unknown>((resolve, reject) => {
-      onAccept = resolve;
-      onHangup = (reason) => reject(new ProtocolError('unavailable', `host hung up: ${reason}`));
+    const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () =>
           reject(
@@ -451,22 +447,10 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         timeoutMs,
       );
     });
-    accepted.catch(() => {});
-    const cleanup = this.#signals.listen(conn, (kind, body) => {
-      try {
-        if (kind === LINK_KIND.accept) onAccept?.(body);
-        else if (kind === 'hangup') {
-          const { reason } = parseInner('hangup', body);
-          if (live) live.hungUp(reason);
-          else onHangup?.(reason);
-        }
-      } catch {
-        // Malformed body: ignored, like any forged one.
-      }
-    });
+    late.catch(() => {});
     try {
       this.relay.send(host.id, opening.envelope);
-      const keys = opening.accept(await accepted, unixNow());
+      const keys = opening.accept(await Promise.race([reply, late]), unixNow());
       const link = new RelayLink({
         role: 'offerer',
         cipher: new LinkCipher(keys, 'device', opening.sid),
@@ -493,7 +477,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         }
       });
       this.#links.set(host.id, hostLink);
-      live = hostLink;
+      bind(hostLink);
       void this.#refreshGrants(hostLink);
       this.#upgradeLater(hostLink);
       return hostLink;
@@ -570,33 +554,19 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
     });
     const early: IceBody[] = [];
     let applied = false;
-    let onAnswer: ((body: unknown) => void) | undefined;
-    let onHangup: ((reason: string) => void) | undefined;
-    const answered = new Promise<unknown>((resolve, reject) => {
-      onAnswer = resolve;
-      onHangup = (reason) => reject(new ProtocolError('unavailable', `host hung up: ${reason}`));
+    const {
+      reply: answered,
+      bind,
+      fail,
+      cleanup,
+    } = this.#replies(conn, 'answer', (kind, body) => {
+      if (kind !== 'ice') return;
+      const ice = parseInner('ice', body);
+      if (applied) void pc.addIceCandidate(ice.candidate ?? undefined).catch(() => {});
+      else early.push(ice);
     });
-    answered.catch(() => {});
     const offPresence = this.on('presence', (p) => {
-      if (p.host === host.id && !p.online) onHangup?.('host offline');
-    });
-    let live: HostLink | undefined;
-    const cleanup = this.#signals.listen(conn, (kind, body) => {
-      try {
-        if (kind === 'answer') onAnswer?.(body);
-        else if (kind === 'hangup') {
-          const { reason } = parseInner('hangup', body);
-          // After connecting, a hangup ends the live link (the host revoked it or changed its grants).
-          if (live) live.hungUp(reason);
-          else onHangup?.(reason);
-        } else if (kind === 'ice') {
-          const ice = parseInner('ice', body);
-          if (applied) void pc.addIceCandidate(ice.candidate ?? undefined).catch(() => {});
-          else early.push(ice);
-        }
-      } catch {
-        // Malformed body: ignored, like any forged one.
-      }
+      if (p.host === host.id && !p.online) fail('host offline');
     });
     // Which step a connection that times out was stuck at, for the error (and the person reading it).
     let stage = 'waiting for the host to answer';
@@ -687,7 +657,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         }
       });
       this.#links.set(host.id, link);
-      live = link;
+      bind(link);
       void this.#refreshGrants(link);
       return link;
     } catch (error) {
@@ -699,6 +669,49 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       pc.removeEventListener('connectionstatechange', onState);
       offPresence();
     }
+  }
+
+  /**
+   * The host's replies on connection `conn`: `reply` resolves with the first
+   * body of `kind` and rejects on a hangup before it (`host hung up: …`) or
+   * on `fail`; once `bind` gave the live link, a hangup ends that link
+   * instead (revoked, grants changed, replaced). Other kinds go to `other`;
+   * a malformed body is ignored, like any forged one. `cleanup` stops
+   * listening.
+   */
+  #replies(
+    conn: string,
+    kind: string,
+    other?: (kind: string, body: unknown) => void,
+  ): { reply: Promise<unknown>; bind(live: HostLink): void; fail(reason: string): void; cleanup(): void } {
+    let live: HostLink | undefined;
+    let resolveReply: ((body: unknown) => void) | undefined;
+    let hangup: ((reason: string) => void) | undefined;
+    const reply = new Promise<unknown>((resolve, reject) => {
+      resolveReply = resolve;
+      hangup = (reason) => reject(new ProtocolError('unavailable', `host hung up: ${reason}`));
+    });
+    reply.catch(() => {});
+    const cleanup = this.#signals.listen(conn, (k, body) => {
+      try {
+        if (k === kind) resolveReply?.(body);
+        else if (k === 'hangup') {
+          const { reason } = parseInner('hangup', body);
+          if (live) live.hungUp(reason);
+          else hangup?.(reason);
+        } else other?.(k, body);
+      } catch {
+        // Malformed body: ignored, like any forged one.
+      }
+    });
+    return {
+      reply,
+      bind: (link) => {
+        live = link;
+      },
+      fail: (reason) => hangup?.(reason),
+      cleanup,
+    };
   }
 
   /** Closes every connection and the relay link. Idempotent. */

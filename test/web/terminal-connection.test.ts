@@ -128,6 +128,11 @@ class FakeDevice
   readonly opened: string[] = [];
   readonly channels: FakeChannel[] = [];
   lastLink: FakeLink | undefined;
+  /** Hosts the connection asked to dial again after another tab took them. */
+  readonly reclaimed: HostId[] = [];
+  reclaim(host: HostId): void {
+    this.reclaimed.push(host);
+  }
   async link(host: HostId): Promise<FakeLink> {
     assert.equal(host, HOST);
     this.links++;
@@ -377,7 +382,9 @@ test('replaced by a newer connection of this device: no retry; a tap or the page
   assert.deepEqual(clock.pending(), []);
   assert.equal(device.links, 0);
 
+  assert.deepEqual(device.reclaimed, []);
   conn.reattach();
+  assert.deepEqual(device.reclaimed, [HOST], 'the device may dial the host again');
   await clock.next();
   assert.equal(conn.state, 'p2p', 'a tap takes it back');
   assert.equal(device.links, 1);
@@ -387,6 +394,7 @@ test('replaced by a newer connection of this device: no retry; a tap or the page
   assert.equal(conn.state, 'elsewhere', 'link first, then the channel');
   assert.deepEqual(clock.pending(), []);
   wakeSignal!();
+  assert.deepEqual(device.reclaimed, [HOST, HOST]);
   await clock.next();
   assert.equal(conn.state, 'p2p', 'the page shown again takes it back');
   assert.deepEqual(states, [

@@ -229,6 +229,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await host.close();
     throw error;
   }
+  // Up: the first connection's one-off engine costs now, not on its way.
+  agent.prepareEngine();
   const stop = once(async () => {
     server.close();
     await host.close();

@@ -96,6 +96,8 @@ export interface ConnectionDevice<C extends ConnectionChannel> {
   /** The relay's last word on the host's presence (undefined: not known yet). */
   online(host: HostId): boolean | undefined;
   on(event: 'presence', listener: (p: { host: HostId; online: boolean }) => void): () => void;
+  /** The person takes back a connection another tab took: the host may be dialled again. */
+  reclaim?(host: HostId): void;
 }
 
 export interface TerminalConnectionOptions<C extends ConnectionChannel> {
@@ -189,7 +191,7 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
   wake(): void {
     if (this.#disposed || this.#state === 'ended' || this.#channel) return;
     if (this.#o.visible && !this.#o.visible()) return;
-    if (this.#state === 'elsewhere') this.setState('reconnecting');
+    if (this.#state === 'elsewhere') this.#reclaim();
     this.#attempt = 0;
     this.#retry(0);
   }
@@ -205,7 +207,7 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
 
   /** Attaches again at once, with the backoff reset. */
   reattach(): void {
-    if (this.#state === 'elsewhere') this.setState('reconnecting');
+    if (this.#state === 'elsewhere') this.#reclaim();
     this.#attempt = 0;
     this.#retry(0);
   }
@@ -217,6 +219,11 @@ export class TerminalConnection<C extends ConnectionChannel> extends Emitter<Ter
     for (const c of this.#cleanups.splice(0)) c();
     this.#channel?.close();
     this.#channel = undefined;
+  }
+
+  #reclaim(): void {
+    this.#o.device.reclaim?.(this.#o.host);
+    this.setState('reconnecting');
   }
 
   #onPresence(p: { host: HostId; online: boolean }): void {

@@ -103,6 +103,13 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
   readonly #streamTurn = new Set<HostId>();
   /** TURN servers from the relay and until when (unix seconds) they are used (`#iceServers`). */
   #turn: { servers: RTCIceServer[]; until: number } | undefined;
+  /**
+   * Hosts whose connection from this page was replaced by a newer one of
+   * this device (another tab past the host's per-device peer cap): not
+   * dialled again on their own — screens would take turns with the other
+   * tab — until `reclaim` (the person asks) or the page is shown again.
+   */
+  readonly #replaced = new Set<HostId>();
   /** The TURN request in flight: a connection made meanwhile waits for it rather than asking again. */
   #turnAsked: Promise<RTCIceServer[]> | undefined;
   /** Alerts received from paired hosts (sealed `alert` envelopes, and pushes the service worker posts). */
@@ -134,6 +141,11 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       silenceMs: 10 * 60_000,
     });
     this.relay.on('message', (m) => this.#onMessage(m));
+    // The page shown again: the person is here, hosts another tab took may be dialled again.
+    if (typeof document !== 'undefined')
+      document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState === 'visible') this.#replaced.clear();
+      });
     this.relay.on('state', (s) => {
       // Frames in flight die with the relay connection: relay-path sessions end (and reconnect).
       if (s !== 'ready') for (const { link } of [...this.#relayLinks.values()]) link.fail('relay_lost');
@@ -390,6 +402,10 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
   link(hostId: HostId): Promise<HostLink> {
     const open = this.#links.get(hostId);
     if (open && !open.closed) return Promise.resolve(open);
+    if (this.#replaced.has(hostId))
+      return Promise.reject(
+        new ProtocolError('unavailable', 'host hung up: replaced (open in another tab of this browser)'),
+      );
     let pending = this.#connecting.get(hostId);
     if (!pending) {
       pending = this.#connect(hostId).finally(() => this.#connecting.delete(hostId));
@@ -697,6 +713,7 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
         if (k === kind) resolveReply?.(body);
         else if (k === 'hangup') {
           const { reason } = parseInner('hangup', body);
+          if (live && reason === 'replaced') this.#replaced.add(live.host.id);
           if (live) live.hungUp(reason);
           else hangup?.(reason);
         } else other?.(k, body);
@@ -712,6 +729,11 @@ export class WebDevice extends Emitter<WebDeviceEvents> {
       fail: (reason) => hangup?.(reason),
       cleanup,
     };
+  }
+
+  /** Lets `link` dial a host whose connection another tab took (see `#replaced`). */
+  reclaim(hostId: HostId): void {
+    this.#replaced.delete(hostId);
   }
 
   /** Closes every connection and the relay link. Idempotent. */

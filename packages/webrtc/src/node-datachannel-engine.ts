@@ -518,7 +518,9 @@ export class NodeDataChannelEngine implements WebRtcEngine {
    * first peer and caches for the next — by making a peer and closing it at
    * once (no description, so no ICE: nothing is sent). The first real
    * connection then does not wait for them (measured from Chromium: the
-   * host's first answer 60 against 22 ms for later ones).
+   * host's first answer 60 against 22 ms for later ones). For long-lived
+   * processes only: the native library then holds the process until it
+   * exits (a one-shot command that prepared did not end under load).
    */
   async prepare(): Promise<void> {
     const ndc = loadBinding();

@@ -213,8 +213,17 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   /** Connects to the relay (and keeps reconnecting). */
   start(): void {
     this.relay.start();
-    // The engine's library and first certificate, ahead of the first connection (werift: ≈0.5 s).
-    // A failure here is not lost: the first createPeer meets it again and reports it.
+  }
+
+  /**
+   * Makes the engine's library and first certificate now, ahead of the first
+   * connection (werift: ≈0.5 s; node-datachannel: its thread pool and
+   * certificate). For the daemon once it is up — not for one-shot commands,
+   * which would load them for nothing and which node-datachannel's threads
+   * could keep from exiting. A failure is not lost: the first peer meets it
+   * again and reports it.
+   */
+  prepareEngine(): void {
     this.#o.engine.prepare?.().catch(() => {});
   }
 

@@ -512,24 +512,10 @@ export class NodeDataChannelEngine implements WebRtcEngine {
     this.#options = options;
   }
 
-  /**
-   * Loads the native library and starts what libdatachannel makes once per
-   * process — its thread pool, and the DTLS certificate it generates for the
-   * first peer and caches for the next — by making a peer and closing it at
-   * once (no description, so no ICE: nothing is sent). The first real
-   * connection then does not wait for them (measured from Chromium: the
-   * host's first answer 60 against 22 ms for later ones). For long-lived
-   * processes only: the native library then holds the process until it
-   * exits (a one-shot command that prepared did not end under load).
-   */
-  async prepare(): Promise<void> {
-    const ndc = loadBinding();
-    if (!ndc) throw new WebRtcError('engine', 'node-datachannel has no native binary for this platform');
-    const config: RtcConfig = { iceServers: [], disableAutoNegotiation: true, enableIceTcp: false };
-    if (this.#options.bindAddress !== undefined) config.bindAddress = this.#options.bindAddress;
-    const pc = new ndc.PeerConnection('pocketshell-prepare', config);
-    pc.close();
-  }
+  // No `prepare`: a peer made ahead (and closed) starts libdatachannel's threads, and usrsctp's
+  // 10 ms timer then runs while that peer's object lives — 0.5 % CPU for a daemon no device is
+  // connected to (measured over 20 s), against ≈80 ms off a first connection; and once a
+  // collection frees it, the warm state goes too. Not worth it (docs/benchmarks.md).
 
   async createPeer(options: PeerOptions): Promise<Peer> {
     if (!Array.isArray(options.iceServers)) throw new TypeError('createPeer: iceServers must be an array');

@@ -216,12 +216,10 @@ export class HostAgent extends Emitter<HostAgentEvents> {
   }
 
   /**
-   * Makes the engine's library and first certificate now, ahead of the first
-   * connection (werift: ≈0.5 s; node-datachannel: its thread pool and
-   * certificate). For the daemon once it is up — not for one-shot commands,
-   * which would load them for nothing and which node-datachannel's threads
-   * could keep from exiting. A failure is not lost: the first peer meets it
-   * again and reports it.
+   * Makes what the engine can make ahead of the first connection (werift:
+   * its ≈0.5 s of loading and the first certificate). For the daemon once it
+   * is up — not for one-shot commands, which would load it for nothing. A
+   * failure is not lost: the first peer meets it again and reports it.
    */
   prepareEngine(): void {
     this.#o.engine.prepare?.().catch(() => {});

@@ -203,6 +203,37 @@ export async function launchPhone(options: { colorScheme?: 'dark' | 'light' } = 
   };
 }
 
+/**
+ * Pairs the page (already on the web client, relay ready) with `host`: the
+ * host's pairing link opened in the page as a tapped link does (only the
+ * fragment changes), the six digits the page shows compared with the
+ * host's, then waits until the page has pinned the host — a navigation
+ * before that could cut its write short.
+ */
+export async function pairPage(
+  page: Page,
+  host: TestHost,
+  webUrl: string,
+  grants: Parameters<OpenedHost['agent']['pair']>[0]['grants'] = ['shell'],
+): Promise<void> {
+  await host.host.agent.pair({
+    webUrl,
+    grants,
+    deviceTimeoutMs: 20_000,
+    onUrl: (url) => {
+      void page.evaluate((u) => {
+        location.href = u;
+      }, url);
+    },
+    confirm: async (prompt) => {
+      const sas = page.locator('[data-testid="sas"][data-digits]');
+      await sas.waitFor();
+      return (await sas.getAttribute('data-digits')) === prompt.sas;
+    },
+  });
+  await page.locator(`[data-host="${host.host.identity.id}"]`).waitFor({ timeout: 30_000 });
+}
+
 /** Saves a screenshot under .artifacts/screenshots/. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });

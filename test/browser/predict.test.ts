@@ -18,6 +18,7 @@ import {
   buildWeb,
   launchPhone,
   type Phone,
+  pairPage,
   ROOT,
   screenshot,
   startWebRelay,
@@ -80,20 +81,7 @@ describe('predictive echo in Chromium on a slow shell', { skip, timeout: 240_000
     const { page } = phone;
     await page.goto(relay.url);
     await page.locator('[data-testid="relay-state"][data-state="ready"]').waitFor({ state: 'attached' });
-    await host.host.agent.pair({
-      webUrl: relay.url,
-      grants: ['shell'],
-      deviceTimeoutMs: 20_000,
-      onUrl: (url) => {
-        void page.evaluate((u) => {
-          location.href = u;
-        }, url);
-      },
-      confirm: async () => true,
-    });
-    // The page pins the host after the host's side completed: wait for it before navigating away,
-    // or a reload can cut the page's write short (seen once under a loaded CI machine).
-    await page.locator(`[data-host="${host.host.identity.id}"]`).waitFor({ timeout: 30_000 });
+    await pairPage(page, host, relay.url);
     await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
     await page.locator('[data-testid="new-session"]').tap();
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 45_000 });

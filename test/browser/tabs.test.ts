@@ -17,6 +17,7 @@ import {
   buildWeb,
   launchPhone,
   type Phone,
+  pairPage,
   screenshot,
   startWebRelay,
   TestHost,
@@ -55,23 +56,8 @@ describe('tabs past the per-device peer cap', { skip, timeout: 240_000 }, () => 
     const { page, context } = phone;
     await page.goto(relay.url);
     await page.locator('[data-testid="relay-state"][data-state="ready"]').waitFor({ state: 'attached' });
-    await host.host.agent.pair({
-      webUrl: relay.url,
-      grants: ['shell'],
-      deviceTimeoutMs: 20_000,
-      onUrl: (url) => {
-        void page.evaluate((u) => {
-          location.href = u;
-        }, url);
-      },
-      confirm: async (prompt) => {
-        const sas = page.locator('[data-testid="sas"][data-digits]');
-        await sas.waitFor();
-        return (await sas.getAttribute('data-digits')) === prompt.sas;
-      },
-    });
+    await pairPage(page, host, relay.url);
     const hostId = host.host.identity.id;
-    await page.locator(`[data-host="${hostId}"]`).waitFor();
 
     const open = async (p: Page) => {
       await p.goto(`${relay.url}/#/t/${hostId}/new`);

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { StartedRelay } from '@pocketshell/relay/testing';
 import { until } from '../support/cli.ts';
-import { type StartedFleet, startFleet } from '../support/fleet.ts';
+import { held, type StartedFleet, startFleet } from '../support/fleet.ts';
 import { type StartedHaproxy, startHaproxy } from '../support/haproxy.ts';
 import {
   browserSkip,
@@ -28,18 +28,6 @@ import {
 } from './harness.ts';
 
 const skip = browserSkip();
-
-/** The authenticated connections of each role a node holds (its /metrics). */
-async function held(url: string): Promise<{ host: number; device: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const of = (role: string) =>
-    Number(
-      new RegExp(`^pocketshell_relay_authenticated_connections\\{role="${role}"\\} (\\d+)`, 'm').exec(
-        text,
-      )?.[1],
-    );
-  return { host: of('host'), device: of('device') };
-}
 
 describe('web client behind HAProxy: its relay node dies', { skip, timeout: 180_000 }, () => {
   let fleet: StartedFleet;

@@ -20,20 +20,8 @@ import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { isLoopbackIPv4, WeriftEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import { openLoopbackHost, until, waitForText } from '../support/cli.ts';
-import { type StartedFleet, startFleet } from '../support/fleet.ts';
+import { held, type StartedFleet, startFleet } from '../support/fleet.ts';
 import { type StartedHaproxy, startHaproxy } from '../support/haproxy.ts';
-
-/** The authenticated connections of each role a node holds (its /metrics). */
-async function held(url: string): Promise<{ host: number; device: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const of = (role: string) =>
-    Number(
-      new RegExp(`^pocketshell_relay_authenticated_connections\\{role="${role}"\\} (\\d+)`, 'm').exec(
-        text,
-      )?.[1],
-    );
-  return { host: of('host'), device: of('device') };
-}
 
 function nodeDevice(relayUrl: string): Device {
   return new Device({

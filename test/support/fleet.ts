@@ -56,6 +56,18 @@ export async function fleetStore(kind: 'postgres' | 'sqlite' = 'postgres'): Prom
   }
 }
 
+/** The authenticated connections of each role a node holds (its /metrics). */
+export async function held(url: string): Promise<{ host: number; device: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const of = (role: string) =>
+    Number(
+      new RegExp(`^pocketshell_relay_authenticated_connections\\{role="${role}"\\} (\\d+)`, 'm').exec(
+        text,
+      )?.[1],
+    );
+  return { host: of('host'), device: of('device') };
+}
+
 /** A running fleet. */
 export interface StartedFleet {
   redis: StartedRedis;

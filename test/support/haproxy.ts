@@ -8,11 +8,12 @@
  * `serverState` (UP / DOWN as HAProxy sees each node). `stop()` is
  * idempotent. `scripts/install-system-deps.sh` installs the package.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, systemBinary } from '@pocketshell/relay/testing';
 
 /** One relay node behind the balancer. */
 export interface Backend {
@@ -84,26 +85,7 @@ export interface StartedHaproxy {
 }
 
 export function haproxyBinary(): string {
-  for (const path of ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy']) {
-    try {
-      execFileSync(path, ['-v'], { stdio: 'ignore' });
-      return path;
-    } catch {
-      // try the next
-    }
-  }
-  throw new Error('haproxy is missing: run scripts/install-system-deps.sh (Debian package haproxy)');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+  return systemBinary(['/usr/sbin/haproxy', '/usr/local/sbin/haproxy'], '-v', 'haproxy');
 }
 
 /** One command on the admin socket; its whole answer. */

@@ -475,4 +475,5 @@ export async function pairClients(
   await device.next((m) => m.t === 'pair.accepted' && m.from === hostId);
   return { host, device, hostKey, deviceKey, claim: created.claim };
 }
+export * from './local-service.ts';
 export * from './redis.ts';

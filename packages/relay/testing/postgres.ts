@@ -16,10 +16,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './local-service.ts';
 
 /** A running test cluster. */
 export interface PostgresCluster {
@@ -64,14 +64,6 @@ export function postgresBinDir(): string {
     );
   }
   return join(root, versions[0]!, 'bin');
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((res) => server.close(() => res()));
-  return port;
 }
 
 /** How to run a program as the cluster's owner: as is, or (under root) as `postgres` through `setpriv`. */

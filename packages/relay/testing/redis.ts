@@ -4,11 +4,12 @@
  * its working folder a fresh temporary one, stopped and removed by `stop()`
  * (idempotent). `scripts/install-system-deps.sh` installs the package.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, systemBinary } from './local-service.ts';
 
 /** A running private Redis. */
 export interface StartedRedis {
@@ -25,28 +26,7 @@ export interface StartedRedis {
 
 /** The redis-server binary, or an error saying how to install it. */
 export function redisServerBinary(): string {
-  for (const path of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) {
-    try {
-      execFileSync(path, ['--version'], { stdio: 'ignore' });
-      return path;
-    } catch {
-      // try the next
-    }
-  }
-  throw new Error(
-    'redis-server is missing: run scripts/install-system-deps.sh (Debian package redis-server)',
-  );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+  return systemBinary(['/usr/bin/redis-server', '/usr/local/bin/redis-server'], '--version', 'redis-server');
 }
 
 function answers(port: number): Promise<boolean> {

@@ -15,6 +15,7 @@
 import { createRequire } from 'node:module';
 import type { SerializeAddon } from '@xterm/addon-serialize';
 import type { Terminal } from '@xterm/headless';
+import { planFastForward } from './fast-forward.ts';
 
 /** A screen snapshot: escape sequences that redraw it, valid at `offset`. */
 export interface Snapshot {
@@ -35,6 +36,23 @@ export interface CursorMark {
 
 /** How many trailing raw bytes are kept to finish an unfinished sequence in a snapshot. */
 const TAIL_KEEP = 4096;
+
+/**
+ * Output faster than this many bytes per `FLOOD_WINDOW_MS` is a flood: it is
+ * handed to the parser in batches, at most `FLOOD_WINDOW_MS` apart, and each
+ * batch is fast-forwarded (fast-forward.ts). Slower output — typing, prompts,
+ * most commands — goes to the parser as it comes.
+ */
+const FLOOD_BYTES = 64 * 1024;
+const FLOOD_WINDOW_MS = 30;
+/** A batch is handed on at once when it reaches this size. */
+const BATCH_MAX = 1024 * 1024;
+
+/** A piece of output waiting in a batch, with when it was read. */
+interface Piece {
+  readonly bytes: Uint8Array;
+  readonly at: number;
+}
 
 interface Xterm {
   readonly Terminal: typeof Terminal;
@@ -61,8 +79,21 @@ export class ScreenMirror {
   readonly #term: Terminal;
   readonly #serializer: SerializeAddon;
   readonly #snapshotMax: number;
+  readonly #scrollback: number;
   #received = 0;
+  /** Bytes handed to the parser (or fast-forwarded); the rest wait in `#batch`. */
+  #handed = 0;
   #parsed = 0;
+  #batch: Piece[] = [];
+  #batchBytes = 0;
+  /** Whether the bytes before the batch ended outside any escape sequence or UTF-8 character. */
+  #batchClean = true;
+  #batchTimer: NodeJS.Timeout | undefined;
+  /** A batch is being fed: its first part is with the parser, the rest waits for the state check. */
+  #feeding = false;
+  #windowStart = 0;
+  #windowBytes = 0;
+  #skipped = 0;
   #tail: Uint8Array = new Uint8Array(0);
   #waiters: Array<() => void> = [];
   #progress: (() => void) | undefined;
@@ -85,6 +116,7 @@ export class ScreenMirror {
       this.#title = safeTitle(title);
     });
     this.#snapshotMax = opts.snapshotMax;
+    this.#scrollback = opts.scrollback;
   }
 
   get received(): number {
@@ -105,9 +137,18 @@ export class ScreenMirror {
     this.#term.onBell(listener);
   }
 
-  /** Bytes received that the parser has not finished yet. */
+  /**
+   * Bytes handed to the parser that it has not finished yet (a flood's
+   * batch, bounded by itself, not counted): what backpressure on the PTY
+   * looks at.
+   */
   get lag(): number {
-    return this.#received - this.#parsed;
+    return this.#handed - this.#parsed;
+  }
+
+  /** Bytes of plain-text floods the parser never had to see (fast-forward.ts). */
+  get skipped(): number {
+    return this.#skipped;
   }
 
   /** Called each time the parser finishes a piece (for backpressure on the PTY). */
@@ -121,16 +162,127 @@ export class ScreenMirror {
    */
   write(chunk: Uint8Array, at = 0): void {
     if (this.#disposed || chunk.length === 0) return;
+    const now = performance.now();
+    if (now - this.#windowStart > FLOOD_WINDOW_MS) {
+      this.#windowStart = now;
+      this.#windowBytes = 0;
+    }
+    this.#windowBytes += chunk.length;
+    if (this.#batch.length > 0 || this.#feeding || this.#windowBytes > FLOOD_BYTES) {
+      if (this.#batch.length === 0) {
+        this.#batchClean = incompleteTail(this.#tail) === 0;
+        this.#armBatch();
+      }
+      this.#received += chunk.length;
+      this.#keepTail(chunk);
+      this.#batch.push({ bytes: chunk, at });
+      this.#batchBytes += chunk.length;
+      if (this.#batchBytes >= BATCH_MAX) this.#flushBatch();
+      return;
+    }
     this.#received += chunk.length;
     this.#keepTail(chunk);
+    this.#feed(chunk, at);
+  }
+
+  /** Hands `bytes` to the parser; `#parsed` moves past them (and anything fast-forwarded before) once done. */
+  #feed(bytes: Uint8Array, at: number, done?: () => void): void {
+    this.#handed += bytes.length;
+    const end = this.#handed;
     this.#stamps.push(at);
-    const end = this.#received;
-    this.#term.write(chunk, () => {
+    this.#term.write(bytes, () => {
       this.#stamps.shift();
       this.#parsed = end;
+      done?.();
       this.#wake();
       this.#progress?.();
     });
+  }
+
+  /**
+   * Hands the waiting batch to the parser, leaving out the plain run
+   * `planFastForward` finds when the parser, once it reaches the run, is on
+   * the normal screen with no scroll region. New output waits in a new batch
+   * until that is decided, so the order of bytes is kept.
+   */
+  #flushBatch(): void {
+    if (this.#feeding || this.#batch.length === 0 || this.#disposed) return;
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    const pieces = this.#batch;
+    const clean = this.#batchClean;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const bytes = pieces.length === 1 ? pieces[0]!.bytes : concatPieces(pieces);
+    const plan = planFastForward(bytes, this.#scrollback + 2 * this.#term.rows, clean);
+    if (!plan) {
+      for (const p of pieces) this.#feed(p.bytes, p.at);
+      return;
+    }
+    this.#feeding = true;
+    const stamp = (offset: number) => {
+      let at = 0;
+      let pos = 0;
+      for (const p of pieces) {
+        at = p.at;
+        pos += p.bytes.length;
+        if (pos > offset) break;
+      }
+      return at;
+    };
+    this.#feedRange(pieces, 0, plan.start, () => {
+      this.#feeding = false;
+      if (this.#disposed) return;
+      if (this.#plainScreen()) {
+        this.#handed += plan.end - plan.start;
+        this.#skipped += plan.end - plan.start;
+        if (plan.pen.length > 0) {
+          // Its bytes were counted above; the pen's own bytes are not output of their own.
+          this.#handed -= plan.pen.length;
+          this.#feed(plan.pen, stamp(plan.end));
+        }
+        this.#feedRange(pieces, plan.end, bytes.length);
+      } else this.#feedRange(pieces, plan.start, bytes.length);
+      if (this.#batch.length === 0) return;
+      if (this.#waiters.length > 0 || this.#batchBytes >= BATCH_MAX) this.#flushBatch();
+      else this.#armBatch();
+    });
+  }
+
+  /** Hands the batch on `FLOOD_WINDOW_MS` from now (unless it goes sooner). */
+  #armBatch(): void {
+    this.#batchTimer ??= setTimeout(() => {
+      this.#batchTimer = undefined;
+      this.#flushBatch();
+    }, FLOOD_WINDOW_MS);
+  }
+
+  /** Feeds bytes `[from, to)` of the batch `pieces`, piece by piece (keeping when each was read). */
+  #feedRange(pieces: readonly Piece[], from: number, to: number, done?: () => void): void {
+    let pos = 0;
+    let last: [Uint8Array, number] | undefined;
+    for (const p of pieces) {
+      const s = Math.max(from, pos);
+      const e = Math.min(to, pos + p.bytes.length);
+      if (e > s) {
+        if (last) this.#feed(last[0], last[1]);
+        last = [p.bytes.subarray(s - pos, e - pos), p.at];
+      }
+      pos += p.bytes.length;
+    }
+    if (last) this.#feed(last[0], last[1], done);
+    else done?.();
+  }
+
+  /** The normal screen, no scroll region: rows leave through the top into the scrollback. */
+  #plainScreen(): boolean {
+    const buffer = this.#term.buffer.active;
+    if (buffer.type !== 'normal') return false;
+    // xterm.js keeps the scroll region on its core buffer (not in the public API); unknown means no.
+    const core = (
+      this.#term as unknown as { _core?: { buffer?: { scrollTop?: unknown; scrollBottom?: unknown } } }
+    )._core?.buffer;
+    return core?.scrollTop === 0 && core.scrollBottom === this.#term.rows - 1;
   }
 
   /**
@@ -204,7 +356,10 @@ export class ScreenMirror {
    */
   whenCaughtUp(fn: () => void): void {
     if (this.#parsed === this.#received) fn();
-    else this.#waiters.push(fn);
+    else {
+      this.#waiters.push(fn);
+      this.#flushBatch();
+    }
   }
 
   /**
@@ -256,13 +411,19 @@ export class ScreenMirror {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    clearTimeout(this.#batchTimer);
+    this.#batch = [];
     this.#waiters = [];
     this.#stamps = [];
     this.#term.dispose();
   }
 
   #wake(): void {
-    if (this.#parsed !== this.#received || this.#waiters.length === 0) return;
+    if (this.#waiters.length === 0) return;
+    if (this.#parsed !== this.#received) {
+      if (this.#parsed === this.#handed) this.#flushBatch();
+      return;
+    }
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const fn of waiters) fn();
@@ -279,6 +440,18 @@ export class ScreenMirror {
     next.set(chunk, keep);
     this.#tail = next;
   }
+}
+
+function concatPieces(pieces: readonly Piece[]): Uint8Array {
+  let size = 0;
+  for (const p of pieces) size += p.bytes.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p.bytes, at);
+    at += p.bytes.length;
+  }
+  return out;
 }
 
 /** Longest title passed on; titles are program-controlled. */

@@ -6,6 +6,8 @@
  * the environment, and that `close()` leaves no process behind.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { encodeControl, encodeData, ProtocolError, utf8 } from '@pocketshell/protocol';
 import serializeAddon from '@xterm/addon-serialize';
@@ -159,6 +161,39 @@ describe('sessions', () => {
     assert.equal(fromLate, fromScratch);
     assert.equal(now, fromScratch);
     assert.equal(session.attached, 3);
+  });
+
+  test('a flood of text goes out in full frames, and the screen after it is exact', async () => {
+    // 4 MB of lines with colours: the PTY's reads are full, so frames carry several of them; the
+    // mirror takes the flood in batches and fast-forwards through most of it (fast-forward.ts).
+    const file = join(shellEnv.home, 'flood.txt');
+    const lines: string[] = [];
+    for (let i = 0; i < 80_000; i++)
+      lines.push(i % 50 === 0 ? `\x1b[3${i % 8}mline ${i}\x1b[0m` : `line ${i} ${'x'.repeat(i % 70)}`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const session = manager.create({ cols: 80, rows: 24 });
+    const rec = new FrameRecorder();
+    const box: { a?: Attachment } = {};
+    const a = await session.attach({
+      send: (f) => {
+        rec.send(f);
+        queueMicrotask(() => box.a?.open && box.a.sent > box.a.acked && box.a.ack(box.a.sent));
+      },
+    });
+    box.a = a;
+    await rec.waitFor(/\$ $/);
+    const [frames, bytes] = [rec.frames, rec.bytes];
+    a.input(utf8(`cat ${file}; echo fin$((5+5))\r`));
+    await rec.waitFor(/fin10/, 60_000);
+    const average = (rec.bytes - bytes) / (rec.frames - frames);
+    assert.ok(average > 8192, `${rec.frames - frames} frames of ${Math.round(average)} bytes on average`);
+    const fresh = new FrameRecorder();
+    await session.attach({ send: fresh.send });
+    assert.equal(
+      await render([fresh.snapshots[0]!], 80, 24),
+      await render([rec.snapshots[0]!, rec.live], 80, 24),
+    );
+    assert.match(await render([fresh.snapshots[0]!], 80, 24), /line 79999/);
   });
 
   test('screen sync: a slow link gets snapshots instead of a backlog, answers Ctrl-C at once, then streams again', async () => {

@@ -100,6 +100,12 @@ type PauseReason = 'flow' | 'snapshot' | 'mirror';
  */
 const MIRROR_LAG_MAX = 256 * 1024;
 
+/**
+ * A PTY read this long filled the kernel's buffer (Linux hands at most 4095
+ * bytes per read of a PTY): the program has more output waiting.
+ */
+const FULL_READ = 4095;
+
 export class Session implements AttachmentHost {
   readonly id: string;
   readonly kind: SessionKind;
@@ -135,6 +141,7 @@ export class Session implements AttachmentHost {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #flushScheduled = false;
+  #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(init: SessionInit) {
     this.id = init.id;
@@ -361,15 +368,21 @@ export class Session implements AttachmentHost {
    * PTY output is coalesced: the reads that arrive in one turn of the event
    * loop (libuv reads a PTY in pieces of a few KiB) are handed on together at
    * the check phase right after, or as soon as a full frame's worth is
-   * waiting — fewer, fuller frames for the transport, and no added delay
-   * beyond the current turn.
+   * waiting — fewer, fuller frames for the transport. A read that filled the
+   * PTY's buffer waits for the next turn's (up to a frame, at most 1 ms):
+   * in a flood that makes full frames; a short read (an echo, a prompt) adds
+   * no delay.
    */
   #onData(data: Uint8Array): void {
     if (this.#state === 'EXITED' || data.length === 0) return;
     this.#pending.push(data);
     this.#pendingBytes += data.length;
     if (this.#pendingBytes >= this.#tuning.maxFrameData) this.#flush();
-    else if (!this.#flushScheduled) {
+    else if (data.length >= FULL_READ) {
+      // The PTY's buffer was full, so more is waiting and comes in the next turn: wait for it (up
+      // to a frame's worth), but not long, in case this was the end after all.
+      if (!this.#flushScheduled) this.#flushTimer ??= setTimeout(() => this.#flush(), 1);
+    } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
     }
@@ -377,6 +390,8 @@ export class Session implements AttachmentHost {
 
   #flush(): void {
     this.#flushScheduled = false;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     if (this.#pendingBytes === 0) return;
     const data = this.#pending.length === 1 ? this.#pending[0]! : concat(...this.#pending);
     this.#pending = [];

@@ -283,12 +283,28 @@ function measureInPage(
     const s = [...times].sort((a, b) => a - b);
     const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 
-    // Ctrl-C under `yes`.
+    // Ctrl-C under `yes`: the prompt back in the live stream or — in screen sync, where the host
+    // answers input with the screen — as the screen's last line (looked at every 2 ms).
     const ctrl: number[] = [];
     for (let i = 0; i < 3; i++) {
       t.write('yes\r');
       await sleep(1000);
-      const promptBack = waitFor(prompt, 120_000);
+      let look: ReturnType<typeof setInterval> | undefined;
+      const live = waitFor(prompt, 120_000);
+      live.catch(() => {}); // seen on the screen first: the live wait times out unheard
+      const promptBack = Promise.race([
+        live,
+        new Promise<number>((resolve) => {
+          look = setInterval(() => {
+            const last = t
+              .lines()
+              .map((l) => l.trimEnd())
+              .filter((l) => l !== '')
+              .at(-1);
+            if (last === prompt) resolve(performance.now());
+          }, 2);
+        }),
+      ]).finally(() => clearInterval(look));
       const t0 = performance.now();
       t.write('\x03');
       ctrl.push((await promptBack) - t0);

@@ -272,6 +272,49 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
     await page.locator('[data-testid="pending-input"]').waitFor({ state: 'hidden' });
   });
 
+  test('a flood the page cannot keep up with ends in screen sync: the last lines and the scrollback shown, not every byte', async () => {
+    const { page } = phone;
+    await openTerminal();
+    // `seq` writes ≈15 MB far faster than the page parses (5–10 MB/s): the page asks for the
+    // screen when it falls behind (resize `pace: "screen"`), so the host sends it snapshots.
+    const live = await page.evaluate(() => {
+      const t = (
+        globalThis as unknown as { pocketshellTerminal: { onOutput(l: (b: Uint8Array) => void): () => void } }
+      ).pocketshellTerminal;
+      const g = globalThis as unknown as { __floodBytes: number };
+      g.__floodBytes = 0;
+      t.onOutput((b) => {
+        g.__floodBytes += b.length;
+      });
+      return true;
+    });
+    assert.ok(live);
+    await typeInTerminal(
+      page,
+      "seq -f 'line %g of a flood, as a build log prints it' 1 300000; echo flood$((2+3))done",
+    );
+    await waitForLine(page, /^flood5done$/, 60_000);
+    // Once the output is quiet, the last snapshot brings the scrollback: the flood's last lines.
+    const lines = await waitForLine(page, /^line 299500 of a flood/, 10_000);
+    const numbers = lines
+      .map((l) => /^line (\d+) of a flood/.exec(l.trim())?.[1])
+      .filter((n) => n !== undefined);
+    assert.equal(numbers.at(-1), '300000', 'the last line of the flood is on the screen');
+    // The final snapshot brings the scrollback: the flood's last lines, in order.
+    assert.ok(
+      numbers.includes('299500'),
+      `scrollback: ${numbers.length} lines of the flood, from ${numbers[0]}`,
+    );
+    const streamed = await page.evaluate(
+      () => (globalThis as unknown as { __floodBytes: number }).__floodBytes,
+    );
+    assert.ok(
+      streamed < 8_000_000,
+      `${streamed} of ≈15 MB came as live bytes: the rest was skipped for snapshots`,
+    );
+    await screenshot(page, 'p9-flood-screen-sync');
+  });
+
   test('rename and close a session from the host screen (closing asks first)', async () => {
     const { page } = phone;
     const session = await page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.session());

@@ -125,6 +125,21 @@ describe('terminal frames', () => {
     badMessage(() => encodeControl({ t: 'title', title: 'x'.repeat(5000) }));
   });
 
+  test("a resize may carry the device's pace: a lowercase word, kept as it is", () => {
+    const parsed = parseDeviceFrame(control('{"t":"resize","cols":80,"rows":24,"pace":"screen"}'));
+    assert.deepEqual(parsed, {
+      type: 'control',
+      control: { t: 'resize', cols: 80, rows: 24, pace: 'screen' },
+    });
+    // A word this version does not know is kept for the host to ignore; without it, no key.
+    const later = parseDeviceFrame(control('{"t":"resize","cols":80,"rows":24,"pace":"later"}'));
+    assert.equal(later.type === 'control' && later.control.t === 'resize' && later.control.pace, 'later');
+    const none = parseDeviceFrame(control('{"t":"resize","cols":80,"rows":24}'));
+    assert.equal(none.type === 'control' && 'pace' in none.control, false);
+    for (const bad of ['"Screen"', '""', '"x".repeat', '7', `"${'a'.repeat(17)}"`])
+      badMessage(() => parseDeviceFrame(control(`{"t":"resize","cols":80,"rows":24,"pace":${bad}}`)));
+  });
+
   test('encoders refuse what the parsers would refuse', () => {
     badMessage(() => encodeControl({ t: 'resize', cols: 0, rows: 1 }));
     badMessage(() => encodeControl({ t: 'ack', offset: 1.5 }));

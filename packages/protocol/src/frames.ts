@@ -71,11 +71,18 @@ export interface TitleControl {
 export interface BellControl {
   t: 'bell';
 }
-/** Device → host: the device's terminal size. */
+/**
+ * Device → host: the device's terminal size. `pace: "screen"` says the
+ * device shows a screen rather than keeping a log of every line: when output
+ * comes faster than it takes it, the host may send it the screen (screen
+ * sync) instead of holding the program back. Other `pace` words are for
+ * later versions and mean nothing yet.
+ */
 export interface ResizeControl {
   t: 'resize';
   cols: number;
   rows: number;
+  pace?: string;
 }
 /** Device → host: every output byte before `offset` has been received. */
 export interface AckControl {
@@ -100,6 +107,9 @@ export type TermFrame<C extends TermControl> =
 const SESSION_RE = /^[^\x00-\x1f\x7f]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse them
 const TITLE_RE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
+
+/** A `resize` control's `pace` word. */
+const PACE_RE = /^[a-z]{1,16}$/;
 
 function fail(why: string): never {
   throw new ProtocolError('bad_message', `terminal frame: ${why}`);
@@ -140,8 +150,15 @@ function checkControl(o: Obj): TermControl {
       return { t, title: string(o, 'title', MAX_TITLE_LENGTH, TITLE_RE) };
     case 'bell':
       return { t };
-    case 'resize':
-      return { t, cols: integer(o, 'cols', 1, MAX_TERM_SIZE), rows: integer(o, 'rows', 1, MAX_TERM_SIZE) };
+    case 'resize': {
+      const pace = optional(o, 'pace', (x, k) => string(x, k, 16, PACE_RE));
+      return {
+        t,
+        cols: integer(o, 'cols', 1, MAX_TERM_SIZE),
+        rows: integer(o, 'rows', 1, MAX_TERM_SIZE),
+        ...(pace !== undefined ? { pace } : {}),
+      };
+    }
     case 'ack':
       return { t, offset: integer(o, 'offset', 0, Number.MAX_SAFE_INTEGER) };
     default:

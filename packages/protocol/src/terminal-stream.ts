@@ -55,6 +55,12 @@ export interface TerminalStreamOptions {
   readonly ackEvery?: number;
   /** Runs an ack later, coalescing those of one turn (e.g. `setImmediate`); default: at once. */
   readonly defer?: (fn: () => void) => void;
+  /**
+   * `screen`: this device shows a screen, so when output comes faster than
+   * it takes it the host may send the screen instead (screen sync); sent
+   * with every `resize`. Default: every byte, unless the link is slow.
+   */
+  readonly pace?: 'screen';
 }
 
 export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvents> extends Emitter<E> {
@@ -63,6 +69,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
   readonly #consumeOnEmit: boolean;
   readonly #ackEvery: number;
   readonly #defer: (fn: () => void) => void;
+  readonly #pace: 'screen' | undefined;
   #session = '';
   #offset = 0;
   #acked = 0;
@@ -86,6 +93,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
     this.#consumeOnEmit = options.consumeOnEmit ?? false;
     this.#ackEvery = options.ackEvery ?? 32 * 1024;
     this.#defer = options.defer ?? ((fn) => fn());
+    this.#pace = options.pace;
   }
 
   /** The session attached (empty before `attached`). */
@@ -173,7 +181,7 @@ export class TerminalStream<E extends TerminalStreamEvents = TerminalStreamEvent
 
   /** Tells the host our terminal size. */
   resize(cols: number, rows: number): void {
-    this.#link.send(encodeControl({ t: 'resize', cols, rows }));
+    this.#link.send(encodeControl({ t: 'resize', cols, rows, ...(this.#pace ? { pace: this.#pace } : {}) }));
   }
 
   #emit(event: keyof TerminalStreamEvents & string, payload: unknown): void {

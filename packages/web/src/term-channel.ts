@@ -23,13 +23,18 @@ export class TermChannel extends TerminalStream<TermChannelEvents> {
 
   constructor(channel: RTCDataChannel) {
     const open = () => channel.readyState === 'open';
-    super({
-      // Input and resizes while the channel is not open are dropped: the screen reconnects.
-      send: (frame) => {
-        if (open()) channel.send(frame as Uint8Array<ArrayBuffer>);
+    super(
+      {
+        // Input and resizes while the channel is not open are dropped: the screen reconnects.
+        send: (frame) => {
+          if (open()) channel.send(frame as Uint8Array<ArrayBuffer>);
+        },
+        isOpen: open,
       },
-      isOpen: open,
-    });
+      // The page draws a screen (its parser takes 5–10 MB/s): under a flood it would rather
+      // have the screen than hold the program back to its own pace (docs/web.md).
+      { pace: 'screen' },
+    );
     this.channel = channel;
     channel.binaryType = 'arraybuffer';
     channel.addEventListener('message', (e: MessageEvent) => {

@@ -134,6 +134,7 @@ export class Attachment {
     const c: DeviceControl = f.control;
     switch (c.t) {
       case 'resize':
+        this.#pacer.prefer(c.pace);
         this.resize(c.cols, c.rows);
         return;
       case 'ack':

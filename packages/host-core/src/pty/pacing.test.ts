@@ -60,3 +60,58 @@ describe('pacing modes', () => {
     }
   });
 });
+
+/**
+ * A flood on a fake clock: the program writes 16 KiB frames whenever the
+ * window lets it, up to `program` bytes per ms; the device takes `device`
+ * bytes per ms and acks them; the program writes only in the first `duty`
+ * ms of every 100. Returns the pacer and when it left STREAM.
+ */
+function flood(pace: string | undefined, program: number, device: number, ms = 1000, duty = 100) {
+  let t = 0;
+  const pacer = new Pacer(PACING_DEFAULTS, () => t);
+  pacer.prefer(pace);
+  let sent = 0;
+  let acked = 0;
+  let budget = 0;
+  let syncAt = -1;
+  while (t < ms) {
+    // The program writes in the first `duty` ms of every 100.
+    if (t % 100 < duty) budget += program;
+    while (budget >= 16384 && !pacer.blocking) {
+      budget -= 16384;
+      if (pacer.output(16384) === 'send') {
+        sent += 16384;
+        pacer.link.track(sent, 16384, false);
+      }
+    }
+    if (pacer.mode === 'SYNC' && syncAt < 0) syncAt = t;
+    t += 1;
+    const next = Math.min(sent, acked + device);
+    if (next > acked) {
+      acked = next;
+      pacer.link.ack(acked);
+    }
+  }
+  return { pacer, syncAt };
+}
+
+describe('a device that prefers the screen', () => {
+  it('gets screen sync once it has held a flood back for `behindMs`, on a link that is not slow', () => {
+    // The page's parser: 7 MB/s, against a program writing 60 MB/s.
+    const screen = flood('screen', 60_000, 7_000);
+    assert.equal(screen.pacer.mode, 'SYNC');
+    const behind = PACING_DEFAULTS.behindMs;
+    assert.ok(screen.syncAt >= behind && screen.syncAt < behind + 100, `sync at ${screen.syncAt} ms`);
+    // The same link without the preference keeps every byte: 7 MB/s is not a slow link.
+    assert.equal(flood(undefined, 60_000, 7_000).pacer.mode, 'STREAM');
+    assert.equal(flood('stream', 60_000, 7_000).pacer.mode, 'STREAM');
+  });
+
+  it('keeps streaming while it keeps pace with the program', () => {
+    // Bursts of 600 KB that fill the window each time, which the device drains between them.
+    assert.equal(flood('screen', 60_000, 20_000, 1000, 10).pacer.mode, 'STREAM');
+    // The same device under a flood that does not stop falls behind.
+    assert.equal(flood('screen', 60_000, 20_000).pacer.mode, 'SYNC');
+  });
+});

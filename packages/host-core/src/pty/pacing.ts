@@ -27,6 +27,12 @@ export interface PacingTuning extends WindowBounds {
   readonly sync: boolean;
   /** A link is slow (screen sync) when it would take longer than this to drain `maxWindow`. */
   readonly syncDrainMs: number;
+  /**
+   * A device that prefers the screen (`resize` with `pace: "screen"`) gets
+   * screen sync once its window has stayed full — the program held back to
+   * the device's pace — for this long (or 2 × RTT, the longer).
+   */
+  readonly behindMs: number;
 }
 
 export const PACING_DEFAULTS: PacingTuning = {
@@ -35,6 +41,7 @@ export const PACING_DEFAULTS: PacingTuning = {
   drainMs: 100,
   sync: true,
   syncDrainMs: 250,
+  behindMs: 50,
 };
 
 /** Pacing modes. */
@@ -93,6 +100,10 @@ export class Pacer {
   #lastOutputAt = 0;
   #syncs = 0;
   #skipped = 0;
+  /** The device prefers the screen to being kept up with byte by byte. */
+  #screen = false;
+  /** When the window filled and has not drained to empty since (0: not full). */
+  #fullSince = 0;
 
   /** `now` is in milliseconds (`performance.now` in production). */
   constructor(tuning: PacingTuning, now: () => number) {
@@ -137,6 +148,11 @@ export class Pacer {
     this.#seen = offset;
   }
 
+  /** The device's `pace`: `screen` lets a device that falls behind a flood get the screen. */
+  prefer(pace: string | undefined): void {
+    this.#screen = pace === 'screen';
+  }
+
   /** Input from the device: in sync mode what answers it goes out at once, not at the next slot. */
   input(): void {
     if (this.#mode === 'SYNC') this.#urgentUntil = this.#now() + Math.max(100, 2 * this.link.rtt());
@@ -148,10 +164,15 @@ export class Pacer {
    * link switches to sync here.
    */
   output(bytes: number): 'send' | 'skip' {
-    this.#lastOutputAt = this.#now();
+    const now = this.#now();
+    this.#lastOutputAt = now;
     this.#seen += bytes;
+    // The device had taken everything: it keeps pace with the program.
+    if (this.link.inflight === 0) this.#fullSince = 0;
     if (this.#mode === 'STREAM' && !this.#dirty && this.link.inflight + bytes > this.link.window) {
-      if (this.#tuning.sync && this.link.slowerThan(this.#tuning.syncDrainMs)) this.#setState('SYNC');
+      if (this.#fullSince === 0) this.#fullSince = now;
+      if (this.#tuning.sync && (this.link.slowerThan(this.#tuning.syncDrainMs) || this.#behind(now)))
+        this.#setState('SYNC');
     }
     if (this.#mode === 'SYNC' || this.#dirty) {
       this.#skipped += bytes;
@@ -232,6 +253,11 @@ export class Pacer {
     this.#setState('CLOSED');
   }
 
+  /** A device that prefers the screen has held the program back for `behindMs` (or 2 × RTT). */
+  #behind(now: number): boolean {
+    return this.#screen && now - this.#fullSince >= Math.max(this.#tuning.behindMs, 2 * this.link.rtt());
+  }
+
   /** Output quiet for this long ends sync mode. */
   #quietMs(): number {
     return Math.max(150, 2 * this.link.rtt());
@@ -242,5 +268,6 @@ export class Pacer {
       throw new HostError('bad_transition', `pacing: ${this.#mode} → ${next}`);
     }
     this.#mode = next;
+    if (next === 'STREAM') this.#fullSince = 0;
   }
 }

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { AgentClient, Device, HostConnection, PairedHost } from '@pocketshell/client';
+import type { AgentClient, Device, HostConnection } from '@pocketshell/client';
 import type { OpenedHost } from '@pocketshell/host-core';
 import {
   type AgentEvent,
@@ -28,6 +28,7 @@ import {
 } from '@pocketshell/protocol';
 import { limitsConfig, type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, openLoopbackHost, POCKETSHELL, ROOT, until } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 const STAND_INS = join(ROOT, 'test', 'support', 'agents', 'bin');
 
@@ -42,16 +43,7 @@ const conns: HostConnection[] = [];
 async function pairDevice(grants: Grant[], name: string): Promise<{ id: DeviceId; conn: HostConnection }> {
   const device = loopbackDevice(relay.wsUrl, generateKeyPair());
   devices.push(device);
-  let paired: Promise<PairedHost> | undefined;
-  const pinned = await host.agent.pair({
-    webUrl: relay.url,
-    grants,
-    onUrl: (url) => {
-      paired = device.pair(url, { name });
-    },
-    confirm: async () => true,
-  });
-  const h = await paired!;
+  const { pinned, host: h } = await pairNodeDevice(host.agent, device, { webUrl: relay.url, grants, name });
   const conn = await device.connect(h.id);
   conns.push(conn);
   return { id: pinned.id, conn };

@@ -34,6 +34,7 @@ import {
 } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, openLoopbackHost, until } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 const SAMPLE_MS = 500;
 const FOR_SECONDS = 2;
@@ -52,16 +53,11 @@ async function pairDevice(
   const keys: KeyPair = generateKeyPair();
   const device = loopbackDevice(relay.wsUrl, keys);
   devices.push(device);
-  let paired: Promise<PairedHost> | undefined;
-  await host.agent.pair({
+  const { host: host_ } = await pairNodeDevice(host.agent, device, {
     webUrl: relay.url,
     grants,
-    onUrl: (url) => {
-      paired = device.pair(url, { name: `alerts ${grants.join('+')}` });
-    },
-    confirm: async () => true,
+    name: `alerts ${grants.join('+')}`,
   });
-  const host_ = await paired!;
   // What the relay delivers live (`deliver` of a sealed `alert`), opened with the device's key.
   const pushed: AlertPushBody[] = [];
   device.relay.on('message', (m) => {

@@ -26,6 +26,7 @@ import {
 } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, openLoopbackHost, until } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 let relay: StartedRelay;
 let dataDir: string;
@@ -59,16 +60,13 @@ before(async () => {
   });
   host.agent.start();
   device = loopbackDevice(relay.wsUrl, keyPair);
-  let pairing: Promise<PairedHost> | undefined;
-  await host.agent.pair({
-    webUrl: relay.url,
-    grants: ['shell', 'stats'],
-    onUrl: (url) => {
-      pairing = device.pair(url, { name: 'attention' });
-    },
-    confirm: async () => true,
-  });
-  paired = await pairing!;
+  paired = (
+    await pairNodeDevice(host.agent, device, {
+      webUrl: relay.url,
+      grants: ['shell', 'stats'],
+      name: 'attention',
+    })
+  ).host;
   device.relay.on('message', (m) => {
     if (m.t === 'deliver' && m.env.kind === 'alert' && m.from === paired.id) delivered.push(openAlert(m.env));
   });

@@ -33,6 +33,7 @@ import {
 import type { RawClient } from '@pocketshell/relay/testing';
 import { loopbackDevice, openLoopbackHost, until } from '../support/cli.ts';
 import { EvilRelay, type Frame, forgedEnvelope, type Tap } from '../support/evil-relay.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 let evil: EvilRelay;
 let home: string;
@@ -111,16 +112,12 @@ function newDevice(key: KeyPair = generateKeyPair()): Device {
 async function pairHonestly(): Promise<{ device: Device; key: KeyPair; paired: PairedHost }> {
   const key = generateKeyPair();
   const device = newDevice(key);
-  let paired: Promise<PairedHost> | undefined;
-  await host.agent.pair({
+  const { host: pairedHost } = await pairNodeDevice(host.agent, device, {
     webUrl: evil.url,
     grants: ['shell'],
-    onUrl: (url) => {
-      paired = device.pair(url, { name: 'phone' });
-    },
-    confirm: async () => true,
+    name: 'phone',
   });
-  return { device, key, paired: await paired! };
+  return { device, key, paired: pairedHost };
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   pocketshell,
   waitForOutput,
 } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 let relay: StartedRelay;
 let dataDir: string;
@@ -46,16 +47,12 @@ async function pairDevice(
 ): Promise<{ device: Device; host: PairedHost; id: DeviceId }> {
   const device = loopbackDevice(relay.wsUrl, generateKeyPair());
   devices.push(device);
-  let paired: Promise<PairedHost> | undefined;
-  const pinned = await host.agent.pair({
+  const { pinned, host: pairedHost } = await pairNodeDevice(host.agent, device, {
     webUrl: relay.url,
     grants,
-    onUrl: (url) => {
-      paired = device.pair(url, { name });
-    },
-    confirm: async () => true,
+    name,
   });
-  return { device, host: await paired!, id: pinned.id };
+  return { device, host: pairedHost, id: pinned.id };
 }
 
 function audit(): Record<string, unknown>[] {

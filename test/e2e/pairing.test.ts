@@ -26,6 +26,7 @@ import {
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { WebSocket } from 'ws';
 import { loopbackDevice } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 let relay: StartedRelay;
 let home: string;
@@ -127,15 +128,10 @@ test('a device that redeems the link but never completes leaves nothing pinned o
 test('a device that completes is pinned on both sides', async () => {
   const device: Device = loopbackDevice(relay.wsUrl);
   closers.push(() => device.close());
-  let paired: ReturnType<Device['pair']> | undefined;
-  const pinned = await host.agent.pair({
+  const { pinned, host: hostSide } = await pairNodeDevice(host.agent, device, {
     webUrl: relay.url,
-    onUrl: (url) => {
-      paired = device.pair(url, { name: 'phone' });
-    },
-    confirm: async () => true,
+    name: 'phone',
   });
-  const hostSide = await paired!;
   assert.equal(pinned.id, device.id);
   assert.equal(hostSide.id, host.agent.id);
   assert.equal(host.trust.status(device.id).status, 'paired');

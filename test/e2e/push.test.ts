@@ -32,6 +32,7 @@ import {
 import { DATABASE_FILE } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, openLoopbackHost } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 import { TestPushService } from '../support/push-service.ts';
 
 const SENTINEL = `SENTINEL-push-${randomBytes(8).toString('hex')}`;
@@ -58,16 +59,13 @@ before(async () => {
   host.agent.start();
   deviceKey = generateKeyPair();
   device = loopbackDevice(relay.wsUrl, deviceKey);
-  let pairing: Promise<PairedHost> | undefined;
-  await host.agent.pair({
-    webUrl: relay.url,
-    grants: ['shell'],
-    onUrl: (url) => {
-      pairing = device.pair(url, { name: 'push test phone' });
-    },
-    confirm: async () => true,
-  });
-  paired = await pairing!;
+  paired = (
+    await pairNodeDevice(host.agent, device, {
+      webUrl: relay.url,
+      grants: ['shell'],
+      name: 'push test phone',
+    })
+  ).host;
 });
 
 after(async () => {

@@ -35,6 +35,7 @@ import {
 } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, until } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 let relay: StartedRelay;
 let home: string;
@@ -68,16 +69,12 @@ async function pairDevice(grants: ('shell' | 'stats')[]) {
   const key = generateKeyPair();
   const device = loopbackDevice(relay.wsUrl, key);
   devices.push(device);
-  let paired: Promise<PairedHost> | undefined;
-  await host.agent.pair({
+  const { host: pairedHost } = await pairNodeDevice(host.agent, device, {
     webUrl: relay.url,
     grants,
-    onUrl: (url) => {
-      paired = device.pair(url, { name: `device ${grants.join('+')}` });
-    },
-    confirm: async () => true,
+    name: `device ${grants.join('+')}`,
   });
-  return { device, key, host: await paired! };
+  return { device, key, host: pairedHost };
 }
 
 function auditRefusals(): { code: string; what: string; device?: string }[] {

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Device, type PairedHost } from '@pocketshell/client';
+import { Device } from '@pocketshell/client';
 import type { OpenedHost } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { isLoopbackIPv4, WeriftEngine } from '@pocketshell/webrtc';
@@ -22,6 +22,7 @@ import { WebSocket } from 'ws';
 import { openLoopbackHost, until, waitForText } from '../support/cli.ts';
 import { held, type StartedFleet, startFleet } from '../support/fleet.ts';
 import { type StartedHaproxy, startHaproxy } from '../support/haproxy.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 function nodeDevice(relayUrl: string): Device {
   return new Device({
@@ -75,15 +76,10 @@ describe('relay fleet behind HAProxy: a node dies, clients fail over through the
     const device = nodeDevice(lb.wsUrl);
     devices.push(device);
     device.start();
-    let paired: Promise<PairedHost> | undefined;
-    await host.agent.pair({
+    const { host: hostInfo } = await pairNodeDevice(host.agent, device, {
       webUrl: lb.url,
-      onUrl: (url) => {
-        paired = device.pair(url, { name: 'phone behind the balancer' });
-      },
-      confirm: async () => true,
+      name: 'phone behind the balancer',
     });
-    const hostInfo = await paired!;
     // both went through the balancer to node 0
     assert.deepEqual(await held(a.url), { host: 1, device: 1 });
     assert.deepEqual(await held(b.url), { host: 0, device: 0 });
@@ -119,15 +115,11 @@ describe('relay fleet behind HAProxy: a node dies, clients fail over through the
     const phone2 = nodeDevice(lb.wsUrl);
     devices.push(phone2);
     phone2.start();
-    let paired2: Promise<PairedHost> | undefined;
-    await agent.pair({
+    const { host: paired2Host } = await pairNodeDevice(agent, phone2, {
       webUrl: lb.url,
-      onUrl: (url) => {
-        paired2 = phone2.pair(url, { name: 'second phone' });
-      },
-      confirm: async () => true,
+      name: 'second phone',
     });
-    assert.equal((await paired2!).id, hostInfo.id);
+    assert.equal(paired2Host.id, hostInfo.id);
     const c3 = await phone2.connect(hostInfo.id);
     const t3 = await c3.openTerminal('new', { cols: 80, rows: 24 });
     t3.write('echo third-$((7*7))\r');

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Device, type PairedHost } from '@pocketshell/client';
+import { Device } from '@pocketshell/client';
 import type { OpenedHost } from '@pocketshell/host-core';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { replyCode as code, junkEnvelope as env, pairClients, RawClient } from '@pocketshell/relay/testing';
@@ -24,6 +24,7 @@ import { isLoopbackIPv4, WeriftEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import { openLoopbackHost, until, waitForText } from '../support/cli.ts';
 import { type StartedFleet, startFleet } from '../support/fleet.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 const TURN = [
   '--turn-secret',
@@ -295,15 +296,7 @@ describe('relay fleet: a live terminal while its node dies', () => {
     });
     device.start();
     const d = device;
-    let paired: Promise<PairedHost> | undefined;
-    await host.agent.pair({
-      webUrl: a.url,
-      onUrl: (url) => {
-        paired = d.pair(url, { name: 'fleet phone' });
-      },
-      confirm: async () => true,
-    });
-    const hostInfo = await paired!;
+    const { host: hostInfo } = await pairNodeDevice(host.agent, d, { webUrl: a.url, name: 'fleet phone' });
     const conn = await device.connect(hostInfo.id);
     const term = await conn.openTerminal('new', { cols: 80, rows: 24 });
     term.write('echo before-$((20+1))\r');

@@ -18,6 +18,7 @@ import { b64u, fromB64u } from '@pocketshell/protocol';
 import { RelayLink } from '@pocketshell/webrtc';
 import { loopbackDevice, openLoopbackHost, until, waitForText } from '../support/cli.ts';
 import { EvilRelay, type Frame } from '../support/evil-relay.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 let evil: EvilRelay;
 let home: string;
@@ -32,16 +33,8 @@ before(async () => {
   host.agent.start();
   await host.agent.relay.waitReady();
   device = loopbackDevice(evil.wsUrl);
-  let pairing: Promise<PairedHost> | undefined;
-  await host.agent.pair({
-    webUrl: evil.url,
-    grants: ['shell'],
-    onUrl: (url) => {
-      pairing = device.pair(url, { name: 'phone' });
-    },
-    confirm: async () => true,
-  });
-  paired = await pairing!;
+  paired = (await pairNodeDevice(host.agent, device, { webUrl: evil.url, grants: ['shell'], name: 'phone' }))
+    .host;
 });
 
 beforeEach(() => {

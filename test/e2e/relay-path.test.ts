@@ -24,6 +24,7 @@ import { RelayLink } from '@pocketshell/webrtc';
 import { type IPty, spawn as ptySpawn } from 'node-pty';
 import { WebSocket } from 'ws';
 import { loopbackDevice, POCKETSHELL, pocketshell, until, waitForText } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 const TYPED = `SENTINEL-relaypath-${randomBytes(6).toString('hex')}`;
 
@@ -70,16 +71,13 @@ before(async () => {
   host.agent.start();
   device = loopbackDevice(relay.wsUrl);
   devices.push(device);
-  let pairing: Promise<PairedHost> | undefined;
-  await host.agent.pair({
-    webUrl: relay.url,
-    grants: ['shell', 'stats', 'files:read', 'files:write'],
-    onUrl: (url) => {
-      pairing = device.pair(url, { name: 'relay path' });
-    },
-    confirm: async () => true,
-  });
-  paired = await pairing!;
+  paired = (
+    await pairNodeDevice(host.agent, device, {
+      webUrl: relay.url,
+      grants: ['shell', 'stats', 'files:read', 'files:write'],
+      name: 'relay path',
+    })
+  ).host;
   // A second device: the CLI's, with its own state folder.
   cliEnv = {
     POCKETSHELL_HOME: join(home, 'cli-device'),
@@ -187,16 +185,11 @@ test('a device whose WebRTC cannot connect falls back to the relay path by itsel
   });
   devices.push(stuck);
   stuck.start();
-  let pairing: Promise<PairedHost> | undefined;
-  await host.agent.pair({
+  const { host: h } = await pairNodeDevice(host.agent, stuck, {
     webUrl: relay.url,
     grants: ['shell'],
-    onUrl: (url) => {
-      pairing = stuck.pair(url, { name: 'stuck on udp' });
-    },
-    confirm: async () => true,
+    name: 'stuck on udp',
   });
-  const h = await pairing!;
   const conn = await stuck.open(h.id, { fallbackMs: 2000 });
   assert.equal(await conn.path(), 'relay');
   const term = await conn.openTerminal('new');

@@ -18,6 +18,7 @@ import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } f
 import { DATABASE_FILE } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, waitForText } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 const TYPED = 'SENTINEL-typed-91c4e2';
 const ENV = 'SENTINEL-daemon-env-3b7f10';
@@ -53,16 +54,8 @@ before(async () => {
   });
   host.agent.start();
   device = loopbackDevice(relay.wsUrl);
-  let pairing: Promise<PairedHost> | undefined;
-  await host.agent.pair({
-    webUrl: relay.url,
-    grants: ['shell'],
-    onUrl: (url) => {
-      pairing = device.pair(url, { name: AUDITED });
-    },
-    confirm: async () => true,
-  });
-  paired = await pairing!;
+  paired = (await pairNodeDevice(host.agent, device, { webUrl: relay.url, grants: ['shell'], name: AUDITED }))
+    .host;
 });
 
 after(async () => {

@@ -29,6 +29,7 @@ import {
   until,
   waitForOutput,
 } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 let relay: StartedRelay;
 let home: string;
@@ -38,16 +39,12 @@ const devices: Device[] = [];
 async function pairDevice(grants: Grant[] = ['shell']): Promise<{ device: Device; host: PairedHost }> {
   const device = loopbackDevice(relay.wsUrl, generateKeyPair());
   devices.push(device);
-  let paired: Promise<PairedHost> | undefined;
-  await host.agent.pair({
+  const { host: pairedHost } = await pairNodeDevice(host.agent, device, {
     webUrl: relay.url,
     grants,
-    onUrl: (url) => {
-      paired = device.pair(url, { name: 'limits test' });
-    },
-    confirm: async () => true,
+    name: 'limits test',
   });
-  return { device, host: await paired! };
+  return { device, host: pairedHost };
 }
 
 function audit(): Record<string, unknown>[] {

@@ -32,6 +32,7 @@ import { type Grant, parseStatsSnapshot, randomId, type StatsSnapshot } from '@p
 import { DATABASE_FILE } from '@pocketshell/relay';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice, POCKETSHELL, pocketshell, until } from '../support/cli.ts';
+import { pairNodeDevice } from '../support/pair.ts';
 
 const MARKER = `PSMARKER_${randomId(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
 
@@ -64,16 +65,12 @@ async function pairDevice(
 ): Promise<{ device: Device; host: PairedHost }> {
   const device = loopbackDevice(relay.wsUrl);
   devices.push(device);
-  let paired: Promise<PairedHost> | undefined;
-  await on.agent.pair({
+  const { host: pairedHost } = await pairNodeDevice(on.agent, device, {
     webUrl: relay.url,
     grants,
-    onUrl: (url) => {
-      paired = device.pair(url, { name: `stats ${grants.join('+')}` });
-    },
-    confirm: async () => true,
+    name: `stats ${grants.join('+')}`,
   });
-  return { device, host: await paired! };
+  return { device, host: pairedHost };
 }
 
 function audit(): Record<string, unknown>[] {

@@ -14,6 +14,8 @@ import {
   concat,
   type ExitReason,
   encodeControl,
+  LINK_MAX_PLAINTEXT,
+  LINK_RECORD_HEADER,
   SESSION_KINDS,
   SESSION_STATES,
   type SessionInfo,
@@ -64,7 +66,9 @@ export interface SessionTuning {
 export const SESSION_DEFAULTS: SessionTuning = {
   window: 256 * 1024,
   scrollback: 1000,
-  maxFrameData: 16 * 1024 - 1,
+  // Two full data frames (a type byte each, and a record header) fill one frame of the relay
+  // path (docs/protocol.md §10); a WebRTC message may hold 16 KiB.
+  maxFrameData: LINK_MAX_PLAINTEXT / 2 - LINK_RECORD_HEADER - 1,
   snapshotMax: 60 * 1024,
   killGraceMs: 3000,
 };

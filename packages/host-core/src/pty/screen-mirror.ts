@@ -46,7 +46,7 @@ const TAIL_KEEP = 4096;
 const FLOOD_BYTES = 64 * 1024;
 const FLOOD_WINDOW_MS = 30;
 /** A batch is handed on at once when it reaches this size. */
-const BATCH_MAX = 1024 * 1024;
+const BATCH_MAX = 256 * 1024;
 
 /** A piece of output waiting in a batch, with when it was read. */
 interface Piece {
@@ -213,7 +213,8 @@ export class ScreenMirror {
     const clean = this.#batchClean;
     this.#batch = [];
     this.#batchBytes = 0;
-    const bytes = pieces.length === 1 ? pieces[0]!.bytes : concatPieces(pieces);
+    const bytes = pieces.length === 1 ? pieces[0]!.bytes : joined(pieces);
+    const total = bytes.length;
     const plan = planFastForward(bytes, this.#scrollback + 2 * this.#term.rows, clean);
     if (!plan) {
       for (const p of pieces) this.#feed(p.bytes, p.at);
@@ -241,8 +242,8 @@ export class ScreenMirror {
           this.#handed -= plan.pen.length;
           this.#feed(plan.pen, stamp(plan.end));
         }
-        this.#feedRange(pieces, plan.end, bytes.length);
-      } else this.#feedRange(pieces, plan.start, bytes.length);
+        this.#feedRange(pieces, plan.end, total);
+      } else this.#feedRange(pieces, plan.start, total);
       if (this.#batch.length === 0) return;
       if (this.#waiters.length > 0 || this.#batchBytes >= BATCH_MAX) this.#flushBatch();
       else this.#armBatch();
@@ -442,16 +443,24 @@ export class ScreenMirror {
   }
 }
 
-function concatPieces(pieces: readonly Piece[]): Uint8Array {
+/**
+ * One buffer the batches are joined in for planning (only read while
+ * planning; the parser is fed the pieces themselves), kept for the next
+ * instead of a new one per batch: each allocation freed through a flood
+ * leaves glibc's heap a little larger afterwards.
+ */
+let joinBuffer = new Uint8Array(0);
+
+function joined(pieces: readonly Piece[]): Uint8Array {
   let size = 0;
   for (const p of pieces) size += p.bytes.length;
-  const out = new Uint8Array(size);
+  if (joinBuffer.length < size) joinBuffer = new Uint8Array(Math.max(size, BATCH_MAX + 64 * 1024));
   let at = 0;
   for (const p of pieces) {
-    out.set(p.bytes, at);
+    joinBuffer.set(p.bytes, at);
     at += p.bytes.length;
   }
-  return out;
+  return joinBuffer.subarray(0, size);
 }
 
 /** Longest title passed on; titles are program-controlled. */

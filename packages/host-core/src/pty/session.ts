@@ -14,8 +14,6 @@ import {
   concat,
   type ExitReason,
   encodeControl,
-  LINK_MAX_PLAINTEXT,
-  LINK_RECORD_HEADER,
   SESSION_KINDS,
   SESSION_STATES,
   type SessionInfo,
@@ -66,9 +64,7 @@ export interface SessionTuning {
 export const SESSION_DEFAULTS: SessionTuning = {
   window: 256 * 1024,
   scrollback: 1000,
-  // Two full data frames (a type byte each, and a record header) fill one frame of the relay
-  // path (docs/protocol.md §10); a WebRTC message may hold 16 KiB.
-  maxFrameData: LINK_MAX_PLAINTEXT / 2 - LINK_RECORD_HEADER - 1,
+  maxFrameData: 16 * 1024 - 1,
   snapshotMax: 60 * 1024,
   killGraceMs: 3000,
 };
@@ -103,12 +99,6 @@ type PauseReason = 'flow' | 'snapshot' | 'mirror';
  * snapshot never waits for a long parse.
  */
 const MIRROR_LAG_MAX = 256 * 1024;
-
-/**
- * A PTY read this long filled the kernel's buffer (Linux hands at most 4095
- * bytes per read of a PTY): the program has more output waiting.
- */
-const FULL_READ = 4095;
 
 export class Session implements AttachmentHost {
   readonly id: string;
@@ -145,7 +135,6 @@ export class Session implements AttachmentHost {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #flushScheduled = false;
-  #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(init: SessionInit) {
     this.id = init.id;
@@ -372,21 +361,15 @@ export class Session implements AttachmentHost {
    * PTY output is coalesced: the reads that arrive in one turn of the event
    * loop (libuv reads a PTY in pieces of a few KiB) are handed on together at
    * the check phase right after, or as soon as a full frame's worth is
-   * waiting — fewer, fuller frames for the transport. A read that filled the
-   * PTY's buffer waits for the next turn's (up to a frame, at most 1 ms):
-   * in a flood that makes full frames; a short read (an echo, a prompt) adds
-   * no delay.
+   * waiting — fewer, fuller frames for the transport, and no added delay
+   * beyond the current turn.
    */
   #onData(data: Uint8Array): void {
     if (this.#state === 'EXITED' || data.length === 0) return;
     this.#pending.push(data);
     this.#pendingBytes += data.length;
     if (this.#pendingBytes >= this.#tuning.maxFrameData) this.#flush();
-    else if (data.length >= FULL_READ) {
-      // The PTY's buffer was full, so more is waiting and comes in the next turn: wait for it (up
-      // to a frame's worth), but not long, in case this was the end after all.
-      if (!this.#flushScheduled) this.#flushTimer ??= setTimeout(() => this.#flush(), 1);
-    } else if (!this.#flushScheduled) {
+    else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
     }
@@ -394,8 +377,6 @@ export class Session implements AttachmentHost {
 
   #flush(): void {
     this.#flushScheduled = false;
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
     if (this.#pendingBytes === 0) return;
     const data = this.#pending.length === 1 ? this.#pending[0]! : concat(...this.#pending);
     this.#pending = [];

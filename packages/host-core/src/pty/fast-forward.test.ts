@@ -12,6 +12,7 @@ import { describe, test } from 'node:test';
 import { utf8 } from '@pocketshell/protocol';
 import serializeAddon from '@xterm/addon-serialize';
 import xtermHeadless from '@xterm/headless';
+import { mulberry32 } from '../../testing/random.ts';
 import { planFastForward } from './fast-forward.ts';
 import { ScreenMirror } from './screen-mirror.ts';
 
@@ -81,18 +82,6 @@ describe('fast-forward planner', () => {
   });
 });
 
-/** A seeded generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WORDS = ['build', 'ok', 'été', '✓', '漢字', '😀', 'e\u0301', '\t', 'warning:', 'x'.repeat(37), '-'];
 const PENS = [
   '\x1b[1;31m',
@@ -126,7 +115,7 @@ const RARE = [
 ];
 
 function flood(seed: number, size: number, rareOdds: number): Uint8Array {
-  const r = random(seed);
+  const r = mulberry32(seed);
   let out = '';
   while (out.length < size) {
     let line = '';
@@ -165,7 +154,7 @@ async function mirrored(
   seed: number,
   pauses = true,
 ): Promise<{ screen: string; skipped: number }> {
-  const r = random(seed);
+  const r = mulberry32(seed);
   const m = new ScreenMirror({ ...g, snapshotMax: 64 << 20 });
   let at = 0;
   while (at < bytes.length) {

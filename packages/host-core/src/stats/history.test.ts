@@ -16,6 +16,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type HistoryPoint, type HistoryRange, ProtocolError } from '@pocketshell/protocol';
+import { mulberry32 } from '../../testing/random.ts';
 import { isHostError } from '../errors.ts';
 import { writerSeries, writerValue } from './fixtures/history-writer-values.ts';
 import {
@@ -41,18 +42,6 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-history-'));
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-/** A seeded PRNG (mulberry32), so every run records the same samples. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The raw samples of one series, kept by the test as the independent reference. */
 type Raw = { at: number[]; v: number[] };
@@ -104,7 +93,7 @@ describe('history store', () => {
     const store = new HistoryStore(dir);
     const names = ['cpu', 'mem', 'net.rx', 'disk:/'];
     const raw = new Map<string, Raw>(names.map((n) => [n, { at: [], v: [] }]));
-    const rand = prng(14);
+    const rand = mulberry32(14);
     const end = T0 + 3 * DAY + 17 * MIN + 29_000; // ends inside a minute, inside an hour
     const checkAll = (now: number) => {
       for (const range of RANGES) {
@@ -198,7 +187,7 @@ describe('history store', () => {
 
   test(`disk: ${MAX_SERIES} series of full-precision values take at most ${ROW_BYTES} bytes a row, so the file stays under HISTORY_DISK_BOUND; the ${MAX_SERIES + 1}th series is refused`, (t) => {
     const store = new HistoryStore(dir);
-    const rand = prng(7);
+    const rand = mulberry32(7);
     const names = Array.from({ length: MAX_SERIES }, (_, k) => `temp:sensor_${k}`);
     const end = T0 + 3 * DAY;
     for (let at = T0; at < end; at += MIN) {
@@ -240,7 +229,7 @@ describe('history store', () => {
   test('a restart keeps the history, the minute in progress included, and rolls up the hour it was in', () => {
     let store = new HistoryStore(dir);
     const raw: Raw = { at: [], v: [] };
-    const rand = prng(3);
+    const rand = mulberry32(3);
     const sample = (at: number) => {
       const v = Math.round(rand() * 6400) / 64;
       raw.at.push(at);

@@ -275,8 +275,11 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
   test('a flood the page cannot keep up with ends in screen sync: the last lines and the scrollback shown, not every byte', async () => {
     const { page } = phone;
     await openTerminal();
-    // `seq` writes ≈15 MB far faster than the page parses (5–10 MB/s): the page asks for the
-    // screen when it falls behind (resize `pace: "screen"`), so the host sends it snapshots.
+    // `seq` writes ≈15 MB faster than the page parses: the page asks for the screen when it falls
+    // behind (resize `pace: "screen"`), so the host sends it snapshots. The page's CPU is slowed
+    // tenfold, so that it falls behind however loaded the machine running the host is.
+    const cdp = await phone.context.newCDPSession(page);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 10 });
     const live = await page.evaluate(() => {
       const t = (
         globalThis as unknown as { pocketshellTerminal: { onOutput(l: (b: Uint8Array) => void): () => void } }
@@ -312,6 +315,8 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
       streamed < 8_000_000,
       `${streamed} of ≈15 MB came as live bytes: the rest was skipped for snapshots`,
     );
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+    await cdp.detach();
     await screenshot(page, 'p9-flood-screen-sync');
   });
 

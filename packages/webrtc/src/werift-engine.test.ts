@@ -10,6 +10,7 @@
  * which runs werift with itself.
  */
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { describe, it } from 'node:test';
 import { candidateAddress, sdpFingerprint } from '@pocketshell/protocol';
 import {
@@ -196,6 +197,65 @@ describe('WeriftEngine', () => {
   it('defaults to the browser-safe SCTP MTU', () => {
     assert.equal(BROWSER_SAFE_SCTP_MTU, 1191);
     assert.equal(new WeriftEngine().name, 'werift');
+  });
+});
+
+describe('werift: the warm-up connection a daemon runs ahead', () => {
+  /** Runs `f`, recording where werift's UDP sockets send (address of each datagram) meanwhile. */
+  async function sentTo(f: () => Promise<void>): Promise<string[]> {
+    const to: string[] = [];
+    const send = dgram.Socket.prototype.send;
+    dgram.Socket.prototype.send = function recorded(this: dgram.Socket, ...args: unknown[]) {
+      const address = args.find((a, i) => i > 0 && typeof a === 'string');
+      to.push(typeof address === 'string' ? address : '?');
+      return (send as (...a: unknown[]) => void).apply(this, args);
+    } as typeof send;
+    try {
+      await f();
+    } finally {
+      dgram.Socket.prototype.send = send;
+    }
+    return to;
+  }
+
+  it('prepare with warmUp connects two throwaway peers on 127.0.0.1 alone and closes them', async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    const before = udpSockets();
+    // Bound to no address: the warm-up still stays on loopback.
+    const warm = new WeriftEngine({ warmUp: true });
+    const to = await sentTo(() => warm.prepare());
+    // ICE checks, DTLS and SCTP both ways: many datagrams, every one to 127.0.0.1.
+    assert.ok(to.length >= 10, `the warm-up connected (${to.length} datagrams)`);
+    assert.deepEqual([...new Set(to)], ['127.0.0.1']);
+    // werift closes its sockets without awaiting them; their close callbacks run on the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(udpSockets(), before, 'every socket of the warm-up is closed');
+    // Once: a second prepare sends nothing.
+    assert.deepEqual(await sentTo(() => warm.prepare()), []);
+  });
+
+  it('a warmed engine makes working peers', async () => {
+    const warm = new WeriftEngine({ bindAddress: '127.0.0.1', warmUp: true });
+    await warm.prepare();
+    const a = await warm.createPeer(loopbackPeerOptions('offerer'));
+    const b = await engine.createPeer(loopbackPeerOptions('answerer'));
+    try {
+      const channel = a.createDataChannel('control');
+      const remote = nextChannel(b, 'control');
+      await connectDirect(a, b);
+      const theirs = await remote;
+      if (channel.readyState !== 'open') await once(channel, 'open');
+      const got = messages(theirs, 1);
+      channel.send('after the warm-up');
+      assert.deepEqual(await got, ['after the warm-up']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('prepare without warmUp connects nothing', async () => {
+    assert.deepEqual(await sentTo(() => new WeriftEngine({ bindAddress: '127.0.0.1' }).prepare()), []);
   });
 });
 

@@ -77,6 +77,13 @@ export interface WeriftEngineOptions {
    * instead of Node's store (a test CA). The certificate is always verified.
    */
   turnTlsCa?: string;
+  /**
+   * `prepare` also runs one loopback connection (127.0.0.1 only) between two
+   * throwaway peers, so that the first real one does not also compile
+   * werift's code: for a long-lived process (the daemon), not a one-shot
+   * command, which would pay for it on its own connection's way.
+   */
+  warmUp?: boolean;
 }
 
 interface Unsubscribable {
@@ -509,11 +516,13 @@ export class WeriftEngine implements WebRtcEngine {
   readonly #sctpMtu: number;
   readonly #turnTlsCa: string | undefined;
   #cert: Promise<RTCCertificate> | undefined;
+  #warmUpAhead: boolean;
 
   constructor(options: WeriftEngineOptions = {}) {
     this.#bindAddress = options.bindAddress;
     this.#sctpMtu = options.sctpMtu ?? BROWSER_SAFE_SCTP_MTU;
     this.#turnTlsCa = options.turnTlsCa;
+    this.#warmUpAhead = options.warmUp === true;
   }
 
   /**
@@ -522,6 +531,9 @@ export class WeriftEngine implements WebRtcEngine {
    */
   async prepare(): Promise<void> {
     await this.#nextCertificate();
+    if (!this.#warmUpAhead) return;
+    this.#warmUpAhead = false;
+    await this.#warmUp(await loadWerift());
   }
 
   /**
@@ -552,8 +564,51 @@ export class WeriftEngine implements WebRtcEngine {
   async createPeer(options: PeerOptions): Promise<Peer> {
     if (!Array.isArray(options.iceServers)) throw new TypeError('createPeer: iceServers must be an array');
     const w = await loadWerift();
-    const certificate = await this.#takeCertificate();
-    const bind = this.#bindAddress;
+    return this.#makePeer(w, await this.#takeCertificate(), options, this.#bindAddress);
+  }
+
+  /**
+   * One loopback connection between two throwaway peers of this engine, on
+   * 127.0.0.1 only: offer, answer, ICE, DTLS, SCTP, a channel opened and a
+   * message each way, then both closed. werift is JavaScript, so a process's
+   * first connection also compiles every step of it — ≈60 ms more than the
+   * next one on this machine (docs/benchmarks.md, issue 17). Done once
+   * ahead, by a daemon; gives up silently after 5 s.
+   */
+  async #warmUp(w: Werift): Promise<void> {
+    const peers: Peer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const make = async (role: PeerRole) => {
+        const p = await this.#makePeer(w, await newCertificate(w), { role, iceServers: [] }, '127.0.0.1');
+        peers.push(p);
+        return p;
+      };
+      const a = await make('offerer');
+      const b = await make('answerer');
+      a.on('icecandidate', (c) => void b.addIceCandidate(c).catch(() => {}));
+      b.on('icecandidate', (c) => void a.addIceCandidate(c).catch(() => {}));
+      const mine = a.createDataChannel('warm-up');
+      const echoed = new Promise<void>((resolve) => {
+        b.on('datachannel', (theirs) => theirs.on('message', (m) => theirs.send(m)));
+        mine.on('open', () => mine.send('warm-up'));
+        mine.on('message', () => resolve());
+      });
+      await b.setRemoteDescription(await a.setLocalDescription(await a.createOffer()));
+      await a.setRemoteDescription(await b.setLocalDescription(await b.createAnswer()));
+      await Promise.race([echoed, new Promise<void>((r) => (timer = setTimeout(r, 5000)))]);
+    } finally {
+      clearTimeout(timer);
+      await Promise.all(peers.map((p) => p.close().catch(() => {})));
+    }
+  }
+
+  async #makePeer(
+    w: Werift,
+    certificate: RTCCertificate,
+    options: PeerOptions,
+    bind: string | undefined,
+  ): Promise<Peer> {
     const allow = candidatePolicy(bind, options.localAddressFilter);
     const config: RTCPeerConnectionConfig = {
       // Always explicit: werift's default is a public STUN server.

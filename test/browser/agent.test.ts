@@ -36,27 +36,14 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { type AlertPushBody, type DeviceId, fromB64u, sealJson } from '@pocketshell/protocol';
-import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
-import {
-  assertFits,
-  browserSkip,
-  buildWeb,
-  launchPhone,
-  type Phone,
-  screenshot,
-  startWebRelay,
-  TestHost,
-} from './harness.ts';
+import { assertFits, browserSkip, browserSuite, screenshot, TestHost } from './harness.ts';
 
 const skip = browserSkip();
 
 describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
   let phoneId: DeviceId;
   let phonePub: Uint8Array;
   let work: string;
@@ -64,26 +51,47 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
   /** The chat route of the session the tests share. */
   let chatUrl: string;
   let sessionId: string;
-  const pageLog: string[] = [];
-  const cspViolations: string[] = [];
+  const suite = browserSuite({
+    host: { agents: true, alerts: true },
+    onFailure: async (t) => {
+      const text = await suite.phone.page
+        .locator('body')
+        .innerText()
+        .catch(() => '?');
+      t.diagnostic(`screen: ${text.slice(0, 1200)}`);
+      await screenshot(
+        suite.phone.page,
+        `agent-failed-${t.name.slice(0, 24).replace(/[^a-z0-9]+/gi, '-')}`,
+      ).catch(() => {});
+    },
+    // A test that failed mid-approval leaves an agent waiting for an answer, which the host's
+    // close only ends after its grace period (earlier runtime slices hung there): deny it first.
+    beforeClose: () => {
+      const agents = suite.host?.host.agents;
+      for (const s of agents?.sessions(phoneId) ?? []) {
+        if (s.pending === 0 || !agents) continue;
+        const asked = new Map<string, string>();
+        agents.watch(
+          phoneId,
+          s.id,
+          0,
+          (e) => e.type === 'approval' && asked.set(e.id, e.state),
+          () => {},
+        )();
+        for (const [id, state] of asked)
+          if (state === 'pending') agents.answer(phoneId, s.id, id, 'deny', 'test over');
+      }
+    },
+  });
 
   before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay, { agents: true, alerts: true });
-    hostId = host.host.identity.id;
-    work = join(host.home, 'work');
+    hostId = suite.host.host.identity.id;
+    work = join(suite.host.home, 'work');
     mkdirSync(work);
-    phone = await launchPhone();
-    await phone.context.grantPermissions(['notifications'], { origin: relay.url });
-    const { page } = phone;
-    page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-    const pinned = await host.host.agent.pair({
-      webUrl: relay.url,
+    await suite.phone.context.grantPermissions(['notifications'], { origin: suite.relay.url });
+    const { page } = suite.phone;
+    const pinned = await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell', 'agent'],
       onUrl: (url) => void page.goto(url),
       confirm: async (prompt) => {
@@ -94,43 +102,8 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     });
     phoneId = pinned.id as DeviceId;
     phonePub = fromB64u(pinned.pub);
-    host.host.trust.setAgentPolicy(phoneId, { tier: 'ask', roots: [work] });
+    suite.host.host.trust.setAgentPolicy(phoneId, { tier: 'ask', roots: [work] });
     await page.locator(`[data-host="${hostId}"][data-state="online"]`).waitFor();
-  });
-
-  afterEach(async (t) => {
-    if ((t as { passed?: boolean }).passed !== false) return;
-    if (pageLog.length) t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-    const text = await phone.page
-      .locator('body')
-      .innerText()
-      .catch(() => '?');
-    t.diagnostic(`screen: ${text.slice(0, 1200)}`);
-    await screenshot(phone.page, `agent-failed-${t.name.slice(0, 24).replace(/[^a-z0-9]+/gi, '-')}`).catch(
-      () => {},
-    );
-  });
-
-  after(async () => {
-    await phone?.close();
-    // A test that failed mid-approval leaves an agent waiting for an answer, which the host's
-    // close only ends after its grace period (earlier runtime slices hung there): deny it first.
-    const agents = host?.host.agents;
-    for (const s of agents?.sessions(phoneId) ?? []) {
-      if (s.pending === 0 || !agents) continue;
-      const asked = new Map<string, string>();
-      agents.watch(
-        phoneId,
-        s.id,
-        0,
-        (e) => e.type === 'approval' && asked.set(e.id, e.state),
-        () => {},
-      )();
-      for (const [id, state] of asked)
-        if (state === 'pending') agents.answer(phoneId, s.id, id, 'deny', 'test over');
-    }
-    await host?.close();
-    await relay?.stop();
   });
 
   /** Screenshots in both themes (the page back in dark after). */
@@ -147,8 +120,8 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     page.locator(`[data-testid="approval"][data-state="${state}"]`);
 
   test('the host screen links to Agents: the tier, the sandbox said plainly, the form', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${hostId}`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${hostId}`);
     await page.locator('[data-testid="host-agents"]').tap();
     await page.waitForURL((u) => u.hash === `#/host/${hostId}/agents`);
     await page.locator('[data-testid="agent-tier"][data-tier="ask"]').first().waitFor();
@@ -194,7 +167,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
       (await page.locator('[data-testid="agent-form-problem"]').textContent()) ?? '',
       /Not inside a workspace folder/,
     );
-    assert.equal(host.host.agents?.sessions(phoneId).length, 0, 'nothing started');
+    assert.equal(suite.host.host.agents?.sessions(phoneId).length, 0, 'nothing started');
     await page.locator('[data-testid="agent-folder"]').selectOption(work);
     await page.locator('[data-testid="agent-prompt"]').fill('');
     await page.locator('main.content').evaluate((m) => {
@@ -205,7 +178,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('a Claude session streams its text; a write waits for Approve, shown with its exact path and diff', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const file = join(work, 'from-phone.ts');
     const long = `first words ${'streamed while the turn runs '.repeat(4)}`.trim();
     await page
@@ -248,7 +221,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     await page.locator('[data-testid="agent-state"][data-state="waiting"]').waitFor();
     assert.equal(await page.locator('[data-testid="agent-tier"]').getAttribute('data-tier'), 'ask');
     // The header's "no sandbox" badge exactly when the session runs without one.
-    const sandboxed = host.host.agents?.sessions(phoneId).find((s) => s.id === sessionId)?.sandbox;
+    const sandboxed = suite.host.host.agents?.sessions(phoneId).find((s) => s.id === sessionId)?.sandbox;
     assert.equal(await page.locator('[data-testid="agent-no-sandbox"]').isVisible(), sandboxed === 'none');
     assert.equal(existsSync(file), false, 'nothing written before the answer');
     await page.waitForTimeout(300);
@@ -273,7 +246,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('deny with a reason: the file stays absent and the agent is told', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const denied = join(work, 'denied.txt');
     await page.locator('[data-testid="agent-input"]').fill(`write ${denied} nope`);
     await page.locator('[data-testid="agent-send"]').tap();
@@ -304,7 +277,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('a command’s approval shows the command in monospace; approved, it runs', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const ran = join(work, 'ran.txt');
     const command = `echo agent-ran > ${ran}`;
     await page.locator('[data-testid="agent-input"]').fill(`run ${command}`);
@@ -323,7 +296,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('a reload shows each event once; the sessions list has the session; Stop ends it', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const count = async () => ({
       user: await page.locator('[data-testid="msg-user"]').count(),
       agent: await page.locator('[data-testid="msg-agent"]').count(),
@@ -337,7 +310,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     await page.waitForTimeout(300);
     assert.deepEqual(await count(), before);
     // The Agents screen lists it, idle, with its title.
-    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    await page.goto(`${suite.relay.url}/#/host/${hostId}/agents`);
     const row = page.locator(`[data-testid="agent-sessions"] [data-session="${sessionId}"]`);
     await row.waitFor();
     assert.equal(await row.getAttribute('data-state'), 'idle');
@@ -352,10 +325,10 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('the past session is listed and resumed at the same tier', async () => {
-    const { page } = phone;
-    const native = host.host.agents?.sessions(phoneId).find((s) => s.id === sessionId)?.native;
+    const { page } = suite.phone;
+    const native = suite.host.host.agents?.sessions(phoneId).find((s) => s.id === sessionId)?.native;
     assert.ok(native, 'the session has its agent id');
-    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    await page.goto(`${suite.relay.url}/#/host/${hostId}/agents`);
     const past = page.locator(`[data-testid="agent-history"] [data-native="${native}"]`);
     await past.waitFor();
     assert.match((await past.textContent()) ?? '', /say first words/);
@@ -369,7 +342,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     await page.waitForURL((u) => /\/ag_[A-Za-z0-9]+$/.test(u.hash) && !u.hash.endsWith(sessionId));
     await page.locator('[data-testid="msg-agent"]', { hasText: 'resumed here' }).waitFor();
     assert.equal(await page.locator('[data-testid="agent-tier"]').getAttribute('data-tier'), 'ask');
-    const resumed = host.host.agents
+    const resumed = suite.host.host.agents
       ?.sessions(phoneId)
       .find((s) => s.id === decodeURIComponent(page.url().split('/').at(-1) ?? ''));
     assert.equal(resumed?.native, native, 'the same agent session');
@@ -379,10 +352,10 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('a secret the agent prints, split across two chunks, reaches the page redacted', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     // The stand-in's `secret`: a GitHub-style token (ghp_ and 36 characters) cut across two deltas.
     const token = `ghp_${'A1b2C3d4E5f6G7h8I9j0'.repeat(2).slice(0, 36)}`;
-    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    await page.goto(`${suite.relay.url}/#/host/${hostId}/agents`);
     await page.locator('[data-testid="agent-prompt"]').fill('secret');
     await page.locator('[data-testid="agent-start"]').tap();
     const message = page.locator('[data-testid="msg-agent"]', { hasText: 'here it is' });
@@ -399,9 +372,9 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('Interrupt stops the running turn: what the agent had not done yet never happens', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const file = join(work, 'never.txt');
-    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    await page.goto(`${suite.relay.url}/#/host/${hostId}/agents`);
     await page
       .locator('[data-testid="agent-prompt"]')
       .fill(
@@ -428,8 +401,8 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('a dropped connection: the chat reconnects and resumes from the last event, each shown once', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${hostId}/agents`);
     await page
       .locator('[data-testid="agent-prompt"]')
       .fill(['say before the drop and a few more words', 'sleep 6000', 'say after the drop'].join('\n'));
@@ -439,14 +412,14 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     // (The secret filter may hold a message's last word back until the agent's next step.)
     await page.locator('[data-testid="msg-agent"]', { hasText: 'before the drop' }).waitFor();
     // The host takes `shell` away: it hangs up every connection of the phone (the session lives on).
-    const connected = host.host.agent.connections().filter((c) => c.device === phoneId).length;
+    const connected = suite.host.host.agent.connections().filter((c) => c.device === phoneId).length;
     assert.ok(connected > 0);
     assert.equal(
       await page.locator('[data-testid="msg-agent"]', { hasText: 'after the drop' }).count(),
       0,
       'the drop comes mid-turn',
     );
-    host.host.agent.setGrants(phoneId, ['agent']);
+    suite.host.host.agent.setGrants(phoneId, ['agent']);
     await page.locator('[data-testid="agent-conn"]:not([hidden])').waitFor();
     await page.locator('[data-testid="msg-agent"]', { hasText: 'after the drop' }).waitFor();
     await page.locator('[data-testid="agent-conn"]').waitFor({ state: 'hidden' });
@@ -455,29 +428,29 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     await page.locator('[data-testid="agent-result"]').waitFor();
     assert.equal(await page.locator('[data-testid="agent-result"]').count(), 1);
     // Every event of the session shown once: the host's last number is the page's last.
-    const hostSeq = () => host.host.agents?.sessions(phoneId).find((s) => s.id === session)?.seq ?? -1;
+    const hostSeq = () => suite.host.host.agents?.sessions(phoneId).find((s) => s.id === session)?.seq ?? -1;
     const pageSeq = () =>
       page.locator('[data-testid="agent-chat"]').evaluate((el) => Number((el as HTMLElement).dataset.seq));
     const deadline = Date.now() + 10_000;
     while ((await pageSeq()) !== hostSeq() && Date.now() < deadline) await page.waitForTimeout(50);
     assert.equal(await pageSeq(), hostSeq(), 'the page has the host’s last event');
-    host.host.agent.setGrants(phoneId, ['shell', 'agent']);
+    suite.host.host.agent.setGrants(phoneId, ['shell', 'agent']);
     await page.locator('[data-testid="agent-stop"]').tap();
     await page.locator('[data-testid="stop-go"]').tap();
     await page.locator('[data-testid="agent-state"][data-state="ended"]').waitFor();
   });
 
   test('the “needs approval” alert opens that session’s chat, in-app and from a push', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const file = join(work, 'alerted.txt');
-    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    await page.goto(`${suite.relay.url}/#/host/${hostId}/agents`);
     await page.locator('[data-testid="agent-prompt"]').fill(`sleep 1500\nwrite ${file} alerted`);
     await page.locator('[data-testid="agent-start"]').tap();
     await page.waitForURL((u) => /\/ag_[A-Za-z0-9]+$/.test(u.hash));
     const route = new URL(page.url()).hash;
     const session = decodeURIComponent(route.split('/').at(-1) ?? '');
     // Away from the chat before the agent asks: the host's alert comes as a banner.
-    await page.goto(`${relay.url}/#/hosts`);
+    await page.goto(`${suite.relay.url}/#/hosts`);
     const banner = page.locator('[data-testid="alert-toast"]', { hasText: 'needs approval' });
     await banner.waitFor();
     await banner.click();
@@ -489,9 +462,10 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     );
 
     // The same alert as a Web Push, tapped: the worker sends the page to the chat.
-    await page.goto(`${relay.url}/#/hosts`);
+    await page.goto(`${suite.relay.url}/#/hosts`);
     await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
-    const worker = phone.context.serviceWorkers()[0] ?? (await phone.context.waitForEvent('serviceworker'));
+    const worker =
+      suite.phone.context.serviceWorkers()[0] ?? (await suite.phone.context.waitForEvent('serviceworker'));
     const body: AlertPushBody = {
       id: `alert_${Math.random().toString(36).slice(2, 10)}`,
       at: Date.now(),
@@ -507,7 +481,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
       kind: 'alert',
       body,
       senderId: hostId as never,
-      senderSecret: host.host.identity.secretKey,
+      senderSecret: suite.host.host.identity.secretKey,
       recipientId: phoneId,
       recipientPublic: phonePub,
     });
@@ -535,7 +509,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
       },
       { data: JSON.stringify({ from: hostId, env }), tag: body.id },
     );
-    assert.equal(url, `${relay.url}/${route}`);
+    assert.equal(url, `${suite.relay.url}/${route}`);
     await page.waitForURL((u) => u.hash === route);
     await approval(page, 'pending').waitFor();
     await approval(page, 'pending').locator('[data-testid="approve"]').tap();
@@ -544,26 +518,26 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     await page.locator('[data-testid="agent-stop"]').tap();
     await page.locator('[data-testid="stop-go"]').tap();
     await page.locator('[data-testid="agent-state"][data-state="ended"]').waitFor();
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(suite.cspViolations, []);
   });
 
   test('without the agent grant the host screen offers no Agents, and the screen says why', async () => {
-    const { page } = phone;
-    host.host.agent.setGrants(phoneId, ['shell']);
-    await page.goto(`${relay.url}/#/host/${hostId}`);
+    const { page } = suite.phone;
+    suite.host.host.agent.setGrants(phoneId, ['shell']);
+    await page.goto(`${suite.relay.url}/#/host/${hostId}`);
     // The grants as the host says them on the next connection (host.info): the link goes.
     await page.locator('[data-testid="host-agents"]').waitFor({ state: 'hidden' });
-    await page.goto(`${relay.url}/#/host/${hostId}/agents`);
+    await page.goto(`${suite.relay.url}/#/host/${hostId}/agents`);
     await page.locator('[data-testid="agents-unsupported"]').waitFor();
-    host.host.agent.setGrants(phoneId, ['shell', 'agent']);
-    await page.goto(`${relay.url}/#/host/${hostId}`);
+    suite.host.host.agent.setGrants(phoneId, ['shell', 'agent']);
+    await page.goto(`${suite.relay.url}/#/host/${hostId}`);
     await page.locator('[data-testid="host-agents"]').waitFor();
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(suite.cspViolations, []);
   });
 
   test('a host without a sandbox says so plainly, on the Agents screen and in the chat', async () => {
-    const { page } = phone;
-    const bare = await TestHost.start(relay, { agents: true, noSandbox: true });
+    const { page } = suite.phone;
+    const bare = await TestHost.start(suite.relay, { agents: true, noSandbox: true });
     try {
       // Another name than the first host's (the same name under another key is a key change).
       const identityFile = join(bare.stateDir, 'identity.json');
@@ -574,7 +548,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
       const bareWork = join(bare.home, 'work');
       mkdirSync(bareWork);
       const pinned = await bare.host.agent.pair({
-        webUrl: relay.url,
+        webUrl: suite.relay.url,
         grants: ['agent'],
         onUrl: (url) => void page.goto(url),
         confirm: async (prompt) => {
@@ -586,7 +560,7 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
       bare.host.trust.setAgentPolicy(pinned.id, { tier: 'read-only', roots: [bareWork] });
       const bareId = bare.host.identity.id;
       await page.locator(`[data-host="${bareId}"][data-state="online"]`).waitFor();
-      await page.goto(`${relay.url}/#/host/${bareId}/agents`);
+      await page.goto(`${suite.relay.url}/#/host/${bareId}/agents`);
       const card = page.locator('[data-testid="agents-sandbox"][data-sandbox="none"]');
       await card.waitFor();
       assert.match(

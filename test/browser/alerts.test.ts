@@ -33,7 +33,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { before, describe, type SuiteContext, type TestContext, test } from 'node:test';
 import {
   type AlertPushBody,
   type DeviceId,
@@ -44,17 +44,8 @@ import {
   hostIdOf,
   sealJson,
 } from '@pocketshell/protocol';
-import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page, Worker } from 'playwright-core';
-import {
-  assertFits,
-  browserSkip,
-  buildWeb,
-  launchPhone,
-  type Phone,
-  startWebRelay,
-  TestHost,
-} from './harness.ts';
+import { assertFits, browserSkip, browserSuite } from './harness.ts';
 
 const skip = browserSkip();
 const SHOTS = '/tmp/aweb-shots';
@@ -67,6 +58,16 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SHOTS}/${name}.png` });
 }
 
+/** What the screen said when a test stalled, and a screenshot of it. */
+async function sayScreen(t: TestContext | SuiteContext, page: Page): Promise<void> {
+  const text = await page
+    .locator('body')
+    .innerText()
+    .catch(() => '?');
+  t.diagnostic(`screen: ${text.slice(0, 800)}`);
+  await shot(page, `failed-${t.name.slice(0, 24).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
+}
+
 interface ShownNotification {
   title: string;
   body: string;
@@ -75,28 +76,20 @@ interface ShownNotification {
 }
 
 describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
   let phoneId: DeviceId;
   let phonePub: Uint8Array;
   let worker: Worker;
-  const pageLog: string[] = [];
+  // Push off at the relay and no alert center on the host: the degraded paths.
+  const suite = browserSuite({
+    relayArgs: ['--no-push'],
+    onFailure: (t) => sayScreen(t, suite.phone.page),
+  });
 
   before(async () => {
-    await buildWeb();
-    // Push off at the relay and no alert center on the host: the degraded paths.
-    relay = await startWebRelay(['--no-push']);
-    host = await TestHost.start(relay);
-    phone = await launchPhone();
-    await phone.context.grantPermissions(['notifications'], { origin: relay.url });
-    const { page } = phone;
-    page.on('console', (m) => {
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-    const pinned = await host.host.agent.pair({
-      webUrl: relay.url,
+    await suite.phone.context.grantPermissions(['notifications'], { origin: suite.relay.url });
+    const { page } = suite.phone;
+    const pinned = await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell', 'stats'],
       onUrl: (url) => void page.goto(url),
       confirm: async (prompt) => {
@@ -108,28 +101,11 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     phoneId = pinned.id as DeviceId;
     phonePub = fromB64u(pinned.pub);
     assert.equal(deviceIdOf(phonePub), phoneId);
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
     // The worker the page registered, active and controlling the page.
     await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
-    worker = phone.context.serviceWorkers()[0] ?? (await phone.context.waitForEvent('serviceworker'));
-  });
-
-  afterEach(async (t) => {
-    if ((t as { passed?: boolean }).passed !== false) return;
-    if (pageLog.length) t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-    // What the screen said when it stalled.
-    const text = await phone.page
-      .locator('body')
-      .innerText()
-      .catch(() => '?');
-    t.diagnostic(`screen: ${text.slice(0, 800)}`);
-    await shot(phone.page, `failed-${t.name.slice(0, 24).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
-  });
-
-  after(async () => {
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
+    worker =
+      suite.phone.context.serviceWorkers()[0] ?? (await suite.phone.context.waitForEvent('serviceworker'));
   });
 
   const alertBody = (over: Partial<AlertPushBody> = {}): AlertPushBody => ({
@@ -147,12 +123,12 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
 
   /** Seals `body` to the phone, from `sender` (default: the paired host's own identity). */
   const seal = (body: unknown, sender?: { id: string; secretKey: Uint8Array }): Envelope => {
-    const id = sender?.id ?? host.host.identity.id;
+    const id = sender?.id ?? suite.host.host.identity.id;
     return sealJson({
       kind: 'alert',
       body,
       senderId: id as never,
-      senderSecret: sender?.secretKey ?? host.host.identity.secretKey,
+      senderSecret: sender?.secretKey ?? suite.host.host.identity.secretKey,
       recipientId: phoneId,
       recipientPublic: phonePub,
     });
@@ -175,7 +151,7 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     }, JSON.stringify(payload));
 
   const notifications = (): Promise<ShownNotification[]> =>
-    phone.page.evaluate(async () => {
+    suite.phone.page.evaluate(async () => {
       const reg = await navigator.serviceWorker.ready;
       return (await reg.getNotifications()).map((n) => ({
         title: n.title,
@@ -186,19 +162,19 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     });
 
   test('a sealed alert pushed to the service worker shows its notification; tapping it opens the session', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/hosts`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/hosts`);
     const alert = alertBody();
-    await push({ from: host.host.identity.id, env: seal(alert) });
+    await push({ from: suite.host.host.identity.id, env: seal(alert) });
     const shown = await notifications();
     assert.equal(shown.length, 1, JSON.stringify(shown));
     assert.equal(shown[0]?.title, 'build finished');
-    assert.equal(shown[0]?.body, `${host.host.identity.name} · make -j8 exited after 4 min`);
+    assert.equal(shown[0]?.body, `${suite.host.host.identity.name} · make -j8 exited after 4 min`);
     assert.equal(shown[0]?.tag, alert.id);
-    const route = `#/t/${host.host.identity.id}/s_alerts42`;
-    assert.equal(shown[0]?.url, `${relay.url}/${route}`);
+    const route = `#/t/${suite.host.host.identity.id}/s_alerts42`;
+    assert.equal(shown[0]?.url, `${suite.relay.url}/${route}`);
     // The page got the alert too (its in-app inbox): the host's badge on the hosts list.
-    await page.locator(`[data-host="${host.host.identity.id}"] [data-testid="alert-badge"]`).waitFor();
+    await page.locator(`[data-host="${suite.host.host.identity.id}"] [data-testid="alert-badge"]`).waitFor();
     // Tap: the worker's notificationclick with the notification it showed.
     await worker.evaluate(async (tag) => {
       const scope = self as unknown as {
@@ -219,8 +195,8 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('a push delivered by Chromium itself (CDP ServiceWorker.deliverPushMessage) shows its notification', async () => {
-    const { page } = phone;
-    const cdp = await phone.context.newCDPSession(page);
+    const { page } = suite.phone;
+    const cdp = await suite.phone.context.newCDPSession(page);
     const registrations: { registrationId: string; scopeURL: string }[] = [];
     cdp.on(
       'ServiceWorker.workerRegistrationUpdated',
@@ -230,13 +206,13 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     await cdp.send('ServiceWorker.enable');
     const deadline = Date.now() + 10_000;
     while (registrations.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const reg = registrations.find((r) => r.scopeURL.startsWith(relay.url));
+    const reg = registrations.find((r) => r.scopeURL.startsWith(suite.relay.url));
     assert.ok(reg, 'the app’s registration');
     const alert = alertBody({ title: 'from the push service' });
     await cdp.send('ServiceWorker.deliverPushMessage', {
-      origin: relay.url,
+      origin: suite.relay.url,
       registrationId: reg.registrationId,
-      data: JSON.stringify({ from: host.host.identity.id, env: seal(alert) }),
+      data: JSON.stringify({ from: suite.host.host.identity.id, env: seal(alert) }),
     });
     await page.waitForFunction(async (tag) => {
       const r = await navigator.serviceWorker.ready;
@@ -259,11 +235,11 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     });
     // Claims the pinned host but is sealed by another key.
     await push({
-      from: host.host.identity.id,
+      from: suite.host.host.identity.id,
       env: sealJson({
         kind: 'alert',
         body: alertBody({ title: 'forged' }),
-        senderId: host.host.identity.id,
+        senderId: suite.host.host.identity.id,
         senderSecret: stranger.secretKey,
         recipientId: phoneId,
         recipientPublic: phonePub,
@@ -271,12 +247,12 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     });
     const good = seal(alertBody({ title: 'tampered' }));
     const flipped = good.ct.slice(0, 10) + (good.ct[10] === 'A' ? 'B' : 'A') + good.ct.slice(11);
-    await push({ from: host.host.identity.id, env: { ...good, ct: flipped } });
+    await push({ from: suite.host.host.identity.id, env: { ...good, ct: flipped } });
     // A body that opens but is not an alert.
-    await push({ from: host.host.identity.id, env: seal({ title: 'not an alert' }) });
+    await push({ from: suite.host.host.identity.id, env: seal({ title: 'not an alert' }) });
     assert.deepEqual(await notifications(), []);
     // The same path still shows a good one (the handler ran and was not broken).
-    await push({ from: host.host.identity.id, env: seal(alertBody({ title: 'good' })) });
+    await push({ from: suite.host.host.identity.id, env: seal(alertBody({ title: 'good' })) });
     assert.deepEqual(
       (await notifications()).map((n) => n.title),
       ['good'],
@@ -284,9 +260,9 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('an alert sealed by the host through the relay shows a toast and a badge; the toast opens its screen', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/hosts`);
-    const row = page.locator(`[data-host="${host.host.identity.id}"]`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/hosts`);
+    const row = page.locator(`[data-host="${suite.host.host.identity.id}"]`);
     await row.waitFor();
     const before = Number(
       (await row
@@ -303,29 +279,29 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
       body: '93.2 % used',
     });
     delete (alert as { session?: string }).session;
-    host.host.agent.relay.send(phoneId, seal(alert));
+    suite.host.host.agent.relay.send(phoneId, seal(alert));
     // (An earlier alert's banner may still be up: this one replaces it.)
     const toastEl = page.locator('[data-testid="alert-toast"]', { hasText: 'disk / above 90%' });
     await toastEl.waitFor();
-    assert.equal(await toastEl.textContent(), `${host.host.identity.name}: disk / above 90%`);
+    assert.equal(await toastEl.textContent(), `${suite.host.host.identity.name}: disk / above 90%`);
     assert.match((await toastEl.getAttribute('class')) ?? '', /sev-critical/);
     await page.waitForFunction(
       ([sel, n]) => Number(document.querySelector(sel as string)?.textContent) === (n as number) + 1,
-      [`[data-host="${host.host.identity.id}"] [data-testid="alert-badge"]`, before] as const,
+      [`[data-host="${suite.host.host.identity.id}"] [data-testid="alert-badge"]`, before] as const,
     );
     await shot(page, 'alerts-toast-and-badge');
     await toastEl.click();
-    await page.waitForURL((url) => url.hash === `#/host/${host.host.identity.id}/monitor`);
+    await page.waitForURL((url) => url.hash === `#/host/${suite.host.host.identity.id}/monitor`);
     // The same alert again (the relay's delivery and the push of one alert): kept once.
-    host.host.agent.relay.send(phoneId, seal(alert));
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    suite.host.host.agent.relay.send(phoneId, seal(alert));
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/alerts`);
     await page.locator(`[data-alert="${alert.id}"]`).waitFor();
     assert.equal(await page.locator(`[data-alert="${alert.id}"]`).count(), 1);
   });
 
   test('against an agent without alerts, the screens say so and list what the phone received', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/alerts`);
     const card = page.locator('[data-testid="alerts-unsupported"]');
     await card.waitFor();
     assert.match((await card.textContent()) ?? '', /too old for alerts/);
@@ -344,17 +320,17 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
     await page.waitForURL((url) => url.hash.endsWith('/alerts/rules'));
     await page.locator('[data-testid="alerts-unsupported"]').waitFor();
     await shot(page, 'alerts-rules-unsupported');
-    await page.goto(`${relay.url}/#/hosts`);
-    await page.locator(`[data-host="${host.host.identity.id}"]`).waitFor();
+    await page.goto(`${suite.relay.url}/#/hosts`);
+    await page.locator(`[data-host="${suite.host.host.identity.id}"]`).waitFor();
     assert.equal(
-      await page.locator(`[data-host="${host.host.identity.id}"] [data-testid="alert-badge"]`).count(),
+      await page.locator(`[data-host="${suite.host.host.identity.id}"] [data-testid="alert-badge"]`).count(),
       0,
     );
   });
 
   test('"Notifications on this phone" says when the relay sends no push, and that alerts arrive in-app', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/alerts`);
     const panel = page.locator('[data-testid="push-panel"]');
     await panel.and(page.locator('[data-state="off"]')).waitFor();
     await shot(page, 'alerts-push-off');
@@ -367,8 +343,8 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('the host screen links Alerts; the terminal settings offer muting a session, and say when the agent is too old', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}`);
     await page.locator('[data-testid="host-alerts"]').waitFor();
     await shot(page, 'alerts-host-screen');
     await assertFits(page);
@@ -390,25 +366,17 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
 });
 
 describe('alerts screens against a real alert center', { skip, timeout: 240_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
   let phoneId: DeviceId;
-  const pageLog: string[] = [];
+  const suite = browserSuite({
+    host: { alerts: true },
+    onFailure: (t) => sayScreen(t, suite.phone.page),
+  });
 
   before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay, { alerts: true });
-    phone = await launchPhone();
-    await phone.context.grantPermissions(['notifications'], { origin: relay.url });
-    const { page } = phone;
-    page.on('console', (m) => {
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-    const pinned = await host.host.agent.pair({
-      webUrl: relay.url,
+    await suite.phone.context.grantPermissions(['notifications'], { origin: suite.relay.url });
+    const { page } = suite.phone;
+    const pinned = await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell', 'stats'],
       onUrl: (url) => void page.goto(url),
       confirm: async (prompt) => {
@@ -418,33 +386,15 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
       },
     });
     phoneId = pinned.id as DeviceId;
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
   });
 
-  afterEach(async (t) => {
-    if ((t as { passed?: boolean }).passed !== false) return;
-    if (pageLog.length) t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-    // What the screen said when it stalled.
-    const text = await phone.page
-      .locator('body')
-      .innerText()
-      .catch(() => '?');
-    t.diagnostic(`screen: ${text.slice(0, 800)}`);
-    await shot(phone.page, `failed-${t.name.slice(0, 24).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
-  });
-
-  after(async () => {
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
-  });
-
-  const rulesUrl = () => `${relay.url}/#/host/${host.host.identity.id}/alerts/rules`;
+  const rulesUrl = () => `${suite.relay.url}/#/host/${suite.host.host.identity.id}/alerts/rules`;
 
   test('rules editor: add a rule, a wrong threshold is refused with words, save, reload shows it', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     // As a person gets there: the host screen (connected: its sessions listed), Alerts, Rules.
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}`);
     // A first connection to a werift host can take long on a loaded machine (issue 17): a person
     // taps "Try again" once; a second failure fails the test.
     const listed = page.locator('[data-testid="sessions"], p.muted:has-text("No sessions yet.")').first();
@@ -500,7 +450,7 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
       await page.locator(`[data-testid="rule-toggle-${first}"]`).getAttribute('aria-pressed'),
       'false',
     );
-    const stored = host.host.alerts?.rules().rules.find((r) => r.name === 'Root disk full');
+    const stored = suite.host.host.alerts?.rules().rules.find((r) => r.name === 'Root disk full');
     assert.deepEqual(
       stored && { metric: stored.metric, target: stored.target, op: stored.op, threshold: stored.threshold },
       { metric: 'disk', target: '/', op: 'above', threshold: 97 },
@@ -508,11 +458,11 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
   });
 
   test('history is live: an alert the host raises while the screen is open appears at the top', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/alerts`);
     await page.locator('[data-testid="test-alert"]').and(page.locator(':enabled')).waitFor();
     // A terminal's OSC 9 as the host's PTY layer reports it, into the real center.
-    const raised = host.host.alerts?.attention({
+    const raised = suite.host.host.alerts?.attention({
       session: 's_live1',
       reason: 'notify',
       at: Date.now(),
@@ -532,12 +482,12 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     // Tapping it offers its session.
     await row.tap();
     await page.locator('[data-testid="alert-open"]').tap();
-    await page.waitForURL((url) => url.hash === `#/t/${host.host.identity.id}/s_live1`);
+    await page.waitForURL((url) => url.hash === `#/t/${suite.host.host.identity.id}/s_live1`);
   });
 
   test('history: a test alert appears, is acknowledged; snooze the host for an hour', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/alerts`);
     const testButton = page.locator('[data-testid="test-alert"]');
     await testButton.and(page.locator(':enabled')).waitFor();
     await testButton.tap();
@@ -556,7 +506,7 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     // Kept by the host.
     await page.reload();
     await page.locator(`[data-alert="${id}"][data-acked="true"]`).waitFor();
-    const kept = host.host.alerts?.list(phoneId, new Set(['shell', 'stats']), { limit: 50 });
+    const kept = suite.host.host.alerts?.list(phoneId, new Set(['shell', 'stats']), { limit: 50 });
     const acked = kept?.alerts.find((a) => a.id === id);
     assert.equal(acked?.kind, 'test');
     assert.ok(acked?.ackedAt, 'acknowledged on the host');
@@ -565,11 +515,11 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     await page.locator('[data-testid="snooze-sheet"]').waitFor();
     await page
       .locator('[data-testid="snooze-target"]')
-      .selectOption({ label: `everything from ${host.host.identity.name}` });
+      .selectOption({ label: `everything from ${suite.host.host.identity.name}` });
     await page.locator('[data-testid="snooze-60"]').tap();
     await page.locator('[data-testid="snoozes"]', { hasText: 'Snoozed: everything' }).waitFor();
     assert.ok(
-      host.host.alerts?.snoozes().some((z) => 'all' in z.target && z.until > Date.now()),
+      suite.host.host.alerts?.snoozes().some((z) => 'all' in z.target && z.until > Date.now()),
       'the host is snoozed',
     );
     await shot(page, 'alerts-history-snoozed');
@@ -577,15 +527,15 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     await page.locator('[data-testid="snooze-lift"]').tap();
     await page.locator('[data-testid="snoozes"][hidden]').waitFor({ state: 'attached' });
     assert.equal(
-      host.host.alerts?.snoozes().some((z) => 'all' in z.target),
+      suite.host.host.alerts?.snoozes().some((z) => 'all' in z.target),
       false,
       'the snooze is lifted on the host',
     );
   });
 
   test('"Notifications on this phone" against a relay with push: the relay’s key is asked, the browser’s answer shown', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/alerts`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/alerts`);
     const panel = page.locator('[data-testid="push-panel"]');
     await panel.and(page.locator('[data-state="off"]')).waitFor();
     await page.locator('[data-testid="push-toggle"]').tap();
@@ -605,8 +555,8 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
   });
 
   test('the terminal settings mute and unmute the session’s alerts on the host', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}`);
     await page.locator('[data-testid="new-session"]').tap();
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor();
     const session = decodeURIComponent(new URL(page.url()).hash.split('/').pop() ?? '');
@@ -617,11 +567,11 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
     await chip.tap();
     await chip.and(page.locator('[aria-pressed="false"]')).waitFor();
     assert.equal(await chip.textContent(), 'Muted');
-    assert.deepEqual(host.host.alerts?.rules().muted, [session]);
+    assert.deepEqual(suite.host.host.alerts?.rules().muted, [session]);
     await shot(page, 'alerts-terminal-mute');
     await chip.tap();
     await chip.and(page.locator('[aria-pressed="true"]')).waitFor();
-    assert.deepEqual(host.host.alerts?.rules().muted, []);
+    assert.deepEqual(suite.host.host.alerts?.rules().muted, []);
     await page.locator('[data-testid="settings-done"]').tap();
   });
 });

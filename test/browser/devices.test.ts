@@ -13,21 +13,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
 import type { DeviceId } from '@pocketshell/protocol';
-import type { StartedRelay } from '@pocketshell/relay/testing';
 import { loopbackDevice } from '../support/cli.ts';
-import {
-  assertFits,
-  browserSkip,
-  buildWeb,
-  launchPhone,
-  type Phone,
-  screenshot,
-  startWebRelay,
-  TestHost,
-} from './harness.ts';
+import { assertFits, browserSkip, browserSuite, screenshot } from './harness.ts';
 
 const skip = browserSkip();
 
@@ -42,31 +32,24 @@ async function eventually(check: () => boolean, ms = 10_000): Promise<boolean> {
 }
 
 describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
   let laptop: Device;
   let laptopHost: PairedHost | undefined;
   let phoneId: DeviceId;
-  const pageLog: string[] = [];
+  const suite = browserSuite({
+    beforeClose: async () => {
+      await laptop?.close();
+    },
+  });
 
-  const grantsOf = (id: string) => host.host.trust.list().find((d) => d.id === id)?.grants ?? null;
-  const row = (id: string) => phone.page.locator(`[data-device="${id}"]`);
+  const grantsOf = (id: string) => suite.host.host.trust.list().find((d) => d.id === id)?.grants ?? null;
+  const row = (id: string) => suite.phone.page.locator(`[data-device="${id}"]`);
   const chip = (id: string, grant: string) => row(id).locator(`[data-grant="${grant}"]`);
 
   before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay);
-    phone = await launchPhone();
-    phone.page.on('console', (m) => {
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-    const { page } = phone;
+    const { page } = suite.phone;
     // The phone, with `admin`.
-    const pinned = await host.host.agent.pair({
-      webUrl: relay.url,
+    const pinned = await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell', 'admin'],
       onUrl: (url) => void page.goto(url),
       confirm: async (prompt) => {
@@ -76,11 +59,11 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
       },
     });
     phoneId = pinned.id as DeviceId;
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
     // A second device in Node, with `shell` only.
-    laptop = loopbackDevice(relay.wsUrl);
-    await host.host.agent.pair({
-      webUrl: relay.url,
+    laptop = loopbackDevice(suite.relay.wsUrl);
+    await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell'],
       onUrl: (url) => {
         void laptop.pair(url, { name: 'laptop' }).then((h) => (laptopHost = h));
@@ -89,7 +72,7 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
     });
     assert.ok(await eventually(() => laptopHost !== undefined));
     assert.deepEqual(
-      host.host.trust
+      suite.host.host.trust
         .list()
         .map((d) => d.id)
         .sort(),
@@ -97,21 +80,9 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
     );
   });
 
-  afterEach((t) => {
-    if ((t as { passed?: boolean }).passed === false && pageLog.length)
-      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-  });
-
-  after(async () => {
-    await laptop?.close();
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
-  });
-
   test('lists the paired devices from the host screen: this device marked, grants, online', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}`);
     // Sessions listed (the status line gives way to the list), then the Devices button below them.
     await page.locator('[data-testid="host-status"]').waitFor({ state: 'detached' });
     await screenshot(page, 'devices-host-screen');
@@ -147,7 +118,7 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('changes the other device’s grants; taking shell away asks first', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await chip(laptop.id, 'stats').tap();
     assert.ok(await eventually(() => grantsOf(laptop.id)?.includes('stats') === true), 'stats given');
     await page.locator(`[data-device="${laptop.id}"] [data-grant="stats"][aria-pressed="true"]`).waitFor();
@@ -176,7 +147,7 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
     await page.locator(`[data-device="${laptop.id}"] [data-grant="shell"][aria-pressed="true"]`).waitFor();
 
     // Audited with who changed them.
-    const audit = readFileSync(join(host.home, '.pocketshell', 'audit.jsonl'), 'utf8')
+    const audit = readFileSync(join(suite.host.home, '.pocketshell', 'audit.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event: string; device?: string; grants?: string[]; by?: string });
@@ -192,7 +163,7 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('revokes the other device: its open terminal closes within 2 s of the tap', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     assert.ok(laptopHost);
     const conn = await laptop.connect(laptopHost.id);
     const term = await conn.openTerminal('new', { cols: 80, rows: 24 });
@@ -221,9 +192,9 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('without admin: grant_missing is shown, and the device can still unpair itself', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     // The computer takes admin away (the phone's connection is dropped, so it is checked anew).
-    host.host.agent.setGrants(phoneId, ['shell']);
+    suite.host.host.agent.setGrants(phoneId, ['shell']);
     await page.reload();
     const denied = page.locator('[data-testid="devices-denied"]');
     await denied.waitFor();
@@ -239,7 +210,7 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
     await page.locator('[data-testid="unpair-confirm"]').tap();
     await page.waitForURL(/#\/hosts$/);
     assert.ok(await eventually(() => grantsOf(phoneId) === null), 'the host no longer lists the phone');
-    const revocations = readFileSync(join(host.home, '.pocketshell', 'audit.jsonl'), 'utf8')
+    const revocations = readFileSync(join(suite.host.home, '.pocketshell', 'audit.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event: string; device?: string; by?: string })
@@ -249,7 +220,7 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
       [phoneId],
       'unpaired by its own devices.revoke',
     );
-    await page.locator(`[data-host="${host.host.identity.id}"]`).waitFor({ state: 'detached' });
+    await page.locator(`[data-host="${suite.host.host.identity.id}"]`).waitFor({ state: 'detached' });
     const hosts = await page.evaluate(async () => {
       const db = await new Promise<IDBDatabase>((r) => {
         const req = indexedDB.open('pocketshell', 1);

@@ -50,23 +50,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { crc32, deflateSync } from 'node:zlib';
 import type { DeviceId } from '@pocketshell/protocol';
-import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
-import {
-  assertFits,
-  browserSkip,
-  buildWeb,
-  launchPhone,
-  type Phone,
-  screenshot,
-  startWebRelay,
-  TestHost,
-  typeInTerminal,
-  waitForLine,
-} from './harness.ts';
+import { assertFits, browserSkip, browserSuite, screenshot, typeInTerminal, waitForLine } from './harness.ts';
 
 const skip = browserSkip();
 const SHOTS = '/tmp/fweb-shots';
@@ -164,17 +152,13 @@ function listed(page: Page): Promise<string[]> {
 }
 
 describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
   let root: string;
   let work: string;
   let phoneId: DeviceId;
   const image = png(64, 48);
-  const pageLog: string[] = [];
-  const cspViolations: string[] = [];
 
-  before(async () => {
+  // The tree the host serves, made before the host starts (the common set-up's `before` runs next).
+  before(() => {
     root = mkdtempSync(join(tmpdir(), 'pocketshell-files-root-'));
     work = mkdtempSync(join(tmpdir(), 'pocketshell-files-work-'));
     mkdirSync(join(root, 'project'));
@@ -202,18 +186,14 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     );
     mkdirSync(join(root, '.ssh'));
     writeFileSync(join(root, '.ssh', 'id_ed25519'), 'not a real key\n');
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay, { filesRoot: root });
-    phone = await launchPhone();
-    phone.page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-    const { page } = phone;
-    const pinned = await host.host.agent.pair({
-      webUrl: relay.url,
+  });
+
+  const suite = browserSuite({ host: () => ({ filesRoot: root }) });
+
+  before(async () => {
+    const { page } = suite.phone;
+    const pinned = await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell', 'files:read', 'files:write'],
       onUrl: (url) => void page.goto(url),
       confirm: async (prompt) => {
@@ -223,24 +203,16 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
       },
     });
     phoneId = pinned.id as DeviceId;
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
   });
 
-  afterEach((t) => {
-    if ((t as { passed?: boolean }).passed === false && pageLog.length)
-      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-  });
-
-  after(async () => {
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
+  after(() => {
     if (root) rmSync(root, { recursive: true, force: true });
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   const openFiles = async (page: Page) => {
-    await page.goto(`${relay.url}#/host/${host.host.identity.id}`);
+    await page.goto(`${suite.relay.url}#/host/${suite.host.host.identity.id}`);
     await page.locator('[data-testid="host-files"]').tap();
     try {
       await page.locator('[data-testid="entries"] li.file-row').first().waitFor();
@@ -255,7 +227,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   };
 
   test('browses into a folder and previews a text file and an image', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await shot(page, 'files-hosts');
     await openFiles(page);
     // Folders first, then files; hidden entries only on request.
@@ -321,7 +293,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await shot(page, 'files-pdf-preview');
     await page.locator('[data-testid="preview-close"]').tap();
     await page.locator('[data-testid="preview"]').waitFor({ state: 'detached' });
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(suite.cspViolations, []);
 
     // Back to the root by the breadcrumbs; hidden files on request; `.ssh` is denied: greyed, not openable.
     await page.locator('[data-testid="crumbs"] .crumb[data-path=""]').tap();
@@ -337,7 +309,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('uploads a file from the page and downloads it back, bytes equal', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await openFiles(page);
     await page.locator('li.file-row[data-name="project"] .row').tap();
     await page.locator('[data-testid="entries"][data-path="project"]').waitFor();
@@ -387,7 +359,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('opens a terminal in a folder', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await openFiles(page);
     await page.locator('li.file-row[data-name="project"] [data-action="menu"]').tap();
     await page.locator('[data-menu="terminal"]').tap();
@@ -397,7 +369,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('an upload broken by a host restart resumes from what the host holds', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await openFiles(page);
     const original = randomBytes(32 * 1024 * 1024);
     const local = join(work, 'resume.bin');
@@ -411,7 +383,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
       );
     });
     // The host goes away mid-upload: the page pauses, keeps the file, and goes on when the host is back.
-    await host.restart();
+    await suite.host.restart();
     await item
       .and(
         page.locator(
@@ -436,7 +408,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('makes, renames, copies, moves and deletes entries; a refusal in words', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await openFiles(page);
     const sheetClosed = () => page.locator('dialog.sheet').waitFor({ state: 'detached' });
     const actionsOf = async (name: string) => {
@@ -521,7 +493,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('a cancelled upload leaves nothing; a name already there is replaced only when asked', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await openFiles(page);
     const local = join(work, 'cancel.bin');
     writeFileSync(local, randomBytes(32 * 1024 * 1024));
@@ -561,7 +533,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('links show where they lead; a folder of 450 pages in, sorted by size both ways', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await openFiles(page);
     await page.locator('li.file-row[data-name="links"] .row').tap();
     await page.locator('[data-testid="entries"][data-path="links"]').waitFor();
@@ -614,7 +586,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('searches by name under the folder shown; a match opens where it is', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await openFiles(page);
     await page.locator('li.file-row[data-name="many"] .row').tap();
     await page.locator('[data-testid="entries"][data-path="many"]').waitFor();
@@ -648,7 +620,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('a large text file previews its first 256 KiB (light theme)', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await page.emulateMedia({ colorScheme: 'light' });
     try {
       await openFiles(page);
@@ -672,10 +644,10 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('with files:read only, nothing that changes a file is offered; without it the screen says why', async () => {
-    const { page } = phone;
-    host.host.agent.setGrants(phoneId, ['shell', 'files:read']);
-    await page.goto(`${relay.url}/#/hosts`);
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    const { page } = suite.phone;
+    suite.host.host.agent.setGrants(phoneId, ['shell', 'files:read']);
+    await page.goto(`${suite.relay.url}/#/hosts`);
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
     await openFiles(page);
     assert.equal(await page.locator('[data-testid="upload"]').isVisible(), false);
     await page.locator('li.file-row[data-name="replace.txt"] [data-action="menu"]').tap();
@@ -686,10 +658,10 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
     await page.keyboard.press('Escape');
     await page.locator('dialog.sheet').waitFor({ state: 'detached' });
 
-    host.host.agent.setGrants(phoneId, ['shell']);
-    await page.goto(`${relay.url}/#/hosts`);
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/files`);
+    suite.host.host.agent.setGrants(phoneId, ['shell']);
+    await page.goto(`${suite.relay.url}/#/hosts`);
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/files`);
     const denied = page.locator('[data-testid="files-denied"]');
     await denied.waitFor();
     assert.equal(await denied.getAttribute('data-code'), 'grant_missing');
@@ -699,6 +671,6 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   });
 
   test('no screen of this file broke the Content Security Policy', () => {
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(suite.cspViolations, []);
   });
 });

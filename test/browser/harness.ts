@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { after, afterEach, before, type SuiteContext, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isLoopbackIPv4, type OpenedHost, openHost, statePaths, WeriftEngine } from '@pocketshell/host-core';
@@ -61,6 +62,15 @@ export function startWebRelay(args: readonly string[] = []): Promise<StartedRela
   return startRelay({ args: ['--web-root', WEB_DIST, ...args] });
 }
 
+/** What `TestHost.start` may set before the first `open`. */
+export interface TestHostOptions {
+  filesRoot?: string;
+  alerts?: boolean;
+  shell?: string;
+  agents?: boolean;
+  noSandbox?: boolean;
+}
+
 /** An in-process host on its own state folder; `restart` closes it and opens the same identity again. */
 export class TestHost {
   readonly home: string;
@@ -84,16 +94,7 @@ export class TestHost {
     this.home = mkdtempSync(join(tmpdir(), 'pocketshell-browser-host-'));
   }
 
-  static async start(
-    relay: StartedRelay,
-    options: {
-      filesRoot?: string;
-      alerts?: boolean;
-      shell?: string;
-      agents?: boolean;
-      noSandbox?: boolean;
-    } = {},
-  ): Promise<TestHost> {
+  static async start(relay: StartedRelay, options: TestHostOptions = {}): Promise<TestHost> {
     const t = new TestHost(relay);
     t.agents = options.agents ?? false;
     t.noSandbox = options.noSandbox ?? false;
@@ -174,8 +175,13 @@ export interface Phone {
   close(): Promise<void>;
 }
 
+/** What a phone may be launched with. */
+export interface PhoneOptions {
+  colorScheme?: 'dark' | 'light';
+}
+
 /** Chromium with a fresh profile and phone emulation. */
-export async function launchPhone(options: { colorScheme?: 'dark' | 'light' } = {}): Promise<Phone> {
+export async function launchPhone(options: PhoneOptions = {}): Promise<Phone> {
   const profile = mkdtempSync(join(tmpdir(), 'pocketshell-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -201,6 +207,77 @@ export async function launchPhone(options: { colorScheme?: 'dark' | 'light' } = 
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** What differs between the browser suites that `browserSuite` sets up. */
+export interface BrowserSuiteOptions {
+  /** More flags of the relay (`startWebRelay`), e.g. `--no-push`. */
+  relayArgs?: readonly string[];
+  /** The host's options; a function is called in `before` (for what the suite's own earlier `before` made). */
+  host?: TestHostOptions | (() => TestHostOptions);
+  /** How many more hosts, with the default options, to start on the same relay after the first. */
+  extraHosts?: number;
+  /** The phone's options (`launchPhone`). */
+  phone?: PhoneOptions;
+  /** Runs first in `after`, before the phone, the hosts and the relay close: what the suite started beside them. */
+  beforeClose?: () => Promise<void> | void;
+  /** What more to say when a test failed, after the page's log. */
+  onFailure?: (t: TestContext | SuiteContext) => Promise<void> | void;
+}
+
+/** A browser suite's relay, hosts and phone: filled by its `before`, closed by its `after`. */
+export interface BrowserSuite {
+  relay: StartedRelay;
+  host: TestHost;
+  /** The `extraHosts`, in the order they started. */
+  readonly extraHosts: TestHost[];
+  phone: Phone;
+  /** The page's warnings, errors and uncaught exceptions, said when a test fails. */
+  readonly pageLog: string[];
+  /** The page's console messages about the Content Security Policy. */
+  readonly cspViolations: string[];
+}
+
+/**
+ * The set-up every browser suite shares, as hooks of the calling `describe`:
+ * `before` builds the web client and starts a relay serving it, a host (and
+ * `extraHosts`) on it and a phone whose page log it keeps; `afterEach` says
+ * that log when a test failed; `after` closes the phone, the hosts and the
+ * relay, in that order, whatever of them started. Hooks run in the order
+ * they are registered: a suite's own `before` after this call runs after the
+ * common part (pairing, say), its own `after` after everything closed.
+ */
+export function browserSuite(options: BrowserSuiteOptions = {}): BrowserSuite {
+  const suite = { extraHosts: [], pageLog: [], cspViolations: [] } as unknown as BrowserSuite;
+  before(async () => {
+    await buildWeb();
+    suite.relay = await startWebRelay(options.relayArgs);
+    suite.host = await TestHost.start(
+      suite.relay,
+      typeof options.host === 'function' ? options.host() : options.host,
+    );
+    for (let i = 0; i < (options.extraHosts ?? 0); i++)
+      suite.extraHosts.push(await TestHost.start(suite.relay));
+    suite.phone = await launchPhone(options.phone);
+    suite.phone.page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) suite.cspViolations.push(m.text());
+      if (m.type() === 'warning' || m.type() === 'error') suite.pageLog.push(`${m.type()}: ${m.text()}`);
+    });
+    suite.phone.page.on('pageerror', (e) => suite.pageLog.push(`pageerror: ${e.message}`));
+  });
+  afterEach(async (t) => {
+    if ((t as { passed?: boolean }).passed !== false) return;
+    if (suite.pageLog.length) t.diagnostic(`page log:\n${suite.pageLog.join('\n')}`);
+    await options.onFailure?.(t);
+  });
+  after(async () => {
+    await options.beforeClose?.();
+    await suite.phone?.close();
+    await suite.host?.close();
+    for (const host of suite.extraHosts) await host.close();
+    await suite.relay?.stop();
+  });
+  return suite;
 }
 
 /**

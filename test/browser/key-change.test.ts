@@ -10,49 +10,23 @@
  * key-change-hosts, key-change-devices.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fingerprint } from '@pocketshell/protocol';
-import type { StartedRelay } from '@pocketshell/relay/testing';
-import {
-  assertFits,
-  browserSkip,
-  buildWeb,
-  cutOff,
-  launchPhone,
-  type Phone,
-  screenshot,
-  startWebRelay,
-  TestHost,
-} from './harness.ts';
+import { assertFits, browserSkip, browserSuite, cutOff, screenshot, type TestHost } from './harness.ts';
 
 const skip = browserSkip();
 
 describe('key change in Chromium', { skip, timeout: 180_000 }, () => {
-  let relay: StartedRelay;
-  let hostA: TestHost;
-  let hostB: TestHost;
-  let phone: Phone;
-
-  before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    hostA = await TestHost.start(relay);
-    hostB = await TestHost.start(relay);
-    phone = await launchPhone();
-  });
-
-  after(async () => {
-    await phone?.close();
-    await hostA?.close();
-    await hostB?.close();
-    await relay?.stop();
-  });
+  // Two hosts on the same machine: the same name, two keys.
+  const suite = browserSuite({ extraHosts: 1 });
+  const hostA = () => suite.host;
+  const hostB = () => suite.extraHosts[0]!;
 
   /** Starts a pairing of `host` that the person accepts on the computer once the phone shows `ready`. */
   function pairing(host: TestHost, ready: string) {
-    const { page } = phone;
+    const { page } = suite.phone;
     return host.host.agent.pair({
-      webUrl: relay.url,
+      webUrl: suite.relay.url,
       grants: ['shell'],
       onUrl: (url) => void page.goto(url),
       confirm: async (prompt) => {
@@ -64,36 +38,36 @@ describe('key change in Chromium', { skip, timeout: 180_000 }, () => {
   }
 
   test('the first host pairs without a warning', async () => {
-    assert.equal(hostA.host.identity.name, hostB.host.identity.name, 'both hosts carry the same name');
-    await pairing(hostA, '[data-testid="sas"][data-digits]');
-    await phone.page.locator(`[data-host="${hostA.host.identity.id}"]`).waitFor();
-    assert.equal(await phone.page.locator('[data-replaced]').count(), 0);
+    assert.equal(hostA().host.identity.name, hostB().host.identity.name, 'both hosts carry the same name');
+    await pairing(hostA(), '[data-testid="sas"][data-digits]');
+    await suite.phone.page.locator(`[data-host="${hostA().host.identity.id}"]`).waitFor();
+    assert.equal(await suite.phone.page.locator('[data-replaced]').count(), 0);
   });
 
   test('same name, new key: warned with both fingerprints; Cancel pins nothing anywhere', async () => {
-    const { page } = phone;
-    const run = pairing(hostB, '[data-testid="key-changed"]:not([hidden])');
+    const { page } = suite.phone;
+    const run = pairing(hostB(), '[data-testid="key-changed"]:not([hidden])');
     run.catch(() => {});
     const warning = page.locator('[data-testid="key-changed"]');
     await warning.waitFor();
     assert.equal(
       await page.locator('[data-testid="key-old"]').textContent(),
-      fingerprint(hostA.host.identity.publicKey),
+      fingerprint(hostA().host.identity.publicKey),
     );
     assert.equal(
       await page.locator('[data-testid="key-new"]').textContent(),
-      fingerprint(hostB.host.identity.publicKey),
+      fingerprint(hostB().host.identity.publicKey),
     );
     await page.getByText('Confirm the key change above to finish pairing').waitFor();
     // The computer accepted; the phone has not completed: nothing is pinned on the host yet.
-    assert.deepEqual(hostB.host.trust.list(), []);
+    assert.deepEqual(hostB().host.trust.list(), []);
     await screenshot(page, 'key-change-warning');
     await assertFits(page);
     await page.locator('[data-testid="key-cancel"]').tap();
     await assert.rejects(run, (e: { code?: string }) => e.code === 'revoked');
     await page.getByText('the change was not confirmed').waitFor();
     await screenshot(page, 'key-change-cancelled');
-    assert.deepEqual(hostB.host.trust.list(), []);
+    assert.deepEqual(hostB().host.trust.list(), []);
     const hosts = await page.evaluate(async () => {
       const db = await new Promise<IDBDatabase>((r) => {
         const req = indexedDB.open('pocketshell', 1);
@@ -106,21 +80,21 @@ describe('key change in Chromium', { skip, timeout: 180_000 }, () => {
       db.close();
       return list.map((h) => h.id);
     });
-    assert.deepEqual(hosts, [hostA.host.identity.id], 'the phone pinned nothing new');
+    assert.deepEqual(hosts, [hostA().host.identity.id], 'the phone pinned nothing new');
   });
 
   test('same name, new key: "Pair with new key" completes, and the old host is marked', async () => {
-    const { page } = phone;
-    const run = pairing(hostB, '[data-testid="key-changed"]:not([hidden])');
+    const { page } = suite.phone;
+    const run = pairing(hostB(), '[data-testid="key-changed"]:not([hidden])');
     run.catch(() => {});
     await page.getByText('Confirm the key change above to finish pairing').waitFor();
-    assert.deepEqual(hostB.host.trust.list(), []);
+    assert.deepEqual(hostB().host.trust.list(), []);
     await page.locator('[data-testid="key-accept"]').tap();
     const pinned = await run;
-    assert.equal(hostB.host.trust.list().length, 1);
-    assert.equal(pinned.id, hostB.host.trust.list()[0]!.id);
-    const oldRow = page.locator(`[data-host="${hostA.host.identity.id}"]`);
-    const newRow = page.locator(`[data-host="${hostB.host.identity.id}"]`);
+    assert.equal(hostB().host.trust.list().length, 1);
+    assert.equal(pinned.id, hostB().host.trust.list()[0]!.id);
+    const oldRow = page.locator(`[data-host="${hostA().host.identity.id}"]`);
+    const newRow = page.locator(`[data-host="${hostB().host.identity.id}"]`);
     await newRow.waitFor();
     assert.equal(await oldRow.getAttribute('data-replaced'), 'true');
     assert.match((await oldRow.textContent()) ?? '', /old key/);
@@ -132,7 +106,7 @@ describe('key change in Chromium', { skip, timeout: 180_000 }, () => {
     assert.deepEqual(await cutOff(page), []);
 
     // The devices screen (Unpair) marks it too.
-    await page.goto(`${relay.url}/#/devices`);
+    await page.goto(`${suite.relay.url}/#/devices`);
     const marked = page.locator('[data-replaced="true"]');
     await marked.waitFor();
     assert.equal(await marked.count(), 1);

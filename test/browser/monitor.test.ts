@@ -20,21 +20,11 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { getPriority } from 'node:os';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { HistoryStore } from '@pocketshell/host-core';
 import type { DeviceId } from '@pocketshell/protocol';
-import type { StartedRelay } from '@pocketshell/relay/testing';
 import type { Page } from 'playwright-core';
-import {
-  assertFits,
-  browserSkip,
-  buildWeb,
-  launchPhone,
-  type Phone,
-  screenshot,
-  startWebRelay,
-  TestHost,
-} from './harness.ts';
+import { assertFits, browserSkip, browserSuite, screenshot } from './harness.ts';
 
 const skip = browserSkip();
 
@@ -75,27 +65,18 @@ function attrs(page: Page, selector: string, name: string): Promise<string[]> {
 }
 
 describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
   let phoneId: DeviceId;
   const sleeps: ChildProcess[] = [];
-  const pageLog: string[] = [];
-  const cspViolations: string[] = [];
+  const suite = browserSuite({
+    beforeClose: () => {
+      for (const c of sleeps) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    },
+  });
 
   before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay);
-    phone = await launchPhone();
-    phone.page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-    const { page } = phone;
-    const pinned = await host.host.agent.pair({
-      webUrl: relay.url,
+    const { page } = suite.phone;
+    const pinned = await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell', 'stats', 'admin'],
       onUrl: (url) => void page.goto(url),
       confirm: async (prompt) => {
@@ -105,27 +86,15 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
       },
     });
     phoneId = pinned.id as DeviceId;
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
-  });
-
-  afterEach((t) => {
-    if ((t as { passed?: boolean }).passed === false && pageLog.length)
-      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-  });
-
-  after(async () => {
-    for (const c of sleeps) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
   });
 
   const card = () =>
-    phone.page.locator(`[data-testid="host-card"][data-stats-host="${host.host.identity.id}"]`);
+    suite.phone.page.locator(`[data-testid="host-card"][data-stats-host="${suite.host.host.identity.id}"]`);
 
   test('the hosts list shows a live card: its snapshot and sparklines move', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/hosts`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/hosts`);
     await card().and(page.locator(':not([hidden])')).waitFor();
     const firstAt = Number(await card().getAttribute('data-at'));
     assert.ok(firstAt > 0);
@@ -142,7 +111,7 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
         const el = document.querySelector(sel as string) as HTMLElement | null;
         return el !== null && Number(el.dataset.at) > (at as number) && Number(el.dataset.points) >= 3;
       },
-      [`[data-testid="host-card"][data-stats-host="${host.host.identity.id}"]`, firstAt] as const,
+      [`[data-testid="host-card"][data-stats-host="${suite.host.host.identity.id}"]`, firstAt] as const,
       { timeout: 20_000 },
     );
     const laterLine = await card().locator('[data-metric="cpu"] .spark-line').getAttribute('points');
@@ -157,8 +126,8 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('the card’s watch runs only while the list is shown and the page visible', async () => {
-    const { page } = phone;
-    const watching = () => host.host.stats.collector.watching;
+    const { page } = suite.phone;
+    const watching = () => suite.host.host.stats.collector.watching;
     await card().and(page.locator(':not([hidden])')).waitFor();
     assert.ok(await eventually(() => watching() === 1), 'one watch while the list is shown');
     await page.locator('a.tab[href="#/devices"]').tap();
@@ -180,12 +149,12 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     await page.waitForFunction(
       ([sel, before]) =>
         Number((document.querySelector(sel as string) as HTMLElement).dataset.at) > (before as number),
-      [`[data-testid="host-card"][data-stats-host="${host.host.identity.id}"]`, at] as const,
+      [`[data-testid="host-card"][data-stats-host="${suite.host.host.identity.id}"]`, at] as const,
     );
   });
 
   test('the Monitor screen draws live charts, total and per core', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await card().tap();
     await page.waitForURL(/#\/host\/h_[a-z2-7]+\/monitor$/);
     const cpu = page.locator('[data-testid="chart-cpu"]');
@@ -229,16 +198,16 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
     await page.emulateMedia({ colorScheme: 'dark' });
 
     // The host screen links to it too.
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}`);
     assert.equal(
       await page.locator('[data-testid="host-monitor"]').getAttribute('href'),
-      `#/host/${host.host.identity.id}/monitor`,
+      `#/host/${suite.host.host.identity.id}/monitor`,
     );
   });
 
   test('a history range on a host without a history store says "No history yet"; Live again resumes', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/monitor`);
     await page.locator('[data-testid="chart-cpu"] canvas').waitFor();
     await page.locator('[data-range="24h"]').tap();
     assert.equal(await page.locator('[data-range="24h"]').getAttribute('aria-pressed'), 'true');
@@ -256,8 +225,8 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('sorts the processes by pid both ways and by CPU', async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/monitor`);
     await page.locator('[data-testid="processes"] [data-pid]').first().waitFor();
     // The list is redrawn every second: each check reads one drawing at once.
     const pids = () =>
@@ -284,10 +253,10 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('kills a real sleep after a confirmation naming it; a cancelled one kills nothing; renices it first', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const sleep = startSleep();
     sleeps.push(sleep.child);
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/monitor`);
     await page.locator('[data-testid="process-filter"]').fill(String(sleep.pid));
     const row = page.locator(`[data-testid="processes"] [data-pid="${sleep.pid}"]`);
     await row.waitFor({ timeout: 20_000 });
@@ -331,12 +300,12 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('without admin: grant_missing is shown and the process lives on', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const sleep = startSleep();
     sleeps.push(sleep.child);
     // The computer takes admin away (the phone's connection is dropped, so it is checked anew).
-    host.host.agent.setGrants(phoneId, ['shell', 'stats']);
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);
+    suite.host.host.agent.setGrants(phoneId, ['shell', 'stats']);
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/monitor`);
     await page.reload();
     await page.locator('[data-testid="process-filter"]').fill(String(sleep.pid));
     const row = page.locator(`[data-testid="processes"] [data-pid="${sleep.pid}"]`);
@@ -356,10 +325,10 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('24 h of history from a seeded store: the chart draws a day of minutes, then Live again', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     // A day of one sample a minute, written into the host's state folder, then the host reopened keeping history.
     const now = Date.now();
-    const seed = new HistoryStore(host.stateDir);
+    const seed = new HistoryStore(suite.host.stateDir);
     let minutes = 0;
     for (let t = now - 24 * 3600_000; t < now - 120_000; t += 60_000) {
       const v = 40 + 30 * Math.sin(t / 3_600_000);
@@ -367,9 +336,9 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
       minutes++;
     }
     seed.close();
-    host.keepHistory = true;
-    await host.restart();
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);
+    suite.host.keepHistory = true;
+    await suite.host.restart();
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/monitor`);
     await page.locator('[data-testid="chart-cpu"] canvas').waitFor();
     await page.locator('[data-range="24h"]').tap();
     // The day arrives (about 1440 points a series) and the "No history yet" note stays hidden.
@@ -389,14 +358,14 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('without stats: no card on the hosts list, and the Monitor says why', async () => {
-    const { page } = phone;
-    host.host.agent.setGrants(phoneId, ['shell']);
-    await page.goto(`${relay.url}/#/hosts`);
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    const { page } = suite.phone;
+    suite.host.host.agent.setGrants(phoneId, ['shell']);
+    await page.goto(`${suite.relay.url}/#/hosts`);
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
     // The phone learns its new grants from host.info on its next connection: the card goes away.
     await card().waitFor({ state: 'detached', timeout: 20_000 });
     assert.equal(await card().count(), 0);
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}/monitor`);
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}/monitor`);
     const denied = page.locator('[data-testid="stats-denied"]');
     await denied.waitFor();
     assert.equal(await denied.getAttribute('data-code'), 'grant_missing');
@@ -406,6 +375,6 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('no screen of this file broke the Content Security Policy (uPlot styles through the CSSOM only)', () => {
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(suite.cspViolations, []);
   });
 });

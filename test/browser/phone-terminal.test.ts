@@ -14,18 +14,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
-import type { StartedRelay } from '@pocketshell/relay/testing';
+import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import {
   assertFits,
   browserSkip,
-  buildWeb,
-  launchPhone,
-  type Phone,
+  browserSuite,
   screenshot,
-  startWebRelay,
-  TestHost,
   tapKey,
   terminalLines,
   typeInTerminal,
@@ -51,62 +46,40 @@ type Hook = {
 };
 
 describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
-  const pageLog: string[] = [];
-
-  before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay);
-    phone = await launchPhone();
-    phone.page.on('console', (m) => {
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-  });
-
-  afterEach(async (t) => {
-    if ((t as { passed?: boolean }).passed !== false) return;
-    if (pageLog.length) t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-    const lines = await terminalLines(phone.page).catch(() => []);
-    t.diagnostic(
-      `terminal:\n${lines
-        .filter((l) => l.trim())
-        .slice(-12)
-        .join('\n')}`,
-    );
-  });
-
-  after(async () => {
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
+  const suite = browserSuite({
+    onFailure: async (t) => {
+      const lines = await terminalLines(suite.phone.page).catch(() => []);
+      t.diagnostic(
+        `terminal:\n${lines
+          .filter((l) => l.trim())
+          .slice(-12)
+          .join('\n')}`,
+      );
+    },
   });
 
   const audit = () =>
-    readFileSync(join(host.home, '.pocketshell', 'audit.jsonl'), 'utf8')
+    readFileSync(join(suite.host.home, '.pocketshell', 'audit.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   const openTerminal = async () => {
-    const { page } = phone;
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    const { page } = suite.phone;
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}`);
     await page.locator('[data-testid="new-session"]').tap();
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 45_000 });
   };
 
   test('a pairing link opened in a tab where the app is already loaded pairs: same SAS, host name shown, both pinned', async () => {
-    const { page } = phone;
-    await page.goto(relay.url);
+    const { page } = suite.phone;
+    await page.goto(suite.relay.url);
     await page.locator('[data-testid="relay-state"][data-state="ready"]').waitFor({ state: 'attached' });
     let hostSas = '';
     let pageSas: string | null = null;
     let shownName: string | null = null;
-    const pinned = await host.host.agent.pair({
-      webUrl: relay.url,
+    const pinned = await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell'],
       deviceTimeoutMs: 20_000,
       onUrl: (url) => {
@@ -128,14 +101,14 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
     });
     assert.match(hostSas, /^\d{6}$/);
     assert.equal(pageSas, hostSas, 'the page shows the SAS the host shows');
-    assert.equal(shownName, host.host.identity.name, 'the pairing screen names the host');
-    assert.equal(host.host.trust.status(pinned.id).status, 'paired');
-    await page.locator(`[data-host="${host.host.identity.id}"]`).waitFor();
+    assert.equal(shownName, suite.host.host.identity.name, 'the pairing screen names the host');
+    assert.equal(suite.host.host.trust.status(pinned.id).status, 'paired');
+    await page.locator(`[data-host="${suite.host.host.identity.id}"]`).waitFor();
     assert.equal(await page.locator('text=This pairing link is not valid').count(), 0);
   });
 
   test('F1, F5 and F12 from the key bar’s second page reach the PTY as xterm’s sequences', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await openTerminal();
     await typeInTerminal(page, 'od -An -c');
     await waitForLine(page, /od -An -c$/);
@@ -163,9 +136,9 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('a URL in the output is drawn as a link and opens in a new tab, without an opener, on a click', async () => {
-    const { page, context } = phone;
+    const { page, context } = suite.phone;
     // Short enough for one line of a phone-wide terminal; the command line itself shows it split.
-    const url = `${relay.url}/l?t=1`;
+    const url = `${suite.relay.url}/l?t=1`;
     await typeInTerminal(page, `clear; echo "see $((40+2)) ${url.replace('/l?', '/""l?')}"`);
     await waitForLine(page, /^see 42 http/);
     const at = await page.evaluate((t) => (globalThis as Hook).pocketshellTerminal?.cellOf(t) ?? null, url);
@@ -183,11 +156,11 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
     assert.equal(tab.url(), url);
     assert.equal(await tab.evaluate(() => window.opener), null, 'noopener');
     await tab.close();
-    assert.equal(phone.context.pages().length, 1);
+    assert.equal(suite.phone.context.pages().length, 1);
   });
 
   test('paste with the clipboard refused: the fallback field says so, and its text reaches the PTY', async () => {
-    const { page, context } = phone;
+    const { page, context } = suite.phone;
     await context.clearPermissions();
     await tapKey(page, 'paste');
     const sheetEl = page.locator('[data-testid="paste-sheet"]');
@@ -205,7 +178,7 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('terminal settings (size, font, theme) are kept on this device across a reload', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const before = await page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.settings());
     await page.locator('[data-testid="term-settings"]').tap();
     await page.locator('[data-testid="settings-sheet"]').waitFor();
@@ -235,7 +208,7 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('keys typed while the channel is down are shown as waiting and sent, in order, on resume of the same session', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const session = await page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.session());
     await page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.detach());
     await page.locator('[data-testid="conn"][data-state="reconnecting"]').waitFor();
@@ -251,8 +224,8 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('keys typed while the host restarts are shown as waiting, then sent after it', async () => {
-    const { page } = phone;
-    await host.restart(async () => {
+    const { page } = suite.phone;
+    await suite.host.restart(async () => {
       await page.locator('[data-testid="conn"][data-state="offline"]').waitFor();
       await typeInTerminal(page, 'echo queued-$((8*8))');
       const pending = page.locator('[data-testid="pending-input"]');
@@ -273,12 +246,12 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('a flood the page cannot keep up with ends in screen sync: the last lines and the scrollback shown, not every byte', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await openTerminal();
     // `seq` writes ≈15 MB faster than the page parses: the page asks for the screen when it falls
     // behind (resize `pace: "screen"`), so the host sends it snapshots. The page's CPU is slowed
     // tenfold, so that it falls behind however loaded the machine running the host is.
-    const cdp = await phone.context.newCDPSession(page);
+    const cdp = await suite.phone.context.newCDPSession(page);
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: 10 });
     const live = await page.evaluate(() => {
       const t = (
@@ -321,9 +294,9 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   test('rename and close a session from the host screen (closing asks first)', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const session = await page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.session());
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}`);
     const row = page.locator('li', { has: page.locator(`[data-target="${session}"]`) });
     await row.waitFor();
     await row.locator('[data-action="rename"]').tap();
@@ -332,7 +305,7 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
     await assertFits(page);
     await page.locator('[data-testid="rename-save"]').tap();
     await page.locator(`[data-target="${session}"]`, { hasText: 'build box' }).waitFor();
-    assert.equal(host.host.sessions.get(session)?.info().name, 'build box');
+    assert.equal(suite.host.host.sessions.get(session)?.info().name, 'build box');
     assert.ok(
       audit().some((e) => e.event === 'session.renamed' && e.session === session && e.name === 'build box'),
     );
@@ -344,10 +317,10 @@ describe('phone terminal in Chromium', { skip, timeout: 240_000 }, () => {
     await screenshot(page, 'p11-close-confirm');
     await assertFits(page);
     await page.locator('[data-testid="close-cancel"]').tap();
-    assert.ok(host.host.sessions.get(session), 'cancel keeps the session');
+    assert.ok(suite.host.host.sessions.get(session), 'cancel keeps the session');
     await row.locator('[data-action="close"]').tap();
     await page.locator('[data-testid="close-confirm"]').tap();
     await page.locator(`[data-target="${session}"]`).waitFor({ state: 'detached' });
-    assert.equal(host.host.sessions.get(session), undefined);
+    assert.equal(suite.host.host.sessions.get(session), undefined);
   });
 });

@@ -11,18 +11,13 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
-import type { StartedRelay } from '@pocketshell/relay/testing';
+import { describe, test } from 'node:test';
 import {
   browserSkip,
-  buildWeb,
-  launchPhone,
-  type Phone,
+  browserSuite,
   pairPage,
   ROOT,
   screenshot,
-  startWebRelay,
-  TestHost,
   terminalLines,
   typeInTerminal,
   waitForLine,
@@ -46,43 +41,23 @@ type Rec = { t: number; kind: 'shown' | 'output'; text: string };
 type Recorder = { predictLog?: Rec[] };
 
 describe('predictive echo in Chromium on a slow shell', { skip, timeout: 240_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
-  const pageLog: string[] = [];
-
-  before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay, { shell: join(ROOT, 'test', 'support', 'slow-shell.py') });
-    phone = await launchPhone();
-    phone.page.on('console', (m) => {
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
+  const suite = browserSuite({
+    host: { shell: join(ROOT, 'test', 'support', 'slow-shell.py') },
+    onFailure: async (t) => {
+      const lines = await terminalLines(suite.phone.page).catch(() => []);
+      t.diagnostic(`terminal:\n${lines.filter((l) => l.trim()).join('\n')}`);
+    },
   });
 
-  afterEach(async (t) => {
-    if ((t as { passed?: boolean }).passed !== false) return;
-    if (pageLog.length) t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-    const lines = await terminalLines(phone.page).catch(() => []);
-    t.diagnostic(`terminal:\n${lines.filter((l) => l.trim()).join('\n')}`);
-  });
-
-  after(async () => {
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
-  });
-
-  const predicted = () => phone.page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.predicted());
+  const predicted = () =>
+    suite.phone.page.evaluate(() => (globalThis as Hook).pocketshellTerminal!.predicted());
 
   test('keys are drawn before their echo arrives, and keys typed with echo off are taken away', async () => {
-    const { page } = phone;
-    await page.goto(relay.url);
+    const { page } = suite.phone;
+    await page.goto(suite.relay.url);
     await page.locator('[data-testid="relay-state"][data-state="ready"]').waitFor({ state: 'attached' });
-    await pairPage(page, host, relay.url);
-    await page.goto(`${relay.url}/#/host/${host.host.identity.id}`);
+    await pairPage(page, suite.host, suite.relay.url);
+    await page.goto(`${suite.relay.url}/#/host/${suite.host.host.identity.id}`);
     await page.locator('[data-testid="new-session"]').tap();
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 45_000 });
     await waitForLine(page, /ps1> $/);

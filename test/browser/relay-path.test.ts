@@ -11,54 +11,18 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
-import type { StartedRelay } from '@pocketshell/relay/testing';
-import {
-  browserSkip,
-  buildWeb,
-  launchPhone,
-  type Phone,
-  screenshot,
-  startWebRelay,
-  TestHost,
-  typeInTerminal,
-  waitForLine,
-} from './harness.ts';
+import { describe, test } from 'node:test';
+import { browserSkip, browserSuite, screenshot, typeInTerminal, waitForLine } from './harness.ts';
 
 const skip = browserSkip();
 
 describe('web client over the relay path', { skip, timeout: 180_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
-  const pageLog: string[] = [];
-
-  before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay);
-    phone = await launchPhone();
-    phone.page.on('console', (m) => {
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-  });
-
-  afterEach((t) => {
-    if ((t as { passed?: boolean }).passed === false && pageLog.length)
-      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-  });
-
-  after(async () => {
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
-  });
+  const suite = browserSuite();
 
   test('set to the relay path, the terminal works and the badge says so', async () => {
-    const { page } = phone;
-    await host.host.agent.pair({
-      webUrl: relay.url,
+    const { page } = suite.phone;
+    await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell'],
       onUrl: (url) => {
         void page.goto(url);
@@ -69,7 +33,7 @@ describe('web client over the relay path', { skip, timeout: 180_000 }, () => {
       },
     });
     await page.evaluate(() => localStorage.setItem('pocketshell.path', 'relay'));
-    const row = page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`);
+    const row = page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`);
     await row.waitFor();
     await row.tap();
     await page.locator('[data-testid="new-session"]').tap();
@@ -81,12 +45,12 @@ describe('web client over the relay path', { skip, timeout: 180_000 }, () => {
     await typeInTerminal(page, 'seq 1 20000; echo seq-done-$((2*3))');
     await waitForLine(page, /^seq-done-6$/, 60_000);
     await screenshot(page, 'relay-path-terminal');
-    const audit = readFileSync(join(host.home, '.pocketshell', 'audit.jsonl'), 'utf8');
+    const audit = readFileSync(join(suite.host.home, '.pocketshell', 'audit.jsonl'), 'utf8');
     assert.match(audit, /"path":"relay"/, 'the host saw a relay-path connection');
   });
 
   test('set back to auto, it switches up to WebRTC by itself and the terminal keeps its session and screen', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const url = page.url();
     await page.evaluate(() => localStorage.setItem('pocketshell.path', 'auto'));
     await page.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 90_000 });

@@ -9,42 +9,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { StartedRelay } from '@pocketshell/relay/testing';
+import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import {
-  browserSkip,
-  buildWeb,
-  launchPhone,
-  type Phone,
-  pairPage,
-  screenshot,
-  startWebRelay,
-  TestHost,
-} from './harness.ts';
+import { browserSkip, browserSuite, pairPage, screenshot } from './harness.ts';
 
 const skip = browserSkip();
 
 describe('tabs past the per-device peer cap', { skip, timeout: 240_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
-
-  before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay);
-    phone = await launchPhone();
-  });
-
-  after(async () => {
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
-  });
+  const suite = browserSuite();
 
   const replacedInAudit = () =>
-    readFileSync(join(host.home, '.pocketshell', 'audit.jsonl'), 'utf8')
+    readFileSync(join(suite.host.home, '.pocketshell', 'audit.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event?: string })
@@ -53,14 +28,14 @@ describe('tabs past the per-device peer cap', { skip, timeout: 240_000 }, () => 
   const state = (page: Page) => page.locator('[data-testid="conn"]').getAttribute('data-state');
 
   test('the fifth tab takes the oldest tab’s place; that one waits, and a tap takes it back', async () => {
-    const { page, context } = phone;
-    await page.goto(relay.url);
+    const { page, context } = suite.phone;
+    await page.goto(suite.relay.url);
     await page.locator('[data-testid="relay-state"][data-state="ready"]').waitFor({ state: 'attached' });
-    await pairPage(page, host, relay.url);
-    const hostId = host.host.identity.id;
+    await pairPage(page, suite.host, suite.relay.url);
+    const hostId = suite.host.host.identity.id;
 
     const open = async (p: Page) => {
-      await p.goto(`${relay.url}/#/t/${hostId}/new`);
+      await p.goto(`${suite.relay.url}/#/t/${hostId}/new`);
       await p.locator('[data-testid="conn"][data-state="p2p"]').waitFor({ timeout: 45_000 });
     };
     const tabs: Page[] = [page];

@@ -10,22 +10,17 @@
  * the browser. Screenshots of each screen land in .artifacts/screenshots/.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
-import type { StartedRelay } from '@pocketshell/relay/testing';
+import { describe, test } from 'node:test';
 import { build } from 'esbuild';
 import { checkVectors, type Vectors } from '../vectors/build.ts';
 import vectorsFile from '../vectors/protocol-v1.json' with { type: 'json' };
 import {
   assertFits,
   browserSkip,
-  buildWeb,
-  launchPhone,
+  browserSuite,
   PHONE,
-  type Phone,
   ROOT,
   screenshot,
-  startWebRelay,
-  TestHost,
   tapKey,
   terminalLines,
   typeInTerminal,
@@ -35,42 +30,14 @@ import {
 const skip = browserSkip();
 
 describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
-  let relay: StartedRelay;
-  let host: TestHost;
-  let phone: Phone;
-  const cspViolations: string[] = [];
-  /** The page's warnings and errors, printed when a test fails. */
-  const pageLog: string[] = [];
-
-  before(async () => {
-    await buildWeb();
-    relay = await startWebRelay();
-    host = await TestHost.start(relay);
-    phone = await launchPhone();
-    phone.page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-      if (m.type() === 'warning' || m.type() === 'error') pageLog.push(`${m.type()}: ${m.text()}`);
-    });
-    phone.page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-  });
-
-  afterEach((t) => {
-    if ((t as { passed?: boolean }).passed === false && pageLog.length)
-      t.diagnostic(`page log:\n${pageLog.join('\n')}`);
-  });
-
-  after(async () => {
-    await phone?.close();
-    await host?.close();
-    await relay?.stop();
-  });
+  const suite = browserSuite();
 
   test('pair from the QR URL: SAS on the page equals the host’s; host online; echo $((6*7)) gives 42', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     let hostSas = '';
     let pageSas: string | null = null;
-    await host.host.agent.pair({
-      webUrl: relay.url,
+    await suite.host.host.agent.pair({
+      webUrl: suite.relay.url,
       grants: ['shell'],
       onUrl: (url) => {
         void page.goto(url);
@@ -81,18 +48,18 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
         await sas.waitFor();
         pageSas = await sas.getAttribute('data-digits');
         await screenshot(page, '1-pairing');
-        await assertFits(phone.page);
+        await assertFits(suite.phone.page);
         return pageSas === prompt.sas;
       },
     });
     assert.match(hostSas, /^\d{6}$/);
     assert.equal(pageSas, hostSas, 'the page shows the SAS the host shows');
 
-    const row = page.locator(`[data-host="${host.host.identity.id}"]`);
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    const row = page.locator(`[data-host="${suite.host.host.identity.id}"]`);
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
     assert.match((await row.textContent()) ?? '', /online/);
     await screenshot(page, '2-hosts');
-    await assertFits(phone.page);
+    await assertFits(suite.phone.page);
 
     await row.tap();
     await page.locator('[data-testid="new-session"]').tap();
@@ -101,11 +68,11 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
     const lines = await waitForLine(page, /^42$/);
     assert.ok(lines.some((l) => l.includes('echo $((6*7))')));
     await screenshot(page, '3-terminal');
-    await assertFits(phone.page);
+    await assertFits(suite.phone.page);
   });
 
   test('key bar: sticky Ctrl then c interrupts sleep 100; Shift+Tab and arrows reach the PTY as escape sequences', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await typeInTerminal(page, 'sleep 100');
     await waitForLine(page, /sleep 100$/);
     await tapKey(page, 'ctrl');
@@ -141,7 +108,7 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
   });
 
   test('reload: the same session comes back with the same screen', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     await typeInTerminal(page, 'clear; echo marker-$((40+2))');
     await waitForLine(page, /^marker-42$/);
     const session = await page.evaluate(
@@ -170,8 +137,8 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
   });
 
   test('host restart: the page shows the host offline, then reconnects by itself', async () => {
-    const { page } = phone;
-    await host.restart(async () => {
+    const { page } = suite.phone;
+    await suite.host.restart(async () => {
       await page.locator('[data-testid="conn"][data-state="offline"]').waitFor();
       await screenshot(page, '5-host-offline');
     });
@@ -181,7 +148,7 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
   });
 
   test('a smaller viewport (soft keyboard up) keeps the cursor line above the key bar', async () => {
-    const { page } = phone;
+    const { page } = suite.phone;
     const rows = async () => {
       await typeInTerminal(page, 'echo rows-$(tput lines)');
       const lines = await waitForLine(page, /^rows-\d+$/);
@@ -215,19 +182,19 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
   });
 
   test('devices screen, light theme, installable shell, security headers, no CSP violations', async () => {
-    const { page } = phone;
-    const res = await fetch(relay.url);
+    const { page } = suite.phone;
+    const res = await fetch(suite.relay.url);
     const csp = res.headers.get('content-security-policy') ?? '';
     assert.match(csp, /script-src 'self'(;|$)/);
     assert.doesNotMatch(csp, /script-src[^;]*unsafe-inline/);
-    const manifest = await fetch(`${relay.url}/manifest.webmanifest`);
+    const manifest = await fetch(`${suite.relay.url}/manifest.webmanifest`);
     assert.equal(manifest.headers.get('content-type'), 'application/manifest+json');
     assert.equal(((await manifest.json()) as { display: string }).display, 'standalone');
     assert.equal(
       await page.evaluate(() => navigator.serviceWorker.ready.then((r) => r.active?.scriptURL ?? '')),
-      `${relay.url}/sw.js`,
+      `${suite.relay.url}/sw.js`,
     );
-    const cdp = await phone.context.newCDPSession(page);
+    const cdp = await suite.phone.context.newCDPSession(page);
     const { installabilityErrors } = (await cdp.send('Page.getInstallabilityErrors')) as {
       installabilityErrors: { errorId: string }[];
     };
@@ -238,18 +205,18 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
       'Chromium finds the app installable',
     );
     await page.emulateMedia({ colorScheme: 'light' });
-    await page.goto(`${relay.url}/#/devices`);
+    await page.goto(`${suite.relay.url}/#/devices`);
     const fp = await page.locator('[data-testid="device-fingerprint"]').textContent();
     assert.match(fp ?? '', /^[A-Z2-7]{4}( [A-Z2-7]{1,4}){6}$/);
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     assert.equal(bg, 'rgb(246, 247, 249)', 'light theme');
     await screenshot(page, '7-devices-light');
-    await assertFits(phone.page);
-    await page.goto(`${relay.url}/#/hosts`);
-    await page.locator(`[data-host="${host.host.identity.id}"][data-state="online"]`).waitFor();
+    await assertFits(suite.phone.page);
+    await page.goto(`${suite.relay.url}/#/hosts`);
+    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
     await screenshot(page, '8-hosts-light');
     await page.emulateMedia({ colorScheme: 'dark' });
-    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(suite.cspViolations, []);
   });
 
   test('the protocol vectors check in the browser exactly as in Node', async () => {
@@ -269,7 +236,7 @@ describe('web client in Chromium', { skip, timeout: 180_000 }, () => {
     changed.sas[0]!.digits = changed.sas[0]!.digits === '000000' ? '000001' : '000000';
     // The bundle runs as a script in the page (as the app's own code does); its completion value is the result.
     const inPage = (v: Vectors) =>
-      phone.page.evaluate(`${code};pocketshellVectors.checkVectors(${JSON.stringify(v)})`) as Promise<
+      suite.phone.page.evaluate(`${code};pocketshellVectors.checkVectors(${JSON.stringify(v)})`) as Promise<
         string[]
       >;
     const inBrowser = { good: await inPage(vectors), bad: await inPage(changed) };

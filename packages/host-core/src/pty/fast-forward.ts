@@ -101,11 +101,11 @@ export function planFastForward(bytes: Uint8Array, lines: number, clean: boolean
   }
   if (start < 0 || end - start < MIN_RUN) return undefined;
   let size = 0;
-  const kept = pens.filter(([s]) => s >= start);
-  for (const [s, e] of kept) size += e - s;
+  // `pens` was emptied when the run started: every colour change in it is inside the run.
+  for (const [s, e] of pens) size += e - s;
   const pen = new Uint8Array(size);
   let at = 0;
-  for (const [s, e] of kept) {
+  for (const [s, e] of pens) {
     pen.set(bytes.subarray(s, e), at);
     at += e - s;
   }

@@ -21,18 +21,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Device } from '@pocketshell/client';
 import { generateKeyPair, type WebSocketFactory } from '@pocketshell/protocol';
 import { type StartedRelay, startRelay } from '@pocketshell/relay/testing';
-import { ChannelWriter, isLoopbackIPv4, NodeDataChannelEngine } from '@pocketshell/webrtc';
-import { loopbackPeerOptions, once } from '@pocketshell/webrtc/testing';
+import { isLoopbackIPv4, NodeDataChannelEngine } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import { POCKETSHELL, pocketshell, startReadyDaemon, until } from '../support/cli.ts';
 import { browserAvailable, chromiumFilesBench } from './files-chromium.ts';
 import { median, writeSection } from './measure.ts';
+import { openRawChannel } from './raw-channel.ts';
 import { rawChromiumBench } from './raw-chromium.ts';
 import { sshOptions, startSshd } from './ssh.ts';
 
@@ -93,69 +91,21 @@ async function timed(what: string, prepare: () => void | Promise<void>, once: ()
 
 /** Both directions between this process and raw-peer.ts (another process, as the daemon is). */
 async function rawChannel(): Promise<{ down: number[]; up: number[] }> {
-  const engine = new NodeDataChannelEngine({ bindAddress: '127.0.0.1' });
-  const peer = await engine.createPeer(loopbackPeerOptions('offerer'));
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./raw-peer.ts', import.meta.url))], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const send = (m: unknown) => child.stdin.write(`${JSON.stringify(m)}\n`);
+  const raw = await openRawChannel();
   try {
-    const channel = peer.createDataChannel('bulk');
-    peer.on('icecandidate', (c) => send({ t: 'ice', c }));
-    const answered = new Promise<string>((resolve) => {
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const m = JSON.parse(line) as { t: string; sdp?: string; c?: unknown };
-        if (m.t === 'answer') resolve(m.sdp!);
-        else if (m.t === 'ice') void peer.addIceCandidate(m.c as never).catch(() => {});
-      });
-    });
-    send({ t: 'offer', sdp: await peer.setLocalDescription(await peer.createOffer()) });
-    await peer.setRemoteDescription(await answered);
-    await once(channel, 'open');
-    const writer = new ChannelWriter(channel);
-    const payload = randomBytes(16 * 1024);
-    const text = (want: string) =>
-      new Promise<void>((resolve) => {
-        const off = channel.on('message', (m) => {
-          if (m === want) {
-            off();
-            resolve();
-          }
-        });
-      });
     const up = await timed(
       'raw data channel, here → there',
       () => {},
-      async () => {
-        const got = text('got');
-        channel.send(`expect:${SIZE}`);
-        for (let sent = 0; sent < SIZE; sent += payload.byteLength) await writer.write(payload);
-        await got;
-      },
+      async () => void (await raw.send(SIZE)),
     );
     const down = await timed(
       'raw data channel, there → here',
       () => {},
-      async () => {
-        await new Promise<void>((resolve) => {
-          let got = 0;
-          const off = channel.on('message', (m) => {
-            if (typeof m === 'string') return;
-            got += m.byteLength;
-            if (got >= SIZE) {
-              off();
-              resolve();
-            }
-          });
-          channel.send(`send:${SIZE}`);
-        });
-      },
+      async () => void (await raw.receive(SIZE, 16 * 1024)),
     );
     return { down, up };
   } finally {
-    child.stdin.end();
-    await peer.close();
-    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
+    await raw.close();
   }
 }
 

@@ -4,8 +4,9 @@
  * 127.0.0.1, signalled over stdin/stdout (one JSON line each: `offer`,
  * `answer`, `ice`). On its channel, the text `expect:N` makes it count
  * the binary bytes that follow and answer `got` once N have come;
- * `send:N` makes it send N bytes as 16 KiB binary messages through
- * `ChannelWriter` (paced by `bufferedAmount`).
+ * `send:N[:S]` makes it send N bytes as S-byte (default 16 KiB) binary
+ * messages through `ChannelWriter` (paced by `bufferedAmount`); `echo:…`
+ * comes back as it is (raw-channel.ts drives it).
  */
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -31,15 +32,16 @@ function serve(channel: DataChannel): void {
       }
       return;
     }
-    const [verb, n] = m.split(':') as [string, string];
+    const [verb, n, size] = m.split(':') as [string, string, string | undefined];
     if (verb === 'expect') {
       expect = Number(n);
       got = 0;
     } else if (verb === 'send') {
+      const message = size ? payload.subarray(0, Number(size)) : payload;
       void (async () => {
-        for (let sent = 0; sent < Number(n); sent += payload.byteLength) await writer.write(payload);
+        for (let sent = 0; sent < Number(n); sent += message.byteLength) await writer.write(message);
       })();
-    }
+    } else if (verb === 'echo') channel.send(m);
   });
 }
 peer.on('datachannel', serve);

@@ -57,10 +57,12 @@ import {
   ptyStream as localPty,
   median,
   type Stream,
+  summarize,
   throughput,
   waitFor,
   writeSection,
 } from './measure.ts';
+import { openRawChannel } from './raw-channel.ts';
 import { sshArgs, startSshd } from './ssh.ts';
 
 const MB = Number(process.env.BENCH_MB ?? 16);
@@ -104,6 +106,28 @@ async function rawPty() {
   const echo = await echoRtt(stream, ECHO);
   pty.kill();
   return { tput: r, echo };
+}
+
+// ---------------------------------------------------------------- the bare data channel
+
+/**
+ * The anchors of the Node-client rows: node-datachannel alone between this
+ * process and another (raw-channel.ts), no PTY or anything of ours — the
+ * file's bytes as 4 KiB messages (the size of a PTY read under a flood) and
+ * as 16 KiB ones, and short messages there and back (the engine's share of
+ * an echo).
+ */
+async function bareChannel() {
+  const raw = await openRawChannel();
+  try {
+    const bytes = MB * 1e6;
+    const mbps = (ms: number) => bytes / 1e3 / ms;
+    const small = mbps(await raw.receive(bytes, 4096));
+    const large = mbps(await raw.receive(bytes, 16 * 1024));
+    return { small, large, ping: summarize(await raw.pingPong(ECHO)) };
+  } finally {
+    await raw.close();
+  }
 }
 
 // ---------------------------------------------------------------- OpenSSH
@@ -374,6 +398,7 @@ async function main() {
 
   const raw: Awaited<ReturnType<typeof rawPty>>[] = [];
   const ssh: Awaited<ReturnType<typeof openssh>>[] = [];
+  const bare: Awaited<ReturnType<typeof bareChannel>>[] = [];
   const ps: Record<string, PsFigures[]> = Object.fromEntries(engines.map((e) => [e, []]));
   /** Per round: the figures, or the error that ended that run (null). */
   const cr: Record<string, (ChromiumFigures | null)[]> = Object.fromEntries(engines.map((e) => [e, []]));
@@ -386,6 +411,8 @@ async function main() {
     const at = `[round ${round + 1}/${RUNS}, ${((performance.now() - started) / 1000).toFixed(0)} s]`;
     raw.push(await rawPty());
     console.error(at, 'raw PTY', raw.at(-1));
+    bare.push(await bareChannel());
+    console.error(at, 'bare data channel', bare.at(-1));
     ssh.push(await openssh(round));
     console.error(at, 'OpenSSH', ssh.at(-1));
     for (const engine of engines) {
@@ -750,6 +777,58 @@ ${(
       )} | |`
     : '';
 
+  const ndc = engines.includes('node-datachannel') ? ps['node-datachannel']! : null;
+  /** Per round: a PocketShell figure over the bare channel's of the same round. */
+  const share = (pick: (r: PsFigures) => number, bareOf: (b: (typeof bare)[number]) => number) =>
+    ndc ? spread(ndc.map((r, i) => pick(r) / bareOf(bare[i]!))) : null;
+  const bareSection = `
+
+### The bare data channel: what the engine alone gives
+
+The anchors of the Node-client rows, in the same rounds (after the raw PTY): node-datachannel alone between the bench process and another process (test/bench/raw-channel.ts and raw-peer.ts), on 127.0.0.1 — no PTY, session holder, frames, acks or pacing of ours. The file's ${MB} MB as 4 KiB messages (the size of a PTY read under a flood) and as 16 KiB ones, sent as fast as \`bufferedAmount\` lets (at most 256 KiB queued, as the daemon's writer), to the bench process; and a short text message there and back, ${ECHO} times one after the other (the engine's share of a keystroke's echo, which adds the PTY's own echo: the raw PTY column). Ratios in brackets are to the raw PTY of the same round; "PocketShell" is the node-datachannel column above, as a share of the bare channel's figure of the same round.
+
+| bare data channel (node-datachannel, two processes) | figure | PocketShell (node-datachannel) against it |
+|---|---:|---:|
+| throughput, 4 KiB messages | ${cell(
+    of(bare, (b) => b.small),
+    f1,
+    'MB/s',
+    ratio(bare.map((b) => b.small)),
+  )} | ${cell(
+    share(
+      (r) => r.tput.mbps,
+      (b) => b.small,
+    ),
+    f2,
+    '×',
+  )} |
+| throughput, 16 KiB messages | ${cell(
+    of(bare, (b) => b.large),
+    f1,
+    'MB/s',
+    ratio(bare.map((b) => b.large)),
+  )} | ${cell(
+    share(
+      (r) => r.tput.mbps,
+      (b) => b.large,
+    ),
+    f2,
+    '×',
+  )} |
+| there and back, p50 / p99 | ${pairCell(
+    of(bare, (b) => b.ping.p50),
+    of(bare, (b) => b.ping.p99),
+    f2,
+    'ms',
+  )} | echo p50 ${cell(
+    share(
+      (r) => r.echo.p50,
+      (b) => b.ping.p50,
+    ),
+    f2,
+    '×',
+  )} |`;
+
   const pathsSection = paths
     ? `
 
@@ -766,7 +845,7 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Everything on l
 
 | measure | raw PTY | OpenSSH | ${columns.join(' | ')} |
 |---|---:|---:|${columns.map(() => '---:').join('|')}|
-${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}${pathsSection}${pkgSection}
+${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}${bareSection}${pathsSection}${pkgSection}
 `;
   const labels = [
     'raw PTY',

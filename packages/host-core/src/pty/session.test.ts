@@ -14,8 +14,8 @@ import serializeAddon from '@xterm/addon-serialize';
 import xtermHeadless from '@xterm/headless';
 import { alive, countingBackend, FrameRecorder, TEST_SHELL, testShellEnv } from '../../testing/pty.ts';
 import type { Attachment } from './attachment.ts';
-import { nodePtyBackend, type PtyBackend, type PtyExit } from './backend.ts';
-import { SESSION_DEFAULTS, SESSION_STATES } from './session.ts';
+import { nodePtyBackend } from './backend.ts';
+import { SESSION_STATES } from './session.ts';
 import { SessionManager, type SessionManagerOptions } from './session-manager.ts';
 
 let shellEnv: ReturnType<typeof testShellEnv>;
@@ -163,71 +163,9 @@ describe('sessions', () => {
     assert.equal(session.attached, 3);
   });
 
-  test('full PTY reads wait for the next ones and go out as full frames; a short read goes at the end of its turn', async () => {
-    // A scripted PTY: the test hands the session its reads, one turn of the event loop each.
-    let emit: (data: Uint8Array) => void = () => {};
-    let exit: (e: PtyExit) => void = () => {};
-    const scripted: PtyBackend = {
-      spawn: () => ({
-        pid: 0x7fffffff,
-        onData: (l) => {
-          emit = l;
-        },
-        onExit: (l) => {
-          exit = l;
-        },
-        write: () => {},
-        resize: () => {},
-        pause: () => {},
-        resume: () => {},
-        kill: () => setImmediate(() => exit({ exitCode: 0, signal: 0 })),
-      }),
-    };
-    // A long wait after a full read, so only the reads themselves decide the frames.
-    manager = makeManager({ backend: scripted, tuning: { fullReadWaitMs: 60_000 } });
-    const session = manager.create({ cols: 80, rows: 24 });
-    const frames: Uint8Array[] = [];
-    const box: { a?: Attachment } = {};
-    box.a = await session.attach({
-      send: (f) => {
-        if (f[0] === 0) frames.push(f.slice(1));
-        queueMicrotask(() => box.a?.open && box.a.sent > box.a.acked && box.a.ack(box.a.sent));
-      },
-    });
-    const turn = () => new Promise((r) => setImmediate(r));
-    const reads: Uint8Array[] = [];
-    for (let i = 0; i < 10; i++) reads.push(new Uint8Array(4095).fill(0x61 + i));
-    for (const r of reads) {
-      emit(r);
-      await turn();
-    }
-    const max = SESSION_DEFAULTS.maxFrameData;
-    // 40950 bytes read: two full frames went at once; the rest (8220 bytes) waits for more.
-    assert.deepEqual(
-      frames.map((f) => f.length),
-      [max, max],
-    );
-    emit(utf8('$ '));
-    await turn();
-    await turn();
-    assert.deepEqual(
-      frames.map((f) => f.length),
-      [max, max, 10 * 4095 - 2 * max + 2],
-    );
-    assert.deepEqual(Buffer.concat(frames), Buffer.concat([...reads, utf8('$ ')]));
-    // A short read alone is not held at all.
-    emit(utf8('x'));
-    await turn();
-    await turn();
-    assert.equal(frames.length, 4);
-    assert.deepEqual([...frames[3]!], [0x78]);
-  });
-
-  test('a flood of text goes out in full frames, and the screen after it is exact', async () => {
-    // 4 MB of lines with colours: the PTY's reads are full (4095 bytes), so they wait for the next
-    // ones and go out as frames of exactly the largest size; the mirror takes the flood in batches
-    // and skips most of it (fast-forward.ts); a new attachment's snapshot must still be the screen
-    // of every byte.
+  test('after a flood of text with colours the screen is exact (the mirror fast-forwarded through it)', async () => {
+    // 4 MB of lines with colours: the mirror takes the flood in batches and skips most of it
+    // (fast-forward.ts); a new attachment's snapshot must still be the screen of every byte.
     const file = join(shellEnv.home, 'flood.txt');
     const lines: string[] = [];
     for (let i = 0; i < 80_000; i++)
@@ -236,31 +174,16 @@ describe('sessions', () => {
     const session = manager.create({ cols: 80, rows: 24 });
     const rec = new FrameRecorder();
     const box: { a?: Attachment } = {};
-    const full = SESSION_DEFAULTS.maxFrameData + 1; // the type byte and the data
-    let counting = false;
-    let inFull = 0;
-    let all = 0;
-    let largest = 0;
     const a = await session.attach({
       send: (f) => {
         rec.send(f);
-        if (counting && f[0] === 0) {
-          all += f.length;
-          largest = Math.max(largest, f.length);
-          if (f.length === full) inFull += f.length;
-        }
         queueMicrotask(() => box.a?.open && box.a.sent > box.a.acked && box.a.ack(box.a.sent));
       },
     });
     box.a = a;
     await rec.waitFor(/\$ $/);
-    counting = true;
     a.input(utf8(`cat ${file}; echo fin$((5+5))\r`));
     await rec.waitFor(/fin10/, 60_000);
-    // Flushed once per turn, a data frame would rarely exceed one read (4095 bytes); how many reads
-    // come full depends on the machine's load, so only the largest frame is asserted here (the
-    // scripted test above checks the rule).
-    assert.equal(largest, full, `${inFull} of ${all} bytes in full frames`);
     const fresh = new FrameRecorder();
     await session.attach({ send: fresh.send });
     assert.equal(
@@ -357,9 +280,7 @@ describe('sessions', () => {
     }, 'the PTY to pause');
     const bound = window + 64 * 1024;
     assert.ok(s.unacked > window && s.unacked <= bound, `unacked ${s.unacked}`);
-    // Paused: nothing more arrives however long we wait (bounded memory) — once the bytes read
-    // before the pause, which may wait up to 1 ms to fill a frame, are handed on.
-    await new Promise((r) => setTimeout(r, 20));
+    // Paused: nothing more arrives however long we wait (bounded memory).
     const sentAtPause = s.sent;
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(s.sent, sentAtPause);

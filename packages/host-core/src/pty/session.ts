@@ -14,8 +14,6 @@ import {
   concat,
   type ExitReason,
   encodeControl,
-  LINK_MAX_PLAINTEXT,
-  LINK_RECORD_HEADER,
   SESSION_KINDS,
   SESSION_STATES,
   type SessionInfo,
@@ -55,8 +53,6 @@ export interface SessionTuning {
   readonly scrollback: number;
   /** Largest payload of one data frame. */
   readonly maxFrameData: number;
-  /** After a PTY read that filled the kernel's buffer, how long the rest waits for the next reads to fill a frame. */
-  readonly fullReadWaitMs: number;
   /** Largest snapshot; scrollback is trimmed to fit. */
   readonly snapshotMax: number;
   /** How long `close()` waits after SIGHUP before SIGKILL. */
@@ -68,11 +64,7 @@ export interface SessionTuning {
 export const SESSION_DEFAULTS: SessionTuning = {
   window: 256 * 1024,
   scrollback: 1000,
-  // Two full data frames (a type byte and a record header each) and an ack record (8 bytes of
-  // counter) fill one frame of the relay path (docs/protocol.md §10): 16365 bytes. A WebRTC
-  // message may hold 16 KiB.
-  maxFrameData: Math.floor((LINK_MAX_PLAINTEXT - LINK_RECORD_HEADER - 8) / 2) - LINK_RECORD_HEADER - 1,
-  fullReadWaitMs: 1,
+  maxFrameData: 16 * 1024 - 1,
   snapshotMax: 60 * 1024,
   killGraceMs: 3000,
 };
@@ -107,12 +99,6 @@ type PauseReason = 'flow' | 'snapshot' | 'mirror';
  * snapshot never waits for a long parse.
  */
 const MIRROR_LAG_MAX = 256 * 1024;
-
-/**
- * A PTY read this long filled the kernel's buffer (Linux hands at most 4095
- * bytes per read of a PTY): the program has more output waiting.
- */
-const FULL_READ = 4095;
 
 export class Session implements AttachmentHost {
   readonly id: string;
@@ -149,7 +135,6 @@ export class Session implements AttachmentHost {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #flushScheduled = false;
-  #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(init: SessionInit) {
     this.id = init.id;
@@ -373,34 +358,18 @@ export class Session implements AttachmentHost {
   }
 
   /**
-   * PTY output is coalesced into full frames: the reads that arrive in one
-   * turn of the event loop are handed on together at the check phase right
-   * after, and as soon as a frame's worth is waiting, whole frames go at
-   * once and the rest waits for the next read. A read that filled the PTY's
-   * buffer means the program has more waiting: the rest then waits for the
-   * next turn's reads (at most `fullReadWaitMs`, 1 ms), so a flood travels in full frames —
-   * a quarter of the messages through the holder's socket, the daemon, the
-   * WebRTC stack and the device, and two frames to one frame of the relay
-   * path — while a short read (an echo, a prompt) goes at the end of its turn.
+   * PTY output is coalesced: the reads that arrive in one turn of the event
+   * loop (libuv reads a PTY in pieces of a few KiB) are handed on together at
+   * the check phase right after, or as soon as a full frame's worth is
+   * waiting — fewer, fuller frames for the transport, and no added delay
+   * beyond the current turn.
    */
   #onData(data: Uint8Array): void {
     if (this.#state === 'EXITED' || data.length === 0) return;
     this.#pending.push(data);
     this.#pendingBytes += data.length;
-    const max = this.#tuning.maxFrameData;
-    if (this.#pendingBytes >= max) {
-      const all = this.#pending.length === 1 ? this.#pending[0]! : concat(...this.#pending);
-      const whole = all.length - (all.length % max);
-      const rest = all.subarray(whole);
-      this.#pending = rest.length > 0 ? [rest] : [];
-      this.#pendingBytes = rest.length;
-      this.#hand(all.subarray(0, whole));
-      if (rest.length === 0) return;
-    }
-    if (data.length >= FULL_READ) {
-      if (!this.#flushScheduled)
-        this.#flushTimer ??= setTimeout(() => this.#flush(), this.#tuning.fullReadWaitMs);
-    } else if (!this.#flushScheduled) {
+    if (this.#pendingBytes >= this.#tuning.maxFrameData) this.#flush();
+    else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
     }
@@ -408,17 +377,10 @@ export class Session implements AttachmentHost {
 
   #flush(): void {
     this.#flushScheduled = false;
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
     if (this.#pendingBytes === 0) return;
     const data = this.#pending.length === 1 ? this.#pending[0]! : concat(...this.#pending);
     this.#pending = [];
     this.#pendingBytes = 0;
-    this.#hand(data);
-  }
-
-  /** Output to the mirror and every attachment, in order. */
-  #hand(data: Uint8Array): void {
     // Mirror first: its offset then counts `data`, so a snapshot taken while the watchers
     // below are handed `data` (a screen-sync frame) waits for the parser and includes it.
     // The mirror parses asynchronously, so no snapshot completes inside this loop, and a

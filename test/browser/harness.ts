@@ -280,6 +280,20 @@ export function browserSuite(options: BrowserSuiteOptions = {}): BrowserSuite {
   return suite;
 }
 
+/** The grants a pairing asks the host for (the host's own default when left out). */
+type Grants = Parameters<OpenedHost['agent']['pair']>[0]['grants'];
+/** What the host pinned when a pairing went through. */
+export type PinnedPhone = Awaited<ReturnType<OpenedHost['agent']['pair']>>;
+
+/** The host's `confirm` for a pairing on `page`: whether the six digits the page shows are the host's. */
+function sameDigits(page: Page): (prompt: { sas: string }) => Promise<boolean> {
+  return async (prompt) => {
+    const sas = page.locator('[data-testid="sas"][data-digits]');
+    await sas.waitFor();
+    return (await sas.getAttribute('data-digits')) === prompt.sas;
+  };
+}
+
 /**
  * Pairs the page (already on the web client, relay ready) with `host`: the
  * host's pairing link opened in the page as a tapped link does (only the
@@ -291,7 +305,7 @@ export async function pairPage(
   page: Page,
   host: TestHost,
   webUrl: string,
-  grants: Parameters<OpenedHost['agent']['pair']>[0]['grants'] = ['shell'],
+  grants: Grants = ['shell'],
 ): Promise<void> {
   await host.host.agent.pair({
     webUrl,
@@ -302,13 +316,37 @@ export async function pairPage(
         location.href = u;
       }, url);
     },
-    confirm: async (prompt) => {
-      const sas = page.locator('[data-testid="sas"][data-digits]');
-      await sas.waitFor();
-      return (await sas.getAttribute('data-digits')) === prompt.sas;
-    },
+    confirm: sameDigits(page),
   });
   await page.locator(`[data-host="${host.host.identity.id}"]`).waitFor({ timeout: 30_000 });
+}
+
+/** What `pairPhone` may be told. */
+export interface PairPhoneOptions {
+  /** The grants asked for (the host's default when left out). */
+  grants?: Grants;
+  /** Runs once the host pinned the phone, before the wait for it online (a policy to set, say). */
+  beforeOnline?: (pinned: PinnedPhone) => Promise<void> | void;
+}
+
+/**
+ * Pairs a suite's phone with its host from scratch, as its `before` does:
+ * the page loads the host's pairing link (a fresh load, wherever it was),
+ * the six digits it shows are compared with the host's, and once paired
+ * (and `beforeOnline` ran) waits until the page shows the host online.
+ * Returns what the host pinned.
+ */
+export async function pairPhone(suite: BrowserSuite, options: PairPhoneOptions = {}): Promise<PinnedPhone> {
+  const { page } = suite.phone;
+  const pinned = await suite.host.host.agent.pair({
+    webUrl: suite.relay.url,
+    ...(options.grants !== undefined ? { grants: options.grants } : {}),
+    onUrl: (url) => void page.goto(url),
+    confirm: sameDigits(page),
+  });
+  await options.beforeOnline?.(pinned);
+  await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
+  return pinned;
 }
 
 /** Saves a screenshot under .artifacts/screenshots/. */

@@ -39,7 +39,7 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { type AlertPushBody, type DeviceId, fromB64u, sealJson } from '@pocketshell/protocol';
 import type { Page } from 'playwright-core';
-import { assertFits, browserSkip, browserSuite, screenshot, TestHost } from './harness.ts';
+import { assertFits, browserSkip, browserSuite, pairPhone, screenshot, TestHost } from './harness.ts';
 
 const skip = browserSkip();
 
@@ -89,21 +89,14 @@ describe('agent sessions in Chromium', { skip, timeout: 300_000 }, () => {
     work = join(suite.host.home, 'work');
     mkdirSync(work);
     await suite.phone.context.grantPermissions(['notifications'], { origin: suite.relay.url });
-    const { page } = suite.phone;
-    const pinned = await suite.host.host.agent.pair({
-      webUrl: suite.relay.url,
+    await pairPhone(suite, {
       grants: ['shell', 'agent'],
-      onUrl: (url) => void page.goto(url),
-      confirm: async (prompt) => {
-        const sas = page.locator('[data-testid="sas"][data-digits]');
-        await sas.waitFor();
-        return (await sas.getAttribute('data-digits')) === prompt.sas;
+      beforeOnline: (pinned) => {
+        phoneId = pinned.id as DeviceId;
+        phonePub = fromB64u(pinned.pub);
+        suite.host.host.trust.setAgentPolicy(phoneId, { tier: 'ask', roots: [work] });
       },
     });
-    phoneId = pinned.id as DeviceId;
-    phonePub = fromB64u(pinned.pub);
-    suite.host.host.trust.setAgentPolicy(phoneId, { tier: 'ask', roots: [work] });
-    await page.locator(`[data-host="${hostId}"][data-state="online"]`).waitFor();
   });
 
   /** Screenshots in both themes (the page back in dark after). */

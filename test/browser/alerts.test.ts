@@ -45,7 +45,7 @@ import {
   sealJson,
 } from '@pocketshell/protocol';
 import type { Page, Worker } from 'playwright-core';
-import { assertFits, browserSkip, browserSuite } from './harness.ts';
+import { assertFits, browserSkip, browserSuite, pairPhone } from './harness.ts';
 
 const skip = browserSkip();
 const SHOTS = '/tmp/aweb-shots';
@@ -88,20 +88,14 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
   before(async () => {
     await suite.phone.context.grantPermissions(['notifications'], { origin: suite.relay.url });
     const { page } = suite.phone;
-    const pinned = await suite.host.host.agent.pair({
-      webUrl: suite.relay.url,
+    await pairPhone(suite, {
       grants: ['shell', 'stats'],
-      onUrl: (url) => void page.goto(url),
-      confirm: async (prompt) => {
-        const sas = page.locator('[data-testid="sas"][data-digits]');
-        await sas.waitFor();
-        return (await sas.getAttribute('data-digits')) === prompt.sas;
+      beforeOnline: (pinned) => {
+        phoneId = pinned.id as DeviceId;
+        phonePub = fromB64u(pinned.pub);
+        assert.equal(deviceIdOf(phonePub), phoneId);
       },
     });
-    phoneId = pinned.id as DeviceId;
-    phonePub = fromB64u(pinned.pub);
-    assert.equal(deviceIdOf(phonePub), phoneId);
-    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
     // The worker the page registered, active and controlling the page.
     await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
     worker =
@@ -374,19 +368,7 @@ describe('alerts screens against a real alert center', { skip, timeout: 240_000 
 
   before(async () => {
     await suite.phone.context.grantPermissions(['notifications'], { origin: suite.relay.url });
-    const { page } = suite.phone;
-    const pinned = await suite.host.host.agent.pair({
-      webUrl: suite.relay.url,
-      grants: ['shell', 'stats'],
-      onUrl: (url) => void page.goto(url),
-      confirm: async (prompt) => {
-        const sas = page.locator('[data-testid="sas"][data-digits]');
-        await sas.waitFor();
-        return (await sas.getAttribute('data-digits')) === prompt.sas;
-      },
-    });
-    phoneId = pinned.id as DeviceId;
-    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
+    phoneId = (await pairPhone(suite, { grants: ['shell', 'stats'] })).id as DeviceId;
   });
 
   const rulesUrl = () => `${suite.relay.url}/#/host/${suite.host.host.identity.id}/alerts/rules`;

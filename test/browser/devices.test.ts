@@ -17,7 +17,7 @@ import { before, describe, test } from 'node:test';
 import type { Device, PairedHost } from '@pocketshell/client';
 import type { DeviceId } from '@pocketshell/protocol';
 import { loopbackDevice } from '../support/cli.ts';
-import { assertFits, browserSkip, browserSuite, screenshot } from './harness.ts';
+import { assertFits, browserSkip, browserSuite, pairPhone, screenshot } from './harness.ts';
 
 const skip = browserSkip();
 
@@ -46,20 +46,8 @@ describe('devices screen in Chromium', { skip, timeout: 240_000 }, () => {
   const chip = (id: string, grant: string) => row(id).locator(`[data-grant="${grant}"]`);
 
   before(async () => {
-    const { page } = suite.phone;
     // The phone, with `admin`.
-    const pinned = await suite.host.host.agent.pair({
-      webUrl: suite.relay.url,
-      grants: ['shell', 'admin'],
-      onUrl: (url) => void page.goto(url),
-      confirm: async (prompt) => {
-        const sas = page.locator('[data-testid="sas"][data-digits]');
-        await sas.waitFor();
-        return (await sas.getAttribute('data-digits')) === prompt.sas;
-      },
-    });
-    phoneId = pinned.id as DeviceId;
-    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
+    phoneId = (await pairPhone(suite, { grants: ['shell', 'admin'] })).id as DeviceId;
     // A second device in Node, with `shell` only.
     laptop = loopbackDevice(suite.relay.wsUrl);
     await suite.host.host.agent.pair({

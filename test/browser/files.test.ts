@@ -54,7 +54,15 @@ import { after, before, describe, test } from 'node:test';
 import { crc32, deflateSync } from 'node:zlib';
 import type { DeviceId } from '@pocketshell/protocol';
 import type { Page } from 'playwright-core';
-import { assertFits, browserSkip, browserSuite, screenshot, typeInTerminal, waitForLine } from './harness.ts';
+import {
+  assertFits,
+  browserSkip,
+  browserSuite,
+  pairPhone,
+  screenshot,
+  typeInTerminal,
+  waitForLine,
+} from './harness.ts';
 
 const skip = browserSkip();
 const SHOTS = '/tmp/fweb-shots';
@@ -191,19 +199,7 @@ describe('the Files screen in Chromium', { skip, timeout: 300_000 }, () => {
   const suite = browserSuite({ host: () => ({ filesRoot: root }) });
 
   before(async () => {
-    const { page } = suite.phone;
-    const pinned = await suite.host.host.agent.pair({
-      webUrl: suite.relay.url,
-      grants: ['shell', 'files:read', 'files:write'],
-      onUrl: (url) => void page.goto(url),
-      confirm: async (prompt) => {
-        const sas = page.locator('[data-testid="sas"][data-digits]');
-        await sas.waitFor();
-        return (await sas.getAttribute('data-digits')) === prompt.sas;
-      },
-    });
-    phoneId = pinned.id as DeviceId;
-    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
+    phoneId = (await pairPhone(suite, { grants: ['shell', 'files:read', 'files:write'] })).id as DeviceId;
   });
 
   after(() => {

@@ -24,7 +24,7 @@ import { before, describe, test } from 'node:test';
 import { HistoryStore } from '@pocketshell/host-core';
 import type { DeviceId } from '@pocketshell/protocol';
 import type { Page } from 'playwright-core';
-import { assertFits, browserSkip, browserSuite, screenshot } from './harness.ts';
+import { assertFits, browserSkip, browserSuite, pairPhone, screenshot } from './harness.ts';
 
 const skip = browserSkip();
 
@@ -74,19 +74,7 @@ describe('live monitoring in Chromium', { skip, timeout: 240_000 }, () => {
   });
 
   before(async () => {
-    const { page } = suite.phone;
-    const pinned = await suite.host.host.agent.pair({
-      webUrl: suite.relay.url,
-      grants: ['shell', 'stats', 'admin'],
-      onUrl: (url) => void page.goto(url),
-      confirm: async (prompt) => {
-        const sas = page.locator('[data-testid="sas"][data-digits]');
-        await sas.waitFor();
-        return (await sas.getAttribute('data-digits')) === prompt.sas;
-      },
-    });
-    phoneId = pinned.id as DeviceId;
-    await page.locator(`[data-host="${suite.host.host.identity.id}"][data-state="online"]`).waitFor();
+    phoneId = (await pairPhone(suite, { grants: ['shell', 'stats', 'admin'] })).id as DeviceId;
   });
 
   const card = () =>

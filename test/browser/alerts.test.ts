@@ -191,33 +191,41 @@ describe('alerts in Chromium', { skip, timeout: 240_000 }, () => {
   test('a push delivered by Chromium itself (CDP ServiceWorker.deliverPushMessage) shows its notification', async () => {
     const { page } = suite.phone;
     const cdp = await suite.phone.context.newCDPSession(page);
-    const registrations: { registrationId: string; scopeURL: string }[] = [];
+    // The registrations as CDP last reported each (one may have been replaced and deleted since).
+    const registrations = new Map<string, { registrationId: string; scopeURL: string; isDeleted: boolean }>();
     cdp.on(
       'ServiceWorker.workerRegistrationUpdated',
-      (e: { registrations: { registrationId: string; scopeURL: string }[] }) =>
-        registrations.push(...e.registrations),
+      (e: { registrations: { registrationId: string; scopeURL: string; isDeleted: boolean }[] }) => {
+        for (const r of e.registrations) registrations.set(r.registrationId, r);
+      },
     );
-    await cdp.send('ServiceWorker.enable');
-    const deadline = Date.now() + 10_000;
-    while (registrations.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const reg = registrations.find((r) => r.scopeURL.startsWith(suite.relay.url));
-    assert.ok(reg, 'the app’s registration');
-    const alert = alertBody({ title: 'from the push service' });
-    await cdp.send('ServiceWorker.deliverPushMessage', {
-      origin: suite.relay.url,
-      registrationId: reg.registrationId,
-      data: JSON.stringify({ from: suite.host.host.identity.id, env: seal(alert) }),
-    });
-    await page.waitForFunction(async (tag) => {
-      const r = await navigator.serviceWorker.ready;
-      return (await r.getNotifications({ tag })).length === 1;
-    }, alert.id);
-    const shown = (await notifications()).find((n) => n.tag === alert.id);
-    assert.equal(shown?.title, 'from the push service');
-    await cdp.detach();
-    await page.evaluate(async () => {
-      for (const n of await (await navigator.serviceWorker.ready).getNotifications()) n.close();
-    });
+    try {
+      await cdp.send('ServiceWorker.enable');
+      const live = () =>
+        [...registrations.values()].find((r) => !r.isDeleted && r.scopeURL.startsWith(suite.relay.url));
+      const deadline = Date.now() + 10_000;
+      while (!live() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const reg = live();
+      assert.ok(reg, 'the app’s registration');
+      const alert = alertBody({ title: 'from the push service' });
+      await cdp.send('ServiceWorker.deliverPushMessage', {
+        origin: suite.relay.url,
+        registrationId: reg.registrationId,
+        data: JSON.stringify({ from: suite.host.host.identity.id, env: seal(alert) }),
+      });
+      await page.waitForFunction(async (tag) => {
+        const r = await navigator.serviceWorker.ready;
+        return (await r.getNotifications({ tag })).length === 1;
+      }, alert.id);
+      const shown = (await notifications()).find((n) => n.tag === alert.id);
+      assert.equal(shown?.title, 'from the push service');
+    } finally {
+      // Whatever happened, the next test starts with no notification of this one's.
+      await cdp.detach();
+      await page.evaluate(async () => {
+        for (const n of await (await navigator.serviceWorker.ready).getNotifications()) n.close();
+      });
+    }
   });
 
   test('a payload sealed by an unpinned key, tampered with or forged for the pinned host shows nothing', async () => {

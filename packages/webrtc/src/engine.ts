@@ -123,9 +123,13 @@ export interface WebRtcEngine {
   /**
    * Loads the engine's library and makes what every peer shares (its DTLS
    * certificate) ahead of the first peer, so a first connection does not
-   * wait for them. Optional; `createPeer` works without it.
+   * wait for them. Optional; `createPeer` works without it. `warmUp`: also
+   * run one throwaway connection on 127.0.0.1, for an engine whose first
+   * connection is slower than the next (werift compiles its code on it) —
+   * for a long-lived process (the daemon), not a one-shot command, which
+   * would pay for it on its own connection's way.
    */
-  prepare?(): Promise<void>;
+  prepare?(options?: { warmUp?: boolean }): Promise<void>;
 }
 
 /** How a party (the host agent or a device) makes its peers. */

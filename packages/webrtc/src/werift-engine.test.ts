@@ -36,6 +36,19 @@ async function pair(): Promise<[Peer, Peer]> {
   ];
 }
 
+/** Connects `a` (offerer) and `b` directly and sends `text` on a new `control` channel; resolves with what `b` received. */
+async function firstMessage(a: Peer, b: Peer, text: string): Promise<(Uint8Array | string)[]> {
+  const channel = a.createDataChannel('control');
+  const remote = nextChannel(b, 'control');
+  await connectDirect(a, b);
+  await once(channel, 'open');
+  const theirs = await remote;
+  if (theirs.readyState !== 'open') await once(theirs, 'open');
+  const got = messages(theirs, 1);
+  channel.send(text);
+  return got;
+}
+
 function udpSockets(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
 }
@@ -176,15 +189,11 @@ describe('WeriftEngine', () => {
       const a = await offering.createPeer(loopbackPeerOptions('offerer'));
       const b = await answering.createPeer(loopbackPeerOptions('answerer'));
       try {
-        const channel = a.createDataChannel('control');
-        const remote = nextChannel(b, 'control');
-        await connectDirect(a, b);
-        await once(channel, 'open');
-        const theirs = await remote;
-        if (theirs.readyState !== 'open') await once(theirs, 'open');
-        const got = messages(theirs, 1);
-        channel.send('first');
-        assert.deepEqual(await got, ['first'], `${offering.name} offers, ${answering.name} answers`);
+        assert.deepEqual(
+          await firstMessage(a, b, 'first'),
+          ['first'],
+          `${offering.name} offers, ${answering.name} answers`,
+        );
         assert.equal(b.remoteCertificateFingerprint(), a.localFingerprint());
         assert.equal(a.remoteCertificateFingerprint(), b.localFingerprint());
       } finally {
@@ -222,8 +231,8 @@ describe('werift: the warm-up connection a daemon runs ahead', () => {
     await new Promise((resolve) => setImmediate(resolve));
     const before = udpSockets();
     // Bound to no address: the warm-up still stays on loopback.
-    const warm = new WeriftEngine({ warmUp: true });
-    const to = await sentTo(() => warm.prepare());
+    const warm = new WeriftEngine();
+    const to = await sentTo(() => warm.prepare({ warmUp: true }));
     // ICE checks, DTLS and SCTP both ways: many datagrams, every one to 127.0.0.1.
     assert.ok(to.length >= 10, `the warm-up connected (${to.length} datagrams)`);
     assert.deepEqual([...new Set(to)], ['127.0.0.1']);
@@ -231,23 +240,16 @@ describe('werift: the warm-up connection a daemon runs ahead', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(udpSockets(), before, 'every socket of the warm-up is closed');
     // Once: a second prepare sends nothing.
-    assert.deepEqual(await sentTo(() => warm.prepare()), []);
+    assert.deepEqual(await sentTo(() => warm.prepare({ warmUp: true })), []);
   });
 
   it('a warmed engine makes working peers', async () => {
-    const warm = new WeriftEngine({ bindAddress: '127.0.0.1', warmUp: true });
-    await warm.prepare();
+    const warm = new WeriftEngine({ bindAddress: '127.0.0.1' });
+    await warm.prepare({ warmUp: true });
     const a = await warm.createPeer(loopbackPeerOptions('offerer'));
     const b = await engine.createPeer(loopbackPeerOptions('answerer'));
     try {
-      const channel = a.createDataChannel('control');
-      const remote = nextChannel(b, 'control');
-      await connectDirect(a, b);
-      const theirs = await remote;
-      if (channel.readyState !== 'open') await once(channel, 'open');
-      const got = messages(theirs, 1);
-      channel.send('after the warm-up');
-      assert.deepEqual(await got, ['after the warm-up']);
+      assert.deepEqual(await firstMessage(a, b, 'after the warm-up'), ['after the warm-up']);
     } finally {
       await a.close();
       await b.close();

@@ -77,13 +77,6 @@ export interface WeriftEngineOptions {
    * instead of Node's store (a test CA). The certificate is always verified.
    */
   turnTlsCa?: string;
-  /**
-   * `prepare` also runs one loopback connection (127.0.0.1 only) between two
-   * throwaway peers, so that the first real one does not also compile
-   * werift's code: for a long-lived process (the daemon), not a one-shot
-   * command, which would pay for it on its own connection's way.
-   */
-  warmUp?: boolean;
 }
 
 interface Unsubscribable {
@@ -516,23 +509,22 @@ export class WeriftEngine implements WebRtcEngine {
   readonly #sctpMtu: number;
   readonly #turnTlsCa: string | undefined;
   #cert: Promise<RTCCertificate> | undefined;
-  #warmUpAhead: boolean;
+  #warmedUp = false;
 
   constructor(options: WeriftEngineOptions = {}) {
     this.#bindAddress = options.bindAddress;
     this.#sctpMtu = options.sctpMtu ?? BROWSER_SAFE_SCTP_MTU;
     this.#turnTlsCa = options.turnTlsCa;
-    this.#warmUpAhead = options.warmUp === true;
   }
 
   /**
    * Loads werift (≈0.5 s of module loading on this machine's first peer
    * otherwise) and makes the next peer's DTLS certificate, in the background.
    */
-  async prepare(): Promise<void> {
+  async prepare(options: { warmUp?: boolean } = {}): Promise<void> {
     await this.#nextCertificate();
-    if (!this.#warmUpAhead) return;
-    this.#warmUpAhead = false;
+    if (!options.warmUp || this.#warmedUp) return;
+    this.#warmedUp = true;
     await this.#warmUp(await loadWerift());
   }
 

@@ -217,12 +217,13 @@ export class HostAgent extends Emitter<HostAgentEvents> {
 
   /**
    * Makes what the engine can make ahead of the first connection (werift:
-   * its ≈0.5 s of loading and the first certificate). For the daemon once it
+   * its ≈0.5 s of loading, the first certificate, and one throwaway
+   * connection on 127.0.0.1 that compiles its code). For the daemon once it
    * is up — not for one-shot commands, which would load it for nothing. A
    * failure is not lost: the first peer meets it again and reports it.
    */
   prepareEngine(): void {
-    this.#o.engine.prepare?.().catch(() => {});
+    this.#o.engine.prepare?.({ warmUp: true }).catch(() => {});
   }
 
   /** Live device connections. */

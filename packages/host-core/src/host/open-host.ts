@@ -15,7 +15,6 @@ import {
   nodeDataChannelAvailable,
   WebRtcError,
   WeriftEngine,
-  type WeriftEngineOptions,
 } from '@pocketshell/webrtc';
 import { WebSocket } from 'ws';
 import { agentRunDir, agentSandbox } from '../agent/agent-sandbox.ts';
@@ -196,8 +195,7 @@ export async function openHost(options: OpenHostOptions): Promise<OpenedHost<Ses
       throw error;
     }
   } else sessions = inProcess(options, onAttention);
-  // A host's werift runs its first connection ahead when the daemon prepares it (HostAgent.prepareEngine).
-  const engine = options.engine ?? engineFromEnv(options.env ?? process.env, undefined, { warmUp: true });
+  const engine = options.engine ?? engineFromEnv(options.env ?? process.env);
   // Chromium over TURN/TCP or TLS cannot reach a node-datachannel peer (libjuice refuses its
   // checks, docs/transport.md): offers with the stream-TURN hint are answered on werift
   // (loaded with its first such peer only).
@@ -401,17 +399,15 @@ export function defaultEngineName(available: () => boolean = nodeDataChannelAvai
  * forces one (an unknown name, or node-datachannel where it cannot load,
  * throws `WebRtcError` `engine`); unset, the platform default.
  * `POCKETSHELL_ICE_ADDRESS` binds ICE to one local address (tests and
- * benchmarks use 127.0.0.1, so nothing leaves loopback). `werift`: options
- * for werift when it is the one (a host's `warmUp`).
+ * benchmarks use 127.0.0.1, so nothing leaves loopback).
  */
 export function engineFromEnv(
   env: Readonly<Record<string, string | undefined>>,
   available: () => boolean = nodeDataChannelAvailable,
-  werift: Pick<WeriftEngineOptions, 'warmUp'> = {},
 ): WebRtcEngine {
   const bindAddress = env.POCKETSHELL_ICE_ADDRESS;
   const wanted = env.POCKETSHELL_ENGINE || defaultEngineName(available);
-  if (wanted === 'werift') return new WeriftEngine({ ...(bindAddress ? { bindAddress } : {}), ...werift });
+  if (wanted === 'werift') return new WeriftEngine(bindAddress ? { bindAddress } : {});
   if (wanted === 'node-datachannel') {
     if (!available()) throw new WebRtcError('engine', 'node-datachannel cannot load on this platform');
     return new NodeDataChannelEngine(bindAddress ? { bindAddress } : {});

@@ -38,6 +38,21 @@ function text(channel: DataChannel, want: (m: string) => boolean): Promise<strin
   });
 }
 
+/** Resolves once `bytes` bytes of binary messages have come on `channel` (text ones are not counted). */
+export function binaryBytes(channel: DataChannel, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    let got = 0;
+    const off = channel.on('message', (m) => {
+      if (typeof m === 'string') return;
+      got += m.byteLength;
+      if (got >= bytes) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
 /** Connects to a new raw-peer.ts process; `close` ends both. */
 export async function openRawChannel(): Promise<RawChannel> {
   const engine = new NodeDataChannelEngine({ bindAddress: '127.0.0.1' });
@@ -69,18 +84,9 @@ export async function openRawChannel(): Promise<RawChannel> {
     return {
       async receive(bytes, size) {
         const t0 = performance.now();
-        await new Promise<void>((resolve) => {
-          let got = 0;
-          const off = channel.on('message', (m) => {
-            if (typeof m === 'string') return;
-            got += m.byteLength;
-            if (got >= bytes) {
-              off();
-              resolve();
-            }
-          });
-          channel.send(`send:${bytes}:${size}`);
-        });
+        const all = binaryBytes(channel, bytes);
+        channel.send(`send:${bytes}:${size}`);
+        await all;
         return performance.now() - t0;
       },
       async send(bytes) {

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { ChannelWriter, type DataChannel, NodeDataChannelEngine } from '@pocketshell/webrtc';
 import { loopbackPeerOptions, once } from '@pocketshell/webrtc/testing';
 import { launchPhone } from '../browser/harness.ts';
+import { binaryBytes } from './raw-channel.ts';
 
 const MIB = 2 ** 20;
 /** Most bytes the sending page keeps queued (`bufferedAmount`). */
@@ -102,17 +103,7 @@ export async function rawChromiumBench(o: { sizeMB: number; runs: number }): Pro
     const writer = new ChannelWriter(ch);
     for (let i = 0; i < o.runs; i++) {
       // Page → Node.
-      let got = 0;
-      const all = new Promise<void>((resolve) => {
-        const off = ch.on('message', (m) => {
-          if (typeof m === 'string') return;
-          got += m.byteLength;
-          if (got >= size) {
-            off();
-            resolve();
-          }
-        });
-      });
+      const all = binaryBytes(ch, size);
       const t0 = performance.now();
       await page.evaluate(
         async ([n, q]) => {

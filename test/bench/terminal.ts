@@ -789,32 +789,21 @@ The anchors of the Node-client rows, in the same rounds (after the raw PTY): nod
 
 | bare data channel (node-datachannel, two processes) | figure | PocketShell (node-datachannel) against it |
 |---|---:|---:|
-| throughput, 4 KiB messages | ${cell(
-    of(bare, (b) => b.small),
-    f1,
-    'MB/s',
-    ratio(bare.map((b) => b.small)),
-  )} | ${cell(
-    share(
-      (r) => r.tput.mbps,
-      (b) => b.small,
-    ),
-    f2,
-    '×',
-  )} |
-| throughput, 16 KiB messages | ${cell(
-    of(bare, (b) => b.large),
-    f1,
-    'MB/s',
-    ratio(bare.map((b) => b.large)),
-  )} | ${cell(
-    share(
-      (r) => r.tput.mbps,
-      (b) => b.large,
-    ),
-    f2,
-    '×',
-  )} |
+${(
+  [
+    ['4 KiB', (b: (typeof bare)[number]) => b.small],
+    ['16 KiB', (b: (typeof bare)[number]) => b.large],
+  ] as const
+)
+  .map(
+    ([size, pick]) =>
+      `| throughput, ${size} messages | ${cell(of(bare, pick), f1, 'MB/s', ratio(bare.map(pick)))} | ${cell(
+        share((r) => r.tput.mbps, pick),
+        f2,
+        '×',
+      )} |`,
+  )
+  .join('\n')}
 | there and back, p50 / p99 | ${pairCell(
     of(bare, (b) => b.ping.p50),
     of(bare, (b) => b.ping.p99),
